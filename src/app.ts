@@ -1,0 +1,25 @@
+// Builds the Hono app: error shape, middleware and route modules. The Worker and the tests use the same factory.
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { Env } from './config';
+import { ConfigError } from './config';
+import { predictRoutes } from './routes/predict';
+import { jsonError } from './routes/errors';
+
+export function createApp() {
+  const app = new Hono<{ Bindings: Env }>();
+  app.route('/', predictRoutes);
+  app.get('/health', (c) => c.json({ ok: true }));
+  app.notFound((c) => jsonError(c, 404, `path: ${c.req.method} ${new URL(c.req.url).pathname} does not exist`));
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) return jsonError(c, err.status as 400, err.message || 'bad request');
+    if (err instanceof ConfigError) {
+      console.error(`config: ${err.message}`);
+      return jsonError(c, 503, `server misconfigured: ${err.message}`);
+    }
+    // Never a stack trace to the client; the log keeps it.
+    console.error(`unhandled: ${c.req.method} ${new URL(c.req.url).pathname}: ${err.stack ?? err.message}`);
+    return jsonError(c, 500, 'internal error');
+  });
+  return app;
+}

@@ -1,0 +1,126 @@
+// The D1 schema, the one source of the stored shapes: query result types come from here (InferSelectModel).
+// Migrations in migrations/ are generated from this file by drizzle-kit (`npm run db:generate`).
+import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/** One time window of one model version: the additive totals plus, once closed and evaluated, the verdict. */
+export const windows = sqliteTable(
+  'windows',
+  {
+    model: text('model').notNull(),
+    version: text('version').notNull(),
+    /** Epoch seconds, aligned: floor(t / length) * length. */
+    start: integer('start').notNull(),
+    /** Window length in seconds. */
+    length: integer('length').notNull(),
+    n: integer('n').notNull().default(0),
+    sumConfidence: real('sum_confidence').notNull().default(0),
+    sumEntropy: real('sum_entropy').notNull().default(0),
+    zeroRows: integer('zero_rows').notNull().default(0),
+    /** Set by the cron once every shard had its chance to flush; counts are final after that. */
+    closed: integer('closed', { mode: 'boolean' }).notNull().default(false),
+    closedAt: integer('closed_at'),
+    /** Detector output, null until the window is closed and evaluated. */
+    verdict: text('verdict'),
+    /** JSON: the evaluation (statistics), diagnoses and remedies of the monitor core. */
+    evaluation: text('evaluation', { mode: 'json' }),
+    diagnoses: text('diagnoses', { mode: 'json' }),
+    remedies: text('remedies', { mode: 'json' }),
+  },
+  (t) => [primaryKey({ columns: [t.model, t.version, t.start] }), index('windows_start').on(t.start), index('windows_open').on(t.closed, t.start)],
+);
+
+export const windowLabels = sqliteTable(
+  'window_labels',
+  {
+    model: text('model').notNull(),
+    version: text('version').notNull(),
+    start: integer('start').notNull(),
+    label: text('label').notNull(),
+    count: integer('count').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.model, t.version, t.start, t.label] })],
+);
+
+export const windowFeatures = sqliteTable(
+  'window_features',
+  {
+    model: text('model').notNull(),
+    version: text('version').notNull(),
+    start: integer('start').notNull(),
+    feature: text('feature').notNull(),
+    count: integer('count').notNull().default(0),
+    sum: real('sum').notNull().default(0),
+    sumSq: real('sum_sq').notNull().default(0),
+    min: real('min'),
+    max: real('max'),
+    zeros: integer('zeros').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.model, t.version, t.start, t.feature] })],
+);
+
+/**
+ * One row per (aggregator shard, window) flush that D1 accepted, written in the same batch as the counts:
+ * a retried alarm or a repeated flush finds its key and adds nothing.
+ */
+export const flushes = sqliteTable(
+  'flushes',
+  {
+    shard: text('shard').notNull(),
+    start: integer('start').notNull(),
+    n: integer('n').notNull(),
+    flushedAt: integer('flushed_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.shard, t.start] })],
+);
+
+/** An incident: a run of flagged windows of one model version, from the first page to its resolution. */
+export const incidents = sqliteTable(
+  'incidents',
+  {
+    id: text('id').primaryKey(),
+    model: text('model').notNull(),
+    version: text('version').notNull(),
+    /** 'collapsed' | 'partial_collapse' (escalates, never de-escalates). */
+    kind: text('kind').notNull(),
+    /** 'open' | 'acknowledged' | 'resolved'. */
+    status: text('status').notNull(),
+    firstWindowStart: integer('first_window_start').notNull(),
+    lastWindowStart: integer('last_window_start').notNull(),
+    flaggedWindows: integer('flagged_windows').notNull(),
+    healthyStreak: integer('healthy_streak').notNull().default(0),
+    openedAt: integer('opened_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    acknowledgedAt: integer('acknowledged_at'),
+    resolvedAt: integer('resolved_at'),
+    resolvedBy: text('resolved_by'),
+    /** JSON: the full incident state of the monitor core (latest evaluation, diagnoses, remedies). */
+    state: text('state', { mode: 'json' }).notNull(),
+  },
+  (t) => [index('incidents_model').on(t.model, t.version, t.status), index('incidents_status').on(t.status)],
+);
+
+/** The outbox: one row per (incident event, channel), written in the same batch as the incident change. */
+export const deliveries = sqliteTable(
+  'deliveries',
+  {
+    /** Also the `webhook-id` sent on every attempt, so receivers can deduplicate. */
+    id: text('id').primaryKey(),
+    incidentId: text('incident_id').notNull(),
+    /** 'alert' | 'pagerduty' | 'slack' | 'retrain'. */
+    channel: text('channel').notNull(),
+    /** 'incident.opened' | 'incident.updated' | 'incident.resolved' | 'retrain.requested'. */
+    event: text('event').notNull(),
+    payload: text('payload', { mode: 'json' }).notNull(),
+    /** 'pending' | 'retrying' | 'delivered' | 'dead'. */
+    status: text('status').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    createdAt: integer('created_at').notNull(),
+    nextAttemptAt: integer('next_attempt_at'),
+    /** When a queue message for it was last sent; the cron sweep re-enqueues rows whose message was lost. */
+    enqueuedAt: integer('enqueued_at'),
+    deliveredAt: integer('delivered_at'),
+  },
+  (t) => [index('deliveries_incident').on(t.incidentId), index('deliveries_status').on(t.status, t.enqueuedAt)],
+);

@@ -1,0 +1,139 @@
+// What a window holds, and the pure arithmetic that builds and merges it.
+// A prediction batch is summarised once in the request (summarizeBatch); summaries are additive (mergeSummaries),
+// which is what lets many aggregator shards and retried flushes add up in D1 without coordination.
+
+/** Running moments of one input feature over a window. */
+export interface FeatureMoments {
+  count: number;
+  sum: number;
+  sumSq: number;
+  min: number;
+  max: number;
+  /** Values that were exactly 0. */
+  zeros: number;
+}
+
+/** The additive part of a window: what a batch, a shard or a whole window contributes. */
+export interface WindowCounts {
+  /** Predictions (instances) counted. */
+  n: number;
+  /** Predictions per label (argmax), keyed by label. Labels with 0 may be absent. */
+  labelCounts: Record<string, number>;
+  /** Sum over predictions of the top probability. */
+  sumConfidence: number;
+  /** Sum over predictions of the entropy (nats) of the probability vector. */
+  sumEntropy: number;
+  /** Moments per input feature, keyed by feature name. */
+  features: Record<string, FeatureMoments>;
+  /** Rows whose every feature was exactly 0. */
+  zeroRows: number;
+}
+
+export const emptyCounts = (): WindowCounts => ({
+  n: 0,
+  labelCounts: {},
+  sumConfidence: 0,
+  sumEntropy: 0,
+  features: {},
+  zeroRows: 0,
+});
+
+/** Epoch-aligned start (seconds) of the window of length `lengthSeconds` that contains `epochSeconds`. */
+export function windowStart(epochSeconds: number, lengthSeconds: number): number {
+  if (!(lengthSeconds > 0)) throw new RangeError(`window length must be > 0, got ${lengthSeconds}`);
+  return Math.floor(epochSeconds / lengthSeconds) * lengthSeconds;
+}
+
+/** Shannon entropy in nats of a probability vector (0·log 0 = 0). */
+export function entropy(p: ArrayLike<number>): number {
+  let h = 0;
+  for (let i = 0; i < p.length; i++) {
+    const x = p[i];
+    if (x > 0) h -= x * Math.log(x);
+  }
+  return h;
+}
+
+/** Index of the largest value (first on ties). */
+export function argmax(p: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < p.length; i++) if (p[i] > p[best]) best = i;
+  return best;
+}
+
+/**
+ * Summarises one answered batch: `inputs[i]` (feature order) produced `probabilities[i]`.
+ * `labels` and `featureNames` come from the model's metadata.
+ */
+export function summarizeBatch(
+  inputs: ArrayLike<number>[],
+  probabilities: ArrayLike<number>[],
+  labels: readonly string[],
+  featureNames: readonly string[],
+): WindowCounts {
+  const out = emptyCounts();
+  const moments = featureNames.map(() => ({ count: 0, sum: 0, sumSq: 0, min: Infinity, max: -Infinity, zeros: 0 }));
+  for (let i = 0; i < probabilities.length; i++) {
+    const p = probabilities[i];
+    const top = argmax(p);
+    const label = labels[top];
+    out.labelCounts[label] = (out.labelCounts[label] ?? 0) + 1;
+    out.sumConfidence += p[top];
+    out.sumEntropy += entropy(p);
+    out.n++;
+    const row = inputs[i];
+    let allZero = true;
+    for (let j = 0; j < featureNames.length; j++) {
+      const x = row[j];
+      const m = moments[j];
+      m.count++;
+      m.sum += x;
+      m.sumSq += x * x;
+      if (x < m.min) m.min = x;
+      if (x > m.max) m.max = x;
+      if (x === 0) m.zeros++;
+      else allZero = false;
+    }
+    if (allZero) out.zeroRows++;
+  }
+  if (out.n > 0) featureNames.forEach((name, j) => (out.features[name] = moments[j]));
+  return out;
+}
+
+/** Adds `b` into a copy of `a`. Associative and commutative, so order of arrival never matters. */
+export function mergeCounts(a: WindowCounts, b: WindowCounts): WindowCounts {
+  const out: WindowCounts = {
+    n: a.n + b.n,
+    labelCounts: { ...a.labelCounts },
+    sumConfidence: a.sumConfidence + b.sumConfidence,
+    sumEntropy: a.sumEntropy + b.sumEntropy,
+    features: {},
+    zeroRows: a.zeroRows + b.zeroRows,
+  };
+  for (const [label, c] of Object.entries(b.labelCounts)) out.labelCounts[label] = (out.labelCounts[label] ?? 0) + c;
+  for (const name of new Set([...Object.keys(a.features), ...Object.keys(b.features)])) {
+    const x = a.features[name];
+    const y = b.features[name];
+    out.features[name] =
+      x && y
+        ? {
+            count: x.count + y.count,
+            sum: x.sum + y.sum,
+            sumSq: x.sumSq + y.sumSq,
+            min: Math.min(x.min, y.min),
+            max: Math.max(x.max, y.max),
+            zeros: x.zeros + y.zeros,
+          }
+        : { ...(x ?? y) };
+  }
+  return out;
+}
+
+/** Mean and (population) standard deviation from moments; null when there were no values. */
+export function featureMeanStd(m: FeatureMoments): { mean: number; std: number } | null {
+  if (m.count === 0) return null;
+  const mean = m.sum / m.count;
+  // Guard against tiny negative variances from floating-point cancellation.
+  const variance = Math.max(0, m.sumSq / m.count - mean * mean);
+  return { mean, std: Math.sqrt(variance) };
+}

@@ -1,0 +1,17 @@
+// The one shape of every error response: {"error": "<what is wrong and where>"}.
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+export function jsonError(c: Context, status: ContentfulStatusCode, error: string, headers?: Record<string, string>) {
+  return c.json({ error }, status, headers);
+}
+
+/** Parses a JSON body already read as text; a syntax error becomes a 400 naming the position. */
+export function parseJsonBody(text: string): { ok: true; value: unknown } | { ok: false; error: string } {
+  if (text.trim() === '') return { ok: false, error: 'body: empty; expected JSON' };
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (e) {
+    return { ok: false, error: `body: malformed JSON (${(e as Error).message})` };
+  }
+}

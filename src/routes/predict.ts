@@ -1,0 +1,209 @@
+// Prediction endpoints in the shapes clients already speak: TF Serving REST (v1) and KServe V2 / Open Inference
+// Protocol (v2). HTTP only: parsing and answering here, inference in serving/, counting in aggregate/.
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { configOf, type Env } from '../config';
+import type { ModelMetadata } from '../serving/metadata';
+import { parseKServe, parseTfServing, type Parsed } from '../serving/instances';
+import { predictRows, registry } from '../serving/registry';
+import { activeBackend, ensureBackend } from '../serving/backend';
+import { recordBatch } from '../aggregate/record';
+import { jsonError, parseJsonBody } from './errors';
+import { requireApiKey } from './auth';
+
+type App = { Bindings: Env };
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+const limitBody = bodyLimit({
+  maxSize: MAX_BODY_BYTES,
+  onError: (c) => jsonError(c, 413, `body: larger than the limit of ${MAX_BODY_BYTES} bytes (1 MiB); split the batch`),
+});
+const apiKey = requireApiKey((env) => configOf(env as Env).apiKeys);
+
+/** Finds the model (and checks the version when one is asked for); the error is a 404 message. */
+function findModel(name: string, version?: string): { ok: true; metadata: ModelMetadata } | { ok: false; error: string } {
+  const metadata = registry.metadata(name);
+  if (!metadata) return { ok: false, error: `model "${name}" not found (serving: ${registry.list().map((m) => m.name).join(', ')})` };
+  if (version !== undefined && version !== metadata.version)
+    return { ok: false, error: `model "${name}" has no version "${version}" (serving version "${metadata.version}")` };
+  return { ok: true, metadata };
+}
+
+/** Runs a parsed batch, records it off the hot path, returns the probabilities. */
+async function infer(c: Context<App>, metadata: ModelMetadata, rows: number[][]): Promise<Float32Array[]> {
+  const model = await registry.model(metadata.name);
+  const probabilities = await predictRows(model, rows, metadata.features.length);
+  const config = configOf(c.env);
+  if (config.monitoring) c.executionCtx.waitUntil(recordBatch(c.env, config, metadata, rows, probabilities, Date.now()));
+  return probabilities;
+}
+
+const topLabels = (metadata: ModelMetadata, probabilities: Float32Array[]) =>
+  probabilities.map((p) => {
+    let best = 0;
+    for (let i = 1; i < p.length; i++) if (p[i] > p[best]) best = i;
+    return metadata.labels[best];
+  });
+
+async function readJson(c: Context<App>): Promise<Parsed<unknown>> {
+  const parsed = parseJsonBody(await c.req.text());
+  return parsed.ok ? { ok: true, value: parsed.value } : parsed;
+}
+
+/** `penguins:predict` → {name, verb}. */
+function splitVerb(target: string): { name: string; verb: string } | null {
+  const at = target.lastIndexOf(':');
+  return at > 0 ? { name: target.slice(0, at), verb: target.slice(at + 1) } : null;
+}
+
+async function tfServing(c: Context<App>, target: string, version?: string) {
+  const split = splitVerb(target);
+  if (!split || (split.verb !== 'predict' && split.verb !== 'classify'))
+    return jsonError(c, 404, `path: expected /v1/models/{name}[/versions/{version}]:predict or :classify`);
+  const found = findModel(split.name, version);
+  if (!found.ok) return jsonError(c, 404, found.error);
+  const body = await readJson(c);
+  if (!body.ok) return jsonError(c, 400, body.error);
+  const rows = parseTfServing(body.value, found.metadata.features, configOf(c.env).maxInstances);
+  if (!rows.ok) return jsonError(c, 400, rows.error);
+  const probabilities = await infer(c, found.metadata, rows.value);
+  const { labels, version: modelVersion } = found.metadata;
+  if (split.verb === 'classify')
+    return c.json({ result: probabilities.map((p) => labels.map((label, i) => [label, p[i]])), model_version: modelVersion });
+  return c.json({
+    predictions: probabilities.map((p) => Array.from(p)),
+    labels: topLabels(found.metadata, probabilities),
+    model_version: modelVersion,
+  });
+}
+
+async function kserveInfer(c: Context<App>, name: string, version?: string) {
+  const found = findModel(name, version);
+  if (!found.ok) return jsonError(c, 404, found.error);
+  const body = await readJson(c);
+  if (!body.ok) return jsonError(c, 400, body.error);
+  const parsed = parseKServe(body.value, found.metadata.features, configOf(c.env).maxInstances);
+  if (!parsed.ok) return jsonError(c, 400, parsed.error);
+  const { rows, id } = parsed.value;
+  const probabilities = await infer(c, found.metadata, rows);
+  const k = found.metadata.labels.length;
+  const flat = new Array<number>(rows.length * k);
+  probabilities.forEach((p, i) => p.forEach((x, j) => (flat[i * k + j] = x)));
+  return c.json({
+    model_name: found.metadata.name,
+    model_version: found.metadata.version,
+    ...(id !== undefined ? { id } : {}),
+    outputs: [
+      { name: 'probabilities', shape: [rows.length, k], datatype: 'FP32', data: flat },
+      { name: 'labels', shape: [rows.length], datatype: 'BYTES', data: topLabels(found.metadata, probabilities) },
+    ],
+  });
+}
+
+function modelStatus(metadata: ModelMetadata) {
+  return {
+    model_version_status: [
+      {
+        version: metadata.version,
+        state: 'AVAILABLE',
+        status: { error_code: 'OK', error_message: '' },
+      },
+    ],
+  };
+}
+
+function modelMetadata(metadata: ModelMetadata) {
+  return {
+    model_spec: { name: metadata.name, signature_name: '', version: metadata.version },
+    name: metadata.name,
+    version: metadata.version,
+    description: metadata.description ?? null,
+    labels: metadata.labels,
+    features: metadata.features,
+    training: metadata.training,
+    probes: metadata.probes.length,
+    monitor: metadata.monitor ?? null,
+    backend: activeBackend(),
+  };
+}
+
+const methodNotAllowed = (allow: string) => (c: Context<App>) =>
+  jsonError(c, 405, `method: ${c.req.method} is not allowed here (allowed: ${allow})`, { allow });
+
+export const predictRoutes = new Hono<App>()
+  // --- TF Serving REST ---
+  .post('/v1/models/:target{[^/]+}', apiKey, limitBody, (c) => tfServing(c, c.req.param('target')))
+  .post('/v1/models/:name{[^/:]+}/versions/:target{[^/]+}', apiKey, limitBody, async (c) => {
+    const split = splitVerb(c.req.param('target'));
+    if (!split) return jsonError(c, 404, 'path: expected /v1/models/{name}/versions/{version}:predict');
+    return tfServing(c, `${c.req.param('name')}:${split.verb}`, split.name);
+  })
+  .get('/v1/models/:name{[^/:]+}', async (c) => {
+    const found = findModel(c.req.param('name'));
+    return found.ok ? c.json(modelStatus(found.metadata)) : jsonError(c, 404, found.error);
+  })
+  .get('/v1/models/:name{[^/:]+}/versions/:version{[^/:]+}', async (c) => {
+    const found = findModel(c.req.param('name'), c.req.param('version'));
+    return found.ok ? c.json(modelStatus(found.metadata)) : jsonError(c, 404, found.error);
+  })
+  .get('/v1/models/:name{[^/:]+}/metadata', async (c) => {
+    const found = findModel(c.req.param('name'));
+    if (!found.ok) return jsonError(c, 404, found.error);
+    await ensureBackend();
+    return c.json(modelMetadata(found.metadata));
+  })
+  .get('/v1/models/:name{[^/:]+}/versions/:version{[^/:]+}/metadata', async (c) => {
+    const found = findModel(c.req.param('name'), c.req.param('version'));
+    if (!found.ok) return jsonError(c, 404, found.error);
+    await ensureBackend();
+    return c.json(modelMetadata(found.metadata));
+  })
+  .all('/v1/models/:target{[^/]+:(predict|classify)}', methodNotAllowed('POST'))
+  .all('/v1/models/:name{[^/:]+}/versions/:target{[^/]+:(predict|classify)}', methodNotAllowed('POST'))
+  // --- KServe V2 / Open Inference Protocol ---
+  .get('/v2/health/live', (c) => c.json({ live: true }))
+  .get('/v2/health/ready', async (c) => {
+    try {
+      await Promise.all(registry.list().map((m) => registry.model(m.name)));
+      return c.json({ ready: true });
+    } catch (e) {
+      return c.json({ ready: false, error: `models failed to load: ${(e as Error).message}` }, 503);
+    }
+  })
+  .get('/v2', (c) => c.json({ name: 'labelwatch', version: '0.1.0', extensions: [] }))
+  .post('/v2/models/:name/infer', apiKey, limitBody, (c) => kserveInfer(c, c.req.param('name')))
+  .post('/v2/models/:name/versions/:version/infer', apiKey, limitBody, (c) => kserveInfer(c, c.req.param('name'), c.req.param('version')))
+  .get('/v2/models/:name', (c) => v2Metadata(c, c.req.param('name')))
+  .get('/v2/models/:name/versions/:version', (c) => v2Metadata(c, c.req.param('name'), c.req.param('version')))
+  .get('/v2/models/:name/ready', (c) => v2Ready(c, c.req.param('name')))
+  .get('/v2/models/:name/versions/:version/ready', (c) => v2Ready(c, c.req.param('name'), c.req.param('version')))
+  .all('/v2/models/:name/infer', methodNotAllowed('POST'))
+  .all('/v2/models/:name/versions/:version/infer', methodNotAllowed('POST'));
+
+function v2Metadata(c: Context<App>, name: string, version?: string) {
+  const found = findModel(name, version);
+  if (!found.ok) return jsonError(c, 404, found.error);
+  const m = found.metadata;
+  return c.json({
+    name: m.name,
+    versions: [m.version],
+    platform: 'tensorflowjs_wasm',
+    inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, m.features.length] }],
+    outputs: [
+      { name: 'probabilities', datatype: 'FP32', shape: [-1, m.labels.length] },
+      { name: 'labels', datatype: 'BYTES', shape: [-1] },
+    ],
+    parameters: { labels: m.labels, features: m.features.map((f) => f.name) },
+  });
+}
+
+async function v2Ready(c: Context<App>, name: string, version?: string) {
+  const found = findModel(name, version);
+  if (!found.ok) return jsonError(c, 404, found.error);
+  try {
+    await registry.model(name);
+    return c.json({ name, ready: true });
+  } catch (e) {
+    return c.json({ name, ready: false, error: (e as Error).message }, 503);
+  }
+}
