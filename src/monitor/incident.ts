@@ -1,0 +1,181 @@
+// The incident lifecycle of one model version, as a pure transition: (incident so far, next evaluated window) →
+// (incident now, events to deliver). The caller persists the incident and turns events into outbox rows.
+//
+// One incident per (model, version) at a time; its kind is its severity and only ever escalates
+// partial_collapse → collapsed (that escalation is the one reason to page again while it is open).
+//  - flagged window (collapsed / partial_collapse): opens an incident if none is open, else updates it;
+//  - healthy window: advances the healthy streak; `resolveAfterHealthy` in a row resolve the incident;
+//  - insufficient_data and no_traffic: change nothing. Too few predictions say nothing either way, so they neither
+//    break nor extend a healthy streak; a model nobody calls is not evidence that it recovered.
+
+import type { Diagnosis } from './diagnosis';
+import type { Evaluation } from './detector';
+import type { Remedy } from './remedies';
+
+export type IncidentKind = 'partial_collapse' | 'collapsed';
+export type IncidentStatus = 'open' | 'acknowledged' | 'resolved';
+
+/**
+ * What a transition announces. 'opened', 'escalated' and 'resolved' are worth a page/notification; 'updated' means
+ * the incident's record changed (another flagged window, newer diagnosis) and is for the status page only.
+ */
+export type IncidentEvent = 'opened' | 'updated' | 'escalated' | 'resolved';
+
+/** The latest flagged window, as the incident shows it. */
+export interface IncidentWindowSummary {
+  windowStart: number;
+  verdict: IncidentKind;
+  n: number;
+  topLabel: string | null;
+  topShare: number | null;
+  dominantLabel: string | null;
+  vanishedLabels: string[];
+  reason: string;
+}
+
+export interface Incident {
+  /** Supplied by the caller (newId) when the incident opens. */
+  id: string;
+  model: string;
+  version: string;
+  kind: IncidentKind;
+  status: IncidentStatus;
+  /** Start (epoch seconds) of the window that opened it; equals firstWindowStart. */
+  openedAt: number;
+  firstWindowStart: number;
+  /** Start of the latest flagged window. */
+  lastWindowStart: number;
+  /** Start of the latest flagged or healthy window this incident has seen: replays of older windows are ignored. */
+  lastEvaluatedWindowStart: number;
+  flaggedWindows: number;
+  /** Consecutive healthy windows since the last flagged one (insufficient_data / no_traffic do not count). */
+  healthyStreak: number;
+  /** Start of the healthy window that completed the streak. */
+  resolvedAt?: number;
+  latest: IncidentWindowSummary;
+  diagnoses: Diagnosis[];
+  remedies: Remedy[];
+}
+
+/** One window's outcome, as the cron hands it to the state machine. */
+export interface EvaluatedWindow {
+  model: string;
+  version: string;
+  /** Window start, epoch seconds. */
+  windowStart: number;
+  evaluation: Evaluation;
+  diagnoses?: Diagnosis[];
+  remedies?: Remedy[];
+}
+
+export interface IncidentOptions {
+  /** Called once when an incident opens, for its id. */
+  newId: () => string;
+  /** Consecutive healthy windows that resolve an incident (default 3). */
+  resolveAfterHealthy?: number;
+}
+
+export interface IncidentTransition {
+  /** The incident after this window (resolved ones are returned once, with the 'resolved' event); null when none. */
+  incident: Incident | null;
+  events: IncidentEvent[];
+}
+
+const SEVERITY: Record<IncidentKind, number> = { partial_collapse: 1, collapsed: 2 };
+
+const isFlagged = (verdict: Evaluation['verdict']): verdict is IncidentKind =>
+  verdict === 'collapsed' || verdict === 'partial_collapse';
+
+function summarize(window: EvaluatedWindow, verdict: IncidentKind): IncidentWindowSummary {
+  const e = window.evaluation;
+  return {
+    windowStart: window.windowStart,
+    verdict,
+    n: e.n,
+    topLabel: e.statistics.topLabel,
+    topShare: e.statistics.topShare,
+    dominantLabel: e.dominantLabel ?? null,
+    vanishedLabels: e.vanishedLabels,
+    reason: e.reason,
+  };
+}
+
+/**
+ * Advances the incident of one model version by one evaluated window. Pass the open (or acknowledged) incident, or
+ * null; a resolved incident counts as none. Windows must arrive in order; a window no later than one already seen is
+ * a replay and changes nothing.
+ */
+export function advanceIncident(
+  current: Incident | null,
+  window: EvaluatedWindow,
+  options: IncidentOptions,
+): IncidentTransition {
+  const resolveAfterHealthy = options.resolveAfterHealthy ?? 3;
+  if (!(resolveAfterHealthy >= 1)) throw new RangeError(`resolveAfterHealthy must be >= 1, got ${resolveAfterHealthy}`);
+  const open = current && current.status !== 'resolved' ? current : null;
+  const verdict = window.evaluation.verdict;
+
+  if (open && window.windowStart <= open.lastEvaluatedWindowStart) return { incident: open, events: [] };
+
+  if (isFlagged(verdict)) {
+    if (!open) {
+      return {
+        incident: {
+          id: options.newId(),
+          model: window.model,
+          version: window.version,
+          kind: verdict,
+          status: 'open',
+          openedAt: window.windowStart,
+          firstWindowStart: window.windowStart,
+          lastWindowStart: window.windowStart,
+          lastEvaluatedWindowStart: window.windowStart,
+          flaggedWindows: 1,
+          healthyStreak: 0,
+          latest: summarize(window, verdict),
+          diagnoses: window.diagnoses ?? [],
+          remedies: window.remedies ?? [],
+        },
+        events: ['opened'],
+      };
+    }
+    const escalated = SEVERITY[verdict] > SEVERITY[open.kind];
+    return {
+      incident: {
+        ...open,
+        kind: escalated ? verdict : open.kind,
+        lastWindowStart: window.windowStart,
+        lastEvaluatedWindowStart: window.windowStart,
+        flaggedWindows: open.flaggedWindows + 1,
+        healthyStreak: 0,
+        latest: summarize(window, verdict),
+        // Keep the last diagnosis when this window came without one (probes are not run on every window).
+        diagnoses: window.diagnoses ?? open.diagnoses,
+        remedies: window.remedies ?? open.remedies,
+      },
+      events: [escalated ? 'escalated' : 'updated'],
+    };
+  }
+
+  if (!open) return { incident: null, events: [] };
+
+  if (verdict === 'healthy') {
+    const healthyStreak = open.healthyStreak + 1;
+    if (healthyStreak >= resolveAfterHealthy) {
+      return {
+        incident: {
+          ...open,
+          status: 'resolved',
+          healthyStreak,
+          lastEvaluatedWindowStart: window.windowStart,
+          resolvedAt: window.windowStart,
+        },
+        events: ['resolved'],
+      };
+    }
+    return { incident: { ...open, healthyStreak, lastEvaluatedWindowStart: window.windowStart }, events: [] };
+  }
+
+  // insufficient_data, no_traffic: nothing to learn, nothing changes.
+  return { incident: open, events: [] };
+}

@@ -1,0 +1,261 @@
+// What to change, in a form the retraining webhook can act on and the status page can print: one remedy (or two)
+// per diagnosis, computed from the model's own metadata.
+
+import type { ModelMetadata } from '../serving/metadata';
+import type { DiagnosisKind, Diagnosis, ProbeSummary } from './diagnosis';
+import { SAMPLES_PER_FEATURE } from './diagnosis';
+import type { Evaluation } from './detector';
+
+interface RemedyOf<K extends string> {
+  kind: K;
+  /** The diagnosis this remedy answers. */
+  diagnosis: DiagnosisKind;
+  /** One human sentence. */
+  sentence: string;
+}
+
+/** Retrain with class weights n / (k · n_c) (scikit-learn's "balanced"), rounded to 4 decimals. */
+export interface ClassWeightRemedy extends RemedyOf<'class_weight'> {
+  weights: Record<string, number>;
+}
+
+/** Retrain on a resampled set: oversample every label to the majority's count. */
+export interface ResampleRemedy extends RemedyOf<'resample'> {
+  strategy: 'oversample';
+  targetPerLabel: number;
+  /** Rows to add per label (0 for the majority). */
+  addPerLabel: Record<string, number>;
+}
+
+/** Standardize inputs as x' = (x − mean) / std with these numbers, in the units the traffic arrives in. */
+export interface ScalerRemedy extends RemedyOf<'scaler'> {
+  /** 'inputs': apply the scaler before predicting; 'training': retrain on standardized inputs. */
+  where: 'inputs' | 'training';
+  features: { name: string; mean: number; std: number }[];
+}
+
+/** Restore the preprocessing so features arrive with the moments the model expects. */
+export interface FixPreprocessingRemedy extends RemedyOf<'fix_preprocessing'> {
+  zeroRowShare: number;
+  features: { name: string; expectedMean: number; expectedStd: number; observedMean: number; observedStd: number }[];
+}
+
+/** Collect more labelled rows for these labels. */
+export interface CollectDataRemedy extends RemedyOf<'collect_data'> {
+  labels: string[];
+  targetPerLabel: number;
+  missingPerLabel: Record<string, number>;
+}
+
+/** Synthesize rows for these labels until real data arrives. */
+export interface AugmentRemedy extends RemedyOf<'augment'> {
+  labels: string[];
+  /** SMOTE: interpolate between same-label neighbours, suited to numeric tabular features. */
+  method: 'smote';
+  targetPerLabel: number;
+}
+
+/** Retrain with a lower learning rate. */
+export interface LearningRateRemedy extends RemedyOf<'learning_rate'> {
+  current: number | null;
+  suggested: number;
+  evidence: ProbeSummary;
+}
+
+/** Retrain with more hidden units. */
+export interface CapacityRemedy extends RemedyOf<'capacity'> {
+  currentHiddenUnits: number | null;
+  suggestedHiddenUnits: number;
+  evidence: ProbeSummary;
+}
+
+export type Remedy =
+  | ClassWeightRemedy
+  | ResampleRemedy
+  | ScalerRemedy
+  | FixPreprocessingRemedy
+  | CollectDataRemedy
+  | AugmentRemedy
+  | LearningRateRemedy
+  | CapacityRemedy;
+
+export type RemedyKind = Remedy['kind'];
+
+/** Adam's customary default, suggested when the training learning rate is unknown. */
+const DEFAULT_LEARNING_RATE = 0.001;
+const DEFAULT_HIDDEN_UNITS = 32;
+
+const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
+// Four significant digits; float dust around 0 (a standardized mean of 1e-15) prints as 0.
+const fmt = (x: number) => String(Math.abs(x) < 1e-9 ? 0 : Number(x.toPrecision(4)));
+
+/**
+ * Class weights n / (k · n_c) from training counts: each label then carries the same total weight. Labels with no
+ * training rows get none (no weight can create examples that do not exist).
+ */
+export function balancedClassWeights(labelCounts: Record<string, number>, labels: readonly string[]): Record<string, number> {
+  const n = labels.reduce((s, l) => s + (labelCounts[l] ?? 0), 0);
+  const k = labels.length;
+  const weights: Record<string, number> = {};
+  for (const l of labels) if ((labelCounts[l] ?? 0) > 0) weights[l] = round4(n / (k * labelCounts[l]));
+  return weights;
+}
+
+function forClassImbalance(metadata: ModelMetadata): Remedy[] {
+  const { labels } = metadata;
+  const counts = metadata.training.label_counts;
+  const weights = balancedClassWeights(counts, labels);
+  const target = Math.max(...labels.map((l) => counts[l] ?? 0));
+  const addPerLabel = Object.fromEntries(labels.map((l) => [l, target - (counts[l] ?? 0)]));
+  return [
+    {
+      kind: 'class_weight',
+      diagnosis: 'class_imbalance',
+      weights,
+      sentence: `Retrain with class_weight ${Object.entries(weights)
+        .map(([l, w]) => `${l}: ${w}`)
+        .join(', ')} (n / (k · n_c) from the training counts).`,
+    },
+    {
+      kind: 'resample',
+      diagnosis: 'class_imbalance',
+      strategy: 'oversample',
+      targetPerLabel: target,
+      addPerLabel,
+      sentence: `Or oversample every label to ${target} training rows (${labels
+        .filter((l) => addPerLabel[l] > 0)
+        .map((l) => `+${addPerLabel[l]} ${l}`)
+        .join(', ')}).`,
+    },
+  ];
+}
+
+function forScaler(metadata: ModelMetadata, diagnosis: Extract<Diagnosis, { kind: 'scaler_missing' }>): Remedy[] {
+  if (diagnosis.evidence.cause === 'trained_unscaled') {
+    // The model consumes raw units, so the training features' own moments are the scaler to train with.
+    const features = metadata.features.map((f) => ({ name: f.name, mean: f.mean, std: f.std }));
+    return [
+      {
+        kind: 'scaler',
+        diagnosis: 'scaler_missing',
+        where: 'training',
+        features,
+        sentence: `Retrain on standardized inputs (x − mean) / std with ${features
+          .map((f) => `${f.name} ${fmt(f.mean)}/${fmt(f.std)}`)
+          .join(', ')}, and apply the same scaler when serving.`,
+      },
+    ];
+  }
+  // Traffic arrives raw: quote the raw training scaler; for a feature without one, the window's own moments are the
+  // best estimate of what the traffic's units are.
+  const observed = new Map(diagnosis.evidence.features.map((f) => [f.name, f]));
+  const features = metadata.features.map((f) =>
+    f.raw
+      ? { name: f.name, mean: f.raw.mean, std: f.raw.std }
+      : observed.has(f.name)
+        ? { name: f.name, mean: observed.get(f.name)!.observedMean, std: observed.get(f.name)!.observedStd || 1 }
+        : { name: f.name, mean: 0, std: 1 },
+  );
+  return [
+    {
+      kind: 'scaler',
+      diagnosis: 'scaler_missing',
+      where: 'inputs',
+      features,
+      sentence: `Standardize inputs before predicting, (x − mean) / std with ${features
+        .map((f) => `${f.name} ${fmt(f.mean)}/${fmt(f.std)}`)
+        .join(', ')}.`,
+    },
+  ];
+}
+
+function forLostVariance(diagnosis: Extract<Diagnosis, { kind: 'preprocessing_lost_variance' }>): Remedy[] {
+  const { features, zeroRowShare } = diagnosis.evidence;
+  const listed = features.map(({ stdRatio: _ratio, ...f }) => f);
+  return [
+    {
+      kind: 'fix_preprocessing',
+      diagnosis: 'preprocessing_lost_variance',
+      zeroRowShare,
+      features: listed,
+      sentence: `Fix the input pipeline so features arrive with their expected spread (${listed
+        .map((f) => `${f.name} mean ${fmt(f.expectedMean)} std ${fmt(f.expectedStd)}, seen ${fmt(f.observedMean)}/${fmt(f.observedStd)}`)
+        .join('; ')})${zeroRowShare > 0 ? `; ${Math.round(100 * zeroRowShare)}% of rows arrived as all zeros` : ''}.`,
+    },
+  ];
+}
+
+function forInsufficientData(diagnosis: Extract<Diagnosis, { kind: 'insufficient_data' }>): Remedy[] {
+  const { shortLabels, requiredPerLabel } = diagnosis.evidence;
+  const labels = shortLabels.map((s) => s.label);
+  const missingPerLabel = Object.fromEntries(shortLabels.map((s) => [s.label, requiredPerLabel - s.count]));
+  return [
+    {
+      kind: 'collect_data',
+      diagnosis: 'insufficient_data',
+      labels,
+      targetPerLabel: requiredPerLabel,
+      missingPerLabel,
+      sentence: `Collect at least ${requiredPerLabel} labelled rows per label (${shortLabels
+        .map((s) => `+${requiredPerLabel - s.count} ${s.label}`)
+        .join(', ')}; ${SAMPLES_PER_FEATURE} per feature).`,
+    },
+    {
+      kind: 'augment',
+      diagnosis: 'insufficient_data',
+      labels,
+      method: 'smote',
+      targetPerLabel: requiredPerLabel,
+      sentence: `Meanwhile synthesize rows for ${labels.join(', ')} with SMOTE up to ${requiredPerLabel} each.`,
+    },
+  ];
+}
+
+function forDegenerateModel(diagnosis: Extract<Diagnosis, { kind: 'degenerate_model' }>): Remedy[] {
+  const { learningRate, hiddenUnits, ...probes } = diagnosis.evidence;
+  // A net that answers one label on varied inputs has usually diverged or died (too high a rate) or cannot
+  // represent the boundary (too few units); both are cheap to try.
+  const suggestedRate = learningRate ? Number((learningRate / 10).toPrecision(2)) : DEFAULT_LEARNING_RATE;
+  const suggestedUnits = hiddenUnits ? hiddenUnits * 2 : DEFAULT_HIDDEN_UNITS;
+  return [
+    {
+      kind: 'learning_rate',
+      diagnosis: 'degenerate_model',
+      current: learningRate,
+      suggested: suggestedRate,
+      evidence: probes,
+      sentence: `Retrain with learning rate ${suggestedRate}${learningRate ? ` instead of ${learningRate}` : ''}: the model answers ${probes.predictedLabels} label(s) on ${probes.probes} probes spanning ${probes.trueLabels}.`,
+    },
+    {
+      kind: 'capacity',
+      diagnosis: 'degenerate_model',
+      currentHiddenUnits: hiddenUnits,
+      suggestedHiddenUnits: suggestedUnits,
+      evidence: probes,
+      sentence: `If that is not enough, give it ${suggestedUnits} hidden units${hiddenUnits ? ` instead of ${hiddenUnits}` : ''}.`,
+    },
+  ];
+}
+
+/**
+ * The remedies for these diagnoses, in the diagnoses' order (most confident first), at most one remedy of each kind.
+ * `evaluation` is accepted so remedies can be tied to the window (and for future rules); today they depend only on
+ * the diagnoses and the model's metadata.
+ */
+export function remedies(diagnoses: readonly Diagnosis[], metadata: ModelMetadata, _evaluation?: Evaluation): Remedy[] {
+  const out: Remedy[] = [];
+  for (const d of diagnoses) {
+    const proposed =
+      d.kind === 'class_imbalance'
+        ? forClassImbalance(metadata)
+        : d.kind === 'scaler_missing'
+          ? forScaler(metadata, d)
+          : d.kind === 'preprocessing_lost_variance'
+            ? forLostVariance(d)
+            : d.kind === 'insufficient_data'
+              ? forInsufficientData(d)
+              : forDegenerateModel(d);
+    for (const r of proposed) if (!out.some((o) => o.kind === r.kind)) out.push(r);
+  }
+  return out;
+}

@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import { evaluateWindow, type Evaluation } from '../../src/monitor/detector';
+import { advanceIncident, type EvaluatedWindow, type Incident, type IncidentEvent } from '../../src/monitor/incident';
+import { labelWindow, seattleUnweighted } from './monitor.fixtures';
+
+const evaluations: Record<string, Evaluation> = {
+  collapsed: evaluateWindow(labelWindow({ rain: 292 }), seattleUnweighted),
+  partial_collapse: evaluateWindow(labelWindow({ rain: 150, sun: 140, snow: 2 }), seattleUnweighted),
+  healthy: evaluateWindow(labelWindow({ drizzle: 9, fog: 21, rain: 128, snow: 5, sun: 129 }), seattleUnweighted),
+  insufficient_data: evaluateWindow(labelWindow({ rain: 5 }), seattleUnweighted),
+  no_traffic: evaluateWindow(labelWindow({}), seattleUnweighted),
+};
+for (const [verdict, e] of Object.entries(evaluations)) if (e.verdict !== verdict) throw new Error(`fixture ${verdict} is ${e.verdict}`);
+
+const WINDOW = 300;
+
+/** Feeds verdicts through the state machine, one window after the other, collecting every event. */
+function run(verdicts: string[], start: Incident | null = null, resolveAfterHealthy?: number) {
+  let incident = start;
+  let ids = 0;
+  const events: IncidentEvent[] = [];
+  const history: (Incident | null)[] = [];
+  verdicts.forEach((verdict, i) => {
+    const window: EvaluatedWindow = {
+      model: 'seattle-weather-unweighted',
+      version: '1',
+      windowStart: 1_700_000_000 + i * WINDOW,
+      evaluation: evaluations[verdict],
+    };
+    const t = advanceIncident(incident, window, { newId: () => `inc-${++ids}`, resolveAfterHealthy });
+    events.push(...t.events);
+    incident = t.incident;
+    history.push(incident);
+  });
+  return { incident, events, history, ids };
+}
+
+describe('advanceIncident', () => {
+  it('opens one incident for 100 flagged windows in a row, and pages once', () => {
+    const { incident, events, ids } = run(Array(100).fill('partial_collapse'));
+    expect(events.filter((e) => e === 'opened')).toHaveLength(1);
+    expect(events.filter((e) => e === 'updated')).toHaveLength(99);
+    expect(ids).toBe(1);
+    expect(incident).toMatchObject({
+      id: 'inc-1',
+      kind: 'partial_collapse',
+      status: 'open',
+      openedAt: 1_700_000_000,
+      firstWindowStart: 1_700_000_000,
+      lastWindowStart: 1_700_000_000 + 99 * WINDOW,
+      flaggedWindows: 100,
+      healthyStreak: 0,
+    });
+    expect(incident!.latest.vanishedLabels).toEqual(['fog', 'drizzle']);
+  });
+
+  it('escalates partial → collapsed once, and never de-escalates', () => {
+    const { incident, events } = run(['partial_collapse', 'collapsed', 'partial_collapse', 'collapsed']);
+    expect(events).toEqual(['opened', 'escalated', 'updated', 'updated']);
+    expect(incident!.kind).toBe('collapsed');
+    expect(incident!.latest.verdict).toBe('collapsed');
+  });
+
+  it('resolves after three consecutive healthy windows', () => {
+    const { incident, events, history } = run(['collapsed', 'healthy', 'healthy', 'healthy']);
+    expect(events).toEqual(['opened', 'resolved']);
+    expect(history[2]!.healthyStreak).toBe(2);
+    expect(incident).toMatchObject({ status: 'resolved', healthyStreak: 3, resolvedAt: 1_700_000_000 + 3 * WINDOW });
+  });
+
+  it('a flagged window breaks the healthy streak', () => {
+    const { incident, events } = run(['collapsed', 'healthy', 'healthy', 'partial_collapse', 'healthy', 'healthy']);
+    expect(events).toEqual(['opened', 'updated']);
+    expect(incident).toMatchObject({ status: 'open', healthyStreak: 2, flaggedWindows: 2 });
+  });
+
+  it('insufficient_data and no_traffic neither open, resolve, break nor extend a streak', () => {
+    expect(run(['insufficient_data', 'no_traffic', 'insufficient_data'])).toMatchObject({ incident: null, events: [] });
+    const { incident, events, history } = run(['collapsed', 'healthy', 'insufficient_data', 'no_traffic', 'healthy', 'insufficient_data', 'healthy']);
+    expect(history[2]).toBe(history[1]); // unchanged, the same object
+    expect(history[3]).toBe(history[1]);
+    expect(history[4]!.healthyStreak).toBe(2);
+    expect(events).toEqual(['opened', 'resolved']);
+    expect(incident!.resolvedAt).toBe(1_700_000_000 + 6 * WINDOW);
+  });
+
+  it('healthy windows without an incident do nothing', () => {
+    expect(run(['healthy', 'healthy'])).toMatchObject({ incident: null, events: [] });
+  });
+
+  it('opens a fresh incident after a resolved one', () => {
+    const { incident, events } = run(['collapsed', 'healthy', 'healthy', 'healthy', 'partial_collapse']);
+    expect(events).toEqual(['opened', 'resolved', 'opened']);
+    expect(incident).toMatchObject({ id: 'inc-2', status: 'open', kind: 'partial_collapse', flaggedWindows: 1 });
+  });
+
+  it('keeps an acknowledged incident acknowledged while it updates, and resolves it', () => {
+    const opened = run(['partial_collapse']).incident!;
+    const acknowledged: Incident = { ...opened, status: 'acknowledged' };
+    const later = (verdict: string, i: number) =>
+      advanceIncident(acknowledged, { model: opened.model, version: opened.version, windowStart: opened.lastWindowStart + i * WINDOW, evaluation: evaluations[verdict] }, { newId: () => 'never' });
+    expect(later('collapsed', 1)).toMatchObject({ events: ['escalated'], incident: { status: 'acknowledged', id: opened.id } });
+    const healed = advanceIncident({ ...acknowledged, healthyStreak: 2 }, { model: opened.model, version: opened.version, windowStart: opened.lastWindowStart + WINDOW, evaluation: evaluations.healthy }, { newId: () => 'never' });
+    expect(healed).toMatchObject({ events: ['resolved'], incident: { status: 'resolved' } });
+  });
+
+  it('ignores a replayed window it has already seen', () => {
+    const opened = run(['collapsed', 'collapsed']).incident!;
+    const replay = advanceIncident(opened, { model: opened.model, version: opened.version, windowStart: opened.lastWindowStart, evaluation: evaluations.collapsed }, { newId: () => 'never' });
+    expect(replay).toEqual({ incident: opened, events: [] });
+  });
+
+  it('keeps the last diagnosis when a flagged window comes without one', () => {
+    const diagnosed = advanceIncident(
+      null,
+      { model: 'm', version: '1', windowStart: 0, evaluation: evaluations.partial_collapse, diagnoses: [], remedies: [] },
+      { newId: () => 'x' },
+    ).incident!;
+    const withFinding = { ...diagnosed, remedies: [{ kind: 'class_weight', diagnosis: 'class_imbalance', weights: { a: 1 }, sentence: 's' }] } as Incident;
+    const next = advanceIncident(withFinding, { model: 'm', version: '1', windowStart: WINDOW, evaluation: evaluations.partial_collapse }, { newId: () => 'y' });
+    expect(next.incident!.remedies).toEqual(withFinding.remedies);
+  });
+
+  it('honours resolveAfterHealthy', () => {
+    expect(run(['collapsed', 'healthy'], null, 1).events).toEqual(['opened', 'resolved']);
+    expect(() => run(['collapsed'], null, 0)).toThrow(RangeError);
+  });
+
+  it('an incident is JSON-safe', () => {
+    const { incident } = run(['collapsed', 'healthy']);
+    expect(JSON.parse(JSON.stringify(incident))).toEqual(incident);
+  });
+});
