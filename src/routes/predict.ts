@@ -29,13 +29,20 @@ function findModel(name: string, version?: string): { ok: true; metadata: ModelM
   return { ok: true, metadata };
 }
 
-/** Runs a parsed batch, records it off the hot path, returns the probabilities. */
-async function infer(c: Context<App>, metadata: ModelMetadata, rows: number[][]): Promise<Float32Array[]> {
+/**
+ * Runs a parsed batch, records it off the hot path, returns the probabilities. Finite inputs far outside the
+ * training range can still overflow inside the network (NaN probabilities): such a batch is rejected, naming the
+ * row via `rowWhere`, and is not recorded.
+ */
+async function infer(c: Context<App>, metadata: ModelMetadata, rows: number[][], rowWhere: (i: number) => string): Promise<Parsed<Float32Array[]>> {
   const model = await registry.model(metadata.name);
   const probabilities = await predictRows(model, rows, metadata.features.length);
+  const bad = probabilities.findIndex((p) => !p.every(Number.isFinite));
+  if (bad >= 0)
+    return { ok: false, error: `${rowWhere(bad)}: the model's output is not finite for this row (inputs far outside the range it was trained on?)` };
   const config = configOf(c.env);
   if (config.monitoring) c.executionCtx.waitUntil(recordBatch(c.env, config, metadata, rows, probabilities, Date.now()));
-  return probabilities;
+  return { ok: true, value: probabilities };
 }
 
 const topLabels = (metadata: ModelMetadata, probabilities: Float32Array[]) =>
@@ -56,17 +63,27 @@ function splitVerb(target: string): { name: string; verb: string } | null {
   return at > 0 ? { name: target.slice(0, at), verb: target.slice(at + 1) } : null;
 }
 
+/** POST on a status resource (`/v1/models/{name}` or `.../versions/{v}`, no verb): a 405 when it exists. */
+function postWithoutVerb(c: Context<App>, name: string, version?: string) {
+  const found = findModel(name, version);
+  if (!found.ok) return jsonError(c, 404, found.error);
+  return jsonError(c, 405, `method: POST is not allowed here (allowed: GET); to predict, POST to ${new URL(c.req.url).pathname}:predict`, { allow: 'GET' });
+}
+
 async function tfServing(c: Context<App>, target: string, version?: string) {
   const split = splitVerb(target);
-  if (!split || (split.verb !== 'predict' && split.verb !== 'classify'))
-    return jsonError(c, 404, `path: expected /v1/models/{name}[/versions/{version}]:predict or :classify`);
+  if (!split) return postWithoutVerb(c, target, version);
+  if (split.verb !== 'predict' && split.verb !== 'classify')
+    return jsonError(c, 404, `path: unknown verb ":${split.verb.slice(0, 40)}"; expected /v1/models/{name}[/versions/{version}]:predict or :classify`);
   const found = findModel(split.name, version);
   if (!found.ok) return jsonError(c, 404, found.error);
   const body = await readJson(c);
   if (!body.ok) return jsonError(c, 400, body.error);
   const rows = parseTfServing(body.value, found.metadata.features, configOf(c.env).maxInstances);
   if (!rows.ok) return jsonError(c, 400, rows.error);
-  const probabilities = await infer(c, found.metadata, rows.value);
+  const inferred = await infer(c, found.metadata, rows.value, (i) => `instances[${i}]`);
+  if (!inferred.ok) return jsonError(c, 422, inferred.error);
+  const probabilities = inferred.value;
   const { labels, version: modelVersion } = found.metadata;
   if (split.verb === 'classify')
     return c.json({ result: probabilities.map((p) => labels.map((label, i) => [label, p[i]])), model_version: modelVersion });
@@ -85,7 +102,9 @@ async function kserveInfer(c: Context<App>, name: string, version?: string) {
   const parsed = parseKServe(body.value, found.metadata.features, configOf(c.env).maxInstances);
   if (!parsed.ok) return jsonError(c, 400, parsed.error);
   const { rows, id } = parsed.value;
-  const probabilities = await infer(c, found.metadata, rows);
+  const inferred = await infer(c, found.metadata, rows, (i) => `inputs[0].data (row ${i})`);
+  if (!inferred.ok) return jsonError(c, 422, inferred.error);
+  const probabilities = inferred.value;
   const k = found.metadata.labels.length;
   const flat = new Array<number>(rows.length * k);
   probabilities.forEach((p, i) => p.forEach((x, j) => (flat[i * k + j] = x)));
@@ -135,7 +154,7 @@ export const predictRoutes = new Hono<App>()
   .post('/v1/models/:target{[^/]+}', apiKey, limitBody, (c) => tfServing(c, c.req.param('target')))
   .post('/v1/models/:name{[^/:]+}/versions/:target{[^/]+}', apiKey, limitBody, async (c) => {
     const split = splitVerb(c.req.param('target'));
-    if (!split) return jsonError(c, 404, 'path: expected /v1/models/{name}/versions/{version}:predict');
+    if (!split) return postWithoutVerb(c, c.req.param('name'), c.req.param('target'));
     return tfServing(c, `${c.req.param('name')}:${split.verb}`, split.name);
   })
   .get('/v1/models/:name{[^/:]+}', async (c) => {
@@ -160,6 +179,9 @@ export const predictRoutes = new Hono<App>()
   })
   .all('/v1/models/:target{[^/]+:(predict|classify)}', methodNotAllowed('POST'))
   .all('/v1/models/:name{[^/:]+}/versions/:target{[^/]+:(predict|classify)}', methodNotAllowed('POST'))
+  .all('/v1/models/:name{[^/:]+}/metadata', methodNotAllowed('GET'))
+  .all('/v1/models/:name{[^/:]+}/versions/:version{[^/:]+}/metadata', methodNotAllowed('GET'))
+  .on(['PUT', 'PATCH', 'DELETE', 'OPTIONS'], ['/v1/models/:name{[^/:]+}', '/v1/models/:name{[^/:]+}/versions/:version{[^/:]+}'], methodNotAllowed('GET'))
   // --- KServe V2 / Open Inference Protocol ---
   .get('/v2/health/live', (c) => c.json({ live: true }))
   .get('/v2/health/ready', async (c) => {
@@ -178,7 +200,15 @@ export const predictRoutes = new Hono<App>()
   .get('/v2/models/:name/ready', (c) => v2Ready(c, c.req.param('name')))
   .get('/v2/models/:name/versions/:version/ready', (c) => v2Ready(c, c.req.param('name'), c.req.param('version')))
   .all('/v2/models/:name/infer', methodNotAllowed('POST'))
-  .all('/v2/models/:name/versions/:version/infer', methodNotAllowed('POST'));
+  .all('/v2/models/:name/versions/:version/infer', methodNotAllowed('POST'))
+  // Registered after the GETs above, so they only answer the other methods.
+  .all('/v2/health/live', methodNotAllowed('GET'))
+  .all('/v2/health/ready', methodNotAllowed('GET'))
+  .all('/v2', methodNotAllowed('GET'))
+  .all('/v2/models/:name', methodNotAllowed('GET'))
+  .all('/v2/models/:name/versions/:version', methodNotAllowed('GET'))
+  .all('/v2/models/:name/ready', methodNotAllowed('GET'))
+  .all('/v2/models/:name/versions/:version/ready', methodNotAllowed('GET'));
 
 function v2Metadata(c: Context<App>, name: string, version?: string) {
   const found = findModel(name, version);

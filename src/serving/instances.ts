@@ -13,6 +13,14 @@ function finite(x: unknown, where: string): Parsed<number> {
   return { ok: true, value: x };
 }
 
+/** `where.key` for a plain key; a client-chosen odd or long key is quoted and cut short, never echoed verbatim. */
+function member(where: string, key: string): string {
+  if (/^[A-Za-z_$][\w$]{0,39}$/.test(key)) return `${where}.${key}`;
+  return `${where}[${JSON.stringify(key.length > 40 ? key.slice(0, 40) + '…' : key)}]`;
+}
+
+const has = (obj: object, key: string): boolean => Object.prototype.hasOwnProperty.call(obj, key);
+
 function describe(x: unknown): string {
   if (x === null) return 'null';
   if (Array.isArray(x)) return 'an array';
@@ -35,15 +43,16 @@ function instanceRow(instance: unknown, features: FeatureSpec[], where: string):
   }
   if (typeof instance === 'object' && instance !== null) {
     const obj = instance as Record<string, unknown>;
+    // Own keys only: a feature called e.g. "constructor" must not be found on Object.prototype.
     for (const key of Object.keys(obj)) {
       if (!features.some((f) => f.name === key))
-        return { ok: false, error: `${where}.${key}: unknown feature (expected ${features.map((f) => f.name).join(', ')})` };
+        return { ok: false, error: `${member(where, key)}: unknown feature (expected ${features.map((f) => f.name).join(', ')})` };
     }
     const row = new Array<number>(features.length);
     for (let j = 0; j < features.length; j++) {
       const name = features[j].name;
-      if (!(name in obj)) return { ok: false, error: `${where}.${name}: missing feature` };
-      const v = finite(obj[name], `${where}.${name}`);
+      if (!has(obj, name)) return { ok: false, error: `${member(where, name)}: missing feature` };
+      const v = finite(obj[name], member(where, name));
       if (!v.ok) return v;
       row[j] = v.value;
     }
@@ -57,8 +66,8 @@ export function parseTfServing(body: unknown, features: FeatureSpec[], maxInstan
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     return { ok: false, error: 'body: expected a JSON object with "instances"' };
   const b = body as Record<string, unknown>;
-  if (!('instances' in b)) {
-    const hint = 'inputs' in b ? ' (the columnar "inputs" format is not supported; use the row format)' : '';
+  if (!has(b, 'instances')) {
+    const hint = has(b, 'inputs') ? ' (the columnar "inputs" format is not supported; use the row format)' : '';
     return { ok: false, error: `instances: missing${hint}; send {"instances": [[...], ...]}` };
   }
   const instances = b.instances;
@@ -88,7 +97,7 @@ export function parseKServe(body: unknown, features: FeatureSpec[], maxInstances
     return { ok: false, error: 'inputs[0]: expected an object {name, shape, datatype, data}' };
   if (typeof input.name !== 'string' || input.name === '') return { ok: false, error: 'inputs[0].name: expected a non-empty string' };
   if (input.datatype !== 'FP32' && input.datatype !== 'FP64')
-    return { ok: false, error: `inputs[0].datatype: expected "FP32", got ${JSON.stringify(input.datatype ?? null)}` };
+    return { ok: false, error: `inputs[0].datatype: expected "FP32", got ${describe(input.datatype)}` };
   const shape = input.shape;
   const d = features.length;
   if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((s) => Number.isInteger(s) && s >= 0))

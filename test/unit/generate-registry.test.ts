@@ -1,0 +1,97 @@
+// The registry generator accepts packages exactly as tensorflowjs_converter writes them (including several weight
+// shards) and rejects a malformed package at build time, naming the file and the field.
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { generate } from '../../scripts/generate-registry';
+
+const SOURCE = resolve(__dirname, '../../models/penguins');
+let base: string;
+let pkg: string;
+
+const readJson = (file: string) => JSON.parse(readFileSync(join(pkg, file), 'utf8'));
+const writeJson = (file: string, value: unknown) => writeFileSync(join(pkg, file), JSON.stringify(value));
+
+beforeEach(() => {
+  base = mkdtempSync(join(tmpdir(), 'labelwatch-registry-'));
+  pkg = join(base, 'penguins');
+  mkdirSync(pkg);
+  for (const f of ['model.json', 'metadata.json', 'group1-shard1of1.bin']) copyFileSync(join(SOURCE, f), join(pkg, f));
+});
+
+afterEach(() => rmSync(base, { recursive: true, force: true }));
+
+describe('generate()', () => {
+  it('accepts a copied package and imports its files', () => {
+    const { names, source } = generate([base]);
+    expect(names).toEqual(['penguins']);
+    expect(source).toMatch(/import m0Shard0 from ".*penguins\/group1-shard1of1\.bin";/);
+    expect(source).toContain('shards: [m0Shard0] }');
+  });
+
+  it('accepts weights split over two shards, listed in manifest order', () => {
+    const bin = readFileSync(join(pkg, 'group1-shard1of1.bin'));
+    unlinkSync(join(pkg, 'group1-shard1of1.bin'));
+    writeFileSync(join(pkg, 'group1-shard1of2.bin'), bin.subarray(0, 200));
+    writeFileSync(join(pkg, 'group1-shard2of2.bin'), bin.subarray(200));
+    const model = readJson('model.json');
+    model.weightsManifest[0].paths = ['group1-shard1of2.bin', 'group1-shard2of2.bin'];
+    writeJson('model.json', model);
+
+    const { source } = generate([base]);
+    const shard0 = source.indexOf('group1-shard1of2.bin');
+    const shard1 = source.indexOf('group1-shard2of2.bin');
+    expect(shard0).toBeGreaterThan(0);
+    expect(shard1).toBeGreaterThan(shard0);
+    expect(source).toContain('shards: [m0Shard0, m0Shard1] }');
+  });
+
+  it('rejects a bad metadata field, naming the file and field', () => {
+    const meta = readJson('metadata.json');
+    meta.features[1].std = -1;
+    writeJson('metadata.json', meta);
+    expect(() => generate([base])).toThrow(/penguins\/metadata\.json: features\[1\]\.std: expected a finite number >= 0/);
+  });
+
+  it('rejects a label_counts entry that is not a label', () => {
+    const meta = readJson('metadata.json');
+    meta.training.label_counts.Emperor = 3;
+    writeJson('metadata.json', meta);
+    expect(() => generate([base])).toThrow(/metadata\.json: training\.label_counts\.Emperor: not one of labels/);
+  });
+
+  it('rejects a metadata name that differs from its folder', () => {
+    const meta = readJson('metadata.json');
+    meta.name = 'pinguins';
+    writeJson('metadata.json', meta);
+    expect(() => generate([base])).toThrow(/metadata\.json: name: "pinguins" must equal its folder name "penguins"/);
+  });
+
+  it('rejects a shard whose size does not match the weight specs', () => {
+    const bin = readFileSync(join(pkg, 'group1-shard1of1.bin'));
+    writeFileSync(join(pkg, 'group1-shard1of1.bin'), bin.subarray(0, bin.length - 4));
+    expect(() => generate([base])).toThrow(
+      new RegExp(`${join(pkg, 'model.json').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: weightsManifest: shards hold ${bin.length - 4} bytes but the weight specs need ${bin.length}`),
+    );
+  });
+
+  it('rejects a missing shard, naming the manifest entry', () => {
+    unlinkSync(join(pkg, 'group1-shard1of1.bin'));
+    expect(() => generate([base])).toThrow(/penguins\/model\.json: weightsManifest\[0\]\.paths\[0\]: shard group1-shard1of1\.bin not found/);
+  });
+
+  it('rejects labels that disagree with the output layer', () => {
+    const meta = readJson('metadata.json');
+    meta.labels.push('Emperor');
+    meta.training.label_counts.Emperor = 0;
+    meta.probes = [];
+    writeJson('metadata.json', meta);
+    expect(() => generate([base])).toThrow(/model\.json: modelTopology \(output units\): model outputs 3 classes but metadata\.json lists 4 labels/);
+  });
+
+  it('rejects a package without metadata.json', () => {
+    unlinkSync(join(pkg, 'metadata.json'));
+    expect(() => generate([base])).toThrow(/penguins\/metadata\.json: missing/);
+  });
+});

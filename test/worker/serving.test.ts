@@ -1,0 +1,194 @@
+// Serving end to end inside workerd: both APIs answer every model's probe rows with the probabilities the Node
+// training script computed, on the WASM backend, through the Worker's real entry point.
+import { exports } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import penguins from '../../models/penguins/metadata.json';
+import penguinsUnscaled from '../../models/penguins-unscaled/metadata.json';
+import seattle from '../../models/seattle-weather/metadata.json';
+import seattleUnweighted from '../../models/seattle-weather-unweighted/metadata.json';
+import penguinsHoldout from '../fixtures/holdout/penguins.json';
+import seattleHoldout from '../fixtures/holdout/seattle-weather.json';
+import type { ModelMetadata } from '../../src/serving/metadata';
+import { ModelRegistry, predictRows, type ModelJson } from '../../src/serving/registry';
+import penguinsModel from '../../models/penguins/model.json';
+import penguinsWeights from '../../models/penguins/group1-shard1of1.bin';
+
+const worker = (exports as unknown as { default: Fetcher }).default;
+const BASE = 'http://labelwatch.test';
+const MODELS = [penguins, penguinsUnscaled, seattle, seattleUnweighted] as ModelMetadata[];
+const HEALTHY = new Set(['penguins', 'seattle-weather']);
+const TOLERANCE = 1e-5;
+
+const get = (path: string) => worker.fetch(`${BASE}${path}`);
+const post = (path: string, body: unknown) =>
+  worker.fetch(`${BASE}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+async function json<T = any>(res: Response, status = 200): Promise<T> {
+  const text = await res.text();
+  expect(res.status, text).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+  return JSON.parse(text) as T;
+}
+
+const argmax = (p: number[]) => p.reduce((best, x, i) => (x > p[best] ? i : best), 0);
+
+function expectClose(actual: number[][], expected: number[][]) {
+  expect(actual.length).toBe(expected.length);
+  actual.forEach((row, i) => {
+    expect(row.length).toBe(expected[i].length);
+    row.forEach((x, j) => expect(Math.abs(x - expected[i][j]), `row ${i} class ${j}: ${x} vs ${expected[i][j]}`).toBeLessThanOrEqual(TOLERANCE));
+  });
+}
+
+describe.each(MODELS.map((m) => [m.name, m] as const))('%s', (name, meta) => {
+  const inputs = meta.probes.map((p) => p.input);
+  const expected = meta.probes.map((p) => p.probabilities!);
+  const expectedLabels = expected.map((p) => meta.labels[argmax(p)]);
+
+  it('has probes with stored probabilities to compare against', () => {
+    expect(meta.probes.length).toBeGreaterThan(0);
+    for (const p of meta.probes) expect(p.probabilities).toHaveLength(meta.labels.length);
+  });
+
+  it('reports its metadata and the backend actually in use: wasm', async () => {
+    const body = await json(await get(`/v1/models/${name}/metadata`));
+    expect(body.backend).toBe('wasm');
+    expect(body.name).toBe(name);
+    expect(body.version).toBe(meta.version);
+    expect(body.labels).toEqual(meta.labels);
+    expect(body.features.map((f: { name: string }) => f.name)).toEqual(meta.features.map((f) => f.name));
+    const versioned = await json(await get(`/v1/models/${name}/versions/${meta.version}/metadata`));
+    expect(versioned.backend).toBe('wasm');
+  });
+
+  it('reports TF Serving status AVAILABLE', async () => {
+    const body = await json(await get(`/v1/models/${name}`));
+    expect(body.model_version_status).toEqual([{ version: meta.version, state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } }]);
+    expect((await json(await get(`/v1/models/${name}/versions/${meta.version}`))).model_version_status[0].state).toBe('AVAILABLE');
+  });
+
+  it('TF Serving :predict with rows in feature order gives the stored probabilities', async () => {
+    const body = await json(await post(`/v1/models/${name}:predict`, { instances: inputs }));
+    expectClose(body.predictions, expected);
+    expect(body.model_version).toBe(meta.version);
+    if (HEALTHY.has(name)) expect(body.labels).toEqual(expectedLabels);
+    else expect(body.labels).toHaveLength(inputs.length);
+  });
+
+  it('TF Serving :predict with objects keyed by feature name (versioned path) gives the same', async () => {
+    const instances = inputs.map((row) => Object.fromEntries([...meta.features].reverse().map((f) => [f.name, row[meta.features.indexOf(f)]])));
+    const body = await json(await post(`/v1/models/${name}/versions/${meta.version}:predict`, { instances }));
+    expectClose(body.predictions, expected);
+    if (HEALTHY.has(name)) expect(body.labels).toEqual(expectedLabels);
+  });
+
+  it('TF Serving :classify answers [label, score] pairs per instance', async () => {
+    const body = await json(await post(`/v1/models/${name}:classify`, { instances: inputs.slice(0, 2) }));
+    expect(body.result).toHaveLength(2);
+    body.result.forEach((pairs: [string, number][], i: number) => {
+      expect(pairs.map(([label]) => label)).toEqual(meta.labels);
+      expectClose([pairs.map(([, score]) => score)], [expected[i]]);
+    });
+  });
+
+  it('KServe V2 infer with flat data gives the stored probabilities and labels', async () => {
+    const d = meta.features.length;
+    const body = await json(
+      await post(`/v2/models/${name}/infer`, { id: 'probe-1', inputs: [{ name: 'features', shape: [inputs.length, d], datatype: 'FP32', data: inputs.flat() }] }),
+    );
+    expect(body.model_name).toBe(name);
+    expect(body.model_version).toBe(meta.version);
+    expect(body.id).toBe('probe-1');
+    const [probs, labels] = body.outputs;
+    expect(probs.name).toBe('probabilities');
+    expect(probs.datatype).toBe('FP32');
+    expect(probs.shape).toEqual([inputs.length, meta.labels.length]);
+    const k = meta.labels.length;
+    expectClose(inputs.map((_, i) => probs.data.slice(i * k, (i + 1) * k)), expected);
+    expect(labels).toMatchObject({ name: 'labels', datatype: 'BYTES', shape: [inputs.length] });
+    if (HEALTHY.has(name)) expect(labels.data).toEqual(expectedLabels);
+  });
+
+  it('KServe V2 infer with nested data (versioned path) gives the same', async () => {
+    const body = await json(
+      await post(`/v2/models/${name}/versions/${meta.version}/infer`, {
+        inputs: [{ name: 'features', shape: [inputs.length, meta.features.length], datatype: 'FP32', data: inputs }],
+      }),
+    );
+    const k = meta.labels.length;
+    expectClose(inputs.map((_, i) => body.outputs[0].data.slice(i * k, (i + 1) * k)), expected);
+    expect(body.id).toBeUndefined();
+  });
+
+  it('KServe V2 model metadata and readiness', async () => {
+    const body = await json(await get(`/v2/models/${name}`));
+    expect(body.name).toBe(name);
+    expect(body.versions).toEqual([meta.version]);
+    expect(body.inputs).toEqual([{ name: 'features', datatype: 'FP32', shape: [-1, meta.features.length] }]);
+    expect(body.outputs.map((o: { name: string }) => o.name)).toEqual(['probabilities', 'labels']);
+    expect(await json(await get(`/v2/models/${name}/ready`))).toEqual({ name, ready: true });
+    expect(await json(await get(`/v2/models/${name}/versions/${meta.version}/ready`))).toEqual({ name, ready: true });
+  });
+});
+
+describe('healthy models on their held-out rows (raw units, standardized by the client)', () => {
+  it.each([
+    [penguins, penguinsHoldout],
+    [seattle, seattleHoldout],
+  ] as [ModelMetadata, { rows: { input: number[]; label: string }[] }][])('%s reaches the accuracy recorded at training', async (meta, holdout) => {
+    const standardize = (row: number[]) => row.map((x, j) => (x - meta.features[j].raw!.mean) / meta.features[j].raw!.std);
+    const body = await json(await post(`/v1/models/${meta.name}:predict`, { instances: holdout.rows.map((r) => standardize(r.input)) }));
+    const correct = body.labels.filter((label: string, i: number) => label === holdout.rows[i].label).length;
+    expect(correct / holdout.rows.length).toBeCloseTo(meta.training.accuracy!, 4);
+    expect(meta.training.accuracy).toBeGreaterThan(0.6);
+  });
+});
+
+describe('server-wide endpoints', () => {
+  it('is live and ready with every model loaded', async () => {
+    expect(await json(await get('/v2/health/live'))).toEqual({ live: true });
+    expect(await json(await get('/v2/health/ready'))).toEqual({ ready: true });
+  });
+
+  it('answers unknown models and versions with 404 and a JSON error on every route', async () => {
+    const kserve = { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [0, 0, 0, 0] }] };
+    const cases: [string, Promise<Response>, RegExp][] = [
+      ['v1 status', get('/v1/models/nope'), /model "nope" not found \(serving: .*penguins/],
+      ['v1 metadata', get('/v1/models/nope/metadata'), /model "nope" not found/],
+      ['v1 predict', post('/v1/models/nope:predict', { instances: [[0, 0, 0, 0]] }), /model "nope" not found/],
+      ['v1 version', post('/v1/models/penguins/versions/99:predict', { instances: [[0, 0, 0, 0]] }), /model "penguins" has no version "99" \(serving version "1"\)/],
+      ['v1 version status', get('/v1/models/penguins/versions/99'), /has no version "99"/],
+      ['v2 infer', post('/v2/models/nope/infer', kserve), /model "nope" not found/],
+      ['v2 version infer', post('/v2/models/penguins/versions/99/infer', kserve), /has no version "99"/],
+      ['v2 metadata', get('/v2/models/nope'), /model "nope" not found/],
+      ['v2 ready', get('/v2/models/nope/ready'), /model "nope" not found/],
+      ['v1 unknown verb', post('/v1/models/penguins:explain', { instances: [[0, 0, 0, 0]] }), /unknown verb ":explain"/],
+      ['no route', get('/v3/anything'), /path: GET \/v3\/anything does not exist/],
+    ];
+    for (const [what, pending, message] of cases) {
+      const body = await json<{ error: string }>(await pending, 404);
+      expect(body.error, what).toMatch(message);
+    }
+  });
+});
+
+describe('a package whose weights span several shards', () => {
+  it('loads in workerd with the shards concatenated in manifest order', async () => {
+    // tensorflowjs_converter splits at shard boundaries that need not align with tensors: cut mid-tensor.
+    const cut = 200;
+    const shards = [penguinsWeights.slice(0, cut), penguinsWeights.slice(cut)];
+    expect(shards[0].byteLength + shards[1].byteLength).toBe(penguinsWeights.byteLength);
+    const modelJson = structuredClone(penguinsModel) as unknown as ModelJson;
+    modelJson.weightsManifest[0].paths = ['group1-shard1of2.bin', 'group1-shard2of2.bin'];
+    const meta = penguins as ModelMetadata;
+    const registry = new ModelRegistry([{ metadata: meta, modelJson, shards }]);
+    const model = await registry.model('penguins');
+    const out = await predictRows(model, meta.probes.map((p) => p.input), meta.features.length);
+    expectClose(out.map((p) => Array.from(p)), meta.probes.map((p) => p.probabilities!));
+
+    // Swapping the shards must break the model: the test would notice a loader that ignored the order.
+    const swapped = new ModelRegistry([{ metadata: meta, modelJson, shards: [shards[1], shards[0]] }]);
+    const wrong = await predictRows(await swapped.model('penguins'), [meta.probes[0].input], meta.features.length);
+    expect(Math.max(...Array.from(wrong[0]).map((x, j) => Math.abs(x - meta.probes[0].probabilities![j])))).toBeGreaterThan(TOLERANCE);
+  });
+});
