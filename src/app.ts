@@ -4,11 +4,17 @@ import { HTTPException } from 'hono/http-exception';
 import type { Env } from './config';
 import { ConfigError } from './config';
 import { predictRoutes } from './routes/predict';
+import { windowsRoutes } from './routes/windows';
+import { statusRoutes } from './routes/status';
+import { incidentRoutes } from './routes/incidents';
 import { jsonError } from './routes/errors';
 
 export function createApp() {
   const app = new Hono<{ Bindings: Env }>();
   app.route('/', predictRoutes);
+  app.route('/', windowsRoutes);
+  app.route('/', statusRoutes);
+  app.route('/', incidentRoutes);
   app.get('/health', (c) => c.json({ ok: true }));
   app.notFound((c) => jsonError(c, 404, `path: ${c.req.method} ${new URL(c.req.url).pathname} does not exist`));
   app.onError((err, c) => {

@@ -8,6 +8,7 @@ export interface Env {
   // vars (wrangler.toml) and secrets (wrangler secret put / .dev.vars); all optional strings
   WINDOW_SECONDS?: string;
   FLUSH_GRACE_SECONDS?: string;
+  CLOSE_MARGIN_SECONDS?: string;
   AGGREGATOR_SHARDS?: string;
   RETENTION_DAYS?: string;
   MAX_INSTANCES?: string;
@@ -28,6 +29,8 @@ export interface Env {
   SLACK_WEBHOOK_URL?: string;
   DELIVERY_TIMEOUT_MS?: string;
   DELIVERY_MAX_ATTEMPTS?: string;
+  DELIVERY_BACKOFF_BASE_SECONDS?: string;
+  DELIVERY_BACKOFF_MAX_SECONDS?: string;
 }
 
 export interface Config {
@@ -35,6 +38,11 @@ export interface Config {
   windowSeconds: number;
   /** Seconds after a window ends before shards flush it, so late requests still land in it. */
   flushGraceSeconds: number;
+  /**
+   * Seconds after a window's flush time before the cron closes it: room for a slow alarm and two retries of a
+   * failed flush (10 s, then 20 s later) before the counts are taken as final. Short only for local rehearsals.
+   */
+  closeMarginSeconds: number;
   aggregatorShards: number;
   retentionDays: number;
   maxInstances: number;
@@ -52,6 +60,8 @@ export interface Config {
   slack: { url: string } | null;
   deliveryTimeoutMs: number;
   deliveryMaxAttempts: number;
+  /** Retry n waits a random time in [0, min(max, base · 2^(n−1))] seconds (full jitter), or longer if Retry-After says so. */
+  deliveryBackoff: { baseSeconds: number; maxSeconds: number };
 }
 
 export class ConfigError extends Error {}
@@ -101,6 +111,7 @@ export function loadConfig(env: Partial<Env>): Config {
   return {
     windowSeconds: integer(env.WINDOW_SECONDS, 'WINDOW_SECONDS', 60, 1, 86_400),
     flushGraceSeconds: integer(env.FLUSH_GRACE_SECONDS, 'FLUSH_GRACE_SECONDS', 5, 0, 3_600),
+    closeMarginSeconds: integer(env.CLOSE_MARGIN_SECONDS, 'CLOSE_MARGIN_SECONDS', 60, 0, 3_600),
     aggregatorShards: integer(env.AGGREGATOR_SHARDS, 'AGGREGATOR_SHARDS', 4, 1, 256),
     retentionDays: integer(env.RETENTION_DAYS, 'RETENTION_DAYS', 30, 1, 3_650),
     maxInstances: integer(env.MAX_INSTANCES, 'MAX_INSTANCES', 1024, 1, 100_000),
@@ -120,6 +131,11 @@ export function loadConfig(env: Partial<Env>): Config {
     slack: slackUrl ? { url: slackUrl } : null,
     deliveryTimeoutMs: integer(env.DELIVERY_TIMEOUT_MS, 'DELIVERY_TIMEOUT_MS', 10_000, 100, 60_000),
     deliveryMaxAttempts: integer(env.DELIVERY_MAX_ATTEMPTS, 'DELIVERY_MAX_ATTEMPTS', 8, 1, 100),
+    deliveryBackoff: {
+      baseSeconds: integer(env.DELIVERY_BACKOFF_BASE_SECONDS, 'DELIVERY_BACKOFF_BASE_SECONDS', 30, 0, 3_600),
+      // A queue message can be delayed by 12 hours at most.
+      maxSeconds: integer(env.DELIVERY_BACKOFF_MAX_SECONDS, 'DELIVERY_BACKOFF_MAX_SECONDS', 3_600, 0, 43_200),
+    },
   };
 }
 

@@ -1,6 +1,7 @@
 // The D1 schema, the one source of the stored shapes: query result types come from here (InferSelectModel).
 // Migrations in migrations/ are generated from this file by drizzle-kit (`npm run db:generate`).
-import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /** One time window of one model version: the additive totals plus, once closed and evaluated, the verdict. */
 export const windows = sqliteTable(
@@ -59,18 +60,22 @@ export const windowFeatures = sqliteTable(
 );
 
 /**
- * One row per (aggregator shard, window) flush that D1 accepted, written in the same batch as the counts:
- * a retried alarm or a repeated flush finds its key and adds nothing.
+ * One row per flush that D1 accepted, written in the same batch as the counts: a retried alarm or a repeated
+ * flush finds its key and adds nothing. `seq` is the shard's own sequence number of the flush (never reused), so
+ * predictions that reach a shard after it already flushed their window go out as a second flush of that window
+ * instead of colliding with the first one's key.
  */
 export const flushes = sqliteTable(
   'flushes',
   {
     shard: text('shard').notNull(),
     start: integer('start').notNull(),
+    seq: integer('seq').notNull(),
     n: integer('n').notNull(),
+    /** Epoch seconds. */
     flushedAt: integer('flushed_at').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.shard, t.start] })],
+  (t) => [primaryKey({ columns: [t.shard, t.start, t.seq] })],
 );
 
 /** An incident: a run of flagged windows of one model version, from the first page to its resolution. */
@@ -96,7 +101,12 @@ export const incidents = sqliteTable(
     /** JSON: the full incident state of the monitor core (latest evaluation, diagnoses, remedies). */
     state: text('state', { mode: 'json' }).notNull(),
   },
-  (t) => [index('incidents_model').on(t.model, t.version, t.status), index('incidents_status').on(t.status)],
+  (t) => [
+    index('incidents_model').on(t.model, t.version, t.status),
+    index('incidents_status').on(t.status),
+    // At most one incident per model version is active: two trackers racing to open one cannot both succeed.
+    uniqueIndex('incidents_active').on(t.model, t.version).where(sql`status <> 'resolved'`),
+  ],
 );
 
 /** The outbox: one row per (incident event, channel), written in the same batch as the incident change. */
@@ -110,6 +120,7 @@ export const deliveries = sqliteTable(
     channel: text('channel').notNull(),
     /** 'incident.opened' | 'incident.updated' | 'incident.resolved' | 'retrain.requested'. */
     event: text('event').notNull(),
+    /** The body as sent, without secrets: URLs, signing keys and PagerDuty's routing_key are added at send time. */
     payload: text('payload', { mode: 'json' }).notNull(),
     /** 'pending' | 'retrying' | 'delivered' | 'dead'. */
     status: text('status').notNull(),
@@ -117,10 +128,15 @@ export const deliveries = sqliteTable(
     lastStatusCode: integer('last_status_code'),
     lastError: text('last_error'),
     createdAt: integer('created_at').notNull(),
+    /** When it may be attempted next: null = now; during an attempt, the end of that attempt's lease. */
     nextAttemptAt: integer('next_attempt_at'),
     /** When a queue message for it was last sent; the cron sweep re-enqueues rows whose message was lost. */
     enqueuedAt: integer('enqueued_at'),
     deliveredAt: integer('delivered_at'),
   },
-  (t) => [index('deliveries_incident').on(t.incidentId), index('deliveries_status').on(t.status, t.enqueuedAt)],
+  (t) => [
+    // Each event of an incident goes to a channel once (one trigger, one resolve, one retraining request).
+    uniqueIndex('deliveries_event').on(t.incidentId, t.channel, t.event),
+    index('deliveries_status').on(t.status, t.enqueuedAt),
+  ],
 );

@@ -1,0 +1,72 @@
+// The four channels side by side: which deliveries a notice calls for (only on configured channels), and the HTTP
+// request that sends a stored delivery. URLs, signing secrets and the PagerDuty routing key come from the
+// configuration at send time; they are never part of a stored payload.
+import type { Config } from '../../config';
+import type { Notice } from '../notice';
+import { pagerDutyPayload } from './pagerduty';
+import { RETRAIN_EVENT, retrainPayload } from './retrain';
+import { slackPayload } from './slack';
+import { ALERT_EVENT, alertPayload, type AlertEventType, type HttpRequest, signedRequest } from './webhook';
+
+export type { HttpRequest };
+
+export type ChannelName = 'alert' | 'pagerduty' | 'slack' | 'retrain';
+export type DeliveryEvent = AlertEventType | typeof RETRAIN_EVENT;
+
+/** One delivery to write to the outbox. */
+export interface OutboxEntry {
+  channel: ChannelName;
+  event: DeliveryEvent;
+  /** The body as sent (PagerDuty's without routing_key). */
+  payload: unknown;
+}
+
+/**
+ * What a notice sends: the alert webhook, PagerDuty and Slack hear about opened, escalated and resolved incidents;
+ * the retraining webhook is called once per incident, when it opens.
+ */
+export function outboxFor(n: Notice, config: Config): OutboxEntry[] {
+  const event = ALERT_EVENT[n.event];
+  const out: OutboxEntry[] = [];
+  if (config.alertWebhook) out.push({ channel: 'alert', event, payload: alertPayload(n) });
+  if (config.pagerDuty) out.push({ channel: 'pagerduty', event, payload: pagerDutyPayload(n) });
+  if (config.slack) out.push({ channel: 'slack', event, payload: slackPayload(n) });
+  if (config.retrainWebhook && n.event === 'opened') out.push({ channel: 'retrain', event: RETRAIN_EVENT, payload: retrainPayload(n) });
+  return out;
+}
+
+/** A stored delivery, as much of it as sending needs. */
+export interface Sendable {
+  id: string;
+  incidentId: string;
+  channel: string;
+  payload: unknown;
+}
+
+/**
+ * The request that sends a delivery now: the same id and body on every attempt (only the signature's timestamp is
+ * new). Null when its channel is not configured (any more).
+ */
+export function requestFor(d: Sendable, config: Config, nowMs: number): HttpRequest | null {
+  const json = { 'content-type': 'application/json' };
+  switch (d.channel) {
+    case 'alert': {
+      const c = config.alertWebhook;
+      return c && signedRequest(c.url, c.secret, d.id, JSON.stringify(d.payload), nowMs);
+    }
+    case 'retrain': {
+      const c = config.retrainWebhook;
+      return c && signedRequest(c.url, c.secret, d.id, JSON.stringify(d.payload), nowMs, { 'idempotency-key': d.incidentId });
+    }
+    case 'pagerduty': {
+      const c = config.pagerDuty;
+      return c && { url: c.eventsUrl, headers: json, body: JSON.stringify({ routing_key: c.routingKey, ...(d.payload as object) }) };
+    }
+    case 'slack': {
+      const c = config.slack;
+      return c && { url: c.url, headers: json, body: JSON.stringify(d.payload) };
+    }
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,56 @@
+// PagerDuty Events API v2 (https://developer.pagerduty.com/docs/events-API-v2/trigger-events/): a trigger when an
+// incident opens or escalates, a resolve when it resolves, all with dedup_key = the incident id so PagerDuty keeps
+// one alert per incident. Required: routing_key, event_action, and for a trigger payload.summary (≤ 1024
+// characters), payload.source and payload.severity. The routing key is a secret: it is not stored with the
+// delivery but added from the configuration when the request is sent.
+import { headline, isAbsoluteUrl, iso, type Notice, percent } from '../notice';
+
+export const SUMMARY_MAX = 1024;
+
+export type PagerDutySeverity = 'critical' | 'error' | 'warning' | 'info';
+
+const truncate = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
+
+/** The event without its routing_key. */
+export function pagerDutyPayload(n: Notice) {
+  const i = n.incident;
+  if (n.event === 'resolved') return { event_action: 'resolve' as const, dedup_key: i.id };
+  const severity: PagerDutySeverity = i.kind === 'collapsed' ? 'critical' : 'error';
+  const absolute = isAbsoluteUrl(n.statusUrl);
+  const w = i.latest;
+  return {
+    event_action: 'trigger' as const,
+    dedup_key: i.id,
+    payload: {
+      summary: truncate(`labelwatch: ${headline(n)}. ${w.reason}`, SUMMARY_MAX),
+      // The affected system: this labelwatch deployment (its host when PUBLIC_URL is set); the model is the component.
+      source: absolute ? new URL(n.statusUrl).host : 'labelwatch',
+      severity,
+      timestamp: iso(n.at / 1000),
+      component: `${i.model}@${i.version}`,
+      group: i.model,
+      class: i.kind,
+      custom_details: {
+        incident: i.id,
+        model: i.model,
+        version: i.version,
+        verdict: w.verdict,
+        flagged_windows: i.flaggedWindows,
+        first_window_start: iso(i.firstWindowStart),
+        last_window_start: iso(i.lastWindowStart),
+        predictions_in_last_window: w.n,
+        top_label: w.topLabel === null || w.topShare === null ? null : `${w.topLabel} ${percent(w.topShare)}`,
+        vanished_labels: w.vanishedLabels,
+        probable_causes: i.diagnoses.map((d) => d.sentence),
+        remedies: i.remedies.map((r) => r.sentence),
+        status_page: n.statusUrl,
+      },
+    },
+    // PagerDuty needs absolute links: without PUBLIC_URL there is nothing to link to.
+    ...(absolute ? { links: [{ href: n.statusUrl, text: `labelwatch status of ${i.model}` }] } : {}),
+    client: 'labelwatch',
+    ...(absolute ? { client_url: n.statusUrl } : {}),
+  };
+}
+
+export type PagerDutyPayload = ReturnType<typeof pagerDutyPayload>;

@@ -1,0 +1,50 @@
+// Slack incoming webhook: `text` (the notification and fallback) and Block Kit blocks (a header, the model,
+// version, verdict and top label shares as fields, the probable cause, a link to the status page). Model and label
+// names are escaped for mrkdwn (&, <, >), so a label like "<!channel>" is shown, not executed.
+import { headline, isAbsoluteUrl, labelShares, type Notice, percent } from '../notice';
+
+/** Slack's mrkdwn control characters, as Slack asks them to be escaped. */
+export const escapeMrkdwn = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+const truncate = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
+
+const ICON = { opened: ':rotating_light:', escalated: ':rotating_light:', resolved: ':white_check_mark:' } as const;
+const TITLE = { opened: 'Incident opened', escalated: 'Incident escalated', resolved: 'Incident resolved' } as const;
+
+/** Header text is plain text, at most 150 characters; section text at most 3000. */
+const HEADER_MAX = 150;
+const SECTION_MAX = 3000;
+
+export function slackPayload(n: Notice) {
+  const i = n.incident;
+  const shares = labelShares(n)
+    .slice(0, 3)
+    .map((s) => `${escapeMrkdwn(s.label)} ${percent(s.share)}`)
+    .join(' · ');
+  const verdict = n.event === 'resolved' ? `resolved (was ${i.kind})` : i.kind;
+  const cause = i.diagnoses[0]?.sentence;
+  const remedy = i.remedies[0]?.sentence;
+  const link = isAbsoluteUrl(n.statusUrl) ? `<${n.statusUrl}|Status page of ${escapeMrkdwn(i.model)}>` : `Status page: ${escapeMrkdwn(n.statusUrl)}`;
+  const details = [
+    n.event === 'resolved' ? null : escapeMrkdwn(i.latest.reason),
+    cause ? `*Probable cause:* ${escapeMrkdwn(cause)}` : null,
+    remedy ? `*What to do:* ${escapeMrkdwn(remedy)}` : null,
+  ].filter((line): line is string => line !== null);
+  return {
+    text: `${ICON[n.event]} labelwatch: ${escapeMrkdwn(headline(n))}`,
+    blocks: [
+      { type: 'header', text: { type: 'plain_text', text: truncate(`${TITLE[n.event]}: ${i.model} v${i.version}`, HEADER_MAX), emoji: true } },
+      {
+        type: 'section',
+        fields: [
+          { type: 'mrkdwn', text: `*Model*\n${escapeMrkdwn(i.model)}` },
+          { type: 'mrkdwn', text: `*Version*\n${escapeMrkdwn(i.version)}` },
+          { type: 'mrkdwn', text: `*Verdict*\n${verdict}` },
+          { type: 'mrkdwn', text: `*Top labels*\n${shares || '–'}` },
+        ],
+      },
+      ...(details.length > 0 ? [{ type: 'section', text: { type: 'mrkdwn', text: truncate(details.join('\n'), SECTION_MAX) } }] : []),
+      { type: 'section', text: { type: 'mrkdwn', text: link } },
+    ],
+  };
+}

@@ -1,0 +1,72 @@
+// The incident lifecycle in D1: each evaluated window advances the model version's incident through the pure state
+// machine (monitor/incident.ts), and the change is stored together with the deliveries it calls for, in one
+// transaction (the outbox). Only then are queue messages sent; if that fails, the cron's sweep sends them later.
+import { configOf, type Config, type Env } from '../config';
+import { activeIncident, incidentById, incidentOf, type IncidentRow, saveIncidentChange } from '../db/incidents';
+import { windowLengthOf } from '../aggregate/record';
+import { advanceIncident, type EvaluatedWindow, type Incident, type IncidentEvent } from '../monitor/incident';
+import { registry } from '../serving/registry';
+import { outboxFor } from './channels';
+import { sortableId } from './ids';
+import { type Notice, notifies, statusUrlOf } from './notice';
+import { enqueueDeliveries } from './outbox';
+
+/** Window length of a model version: the served model's own, else the deployment default. */
+function windowSecondsOf(model: string, version: string, config: Config): number {
+  const metadata = registry.metadata(model);
+  return metadata && metadata.version === version ? windowLengthOf(metadata, config) : config.windowSeconds;
+}
+
+/** Stores an incident change with its notifications' deliveries (atomically), then enqueues them. */
+async function commit(env: Env, incident: Incident, notices: Omit<Notice, 'incident' | 'windowSeconds' | 'statusUrl'>[], nowMs: number) {
+  const config = configOf(env);
+  const nowSec = Math.floor(nowMs / 1000);
+  const context = { incident, windowSeconds: windowSecondsOf(incident.model, incident.version, config), statusUrl: statusUrlOf(config.publicUrl, incident.model) };
+  const rows = notices
+    .flatMap((n) => outboxFor({ ...n, ...context }, config))
+    .map((entry) => ({ id: sortableId('msg', nowMs), incidentId: incident.id, ...entry, status: 'pending', createdAt: nowSec }));
+  const resolvedBy = notices.find((n) => n.event === 'resolved')?.resolvedBy ?? undefined;
+  await saveIncidentChange(env.DB, { incident, nowSec, resolvedBy, deliveries: rows });
+  await enqueueDeliveries(env, rows.map((r) => r.id), nowMs);
+}
+
+/**
+ * Advances the incident of the window's model version by one evaluated window (call it for every window, in order
+ * per version, whatever its verdict). Persists the change and its outbox rows in one D1 batch and enqueues the
+ * deliveries. Throws only if D1 refused the change (then nothing was stored and the window can be tracked again).
+ */
+export async function trackIncident(
+  env: Env,
+  window: EvaluatedWindow,
+  nowMs: number,
+): Promise<{ incident: Incident | null; events: IncidentEvent[] }> {
+  const config = configOf(env);
+  const current = await activeIncident(env.DB, window.model, window.version);
+  const transition = advanceIncident(current, window, {
+    newId: () => sortableId('inc', nowMs),
+    resolveAfterHealthy: config.resolveAfterHealthy,
+  });
+  // The same object back means nothing changed (a replay, or a window that says nothing either way).
+  if (transition.incident === null || transition.incident === current) return transition;
+  const notices = transition.events.filter(notifies).map((event) => ({
+    event,
+    at: nowMs,
+    evaluation: window.evaluation,
+    resolvedBy: event === 'resolved' ? ('monitor' as const) : null,
+  }));
+  await commit(env, transition.incident, notices, nowMs);
+  return transition;
+}
+
+/**
+ * Resolves an incident by hand (the admin API): the same notifications as an automatic resolution. Returns the
+ * stored incident and whether this call resolved it (false: it already was); undefined for an unknown id.
+ */
+export async function resolveIncident(env: Env, id: string, nowMs: number): Promise<{ incident: IncidentRow; resolved: boolean } | undefined> {
+  const row = await incidentById(env.DB, id);
+  if (!row) return undefined;
+  if (row.status === 'resolved') return { incident: row, resolved: false };
+  const incident: Incident = { ...incidentOf(row), status: 'resolved' };
+  await commit(env, incident, [{ event: 'resolved', at: nowMs, evaluation: null, resolvedBy: 'admin' }], nowMs);
+  return { incident: (await incidentById(env.DB, id))!, resolved: true };
+}

@@ -1,0 +1,80 @@
+// A notice: one incident event worth telling the outside world about, with everything a channel needs to render it.
+// Channels are pure functions of a notice; the notice is fixed when the event happens, so every retry of a
+// delivery carries the same body.
+import type { Evaluation } from '../monitor/detector';
+import type { Incident, IncidentEvent } from '../monitor/incident';
+
+/** The incident events that notify ('updated' without escalation is for the status page only). */
+export type NoticeEvent = Exclude<IncidentEvent, 'updated'>;
+
+export const notifies = (event: IncidentEvent): event is NoticeEvent => event !== 'updated';
+
+export interface Notice {
+  event: NoticeEvent;
+  /** The incident after the event. */
+  incident: Incident;
+  /** When labelwatch saw the event (epoch ms): the payloads' timestamp. */
+  at: number;
+  /** Window length of the model version, seconds: window ends are start + this. */
+  windowSeconds: number;
+  /** The model's status page: absolute when PUBLIC_URL is set, else a path. */
+  statusUrl: string;
+  /** The evaluation of the window behind the event; null for a manual resolve. */
+  evaluation: Evaluation | null;
+  /** Who resolved it ('monitor': enough healthy windows in a row, 'admin': the admin API); null unless resolved. */
+  resolvedBy: 'monitor' | 'admin' | null;
+}
+
+/** `${PUBLIC_URL}/models/<name>` (a bare path without PUBLIC_URL). */
+export function statusUrlOf(publicUrl: string | null, model: string): string {
+  return `${(publicUrl ?? '').replace(/\/+$/, '')}/models/${encodeURIComponent(model)}`;
+}
+
+export const isAbsoluteUrl = (url: string): boolean => /^https?:\/\//i.test(url);
+
+export const iso = (epochSeconds: number): string => new Date(epochSeconds * 1000).toISOString();
+
+/** A window as [start, end) in ISO 8601. */
+export const windowRange = (start: number, lengthSeconds: number) => ({ start: iso(start), end: iso(start + lengthSeconds) });
+
+/** The incident as every payload describes it. */
+export function incidentSummary(n: Notice) {
+  const i = n.incident;
+  return {
+    id: i.id,
+    model: i.model,
+    version: i.version,
+    kind: i.kind,
+    status: i.status,
+    firstWindow: windowRange(i.firstWindowStart, n.windowSeconds),
+    lastWindow: windowRange(i.lastWindowStart, n.windowSeconds),
+    flaggedWindows: i.flaggedWindows,
+    resolvedBy: n.resolvedBy,
+  };
+}
+
+/** Labels by share in the event's window, largest first (from the latest flagged window when there is no evaluation). */
+export function labelShares(n: Notice): { label: string; share: number }[] {
+  if (n.evaluation && n.evaluation.n > 0)
+    return n.evaluation.statistics.perLabel
+      .map((l) => ({ label: l.label, share: l.share ?? 0 }))
+      .sort((a, b) => b.share - a.share);
+  const { topLabel, topShare } = n.incident.latest;
+  return topLabel === null || topShare === null ? [] : [{ label: topLabel, share: topShare }];
+}
+
+export const percent = (share: number): string => `${(100 * share).toFixed(share > 0 && share < 0.1 ? 1 : 0)}%`;
+
+/** One line for humans: what happened to which model. */
+export function headline(n: Notice): string {
+  const i = n.incident;
+  const what = i.kind === 'collapsed' ? 'collapsed onto one label' : 'lost labels (partial collapse)';
+  switch (n.event) {
+    case 'opened':
+      return `${i.model} v${i.version} ${what}`;
+    case 'escalated':
+      return `${i.model} v${i.version} escalated: ${what}`;
+    case 'resolved':
+      return `${i.model} v${i.version} recovered (${n.resolvedBy === 'admin' ? 'resolved by an operator' : 'healthy again'})`;
+  }
+}

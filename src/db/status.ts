@@ -1,0 +1,363 @@
+// Reads behind the status page. Windows are merged into buckets in SQL (one row per bucket and label, never one per
+// window), so seven days of one-minute windows stay a few hundred rows per model. Every range query filters on the
+// primary-key prefix (model, version, start), so it is an index range scan however long the history is.
+//
+// A page needs a few dozen small queries; D1 answers each in its own round trip unless they are batched. So every read
+// here is a `Read` (queries plus how to shape their rows), and a ReadBatch sends all reads of a page in one trip.
+import { and, desc, eq, gte, inArray, lt, ne, sql, type AnyColumn, type SQL } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
+import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
+import type { RunnableQuery } from 'drizzle-orm/runnable-query';
+import type { Verdict } from '../monitor/detector';
+import { deliveries, incidents, windowFeatures, windowLabels, windows } from './schema';
+
+type Db = DrizzleD1Database;
+
+export type { Verdict };
+export type FlaggedVerdict = Exclude<Verdict, 'healthy'>;
+
+/** Most severe first: a bucket of merged windows is shown with the worst verdict among them. */
+export const FLAGGED_VERDICTS: readonly FlaggedVerdict[] = ['collapsed', 'partial_collapse', 'no_traffic', 'insufficient_data'];
+const SEVERITY: Verdict[] = ['healthy', ...[...FLAGGED_VERDICTS].reverse()];
+
+type Query = BatchItem<'sqlite'>;
+
+/** Some queries and how their result rows become a value. */
+export interface Read<T> {
+  queries: (db: Db) => Query[];
+  shape: (results: unknown[][]) => T;
+}
+
+/** Collects reads, runs them all in one D1 batch, and resolves each read's promise with its value. */
+export class ReadBatch {
+  private readonly pending: { read: Read<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
+  private readonly db: Db;
+  constructor(d1: D1Database) {
+    this.db = drizzle(d1);
+  }
+
+  private ran = false;
+
+  add<T>(read: Read<T>): Promise<T> {
+    // A read added after run() would never resolve: fail loudly instead of hanging the request.
+    if (this.ran) throw new Error('ReadBatch: add() after run()');
+    return new Promise<T>((resolve, reject) => this.pending.push({ read, resolve: resolve as (v: unknown) => void, reject }));
+  }
+
+  async run(): Promise<void> {
+    this.ran = true;
+    const pending = this.pending.splice(0);
+    const groups = pending.map((p) => p.read.queries(this.db));
+    const queries = groups.flat();
+    try {
+      const results = queries.length === 0 ? [] : ((await this.db.batch(queries as [Query, ...Query[]])) as unknown[][]);
+      let at = 0;
+      pending.forEach((p, i) => {
+        const mine = results.slice(at, (at += groups[i].length));
+        try {
+          p.resolve(p.read.shape(mine));
+        } catch (e) {
+          p.reject(e);
+        }
+      });
+    } catch (e) {
+      for (const p of pending) p.reject(e);
+      throw e;
+    }
+  }
+}
+
+/** Runs reads in one round trip. */
+export async function readAll<T extends readonly Read<unknown>[]>(
+  d1: D1Database,
+  reads: T,
+): Promise<{ -readonly [K in keyof T]: T[K] extends Read<infer R> ? R : never }> {
+  const batch = new ReadBatch(d1);
+  const values = Promise.all(reads.map((r) => batch.add(r)));
+  await batch.run();
+  return (await values) as { -readonly [K in keyof T]: T[K] extends Read<infer R> ? R : never };
+}
+
+/** A read of one query: its rows as they are, or shaped. */
+type Rows<R> = Query & RunnableQuery<R[], 'sqlite'>;
+function rowsOf<R>(query: (db: Db) => Rows<R>): Read<R[]>;
+function rowsOf<R, T>(query: (db: Db) => Rows<R>, shape: (rows: R[]) => T): Read<T>;
+function rowsOf<R, T>(query: (db: Db) => Rows<R>, shape?: (rows: R[]) => T): Read<T | R[]> {
+  return { queries: (db) => [query(db)], shape: ([rows]) => (shape ? shape(rows as R[]) : (rows as R[])) };
+}
+
+/** A time range of one model version cut into buckets of `bucket` seconds (a whole number of windows). */
+export interface Span {
+  model: string;
+  version: string;
+  /** Epoch seconds, inclusive; a multiple of `bucket`. */
+  from: number;
+  /** Epoch seconds, exclusive; a multiple of `bucket`. */
+  to: number;
+  bucket: number;
+}
+
+/** One bar of the status page: the windows of one bucket added up. */
+export interface LabelBucket {
+  start: number;
+  /** Windows merged into this bucket. */
+  windows: number;
+  /** Of those, closed (final) windows; the rest are still open and may grow. */
+  closed: number;
+  n: number;
+  labels: Record<string, number>;
+  /** The most severe verdict in the bucket (null when no window in it was evaluated yet). */
+  verdict: Verdict | null;
+  /** Windows per flagged verdict. */
+  flagged: Partial<Record<FlaggedVerdict, number>>;
+}
+
+export interface FeatureBucket {
+  start: number;
+  feature: string;
+  count: number;
+  mean: number | null;
+  std: number | null;
+  min: number | null;
+  max: number | null;
+  zeros: number;
+}
+
+export type IncidentRow = typeof incidents.$inferSelect;
+
+/** A delivery as the page may show it: no payload (it carries URLs, remedies, maybe secrets of receivers). */
+export interface DeliveryView {
+  id: string;
+  incidentId: string;
+  model: string | null;
+  version: string | null;
+  channel: string;
+  event: string;
+  status: string;
+  attempts: number;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: number;
+  nextAttemptAt: number | null;
+  deliveredAt: number | null;
+}
+
+export interface WindowFindings {
+  start: number;
+  length: number;
+  n: number;
+  verdict: string | null;
+  evaluation: unknown;
+  diagnoses: unknown;
+  remedies: unknown;
+}
+
+/**
+ * `floor(start / bucket) * bucket` as integer arithmetic. The bucket is inlined as a literal rather than bound: a bound
+ * JS number may reach SQLite as REAL, and REAL division would not floor.
+ */
+function bucketOf(start: AnyColumn, bucket: number): SQL<number> {
+  if (!Number.isSafeInteger(bucket) || bucket <= 0) throw new RangeError(`bucket must be a positive integer, got ${bucket}`);
+  const b = sql.raw(String(bucket));
+  return sql<number>`(${start} / ${b}) * ${b}`;
+}
+
+const inSpan = (t: typeof windows | typeof windowLabels | typeof windowFeatures, s: Span) =>
+  and(eq(t.model, s.model), eq(t.version, s.version), gte(t.start, s.from), lt(t.start, s.to));
+
+const findingsColumns = {
+  start: windows.start,
+  length: windows.length,
+  n: windows.n,
+  verdict: windows.verdict,
+  evaluation: windows.evaluation,
+  diagnoses: windows.diagnoses,
+  remedies: windows.remedies,
+};
+
+/** Model versions with at least one window starting at or after `from` (to show versions no longer served). */
+export const versionsWithWindows = (from: number, model?: string): Read<{ model: string; version: string }[]> =>
+  rowsOf((db) =>
+    db
+      .selectDistinct({ model: windows.model, version: windows.version })
+      .from(windows)
+      .where(and(gte(windows.start, from), model === undefined ? undefined : eq(windows.model, model)))
+      .orderBy(windows.model, windows.version),
+  );
+
+/** The bars of one model version: label counts and verdicts per bucket; buckets without any window are left out. */
+export function labelBuckets(span: Span): Read<LabelBucket[]> {
+  const bucket = bucketOf(windows.start, span.bucket);
+  const labelBucket = bucketOf(windowLabels.start, span.bucket);
+  const severity = sql<number>`max(case ${windows.verdict} ${sql.join(
+    SEVERITY.map((v, i) => sql`when ${v} then ${sql.raw(String(i))}`),
+    sql` `,
+  )} else -1 end)`;
+  // Aliased: D1's batch returns rows as objects keyed by column name, and these four would share one unaliased name.
+  const countOf = (v: FlaggedVerdict) => sql<number>`sum(${windows.verdict} = ${v})`.as(`n_${v}`);
+  const perBucket = {
+    start: bucket,
+    windows: sql<number>`count(*)`,
+    closed: sql<number>`sum(${windows.closed})`,
+    n: sql<number>`sum(${windows.n})`,
+    severity,
+    collapsed: countOf('collapsed'),
+    partial_collapse: countOf('partial_collapse'),
+    no_traffic: countOf('no_traffic'),
+    insufficient_data: countOf('insufficient_data'),
+  };
+  const perLabel = { start: labelBucket, label: windowLabels.label, count: sql<number>`sum(${windowLabels.count})` };
+  return {
+    queries: (db) => [
+      db.select(perBucket).from(windows).where(inSpan(windows, span)).groupBy(bucket).orderBy(bucket),
+      db.select(perLabel).from(windowLabels).where(inSpan(windowLabels, span)).groupBy(labelBucket, windowLabels.label),
+    ],
+    shape: ([bucketRows, labelRows]) => {
+      const byStart = new Map<number, LabelBucket>();
+      const out = (bucketRows as { [K in keyof typeof perBucket]: number }[]).map((r) => {
+        const flagged: LabelBucket['flagged'] = {};
+        for (const v of FLAGGED_VERDICTS) if (r[v] > 0) flagged[v] = r[v];
+        const b: LabelBucket = {
+          start: r.start,
+          windows: r.windows,
+          closed: r.closed,
+          n: r.n,
+          labels: {},
+          verdict: r.severity >= 0 ? SEVERITY[r.severity] : null,
+          flagged,
+        };
+        byStart.set(b.start, b);
+        return b;
+      });
+      for (const r of labelRows as { start: number; label: string; count: number }[]) {
+        const b = byStart.get(r.start);
+        if (b && r.count > 0) b.labels[r.label] = r.count;
+      }
+      return out;
+    },
+  };
+}
+
+/** Feature moments per bucket, as mean/std (population) from the additive sums. */
+export function featureBuckets(span: Span): Read<FeatureBucket[]> {
+  const bucket = bucketOf(windowFeatures.start, span.bucket);
+  return rowsOf(
+    (db) =>
+      db
+        .select({
+          start: bucket,
+          feature: windowFeatures.feature,
+          count: sql<number>`sum(${windowFeatures.count})`,
+          sum: sql<number>`sum(${windowFeatures.sum})`,
+          sumSq: sql<number>`sum(${windowFeatures.sumSq})`,
+          min: sql<number | null>`min(${windowFeatures.min})`,
+          max: sql<number | null>`max(${windowFeatures.max})`,
+          zeros: sql<number>`sum(${windowFeatures.zeros})`,
+        })
+        .from(windowFeatures)
+        .where(inSpan(windowFeatures, span))
+        .groupBy(bucket, windowFeatures.feature)
+        .orderBy(bucket),
+    (rows) =>
+      rows.map((r) => {
+        const mean = r.count > 0 ? r.sum / r.count : null;
+        // Floating-point cancellation can leave a tiny negative variance for constant inputs.
+        const std = mean === null ? null : Math.sqrt(Math.max(0, r.sumSq / r.count - mean * mean));
+        return { start: r.start, feature: r.feature, count: r.count, mean, std, min: r.min, max: r.max, zeros: r.zeros };
+      }),
+  );
+}
+
+/** The evaluation JSON of the latest evaluated window of a model version (it carries the detector's reference). */
+export const latestEvaluation = (model: string, version: string): Read<unknown> =>
+  rowsOf(
+    (db) =>
+      db
+        .select({ evaluation: windows.evaluation })
+        .from(windows)
+        .where(and(eq(windows.model, model), eq(windows.version, version), sql`${windows.evaluation} is not null`))
+        .orderBy(desc(windows.start))
+        .limit(1),
+    (rows): unknown => rows[0]?.evaluation ?? null,
+  );
+
+/** The most recent flagged windows of a span, newest first, with what the monitor said about them. */
+export const flaggedWindows = (span: Span, limit = 20): Read<WindowFindings[]> =>
+  rowsOf((db) =>
+    db
+      .select(findingsColumns)
+      .from(windows)
+      .where(and(inSpan(windows, span), inArray(windows.verdict, [...FLAGGED_VERDICTS])))
+      .orderBy(desc(windows.start))
+      .limit(limit),
+  );
+
+/** One window's monitor output (for an incident whose state carries no diagnoses). */
+export const windowAt = (model: string, version: string, start: number): Read<WindowFindings | undefined> =>
+  rowsOf(
+    (db) =>
+      db
+        .select(findingsColumns)
+        .from(windows)
+        .where(and(eq(windows.model, model), eq(windows.version, version), eq(windows.start, start))),
+    (rows): WindowFindings | undefined => rows[0],
+  );
+
+/** Incidents not yet resolved (open or acknowledged), newest first. */
+export const openIncidents = (model?: string): Read<IncidentRow[]> =>
+  rowsOf((db) =>
+    db
+      .select()
+      .from(incidents)
+      .where(and(ne(incidents.status, 'resolved'), model === undefined ? undefined : eq(incidents.model, model)))
+      .orderBy(desc(incidents.openedAt)),
+  );
+
+/**
+ * Predictions per label of a model version over [from, to). With `healthyOnly`, only windows the detector called
+ * healthy count: the "before" of an incident should not include the collapse creeping in.
+ */
+export function labelTotals(model: string, version: string, from: number, to: number, healthyOnly = false): Read<Record<string, number>> {
+  const where = and(eq(windowLabels.model, model), eq(windowLabels.version, version), gte(windowLabels.start, from), lt(windowLabels.start, to));
+  const columns = { label: windowLabels.label, count: sql<number>`sum(${windowLabels.count})` };
+  return rowsOf(
+    (db) =>
+      healthyOnly
+        ? db
+            .select(columns)
+            .from(windowLabels)
+            .innerJoin(
+              windows,
+              and(eq(windows.model, windowLabels.model), eq(windows.version, windowLabels.version), eq(windows.start, windowLabels.start)),
+            )
+            .where(and(where, eq(windows.verdict, 'healthy')))
+            .groupBy(windowLabels.label)
+        : db.select(columns).from(windowLabels).where(where).groupBy(windowLabels.label),
+    (rows): Record<string, number> => Object.fromEntries(rows.filter((r) => r.count > 0).map((r) => [r.label, r.count])),
+  );
+}
+
+/** The latest deliveries with their incident's model; the payload column is never read. */
+export const recentDeliveries = (limit = 20): Read<DeliveryView[]> =>
+  rowsOf((db) =>
+    db
+      .select({
+        id: deliveries.id,
+        incidentId: deliveries.incidentId,
+        model: incidents.model,
+        version: incidents.version,
+        channel: deliveries.channel,
+        event: deliveries.event,
+        status: deliveries.status,
+        attempts: deliveries.attempts,
+        lastStatusCode: deliveries.lastStatusCode,
+        lastError: deliveries.lastError,
+        createdAt: deliveries.createdAt,
+        nextAttemptAt: deliveries.nextAttemptAt,
+        deliveredAt: deliveries.deliveredAt,
+      })
+      .from(deliveries)
+      .leftJoin(incidents, eq(incidents.id, deliveries.incidentId))
+      .orderBy(desc(deliveries.createdAt))
+      .limit(limit),
+  );

@@ -1,0 +1,151 @@
+// The admin API over incidents and their deliveries: list, inspect, acknowledge, resolve by hand, and retry a dead
+// delivery. Every route needs `Authorization: Bearer <ADMIN_TOKEN>`; without ADMIN_TOKEN the API is off (403),
+// never open. Responses carry no payload, URL or secret of a delivery.
+import { Hono, type MiddlewareHandler } from 'hono';
+import { retryDelivery } from '../alerts/outbox';
+import { resolveIncident } from '../alerts/incidents';
+import { statusUrlOf } from '../alerts/notice';
+import { configOf, type Env } from '../config';
+import {
+  acknowledgeIncident,
+  deliveryStatus,
+  type DeliveryStatusRow,
+  incidentById,
+  incidentDeliveries,
+  type IncidentFilter,
+  type IncidentRow,
+  incidentWindows,
+  listIncidents,
+} from '../db/incidents';
+import type { StoredWindow } from '../db/windows';
+import type { Incident } from '../monitor/incident';
+import { bearerToken, secretsEqual } from './auth';
+import { jsonError } from './errors';
+
+type App = { Bindings: Env };
+
+export const DEFAULT_LIMIT = 50;
+export const MAX_LIMIT = 500;
+/** Windows shown with an incident, newest first. */
+export const WINDOWS_SHOWN = 500;
+const FILTERS: IncidentFilter[] = ['open', 'acknowledged', 'resolved', 'active'];
+
+const requireAdmin: MiddlewareHandler<App> = async (c, next) => {
+  const token = configOf(c.env).adminToken;
+  if (token === null) return jsonError(c, 403, 'admin API disabled: set ADMIN_TOKEN');
+  const presented = bearerToken(c.req.header('authorization'));
+  if (presented === null || !(await secretsEqual(presented, token)))
+    return jsonError(c, 401, 'authorization: a valid "Authorization: Bearer <admin token>" header is required', {
+      'www-authenticate': 'Bearer realm="labelwatch admin"',
+    });
+  return next();
+};
+
+const iso = (epochSeconds: number | null) => (epochSeconds === null ? null : new Date(epochSeconds * 1000).toISOString());
+
+function incidentView(row: IncidentRow, publicUrl: string | null) {
+  const state = row.state as Incident;
+  return {
+    id: row.id,
+    model: row.model,
+    version: row.version,
+    kind: row.kind,
+    status: row.status,
+    first_window_start: iso(row.firstWindowStart),
+    last_window_start: iso(row.lastWindowStart),
+    flagged_windows: row.flaggedWindows,
+    healthy_streak: row.healthyStreak,
+    opened_at: iso(row.openedAt),
+    updated_at: iso(row.updatedAt),
+    acknowledged_at: iso(row.acknowledgedAt),
+    resolved_at: iso(row.resolvedAt),
+    resolved_by: row.resolvedBy,
+    latest: state.latest,
+    status_url: statusUrlOf(publicUrl, row.model),
+  };
+}
+
+const deliveryView = (d: DeliveryStatusRow) => ({
+  id: d.id,
+  incident_id: d.incidentId,
+  channel: d.channel,
+  event: d.event,
+  status: d.status,
+  attempts: d.attempts,
+  last_status_code: d.lastStatusCode,
+  last_error: d.lastError,
+  created_at: iso(d.createdAt),
+  next_attempt_at: iso(d.nextAttemptAt),
+  enqueued_at: iso(d.enqueuedAt),
+  delivered_at: iso(d.deliveredAt),
+});
+
+const windowView = ({ window: w, labels }: StoredWindow) => ({
+  start: iso(w.start),
+  end: iso(w.start + w.length),
+  n: w.n,
+  closed: w.closed,
+  verdict: w.verdict,
+  reason: (w.evaluation as { reason?: string } | null)?.reason ?? null,
+  counts: Object.fromEntries(labels.map((l) => [l.label, l.count])),
+});
+
+/** The incident with its diagnosis, remedies, windows and deliveries. */
+async function incidentDetail(d1: D1Database, row: IncidentRow, publicUrl: string | null) {
+  const state = row.state as Incident;
+  const [windows, deliveries] = await Promise.all([incidentWindows(d1, row, WINDOWS_SHOWN), incidentDeliveries(d1, row.id)]);
+  return {
+    ...incidentView(row, publicUrl),
+    diagnoses: state.diagnoses,
+    remedies: state.remedies,
+    windows: windows.map(windowView),
+    deliveries: deliveries.map(deliveryView),
+  };
+}
+
+const notFound = (what: 'incident' | 'delivery', id: string) => `${what}: "${id}" not found`;
+
+export const incidentRoutes = new Hono<App>()
+  .use('/v1/incidents', requireAdmin)
+  .use('/v1/incidents/*', requireAdmin)
+  .use('/v1/deliveries/*', requireAdmin)
+  .get('/v1/incidents', async (c) => {
+    const status = c.req.query('status')?.trim() || undefined;
+    if (status !== undefined && !FILTERS.includes(status as IncidentFilter))
+      return jsonError(c, 400, `status: expected one of ${FILTERS.join(', ')}`);
+    const model = c.req.query('model')?.trim() || undefined;
+    const rawLimit = c.req.query('limit');
+    const limit = rawLimit === undefined ? DEFAULT_LIMIT : /^\d+$/.test(rawLimit.trim()) ? Number(rawLimit) : NaN;
+    if (!(Number.isInteger(limit) && limit >= 1 && limit <= MAX_LIMIT)) return jsonError(c, 400, `limit: expected an integer from 1 to ${MAX_LIMIT}`);
+    const rows = await listIncidents(c.env.DB, { status: status as IncidentFilter | undefined, model, limit });
+    const { publicUrl } = configOf(c.env);
+    return c.json({ incidents: rows.map((r) => incidentView(r, publicUrl)) });
+  })
+  .get('/v1/incidents/:id', async (c) => {
+    const row = await incidentById(c.env.DB, c.req.param('id'));
+    if (!row) return jsonError(c, 404, notFound('incident', c.req.param('id')));
+    return c.json(await incidentDetail(c.env.DB, row, configOf(c.env).publicUrl));
+  })
+  .post('/v1/incidents/:id/ack', async (c) => {
+    const id = c.req.param('id');
+    await acknowledgeIncident(c.env.DB, id, Math.floor(Date.now() / 1000));
+    const row = await incidentById(c.env.DB, id);
+    if (!row) return jsonError(c, 404, notFound('incident', id));
+    if (row.status === 'resolved') return jsonError(c, 409, `incident: "${id}" is resolved; nothing to acknowledge`);
+    return c.json(incidentView(row, configOf(c.env).publicUrl));
+  })
+  .post('/v1/incidents/:id/resolve', async (c) => {
+    const id = c.req.param('id');
+    const result = await resolveIncident(c.env, id, Date.now());
+    if (!result) return jsonError(c, 404, notFound('incident', id));
+    // Resolving twice is not an error (a retried request); only the first one notifies.
+    return c.json({ ...(await incidentDetail(c.env.DB, result.incident, configOf(c.env).publicUrl)), resolved_now: result.resolved });
+  })
+  .post('/v1/deliveries/:id/retry', async (c) => {
+    const id = c.req.param('id');
+    const retried = await retryDelivery(c.env, id, Date.now());
+    const delivery = await deliveryStatus(c.env.DB, id);
+    if (!delivery) return jsonError(c, 404, notFound('delivery', id));
+    if (!retried) return jsonError(c, 409, `delivery: "${id}" is ${delivery.status}; only a dead delivery can be retried`);
+    return c.json(deliveryView(delivery), 202);
+  });

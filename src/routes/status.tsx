@@ -1,0 +1,275 @@
+// The status page: label distributions per window for every served model, open incidents with their diagnosis and
+// remedies, recent webhook deliveries (`GET /`, `/status`), and one model in detail (`GET /models/{name}`).
+// Server-rendered HTML with inline CSS and SVG, no script; it reads D1 only, through db/status.ts.
+import { Hono, type Context } from 'hono';
+import type { FC } from 'hono/jsx';
+import { windowLengthOf } from '../aggregate/record';
+import { configOf, type Config, type Env } from '../config';
+import {
+  featureBuckets,
+  flaggedWindows,
+  labelBuckets,
+  labelTotals,
+  latestEvaluation,
+  openIncidents,
+  readAll,
+  ReadBatch,
+  recentDeliveries,
+  versionsWithWindows,
+  windowAt,
+  type IncidentRow,
+  type Span,
+} from '../db/status';
+import type { Diagnosis } from '../monitor/diagnosis';
+import type { Incident } from '../monitor/incident';
+import type { Remedy } from '../monitor/remedies';
+import type { ModelMetadata } from '../serving/metadata';
+import { registry } from '../serving/registry';
+import { jsonError } from './errors';
+import { statusAccess } from './status/access';
+import { collapseLine, labelOrder } from './status/chart';
+import { Deliveries } from './status/deliveries';
+import { FeatureCards, WindowTable } from './status/features';
+import { findingsOf } from './status/findings';
+import { duration, epochSeconds, verdictWords } from './status/format';
+import { IncidentCard, type IncidentView } from './status/incidents';
+import { MarkerKey, Page, TopBar } from './status/layout';
+import { latestJudged, ModelCard, type ModelView } from './status/model-card';
+import { FlaggedList, Training } from './status/model-details';
+import { parseRange, RANGES, spanOf, type RangeName } from './status/range';
+
+type App = { Bindings: Env };
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+/** The page reloads once per window (the earliest anything new can appear), but not more than every 30 s. */
+const refreshSeconds = (config: Config) => Math.max(config.windowSeconds, 30);
+
+/** Served versions first, in registry order; then versions that only have stored windows in the range. */
+function modelPairs(stored: { model: string; version: string }[], only?: string) {
+  const pairs: { name: string; version: string; metadata?: ModelMetadata }[] = registry
+    .list()
+    .filter((m) => only === undefined || m.name === only)
+    .map((m) => ({ name: m.name, version: m.version, metadata: m }));
+  for (const v of stored) if (!pairs.some((p) => p.name === v.model && p.version === v.version)) pairs.push({ name: v.model, version: v.version });
+  return pairs;
+}
+
+type Pair = ReturnType<typeof modelPairs>[number];
+
+/** A model's own window length (metadata may override the default); unserved versions get the default. */
+const windowSecondsOf = (metadata: ModelMetadata | undefined, config: Config) =>
+  metadata ? windowLengthOf(metadata, config) : config.windowSeconds;
+
+/** The bars of a model version over the range: its own window length, merged as the range needs. */
+const spanOfPair = (pair: Pair, config: Config, range: RangeName, now: number): Span =>
+  spanOf(pair.name, pair.version, range, windowSecondsOf(pair.metadata, config), now);
+
+// The two views below only queue reads on the batch (synchronously); they resolve once the caller has run it.
+
+function modelView(batch: ReadBatch, { name, version, metadata }: Pair, span: Span, config: Config): Promise<ModelView> {
+  return Promise.all([batch.add(labelBuckets(span)), batch.add(latestEvaluation(name, version))]).then(([buckets, evaluation]) => ({
+    name,
+    version,
+    metadata,
+    windowSeconds: windowSecondsOf(metadata, config),
+    span,
+    buckets,
+    labels: labelOrder(metadata?.labels ?? [], buckets),
+    threshold: collapseLine(evaluation),
+  }));
+}
+
+function incidentView(batch: ReadBatch, incident: IncidentRow, config: Config, now: number): Promise<IncidentView> {
+  const served = registry.metadata(incident.model);
+  const metadata = served?.version === incident.version ? served : undefined;
+  const length = windowSecondsOf(metadata, config);
+  const first = epochSeconds(incident.firstWindowStart);
+  // "Before" is the healthy traffic of the hour (or ten windows) before the first flagged window.
+  const lookback = Math.max(3_600, 10 * length);
+  const state = (incident.state ?? {}) as Partial<Incident>;
+  const stated = { diagnoses: findingsOf<Diagnosis>(state.diagnoses), remedies: findingsOf<Remedy>(state.remedies) };
+  // An incident record without findings falls back to those of its latest flagged window.
+  const findings =
+    stated.diagnoses.length > 0 || stated.remedies.length > 0
+      ? Promise.resolve(stated)
+      : batch.add(windowAt(incident.model, incident.version, incident.lastWindowStart)).then((w) => ({
+          diagnoses: findingsOf<Diagnosis>(w?.diagnoses),
+          remedies: findingsOf<Remedy>(w?.remedies),
+        }));
+  return Promise.all([
+    batch.add(labelTotals(incident.model, incident.version, first - lookback, first, true)),
+    batch.add(labelTotals(incident.model, incident.version, first, now + 1)),
+    findings,
+  ]).then(([recent, since, found]) => {
+    const useTraining = Object.keys(recent).length === 0 && metadata !== undefined;
+    const before = useTraining ? metadata.training.label_counts : recent;
+    const labels = [...(metadata?.labels ?? [])];
+    for (const l of [...Object.keys(before), ...Object.keys(since)].sort()) if (!labels.includes(l)) labels.push(l);
+    return {
+      incident,
+      labels,
+      before,
+      beforeFrom: useTraining ? ('training data' as const) : ('recent healthy windows' as const),
+      since,
+      ...found,
+    };
+  });
+}
+
+const Banner: FC<{ incidents: IncidentRow[]; models: ModelView[]; now: number }> = ({ incidents, models, now }) => {
+  if (incidents.length > 0)
+    return (
+      <p class="banner bad" role="status">
+        ⚠ {incidents.length} open incident{incidents.length === 1 ? '' : 's'}:{' '}
+        {incidents
+          .slice(0, 3)
+          .map((i) => `${i.model} v${i.version} ${verdictWords(i.kind)} for ${duration(now - epochSeconds(i.firstWindowStart))}`)
+          .join('; ')}
+        {incidents.length > 3 ? '; …' : ''}
+      </p>
+    );
+  const healthy = models.filter((m) => latestJudged(m.buckets)?.verdict === 'healthy').length;
+  return (
+    <p class="banner ok" role="status">
+      ✓ No open incidents. {healthy} of {models.length} model{models.length === 1 ? '' : 's'} healthy in their latest window.
+    </p>
+  );
+};
+
+/** `dbMs`: time spent waiting for D1, as Server-Timing (a Worker's clock only moves across I/O, so only I/O is timed). */
+function pageHeaders(c: Context, dbMs: number) {
+  c.header('server-timing', `db;dur=${dbMs}`);
+  c.header('cache-control', 'no-store');
+  // No script may run at all: even a rendering bug could not execute injected markup.
+  c.header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+  c.header('referrer-policy', 'no-referrer');
+  c.header('x-content-type-options', 'nosniff');
+}
+
+async function overview(c: Context<App>) {
+  const range = parseRange(c.req.query('range'));
+  if (range === null) return jsonError(c, 400, `range: expected one of ${Object.keys(RANGES).join(', ')}`);
+  const config = configOf(c.env);
+  const now = nowSeconds();
+  const started = Date.now();
+  // Two round trips: what exists, then everything about it.
+  const [stored, incidents, deliveries] = await readAll(c.env.DB, [
+    versionsWithWindows(now - RANGES[range]),
+    openIncidents(),
+    recentDeliveries(15),
+  ] as const);
+  const batch = new ReadBatch(c.env.DB);
+  const pending = Promise.all([
+    Promise.all(modelPairs(stored).map((p) => modelView(batch, p, spanOfPair(p, config, range, now), config))),
+    Promise.all(incidents.map((i) => incidentView(batch, i, config, now))),
+  ]);
+  await batch.run();
+  const [models, views] = await pending;
+  const refresh = refreshSeconds(config);
+  pageHeaders(c, Date.now() - started);
+  return c.html(
+    <Page title={incidents.length > 0 ? `⚠ ${incidents.length} open · labelwatch` : 'labelwatch status'} refreshSeconds={refresh}>
+      <TopBar range={range} path={new URL(c.req.url).pathname} now={now} refresh={refresh} />
+      <Banner incidents={incidents} models={models} now={now} />
+      {views.length > 0 ? (
+        <section aria-labelledby="incidents">
+          <h2 id="incidents">Open incidents</h2>
+          {views.map((v) => (
+            <IncidentCard view={v} nowSeconds={now} windowSeconds={config.windowSeconds} />
+          ))}
+        </section>
+      ) : null}
+      <section aria-labelledby="models">
+        <h2 id="models">Label shares per window · last {range}</h2>
+        <MarkerKey />
+        <div class="models" style="margin-top:10px">
+          {models.map((m) => (
+            <ModelCard m={m} range={range} incident={incidents.find((i) => i.model === m.name && i.version === m.version)} />
+          ))}
+        </div>
+      </section>
+      <section aria-labelledby="deliveries">
+        <h2 id="deliveries">Webhook deliveries</h2>
+        <div class="card">
+          <Deliveries deliveries={deliveries} nowSeconds={now} />
+        </div>
+      </section>
+      <footer>
+        Times are UTC. Hover a bar for its window, predictions and shares. Labels keep one colour each (by their order in the
+        model’s metadata); letters and outlines mark flagged windows, so nothing depends on colour alone.
+      </footer>
+    </Page>,
+  );
+}
+
+async function modelPage(c: Context<App>) {
+  const name = c.req.param('name') ?? '';
+  const range = parseRange(c.req.query('range'));
+  if (range === null) return jsonError(c, 400, `range: expected one of ${Object.keys(RANGES).join(', ')}`);
+  const config = configOf(c.env);
+  const now = nowSeconds();
+  const started = Date.now();
+  const [stored, incidents] = await readAll(c.env.DB, [versionsWithWindows(now - RANGES[range], name), openIncidents(name)] as const);
+  const pairs = modelPairs(stored, name);
+  if (pairs.length === 0) return jsonError(c, 404, `model "${name}" is not served and has no windows in the last ${range}`);
+  const batch = new ReadBatch(c.env.DB);
+  const pending = Promise.all([
+    Promise.all(
+      pairs.map((p) => {
+        const span = spanOfPair(p, config, range, now);
+        return Promise.all([modelView(batch, p, span, config), batch.add(featureBuckets(span)), batch.add(flaggedWindows(span, 10))]).then(
+          ([m, features, flagged]) => ({ m, features, flagged }),
+        );
+      }),
+    ),
+    Promise.all(incidents.map((i) => incidentView(batch, i, config, now))),
+  ]);
+  await batch.run();
+  const [details, views] = await pending;
+  const models = details.map((d) => d.m);
+  const refresh = refreshSeconds(config);
+  const long = RANGES[range] >= 86_400;
+  pageHeaders(c, Date.now() - started);
+  return c.html(
+    <Page title={`${name} · labelwatch`} refreshSeconds={refresh}>
+      <TopBar range={range} path={`/models/${encodeURIComponent(name)}`} now={now} refresh={refresh} back />
+      {models[0].metadata?.description ? <p class="muted">{models[0].metadata.description}</p> : null}
+      {views.map((v) => (
+        <IncidentCard view={v} nowSeconds={now} windowSeconds={config.windowSeconds} />
+      ))}
+      {details.map(({ m, features, flagged }) => (
+        <section aria-label={`${m.name} version ${m.version}`}>
+          <h2>
+            Label shares · v{m.version} · last {range}
+          </h2>
+          <MarkerKey />
+          <div style="margin-top:10px">
+            <ModelCard m={m} range={range} incident={incidents.find((i) => i.version === m.version)} tall />
+          </div>
+          {m.metadata ? (
+            <>
+              <h2>Inputs against training · v{m.version}</h2>
+              <FeatureCards specs={m.metadata.features} buckets={features} span={m.span} />
+              <details class="card" style="margin-top:12px">
+                <summary>Per bar: feature mean ± std next to training (newest first)</summary>
+                <WindowTable specs={m.metadata.features} labels={m.buckets} features={features} span={m.span} />
+              </details>
+            </>
+          ) : null}
+          <h2>Flagged windows · v{m.version}</h2>
+          <div class="card">
+            <FlaggedList windows={flagged} long={long} />
+          </div>
+          {m.metadata ? <Training metadata={m.metadata} /> : null}
+        </section>
+      ))}
+    </Page>,
+  );
+}
+
+export const statusRoutes = new Hono<App>();
+// Middleware on these paths only: a wildcard here would guard every route once mounted at '/'.
+for (const path of ['/', '/status', '/models/:name']) statusRoutes.use(path, statusAccess);
+statusRoutes.get('/', overview);
+statusRoutes.get('/status', overview);
+statusRoutes.get('/models/:name', modelPage);

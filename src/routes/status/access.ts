@@ -1,0 +1,54 @@
+// Who may see the status page. Open when STATUS_TOKEN is unset (the local default); otherwise the token as a bearer
+// header, or a cookie set once by opening the page with ?token=<token>, so a bookmark or a wall screen works
+// without a header and without the token staying in the address bar, history or referrers.
+import type { Context, MiddlewareHandler } from 'hono';
+import { getCookie, setCookie } from 'hono/cookie';
+import { configOf, type Env } from '../../config';
+import { bearerToken, secretsEqual } from '../auth';
+import { jsonError } from '../errors';
+
+export const STATUS_COOKIE = 'labelwatch_status';
+const COOKIE_MAX_AGE = 30 * 86_400;
+
+/**
+ * The cookie holds a digest of the token, not the token: it opens this page only, and a cookie that leaks does not
+ * hand out a secret that may be reused elsewhere.
+ */
+async function cookieValue(token: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`labelwatch status page\u0000${token}`));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function unauthorized(c: Context) {
+  // Short and the same for every failure: which check failed is nobody's business.
+  const headers = { 'www-authenticate': 'Bearer realm="labelwatch status"', 'cache-control': 'no-store' };
+  if (c.req.header('accept')?.includes('text/html'))
+    return c.html('<!doctype html><title>401</title><p>401: this status page needs its token.</p>', 401, headers);
+  return jsonError(c, 401, 'authorization: a valid status token is required', headers);
+}
+
+export const statusAccess: MiddlewareHandler<{ Bindings: Env }> = async (c, next) => {
+  const token = configOf(c.env).statusToken;
+  if (token === null) return next();
+  const url = new URL(c.req.url);
+  const offered = url.searchParams.get('token');
+  if (offered !== null) {
+    if (!(await secretsEqual(offered, token))) return unauthorized(c);
+    setCookie(c, STATUS_COOKIE, await cookieValue(token), {
+      httpOnly: true,
+      sameSite: 'Strict',
+      secure: url.protocol === 'https:',
+      path: '/',
+      maxAge: COOKIE_MAX_AGE,
+    });
+    url.searchParams.delete('token');
+    c.header('cache-control', 'no-store');
+    c.header('referrer-policy', 'no-referrer');
+    return c.redirect(`${url.pathname}${url.search}`, 303);
+  }
+  const bearer = bearerToken(c.req.header('authorization'));
+  if (bearer !== null) return (await secretsEqual(bearer, token)) ? next() : unauthorized(c);
+  const cookie = getCookie(c, STATUS_COOKIE);
+  if (cookie !== undefined && (await secretsEqual(cookie, await cookieValue(token)))) return next();
+  return unauthorized(c);
+};

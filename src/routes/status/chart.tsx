@@ -1,0 +1,202 @@
+// The label-distribution chart: one 100%-stacked bar per bucket of windows, the top-label share as a line over it,
+// the collapse threshold dashed, and a lettered marker above every run of flagged bars. The SVG stretches to any
+// width (preserveAspectRatio="none", strokes that do not scale); all text is HTML around it, so it stays readable
+// on a phone, and each bar's <title> gives its window, n and shares on hover.
+import type { FC } from 'hono/jsx';
+import type { FlaggedVerdict, LabelBucket, Span } from '../../db/status';
+import { FAR_BELOW, type Evaluation } from '../../monitor/detector';
+import { clock, lengthWords, percent, topLabel, verdictWords } from './format';
+import { slotsOf } from './range';
+
+/** Okabe–Ito, safe for the common colour-vision deficiencies; black is left for the top-share line. */
+const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#7F7F7F'];
+
+/** A label's colour comes from its index in the model's metadata, so it never changes between windows or pages. */
+export const colourOf = (index: number): string => PALETTE[index % PALETTE.length];
+
+export const FLAG_LETTER: Record<FlaggedVerdict, string> = {
+  collapsed: 'C',
+  partial_collapse: 'P',
+  no_traffic: '0',
+  insufficient_data: '?',
+};
+
+/** The top-label share above which the detector calls a window collapsed, and whether it said so itself. */
+export interface Threshold {
+  share: number;
+  /** The label the line is drawn for (the detector's line depends on the label's reference share). */
+  label: string | null;
+  fromDetector: boolean;
+}
+
+/** Without any evaluation yet, a plain 90% line, labelled as a default on the page. */
+export const DEFAULT_COLLAPSE_SHARE = 0.9;
+
+/**
+ * The detector calls a collapse onto label L (given significance) when the other labels keep less than FAR_BELOW of
+ * their reference share, i.e. L's share exceeds 1 − FAR_BELOW·(1 − ref_L). Drawn for the latest window's top label,
+ * or the label with the largest reference share when that window had no traffic.
+ */
+export function collapseLine(evaluation: unknown): Threshold {
+  const perLabel = (evaluation as Partial<Evaluation> | null)?.statistics?.perLabel;
+  if (Array.isArray(perLabel) && perLabel.length > 0) {
+    const top = (evaluation as Evaluation).statistics.topLabel;
+    const stat = perLabel.find((p) => p.label === top) ?? [...perLabel].sort((a, b) => b.referenceShare - a.referenceShare)[0];
+    if (typeof stat.referenceShare === 'number')
+      return { share: 1 - FAR_BELOW * (1 - stat.referenceShare), label: stat.label, fromDetector: true };
+  }
+  return { share: DEFAULT_COLLAPSE_SHARE, label: null, fromDetector: false };
+}
+
+/** Metadata labels first, in their order (their index is their colour); labels only seen in data after them. */
+export function labelOrder(metadataLabels: readonly string[], buckets: readonly LabelBucket[]): string[] {
+  const extra = new Set<string>();
+  for (const b of buckets) for (const label of Object.keys(b.labels)) if (!metadataLabels.includes(label)) extra.add(label);
+  return [...metadataLabels, ...[...extra].sort()];
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
+const whenOf = (span: Span) => (start: number) => clock(start, span.to - span.from >= 86_400);
+
+function barTitle(b: LabelBucket, span: Span, labels: readonly string[]): string {
+  const when = whenOf(span);
+  const lines = [`${when(b.start)}–${clock(b.start + span.bucket)} UTC · ${b.windows} window${b.windows === 1 ? '' : 's'} · n=${b.n}`];
+  for (const label of labels) {
+    const c = b.labels[label];
+    if (c) lines.push(`${label}: ${percent(c / b.n)} (${c})`);
+  }
+  const flags = Object.entries(b.flagged).map(([v, k]) => (b.windows > 1 ? `${k} ${verdictWords(v)}` : verdictWords(v)));
+  lines.push(flags.length > 0 ? flags.join(', ') : b.closed < b.windows ? 'open: still counting' : verdictWords(b.verdict));
+  return lines.join('\n');
+}
+
+interface Run {
+  verdict: FlaggedVerdict;
+  first: number;
+  last: number;
+  windows: number;
+  from: number;
+  to: number;
+}
+
+/** Adjacent bars with the same flag become one marker: letters on every 2-pixel bar would be unreadable. */
+function flaggedRuns(buckets: readonly LabelBucket[], span: Span): Run[] {
+  const runs: Run[] = [];
+  for (const b of buckets) {
+    const v = b.verdict;
+    if (v === null || v === 'healthy') continue;
+    const slot = (b.start - span.from) / span.bucket;
+    const prev = runs.at(-1);
+    if (prev && prev.verdict === v && prev.last === slot - 1) {
+      prev.last = slot;
+      prev.windows += b.flagged[v] ?? 0;
+      prev.to = b.start + span.bucket;
+    } else runs.push({ verdict: v, first: slot, last: slot, windows: b.flagged[v] ?? 0, from: b.start, to: b.start + span.bucket });
+  }
+  return runs;
+}
+
+const Bar: FC<{ b: LabelBucket; slot: number; width: number; labels: readonly string[]; span: Span }> = ({ b, slot, width, labels, span }) => {
+  const x = round(slot + (1 - width) / 2);
+  const w = round(width);
+  const segments = [];
+  let y = 100;
+  for (const [i, label] of labels.entries()) {
+    const c = b.labels[label];
+    if (!c || b.n === 0) continue;
+    const h = (c / b.n) * 100;
+    y -= h;
+    segments.push(<rect x={x} y={round(y)} width={w} height={round(h)} fill={colourOf(i)} />);
+  }
+  const v = b.verdict ?? 'open';
+  return (
+    <g class={`bar v-${v}`} data-start={b.start} data-n={b.n} data-verdict={v}>
+      <title>{barTitle(b, span, labels)}</title>
+      {b.n === 0 ? <rect class="empty" x={x} y={0} width={w} height={100} /> : segments}
+      {v === 'collapsed' || v === 'partial_collapse' || v === 'insufficient_data' ? (
+        <rect class="outline" x={x} y={0} width={w} height={100} />
+      ) : null}
+    </g>
+  );
+};
+
+/** The top-label share as a path through bar centres, broken where there is no bar or no traffic. */
+function topSharePath(buckets: readonly LabelBucket[], span: Span): string {
+  let d = '';
+  let prevSlot = -2;
+  for (const b of buckets) {
+    const top = topLabel(b.labels).top;
+    if (top === null) {
+      prevSlot = -2;
+      continue;
+    }
+    const slot = (b.start - span.from) / span.bucket;
+    const point = `${round(slot + 0.5)} ${round((1 - top.share) * 100)}`;
+    // A lone point gets a zero-length segment so its round cap draws a dot.
+    d += slot === prevSlot + 1 ? ` L${point}` : ` M${point} l0.001 0`;
+    prevSlot = slot;
+  }
+  return d.trim();
+}
+
+export const LabelChart: FC<{ span: Span; buckets: LabelBucket[]; labels: readonly string[]; threshold: Threshold; tall?: boolean }> = ({
+  span,
+  buckets,
+  labels,
+  threshold,
+  tall,
+}) => {
+  const slots = slotsOf(span);
+  const when = whenOf(span);
+  const width = slots > 90 ? 0.86 : 0.8;
+  const thresholdY = round((1 - threshold.share) * 100);
+  const path = topSharePath(buckets, span);
+  const ticks = [0, 0.25, 0.5, 0.75];
+  return (
+    <figure class={tall ? 'chart tall' : 'chart'} data-from={span.from} data-to={span.to} data-bucket={span.bucket}>
+      <div class="flags">
+        {flaggedRuns(buckets, span).map((r) => {
+          const words = `${verdictWords(r.verdict)}: ${r.windows} window${r.windows === 1 ? '' : 's'}, ${when(r.from)}–${clock(r.to)} UTC`;
+          return (
+            <span
+              class={`flag f-${r.verdict}`}
+              style={`left:${round((r.first / slots) * 100)}%;width:${round(((r.last - r.first + 1) / slots) * 100)}%`}
+              role="img"
+              aria-label={words}
+              title={words}
+            >
+              <b>{FLAG_LETTER[r.verdict]}</b>
+            </span>
+          );
+        })}
+      </div>
+      <div class="yaxis" aria-hidden="true">
+        <span class="thr" style={`top:${thresholdY}%`}>
+          {percent(threshold.share)}
+        </span>
+        {Math.abs(thresholdY - 50) > 12 ? <span style="top:50%">50%</span> : null}
+        <span style="top:100%">0%</span>
+      </div>
+      <div class="plot">
+        <svg viewBox={`0 0 ${slots} 100`} preserveAspectRatio="none" role="img" aria-label={`label shares, one bar per ${lengthWords(span.bucket)}`}>
+          <line class="grid" x1={0} x2={slots} y1={50} y2={50} />
+          {buckets.map((b) => (
+            <Bar b={b} slot={(b.start - span.from) / span.bucket} width={width} labels={labels} span={span} />
+          ))}
+          <line class="threshold" x1={0} x2={slots} y1={thresholdY} y2={thresholdY} />
+          {path ? <path class="top-halo" d={path} /> : null}
+          {path ? <path class="top-share" d={path} /> : null}
+        </svg>
+        {buckets.length === 0 ? <p class="no-data">No windows in this range yet.</p> : null}
+      </div>
+      <div class="xaxis" aria-hidden="true">
+        {ticks.map((t) => (
+          <span class={t === 0.25 || t === 0.75 ? 'minor' : undefined} style={`left:${t * 100}%`}>
+            {when(span.from + Math.round((t * (span.to - span.from)) / span.bucket) * span.bucket)}
+          </span>
+        ))}
+        <span style="left:100%">now</span>
+      </div>
+    </figure>
+  );
+};

@@ -1,0 +1,111 @@
+// Diagnoses and remedies in plain words: a title per kind, the monitor's own sentence, the confidence, and the
+// numbers behind it folded away. Stored JSON is read defensively: a row written by an older monitor still renders.
+import type { FC } from 'hono/jsx';
+import type { Diagnosis } from '../../monitor/diagnosis';
+import type { Remedy } from '../../monitor/remedies';
+import { number } from './format';
+
+const DIAGNOSIS_TITLE: Record<string, string> = {
+  preprocessing_lost_variance: 'Inputs lost their variance',
+  scaler_missing: 'Inputs not scaled as in training',
+  class_imbalance: 'Imbalanced training data',
+  insufficient_data: 'Too little training data',
+  degenerate_model: 'The model itself is degenerate',
+};
+
+const REMEDY_TITLE: Record<string, string> = {
+  class_weight: 'Retrain with class weights',
+  resample: 'Retrain on a resampled set',
+  scaler: 'Apply the training scaler',
+  fix_preprocessing: 'Fix the preprocessing',
+  collect_data: 'Collect more labelled data',
+  augment: 'Augment the rare labels',
+  learning_rate: 'Lower the learning rate',
+  capacity: 'Give the model more capacity',
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const words = (key: string) => key.replace(/_/g, ' ').replace(/([a-z])([A-Z])/g, (_, a: string, b: string) => `${a} ${b.toLowerCase()}`);
+
+/** A diagnosis in a few words, for lists where the full sentence would repeat itself window after window. */
+export const diagnosisTitle = (d: Diagnosis): string => DIAGNOSIS_TITLE[d.kind] ?? words(d.kind);
+
+/** The human sentence of a finding (older rows may call it `summary`). */
+export const sentenceOf = (f: unknown): string =>
+  isObject(f) ? String(f.sentence ?? f.summary ?? f.reason ?? (typeof f.kind === 'string' ? words(f.kind) : '')) : '';
+
+/** Only objects with a kind: a malformed array entry is skipped, not rendered as "[object Object]". */
+export function findingsOf<T>(value: unknown): T[] {
+  return Array.isArray(value) ? (value.filter((f) => isObject(f) && typeof f.kind === 'string') as T[]) : [];
+}
+
+function inline(value: unknown): string {
+  if (typeof value === 'number') return number(value);
+  if (typeof value === 'string') return value;
+  if (typeof value === 'boolean') return value ? 'yes' : 'no';
+  if (value === null || value === undefined) return '–';
+  if (Array.isArray(value)) return value.map(inline).join(', ');
+  if (isObject(value))
+    return Object.entries(value)
+      .map(([k, v]) => `${words(k)} ${inline(v)}`)
+      .join(', ');
+  return String(value);
+}
+
+/** The numbers of a finding as (what, value) lines: one per feature or label, nested objects one level deep. */
+export function numbersOf(finding: unknown, skip: readonly string[]): [string, string][] {
+  if (!isObject(finding)) return [];
+  const out: [string, string][] = [];
+  const add = (key: string, value: unknown, depth: number) => {
+    if (Array.isArray(value) && value.length > 0 && value.every((v) => isObject(v) && (typeof v.name === 'string' || typeof v.label === 'string')))
+      for (const { name, label, ...rest } of value as Record<string, unknown>[]) out.push([String(name ?? label), inline(rest)]);
+    else if (isObject(value) && depth < 1) for (const [k, v] of Object.entries(value)) add(`${words(key)}: ${words(k)}`, v, depth + 1);
+    else out.push([words(key), inline(value)]);
+  };
+  for (const [key, value] of Object.entries(finding)) if (!skip.includes(key)) add(key, value, 0);
+  return out.slice(0, 16);
+}
+
+const Numbers: FC<{ lines: [string, string][] }> = ({ lines }) =>
+  lines.length === 0 ? null : (
+    <details>
+      <summary>the numbers</summary>
+      <dl>
+        {lines.map(([k, v]) => (
+          <>
+            <dt>{k}</dt>
+            <dd>{v}</dd>
+          </>
+        ))}
+      </dl>
+    </details>
+  );
+
+export const Diagnoses: FC<{ diagnoses: Diagnosis[] }> = ({ diagnoses }) =>
+  diagnoses.length === 0 ? (
+    <p class="muted">No probable cause found yet: the inputs look like training data and the training set looks sound.</p>
+  ) : (
+    <ul class="findings">
+      {diagnoses.map((d) => (
+        <li data-kind={d.kind}>
+          <strong>{diagnosisTitle(d)}</strong>{' '}
+          {typeof d.confidence === 'number' ? <span class="confidence">{Math.round(d.confidence * 100)}% confidence</span> : null}
+          <p>{sentenceOf(d)}</p>
+          <Numbers lines={numbersOf(d.evidence, [])} />
+        </li>
+      ))}
+    </ul>
+  );
+
+export const Remedies: FC<{ remedies: Remedy[] }> = ({ remedies }) =>
+  remedies.length === 0 ? null : (
+    <ol class="findings">
+      {remedies.map((r) => (
+        <li data-kind={r.kind}>
+          <strong>{REMEDY_TITLE[r.kind] ?? words(r.kind)}</strong>
+          <p>{sentenceOf(r)}</p>
+          <Numbers lines={numbersOf(r, ['kind', 'diagnosis', 'sentence', 'summary', 'evidence'])} />
+        </li>
+      ))}
+    </ol>
+  );

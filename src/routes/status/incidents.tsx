@@ -1,0 +1,109 @@
+// An open incident as on-call needs it: which model, since when, how the label shares moved, why, what to do.
+import type { FC } from 'hono/jsx';
+import type { IncidentRow } from '../../db/status';
+import type { Diagnosis } from '../../monitor/diagnosis';
+import type { Remedy } from '../../monitor/remedies';
+import { colourOf } from './chart';
+import { Diagnoses, Remedies } from './findings';
+import { clock, duration, epochSeconds, percent, topLabel } from './format';
+import { VerdictPill } from './layout';
+
+export interface IncidentView {
+  incident: IncidentRow;
+  /** The model's labels in colour order. */
+  labels: string[];
+  /** Label counts before the incident: healthy windows of the hour before, else the training set. */
+  before: Record<string, number>;
+  beforeFrom: 'recent healthy windows' | 'training data';
+  /** Label counts of every window since the incident's first flagged window. */
+  since: Record<string, number>;
+  diagnoses: Diagnosis[];
+  remedies: Remedy[];
+}
+
+const shareOf = (counts: Record<string, number>, label: string): number | null => {
+  const { total } = topLabel(counts);
+  return total > 0 ? (counts[label] ?? 0) / total : null;
+};
+
+const Share: FC<{ share: number | null }> = ({ share }) => <>{share === null ? '–' : percent(share)}</>;
+
+/** A share as text with a small bar behind it in the label's colour: the shift reads at a glance. */
+const Meter: FC<{ share: number | null; colour: string }> = ({ share, colour }) => (
+  <td class="meter">
+    <span class="meter-bar" aria-hidden="true">
+      <span style={`width:${Math.round((share ?? 0) * 1000) / 10}%;background:${colour}`} />
+    </span>
+    <Share share={share} />
+  </td>
+);
+
+export const IncidentCard: FC<{ view: IncidentView; nowSeconds: number; windowSeconds: number }> = ({ view, nowSeconds, windowSeconds }) => {
+  const { incident: i, labels, before, since } = view;
+  const top = topLabel(since).top;
+  const first = epochSeconds(i.firstWindowStart);
+  const shown = labels.filter((l) => (before[l] ?? 0) + (since[l] ?? 0) > 0);
+  return (
+    <article class={`card incident k-${i.kind}`} id={`incident-${i.id}`} data-model={i.model}>
+      <header class="incident-head">
+        <VerdictPill verdict={i.kind} />
+        <h3>
+          <a href={`/models/${encodeURIComponent(i.model)}`}>{i.model}</a> <span class="version">v{i.version}</span>
+        </h3>
+        <span class="since">
+          {i.status === 'acknowledged' ? 'acknowledged · ' : ''}since <strong>{clock(first, nowSeconds - first >= 86_400)} UTC</strong>{' '}
+          ({duration(nowSeconds - first)})
+        </span>
+      </header>
+      <div class="incident-body">
+        <div>
+          {top ? (
+            <p class="headline">
+              Top label <strong>{top.label}</strong>: <Share share={shareOf(before, top.label)} /> before →{' '}
+              <strong>
+                <Share share={top.share} />
+              </strong>{' '}
+              since.
+            </p>
+          ) : (
+            <p class="headline">No predictions since the incident opened.</p>
+          )}
+          <p class="muted">
+            {i.flaggedWindows} flagged window{i.flaggedWindows === 1 ? '' : 's'} of {duration(windowSeconds)}, last one at{' '}
+            {clock(epochSeconds(i.lastWindowStart))} UTC. “Before” is {view.beforeFrom}.
+          </p>
+          <table class="shift">
+            <thead>
+              <tr>
+                <th scope="col">label</th>
+                <th scope="col">before</th>
+                <th scope="col">since</th>
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((label) => {
+                const colour = colourOf(labels.indexOf(label));
+                return (
+                  <tr>
+                    <th scope="row">
+                      <span class="swatch" style={`background:${colour}`} />
+                      {label}
+                    </th>
+                    <Meter share={shareOf(before, label)} colour={colour} />
+                    <Meter share={shareOf(since, label)} colour={colour} />
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+        <div>
+          <h4>Probable cause</h4>
+          <Diagnoses diagnoses={view.diagnoses} />
+          {view.remedies.length > 0 ? <h4>What to do</h4> : null}
+          <Remedies remedies={view.remedies} />
+        </div>
+      </div>
+    </article>
+  );
+};

@@ -1,0 +1,115 @@
+// GET /v1/models/{name}/windows: the served version's time windows as D1 holds them, newest first. HTTP only:
+// parameters are checked here, the rows come from db/windows.ts, the statistics from monitor/window.ts.
+import { Hono, type Context } from 'hono';
+import { configOf, type Env } from '../config';
+import { listWindows, type StoredWindow } from '../db/windows';
+import { featureMeanStd } from '../monitor/window';
+import type { ModelMetadata } from '../serving/metadata';
+import { registry } from '../serving/registry';
+import { requireApiKey } from './auth';
+import { jsonError } from './errors';
+
+type App = { Bindings: Env };
+
+export const DEFAULT_LIMIT = 100;
+export const MAX_LIMIT = 1000;
+/** 9999-12-31T23:59:59Z: the default `until`, and the largest instant accepted. */
+const MAX_EPOCH = 253_402_300_799;
+
+const EPOCH = /^\d+(\.\d+)?$/;
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+/** Epoch seconds from `1767225600` or an ISO 8601 date (`2026-01-01`, `2026-01-01T10:00:00Z`); null if neither. */
+export function parseInstant(value: string): number | null {
+  const seconds = EPOCH.test(value) ? Number(value) : ISO_8601.test(value) ? Date.parse(value) / 1000 : NaN;
+  return Number.isFinite(seconds) && seconds <= MAX_EPOCH ? Math.floor(seconds) : null;
+}
+
+type Query = { since: number; until: number; limit: number };
+
+function parseQuery(c: Context<App>): { ok: true; value: Query } | { ok: false; error: string } {
+  const instant = (name: 'since' | 'until', fallback: number) => {
+    const raw = c.req.query(name);
+    return raw === undefined ? fallback : parseInstant(raw.trim());
+  };
+  const since = instant('since', 0);
+  if (since === null) return { ok: false, error: 'since: expected epoch seconds or an ISO 8601 date' };
+  const until = instant('until', MAX_EPOCH);
+  if (until === null) return { ok: false, error: 'until: expected epoch seconds or an ISO 8601 date' };
+  if (until <= since) return { ok: false, error: `until: must be after since (${since})` };
+  const rawLimit = c.req.query('limit');
+  const limit = rawLimit === undefined ? DEFAULT_LIMIT : /^\d+$/.test(rawLimit.trim()) ? Number(rawLimit) : NaN;
+  if (!(Number.isInteger(limit) && limit >= 1 && limit <= MAX_LIMIT))
+    return { ok: false, error: `limit: expected an integer from 1 to ${MAX_LIMIT}` };
+  return { ok: true, value: { since, until, limit } };
+}
+
+const iso = (epochSeconds: number) => new Date(epochSeconds * 1000).toISOString();
+
+/** One window in the API's shape: every model label and feature present, shares and means derived here. */
+function windowView(metadata: ModelMetadata, { window: w, labels, features }: StoredWindow) {
+  const counts: Record<string, number> = Object.fromEntries(metadata.labels.map((label) => [label, 0]));
+  for (const row of labels) counts[row.label] = (counts[row.label] ?? 0) + row.count;
+  const shares = Object.fromEntries(Object.entries(counts).map(([label, count]) => [label, w.n > 0 ? count / w.n : 0]));
+  const stored = new Map(features.map((f) => [f.feature, f]));
+  const featureStats = Object.fromEntries(
+    metadata.features.map(({ name }) => {
+      const f = stored.get(name);
+      const moments = f && f.count > 0 ? featureMeanStd({ ...f, min: f.min ?? NaN, max: f.max ?? NaN }) : null;
+      return [
+        name,
+        f && moments
+          ? { mean: moments.mean, std: moments.std, min: f.min, max: f.max, zero_share: f.zeros / f.count }
+          : { mean: null, std: null, min: null, max: null, zero_share: null },
+      ];
+    }),
+  );
+  return {
+    version: w.version,
+    start: iso(w.start),
+    start_epoch: w.start,
+    end: iso(w.start + w.length),
+    end_epoch: w.start + w.length,
+    length: w.length,
+    closed: w.closed,
+    closed_at: w.closedAt === null ? null : iso(w.closedAt),
+    n: w.n,
+    counts,
+    shares,
+    mean_confidence: w.n > 0 ? w.sumConfidence / w.n : null,
+    mean_entropy: w.n > 0 ? w.sumEntropy / w.n : null,
+    zero_rows: w.zeroRows,
+    features: featureStats,
+    verdict: w.verdict,
+    evaluation: w.evaluation ?? null,
+    diagnoses: w.diagnoses ?? null,
+    remedies: w.remedies ?? null,
+  };
+}
+
+// Readable by anyone who may predict or view the status page, when keys are configured.
+const reader = requireApiKey((env) => {
+  const config = configOf(env as Env);
+  return [...config.apiKeys, ...(config.statusToken ? [config.statusToken] : [])];
+});
+
+export const windowsRoutes = new Hono<App>()
+  .get('/v1/models/:name{[^/:]+}/windows', reader, async (c) => {
+    const metadata = registry.metadata(c.req.param('name'));
+    if (!metadata)
+      return jsonError(c, 404, `model "${c.req.param('name')}" not found (serving: ${registry.list().map((m) => m.name).join(', ')})`);
+    const query = parseQuery(c);
+    if (!query.ok) return jsonError(c, 400, query.error);
+    const stored = await listWindows(c.env.DB, { model: metadata.name, version: metadata.version, ...query.value });
+    return c.json({
+      model: metadata.name,
+      version: metadata.version,
+      since: query.value.since,
+      until: query.value.until,
+      limit: query.value.limit,
+      windows: stored.map((w) => windowView(metadata, w)),
+    });
+  })
+  .all('/v1/models/:name{[^/:]+}/windows', (c) =>
+    jsonError(c, 405, `method: ${c.req.method} is not allowed here (allowed: GET)`, { allow: 'GET' }),
+  );

@@ -1,0 +1,409 @@
+// Incidents end to end over real HTTP: the real Worker bundle in Miniflare (D1, Queues with a dead-letter queue,
+// Durable Objects), windows written to D1 and judged by the minute cron (which closes and evaluates them, then sweeps
+// the outbox), and a Node receiver on 127.0.0.1 standing in for the alert webhook, the retraining webhook, PagerDuty
+// and Slack. It verifies signatures the way a receiver would (standardwebhooks' Webhook.verify) and processes each
+// webhook-id once.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { extname, join } from 'node:path';
+import { Miniflare } from 'miniflare';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const TOKEN = 'admin-token-e2e-93b1';
+const ALERT_SECRET = 'whsec_ZTJlLWFsZXJ0LXNpZ25pbmcta2V5LTAx';
+const RETRAIN_SECRET = 'whsec_ZTJlLXJldHJhaW4tc2lnbmluZy1rZXk=';
+const ROUTING_KEY = 'e2eR0utingKey00000000000000000000';
+const MAX_ATTEMPTS = 4;
+const CHANNELS = ['alert', 'pagerduty', 'slack', 'retrain'] as const;
+type Channel = (typeof CHANNELS)[number];
+
+// ── the receiver ──────────────────────────────────────────────────────────────────────────────────────────────────
+
+interface Received {
+  channel: Channel;
+  headers: IncomingHttpHeaders;
+  body: string;
+  at: number;
+}
+/** An HTTP answer, or 'hang-up' (the connection is dropped: a network error for the sender). */
+type Answer = { status: number; headers?: Record<string, string> } | 'hang-up';
+
+let server: Server;
+let receiverUrl: string;
+let received: Received[] = [];
+/** What each channel answers to its n-th request (1-based, counted since the test began). */
+let answer: Record<Channel, (n: number) => Answer>;
+/** Accepted arrivals per webhook-id, and the events a receiver processed: each webhook-id once (Standard Webhooks). */
+let arrivals: Map<string, number>;
+let processed: { id: string; channel: Channel; type: string }[];
+const ok = (): Answer => ({ status: 200 });
+
+function verified(r: Received): { type: string; data: Record<string, unknown> } {
+  const secret = r.channel === 'alert' ? ALERT_SECRET : RETRAIN_SECRET;
+  return new Webhook(secret).verify(r.body, r.headers as Record<string, string>) as { type: string; data: Record<string, unknown> };
+}
+
+function startReceiver(): Promise<void> {
+  server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const channel = req.url!.slice(1) as Channel;
+    const r: Received = { channel, headers: req.headers, body: Buffer.concat(chunks).toString(), at: Date.now() };
+    received.push(r);
+    const a = answer[channel](received.filter((x) => x.channel === channel).length);
+    if (a === 'hang-up') return req.socket.destroy();
+    if (a.status === 200 && (channel === 'alert' || channel === 'retrain')) {
+      const event = verified(r);
+      const id = req.headers['webhook-id'] as string;
+      arrivals.set(id, (arrivals.get(id) ?? 0) + 1);
+      if (arrivals.get(id) === 1) processed.push({ id, channel, type: event.type });
+    }
+    res.writeHead(a.status, { 'content-type': 'application/json', ...a.headers });
+    res.end(a.status === 202 || a.status === 200 ? '{"status":"success"}' : '{"error":"try later"}');
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+}
+
+// ── the Worker ────────────────────────────────────────────────────────────────────────────────────────────────────
+
+let mf: Miniflare;
+let db: D1Database;
+let buildDir: string;
+
+/** The Worker bundle exactly as `wrangler deploy` would upload it, in a temporary directory (buildDir). */
+function build(): void {
+  buildDir = mkdtempSync(join(tmpdir(), 'labelwatch-e2e-'));
+  const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' };
+  execFileSync('npx', ['tsx', 'scripts/generate-registry.ts'], { cwd: ROOT, env, stdio: 'pipe' });
+  execFileSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', buildDir], { cwd: ROOT, env, stdio: 'pipe' });
+}
+
+const MODULE_TYPES: Record<string, 'ESModule' | 'CompiledWasm' | 'Data'> = { '.js': 'ESModule', '.wasm': 'CompiledWasm', '.bin': 'Data' };
+
+async function startWorker(): Promise<void> {
+  build();
+  // The bundle is one .js file (the main module, first) plus the wasm and weight files it imports.
+  const files = readdirSync(buildDir)
+    .filter((f) => MODULE_TYPES[extname(f)])
+    .sort((a, b) => Number(extname(b) === '.js') - Number(extname(a) === '.js') || a.localeCompare(b));
+  mf = new Miniflare({
+    modulesRoot: buildDir,
+    modules: files.map((f) => ({ type: MODULE_TYPES[extname(f)], path: join(buildDir, f) })),
+    compatibilityDate: '2026-04-01',
+    d1Databases: { DB: 'labelwatch-e2e' },
+    durableObjects: { AGGREGATOR: { className: 'WindowAggregator', useSQLite: true } },
+    queueProducers: {
+      DELIVERIES: { queueName: 'labelwatch-deliveries' },
+      // Test only: lets the test put a message on the dead-letter queue as the queue does after max_retries.
+      DEAD_LETTERS: { queueName: 'labelwatch-deliveries-dlq' },
+    },
+    queueConsumers: {
+      // More queue retries than delivery attempts, as in wrangler.toml: the Worker gives up first and says why.
+      'labelwatch-deliveries': { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: MAX_ATTEMPTS + 2, deadLetterQueue: 'labelwatch-deliveries-dlq' },
+      'labelwatch-deliveries-dlq': { maxBatchSize: 10, maxBatchTimeout: 1 },
+    },
+    bindings: {
+      ADMIN_TOKEN: TOKEN,
+      ALERT_WEBHOOK_URL: `${receiverUrl}/alert`,
+      ALERT_WEBHOOK_SECRET: ALERT_SECRET,
+      RETRAIN_WEBHOOK_URL: `${receiverUrl}/retrain`,
+      RETRAIN_WEBHOOK_SECRET: RETRAIN_SECRET,
+      PAGERDUTY_ROUTING_KEY: ROUTING_KEY,
+      PAGERDUTY_EVENTS_URL: `${receiverUrl}/pagerduty`,
+      SLACK_WEBHOOK_URL: `${receiverUrl}/slack`,
+      PUBLIC_URL: 'https://labelwatch.example.test',
+      DELIVERY_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
+      DELIVERY_TIMEOUT_MS: '2000',
+      // Retries follow each other as fast as the queue batches them (1 s), so the test takes seconds.
+      DELIVERY_BACKOFF_BASE_SECONDS: '0',
+    },
+  });
+  db = (await mf.getD1Database('DB')) as unknown as D1Database;
+  for (const file of readdirSync(join(ROOT, 'migrations')).filter((f) => f.endsWith('.sql')).sort())
+    for (const statement of readFileSync(join(ROOT, 'migrations', file), 'utf8').split('--> statement-breakpoint'))
+      if (statement.trim()) await db.prepare(statement).run();
+}
+
+beforeAll(async () => {
+  await startReceiver();
+  receiverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  await startWorker();
+});
+
+afterAll(async () => {
+  try {
+    await mf?.dispose();
+  } finally {
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve));
+    if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+  }
+});
+
+beforeEach(() => {
+  received = [];
+  arrivals = new Map();
+  processed = [];
+  answer = { alert: ok, pagerduty: () => ({ status: 202 }), slack: ok, retrain: ok };
+});
+
+// ── driving it ────────────────────────────────────────────────────────────────────────────────────────────────────
+
+const MINUTE = 60;
+const nowMinute = () => Math.floor(Date.now() / 60_000) * MINUTE;
+
+/** Closed-to-be windows of a model with these label counts, one per start. */
+async function writeWindows(model: string, starts: number[], labels: Record<string, number>) {
+  const n = Object.values(labels).reduce((s, c) => s + c, 0);
+  const statements = starts.flatMap((start) => [
+    db.prepare('INSERT INTO windows (model, version, start, length, n) VALUES (?, ?, ?, 60, ?)').bind(model, '1', start, n),
+    ...Object.entries(labels).map(([label, count]) =>
+      db.prepare('INSERT INTO window_labels (model, version, start, label, count) VALUES (?, ?, ?, ?, ?)').bind(model, '1', start, label, count),
+    ),
+  ]);
+  await db.batch(statements);
+}
+
+/** Runs the minute cron (at `nowMs`) until every closed window has its verdict. */
+async function cron(nowMs = Date.now()) {
+  const worker = await mf.getWorker();
+  for (let i = 0; i < 10; i++) {
+    await worker.scheduled({ scheduledTime: new Date(nowMs), cron: '* * * * *' });
+    const left = await db.prepare('SELECT count(*) AS n FROM windows WHERE closed = 1 AND verdict IS NULL').first<{ n: number }>();
+    if (left!.n === 0) return;
+  }
+  throw new Error('windows still waiting for a verdict after 10 ticks: does the tick evaluate closed windows?');
+}
+
+interface DeliveryRow {
+  id: string;
+  incident_id: string;
+  channel: Channel;
+  event: string;
+  status: string;
+  attempts: number;
+  last_status_code: number | null;
+  last_error: string | null;
+}
+
+async function deliveriesOf(model: string): Promise<DeliveryRow[]> {
+  const { results } = await db
+    .prepare('SELECT d.* FROM deliveries d JOIN incidents i ON i.id = d.incident_id WHERE i.model = ? ORDER BY d.id')
+    .bind(model)
+    .all<DeliveryRow>();
+  return results;
+}
+
+/** Waits until `model`'s deliveries (at least `count`) are all settled (delivered or dead). */
+async function settled(model: string, count: number, timeoutMs = 60_000): Promise<DeliveryRow[]> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = await deliveriesOf(model);
+    if (rows.length >= count && rows.every((d) => d.status === 'delivered' || d.status === 'dead')) return rows;
+    if (Date.now() > until) throw new Error(`deliveries of ${model} not settled: ${JSON.stringify(rows.map((d) => [d.channel, d.event, d.status, d.attempts]))}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function admin(method: string, path: string) {
+  const res = await mf.dispatchFetch(`http://labelwatch.test${path}`, { method, headers: { authorization: `Bearer ${TOKEN}` } });
+  const text = await res.text();
+  for (const secret of [ALERT_SECRET, RETRAIN_SECRET, ROUTING_KEY, receiverUrl]) expect(text).not.toContain(secret);
+  return { status: res.status, body: JSON.parse(text) };
+}
+
+const of = (channel: Channel) => received.filter((r) => r.channel === channel);
+const json = (r: Received) => JSON.parse(r.body);
+
+// ── the tests ─────────────────────────────────────────────────────────────────────────────────────────────────────
+
+describe('incidents, end to end', () => {
+  it('100 collapsed windows page each channel once; 3 healthy windows resolve once; payloads as documented', async () => {
+    const model = 'seattle-weather';
+    const first = nowMinute() - 120 * MINUTE;
+    const collapsed = Array.from({ length: 100 }, (_, k) => first + k * MINUTE);
+    const healthy = [0, 1, 2].map((k) => first + (100 + k) * MINUTE);
+    await writeWindows(model, collapsed, { rain: 300 });
+    await writeWindows(model, healthy, { drizzle: 9, fog: 17, rain: 105, snow: 4, sun: 105 });
+    await cron();
+
+    const rows = await settled(model, 7);
+    expect(rows.map((d) => `${d.channel}:${d.event}:${d.status}:${d.attempts}`).sort()).toEqual([
+      'alert:incident.opened:delivered:1',
+      'alert:incident.resolved:delivered:1',
+      'pagerduty:incident.opened:delivered:1',
+      'pagerduty:incident.resolved:delivered:1',
+      'retrain:retrain.requested:delivered:1',
+      'slack:incident.opened:delivered:1',
+      'slack:incident.resolved:delivered:1',
+    ]);
+    const incidentId = rows[0].incident_id;
+    const incident = await db.prepare('SELECT * FROM incidents WHERE id = ?').bind(incidentId).first<Record<string, unknown>>();
+    expect(incident).toMatchObject({ status: 'resolved', flagged_windows: 100, resolved_by: 'monitor', first_window_start: first });
+
+    // One request per delivery, each channel in event order: the trigger before the resolve.
+    expect(received).toHaveLength(7);
+    expect(of('pagerduty').map((r) => json(r).event_action)).toEqual(['trigger', 'resolve']);
+    expect(of('alert').map((r) => verified(r).type)).toEqual(['incident.opened', 'incident.resolved']);
+    expect(of('slack').map((r) => json(r).text)).toEqual([
+      ':rotating_light: labelwatch: seattle-weather v1 collapsed onto one label',
+      ':white_check_mark: labelwatch: seattle-weather v1 recovered (healthy again)',
+    ]);
+
+    // Alert webhook: Standard Webhooks headers, verified by the reference library; webhook-id is the delivery id.
+    const opened = of('alert')[0];
+    expect(opened.headers['webhook-id']).toBe(rows.find((d) => d.channel === 'alert' && d.event === 'incident.opened')!.id);
+    expect(opened.headers['content-type']).toBe('application/json');
+    const event = verified(opened);
+    expect(event).toMatchObject({
+      type: 'incident.opened',
+      data: {
+        incident: { id: incidentId, model, version: '1', kind: 'collapsed', status: 'open', flaggedWindows: 1 },
+        latestFlaggedWindow: { verdict: 'collapsed', n: 300, topLabel: 'rain', topShare: 1 },
+        statusUrl: 'https://labelwatch.example.test/models/seattle-weather',
+      },
+    });
+    expect(() => new Webhook(RETRAIN_SECRET).verify(opened.body, opened.headers as Record<string, string>)).toThrow();
+
+    // Retraining webhook: once, signed, idempotency key = incident id, remedies with their parameters.
+    const [retrain] = of('retrain');
+    expect(retrain.headers['idempotency-key']).toBe(incidentId);
+    const request = verified(retrain);
+    expect(request.type).toBe('retrain.requested');
+    expect(request.data).toMatchObject({
+      idempotencyKey: incidentId,
+      model,
+      version: '1',
+      verdict: 'collapsed',
+      windows: { first: { start: new Date(first * 1000).toISOString(), end: new Date((first + 60) * 1000).toISOString() }, flagged: 1, lengthSeconds: 60 },
+      statistics: { n: 300, topLabel: 'rain', topShare: 1 },
+    });
+    const remedies = request.data.remedies as { kind: string }[];
+    expect(remedies.map((r) => r.kind)).toEqual(expect.arrayContaining(['class_weight', 'collect_data']));
+    expect((request.data.diagnoses as { evidence: unknown }[]).every((d) => typeof d.evidence === 'object')).toBe(true);
+
+    // PagerDuty: exactly the documented fields; trigger and resolve share the dedup_key.
+    const [trigger, resolve] = of('pagerduty').map(json);
+    expect(Object.keys(trigger).sort()).toEqual(['client', 'client_url', 'dedup_key', 'event_action', 'links', 'payload', 'routing_key']);
+    expect(trigger).toMatchObject({ routing_key: ROUTING_KEY, event_action: 'trigger', dedup_key: incidentId, client: 'labelwatch' });
+    expect(Object.keys(trigger.payload).sort()).toEqual(['class', 'component', 'custom_details', 'group', 'severity', 'source', 'summary', 'timestamp']);
+    expect(typeof trigger.payload.summary).toBe('string');
+    expect(trigger.payload.summary.length).toBeLessThanOrEqual(1024);
+    expect(trigger.payload).toMatchObject({ source: 'labelwatch.example.test', severity: 'critical' });
+    expect(trigger.links).toEqual([{ href: 'https://labelwatch.example.test/models/seattle-weather', text: 'labelwatch status of seattle-weather' }]);
+    expect(resolve).toEqual({ routing_key: ROUTING_KEY, event_action: 'resolve', dedup_key: incidentId });
+
+    // Slack: text and header/section blocks.
+    const slack = json(of('slack')[0]);
+    expect(Object.keys(slack).sort()).toEqual(['blocks', 'text']);
+    expect(slack.blocks.map((b: { type: string }) => b.type)).toEqual(['header', 'section', 'section', 'section']);
+    expect(slack.blocks[1].fields.map((f: { text: string }) => f.text)).toEqual(['*Model*\nseattle-weather', '*Version*\n1', '*Verdict*\ncollapsed', '*Top labels*\nrain 100% · drizzle 0% · fog 0%']);
+    expect(slack.blocks[3].text.text).toBe('<https://labelwatch.example.test/models/seattle-weather|Status page of seattle-weather>');
+
+    // The admin API shows the incident with its windows and deliveries.
+    const detail = await admin('GET', `/v1/incidents/${incidentId}`);
+    expect(detail.status).toBe(200);
+    expect(detail.body.windows).toHaveLength(100);
+    expect(detail.body.windows.every((w: { verdict: string }) => w.verdict === 'collapsed')).toBe(true);
+    expect(detail.body.deliveries.map((d: { status: string }) => d.status)).toEqual(Array(7).fill('delivered'));
+  });
+
+  it('a receiver that answers 503 three times, then 200, processes the event exactly once (same webhook-id, same body)', async () => {
+    const model = 'penguins';
+    // The first refusal asks for 3 s (Retry-After); the backoff itself is 0 s here.
+    answer.alert = (n) => (n === 1 ? { status: 503, headers: { 'retry-after': '3' } } : n <= 3 ? { status: 503 } : { status: 200 });
+    await writeWindows(model, Array.from({ length: 3 }, (_, k) => nowMinute() - (10 - k) * MINUTE), { Adelie: 300 });
+    await cron();
+    const rows = await settled(model, 4);
+    const alert = rows.find((d) => d.channel === 'alert')!;
+    expect(alert).toMatchObject({ status: 'delivered', attempts: 4, last_status_code: 200, last_error: null });
+    const attempts = of('alert');
+    expect(attempts).toHaveLength(4);
+    expect(new Set(attempts.map((r) => r.headers['webhook-id']))).toEqual(new Set([alert.id]));
+    expect(new Set(attempts.map((r) => r.body)).size).toBe(1);
+    expect(attempts[1].at - attempts[0].at).toBeGreaterThanOrEqual(3000);
+    // Every attempt carried a valid signature; the receiver processed one event.
+    for (const r of attempts) expect(verified(r).type).toBe('incident.opened');
+    expect(processed.filter((p) => p.channel === 'alert')).toEqual([{ id: alert.id, channel: 'alert', type: 'incident.opened' }]);
+    // The other channels were not held up.
+    for (const d of rows.filter((x) => x.channel !== 'alert')) expect(d).toMatchObject({ status: 'delivered', attempts: 1 });
+  });
+
+  it('PagerDuty down for the whole budget: that delivery is dead, nothing else lost, and an admin retry delivers it', async () => {
+    const model = 'penguins-unscaled';
+    answer.pagerduty = () => 'hang-up';
+    await writeWindows(model, Array.from({ length: 3 }, (_, k) => nowMinute() - (10 - k) * MINUTE), { Gentoo: 300 });
+    await cron();
+    const rows = await settled(model, 4);
+    const pd = rows.find((d) => d.channel === 'pagerduty')!;
+    expect(pd).toMatchObject({ status: 'dead', attempts: MAX_ATTEMPTS, last_status_code: null });
+    expect(pd.last_error).toMatch(/^network error: .*\(gave up after 4 attempts\)$/);
+    expect(pd.last_error).not.toContain('127.0.0.1');
+    expect(of('pagerduty')).toHaveLength(MAX_ATTEMPTS);
+    for (const d of rows.filter((x) => x.channel !== 'pagerduty')) expect(d.status).toBe('delivered');
+
+    // The incident is intact and shows the dead delivery.
+    const detail = await admin('GET', `/v1/incidents/${pd.incident_id}`);
+    expect(detail.body).toMatchObject({ status: 'open', kind: 'collapsed', flagged_windows: 3 });
+    expect(detail.body.deliveries.find((d: { id: string }) => d.id === pd.id)).toMatchObject({ status: 'dead', attempts: MAX_ATTEMPTS });
+
+    // PagerDuty is back; the operator retries.
+    answer.pagerduty = () => ({ status: 202 });
+    const retried = await admin('POST', `/v1/deliveries/${pd.id}/retry`);
+    expect(retried).toMatchObject({ status: 202, body: { id: pd.id, status: 'pending', attempts: 0 } });
+    const after = (await settled(model, 4)).find((d) => d.id === pd.id)!;
+    expect(after).toMatchObject({ status: 'delivered', attempts: 1, last_status_code: 202 });
+    const last = json(of('pagerduty').at(-1)!);
+    expect(last).toMatchObject({ event_action: 'trigger', dedup_key: pd.incident_id, routing_key: ROUTING_KEY });
+  });
+
+  it('a delivery whose queue message was lost is sent again by the cron sweep; the receiver dedupes by webhook-id', async () => {
+    const model = 'seattle-weather';
+    const [alert] = (await deliveriesOf(model)).filter((d) => d.channel === 'alert' && d.event === 'incident.opened');
+    // As if the message had been lost before its first attempt, ten minutes ago.
+    const tenMinutesAgo = Math.floor(Date.now() / 1000) - 600;
+    await db
+      .prepare("UPDATE deliveries SET status = 'pending', attempts = 0, delivered_at = NULL, next_attempt_at = NULL, created_at = ?, enqueued_at = ? WHERE id = ?")
+      .bind(tenMinutesAgo, tenMinutesAgo, alert.id)
+      .run();
+    arrivals.set(alert.id, 1); // the receiver had processed it before the message was "lost"
+    await cron();
+    const row = (await settled(model, 7)).find((d) => d.id === alert.id)!;
+    expect(row).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(of('alert').map((r) => r.headers['webhook-id'])).toEqual([alert.id]);
+    // Delivered again with the same webhook-id (at least once), processed no second time.
+    expect(arrivals.get(alert.id)).toBe(2);
+    expect(processed).toEqual([]);
+  });
+
+  it('a permanent refusal (4xx) is dead at once; the dead-letter queue marks a delivery dead, never a delivered one', async () => {
+    const model = 'seattle-weather-unweighted';
+    answer.slack = () => ({ status: 404 });
+    await writeWindows(model, Array.from({ length: 2 }, (_, k) => nowMinute() - (10 - k) * MINUTE), { sun: 300 });
+    await cron();
+    const rows = await settled(model, 4);
+    expect(rows.find((d) => d.channel === 'slack')).toMatchObject({ status: 'dead', attempts: 1, last_status_code: 404 });
+    expect(of('slack')).toHaveLength(1);
+
+    // A message the queue gave up on (max_retries) arrives on the DLQ: its delivery is marked dead.
+    const alert = rows.find((d) => d.channel === 'alert')!;
+    await db.prepare("UPDATE deliveries SET status = 'retrying', attempts = 2 WHERE id = ?").bind(alert.id).run();
+    const retrain = rows.find((d) => d.channel === 'retrain')!;
+    const dlq = await mf.getQueueProducer<{ deliveryId: string }>('DEAD_LETTERS');
+    await dlq.send({ deliveryId: alert.id });
+    await dlq.send({ deliveryId: retrain.id });
+    const until = Date.now() + 20_000;
+    let now = await deliveriesOf(model);
+    while (now.find((d) => d.id === alert.id)!.status !== 'dead' && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 250));
+      now = await deliveriesOf(model);
+    }
+    expect(now.find((d) => d.id === alert.id)).toMatchObject({ status: 'dead', last_error: 'queue retries exhausted' });
+    expect(now.find((d) => d.id === retrain.id)).toMatchObject({ status: 'delivered' });
+  });
+});

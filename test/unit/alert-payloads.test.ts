@@ -1,0 +1,271 @@
+// The channel payloads, built from incidents the real monitor core produced: the alert and retraining webhooks
+// (Standard Webhooks envelope and signature), PagerDuty Events API v2 and Slack, and which channels a notice reaches.
+import { Webhook } from 'standardwebhooks';
+import { describe, expect, it } from 'vitest';
+import { outboxFor, requestFor } from '../../src/alerts/channels';
+import { redact } from '../../src/alerts/deliver';
+import { pagerDutyPayload, SUMMARY_MAX } from '../../src/alerts/channels/pagerduty';
+import { retrainPayload } from '../../src/alerts/channels/retrain';
+import { escapeMrkdwn, slackPayload } from '../../src/alerts/channels/slack';
+import { alertPayload, signedRequest } from '../../src/alerts/channels/webhook';
+import { sortableId } from '../../src/alerts/ids';
+import { type Notice, statusUrlOf } from '../../src/alerts/notice';
+import { advanceIncident } from '../../src/monitor';
+import { AT, collapsedWindow, configWith, healthyWindow, openedIncident, partialWindow, SECRETS, START, WINDOW } from './alerts.fixtures';
+
+const { incident, notice } = openedIncident();
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+function resolvedNotice(): Notice {
+  let current = incident;
+  for (let k = 1; k <= 3; k++) current = advanceIncident(current, healthyWindow(START + k * WINDOW), { newId: () => 'unused' }).incident!;
+  expect(current.status).toBe('resolved');
+  return { ...notice, event: 'resolved', incident: current, evaluation: healthyWindow(START + 3 * WINDOW).evaluation, resolvedBy: 'monitor' };
+}
+
+function escalatedNotice(): Notice {
+  const opened = advanceIncident(null, partialWindow(START), { newId: () => 'inc_partial' }).incident!;
+  const t = advanceIncident(opened, collapsedWindow(START + WINDOW), { newId: () => 'unused' });
+  expect(t.events).toEqual(['escalated']);
+  return { ...notice, event: 'escalated', incident: t.incident!, evaluation: collapsedWindow(START + WINDOW).evaluation };
+}
+
+describe('alert webhook payload', () => {
+  it('is the Standard Webhooks envelope {type, timestamp, data} with the incident, its latest window, causes and remedies', () => {
+    const p = alertPayload(notice);
+    expect(Object.keys(p)).toEqual(['type', 'timestamp', 'data']);
+    expect(p.type).toBe('incident.opened');
+    expect(p.timestamp).toBe(new Date(AT).toISOString());
+    expect(p.data.incident).toEqual({
+      id: incident.id,
+      model: 'seattle-weather',
+      version: '1',
+      kind: 'collapsed',
+      status: 'open',
+      firstWindow: { start: new Date(START * 1000).toISOString(), end: new Date((START + WINDOW) * 1000).toISOString() },
+      lastWindow: { start: new Date(START * 1000).toISOString(), end: new Date((START + WINDOW) * 1000).toISOString() },
+      flaggedWindows: 1,
+      resolvedBy: null,
+      healthyStreak: 0,
+    });
+    expect(p.data.latestFlaggedWindow).toMatchObject({ verdict: 'collapsed', n: 300, topLabel: 'rain', topShare: 1, dominantLabel: 'rain' });
+    expect(p.data.diagnoses.map((d) => d.kind)).toEqual(['insufficient_data', 'class_imbalance']);
+    expect(p.data.remedies.map((r) => r.kind)).toEqual(['collect_data', 'augment', 'class_weight', 'resample']);
+    for (const r of p.data.remedies) expect(r.sentence.length).toBeGreaterThan(10);
+    expect(p.data.statusUrl).toBe('https://labelwatch.example.test/models/seattle-weather');
+    // The body survives a JSON round trip unchanged: what is stored is what is sent.
+    expect(JSON.parse(JSON.stringify(p))).toEqual(p);
+  });
+
+  it('names escalation incident.updated and resolution incident.resolved', () => {
+    expect(alertPayload(escalatedNotice())).toMatchObject({ type: 'incident.updated', data: { incident: { kind: 'collapsed', id: 'inc_partial' } } });
+    expect(alertPayload(resolvedNotice())).toMatchObject({ type: 'incident.resolved', data: { incident: { status: 'resolved', resolvedBy: 'monitor', healthyStreak: 3 } } });
+  });
+
+  it('is signed so that standardwebhooks verifies it, with the same webhook-id on every attempt', () => {
+    const body = JSON.stringify(alertPayload(notice));
+    const id = sortableId('msg', AT);
+    const first = signedRequest('https://alerts.example.test/hook', SECRETS.alert, id, body, Date.now());
+    const later = signedRequest('https://alerts.example.test/hook', SECRETS.alert, id, body, Date.now() + 61_000);
+    expect(first.headers['webhook-id']).toBe(id);
+    expect(later.headers['webhook-id']).toBe(id);
+    expect(later.body).toBe(first.body);
+    expect(first.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+    expect(later.headers['webhook-signature']).not.toBe(first.headers['webhook-signature']);
+    expect(new Webhook(SECRETS.alert).verify(first.body, first.headers)).toEqual(JSON.parse(body));
+    expect(new Webhook(SECRETS.alert).verify(later.body, later.headers)).toEqual(JSON.parse(body));
+    expect(() => new Webhook(SECRETS.retrain).verify(first.body, first.headers)).toThrow();
+    expect(() => new Webhook(SECRETS.alert).verify(first.body.replace('rain', 'snow'), first.headers)).toThrow();
+  });
+});
+
+describe('retraining webhook payload', () => {
+  it('carries model, windows, statistics, diagnoses with evidence, remedies with parameters and the idempotency key', () => {
+    const p = retrainPayload(notice);
+    expect(p.type).toBe('retrain.requested');
+    const d = p.data;
+    expect(d.idempotencyKey).toBe(incident.id);
+    expect(d).toMatchObject({ incidentId: incident.id, model: 'seattle-weather', version: '1', verdict: 'collapsed' });
+    expect(d.windows).toEqual({
+      first: { start: new Date(START * 1000).toISOString(), end: new Date((START + WINDOW) * 1000).toISOString() },
+      last: { start: new Date(START * 1000).toISOString(), end: new Date((START + WINDOW) * 1000).toISOString() },
+      flagged: 1,
+      lengthSeconds: WINDOW,
+    });
+    expect(d.statistics).toMatchObject({ n: 300, topLabel: 'rain', topShare: 1, alpha: 0.001 });
+    expect(d.statistics!.labels.map((l) => [l.label, l.count])).toEqual([
+      ['drizzle', 0],
+      ['fog', 0],
+      ['rain', 300],
+      ['snow', 0],
+      ['sun', 0],
+    ]);
+    // Diagnoses with their evidence, remedies with their numbers: class weights n / (k · n_c) from the training
+    // counts, n = 1169, k = 5 (drizzle 1169 / 210 = 5.5667).
+    const imbalance = d.diagnoses.find((x) => x.kind === 'class_imbalance')!;
+    expect(imbalance.evidence).toMatchObject({ majorityLabel: 'rain', trainingCounts: { drizzle: 42, fog: 81, rain: 513, snow: 21, sun: 512 } });
+    const weights = d.remedies.find((r) => r.kind === 'class_weight');
+    expect(weights).toMatchObject({ weights: { drizzle: 5.5667, fog: 2.8864, rain: 0.4558, snow: 11.1333, sun: 0.4566 } });
+    expect(d.remedies.find((r) => r.kind === 'collect_data')).toMatchObject({ labels: expect.arrayContaining(['snow']) });
+    expect(d.statusUrl).toBe(notice.statusUrl);
+  });
+});
+
+describe('PagerDuty Events API v2 payload', () => {
+  const config = configWith();
+
+  it('a trigger has exactly the documented fields; routing_key is added only when sending', () => {
+    const p = pagerDutyPayload(notice);
+    expect(Object.keys(p).sort()).toEqual(['client', 'client_url', 'dedup_key', 'event_action', 'links', 'payload']);
+    expect(p).toMatchObject({ event_action: 'trigger', dedup_key: incident.id, client: 'labelwatch', client_url: notice.statusUrl });
+    if (p.event_action !== 'trigger') throw new Error('expected a trigger');
+    expect(Object.keys(p.payload).sort()).toEqual(['class', 'component', 'custom_details', 'group', 'severity', 'source', 'summary', 'timestamp']);
+    expect(p.payload).toMatchObject({ severity: 'critical', source: 'labelwatch.example.test', component: 'seattle-weather@1', group: 'seattle-weather', class: 'collapsed' });
+    expect(p.payload.summary).toMatch(/^labelwatch: seattle-weather v1 collapsed onto one label\. rain took 100%/);
+    expect(p.payload.timestamp).toMatch(ISO);
+    expect(p.links).toEqual([{ href: notice.statusUrl, text: 'labelwatch status of seattle-weather' }]);
+    expect(JSON.stringify(p)).not.toContain(SECRETS.routingKey);
+
+    const request = requestFor({ id: 'msg_1', incidentId: incident.id, channel: 'pagerduty', payload: p }, config, AT)!;
+    expect(request.url).toBe('https://events.pagerduty.test/v2/enqueue');
+    const sent = JSON.parse(request.body);
+    expect(Object.keys(sent)[0]).toBe('routing_key');
+    expect(sent).toEqual({ routing_key: SECRETS.routingKey, ...p });
+  });
+
+  it('keeps the summary within 1024 characters', () => {
+    const long = { ...notice, incident: { ...incident, latest: { ...incident.latest, reason: 'x'.repeat(5000) } } };
+    const p = pagerDutyPayload(long);
+    if (p.event_action !== 'trigger') throw new Error('expected a trigger');
+    expect(p.payload.summary.length).toBe(SUMMARY_MAX);
+  });
+
+  it('partial collapse is an error, its escalation a critical trigger with the same dedup_key', () => {
+    const opened = advanceIncident(null, partialWindow(START), { newId: () => 'inc_partial' }).incident!;
+    const p = pagerDutyPayload({ ...notice, incident: opened });
+    const escalated = pagerDutyPayload(escalatedNotice());
+    if (p.event_action !== 'trigger' || escalated.event_action !== 'trigger') throw new Error('expected triggers');
+    expect(p.payload.severity).toBe('error');
+    expect(escalated.payload.severity).toBe('critical');
+    expect(escalated.dedup_key).toBe(p.dedup_key);
+  });
+
+  it('a resolve is exactly {routing_key, event_action, dedup_key}', () => {
+    const p = pagerDutyPayload(resolvedNotice());
+    expect(p).toEqual({ event_action: 'resolve', dedup_key: incident.id });
+    const sent = JSON.parse(requestFor({ id: 'msg_2', incidentId: incident.id, channel: 'pagerduty', payload: p }, config, AT)!.body);
+    expect(sent).toEqual({ routing_key: SECRETS.routingKey, event_action: 'resolve', dedup_key: incident.id });
+  });
+
+  it('without PUBLIC_URL there are no links (PagerDuty needs absolute ones)', () => {
+    const p = pagerDutyPayload({ ...notice, statusUrl: statusUrlOf(null, 'seattle-weather') });
+    expect(p).not.toHaveProperty('links');
+    expect(p).not.toHaveProperty('client_url');
+    if (p.event_action !== 'trigger') throw new Error('expected a trigger');
+    expect(p.payload.source).toBe('labelwatch');
+  });
+});
+
+describe('Slack payload', () => {
+  it('has text and header/section blocks with model, version, verdict, top labels and the status page link', () => {
+    const p = slackPayload(notice);
+    expect(p.text).toBe(':rotating_light: labelwatch: seattle-weather v1 collapsed onto one label');
+    expect(p.blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: 'Incident opened: seattle-weather v1', emoji: true } });
+    expect(p.blocks[1]).toEqual({
+      type: 'section',
+      fields: [
+        { type: 'mrkdwn', text: '*Model*\nseattle-weather' },
+        { type: 'mrkdwn', text: '*Version*\n1' },
+        { type: 'mrkdwn', text: '*Verdict*\ncollapsed' },
+        { type: 'mrkdwn', text: '*Top labels*\nrain 100% · drizzle 0% · fog 0%' },
+      ],
+    });
+    expect(p.blocks[2].text!.text).toContain('*Probable cause:*');
+    expect(p.blocks.at(-1)).toEqual({
+      type: 'section',
+      text: { type: 'mrkdwn', text: '<https://labelwatch.example.test/models/seattle-weather|Status page of seattle-weather>' },
+    });
+  });
+
+  it('escapes &, < and > in label names, so a label cannot mention @channel or forge a link', () => {
+    expect(escapeMrkdwn('<!channel> & <http://evil|x>')).toBe('&lt;!channel&gt; &amp; &lt;http://evil|x&gt;');
+    const evil = '<!channel> & <img src=x onerror=alert(1)>';
+    const latest = { ...incident.latest, topLabel: evil, reason: `${evil} took 100% of 300 predictions` };
+    const p = slackPayload({ ...notice, evaluation: null, incident: { ...incident, latest } });
+    const text = JSON.stringify(p);
+    expect(text).not.toContain('<!channel>');
+    expect(text).not.toContain('<img');
+    expect(text).toContain('&lt;!channel&gt; &amp; &lt;img src=x onerror=alert(1)&gt; 100%');
+  });
+
+  it('a resolution says so', () => {
+    const p = slackPayload(resolvedNotice());
+    expect(p.text).toBe(':white_check_mark: labelwatch: seattle-weather v1 recovered (healthy again)');
+    expect(p.blocks[1].fields![2]).toEqual({ type: 'mrkdwn', text: '*Verdict*\nresolved (was collapsed)' });
+  });
+});
+
+describe('outboxFor: which channels a notice reaches', () => {
+  const channels = (n: Notice, config = configWith()) => outboxFor(n, config).map((e) => `${e.channel}:${e.event}`);
+
+  it('opened: alert, PagerDuty, Slack and the retraining webhook', () => {
+    expect(channels(notice)).toEqual(['alert:incident.opened', 'pagerduty:incident.opened', 'slack:incident.opened', 'retrain:retrain.requested']);
+  });
+  it('escalated and resolved: the on-call channels only (retraining is requested once per incident)', () => {
+    expect(channels(escalatedNotice())).toEqual(['alert:incident.updated', 'pagerduty:incident.updated', 'slack:incident.updated']);
+    expect(channels(resolvedNotice())).toEqual(['alert:incident.resolved', 'pagerduty:incident.resolved', 'slack:incident.resolved']);
+  });
+  it('only configured channels, any subset', () => {
+    const only = (keep: string[]) => {
+      const all = { ALERT_WEBHOOK_URL: 'alert', PAGERDUTY_ROUTING_KEY: 'pagerduty', SLACK_WEBHOOK_URL: 'slack', RETRAIN_WEBHOOK_URL: 'retrain' };
+      return configWith(Object.fromEntries(Object.entries(all).filter(([, c]) => !keep.includes(c)).map(([k]) => [k, ''])));
+    };
+    expect(channels(notice, only([]))).toEqual([]);
+    expect(channels(notice, only(['slack']))).toEqual(['slack:incident.opened']);
+    expect(channels(notice, only(['retrain', 'pagerduty']))).toEqual(['pagerduty:incident.opened', 'retrain:retrain.requested']);
+  });
+  it('no stored payload holds a URL of a channel or a secret', () => {
+    const stored = JSON.stringify(outboxFor(notice, configWith()));
+    for (const secret of [...Object.values(SECRETS), 'alerts.example.test', 'train.example.test', 'events.pagerduty.test']) expect(stored).not.toContain(secret);
+  });
+  it('requestFor signs the webhooks, sends the retraining idempotency key, and is null for a channel no longer configured', () => {
+    const entries = outboxFor(notice, configWith());
+    const retrain = entries.find((e) => e.channel === 'retrain')!;
+    const request = requestFor({ id: 'msg_r', incidentId: incident.id, ...retrain }, configWith(), Date.now())!;
+    expect(request.url).toBe('https://train.example.test/retrain');
+    expect(request.headers['idempotency-key']).toBe(incident.id);
+    expect(new Webhook(SECRETS.retrain).verify(request.body, request.headers)).toMatchObject({ type: 'retrain.requested' });
+    expect(requestFor({ id: 'msg_r', incidentId: incident.id, ...retrain }, configWith({ RETRAIN_WEBHOOK_URL: '' }), AT)).toBeNull();
+  });
+});
+
+describe('redact: what a delivery error may say', () => {
+  it('blanks URLs and every configured secret', () => {
+    const config = configWith();
+    const text = `network error: connect ECONNREFUSED ${SECRETS.slack} (key ${SECRETS.routingKey}, ${SECRETS.alert}) at http://10.0.0.1:9/x`;
+    const out = redact(text, config);
+    expect(out).toBe('network error: connect ECONNREFUSED [url] (key [secret], [secret]) at [url]');
+    for (const secret of Object.values(SECRETS)) expect(out).not.toContain(secret);
+  });
+});
+
+describe('ids and links', () => {
+  it('ids are prefixed, 26 Crockford characters, and sort by time', () => {
+    const a = sortableId('inc', 1_780_000_000_000);
+    const b = sortableId('inc', 1_780_000_000_001);
+    expect(a).toMatch(/^inc_[0-9A-HJKMNP-TV-Z]{26}$/);
+    expect(sortableId('msg', 0)).toMatch(/^msg_0{10}[0-9A-HJKMNP-TV-Z]{16}$/);
+    expect(a < b).toBe(true);
+    expect(sortableId('inc', 5)).not.toBe(sortableId('inc', 5));
+  });
+  it('ids of the same millisecond count up, so id order is creation order', () => {
+    const ids = Array.from({ length: 50 }, () => sortableId('msg', 1_780_000_000_000));
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(50);
+  });
+  it('the status page link works with or without a trailing slash or PUBLIC_URL', () => {
+    expect(statusUrlOf('https://lw.example/', 'a b')).toBe('https://lw.example/models/a%20b');
+    expect(statusUrlOf('https://lw.example/base', 'm')).toBe('https://lw.example/base/models/m');
+    expect(statusUrlOf(null, 'm')).toBe('/models/m');
+  });
+});

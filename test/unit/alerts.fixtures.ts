@@ -1,0 +1,70 @@
+// Notices built by the real monitor core (detector, diagnosis, remedies, incident state machine) on the real
+// seattle-weather metadata, for the payload tests.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../../src/config';
+import { loadConfig } from '../../src/config';
+import type { Notice } from '../../src/alerts/notice';
+import { advanceIncident, emptyCounts, evaluateWindow, explain, type Incident } from '../../src/monitor';
+import { parseMetadata } from '../../src/serving/metadata';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+export const weather = parseMetadata(JSON.parse(readFileSync(join(ROOT, 'models/seattle-weather/metadata.json'), 'utf8')));
+
+export const WINDOW = 60;
+export const START = 1_780_000_020; // a window start (multiple of 60), 2026-05-28
+export const AT = (START + 2 * WINDOW) * 1000 + 123;
+
+export const SECRETS = {
+  alert: 'whsec_YWxlcnQtc2VjcmV0LWZvci10ZXN0cw==',
+  retrain: 'whsec_cmV0cmFpbi1zZWNyZXQtZm9yLXRlc3Rz',
+  routingKey: 'R0UTINGKEY0123456789abcdefABCDEF',
+  slack: 'https://hooks.slack.test/services/T000/B000/slack-secret-path',
+};
+
+export function configWith(overrides: Record<string, string> = {}): Config {
+  return loadConfig({
+    PUBLIC_URL: 'https://labelwatch.example.test/',
+    ALERT_WEBHOOK_URL: 'https://alerts.example.test/hook',
+    ALERT_WEBHOOK_SECRET: SECRETS.alert,
+    RETRAIN_WEBHOOK_URL: 'https://train.example.test/retrain',
+    RETRAIN_WEBHOOK_SECRET: SECRETS.retrain,
+    PAGERDUTY_ROUTING_KEY: SECRETS.routingKey,
+    PAGERDUTY_EVENTS_URL: 'https://events.pagerduty.test/v2/enqueue',
+    SLACK_WEBHOOK_URL: SECRETS.slack,
+    ...overrides,
+  });
+}
+
+/** A window of `n` predictions with these label counts, judged by the real detector (+ diagnosis when flagged). */
+export function judged(labelCounts: Record<string, number>, start: number) {
+  const counts = emptyCounts();
+  counts.labelCounts = labelCounts;
+  counts.n = Object.values(labelCounts).reduce((s, c) => s + c, 0);
+  const evaluation = evaluateWindow(counts, weather, {});
+  const flagged = evaluation.verdict === 'collapsed' || evaluation.verdict === 'partial_collapse';
+  const explanation = flagged ? explain(evaluation, counts, weather) : { diagnoses: [], remedies: [] };
+  return { model: weather.name, version: weather.version, windowStart: start, evaluation, ...explanation };
+}
+
+export const collapsedWindow = (start = START) => judged({ rain: 300 }, start);
+export const healthyWindow = (start: number) => judged({ drizzle: 9, fog: 17, rain: 105, snow: 4, sun: 105 }, start);
+/** fog and drizzle gone, the rest as usual. */
+export const partialWindow = (start: number) => judged({ rain: 150, sun: 150, snow: 4 }, start);
+
+export function openedIncident(window = collapsedWindow()): { incident: Incident; notice: Notice } {
+  const t = advanceIncident(null, window, { newId: () => 'inc_01KWQ4M2Z8E3T5V7X9Y1B3D5F7' });
+  const incident = t.incident!;
+  return {
+    incident,
+    notice: {
+      event: 'opened',
+      incident,
+      at: AT,
+      windowSeconds: WINDOW,
+      statusUrl: 'https://labelwatch.example.test/models/seattle-weather',
+      evaluation: window.evaluation,
+      resolvedBy: null,
+    },
+  };
+}

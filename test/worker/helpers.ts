@@ -1,0 +1,62 @@
+// Shared by the recording tests: aggregator shards of a model, forced flushes, and D1 read back with plain SQL
+// (independent of the queries under test).
+import { env } from 'cloudflare:workers';
+import { configOf } from '../../src/config';
+import type { FlushReport, Holdings, WindowAggregator } from '../../src/aggregate/aggregator';
+import { shardName } from '../../src/aggregate/record';
+import { registry } from '../../src/serving/registry';
+import type { ModelMetadata } from '../../src/serving/metadata';
+
+export const config = configOf(env);
+
+export function metadataOf(name: string): ModelMetadata {
+  const metadata = registry.metadata(name);
+  if (!metadata) throw new Error(`no model ${name}`);
+  return metadata;
+}
+
+export const stubOf = (name: string) =>
+  env.AGGREGATOR.get(env.AGGREGATOR.idFromName(name)) as unknown as DurableObjectStub<WindowAggregator>;
+
+/** Every aggregator shard of a model's served version. */
+export const shardsOf = (metadata: ModelMetadata) =>
+  Array.from({ length: config.aggregatorShards }, (_, k) => shardName(metadata.name, metadata.version, k)).map(stubOf);
+
+export async function flushAll(metadata: ModelMetadata, nowMs: number): Promise<FlushReport> {
+  const reports = await Promise.all(shardsOf(metadata).map((s) => s.flushNow(nowMs)));
+  return reports.reduce<FlushReport>(
+    (a, b) => ({ flushed: a.flushed + b.flushed, predictions: a.predictions + b.predictions, failed: a.failed + b.failed }),
+    { flushed: 0, predictions: 0, failed: 0 },
+  );
+}
+
+export const holdingsOf = (metadata: ModelMetadata): Promise<Holdings[]> => Promise.all(shardsOf(metadata).map((s) => s.holdings()));
+
+/** A probability vector whose top label is `labels[top]`. */
+export function probabilitiesFor(top: number, k: number): Float32Array {
+  const p = new Float32Array(k).fill(0.1 / (k - 1));
+  p[top] = 0.9;
+  return p;
+}
+
+export interface StoredWindowRow {
+  model: string;
+  start: number;
+  length: number;
+  n: number;
+  closed: number;
+  sum_confidence: number;
+  zero_rows: number;
+}
+
+export const windowRow = (model: string, start: number) =>
+  env.DB.prepare('SELECT * FROM windows WHERE model = ? AND start = ?').bind(model, start).first<StoredWindowRow>();
+
+export async function labelCounts(model: string, start: number): Promise<Record<string, number>> {
+  const { results } = await env.DB.prepare('SELECT label, count FROM window_labels WHERE model = ? AND start = ?')
+    .bind(model, start)
+    .all<{ label: string; count: number }>();
+  return Object.fromEntries(results.map((r) => [r.label, r.count]));
+}
+
+export const epochMs = (seconds: number) => seconds * 1000;

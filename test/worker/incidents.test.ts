@@ -1,0 +1,345 @@
+// Incidents inside workerd with the real D1: trackIncident writes the incident and its outbox rows together and
+// enqueues them; the admin API (auth, listing, detail, ack, manual resolve, delivery retry); the outbox sweep.
+// The queue is a recording fake here (the real consumer is exercised end to end in test/node/alerts.test.ts).
+import { createExecutionContext, env as testEnv, waitOnExecutionContext } from 'cloudflare:test';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { trackIncident } from '../../src/alerts/incidents';
+import { SWEEP_GRACE_SECONDS, sweepOutbox } from '../../src/alerts/outbox';
+import { createApp } from '../../src/app';
+import type { Env } from '../../src/config';
+import { emptyCounts, evaluateWindow, explain, type EvaluatedWindow } from '../../src/monitor';
+import { registry } from '../../src/serving/registry';
+
+const TOKEN = 'admin-token-4d1f9a7c';
+const SECRETS = ['whsec_YWxlcnQtc2VjcmV0LWZvci10ZXN0cw==', 'whsec_cmV0cmFpbi1zZWNyZXQtZm9yLXRlc3Rz', 'R0UTINGKEY0123456789abcdefABCDEF', 'slack-secret-path'];
+const weather = registry.metadata('seattle-weather')!;
+const app = createApp();
+
+/** A queue that records what it is asked to send, or fails like an unavailable Queues service. */
+class RecordingQueue {
+  sent: { deliveryId: string }[] = [];
+  failing = false;
+  async send(body: { deliveryId: string }) {
+    await this.sendBatch([{ body }]);
+  }
+  async sendBatch(messages: { body: { deliveryId: string } }[]) {
+    if (this.failing) throw new Error('queue unavailable');
+    this.sent.push(...messages.map((m) => m.body));
+  }
+}
+
+let queue: RecordingQueue;
+/** A fresh env object per test (config is cached per env object) with every channel configured. */
+let env: Env;
+beforeEach(async () => {
+  queue = new RecordingQueue();
+  env = {
+    ...(testEnv as unknown as Env),
+    DELIVERIES: queue as unknown as Queue,
+    ADMIN_TOKEN: TOKEN,
+    PUBLIC_URL: 'https://labelwatch.example.test',
+    ALERT_WEBHOOK_URL: 'https://alerts.example.test/hook',
+    ALERT_WEBHOOK_SECRET: SECRETS[0],
+    RETRAIN_WEBHOOK_URL: 'https://train.example.test/retrain',
+    RETRAIN_WEBHOOK_SECRET: SECRETS[1],
+    PAGERDUTY_ROUTING_KEY: SECRETS[2],
+    SLACK_WEBHOOK_URL: `https://hooks.slack.test/services/${SECRETS[3]}`,
+  };
+  await testEnv.DB.batch(['DELETE FROM deliveries', 'DELETE FROM incidents', 'DELETE FROM window_labels', 'DELETE FROM windows'].map((s) => testEnv.DB.prepare(s)));
+});
+
+const NOW = Math.floor(Date.now() / 60_000) * 60_000;
+const START = NOW / 1000 - 3600;
+const at = (k: number) => START + 60 * k;
+
+function judged(labelCounts: Record<string, number>, k: number, model = weather.name): EvaluatedWindow {
+  const counts = emptyCounts();
+  counts.labelCounts = labelCounts;
+  counts.n = Object.values(labelCounts).reduce((s, c) => s + c, 0);
+  const evaluation = evaluateWindow(counts, weather, {});
+  const flagged = evaluation.verdict === 'collapsed' || evaluation.verdict === 'partial_collapse';
+  return { model, version: weather.version, windowStart: at(k), evaluation, ...(flagged ? explain(evaluation, counts, weather) : { diagnoses: [], remedies: [] }) };
+}
+const collapsed = (k: number, model?: string) => judged({ rain: 300 }, k, model);
+const partial = (k: number) => judged({ rain: 150, sun: 150, snow: 4 }, k);
+const healthy = (k: number) => judged({ drizzle: 9, fog: 17, rain: 105, snow: 4, sun: 105 }, k);
+const few = (k: number) => judged({ rain: 3 }, k);
+
+interface DeliveryRow {
+  id: string;
+  incident_id: string;
+  channel: string;
+  event: string;
+  status: string;
+  attempts: number;
+  enqueued_at: number | null;
+  payload: string;
+}
+const deliveries = async () =>
+  (await testEnv.DB.prepare('SELECT * FROM deliveries ORDER BY id').all<DeliveryRow>()).results;
+const events = async () => (await deliveries()).map((d) => `${d.channel}:${d.event}`);
+
+async function call(method: string, path: string, token: string | null = TOKEN, e: Env = env) {
+  const ctx = createExecutionContext();
+  const headers: Record<string, string> = token === null ? {} : { authorization: `Bearer ${token}` };
+  const res = await app.fetch(new Request(`http://labelwatch.test${path}`, { method, headers }), e, ctx);
+  const text = await res.text();
+  await waitOnExecutionContext(ctx);
+  // No response ever carries a channel URL or secret.
+  for (const secret of [...SECRETS, 'alerts.example.test', 'train.example.test', 'hooks.slack.test']) expect(text).not.toContain(secret);
+  return { status: res.status, body: JSON.parse(text), headers: res.headers };
+}
+
+describe('trackIncident', () => {
+  it('opens an incident and writes one delivery per configured channel with it, then enqueues them', async () => {
+    const t = await trackIncident(env, collapsed(0), NOW);
+    expect(t.events).toEqual(['opened']);
+    expect(t.incident!.id).toMatch(/^inc_[0-9A-Z]{26}$/);
+    const rows = await deliveries();
+    expect(rows.map((d) => `${d.channel}:${d.event}`).sort()).toEqual([
+      'alert:incident.opened',
+      'pagerduty:incident.opened',
+      'retrain:retrain.requested',
+      'slack:incident.opened',
+    ]);
+    for (const d of rows) {
+      expect(d).toMatchObject({ incident_id: t.incident!.id, status: 'pending', attempts: 0, enqueued_at: NOW / 1000 });
+      expect(d.id).toMatch(/^msg_[0-9A-Z]{26}$/);
+      for (const secret of SECRETS) expect(d.payload).not.toContain(secret);
+    }
+    expect(queue.sent.map((m) => m.deliveryId).sort()).toEqual(rows.map((d) => d.id).sort());
+    const stored = await testEnv.DB.prepare('SELECT * FROM incidents').all<Record<string, unknown>>();
+    expect(stored.results).toHaveLength(1);
+    expect(stored.results[0]).toMatchObject({ id: t.incident!.id, model: 'seattle-weather', status: 'open', kind: 'collapsed', flagged_windows: 1 });
+  });
+
+  it('100 flagged windows in a row: one incident, one page per channel; recovery: one resolve', async () => {
+    for (let k = 0; k < 100; k++) await trackIncident(env, collapsed(k), NOW);
+    expect(await events()).toHaveLength(4);
+    // Too few predictions say nothing; two healthy windows are not yet a recovery.
+    for (const w of [healthy(100), few(101), healthy(102)]) expect((await trackIncident(env, w, NOW)).events).toEqual([]);
+    expect((await trackIncident(env, healthy(103), NOW)).events).toEqual(['resolved']);
+    expect((await trackIncident(env, healthy(104), NOW)).events).toEqual([]);
+    expect((await events()).filter((e) => e.endsWith('resolved')).sort()).toEqual(['alert:incident.resolved', 'pagerduty:incident.resolved', 'slack:incident.resolved']);
+    const incident = await testEnv.DB.prepare('SELECT * FROM incidents').first<Record<string, unknown>>();
+    expect(incident).toMatchObject({ status: 'resolved', flagged_windows: 100, healthy_streak: 3, resolved_by: 'monitor' });
+    expect(queue.sent).toHaveLength(7);
+  });
+
+  it('escalation pages again (incident.updated); replays change nothing; a new collapse after recovery is a new incident', async () => {
+    const opened = await trackIncident(env, partial(0), NOW);
+    expect((await trackIncident(env, partial(1), NOW)).events).toEqual(['updated']);
+    expect(await events()).toHaveLength(4);
+    expect((await trackIncident(env, collapsed(2), NOW)).events).toEqual(['escalated']);
+    expect((await trackIncident(env, collapsed(2), NOW)).events).toEqual([]);
+    expect((await trackIncident(env, collapsed(1), NOW)).events).toEqual([]);
+    expect((await events()).filter((e) => e.endsWith('updated')).sort()).toEqual(['alert:incident.updated', 'pagerduty:incident.updated', 'slack:incident.updated']);
+    for (let k = 3; k < 6; k++) await trackIncident(env, healthy(k), NOW);
+    const reopened = await trackIncident(env, collapsed(6), NOW);
+    expect(reopened.events).toEqual(['opened']);
+    expect(reopened.incident!.id).not.toBe(opened.incident!.id);
+    expect((await events()).filter((e) => e === 'retrain:retrain.requested')).toHaveLength(2);
+  });
+
+  it('with no channel configured, the incident is still tracked and nothing is enqueued', async () => {
+    const bare = { ...env, ALERT_WEBHOOK_URL: '', RETRAIN_WEBHOOK_URL: '', PAGERDUTY_ROUTING_KEY: '', SLACK_WEBHOOK_URL: '' };
+    expect((await trackIncident(bare, collapsed(0), NOW)).events).toEqual(['opened']);
+    expect(await deliveries()).toEqual([]);
+    expect(queue.sent).toEqual([]);
+  });
+
+  it('when the queue is down, the rows stay and the sweep enqueues them once they are stale', async () => {
+    queue.failing = true;
+    await trackIncident(env, collapsed(0), NOW);
+    const rows = await deliveries();
+    expect(rows).toHaveLength(4);
+    expect(rows.every((d) => d.enqueued_at === null && d.status === 'pending')).toBe(true);
+    queue.failing = false;
+    expect(await sweepOutbox(env, NOW + (SWEEP_GRACE_SECONDS - 1) * 1000)).toBe(0);
+    expect(queue.sent).toEqual([]);
+    expect(await sweepOutbox(env, NOW + SWEEP_GRACE_SECONDS * 1000)).toBe(4);
+    expect(queue.sent.map((m) => m.deliveryId).sort()).toEqual(rows.map((d) => d.id).sort());
+    // Claimed: the next sweep leaves them alone until they are stale again.
+    expect(await sweepOutbox(env, NOW + SWEEP_GRACE_SECONDS * 1000)).toBe(0);
+    // Delivered and dead rows are never swept.
+    await testEnv.DB.prepare("UPDATE deliveries SET status = CASE WHEN channel = 'slack' THEN 'dead' ELSE 'delivered' END").run();
+    expect(await sweepOutbox(env, NOW + 100 * SWEEP_GRACE_SECONDS * 1000)).toBe(0);
+  });
+
+  it('the sweep keeps each channel in event order: a resolve waits for its trigger', async () => {
+    queue.failing = true;
+    await trackIncident(env, collapsed(0), NOW);
+    for (let k = 1; k <= 3; k++) await trackIncident(env, healthy(k), NOW);
+    expect(await deliveries()).toHaveLength(7);
+    queue.failing = false;
+    expect(await sweepOutbox(env, NOW + SWEEP_GRACE_SECONDS * 1000)).toBe(4);
+    const sent = new Set(queue.sent.map((m) => m.deliveryId));
+    expect((await deliveries()).filter((d) => sent.has(d.id)).map((d) => d.event).sort()).toEqual([
+      'incident.opened',
+      'incident.opened',
+      'incident.opened',
+      'retrain.requested',
+    ]);
+    // Once the triggers are out, the resolves are first in line and stale: the next sweep sends them.
+    await testEnv.DB.prepare("UPDATE deliveries SET status = 'delivered' WHERE event <> 'incident.resolved'").run();
+    queue.sent = [];
+    expect(await sweepOutbox(env, NOW + SWEEP_GRACE_SECONDS * 1000)).toBe(3);
+  });
+
+  it('a retrying delivery is swept only once it is overdue by the grace period', async () => {
+    await trackIncident(env, collapsed(0), NOW);
+    const due = NOW / 1000 + 600;
+    await testEnv.DB.prepare("UPDATE deliveries SET status = 'retrying', attempts = 2, next_attempt_at = ? WHERE channel = 'pagerduty'").bind(due).run();
+    await testEnv.DB.prepare("UPDATE deliveries SET status = 'delivered' WHERE channel <> 'pagerduty'").run();
+    queue.sent = [];
+    expect(await sweepOutbox(env, (due + SWEEP_GRACE_SECONDS - 1) * 1000)).toBe(0);
+    expect(await sweepOutbox(env, (due + SWEEP_GRACE_SECONDS) * 1000)).toBe(1);
+    expect(queue.sent).toHaveLength(1);
+  });
+});
+
+describe('admin API auth', () => {
+  const paths: [string, string][] = [
+    ['GET', '/v1/incidents'],
+    ['GET', '/v1/incidents?status=active'],
+    ['GET', '/v1/incidents/inc_unknown'],
+    ['POST', '/v1/incidents/inc_unknown/ack'],
+    ['POST', '/v1/incidents/inc_unknown/resolve'],
+    ['POST', '/v1/deliveries/msg_unknown/retry'],
+  ];
+
+  it.each(paths)('%s %s: 401 without the admin token or with a wrong one', async (method, path) => {
+    for (const token of [null, '', 'wrong', `${TOKEN}x`, TOKEN.slice(0, -1)]) {
+      const res = await call(method, path, token);
+      expect(res.status, `token ${token}`).toBe(401);
+      expect(res.body).toEqual({ error: 'authorization: a valid "Authorization: Bearer <admin token>" header is required' });
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer /);
+    }
+  });
+
+  it.each(paths)('%s %s: 403 when ADMIN_TOKEN is not set, whatever is presented', async (method, path) => {
+    for (const token of [null, TOKEN, 'anything']) {
+      const res = await call(method, path, token, { ...env, ADMIN_TOKEN: '' });
+      expect(res.status).toBe(403);
+      expect(res.body).toEqual({ error: 'admin API disabled: set ADMIN_TOKEN' });
+    }
+  });
+
+  it('unknown ids are 404 JSON with the token', async () => {
+    for (const [method, path] of paths.slice(2)) {
+      const res = await call(method, path);
+      expect(res.status, path).toBe(404);
+      expect(res.body.error).toMatch(/not found/);
+    }
+  });
+});
+
+describe('admin API', () => {
+  async function seedWindows(model: string, from: number, to: number, labels: Record<string, number>, verdict: string) {
+    const n = Object.values(labels).reduce((s, c) => s + c, 0);
+    const statements = [];
+    for (let k = from; k <= to; k++) {
+      statements.push(testEnv.DB.prepare('INSERT INTO windows (model, version, start, length, n, closed, verdict) VALUES (?, ?, ?, 60, ?, 1, ?)').bind(model, '1', at(k), n, verdict));
+      for (const [label, count] of Object.entries(labels))
+        statements.push(testEnv.DB.prepare('INSERT INTO window_labels (model, version, start, label, count) VALUES (?, ?, ?, ?, ?)').bind(model, '1', at(k), label, count));
+    }
+    await testEnv.DB.batch(statements);
+  }
+
+  it('lists incidents newest first, filtered by status and model', async () => {
+    const a = (await trackIncident(env, collapsed(0), NOW)).incident!;
+    for (let k = 1; k <= 3; k++) await trackIncident(env, healthy(k), NOW);
+    const b = (await trackIncident(env, collapsed(10), NOW + 60_000)).incident!;
+    const c = (await trackIncident(env, collapsed(10, 'penguins'), NOW + 120_000)).incident!;
+    const ids = async (query: string) => (await call('GET', `/v1/incidents${query}`)).body.incidents.map((i: { id: string }) => i.id);
+    expect(await ids('')).toEqual([c.id, b.id, a.id]);
+    expect(await ids('?status=resolved')).toEqual([a.id]);
+    expect(await ids('?status=open')).toEqual([c.id, b.id]);
+    expect(await ids('?status=active&model=seattle-weather')).toEqual([b.id]);
+    expect(await ids('?model=nope')).toEqual([]);
+    expect(await ids('?limit=1')).toEqual([c.id]);
+    const res = await call('GET', '/v1/incidents?status=closed');
+    expect(res).toMatchObject({ status: 400, body: { error: 'status: expected one of open, acknowledged, resolved, active' } });
+    expect((await call('GET', '/v1/incidents?limit=0')).status).toBe(400);
+    const listed = (await call('GET', '/v1/incidents')).body.incidents[1];
+    expect(listed).toMatchObject({
+      id: b.id,
+      model: 'seattle-weather',
+      version: '1',
+      kind: 'collapsed',
+      status: 'open',
+      flagged_windows: 1,
+      first_window_start: new Date(at(10) * 1000).toISOString(),
+      resolved_at: null,
+      status_url: 'https://labelwatch.example.test/models/seattle-weather',
+      latest: { verdict: 'collapsed', topLabel: 'rain' },
+    });
+  });
+
+  it('shows one incident with its windows (verdicts included), diagnosis, remedies and deliveries, never payloads', async () => {
+    await seedWindows('seattle-weather', 0, 4, { rain: 300 }, 'collapsed');
+    await seedWindows('seattle-weather', 5, 6, { rain: 105, sun: 105 }, 'healthy');
+    let id = '';
+    for (let k = 0; k < 5; k++) id = (await trackIncident(env, collapsed(k), NOW)).incident!.id;
+    await testEnv.DB.prepare("UPDATE deliveries SET status = 'dead', attempts = 8, last_status_code = 503, last_error = 'HTTP 503 (gave up after 8 attempts)' WHERE channel = 'slack'").run();
+    const { status, body } = await call('GET', `/v1/incidents/${id}`);
+    expect(status).toBe(200);
+    expect(body.windows.map((w: { start: string; verdict: string; counts: object }) => [w.start, w.verdict, w.counts])).toEqual(
+      [4, 3, 2, 1, 0].map((k) => [new Date(at(k) * 1000).toISOString(), 'collapsed', { rain: 300 }]),
+    );
+    expect(body.diagnoses.map((d: { kind: string }) => d.kind)).toEqual(['insufficient_data', 'class_imbalance']);
+    expect(body.remedies.map((r: { kind: string }) => r.kind)).toContain('class_weight');
+    expect(body.deliveries).toHaveLength(4);
+    const slack = body.deliveries.find((d: { channel: string }) => d.channel === 'slack');
+    expect(slack).toMatchObject({ event: 'incident.opened', status: 'dead', attempts: 8, last_status_code: 503, last_error: 'HTTP 503 (gave up after 8 attempts)' });
+    for (const d of body.deliveries) expect(Object.keys(d)).not.toContain('payload');
+  });
+
+  it('ack: acknowledged, no page; later windows keep it acknowledged; ack of a resolved incident is 409', async () => {
+    const id = (await trackIncident(env, collapsed(0), NOW)).incident!.id;
+    queue.sent = [];
+    const res = await call('POST', `/v1/incidents/${id}/ack`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id, status: 'acknowledged' });
+    expect(res.body.acknowledged_at).not.toBeNull();
+    expect((await call('POST', `/v1/incidents/${id}/ack`)).status).toBe(200);
+    expect(queue.sent).toEqual([]);
+    expect(await events()).toHaveLength(4);
+    await trackIncident(env, collapsed(1), NOW);
+    expect((await call('GET', `/v1/incidents/${id}`)).body).toMatchObject({ status: 'acknowledged', flagged_windows: 2 });
+    for (let k = 2; k <= 4; k++) await trackIncident(env, healthy(k), NOW);
+    expect((await call('GET', `/v1/incidents/${id}`)).body.status).toBe('resolved');
+    expect((await call('POST', `/v1/incidents/${id}/ack`)).status).toBe(409);
+  });
+
+  it('manual resolve sends the resolve notifications once; the next flagged window opens a new incident', async () => {
+    const id = (await trackIncident(env, collapsed(0), NOW)).incident!.id;
+    queue.sent = [];
+    const res = await call('POST', `/v1/incidents/${id}/resolve`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id, status: 'resolved', resolved_by: 'admin', resolved_now: true });
+    const resolves = res.body.deliveries.filter((d: { event: string }) => d.event === 'incident.resolved');
+    expect(resolves.map((d: { channel: string }) => d.channel).sort()).toEqual(['alert', 'pagerduty', 'slack']);
+    expect(queue.sent.map((m) => m.deliveryId).sort()).toEqual(resolves.map((d: { id: string }) => d.id).sort());
+    const again = await call('POST', `/v1/incidents/${id}/resolve`);
+    expect(again.body).toMatchObject({ status: 'resolved', resolved_now: false });
+    expect(queue.sent).toHaveLength(3);
+    const next = await trackIncident(env, collapsed(1), NOW);
+    expect(next.events).toEqual(['opened']);
+    expect(next.incident!.id).not.toBe(id);
+  });
+
+  it('retry re-queues a dead delivery with a fresh budget; anything else is 409', async () => {
+    await trackIncident(env, collapsed(0), NOW);
+    const [dead, pending] = await deliveries();
+    await testEnv.DB.prepare("UPDATE deliveries SET status = 'dead', attempts = 8, last_error = 'HTTP 503 (gave up after 8 attempts)' WHERE id = ?").bind(dead.id).run();
+    queue.sent = [];
+    const res = await call('POST', `/v1/deliveries/${dead.id}/retry`);
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ id: dead.id, status: 'pending', attempts: 0 });
+    expect(queue.sent).toEqual([{ deliveryId: dead.id }]);
+    const conflict = await call('POST', `/v1/deliveries/${pending.id}/retry`);
+    expect(conflict).toMatchObject({ status: 409, body: { error: `delivery: "${pending.id}" is pending; only a dead delivery can be retried` } });
+    expect((await call('POST', `/v1/deliveries/${dead.id}/retry`)).status).toBe(409);
+  });
+});
