@@ -46,6 +46,8 @@ interface AutocannonResult {
   non2xx: number;
   errors: number;
   timeouts: number;
+  /** Seconds. */
+  duration: number;
 }
 // autocannon ships no types; this is the part of its API used here.
 const autocannon = createRequire(import.meta.url)('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult>;
@@ -230,7 +232,7 @@ async function main() {
       await startServer(mode);
       const warm = await load(mode, oneRow, WARMUP_REQUESTS);
       // About DURATION_S seconds at the warm rate (the first round's, so every run does the same work).
-      amount ??= Math.max(1000, Math.round(warm.requests.average * DURATION_S));
+      amount ??= Math.max(1000, Math.round((warm.requests.total / warm.duration) * DURATION_S));
       const cpuBefore = serverCpuMs();
       const measured = await load(mode, oneRow, amount);
       results[mode].push(measured);
