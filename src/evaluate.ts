@@ -68,7 +68,9 @@ async function evaluateOne(env: Env, key: WindowKey, nowMs: number): Promise<boo
   });
   const flagged = evaluation.verdict === 'collapsed' || evaluation.verdict === 'partial_collapse';
   const probe = flagged ? await runProbes(metadata) : undefined;
-  const explanation = flagged ? explain(evaluation, counts, metadata, probe) : { diagnoses: [], remedies: [] };
+  // Input problems (lost variance, missing scaler) are reported whatever the verdict: raw or zeroed inputs on a
+  // window that still looks healthy are the early warning of a collapse to come.
+  const explanation = explain(evaluation, counts, metadata, probe);
   await trackIncident(
     env,
     { model: key.model, version: key.version, windowStart: key.start, evaluation, ...explanation },
