@@ -8,12 +8,6 @@ import { registry } from './serving/registry';
 import { evaluateClosedWindows, type EvaluationReport } from './evaluate';
 import { sweepOutbox } from './alerts/outbox';
 
-/**
- * Seconds after a window's flush time (end + FLUSH_GRACE_SECONDS) before it closes: room for a slow alarm and
- * two retries of a failed flush (10 s, then 20 s later; see retryDelayMs) before the counts are taken as final.
- */
-export const CLOSE_MARGIN_SECONDS = 60;
-
 export interface TickReport {
   /** Windows this tick closed (with or without traffic). */
   closed: WindowKey[];

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import penguinsHoldout from '../fixtures/holdout/penguins.json';
 import seattleHoldout from '../fixtures/holdout/seattle-weather.json';
 import { windowStart } from '../../src/monitor/window';
-import { CLOSE_MARGIN_SECONDS, tick } from '../../src/schedule';
+import { tick } from '../../src/schedule';
 import type { ModelMetadata } from '../../src/serving/metadata';
 import { config, epochMs, flushAll, metadataOf } from './helpers';
 import { BASE, predictAt, standardized, tally, type Holdout } from './scenario-traffic';
@@ -79,7 +79,7 @@ async function runScenario(metadata: ModelMetadata, rows: number[][], slot: numb
   const served = tally(await predictAt(metadata, rows, epochMs(start + 10)));
   const flushed = await flushAll(metadata, epochMs(start + L + config.flushGraceSeconds));
   expect(flushed).toMatchObject({ predictions: rows.length, failed: 0 });
-  const report = await tick(env, epochMs(start + L + config.flushGraceSeconds + CLOSE_MARGIN_SECONDS));
+  const report = await tick(env, epochMs(start + L + config.flushGraceSeconds + config.closeMarginSeconds));
   expect(report.closed).toContainEqual({ model: metadata.name, version: metadata.version, start, length: L });
   expect(report.evaluation.failed).toBe(0);
 

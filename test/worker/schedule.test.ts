@@ -6,12 +6,12 @@ import { describe, expect, it } from 'vitest';
 import worker from '../../src/index';
 import { recordBatch } from '../../src/aggregate/record';
 import { windowStart } from '../../src/monitor/window';
-import { CLOSE_MARGIN_SECONDS, tick } from '../../src/schedule';
+import { tick } from '../../src/schedule';
 import { registry } from '../../src/serving/registry';
 import { config, epochMs, flushAll, labelCounts, metadataOf, probabilitiesFor, windowRow } from './helpers';
 
 const L = config.windowSeconds;
-const settle = config.flushGraceSeconds + CLOSE_MARGIN_SECONDS;
+const settle = config.flushGraceSeconds + config.closeMarginSeconds;
 const models = registry.list().map((m) => m.name);
 const penguins = metadataOf('penguins');
 // Every window here is in 2032, on a clock the tests drive.
@@ -38,7 +38,7 @@ describe('closing windows on the clock', () => {
     await flushAll(penguins, epochMs(start + L + config.flushGraceSeconds));
 
     const early = await at(start + L + settle - 1);
-    expect(early).toEqual({ closed: [], zeroFilled: 0, pruned: 0 });
+    expect(early).toMatchObject({ closed: [], zeroFilled: 0, pruned: 0 });
     expect(await windowRow('penguins', start)).toMatchObject({ n: 2, closed: 0 });
 
     const due = await at(start + L + settle);
@@ -50,7 +50,7 @@ describe('closing windows on the clock', () => {
   });
 
   it('a repeated tick closes nothing twice', async () => {
-    expect(await at(T + 10 * L + settle)).toEqual({ closed: [], zeroFilled: 0, pruned: 0 });
+    expect(await at(T + 10 * L + settle)).toMatchObject({ closed: [], zeroFilled: 0, pruned: 0 });
   });
 
   it('after missed ticks, the next one fills every window since, each closed once', async () => {
