@@ -8,6 +8,7 @@ import { parseKServe, parseTfServing, type Parsed } from '../serving/instances';
 import { predictRows, registry } from '../serving/registry';
 import { activeBackend, ensureBackend } from '../serving/backend';
 import { recordBatch } from '../aggregate/record';
+import { argmax } from '../monitor/window';
 import { jsonError, parseJsonBody } from './errors';
 import { requireApiKey } from './auth';
 
@@ -45,12 +46,7 @@ async function infer(c: Context<App>, metadata: ModelMetadata, rows: number[][],
   return { ok: true, value: probabilities };
 }
 
-const topLabels = (metadata: ModelMetadata, probabilities: Float32Array[]) =>
-  probabilities.map((p) => {
-    let best = 0;
-    for (let i = 1; i < p.length; i++) if (p[i] > p[best]) best = i;
-    return metadata.labels[best];
-  });
+const topLabels = (metadata: ModelMetadata, probabilities: Float32Array[]) => probabilities.map((p) => metadata.labels[argmax(p)]);
 
 async function readJson(c: Context<App>): Promise<Parsed<unknown>> {
   const parsed = parseJsonBody(await c.req.text());
