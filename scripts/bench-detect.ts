@@ -12,21 +12,11 @@ import {
   logGamma,
   type Verdict,
 } from '../src/monitor/index';
+import { seededRandom } from './lib/random';
 
 // ---- seeded randomness ---------------------------------------------------------------------------------------
-/** mulberry32: a tiny, fast 32-bit PRNG; good enough for sampling and fully reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const SEED = 20240611;
-const random = mulberry32(SEED);
+const random = seededRandom(SEED);
 
 /** One categorical draw from shares (cumulative search; k ≤ 5 here). */
 function draw(shares: readonly number[]): number {

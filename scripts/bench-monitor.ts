@@ -5,23 +5,19 @@
 // answered 200 and counts the flushes the aggregator shards executed (the `flushes` table: one row per D1 batch).
 // Prints markdown tables.
 //
-// The servers run on a snapshot of the tree (src, models, migrations, config; node_modules linked) in a temp dir:
-// `wrangler dev` watches its sources, and an edit during a run would reload the isolate mid-measurement.
+// The servers run on a snapshot of the tree in a temp dir (scripts/lib/bench.ts says why).
 //
 // Run: npm run bench:monitor (off and on alternate for ROUNDS rounds, default 2). The load generator shares the
 // machine with workerd and the Durable Objects: req/s are relative, not absolute, and swing with other load; the
 // server's CPU time per request is the steadier measure of what monitoring costs.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { join } from 'node:path';
 import { flushStatementCount } from '../src/db/windows.ts';
 import { emptyCounts } from '../src/monitor/window.ts';
+import { HOST, loadTest, Sandbox, sleep, type AutocannonResult } from './lib/bench.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const HOST = '127.0.0.1';
 const MODES = { off: { port: 8792, inspector: 9792 }, on: { port: 8791, inspector: 9791 } } as const;
 type Mode = keyof typeof MODES;
 const DURATION_S = 10;
@@ -34,101 +30,19 @@ const SHARDS = 4;
 const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 2) || 2);
 const TARGET_RATIO = 0.95;
 
-interface Histogram {
-  average: number;
-  p50: number;
-  p99: number;
-}
-interface AutocannonResult {
-  requests: Histogram & { total: number };
-  latency: Histogram;
-  '2xx': number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  /** Seconds. */
-  duration: number;
-}
-// autocannon ships no types; this is the part of its API used here.
-const autocannon = createRequire(import.meta.url)('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult>;
-
-const ENV = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' };
-const snapshot = mkdtempSync(join(tmpdir(), 'labelwatch-bench-monitor-'));
+const sandbox = new Sandbox('labelwatch-bench-monitor-');
+const snapshot = sandbox.dir;
 const stateOf = (mode: Mode) => join(snapshot, '.wrangler', `state-${mode}`);
 const baseOf = (mode: Mode) => `http://${HOST}:${MODES[mode].port}`;
-let server: ChildProcess | undefined;
-let serverLog = '';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function run(cmd: string, args: string[], cwd = snapshot): string {
-  const r = spawnSync(cmd, args, { cwd, env: ENV, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
-
-/** Kills wrangler and the workerd it started (its own process group). */
-function stopServer() {
-  const pid = server?.pid;
-  if (pid === undefined || server?.exitCode !== null) return;
-  try {
-    process.kill(-pid, 'SIGTERM');
-  } catch {
-    /* already gone */
-  }
-  server = undefined;
-}
-
-/** Stops the server and waits until it is gone (SIGKILL after 10 s), so the next run has the machine to itself. */
-async function stopServerAndWait() {
-  const child = server;
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  stopServer();
-  if ((await Promise.race([exited, sleep(10_000).then(() => 'timeout')])) === 'timeout') {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-}
-
-function cleanup() {
-  stopServer();
-  rmSync(snapshot, { recursive: true, force: true });
-}
-process.on('exit', cleanup);
-for (const signal of ['SIGINT', 'SIGTERM'] as const)
-  process.on(signal, () => {
-    console.error(`\n${signal}: stopping the server`);
-    cleanup();
-    process.exit(130);
+const startServer = (mode: Mode) =>
+  sandbox.startServer({
+    name: `wrangler dev (${mode})`,
+    port: MODES[mode].port,
+    inspectorPort: MODES[mode].inspector,
+    persistTo: stateOf(mode),
+    readyPath: '/health',
+    args: [`WINDOW_SECONDS:${WINDOW_SECONDS}`, `FLUSH_GRACE_SECONDS:${GRACE_SECONDS}`, `AGGREGATOR_SHARDS:${SHARDS}`, `MONITORING:${mode}`].flatMap((v) => ['--var', v]),
   });
-
-async function startServer(mode: Mode) {
-  serverLog = '';
-  const vars = [`WINDOW_SECONDS:${WINDOW_SECONDS}`, `FLUSH_GRACE_SECONDS:${GRACE_SECONDS}`, `AGGREGATOR_SHARDS:${SHARDS}`, `MONITORING:${mode}`];
-  server = spawn(
-    'npx',
-    ['wrangler', 'dev', '--ip', HOST, '--port', String(MODES[mode].port), '--inspector-port', String(MODES[mode].inspector),
-      '--persist-to', stateOf(mode), '--show-interactive-dev-session=false', '--log-level', 'warn', ...vars.flatMap((v) => ['--var', v])],
-    { cwd: snapshot, env: ENV, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  server.stdout!.on('data', (d) => (serverLog += d));
-  server.stderr!.on('data', (d) => (serverLog += d));
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`wrangler dev (${mode}) exited (${server.exitCode}):\n${serverLog}`);
-    try {
-      if ((await fetch(`${baseOf(mode)}/health`)).ok) return;
-    } catch {
-      /* not listening yet */
-    }
-    await sleep(100);
-  }
-  throw new Error(`wrangler dev (${mode}) not ready after 90 s:\n${serverLog}`);
-}
 
 const CLOCK_TICKS_PER_S = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
@@ -138,7 +52,7 @@ const CLOCK_TICKS_PER_S = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: '
  * and much less sensitive than req/s to other load on a shared machine.
  */
 function serverCpuMs(): number {
-  const group = server?.pid;
+  const group = sandbox.serverPid;
   if (group === undefined) return 0;
   let ticks = 0;
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
@@ -160,14 +74,7 @@ function serverCpuMs(): number {
  */
 async function load(mode: Mode, body: string, amount: number): Promise<AutocannonResult> {
   process.stderr.write(`  monitoring ${mode}: ${amount} requests … `);
-  const result = await autocannon({
-    url: `${baseOf(mode)}/v1/models/${MODEL}:predict`,
-    connections: CONNECTIONS,
-    amount,
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/json' },
-  });
+  const result = await loadTest({ url: `${baseOf(mode)}/v1/models/${MODEL}:predict`, connections: CONNECTIONS, body, amount });
   process.stderr.write(`${result.requests.average.toFixed(0)} req/s\n`);
   return result;
 }
@@ -193,7 +100,7 @@ async function waitForFlushes(mode: Mode, expected: number): Promise<number> {
 
 /** Flush batches the shards executed and the predictions they carried (read with the server stopped). */
 function flushesInD1(mode: Mode): { batches: number; predictions: number; windows: number } {
-  const out = run('npx', ['wrangler', 'd1', 'execute', 'labelwatch', '--local', '--persist-to', stateOf(mode), '--json', '--command',
+  const out = sandbox.run('npx', ['wrangler', 'd1', 'execute', 'labelwatch', '--local', '--persist-to', stateOf(mode), '--json', '--command',
     'SELECT count(*) AS batches, coalesce(sum(n), 0) AS predictions, count(DISTINCT start) AS windows FROM flushes']);
   return (JSON.parse(out) as { results: { batches: number; predictions: number; windows: number }[] }[])[0].results[0];
 }
@@ -206,12 +113,9 @@ const failures = (rs: AutocannonResult[]) => {
 
 async function main() {
   console.error(`bench-monitor: registry, snapshot in ${snapshot}, local migrations`);
-  run('npm', ['run', '--silent', 'registry'], ROOT);
-  for (const entry of ['src', 'models', 'migrations', 'wrangler.toml', 'package.json', 'tsconfig.json'])
-    cpSync(join(ROOT, entry), join(snapshot, entry), { recursive: true });
-  symlinkSync(join(ROOT, 'node_modules'), join(snapshot, 'node_modules'), 'dir');
+  sandbox.fill();
   for (const mode of Object.keys(MODES) as Mode[])
-    run('npx', ['wrangler', 'd1', 'migrations', 'apply', 'labelwatch', '--local', '--persist-to', stateOf(mode)]);
+    sandbox.run('npx', ['wrangler', 'd1', 'migrations', 'apply', 'labelwatch', '--local', '--persist-to', stateOf(mode)]);
 
   const meta = JSON.parse(readFileSync(join(snapshot, 'models', MODEL, 'metadata.json'), 'utf8')) as {
     labels: string[];
@@ -243,7 +147,7 @@ async function main() {
         counted = await waitForFlushes(mode, answered);
         process.stderr.write(`${counted} of ${answered} predictions in D1\n`);
       }
-      await stopServerAndWait();
+      await sandbox.stopServerAndWait();
     }
   }
   const loadAfter = loadavg()[0];
@@ -285,13 +189,4 @@ async function main() {
   console.log(`| same, projected for 60 s windows at ${rate.toFixed(0)} req/s (${SHARDS} shards × ${perFlush} statements per window) | ${projected60.toFixed(1)} |`);
 }
 
-main()
-  .then(() => {
-    cleanup();
-    process.exit(0);
-  })
-  .catch((e) => {
-    console.error(`bench-monitor: ${(e as Error).message}`);
-    cleanup();
-    process.exit(1);
-  });
+sandbox.runMain('bench-monitor', main);

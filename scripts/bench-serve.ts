@@ -5,20 +5,15 @@
 // 1000-row predict. It does all that twice: as configured, and with MONITORING=off (the cost of recording apart from
 // inference). Last, the raw and gzip size of the deployable bundle, plain and --minify. Prints a markdown table.
 //
-// The server runs on a snapshot of the tree (src, models, migrations, config; node_modules linked) in a temp dir:
-// `wrangler dev` always watches its sources, and an edit during a run would reload the isolate mid-measurement.
+// The server runs on a snapshot of the tree in a temp dir (scripts/lib/bench.ts says why).
 //
 // Run: npm run bench:serve. The load generator shares the machine with workerd: numbers are relative, not absolute.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { HOST, loadTest, Sandbox, type AutocannonResult } from './lib/bench.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const HOST = '127.0.0.1';
 const PORT = 8793;
 const INSPECTOR_PORT = 8794;
 const BASE = `http://${HOST}:${PORT}`;
@@ -28,101 +23,13 @@ const MODEL = 'penguins';
 const TARGET_RATIO = 0.8;
 const TARGET_GZIP_BYTES = 1024 * 1024;
 
-interface Histogram {
-  average: number;
-  p50: number;
-  p99: number;
-}
-interface AutocannonResult {
-  requests: Histogram & { total: number };
-  latency: Histogram;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  duration: number;
-}
-// autocannon ships no types; this is the part of its API used here.
-const autocannon = createRequire(import.meta.url)('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult>;
-
-const ENV = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' };
-const snapshot = mkdtempSync(join(tmpdir(), 'labelwatch-bench-'));
+const sandbox = new Sandbox('labelwatch-bench-');
+const snapshot = sandbox.dir;
 const state = join(snapshot, '.wrangler', 'state');
-let server: ChildProcess | undefined;
-let serverLog = '';
 
-/** Kills wrangler and the workerd it started (own process group); idempotent, synchronous enough for 'exit'. */
-function stopServer() {
-  const pid = server?.pid;
-  if (pid === undefined || server?.exitCode !== null) return;
-  try {
-    process.kill(-pid, 'SIGTERM');
-  } catch {
-    /* already gone */
-  }
-  server = undefined;
-}
-
-/** Stops the server and waits (up to 10 s, then SIGKILL) until it is gone, so later measurements run on a quiet machine. */
-async function stopServerAndWait() {
-  const child = server;
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  stopServer();
-  const timeout = sleep(10_000).then(() => 'timeout');
-  if ((await Promise.race([exited, timeout])) === 'timeout') {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-}
-
-function cleanup() {
-  stopServer();
-  rmSync(snapshot, { recursive: true, force: true });
-}
-
-process.on('exit', cleanup);
-for (const signal of ['SIGINT', 'SIGTERM'] as const)
-  process.on(signal, () => {
-    console.error(`\n${signal}: stopping the server`);
-    cleanup();
-    process.exit(130);
-  });
-
-function run(cmd: string, args: string[], cwd = snapshot) {
-  const r = spawnSync(cmd, args, { cwd, env: ENV, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function startServer(extraArgs: string[]): Promise<number> {
-  const started = performance.now();
-  serverLog = '';
-  server = spawn(
-    'npx',
-    ['wrangler', 'dev', '--ip', HOST, '--port', String(PORT), '--inspector-port', String(INSPECTOR_PORT),
-      '--persist-to', state, '--show-interactive-dev-session=false', '--log-level', 'warn', ...extraArgs],
-    { cwd: snapshot, env: ENV, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  server.stdout!.on('data', (d) => (serverLog += d));
-  server.stderr!.on('data', (d) => (serverLog += d));
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`wrangler dev exited (${server.exitCode}):\n${serverLog}`);
-    try {
-      const res = await fetch(`${BASE}/v2/health/live`);
-      if (res.ok) return performance.now() - started;
-    } catch {
-      /* not listening yet */
-    }
-    await sleep(100);
-  }
-  throw new Error(`wrangler dev not ready after 90 s:\n${serverLog}`);
-}
+/** Starts the server; the ms from spawn to its first 200. */
+const startServer = (extraArgs: string[]) =>
+  sandbox.startServer({ name: 'wrangler dev', port: PORT, inspectorPort: INSPECTOR_PORT, persistTo: state, readyPath: '/v2/health/live', args: extraArgs });
 
 /** One request, timed from here (workerd's own clock does not advance during compute). */
 async function timed(path: string, body: string): Promise<{ ms: number; status: number; text: string }> {
@@ -142,14 +49,8 @@ interface Run {
   timeouts: number;
 }
 
-async function autocannonRun(path: string, body: string | undefined, duration: number): Promise<AutocannonResult> {
-  return autocannon({
-    url: `${BASE}${path}`,
-    connections: CONNECTIONS,
-    duration,
-    ...(body ? { method: 'POST', body, headers: { 'content-type': 'application/json' } } : {}),
-  });
-}
+const autocannonRun = (path: string, body: string | undefined, duration: number): Promise<AutocannonResult> =>
+  loadTest({ url: `${BASE}${path}`, connections: CONNECTIONS, body, duration });
 
 /** Combines chunks: rate over the whole time; p50 the median of chunk p50s; p99 the worst chunk's (conservative). */
 function combine(chunks: AutocannonResult[]): Run {
@@ -200,7 +101,7 @@ function filesUnder(dir: string): string[] {
 function bundleSize(minify: boolean): { raw: number; gzip: number } {
   const out = mkdtempSync(join(tmpdir(), 'labelwatch-bench-bundle-'));
   try {
-    run('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', out, ...(minify ? ['--minify'] : [])]);
+    sandbox.run('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', out, ...(minify ? ['--minify'] : [])]);
     let raw = 0;
     let gzip = 0;
     for (const file of filesUnder(out).filter((f) => !f.endsWith('.map'))) {
@@ -249,17 +150,14 @@ async function measure(title: string, extraArgs: string[]): Promise<ServerRun> {
   await load('warm-up', predictPath, oneRow, 2);
   const [live, single] = await interleaved(['GET /v2/health/live', '/v2/health/live'], ['1-row predict', predictPath, oneRow]);
   const batch = await load('1000-row predict', predictPath, thousandRows);
-  await stopServerAndWait();
+  await sandbox.stopServerAndWait();
   return { readyMs, first: first.ms, warm: warm.ms, live, single, batch };
 }
 
 async function main() {
   console.error(`bench-serve: registry, snapshot in ${snapshot}, local migrations, wrangler dev on ${HOST}:${PORT}`);
-  run('npm', ['run', '--silent', 'registry'], ROOT);
-  for (const entry of ['src', 'models', 'migrations', 'wrangler.toml', 'package.json', 'tsconfig.json'])
-    cpSync(join(ROOT, entry), join(snapshot, entry), { recursive: true });
-  symlinkSync(join(ROOT, 'node_modules'), join(snapshot, 'node_modules'), 'dir');
-  run('npx', ['wrangler', 'd1', 'migrations', 'apply', 'labelwatch', '--local', '--persist-to', state]);
+  sandbox.fill();
+  sandbox.run('npx', ['wrangler', 'd1', 'migrations', 'apply', 'labelwatch', '--local', '--persist-to', state]);
   const loadBefore = loadavg()[0];
 
   // As configured (monitoring on: every answered batch goes to an aggregator Durable Object), then with monitoring
@@ -299,13 +197,4 @@ async function main() {
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
 }
 
-main()
-  .then(() => {
-    cleanup();
-    process.exit(0);
-  })
-  .catch((e) => {
-    console.error(`bench-serve: ${(e as Error).message}`);
-    cleanup();
-    process.exit(1);
-  });
+sandbox.runMain('bench-serve', main);

@@ -10,7 +10,7 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseFlags } from './lib/args.ts';
 import { parseCsv, type CsvTable } from './lib/csv.ts';
 import { MetadataError, parseMetadata, type FeatureSpec, type ModelMetadata } from '../src/serving/metadata.ts';
 
@@ -221,22 +221,16 @@ function readMetadata(path: string): ModelMetadata {
 export async function main(argv: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        csv: { type: 'string' },
-        label: { type: 'string' },
-        features: { type: 'string' },
-        standardize: { type: 'boolean', default: false },
-        'class-weight': { type: 'boolean', default: false },
-        name: { type: 'string' },
-        version: { type: 'string' },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
+    values = parseFlags(argv, {
+      csv: { type: 'string' },
+      label: { type: 'string' },
+      features: { type: 'string' },
+      standardize: { type: 'boolean', default: false },
+      'class-weight': { type: 'boolean', default: false },
+      name: { type: 'string' },
+      version: { type: 'string' },
+      out: { type: 'string' },
+    });
     if (!values.help && (!values.csv || !values.label)) throw new Error('--csv and --label are required');
   } catch (e) {
     process.stderr.write(`stats: ${(e as Error).message}\n\n${USAGE}\n`);

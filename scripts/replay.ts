@@ -6,12 +6,13 @@
 //   npm run replay -- --model seattle-weather --data my.csv --rate 50 --batch 10 --url https://labelwatch.example.workers.dev
 import { realpathSync } from 'node:fs';
 import { relative } from 'node:path';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { parseFlags, UsageError } from './lib/args.ts';
 import { FAULTS, ReplayError, describeFault, parseFault } from './replay/data.ts';
 import { DEFAULTS, replay, type ReplayOptions, type ReplayPlan, type ReplayProgress, type ReplaySummary } from './replay/run.ts';
 
 export { replay, ReplayError, type ReplayOptions, type ReplaySummary } from './replay/run.ts';
+export { UsageError } from './lib/args.ts';
 
 export const USAGE = `usage: npm run replay -- --model <name> [options]
 
@@ -32,8 +33,6 @@ export const USAGE = `usage: npm run replay -- --model <name> [options]
 
 Exit status: 0 when answers came back, 1 when none did (or on an error), 2 on a usage error, 130 on Ctrl-C.`;
 
-export class UsageError extends Error {}
-
 function positive(value: string | undefined, flag: string, integer: boolean): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
@@ -44,31 +43,20 @@ function positive(value: string | undefined, flag: string, integer: boolean): nu
 
 /** Parses CLI arguments into replay options; `null` means --help. Throws UsageError naming the flag. */
 export function parseReplayArgs(argv: string[], env: Record<string, string | undefined> = process.env): ReplayOptions | null {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        model: { type: 'string' },
-        data: { type: 'string' },
-        label: { type: 'string' },
-        rate: { type: 'string' },
-        batch: { type: 'string' },
-        duration: { type: 'string' },
-        requests: { type: 'string' },
-        fault: { type: 'string' },
-        url: { type: 'string' },
-        'api-key': { type: 'string' },
-        seed: { type: 'string' },
-        timeout: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const values = parseFlags(argv, {
+    model: { type: 'string' },
+    data: { type: 'string' },
+    label: { type: 'string' },
+    rate: { type: 'string' },
+    batch: { type: 'string' },
+    duration: { type: 'string' },
+    requests: { type: 'string' },
+    fault: { type: 'string' },
+    url: { type: 'string' },
+    'api-key': { type: 'string' },
+    seed: { type: 'string' },
+    timeout: { type: 'string' },
+  });
   if (values.help) return null;
   if (!values.model) throw new UsageError('--model: required (the name of a model labelwatch serves)');
   const url = values.url ?? DEFAULTS.url;

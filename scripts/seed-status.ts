@@ -9,6 +9,7 @@
 //   wrangler d1 execute labelwatch --local --file test/artifacts/status-seed.sql
 import { advanceIncident, assessWindow, type Incident, type WindowCounts } from '../src/monitor/index.ts';
 import type { ModelMetadata } from '../src/serving/metadata.ts';
+import { seededRandom } from './lib/random.ts';
 
 export interface ScenarioOptions {
   /** Epoch seconds "now"; windows end before the window that holds it. */
@@ -34,18 +35,6 @@ export function eventAt(k: number): Event {
   if (k === 35) return 'silent';
   if (k === 40) return 'few';
   return 'healthy';
-}
-
-/** Deterministic PRNG (mulberry32): the same scenario on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
@@ -89,7 +78,7 @@ export function statusScenario(models: readonly ModelMetadata[], options: Scenar
   const jsonWindows = options.evaluatedJsonWindows ?? Infinity;
   const current = Math.floor(options.now / length) * length;
   const collapsing = options.collapsing ?? models[0]?.name;
-  const rand = random(options.seed ?? 42);
+  const rand = seededRandom(options.seed ?? 42); // seeded: the same scenario on every run
   const incidentStatements: string[] = [];
   const windowRows: string[] = [];
   const labelRows: string[] = [];

@@ -18,7 +18,7 @@
 // - Determinism. A rerun must write byte-identical files (models are committed; a retrain without a change
 //   must not produce a diff). tfjs `fit()` shuffles with Math.random, and initializers draw from an unseeded
 //   generator unless given a seed. So: every initializer is seeded (glorotUniform({seed}), zero biases),
-//   fit() runs with `shuffle: false` on data we reorder each epoch with a seeded PRNG (mulberry32), and
+//   fit() runs with `shuffle: false` on data we reorder each epoch with a seeded PRNG (mulberry32, scripts/lib/random.ts), and
 //   Math.random itself is replaced by a seeded PRNG while training, in case any code path still reaches it.
 //   The cpu backend is pure JS, hence deterministic for a given sequence of operations.
 //
@@ -38,6 +38,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseMetadata, type FeatureSpec, type ModelMetadata, type Probe } from '../src/serving/metadata';
+import { seededRandom, shuffleInPlace } from './lib/random';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MODELS_DIR = join(ROOT, 'models');
@@ -46,33 +47,12 @@ const WEIGHTS_FILE = 'group1-shard1of1.bin';
 const PROBES_PER_LABEL = 4;
 
 // ---------------------------------------------------------------------------------------------------------
-// Seeded randomness
-
-/** mulberry32: a small, fast 32-bit PRNG; good enough for shuffles and splits, and fully reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Fisher-Yates shuffle in place. */
-function shuffleInPlace<T>(items: T[], rng: () => number): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [items[i], items[j]] = [items[j], items[i]];
-  }
-  return items;
-}
+// Seeded randomness (seededRandom, shuffleInPlace: scripts/lib/random.ts)
 
 /** Runs `fn` with Math.random replaced by a seeded PRNG, restoring it afterwards. */
 async function withSeededMathRandom<T>(seed: number, fn: () => Promise<T>): Promise<T> {
   const original = Math.random;
-  Math.random = mulberry32(seed);
+  Math.random = seededRandom(seed);
   try {
     return await fn();
   } finally {
@@ -177,7 +157,7 @@ async function loadSeattleWeather(): Promise<Dataset> {
 
 /** Stratified split: round(fraction · n_c) rows of each label, chosen by a seeded shuffle, are held out. */
 function stratifiedSplit(data: Dataset): Split {
-  const rng = mulberry32(data.splitSeed);
+  const rng = seededRandom(data.splitSeed);
   const train: number[] = [];
   const holdout: number[] = [];
   data.labels.forEach((_, label) => {
@@ -324,7 +304,7 @@ async function trainOne(spec: ModelSpec): Promise<TrainedPackage> {
 
   const model = buildModel(spec);
   const targets = oneHot(yTrain, k);
-  const orderRng = mulberry32(spec.seed ^ 0x5eed);
+  const orderRng = seededRandom(spec.seed ^ 0x5eed);
   const started = Date.now();
   await withSeededMathRandom(spec.seed ^ 0x7a11, async () => {
     for (let epoch = 1; epoch <= spec.epochs; epoch++) {

@@ -4,6 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { FeatureSpec } from '../../src/serving/metadata.ts';
 import { parseCsv } from '../lib/csv.ts';
+import { seededRandom, shuffleInPlace } from '../lib/random.ts';
 
 /** An error meant for the person at the terminal: printed as is, without a stack. */
 export class ReplayError extends Error {}
@@ -200,28 +201,12 @@ export function prepareInputs(rows: DataRow[], features: FeatureSpec[], labels: 
   );
 }
 
-/** mulberry32: a small seeded PRNG (the one scripts/train.ts uses), so a replay is reproducible. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The rows, forever: each pass in a new seeded order (Fisher-Yates), so long replays do not repeat a pattern. */
 export function* shuffledForever<T>(items: readonly T[], seed: number): Generator<T, never> {
-  const rng = mulberry32(seed);
+  const random = seededRandom(seed);
   const order = items.map((_, i) => i);
   for (;;) {
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = Math.floor(rng() * (i + 1));
-      [order[i], order[j]] = [order[j], order[i]];
-    }
-    for (const i of order) yield items[i];
+    for (const i of shuffleInPlace(order, random)) yield items[i];
   }
 }
 

@@ -115,7 +115,8 @@ export function incidentWindows(d1: D1Database, i: IncidentRow, limit: number): 
 /** A delivery as the admin API shows it: never its payload (PagerDuty's and Slack's carry routing details). */
 export type DeliveryStatusRow = Omit<DeliveryRow, 'payload'>;
 
-const deliveryStatusColumns = {
+/** The columns of a DeliveryStatusRow: every one but the payload (the status page selects them too). */
+export const deliveryStatusColumns = {
   id: deliveries.id,
   incidentId: deliveries.incidentId,
   channel: deliveries.channel,

@@ -9,6 +9,7 @@ import type { BatchItem } from 'drizzle-orm/batch';
 import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
 import type { RunnableQuery } from 'drizzle-orm/runnable-query';
 import type { Verdict } from '../monitor/detector';
+import { deliveryStatusColumns, type DeliveryStatusRow } from './incidents';
 import { deliveries, incidents, windowFeatures, windowLabels, windows } from './schema';
 
 type Db = DrizzleD1Database;
@@ -125,22 +126,11 @@ export interface FeatureBucket {
 
 export type IncidentRow = typeof incidents.$inferSelect;
 
-/** A delivery as the page may show it: no payload (it carries URLs, remedies, maybe secrets of receivers). */
-export interface DeliveryView {
-  id: string;
-  incidentId: string;
-  model: string | null;
-  version: string | null;
-  channel: string;
-  event: string;
-  status: string;
-  attempts: number;
-  lastStatusCode: number | null;
-  lastError: string | null;
-  createdAt: number;
-  nextAttemptAt: number | null;
-  deliveredAt: number | null;
-}
+/**
+ * A delivery as the page may show it: no payload (it carries URLs, remedies, maybe secrets of receivers), so the admin
+ * API's columns, plus its incident's model version.
+ */
+export type DeliveryView = DeliveryStatusRow & { model: string | null; version: string | null };
 
 export interface WindowFindings {
   start: number;
@@ -341,21 +331,7 @@ export function labelTotals(model: string, version: string, from: number, to: nu
 export const recentDeliveries = (limit = 20): Read<DeliveryView[]> =>
   rowsOf((db) =>
     db
-      .select({
-        id: deliveries.id,
-        incidentId: deliveries.incidentId,
-        model: incidents.model,
-        version: incidents.version,
-        channel: deliveries.channel,
-        event: deliveries.event,
-        status: deliveries.status,
-        attempts: deliveries.attempts,
-        lastStatusCode: deliveries.lastStatusCode,
-        lastError: deliveries.lastError,
-        createdAt: deliveries.createdAt,
-        nextAttemptAt: deliveries.nextAttemptAt,
-        deliveredAt: deliveries.deliveredAt,
-      })
+      .select({ ...deliveryStatusColumns, model: incidents.model, version: incidents.version })
       .from(deliveries)
       .leftJoin(incidents, eq(incidents.id, deliveries.incidentId))
       .orderBy(desc(deliveries.createdAt))

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app';
 import type { Env } from '../../src/config';
 import { bearerToken, matchesAny, secretsEqual } from '../../src/routes/auth';
+import { aggregatorSpy } from './helpers';
 
 const BASE = 'http://labelwatch.test';
 const KEY_A = 'lw-key-alpha-7f3a9c';
@@ -13,18 +14,11 @@ const KEY_B = 'lw-key-beta-91c2d4';
 const app = createApp();
 const realEnv = workerEnv as unknown as Env;
 
-let touches = 0;
-const spyAggregator = {
-  idFromName: (name: string) => {
-    touches++;
-    return realEnv.AGGREGATOR.idFromName(name);
-  },
-  get: (id: DurableObjectId) => realEnv.AGGREGATOR.get(id),
-} as unknown as DurableObjectNamespace;
+const aggregator = aggregatorSpy();
 
 // A fresh env object per arrangement: config is cached per env object.
-const keyed = (): Env => ({ ...realEnv, AGGREGATOR: spyAggregator, API_KEYS: ` ${KEY_A} ,${KEY_B}` });
-const open = (): Env => ({ ...realEnv, AGGREGATOR: spyAggregator, API_KEYS: '' });
+const keyed = (): Env => ({ ...realEnv, AGGREGATOR: aggregator.namespace, API_KEYS: ` ${KEY_A} ,${KEY_B}` });
+const open = (): Env => ({ ...realEnv, AGGREGATOR: aggregator.namespace, API_KEYS: '' });
 
 async function send(testEnv: Env, method: string, path: string, opts: { body?: string; authorization?: string } = {}) {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -56,19 +50,19 @@ describe('with API_KEYS set', () => {
   const env = keyed();
 
   it.each(PREDICT)('%s needs a valid bearer key', async (path, body) => {
-    touches = 0;
+    aggregator.touches = 0;
     for (const authorization of [undefined, '', 'Bearer', 'Bearer ', `Basic ${KEY_A}`, `Bearer ${KEY_A}x`, `Bearer ${KEY_A.slice(0, -1)}`, `Bearer ${KEY_A},${KEY_B}`, KEY_A]) {
       const res = await send(env, 'POST', path, { body, authorization });
       expect(res.status, `authorization ${JSON.stringify(authorization)}`).toBe(401);
       expect(JSON.parse(res.text)).toEqual({ error: 'authorization: a valid "Authorization: Bearer <api key>" header is required' });
       expect(res.wwwAuthenticate).toBe('Bearer realm="labelwatch"');
     }
-    expect(touches).toBe(0);
+    expect(aggregator.touches).toBe(0);
     for (const authorization of [`Bearer ${KEY_A}`, `Bearer ${KEY_B}`, `bearer   ${KEY_B}`]) {
       const res = await send(env, 'POST', path, { body, authorization });
       expect(res.status, `${authorization}: ${res.text}`).toBe(200);
     }
-    expect(touches).toBe(3);
+    expect(aggregator.touches).toBe(3);
   });
 
   it('checks the key before anything else: an unknown model or a malformed body without a key is a 401', async () => {

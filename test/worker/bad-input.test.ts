@@ -8,26 +8,17 @@ import type { Env } from '../../src/config';
 import penguins from '../../models/penguins/metadata.json';
 import seattle from '../../models/seattle-weather/metadata.json';
 import type { ModelMetadata } from '../../src/serving/metadata';
+import { aggregatorSpy } from './helpers';
 
 const BASE = 'http://labelwatch.test';
 const app = createApp();
 const realEnv = workerEnv as unknown as Env;
 
-/** The aggregator namespace, wrapped to count how often anything asks it for a shard. */
-let touches = 0;
-const spyAggregator = {
-  idFromName: (name: string) => {
-    touches++;
-    return realEnv.AGGREGATOR.idFromName(name);
-  },
-  get: (id: DurableObjectId) => realEnv.AGGREGATOR.get(id),
-  idFromString: (id: string) => realEnv.AGGREGATOR.idFromString(id),
-  newUniqueId: () => realEnv.AGGREGATOR.newUniqueId(),
-} as unknown as DurableObjectNamespace;
-const env: Env = { ...realEnv, AGGREGATOR: spyAggregator, MONITORING: 'on' };
+const aggregator = aggregatorSpy();
+const env: Env = { ...realEnv, AGGREGATOR: aggregator.namespace, MONITORING: 'on' };
 
 beforeEach(() => {
-  touches = 0;
+  aggregator.touches = 0;
 });
 
 /** One request through the real app; waits for its waitUntil work so recording (if any) has happened. */
@@ -84,14 +75,14 @@ describe('named rejections (TF Serving)', () => {
     ['more rows than MAX_INSTANCES', JSON.stringify({ instances: Array(1025).fill(row) }), 'instances: 1025 instances exceed the limit of 1024 per request'],
   ])('%s → 400', async (_what, body, message) => {
     expectError(await send('POST', P, body), 400, message);
-    expect(touches).toBe(0);
+    expect(aggregator.touches).toBe(0);
   });
 
   it('accepts exactly MAX_INSTANCES rows and counts them', async () => {
     const res = await send('POST', P, JSON.stringify({ instances: Array(1024).fill(row) }));
     expect(res.status).toBe(200);
     expect(JSON.parse(res.text).predictions).toHaveLength(1024);
-    expect(touches).toBe(1);
+    expect(aggregator.touches).toBe(1);
   });
 
   it('honours a configured MAX_INSTANCES', async () => {
@@ -109,14 +100,14 @@ describe('named rejections (TF Serving)', () => {
     expectError(await send('POST', P, padded(1024 * 1024 + 1)), 413, 'body: larger than the limit of 1048576 bytes (1 MiB); split the batch');
     expectError(await send('POST', '/v2/models/penguins/infer', padded(2 * 1024 * 1024)), 413, /1 MiB/);
     expect((await send('POST', P, padded(1024 * 1024))).status).toBe(200);
-    expect(touches).toBe(1);
+    expect(aggregator.touches).toBe(1);
   });
 
   it('finite inputs that overflow the network → 422 naming the row, not recorded', async () => {
     const huge = JSON.stringify({ instances: [row, [3e38, -3e38, 3e38, 3e38]] });
     expectError(await send('POST', P, huge), 422, /^instances\[1\]: the model's output is not finite for this row/);
     expectError(await send('POST', '/v2/models/penguins/infer', kserve([3e38, -3e38, 3e38, 3e38])), 422, /^inputs\[0\]\.data \(row 0\): the model's output is not finite/);
-    expect(touches).toBe(0);
+    expect(aggregator.touches).toBe(0);
   });
 });
 
@@ -134,7 +125,7 @@ describe('named rejections (KServe V2)', () => {
     ['more rows than MAX_INSTANCES', kserve(Array(1025 * 4).fill(0), [1025, 4]), 'inputs[0].shape[0]: 1025 rows exceed the limit of 1024 per request'],
   ])('%s → 400', async (_what, body, message) => {
     expectError(await send('POST', P, body), 400, message);
-    expect(touches).toBe(0);
+    expect(aggregator.touches).toBe(0);
   });
 });
 
@@ -311,9 +302,9 @@ describe('fuzz', () => {
           : `/v2/models/${name}${version ? `/versions/${version}` : ''}/infer`;
       const method = rng() < 0.05 ? pick(rng, ['PUT', 'PATCH', 'DELETE']) : 'POST';
 
-      const before = touches;
+      const before = aggregator.touches;
       const res = await send(method, path, text);
-      const recorded = touches - before;
+      const recorded = aggregator.touches - before;
       tally.byStatus[res.status] = (tally.byStatus[res.status] ?? 0) + 1;
       const where = `#${i} ${method} ${path} ${text.slice(0, 120)} → ${res.status} ${res.text.slice(0, 200)}`;
       if (res.status >= 500) failures.push(`5xx: ${where}`);
@@ -340,10 +331,10 @@ describe('fuzz', () => {
     console.log(`fuzz: ${JSON.stringify(tally)}`);
 
     // The server still works, and counts, after all that.
-    touches = 0;
+    aggregator.touches = 0;
     const ok = await send('POST', '/v1/models/penguins:predict', JSON.stringify({ instances: penguins.probes.map((p) => p.input) }));
     expect(ok.status).toBe(200);
     expect(JSON.parse(ok.text).labels).toEqual(penguins.probes.map((p) => p.label));
-    expect(touches).toBe(1);
+    expect(aggregator.touches).toBe(1);
   });
 });

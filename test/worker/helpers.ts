@@ -60,3 +60,23 @@ export async function labelCounts(model: string, start: number): Promise<Record<
 }
 
 export const epochMs = (seconds: number) => seconds * 1000;
+
+/**
+ * The aggregator namespace, wrapped to count in `touches` how often anything asks it for a shard: put `namespace` in
+ * an env as AGGREGATOR, and a request the monitor must not record leaves the count where it was.
+ */
+export function aggregatorSpy() {
+  const spy = {
+    touches: 0,
+    namespace: {
+      idFromName: (name: string) => {
+        spy.touches++;
+        return env.AGGREGATOR.idFromName(name);
+      },
+      get: (id: DurableObjectId) => env.AGGREGATOR.get(id),
+      idFromString: (id: string) => env.AGGREGATOR.idFromString(id),
+      newUniqueId: () => env.AGGREGATOR.newUniqueId(),
+    } as unknown as DurableObjectNamespace,
+  };
+  return spy;
+}

@@ -1,0 +1,163 @@
+// What the server benchmarks (bench-serve, bench-monitor) share: a snapshot of the tree to serve, one `wrangler dev`
+// at a time on it, and autocannon to load it.
+//
+// The server runs on a snapshot (src, models, migrations, config; node_modules linked) in a temp dir: `wrangler dev`
+// always watches its sources, and an edit during a run would reload the isolate mid-measurement.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const HOST = '127.0.0.1';
+const ENV = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' };
+const SNAPSHOT_ENTRIES = ['src', 'models', 'migrations', 'wrangler.toml', 'package.json', 'tsconfig.json'];
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface Histogram {
+  average: number;
+  p50: number;
+  p99: number;
+}
+export interface AutocannonResult {
+  requests: Histogram & { total: number };
+  latency: Histogram;
+  '2xx': number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  /** Seconds. */
+  duration: number;
+}
+// autocannon ships no types; this is the part of its API used here.
+const autocannon = createRequire(import.meta.url)('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult>;
+
+/** One load run: `body` POSTed as JSON (a GET without one), for `duration` seconds or until `amount` requests. */
+export function loadTest({ url, connections, body, ...until }: { url: string; connections: number; body?: string } & ({ duration: number } | { amount: number })) {
+  // Only the stop condition given is passed on: autocannon takes an undefined option over its default.
+  return autocannon({
+    url,
+    connections,
+    ...until,
+    ...(body ? { method: 'POST', body, headers: { 'content-type': 'application/json' } } : {}),
+  });
+}
+
+/**
+ * A benchmark's sandbox: the snapshot in a temp dir and the `wrangler dev` serving it (one at a time). The server is
+ * stopped and the snapshot removed when the process exits, also on Ctrl-C.
+ */
+export class Sandbox {
+  readonly dir: string;
+  private server: ChildProcess | undefined;
+  private serverLog = '';
+
+  constructor(prefix: string) {
+    this.dir = mkdtempSync(join(tmpdir(), prefix));
+    process.on('exit', () => this.cleanup());
+    for (const signal of ['SIGINT', 'SIGTERM'] as const)
+      process.on(signal, () => {
+        console.error(`\n${signal}: stopping the server`);
+        this.cleanup();
+        process.exit(130);
+      });
+  }
+
+  /** Regenerates the model registry in the tree, then snapshots the tree. */
+  fill() {
+    this.run('npm', ['run', '--silent', 'registry'], ROOT);
+    for (const entry of SNAPSHOT_ENTRIES) cpSync(join(ROOT, entry), join(this.dir, entry), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules'), join(this.dir, 'node_modules'), 'dir');
+  }
+
+  /** Runs a command to completion (in the snapshot unless told); its stdout, or an error with both outputs. */
+  run(cmd: string, args: string[], cwd = this.dir): string {
+    const r = spawnSync(cmd, args, { cwd, env: ENV, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+    return r.stdout;
+  }
+
+  /**
+   * Starts `wrangler dev` on the snapshot and waits (up to 90 s) until `readyPath` answers 2xx; returns the ms from
+   * spawn to then. `name` tells this server apart in errors.
+   */
+  async startServer(opts: { name: string; port: number; inspectorPort: number; persistTo: string; readyPath: string; args: string[] }): Promise<number> {
+    const started = performance.now();
+    this.serverLog = '';
+    const server = spawn(
+      'npx',
+      ['wrangler', 'dev', '--ip', HOST, '--port', String(opts.port), '--inspector-port', String(opts.inspectorPort),
+        '--persist-to', opts.persistTo, '--show-interactive-dev-session=false', '--log-level', 'warn', ...opts.args],
+      // Its own process group, so stopping it stops the workerd it starts too.
+      { cwd: this.dir, env: ENV, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.server = server;
+    server.stdout!.on('data', (d) => (this.serverLog += d));
+    server.stderr!.on('data', (d) => (this.serverLog += d));
+    const deadline = Date.now() + 90_000;
+    while (Date.now() < deadline) {
+      if (server.exitCode !== null) throw new Error(`${opts.name} exited (${server.exitCode}):\n${this.serverLog}`);
+      try {
+        if ((await fetch(`http://${HOST}:${opts.port}${opts.readyPath}`)).ok) return performance.now() - started;
+      } catch {
+        /* not listening yet */
+      }
+      await sleep(100);
+    }
+    throw new Error(`${opts.name} not ready after 90 s:\n${this.serverLog}`);
+  }
+
+  /** The server's process id, which is also its process group's; undefined when none runs. */
+  get serverPid(): number | undefined {
+    return this.server?.pid;
+  }
+
+  /** Kills wrangler and the workerd it started (its process group); idempotent, synchronous enough for 'exit'. */
+  stopServer() {
+    const pid = this.server?.pid;
+    if (pid === undefined || this.server?.exitCode !== null) return;
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+    this.server = undefined;
+  }
+
+  /** Stops the server and waits until it is gone (SIGKILL after 10 s), so the next measurement has a quiet machine. */
+  async stopServerAndWait() {
+    const child = this.server;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    this.stopServer();
+    if ((await Promise.race([exited, sleep(10_000).then(() => 'timeout')])) === 'timeout') {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+
+  cleanup() {
+    this.stopServer();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Runs the benchmark's main, then exits: 0, or 1 after printing its error as `name: message`. */
+  runMain(name: string, main: () => Promise<void>) {
+    main()
+      .then(() => {
+        this.cleanup();
+        process.exit(0);
+      })
+      .catch((e) => {
+        console.error(`${name}: ${(e as Error).message}`);
+        this.cleanup();
+        process.exit(1);
+      });
+  }
+}
