@@ -1,0 +1,1 @@
+CREATE INDEX `windows_bars` ON `windows` (`model`,`version`,`start`,`n`,`closed`,`verdict`);
