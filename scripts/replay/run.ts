@@ -269,9 +269,11 @@ export async function replay(options: ReplayOptions, hooks: ReplayHooks = {}): P
     inFlight.add(request);
   }
 
-  // Drain: late answers still count, but only for a short while; then abandon what is left.
-  const hardStop = setTimeout(() => stop.abort(), Math.max(0, deadline - performance.now()) + DRAIN_MS);
-  await Promise.all(inFlight);
+  // Drain: late answers still count, but only for a short while; then abandon what is left. The wait itself is
+  // capped too, because an aborted fetch has been seen never to settle (nodejs/node#56917).
+  const drainMs = (stop.signal.aborted ? 0 : Math.max(0, deadline - performance.now())) + DRAIN_MS;
+  const hardStop = setTimeout(() => stop.abort(), drainMs);
+  await Promise.race([Promise.all(inFlight), sleep(drainMs + 500)]);
   clearTimeout(hardStop);
   hooks.signal?.removeEventListener('abort', onAbort);
   if (hooks.signal?.aborted) stoppedBy = 'signal';
