@@ -3,8 +3,8 @@
 // at the client.
 //
 // Summaries of the same window are coalesced in the isolate for LINGER_MS and sent as one record() call: under load
-// a shard gets a few calls per second per isolate instead of one per request. Each request's waitUntil awaits the
-// send that carries its summary, so the isolate stays alive until the aggregator stored it, as without coalescing.
+// a shard gets a few calls per second per isolate instead of one per request. The waitUntil of the request that
+// opened a batch awaits its send, so the isolate stays alive until the aggregator stored the whole batch.
 import type { Config, Env } from '../config';
 import type { ModelMetadata } from '../serving/metadata';
 import { mergeCounts, summarizeBatch, windowStart, type WindowCounts } from '../monitor/window';
@@ -29,7 +29,8 @@ const outgoing = new Map<string, Outgoing>();
 
 /**
  * Counts an answered batch into the window containing `nowMs` (the clock is a parameter so tests can place a
- * prediction on a window boundary). Resolves once an aggregator shard stored it, or the failure was logged.
+ * prediction on a window boundary). The request that opens a batch gets a promise that resolves once a shard stored the
+ * batch (or the failure was logged); requests joining an open batch resolve at once.
  */
 export function recordBatch(
   env: Env,
@@ -45,8 +46,10 @@ export function recordBatch(
   const key = `${metadata.name}@${metadata.version}/${start}`;
   const open = outgoing.get(key);
   if (open) {
+    // The request that opened the batch keeps the isolate alive (its waitUntil awaits the send); waiting here too
+    // would only make this request's context wait on a promise another request resolves.
     open.counts = mergeCounts(open.counts, counts);
-    return open.sent;
+    return Promise.resolve();
   }
   const batch: Outgoing = { counts, sent: Promise.resolve() };
   batch.sent = new Promise<void>((resolve) => setTimeout(resolve, LINGER_MS)).then(() => {
