@@ -15,8 +15,8 @@ import { argmax } from './monitor/window';
 import type { ModelMetadata } from './serving/metadata';
 import { predictRows, registry } from './serving/registry';
 
-/** Closed windows evaluated per tick at most (a backlog drains over the following ticks). */
-export const EVALUATIONS_PER_TICK = 200;
+/** Closed windows evaluated per model version and tick at most (a backlog drains over the following ticks). */
+export const EVALUATIONS_PER_VERSION = 50;
 /** Recent healthy windows offered to the reference (the core caps their weight and ignores drifted ones). */
 export const RECENT_HEALTHY_WINDOWS = 60;
 
@@ -30,7 +30,7 @@ export async function evaluateClosedWindows(env: Env, nowMs: number): Promise<Ev
   const report: EvaluationReport = { evaluated: 0, flagged: 0, failed: 0 };
   // Only served versions: a window of a version no longer deployed has no reference to be judged by.
   const served = registry.list().map((m) => ({ model: m.name, version: m.version }));
-  const pending = await windowsAwaitingVerdict(env.DB, served, EVALUATIONS_PER_TICK);
+  const pending = await windowsAwaitingVerdict(env.DB, served, EVALUATIONS_PER_VERSION);
   const stalled = new Set<string>();
   for (const key of pending) {
     const version = `${key.model}@${key.version}`;

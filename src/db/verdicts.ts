@@ -1,6 +1,6 @@
 // The detector's side of the window tables: which closed windows still wait for a verdict, a window's counts as
 // the monitor core reads them, the recent healthy windows that refine the reference, and storing the verdict.
-import { and, asc, desc, eq, inArray, isNull, lt, or } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, lt } from 'drizzle-orm';
 import type { Explanation } from '../monitor';
 import type { Evaluation } from '../monitor/detector';
 import type { LabelCounts } from '../monitor/reference';
@@ -8,20 +8,27 @@ import { emptyCounts, type WindowCounts } from '../monitor/window';
 import { windowFeatures, windowLabels, windows } from './schema';
 import { database, type WindowKey } from './windows';
 
-/** Closed windows without a verdict, oldest first per model version (incidents must see windows in order). */
+/**
+ * Closed windows without a verdict, oldest first, at most `perVersion` for each served version: one query per
+ * version (a few bound parameters each, whatever the number of models), so a version whose windows keep failing
+ * never crowds out the others.
+ */
 export async function windowsAwaitingVerdict(
   d1: D1Database,
   served: { model: string; version: string }[],
-  limit: number,
+  perVersion: number,
 ): Promise<WindowKey[]> {
   if (served.length === 0) return [];
-  const isServed = or(...served.map((s) => and(eq(windows.model, s.model), eq(windows.version, s.version))));
-  return database(d1)
-    .select({ model: windows.model, version: windows.version, start: windows.start, length: windows.length })
-    .from(windows)
-    .where(and(eq(windows.closed, true), isNull(windows.verdict), isServed))
-    .orderBy(asc(windows.model), asc(windows.version), asc(windows.start))
-    .limit(limit);
+  const db = database(d1);
+  const [first, ...rest] = served.map(({ model, version }) =>
+    db
+      .select({ model: windows.model, version: windows.version, start: windows.start, length: windows.length })
+      .from(windows)
+      .where(and(eq(windows.model, model), eq(windows.version, version), eq(windows.closed, true), isNull(windows.verdict)))
+      .orderBy(asc(windows.start))
+      .limit(perVersion),
+  );
+  return (await db.batch([first, ...rest])).flat();
 }
 
 /** A stored window as the additive WindowCounts the monitor core works on. */

@@ -111,6 +111,7 @@ function incidentView(batch: ReadBatch, incident: IncidentRow, config: Config, n
       before,
       beforeFrom: useTraining ? ('training data' as const) : ('recent healthy windows' as const),
       since,
+      windowSeconds: length,
       ...found,
     };
   });
@@ -175,7 +176,7 @@ async function overview(c: Context<App>) {
         <section aria-labelledby="incidents">
           <h2 id="incidents">Open incidents</h2>
           {views.map((v) => (
-            <IncidentCard view={v} nowSeconds={now} windowSeconds={config.windowSeconds} />
+            <IncidentCard view={v} nowSeconds={now} />
           ))}
         </section>
       ) : null}
@@ -235,7 +236,7 @@ async function modelPage(c: Context<App>) {
       <TopBar range={range} path={`/models/${encodeURIComponent(name)}`} now={now} refresh={refresh} back />
       {models[0].metadata?.description ? <p class="muted">{models[0].metadata.description}</p> : null}
       {views.map((v) => (
-        <IncidentCard view={v} nowSeconds={now} windowSeconds={config.windowSeconds} />
+        <IncidentCard view={v} nowSeconds={now} />
       ))}
       {details.map(({ m, features, flagged }) => (
         <section aria-label={`${m.name} version ${m.version}`}>

@@ -97,7 +97,7 @@ export function parseKServe(body: unknown, features: FeatureSpec[], maxInstances
     return { ok: false, error: 'inputs[0]: expected an object {name, shape, datatype, data}' };
   if (typeof input.name !== 'string' || input.name === '') return { ok: false, error: 'inputs[0].name: expected a non-empty string' };
   if (input.datatype !== 'FP32' && input.datatype !== 'FP64')
-    return { ok: false, error: `inputs[0].datatype: expected "FP32", got ${describe(input.datatype)}` };
+    return { ok: false, error: `inputs[0].datatype: expected "FP32" (or "FP64"), got ${describe(input.datatype)}` };
   const shape = input.shape;
   const d = features.length;
   if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((s) => Number.isInteger(s) && s >= 0))

@@ -81,7 +81,7 @@ describe('parseKServe', () => {
     ['a null input', { inputs: [null] }, 'inputs[0]: expected an object {name, shape, datatype, data}'],
     ['a numeric id', { id: 3, ...kInput({ shape: [1, 3], data: [1, 2, 3] }) }, 'id: expected a string, got number'],
     ['no name', { inputs: [{ shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }, 'inputs[0].name: expected a non-empty string'],
-    ['INT64', kInput({ datatype: 'INT64', shape: [1, 3], data: [1, 2, 3] }), 'inputs[0].datatype: expected "FP32", got the string "INT64"'],
+    ['INT64', kInput({ datatype: 'INT64', shape: [1, 3], data: [1, 2, 3] }), 'inputs[0].datatype: expected "FP32" (or "FP64"), got the string "INT64"'],
     ['a 1-d shape', kInput({ shape: [3], data: [1, 2, 3] }), 'inputs[0].shape: expected [n, 3]'],
     ['a negative shape', kInput({ shape: [-1, 3], data: [1, 2, 3] }), 'inputs[0].shape: expected [n, 3]'],
     ['a wrong width', kInput({ shape: [1, 4], data: [1, 2, 3, 4] }), 'inputs[0].shape[1]: expected 3 features (a, b, c), got 4'],

@@ -116,7 +116,7 @@ describe('named rejections (KServe V2)', () => {
   it.each([
     ['malformed JSON', '{"inputs": [', /^body: malformed JSON/],
     ['missing inputs', '{"instances": [[0,0,0,0]]}', 'inputs: expected an array of tensors, got undefined'],
-    ['a wrong datatype', kserve([0, 0, 0, 0], [1, 4], { datatype: 'BYTES' }), 'inputs[0].datatype: expected "FP32", got the string "BYTES"'],
+    ['a wrong datatype', kserve([0, 0, 0, 0], [1, 4], { datatype: 'BYTES' }), 'inputs[0].datatype: expected "FP32" (or "FP64"), got the string "BYTES"'],
     ['a wrong width', kserve([0, 0, 0], [1, 3]), /^inputs\[0\]\.shape\[1\]: expected 4 features \(beak_length_mm, .*\), got 3$/],
     ['too few values', kserve([0, 0, 0, 0, 0], [2, 4]), 'inputs[0].data: shape [2, 4] needs 8 values, got 5'],
     ['a string value', kserve([0, 0, 0, 0, 0, 'x', 0, 0], [2, 4]), 'inputs[0].data[5]: expected a finite number, got the string "x"'],

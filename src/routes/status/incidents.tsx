@@ -17,6 +17,8 @@ export interface IncidentView {
   beforeFrom: 'recent healthy windows' | 'training data';
   /** Label counts of every window since the incident's first flagged window. */
   since: Record<string, number>;
+  /** The model version's window length (its metadata override, else the default). */
+  windowSeconds: number;
   diagnoses: Diagnosis[];
   remedies: Remedy[];
 }
@@ -38,7 +40,7 @@ const Meter: FC<{ share: number | null; colour: string }> = ({ share, colour }) 
   </td>
 );
 
-export const IncidentCard: FC<{ view: IncidentView; nowSeconds: number; windowSeconds: number }> = ({ view, nowSeconds, windowSeconds }) => {
+export const IncidentCard: FC<{ view: IncidentView; nowSeconds: number }> = ({ view, nowSeconds }) => {
   const { incident: i, labels, before, since } = view;
   const top = topLabel(since).top;
   const first = epochSeconds(i.firstWindowStart);
@@ -69,7 +71,7 @@ export const IncidentCard: FC<{ view: IncidentView; nowSeconds: number; windowSe
             <p class="headline">No predictions since the incident opened.</p>
           )}
           <p class="muted">
-            {i.flaggedWindows} flagged window{i.flaggedWindows === 1 ? '' : 's'} of {duration(windowSeconds)}, last one at{' '}
+            {i.flaggedWindows} flagged window{i.flaggedWindows === 1 ? '' : 's'} of {duration(view.windowSeconds)}, last one at{' '}
             {clock(epochSeconds(i.lastWindowStart))} UTC. “Before” is {view.beforeFrom}.
           </p>
           <table class="shift">
