@@ -130,7 +130,9 @@ export function loadConfig(env: Partial<Env>): Config {
       : null,
     slack: slackUrl ? { url: slackUrl } : null,
     deliveryTimeoutMs: integer(env.DELIVERY_TIMEOUT_MS, 'DELIVERY_TIMEOUT_MS', 10_000, 100, 60_000),
-    deliveryMaxAttempts: integer(env.DELIVERY_MAX_ATTEMPTS, 'DELIVERY_MAX_ATTEMPTS', 8, 1, 100),
+    // Each retry spends one of the queue's own retries (max_retries = 20 in wrangler.toml): more attempts than that
+    // would end in the dead-letter queue anyway.
+    deliveryMaxAttempts: integer(env.DELIVERY_MAX_ATTEMPTS, 'DELIVERY_MAX_ATTEMPTS', 8, 1, 20),
     deliveryBackoff: {
       baseSeconds: integer(env.DELIVERY_BACKOFF_BASE_SECONDS, 'DELIVERY_BACKOFF_BASE_SECONDS', 30, 0, 3_600),
       // A queue message can be delayed by 12 hours at most.

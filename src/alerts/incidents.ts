@@ -67,6 +67,14 @@ export async function resolveIncident(env: Env, id: string, nowMs: number): Prom
   if (!row) return undefined;
   if (row.status === 'resolved') return { incident: row, resolved: false };
   const incident: Incident = { ...incidentOf(row), status: 'resolved' };
-  await commit(env, incident, [{ event: 'resolved', at: nowMs, evaluation: null, resolvedBy: 'admin' }], nowMs);
+  try {
+    await commit(env, incident, [{ event: 'resolved', at: nowMs, evaluation: null, resolvedBy: 'admin' }], nowMs);
+  } catch (e) {
+    // The monitor resolved it in the meantime: its resolve notifications hold the unique (incident, channel, event)
+    // slots, so ours were refused and nothing was stored. That is not an error for the caller.
+    const now = await incidentById(env.DB, id);
+    if (now?.status === 'resolved') return { incident: now, resolved: false };
+    throw e;
+  }
   return { incident: (await incidentById(env.DB, id))!, resolved: true };
 }
