@@ -9,6 +9,7 @@ import penguins from '../../models/penguins/metadata.json';
 import seattle from '../../models/seattle-weather/metadata.json';
 import type { ModelMetadata } from '../../src/serving/metadata';
 import { aggregatorSpy } from './helpers';
+import { seededRandom } from '../../scripts/lib/random';
 
 const BASE = 'http://labelwatch.test';
 const app = createApp();
@@ -154,15 +155,6 @@ describe('wrong method → 405 with Allow', () => {
 // ---------------------------------------------------------------------------------------------------------------
 // Fuzz: seeded mutations of valid bodies, thrown at both APIs.
 
-function mulberry32(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 type Rng = () => number;
 const pick = <T,>(rng: Rng, xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)];
 const int = (rng: Rng, lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
@@ -282,7 +274,7 @@ describe('fuzz', () => {
   const MODELS = [penguins, seattle] as ModelMetadata[];
 
   it('1,200 seeded malformed bodies: zero 5xx, every 4xx a JSON error string, nothing rejected is recorded', { timeout: 240_000 }, async () => {
-    const rng = mulberry32(20240607);
+    const rng = seededRandom(20240607);
     const tally = { ok: 0, rejected: 0, byStatus: {} as Record<number, number> };
     const failures: string[] = [];
     for (let i = 0; i < 1200; i++) {

@@ -8,20 +8,13 @@ import { recordBatch } from '../../src/aggregate/record';
 import { windowStart } from '../../src/monitor/window';
 import { tick } from '../../src/schedule';
 import { config, epochMs, flushAll, holdingsOf, metadataOf, probabilitiesFor } from './helpers';
+// Seeded, so the traffic (and its labels) is the same at every run.
+import { seededRandom } from '../../scripts/lib/random';
 
 const BASE = 'http://labelwatch.test';
 const penguins = metadataOf('penguins');
 const L = config.windowSeconds;
 
-/** mulberry32: a seeded PRNG, so the traffic (and its labels) is the same at every run. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Sent {
   request: Request;
@@ -31,7 +24,7 @@ interface Sent {
 
 /** 330 requests: TF Serving and KServe V2 shapes, batch sizes 1 to 9, every seventh one malformed. */
 function traffic(): Sent[] {
-  const random = prng(42);
+  const random = seededRandom(42);
   return Array.from({ length: 330 }, (_, i) => {
     const n = 1 + (i % 9);
     const rows = Array.from({ length: n }, () => Array.from({ length: 4 }, () => Math.round((random() * 5 - 2.5) * 100) / 100));
