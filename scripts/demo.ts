@@ -13,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
+import { parseFlags, UsageError } from './lib/args.ts';
 import { type Fault, ReplayError, describeFault, parseFault } from './replay/data.ts';
 import { DEFAULTS as REPLAY_DEFAULTS, fetchModel, replay, type ReplayProgress, type ServedModel } from './replay/run.ts';
 import {
@@ -53,29 +53,16 @@ export interface DemoOptions {
   keep: boolean;
 }
 
-export class UsageError extends Error {}
-
 /** Parses CLI arguments; `null` means --help. */
 export function parseDemoArgs(argv: string[]): DemoOptions | null {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        model: { type: 'string' },
-        fault: { type: 'string' },
-        port: { type: 'string' },
-        window: { type: 'string' },
-        quick: { type: 'boolean' },
-        keep: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const values = parseFlags(argv, {
+    model: { type: 'string' },
+    fault: { type: 'string' },
+    port: { type: 'string' },
+    window: { type: 'string' },
+    quick: { type: 'boolean' },
+    keep: { type: 'boolean' },
+  });
   if (values.help) return null;
   const integer = (value: string | undefined, flag: string, fallback: number, min: number, max: number) => {
     if (value === undefined) return fallback;
