@@ -4,7 +4,8 @@
 import { and, desc, eq, inArray, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { Incident } from '../monitor/incident';
 import { deliveries, incidents } from './schema';
-import { database, listWindows, type StoredWindow } from './windows';
+import { database } from './client';
+import { listWindows, type StoredWindow } from './windows';
 
 export type IncidentRow = typeof incidents.$inferSelect;
 export type DeliveryRow = typeof deliveries.$inferSelect;

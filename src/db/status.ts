@@ -6,9 +6,10 @@
 // here is a `Read` (queries plus how to shape their rows), and a ReadBatch sends all reads of a page in one trip.
 import { and, desc, eq, gte, inArray, lt, ne, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
-import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
+import type { DrizzleD1Database } from 'drizzle-orm/d1';
 import type { RunnableQuery } from 'drizzle-orm/runnable-query';
 import type { Verdict } from '../monitor/detector';
+import { database } from './client';
 import { deliveryStatusColumns, type DeliveryStatusRow } from './incidents';
 import { deliveries, incidents, windowFeatures, windowLabels, windows } from './schema';
 
@@ -34,7 +35,7 @@ export class ReadBatch {
   private readonly pending: { read: Read<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
   private readonly db: Db;
   constructor(d1: D1Database) {
-    this.db = drizzle(d1);
+    this.db = database(d1);
   }
 
   private ran = false;

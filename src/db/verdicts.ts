@@ -6,7 +6,8 @@ import type { Evaluation } from '../monitor/detector';
 import type { LabelCounts } from '../monitor/reference';
 import { emptyCounts, type WindowCounts } from '../monitor/window';
 import { windowFeatures, windowLabels, windows } from './schema';
-import { database, type WindowKey } from './windows';
+import { database } from './client';
+import type { WindowKey } from './windows';
 
 /**
  * Closed windows without a verdict, oldest first, at most `perVersion` for each served version: one query per

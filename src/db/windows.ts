@@ -1,13 +1,10 @@
 // The window tables' queries: the additive, idempotent flush of one aggregator shard; closing windows on the
 // clock (with explicit zero-traffic windows); retention; and the reads behind the windows API.
 import { and, desc, eq, gte, inArray, is, lt, lte, sql, SQL, type Query } from 'drizzle-orm';
-import { drizzle } from 'drizzle-orm/d1';
 import { SQLiteAsyncDialect } from 'drizzle-orm/sqlite-core';
 import type { WindowCounts } from '../monitor/window';
+import { database } from './client';
 import { flushes, windowFeatures, windowLabels, windows } from './schema';
-
-/** The drizzle handle of a D1 database (also used by the other db/ modules). */
-export const database = (d1: D1Database) => drizzle(d1);
 
 const dialect = new SQLiteAsyncDialect();
 
