@@ -2,8 +2,8 @@
 // closes every window all shards had their chance to flush, hands the newly closed ones to evaluation, and prunes
 // what is older than the retention. `tick` takes the clock as an argument so tests can drive it.
 import { configOf, type Env } from './config';
-import { windowLengthOf } from './aggregate/record';
 import { closeWindows, pruneWindows, type WindowKey } from './db/windows';
+import { windowLengthOf } from './serving/metadata';
 import { registry } from './serving/registry';
 import { evaluateClosedWindows, type EvaluationReport } from './evaluate';
 import { sweepOutbox } from './alerts/outbox';

@@ -6,16 +6,12 @@
 // a shard gets a few calls per second per isolate instead of one per request. The waitUntil of the request that
 // opened a batch awaits its send, so the isolate stays alive until the aggregator stored the whole batch.
 import type { Config, Env } from '../config';
-import type { ModelMetadata } from '../serving/metadata';
+import { type ModelMetadata, windowLengthOf } from '../serving/metadata';
 import { mergeCounts, summarizeBatch, windowStart, type WindowCounts } from '../monitor/window';
 import type { WindowAggregator } from './aggregator';
 
 /** How long a summary waits in the isolate for others of its window before it goes to an aggregator shard. */
 export const LINGER_MS = 50;
-
-/** Window length of a model: its metadata override, else the configured default. */
-export const windowLengthOf = (metadata: ModelMetadata, config: Config): number =>
-  metadata.monitor?.window_seconds ?? config.windowSeconds;
 
 /** Durable Object name of one aggregator shard: `model@version#k`. */
 export const shardName = (model: string, version: string, shard: number): string => `${model}@${version}#${shard}`;

@@ -3,8 +3,8 @@
 // transaction (the outbox). Only then are queue messages sent; if that fails, the cron's sweep sends them later.
 import { configOf, type Config, type Env } from '../config';
 import { activeIncident, incidentById, incidentOf, type IncidentRow, saveIncidentChange } from '../db/incidents';
-import { windowLengthOf } from '../aggregate/record';
 import { advanceIncident, type EvaluatedWindow, type Incident, type IncidentEvent } from '../monitor/incident';
+import { windowLengthOf } from '../serving/metadata';
 import { registry } from '../serving/registry';
 import { outboxFor } from './channels';
 import { sortableId } from './ids';
@@ -14,7 +14,7 @@ import { enqueueDeliveries } from './outbox';
 /** Window length of a model version: the served model's own, else the deployment default. */
 function windowSecondsOf(model: string, version: string, config: Config): number {
   const metadata = registry.metadata(model);
-  return metadata && metadata.version === version ? windowLengthOf(metadata, config) : config.windowSeconds;
+  return windowLengthOf(metadata?.version === version ? metadata : undefined, config);
 }
 
 /** Stores an incident change with its notifications' deliveries (atomically), then enqueues them. */

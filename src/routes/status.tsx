@@ -3,7 +3,6 @@
 // Server-rendered HTML with inline CSS and SVG, no script; it reads D1 only, through db/status.ts.
 import { Hono, type Context } from 'hono';
 import type { FC } from 'hono/jsx';
-import { windowLengthOf } from '../aggregate/record';
 import { configOf, type Config, type Env } from '../config';
 import {
   featureBuckets,
@@ -23,7 +22,7 @@ import {
 import type { Diagnosis } from '../monitor/diagnosis';
 import type { Incident } from '../monitor/incident';
 import type { Remedy } from '../monitor/remedies';
-import type { ModelMetadata } from '../serving/metadata';
+import { type ModelMetadata, windowLengthOf } from '../serving/metadata';
 import { registry } from '../serving/registry';
 import { jsonError } from './errors';
 import { statusAccess } from './status/access';
@@ -56,13 +55,9 @@ function modelPairs(stored: { model: string; version: string }[], only?: string)
 
 type Pair = ReturnType<typeof modelPairs>[number];
 
-/** A model's own window length (metadata may override the default); unserved versions get the default. */
-const windowSecondsOf = (metadata: ModelMetadata | undefined, config: Config) =>
-  metadata ? windowLengthOf(metadata, config) : config.windowSeconds;
-
 /** The bars of a model version over the range: its own window length, merged as the range needs. */
 const spanOfPair = (pair: Pair, config: Config, range: RangeName, now: number): Span =>
-  spanOf(pair.name, pair.version, range, windowSecondsOf(pair.metadata, config), now);
+  spanOf(pair.name, pair.version, range, windowLengthOf(pair.metadata, config), now);
 
 // The two views below only queue reads on the batch (synchronously); they resolve once the caller has run it.
 
@@ -71,7 +66,7 @@ function modelView(batch: ReadBatch, { name, version, metadata }: Pair, span: Sp
     name,
     version,
     metadata,
-    windowSeconds: windowSecondsOf(metadata, config),
+    windowSeconds: windowLengthOf(metadata, config),
     span,
     buckets,
     labels: labelOrder(metadata?.labels ?? [], buckets),
@@ -82,7 +77,7 @@ function modelView(batch: ReadBatch, { name, version, metadata }: Pair, span: Sp
 function incidentView(batch: ReadBatch, incident: IncidentRow, config: Config, now: number): Promise<IncidentView> {
   const served = registry.metadata(incident.model);
   const metadata = served?.version === incident.version ? served : undefined;
-  const length = windowSecondsOf(metadata, config);
+  const length = windowLengthOf(metadata, config);
   const first = epochSeconds(incident.firstWindowStart);
   // "Before" is the healthy traffic of the hour (or ten windows) before the first flagged window.
   const lookback = Math.max(3_600, 10 * length);

@@ -63,6 +63,13 @@ export interface ModelMetadata {
   description?: string;
 }
 
+/**
+ * Window length of a model version in seconds: its own `monitor.window_seconds`, else the deployment default
+ * (`WINDOW_SECONDS`). Pass undefined for a version that is not served (it gets the default).
+ */
+export const windowLengthOf = (metadata: Pick<ModelMetadata, 'monitor'> | undefined, defaults: { windowSeconds: number }): number =>
+  metadata?.monitor?.window_seconds ?? defaults.windowSeconds;
+
 export class MetadataError extends Error {}
 
 type Json = unknown;
