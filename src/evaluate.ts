@@ -7,7 +7,7 @@
 // is advanced before the verdict is stored: if storing fails, the next tick re-evaluates the window and the incident
 // state machine ignores the replay (it remembers the last window it saw).
 import { configOf, type Env } from './config';
-import { trackIncident } from './alerts/incidents';
+import { trackIncident } from './incidents/track';
 import { recentHealthyLabelCounts, storeVerdict, windowCounts, windowsAwaitingVerdict } from './db/verdicts';
 import type { WindowKey } from './db/windows';
 import { evaluateWindow, explain, type ProbeResult } from './monitor';

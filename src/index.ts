@@ -1,6 +1,6 @@
 // The Worker's entry: HTTP (the Hono app), the minute cron and the delivery queue; exports the Durable Objects.
 import { createApp } from './app';
-import { deliverBatch } from './alerts/deliver';
+import { deliverBatch } from './incidents/deliver';
 import type { Env } from './config';
 import { tick } from './schedule';
 

@@ -6,7 +6,7 @@ import { closeWindows, pruneWindows, type WindowKey } from './db/windows';
 import { windowLengthOf } from './serving/metadata';
 import { registry } from './serving/registry';
 import { evaluateClosedWindows, type EvaluationReport } from './evaluate';
-import { sweepOutbox } from './alerts/outbox';
+import { sweepOutbox } from './incidents/outbox';
 
 export interface TickReport {
   /** Windows this tick closed (with or without traffic). */

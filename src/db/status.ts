@@ -10,7 +10,7 @@ import type { DrizzleD1Database } from 'drizzle-orm/d1';
 import type { RunnableQuery } from 'drizzle-orm/runnable-query';
 import type { Verdict } from '../monitor/detector';
 import { database } from './client';
-import { deliveryStatusColumns, type DeliveryStatusRow } from './incidents';
+import { deliveryStatusColumns, type DeliveryStatusRow } from './deliveries';
 import { deliveries, incidents, windowFeatures, windowLabels, windows } from './schema';
 
 type Db = DrizzleD1Database;

@@ -2,16 +2,14 @@
 // delivery. Every route needs `Authorization: Bearer <ADMIN_TOKEN>`; without ADMIN_TOKEN the API is off (403),
 // never open. Responses carry no payload, URL or secret of a delivery.
 import { Hono, type MiddlewareHandler } from 'hono';
-import { retryDelivery } from '../alerts/outbox';
-import { resolveIncident } from '../alerts/incidents';
-import { statusUrlOf } from '../alerts/notice';
+import { retryDelivery } from '../incidents/outbox';
+import { resolveIncident } from '../incidents/track';
+import { statusUrlOf } from '../incidents/notice';
 import { configOf, type Env } from '../config';
+import { deliveryStatus, type DeliveryStatusRow, incidentDeliveries } from '../db/deliveries';
 import {
   acknowledgeIncident,
-  deliveryStatus,
-  type DeliveryStatusRow,
   incidentById,
-  incidentDeliveries,
   type IncidentFilter,
   type IncidentRow,
   incidentWindows,

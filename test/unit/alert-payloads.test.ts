@@ -2,14 +2,14 @@
 // (Standard Webhooks envelope and signature), PagerDuty Events API v2 and Slack, and which channels a notice reaches.
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { outboxFor, requestFor } from '../../src/alerts/channels';
-import { redact } from '../../src/alerts/deliver';
-import { pagerDutyPayload, SUMMARY_MAX } from '../../src/alerts/channels/pagerduty';
-import { retrainPayload } from '../../src/alerts/channels/retrain';
-import { escapeMrkdwn, slackPayload } from '../../src/alerts/channels/slack';
-import { alertPayload, signedRequest } from '../../src/alerts/channels/webhook';
-import { sortableId } from '../../src/alerts/ids';
-import { type Notice, statusUrlOf } from '../../src/alerts/notice';
+import { outboxFor, requestFor } from '../../src/incidents/channels';
+import { redact } from '../../src/incidents/deliver';
+import { pagerDutyPayload, SUMMARY_MAX } from '../../src/incidents/channels/pagerduty';
+import { retrainPayload } from '../../src/incidents/channels/retrain';
+import { escapeMrkdwn, slackPayload } from '../../src/incidents/channels/slack';
+import { alertPayload, signedRequest } from '../../src/incidents/channels/webhook';
+import { sortableId } from '../../src/incidents/ids';
+import { type Notice, statusUrlOf } from '../../src/incidents/notice';
 import { advanceIncident } from '../../src/monitor';
 import { AT, collapsedWindow, configWith, healthyWindow, openedIncident, partialWindow, SECRETS, START, WINDOW } from './alerts.fixtures';
 

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../../src/config';
 import { loadConfig } from '../../src/config';
-import type { Notice } from '../../src/alerts/notice';
+import type { Notice } from '../../src/incidents/notice';
 import { advanceIncident, emptyCounts, evaluateWindow, explain, type Incident } from '../../src/monitor';
 import { parseMetadata } from '../../src/serving/metadata';
 

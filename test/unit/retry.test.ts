@@ -1,6 +1,6 @@
 // The delivery retry policy: which answers are retried, full-jitter backoff, Retry-After, giving up.
 import { describe, expect, it } from 'vitest';
-import { backoffSeconds, isRetryableStatus, MAX_DELAY_SECONDS, nextStep, retryAfterSeconds } from '../../src/alerts/retry';
+import { backoffSeconds, isRetryableStatus, MAX_DELAY_SECONDS, nextStep, retryAfterSeconds } from '../../src/incidents/retry';
 
 const NOW = Date.parse('2026-05-28T12:00:00Z');
 const policy = { maxAttempts: 5, baseSeconds: 10, maxSeconds: 300 };

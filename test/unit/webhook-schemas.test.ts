@@ -3,9 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { retrainPayload } from '../../src/alerts/channels/retrain';
-import { alertPayload } from '../../src/alerts/channels/webhook';
-import type { Notice } from '../../src/alerts/notice';
+import { retrainPayload } from '../../src/incidents/channels/retrain';
+import { alertPayload } from '../../src/incidents/channels/webhook';
+import type { Notice } from '../../src/incidents/notice';
 import { advanceIncident } from '../../src/monitor';
 import { collapsedWindow, healthyWindow, openedIncident, partialWindow, START, WINDOW } from './alerts.fixtures';
 

@@ -3,8 +3,8 @@
 // The queue is a recording fake here (the real consumer is exercised end to end in test/node/alerts.test.ts).
 import { createExecutionContext, env as testEnv, waitOnExecutionContext } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { trackIncident } from '../../src/alerts/incidents';
-import { SWEEP_GRACE_SECONDS, sweepOutbox } from '../../src/alerts/outbox';
+import { trackIncident } from '../../src/incidents/track';
+import { SWEEP_GRACE_SECONDS, sweepOutbox } from '../../src/incidents/outbox';
 import { createApp } from '../../src/app';
 import type { Env } from '../../src/config';
 import { emptyCounts, evaluateWindow, explain, type EvaluatedWindow } from '../../src/monitor';

@@ -2,7 +2,7 @@
 // and the admin's second chance for a dead delivery. The rows in D1 are the truth; a queue message is only a nudge,
 // so losing one delays a delivery (until the sweep) but never loses it.
 import type { Env } from '../config';
-import { claimStaleDeliveries, markEnqueued, reviveDelivery } from '../db/incidents';
+import { claimStaleDeliveries, markEnqueued, reviveDelivery } from '../db/deliveries';
 
 /** The body of a delivery queue message. */
 export interface DeliveryMessage {

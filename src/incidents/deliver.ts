@@ -3,7 +3,7 @@
 // then ack, retry the message after the backoff, or give up (dead). Messages that exhausted the queue's own retries
 // arrive on the dead-letter queue, and their deliveries are marked dead: visible, and retryable from the admin API.
 import { type Config, configOf, type Env } from '../config';
-import { type AttemptOutcome, claimDelivery, type DeliveryRow, markDead, nextInLine, recordAttempt } from '../db/incidents';
+import { type AttemptOutcome, claimDelivery, type DeliveryRow, markDead, nextInLine, recordAttempt } from '../db/deliveries';
 import { requestFor, type HttpRequest } from './channels';
 import { type DeliveryMessage, enqueueDeliveries } from './outbox';
 import { type AttemptResult, nextStep } from './retry';
