@@ -9,6 +9,7 @@ import type { BatchItem } from 'drizzle-orm/batch';
 import type { DrizzleD1Database } from 'drizzle-orm/d1';
 import type { RunnableQuery } from 'drizzle-orm/runnable-query';
 import type { Verdict } from '../monitor/detector';
+import { featureMeanStd } from '../monitor/window';
 import { database } from './client';
 import { deliveryStatusColumns, type DeliveryStatusRow } from './deliveries';
 import { deliveries, incidents, windowFeatures, windowLabels, windows } from './schema';
@@ -251,10 +252,8 @@ export function featureBuckets(span: Span): Read<FeatureBucket[]> {
         .orderBy(bucket),
     (rows) =>
       rows.map((r) => {
-        const mean = r.count > 0 ? r.sum / r.count : null;
-        // Floating-point cancellation can leave a tiny negative variance for constant inputs.
-        const std = mean === null ? null : Math.sqrt(Math.max(0, r.sumSq / r.count - mean * mean));
-        return { start: r.start, feature: r.feature, count: r.count, mean, std, min: r.min, max: r.max, zeros: r.zeros };
+        const moments = featureMeanStd(r);
+        return { start: r.start, feature: r.feature, count: r.count, mean: moments?.mean ?? null, std: moments?.std ?? null, min: r.min, max: r.max, zeros: r.zeros };
       }),
   );
 }

@@ -3,6 +3,7 @@
 // then ack, retry the message after the backoff, or give up (dead). Messages that exhausted the queue's own retries
 // arrive on the dead-letter queue, and their deliveries are marked dead: visible, and retryable from the admin API.
 import { type Config, configOf, type Env } from '../config';
+import { redactUrls } from '../format';
 import { type AttemptOutcome, claimDelivery, type DeliveryRow, markDead, nextInLine, recordAttempt } from '../db/deliveries';
 import { requestFor, type HttpRequest } from './channels';
 import { type DeliveryMessage, enqueueDeliveries } from './outbox';
@@ -21,7 +22,7 @@ const deliveryIdOf = (body: unknown): string | null =>
 
 /** Error text as stored and shown: no URL (a Slack URL is a secret), no configured secret. */
 export function redact(text: string, config: Config): string {
-  let out = text.replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, '[url]');
+  let out = redactUrls(text);
   const secrets = [config.alertWebhook?.secret, config.retrainWebhook?.secret, config.pagerDuty?.routingKey, config.slack?.url];
   for (const secret of secrets) if (secret) out = out.split(secret).join('[secret]');
   return out;

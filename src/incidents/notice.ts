@@ -1,6 +1,7 @@
 // A notice: one incident event worth telling the outside world about, with everything a channel needs to render it.
 // Channels are pure functions of a notice; the notice is fixed when the event happens, so every retry of a
 // delivery carries the same body.
+import { iso } from '../format';
 import type { Evaluation } from '../monitor/detector';
 import type { Incident, IncidentEvent } from '../monitor/incident';
 
@@ -32,8 +33,6 @@ export function statusUrlOf(publicUrl: string | null, model: string): string {
 
 export const isAbsoluteUrl = (url: string): boolean => /^https?:\/\//i.test(url);
 
-export const iso = (epochSeconds: number): string => new Date(epochSeconds * 1000).toISOString();
-
 /** A window as [start, end) in ISO 8601. */
 export const windowRange = (start: number, lengthSeconds: number) => ({ start: iso(start), end: iso(start + lengthSeconds) });
 
@@ -62,8 +61,6 @@ export function labelShares(n: Notice): { label: string; share: number }[] {
   const { topLabel, topShare } = n.incident.latest;
   return topLabel === null || topShare === null ? [] : [{ label: topLabel, share: topShare }];
 }
-
-export const percent = (share: number): string => `${(100 * share).toFixed(share > 0 && share < 0.1 ? 1 : 0)}%`;
 
 /** One line for humans: what happened to which model. */
 export function headline(n: Notice): string {

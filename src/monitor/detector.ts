@@ -28,6 +28,12 @@ export const RARE_SHARE = 0.01;
  */
 export const FAR_BELOW = 0.25;
 
+/**
+ * The top-label share above which a (significant) window is called collapsed onto a label with reference share
+ * `referenceShare`: the other labels keep less than FAR_BELOW of their reference share. The status page draws it.
+ */
+export const collapseThreshold = (referenceShare: number): number => 1 - FAR_BELOW * (1 - referenceShare);
+
 export interface MonitorConfig {
   /** Per-window false-alarm probability (family-wise, over all labels). */
   alpha: number;

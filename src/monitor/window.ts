@@ -130,7 +130,7 @@ export function mergeCounts(a: WindowCounts, b: WindowCounts): WindowCounts {
 }
 
 /** Mean and (population) standard deviation from moments; null when there were no values. */
-export function featureMeanStd(m: FeatureMoments): { mean: number; std: number } | null {
+export function featureMeanStd(m: Pick<FeatureMoments, 'count' | 'sum' | 'sumSq'>): { mean: number; std: number } | null {
   if (m.count === 0) return null;
   const mean = m.sum / m.count;
   // Guard against tiny negative variances from floating-point cancellation.

@@ -18,7 +18,7 @@ import {
 import type { StoredWindow } from '../db/windows';
 import type { Incident } from '../monitor/incident';
 import { bearerToken, secretsEqual } from './auth';
-import { jsonError } from './errors';
+import { jsonError, parseLimit } from './errors';
 
 type App = { Bindings: Env };
 
@@ -112,10 +112,9 @@ export const incidentRoutes = new Hono<App>()
     if (status !== undefined && !FILTERS.includes(status as IncidentFilter))
       return jsonError(c, 400, `status: expected one of ${FILTERS.join(', ')}`);
     const model = c.req.query('model')?.trim() || undefined;
-    const rawLimit = c.req.query('limit');
-    const limit = rawLimit === undefined ? DEFAULT_LIMIT : /^\d+$/.test(rawLimit.trim()) ? Number(rawLimit) : NaN;
-    if (!(Number.isInteger(limit) && limit >= 1 && limit <= MAX_LIMIT)) return jsonError(c, 400, `limit: expected an integer from 1 to ${MAX_LIMIT}`);
-    const rows = await listIncidents(c.env.DB, { status: status as IncidentFilter | undefined, model, limit });
+    const limit = parseLimit(c.req.query('limit'), DEFAULT_LIMIT, MAX_LIMIT);
+    if (!limit.ok) return jsonError(c, 400, limit.error);
+    const rows = await listIncidents(c.env.DB, { status: status as IncidentFilter | undefined, model, limit: limit.value });
     const { publicUrl } = configOf(c.env);
     return c.json({ incidents: rows.map((r) => incidentView(r, publicUrl)) });
   })

@@ -30,7 +30,7 @@ import { collapseLine, labelOrder } from './status/chart';
 import { Deliveries } from './status/deliveries';
 import { FeatureCards, WindowTable } from './status/features';
 import { findingsOf } from './status/findings';
-import { duration, epochSeconds, verdictWords } from './status/format';
+import { duration, epochSeconds, verdictWords } from '../format';
 import { IncidentCard, type IncidentView } from './status/incidents';
 import { MarkerKey, Page, TopBar } from './status/layout';
 import { latestJudged, ModelCard, type ModelView } from './status/model-card';

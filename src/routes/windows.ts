@@ -3,11 +3,12 @@
 import { Hono, type Context } from 'hono';
 import { configOf, type Env } from '../config';
 import { listWindows, type StoredWindow } from '../db/windows';
+import { iso } from '../format';
 import { featureMeanStd } from '../monitor/window';
 import type { ModelMetadata } from '../serving/metadata';
 import { registry } from '../serving/registry';
 import { requireApiKey } from './auth';
-import { jsonError } from './errors';
+import { jsonError, parseLimit } from './errors';
 
 type App = { Bindings: Env };
 
@@ -37,14 +38,10 @@ function parseQuery(c: Context<App>): { ok: true; value: Query } | { ok: false; 
   const until = instant('until', MAX_EPOCH);
   if (until === null) return { ok: false, error: 'until: expected epoch seconds or an ISO 8601 date' };
   if (until <= since) return { ok: false, error: `until: must be after since (${since})` };
-  const rawLimit = c.req.query('limit');
-  const limit = rawLimit === undefined ? DEFAULT_LIMIT : /^\d+$/.test(rawLimit.trim()) ? Number(rawLimit) : NaN;
-  if (!(Number.isInteger(limit) && limit >= 1 && limit <= MAX_LIMIT))
-    return { ok: false, error: `limit: expected an integer from 1 to ${MAX_LIMIT}` };
-  return { ok: true, value: { since, until, limit } };
+  const limit = parseLimit(c.req.query('limit'), DEFAULT_LIMIT, MAX_LIMIT);
+  if (!limit.ok) return limit;
+  return { ok: true, value: { since, until, limit: limit.value } };
 }
-
-const iso = (epochSeconds: number) => new Date(epochSeconds * 1000).toISOString();
 
 /** One window in the API's shape: every model label and feature present, shares and means derived here. */
 function windowView(metadata: ModelMetadata, { window: w, labels, features }: StoredWindow) {
@@ -55,7 +52,7 @@ function windowView(metadata: ModelMetadata, { window: w, labels, features }: St
   const featureStats = Object.fromEntries(
     metadata.features.map(({ name }) => {
       const f = stored.get(name);
-      const moments = f && f.count > 0 ? featureMeanStd({ ...f, min: f.min ?? NaN, max: f.max ?? NaN }) : null;
+      const moments = f && f.count > 0 ? featureMeanStd(f) : null;
       return [
         name,
         f && moments

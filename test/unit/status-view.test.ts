@@ -1,7 +1,7 @@
 // The pure parts of the status page: how a range becomes bars, how numbers read, where the collapse line sits.
 import { describe, expect, it } from 'vitest';
 import { collapseLine, labelOrder } from '../../src/routes/status/chart';
-import { duration, percent, redactUrls, topLabel } from '../../src/routes/status/format';
+import { duration, percent, redactUrls, topLabel } from '../../src/format';
 import { bucketSeconds, MAX_BARS, parseRange, RANGES, spanOf } from '../../src/routes/status/range';
 
 describe('bars of a range', () => {

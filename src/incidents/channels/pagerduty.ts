@@ -3,13 +3,12 @@
 // one alert per incident. Required: routing_key, event_action, and for a trigger payload.summary (≤ 1024
 // characters), payload.source and payload.severity. The routing key is a secret: it is not stored with the
 // delivery but added from the configuration when the request is sent.
-import { headline, isAbsoluteUrl, iso, type Notice, percent } from '../notice';
+import { iso, percent, truncate } from '../../format';
+import { headline, isAbsoluteUrl, type Notice } from '../notice';
 
 export const SUMMARY_MAX = 1024;
 
 export type PagerDutySeverity = 'critical' | 'error' | 'warning' | 'info';
-
-const truncate = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 
 /** The event without its routing_key. */
 export function pagerDutyPayload(n: Notice) {

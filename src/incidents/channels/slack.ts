@@ -1,12 +1,11 @@
 // Slack incoming webhook: `text` (the notification and fallback) and Block Kit blocks (a header, the model,
 // version, verdict and top label shares as fields, the probable cause, a link to the status page). Model and label
 // names are escaped for mrkdwn (&, <, >), so a label like "<!channel>" is shown, not executed.
-import { headline, isAbsoluteUrl, labelShares, type Notice, percent } from '../notice';
+import { percent, truncate } from '../../format';
+import { headline, isAbsoluteUrl, labelShares, type Notice } from '../notice';
 
 /** Slack's mrkdwn control characters, as Slack asks them to be escaped. */
 export const escapeMrkdwn = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
-const truncate = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 
 const ICON = { opened: ':rotating_light:', escalated: ':rotating_light:', resolved: ':white_check_mark:' } as const;
 const TITLE = { opened: 'Incident opened', escalated: 'Incident escalated', resolved: 'Incident resolved' } as const;

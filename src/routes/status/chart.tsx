@@ -4,8 +4,8 @@
 // on a phone, and each bar's <title> gives its window, n and shares on hover.
 import type { FC } from 'hono/jsx';
 import type { FlaggedVerdict, LabelBucket, Span } from '../../db/status';
-import { FAR_BELOW, type Evaluation } from '../../monitor/detector';
-import { clock, lengthWords, percent, topLabel, verdictWords } from './format';
+import { collapseThreshold, type Evaluation } from '../../monitor/detector';
+import { clock, lengthWords, percent, topLabel, verdictWords } from '../../format';
 import { slotsOf } from './range';
 
 /** Okabe–Ito, safe for the common colour-vision deficiencies; black is left for the top-share line. */
@@ -33,9 +33,8 @@ export interface Threshold {
 export const DEFAULT_COLLAPSE_SHARE = 0.9;
 
 /**
- * The detector calls a collapse onto label L (given significance) when the other labels keep less than FAR_BELOW of
- * their reference share, i.e. L's share exceeds 1 − FAR_BELOW·(1 − ref_L). Drawn for the latest window's top label,
- * or the label with the largest reference share when that window had no traffic.
+ * The detector's collapse threshold (monitor/detector.ts collapseThreshold) for the latest window's top label, or
+ * the label with the largest reference share when that window had no traffic.
  */
 export function collapseLine(evaluation: unknown): Threshold {
   const perLabel = (evaluation as Partial<Evaluation> | null)?.statistics?.perLabel;
@@ -43,7 +42,7 @@ export function collapseLine(evaluation: unknown): Threshold {
     const top = (evaluation as Evaluation).statistics.topLabel;
     const stat = perLabel.find((p) => p.label === top) ?? [...perLabel].sort((a, b) => b.referenceShare - a.referenceShare)[0];
     if (typeof stat.referenceShare === 'number')
-      return { share: 1 - FAR_BELOW * (1 - stat.referenceShare), label: stat.label, fromDetector: true };
+      return { share: collapseThreshold(stat.referenceShare), label: stat.label, fromDetector: true };
   }
   return { share: DEFAULT_COLLAPSE_SHARE, label: null, fromDetector: false };
 }

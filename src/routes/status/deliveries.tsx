@@ -2,7 +2,7 @@
 // and the last answer (with any URL in an error text blanked).
 import type { FC } from 'hono/jsx';
 import type { DeliveryView } from '../../db/status';
-import { ago, clock, epochSeconds, redactUrls } from './format';
+import { ago, clock, epochSeconds, redactUrls } from '../../format';
 
 /** A glyph and a word for every state, so the state never rests on colour. */
 const STATE: Record<string, { glyph: string; words: string }> = {

@@ -4,7 +4,7 @@ import type { FC } from 'hono/jsx';
 import type { FeatureBucket, LabelBucket, Span } from '../../db/status';
 import { LOST_VARIANCE_RATIO, SHIFT_Z } from '../../monitor/diagnosis';
 import type { FeatureSpec } from '../../serving/metadata';
-import { clock, number, percent, topLabel, verdictWords } from './format';
+import { clock, number, percent, topLabel, verdictWords } from '../../format';
 import { slotsOf } from './range';
 
 const round = (x: number) => Math.round(x * 1000) / 1000;

@@ -3,7 +3,7 @@
 import type { FC } from 'hono/jsx';
 import type { Diagnosis } from '../../monitor/diagnosis';
 import type { Remedy } from '../../monitor/remedies';
-import { number } from './format';
+import { number } from '../../format';
 
 const DIAGNOSIS_TITLE: Record<string, string> = {
   preprocessing_lost_variance: 'Inputs lost their variance',

@@ -5,7 +5,7 @@ import type { Diagnosis } from '../../monitor/diagnosis';
 import type { Remedy } from '../../monitor/remedies';
 import { colourOf } from './chart';
 import { Diagnoses, Remedies } from './findings';
-import { clock, duration, epochSeconds, percent, topLabel } from './format';
+import { clock, duration, epochSeconds, percent, topLabel } from '../../format';
 import { VerdictPill } from './layout';
 
 export interface IncidentView {

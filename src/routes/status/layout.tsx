@@ -1,7 +1,7 @@
 // The page shell: inline CSS (no external assets), a self-refresh, the range picker and the shared keys.
 import type { Child, FC } from 'hono/jsx';
 import { FLAG_LETTER } from './chart';
-import { clock, verdictWords } from './format';
+import { clock, verdictWords } from '../../format';
 import { RANGES, type RangeName } from './range';
 
 // Colours checked for WCAG AA: every text colour here has at least 4.5:1 against its background.

@@ -3,7 +3,7 @@ import type { FC } from 'hono/jsx';
 import type { IncidentRow, LabelBucket, Span } from '../../db/status';
 import type { ModelMetadata } from '../../serving/metadata';
 import { colourOf, LabelChart, type Threshold } from './chart';
-import { clock, epochSeconds, lengthWords, percent, topLabel, verdictWords } from './format';
+import { clock, epochSeconds, lengthWords, percent, topLabel, verdictWords } from '../../format';
 import { VerdictPill } from './layout';
 import type { RangeName } from './range';
 

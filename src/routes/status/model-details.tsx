@@ -5,7 +5,7 @@ import type { Diagnosis } from '../../monitor/diagnosis';
 import type { ModelMetadata } from '../../serving/metadata';
 import { colourOf } from './chart';
 import { diagnosisTitle, findingsOf } from './findings';
-import { clock, percent } from './format';
+import { clock, percent } from '../../format';
 import { VerdictPill } from './layout';
 
 export const FlaggedList: FC<{ windows: WindowFindings[]; long: boolean }> = ({ windows, long }) =>

@@ -1,4 +1,6 @@
-// How numbers and times read on the status page: UTC clock times, relative ages, shares as percentages.
+// How numbers and times read for people, on the status page and in alerts alike: UTC clock times, ISO 8601 instants,
+// relative ages, shares as percentages (one rounding everywhere, so an alert and the page say the same), truncation,
+// and URLs kept out of error texts.
 
 /**
  * Epoch seconds from a stored timestamp. Window starts are seconds; other columns may be milliseconds
@@ -29,6 +31,12 @@ export function duration(seconds: number): string {
 export const lengthWords = (seconds: number): string =>
   seconds % 3_600 === 0 ? `${seconds / 3_600} h` : seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
 
+/** Epoch seconds as ISO 8601 (UTC, milliseconds): what APIs and payloads carry. */
+export const iso = (epochSeconds: number): string => new Date(epochSeconds * 1000).toISOString();
+
+/** The text cut to at most `max` characters, the last one an ellipsis when it was cut. */
+export const truncate = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
+
 export const ago = (t: number, nowSeconds: number): string => `${duration(nowSeconds - epochSeconds(t))} ago`;
 
 /** A share as a percentage; one decimal near 0 and 100, where "100%" would hide the last few other answers. */
@@ -55,7 +63,7 @@ export const VERDICT_WORDS: Record<string, string> = {
 };
 export const verdictWords = (v: string | null): string => (v === null ? 'not evaluated yet' : (VERDICT_WORDS[v] ?? v.replaceAll('_', ' ')));
 
-/** Error texts may quote a receiver's URL (and a Slack URL is its secret): the page shows none. */
+/** Error texts may quote a receiver's URL (and a Slack URL is its secret): stored errors and the page show none. */
 export const redactUrls = (text: string): string => text.replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, '[url]');
 
 /** The most frequent label of a count table and its share (null when nothing was counted); first on ties. */
