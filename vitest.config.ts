@@ -23,6 +23,7 @@ export default defineConfig(async () => {
             name: 'worker',
             include: ['test/worker/**/*.test.ts'],
             setupFiles: ['./test/worker/apply-migrations.ts'],
+            globalSetup: ['./test/worker/schema-validator.global.ts'],
             testTimeout: 60_000,
             hookTimeout: 60_000,
           },

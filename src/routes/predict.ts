@@ -3,8 +3,9 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { configOf, type Env } from '../config';
-import type { ModelMetadata } from '../serving/metadata';
-import { parseKServe, parseTfServing, type Parsed } from '../serving/instances';
+import { DEFAULT_INPUT_NAME, type ModelMetadata } from '../serving/metadata';
+import { checkSignature, parseKServe, parseKServeOutputs, parseTfClassify, parseTfPredict, SIGNATURE, type Parsed } from '../serving/instances';
+import { version as packageVersion } from '../../package.json';
 import { predictRows, registry } from '../serving/registry';
 import { activeBackend, ensureBackend } from '../serving/backend';
 import { recordBatch } from '../aggregate/record';
@@ -75,14 +76,25 @@ async function tfServing(c: Context<App>, target: string, version?: string) {
   if (!found.ok) return jsonError(c, 404, found.error);
   const body = await readJson(c);
   if (!body.ok) return jsonError(c, 400, body.error);
-  const rows = parseTfServing(body.value, found.metadata.features, configOf(c.env).maxInstances);
-  if (!rows.ok) return jsonError(c, 400, rows.error);
-  const inferred = await infer(c, found.metadata, rows.value, (i) => `instances[${i}]`);
+  const signature = checkSignature(body.value);
+  if (!signature.ok) return jsonError(c, 400, signature.error);
+  const { features, input_name } = found.metadata;
+  const maxInstances = configOf(c.env).maxInstances;
+  const parsed =
+    split.verb === 'classify'
+      ? parseTfClassify(body.value, features, maxInstances)
+      : parseTfPredict(body.value, features, maxInstances, input_name ?? DEFAULT_INPUT_NAME);
+  if (!parsed.ok) return jsonError(c, 400, parsed.error);
+  const { rows, format } = parsed.value;
+  const inferred = await infer(c, found.metadata, rows, (i) => `${format}[${i}]`);
   if (!inferred.ok) return jsonError(c, 422, inferred.error);
   const probabilities = inferred.value;
   const { labels, version: modelVersion } = found.metadata;
   if (split.verb === 'classify')
     return c.json({ result: probabilities.map((p) => labels.map((label, i) => [label, p[i]])), model_version: modelVersion });
+  // The columnar format is answered in kind: {"outputs": ...} (TF Serving REST, "Response format").
+  if (format === 'inputs')
+    return c.json({ outputs: probabilities.map((p) => Array.from(p)), labels: topLabels(found.metadata, probabilities), model_version: modelVersion });
   return c.json({
     predictions: probabilities.map((p) => Array.from(p)),
     labels: topLabels(found.metadata, probabilities),
@@ -95,8 +107,10 @@ async function kserveInfer(c: Context<App>, name: string, version?: string) {
   if (!found.ok) return jsonError(c, 404, found.error);
   const body = await readJson(c);
   if (!body.ok) return jsonError(c, 400, body.error);
-  const parsed = parseKServe(body.value, found.metadata.features, configOf(c.env).maxInstances);
+  const parsed = parseKServe(body.value, found.metadata.features, configOf(c.env).maxInstances, found.metadata.input_name);
   if (!parsed.ok) return jsonError(c, 400, parsed.error);
+  const wanted = parseKServeOutputs(body.value);
+  if (!wanted.ok) return jsonError(c, 400, wanted.error);
   const { rows, id } = parsed.value;
   const inferred = await infer(c, found.metadata, rows, (i) => `inputs[0].data (row ${i})`);
   if (!inferred.ok) return jsonError(c, 422, inferred.error);
@@ -108,10 +122,12 @@ async function kserveInfer(c: Context<App>, name: string, version?: string) {
     model_name: found.metadata.name,
     model_version: found.metadata.version,
     ...(id !== undefined ? { id } : {}),
-    outputs: [
-      { name: 'probabilities', shape: [rows.length, k], datatype: 'FP32', data: flat },
-      { name: 'labels', shape: [rows.length], datatype: 'BYTES', data: topLabels(found.metadata, probabilities) },
-    ],
+    // The outputs asked for, in the order asked (all of them, probabilities first, when none are named).
+    outputs: wanted.value.map((name) =>
+      name === 'probabilities'
+        ? { name, shape: [rows.length, k], datatype: 'FP32', data: flat }
+        : { name, shape: [rows.length], datatype: 'BYTES', data: topLabels(found.metadata, probabilities) },
+    ),
   });
 }
 
@@ -127,9 +143,35 @@ function modelStatus(metadata: ModelMetadata) {
   };
 }
 
+/** TensorShapeProto as TF Serving renders it in JSON: sizes are strings (int64), -1 for the batch dimension. */
+const tensorShape = (...dims: number[]) => ({ dim: dims.map((size) => ({ size: String(size), name: '' })), unknown_rank: false });
+
+/**
+ * The model's one signature in TF Serving's GetModelMetadata shape (`metadata.signature_def.signature_def`):
+ * one float input of width d, and the classify method's outputs `scores` and `classes` (k of each per row).
+ */
+function signatureDef(metadata: ModelMetadata) {
+  const input = metadata.input_name ?? DEFAULT_INPUT_NAME;
+  const d = metadata.features.length;
+  const k = metadata.labels.length;
+  return {
+    signature_def: {
+      [SIGNATURE]: {
+        inputs: { [input]: { dtype: 'DT_FLOAT', tensor_shape: tensorShape(-1, d), name: `${input}:0` } },
+        outputs: {
+          scores: { dtype: 'DT_FLOAT', tensor_shape: tensorShape(-1, k), name: 'scores:0' },
+          classes: { dtype: 'DT_STRING', tensor_shape: tensorShape(-1, k), name: 'classes:0' },
+        },
+        method_name: 'tensorflow/serving/classify',
+      },
+    },
+  };
+}
+
 function modelMetadata(metadata: ModelMetadata) {
   return {
     model_spec: { name: metadata.name, signature_name: '', version: metadata.version },
+    metadata: { signature_def: signatureDef(metadata) },
     name: metadata.name,
     version: metadata.version,
     description: metadata.description ?? null,
@@ -188,7 +230,7 @@ export const predictRoutes = new Hono<App>()
       return c.json({ ready: false, error: `models failed to load: ${(e as Error).message}` }, 503);
     }
   })
-  .get('/v2', (c) => c.json({ name: 'labelwatch', version: '0.1.0', extensions: [] }))
+  .get('/v2', (c) => c.json({ name: 'labelwatch', version: packageVersion, extensions: [] }))
   .post('/v2/models/:name/infer', apiKey, limitBody, (c) => kserveInfer(c, c.req.param('name')))
   .post('/v2/models/:name/versions/:version/infer', apiKey, limitBody, (c) => kserveInfer(c, c.req.param('name'), c.req.param('version')))
   .get('/v2/models/:name', (c) => v2Metadata(c, c.req.param('name')))
@@ -214,7 +256,7 @@ function v2Metadata(c: Context<App>, name: string, version?: string) {
     name: m.name,
     versions: [m.version],
     platform: 'tensorflowjs_wasm',
-    inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, m.features.length] }],
+    inputs: [{ name: m.input_name ?? DEFAULT_INPUT_NAME, datatype: 'FP32', shape: [-1, m.features.length] }],
     outputs: [
       { name: 'probabilities', datatype: 'FP32', shape: [-1, m.labels.length] },
       { name: 'labels', datatype: 'BYTES', shape: [-1] },

@@ -85,7 +85,12 @@ export function parseTfServing(body: unknown, features: FeatureSpec[], maxInstan
 }
 
 /** KServe V2 / Open Inference Protocol: one FP32 input tensor of shape [n, d], data flat or nested. */
-export function parseKServe(body: unknown, features: FeatureSpec[], maxInstances: number): Parsed<{ rows: number[][]; inputName: string; id?: string }> {
+export function parseKServe(
+  body: unknown,
+  features: FeatureSpec[],
+  maxInstances: number,
+  declaredInputName?: string,
+): Parsed<{ rows: number[][]; inputName: string; id?: string }> {
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     return { ok: false, error: 'body: expected a JSON object with "inputs"' };
   const b = body as Record<string, unknown>;
@@ -96,6 +101,8 @@ export function parseKServe(body: unknown, features: FeatureSpec[], maxInstances
   if (typeof input !== 'object' || input === null || Array.isArray(input))
     return { ok: false, error: 'inputs[0]: expected an object {name, shape, datatype, data}' };
   if (typeof input.name !== 'string' || input.name === '') return { ok: false, error: 'inputs[0].name: expected a non-empty string' };
+  if (declaredInputName !== undefined && input.name !== declaredInputName)
+    return { ok: false, error: `inputs[0].name: expected "${declaredInputName}" (the model's input), got ${describe(input.name)}` };
   if (input.datatype !== 'FP32' && input.datatype !== 'FP64')
     return { ok: false, error: `inputs[0].datatype: expected "FP32" (or "FP64"), got ${describe(input.datatype)}` };
   const shape = input.shape;
@@ -128,4 +135,184 @@ export function parseKServe(body: unknown, features: FeatureSpec[], maxInstances
     }
   }
   return { ok: true, value: { rows, inputName: input.name, id: b.id as string | undefined } };
+}
+
+/** Rows parsed from a TF Serving body, and the member they came from (answers and errors name it). */
+export type TfRows = { rows: number[][]; format: 'instances' | 'examples' | 'inputs' };
+
+/** The one signature a model serves (TF Serving's default signature key). */
+export const SIGNATURE = 'serving_default';
+
+/**
+ * TF Serving's optional `signature_name`: absent, "" or `serving_default` pick the one signature; anything else is a
+ * client bug TF Serving answers with 400, so it is one here too.
+ */
+export function checkSignature(body: unknown): Parsed<null> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || !has(body, 'signature_name')) return { ok: true, value: null };
+  const name = (body as Record<string, unknown>).signature_name;
+  if (name === '' || name === SIGNATURE) return { ok: true, value: null };
+  if (typeof name !== 'string') return { ok: false, error: `signature_name: expected a string, got ${describe(name)}` };
+  return { ok: false, error: `signature_name: no signature ${JSON.stringify(name.length > 40 ? name.slice(0, 40) + '…' : name)} (this model has: ${SIGNATURE})` };
+}
+
+/** A TF Serving `<value>|<list>` feature value: a number or a list holding exactly one number. */
+function featureValue(x: unknown, where: string): Parsed<number> {
+  if (Array.isArray(x)) {
+    if (x.length !== 1) return { ok: false, error: `${where}: expected one number (or a list of one), got a list of ${x.length}` };
+    return finite(x[0], `${where}[0]`);
+  }
+  return finite(x, where);
+}
+
+/**
+ * TF Serving `:classify`: `{"examples": [{feature: value, ...}], "context": {feature: value}}`. A feature comes from
+ * the example or from the shared context, never both (the spec: "Features that appear here MUST NOT appear in
+ * examples"). `{"instances": ...}` is accepted as on `:predict`.
+ */
+export function parseTfClassify(body: unknown, features: FeatureSpec[], maxInstances: number): Parsed<TfRows> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return { ok: false, error: 'body: expected a JSON object with "examples" (or "instances")' };
+  const b = body as Record<string, unknown>;
+  if (!has(b, 'examples')) {
+    if (has(b, 'instances')) {
+      const rows = parseTfServing(body, features, maxInstances);
+      return rows.ok ? { ok: true, value: { rows: rows.value, format: 'instances' } } : rows;
+    }
+    return { ok: false, error: 'examples: missing; send {"examples": [{"<feature>": <value>, ...}], "context": {...}} (or {"instances": [...]})' };
+  }
+  if (has(b, 'instances')) return { ok: false, error: 'body: send either "examples" or "instances", not both' };
+  const names = features.map((f) => f.name);
+  const known = (key: string) => names.includes(key);
+  const context = new Map<string, number>();
+  if (b.context !== undefined) {
+    if (typeof b.context !== 'object' || b.context === null || Array.isArray(b.context))
+      return { ok: false, error: `context: expected an object keyed by feature name, got ${describe(b.context)}` };
+    const ctx = b.context as Record<string, unknown>;
+    for (const key of Object.keys(ctx)) {
+      if (!known(key)) return { ok: false, error: `${member('context', key)}: unknown feature (expected ${names.join(', ')})` };
+      const v = featureValue(ctx[key], member('context', key));
+      if (!v.ok) return v;
+      context.set(key, v.value);
+    }
+  }
+  const examples = b.examples;
+  if (!Array.isArray(examples)) return { ok: false, error: `examples: expected an array, got ${describe(examples)}` };
+  if (examples.length === 0) return { ok: false, error: 'examples: expected at least one example' };
+  if (examples.length > maxInstances)
+    return { ok: false, error: `examples: ${examples.length} examples exceed the limit of ${maxInstances} per request` };
+  const rows: number[][] = new Array(examples.length);
+  for (let i = 0; i < examples.length; i++) {
+    const where = `examples[${i}]`;
+    const example = examples[i];
+    if (typeof example !== 'object' || example === null || Array.isArray(example))
+      return { ok: false, error: `${where}: expected an object keyed by feature name, got ${describe(example)}` };
+    const obj = example as Record<string, unknown>;
+    for (const key of Object.keys(obj)) {
+      if (!known(key)) return { ok: false, error: `${member(where, key)}: unknown feature (expected ${names.join(', ')})` };
+      if (context.has(key)) return { ok: false, error: `${member(where, key)}: also in context; a feature appears in one of them only` };
+    }
+    const row = new Array<number>(features.length);
+    for (let j = 0; j < features.length; j++) {
+      const name = names[j];
+      if (context.has(name)) row[j] = context.get(name)!;
+      else if (!has(obj, name)) return { ok: false, error: `${member(where, name)}: missing feature (in neither the example nor context)` };
+      else {
+        const v = featureValue(obj[name], member(where, name));
+        if (!v.ok) return v;
+        row[j] = v.value;
+      }
+    }
+    rows[i] = row;
+  }
+  return { ok: true, value: { rows, format: 'examples' } };
+}
+
+/**
+ * TF Serving `:predict` in the columnar format: `{"inputs": [[...], ...]}` (the one input tensor, rows in feature
+ * order), `{"inputs": {"<input name>": [[...], ...]}}`, or `{"inputs": {"<feature>": [v0, v1, ...], ...}}` (one column
+ * per feature). Returns the rows.
+ */
+export function parseTfColumnar(inputs: unknown, features: FeatureSpec[], maxInstances: number, inputName: string): Parsed<number[][]> {
+  const tensor = (value: unknown, where: string): Parsed<number[][]> => {
+    if (!Array.isArray(value)) return { ok: false, error: `${where}: expected an array of rows, got ${describe(value)}` };
+    if (value.length === 0) return { ok: false, error: `${where}: expected at least one row` };
+    if (value.length > maxInstances) return { ok: false, error: `${where}: ${value.length} rows exceed the limit of ${maxInstances} per request` };
+    const rows: number[][] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      if (!Array.isArray(value[i])) return { ok: false, error: `${where}[${i}]: expected an array of ${features.length} numbers, got ${describe(value[i])}` };
+      const row = instanceRow(value[i], features, `${where}[${i}]`);
+      if (!row.ok) return row;
+      rows[i] = row.value;
+    }
+    return { ok: true, value: rows };
+  };
+  if (Array.isArray(inputs)) return tensor(inputs, 'inputs');
+  if (typeof inputs !== 'object' || inputs === null)
+    return { ok: false, error: `inputs: expected a tensor (array of rows) or an object of named inputs, got ${describe(inputs)}` };
+  const obj = inputs as Record<string, unknown>;
+  const keys = Object.keys(obj);
+  const names = features.map((f) => f.name);
+  if (keys.length === 1 && keys[0] === inputName && !names.includes(inputName)) return tensor(obj[inputName], member('inputs', inputName));
+  for (const key of keys)
+    if (!names.includes(key))
+      return { ok: false, error: `${member('inputs', key)}: unknown input (expected "${inputName}", or one column per feature: ${names.join(', ')})` };
+  let n = -1;
+  const columns: unknown[][] = [];
+  for (const name of names) {
+    const where = member('inputs', name);
+    if (!has(obj, name)) return { ok: false, error: `${where}: missing feature column` };
+    const column = obj[name];
+    if (!Array.isArray(column)) return { ok: false, error: `${where}: expected an array with one value per row, got ${describe(column)}` };
+    if (n === -1) n = column.length;
+    else if (column.length !== n) return { ok: false, error: `${where}: ${column.length} values, but ${member('inputs', names[0])} has ${n}` };
+    columns.push(column);
+  }
+  if (n === 0) return { ok: false, error: `${member('inputs', names[0])}: expected at least one row` };
+  if (n > maxInstances) return { ok: false, error: `inputs: ${n} rows exceed the limit of ${maxInstances} per request` };
+  const rows: number[][] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const row = new Array<number>(names.length);
+    for (let j = 0; j < names.length; j++) {
+      const v = finite(columns[j][i], `${member('inputs', names[j])}[${i}]`);
+      if (!v.ok) return v;
+      row[j] = v.value;
+    }
+    rows[i] = row;
+  }
+  return { ok: true, value: rows };
+}
+
+/** TF Serving `:predict`: the row format (`instances`) or the columnar one (`inputs`), never both. */
+export function parseTfPredict(body: unknown, features: FeatureSpec[], maxInstances: number, inputName: string): Parsed<TfRows> {
+  if (typeof body === 'object' && body !== null && !Array.isArray(body) && has(body, 'inputs')) {
+    if (has(body, 'instances')) return { ok: false, error: 'body: send either "instances" (row format) or "inputs" (columnar format), not both' };
+    const rows = parseTfColumnar((body as Record<string, unknown>).inputs, features, maxInstances, inputName);
+    return rows.ok ? { ok: true, value: { rows: rows.value, format: 'inputs' } } : rows;
+  }
+  const rows = parseTfServing(body, features, maxInstances);
+  return rows.ok ? { ok: true, value: { rows: rows.value, format: 'instances' } } : rows;
+}
+
+/** The outputs a KServe V2 model answers, in this order when a request names none. */
+export const KSERVE_OUTPUTS = ['probabilities', 'labels'] as const;
+export type KServeOutput = (typeof KSERVE_OUTPUTS)[number];
+
+/** KServe V2 request `outputs: [{"name": ...}]`: the outputs to answer, in the order asked (all when absent). */
+export function parseKServeOutputs(body: unknown): Parsed<KServeOutput[]> {
+  const outputs = (body as Record<string, unknown>).outputs;
+  if (outputs === undefined) return { ok: true, value: [...KSERVE_OUTPUTS] };
+  if (!Array.isArray(outputs) || outputs.length === 0)
+    return { ok: false, error: `outputs: expected a non-empty array of {"name": ...} (names: ${KSERVE_OUTPUTS.join(', ')}), got ${describe(outputs)}` };
+  const names: KServeOutput[] = [];
+  for (let i = 0; i < outputs.length; i++) {
+    const o = outputs[i];
+    if (typeof o !== 'object' || o === null || Array.isArray(o) || typeof (o as { name?: unknown }).name !== 'string')
+      return { ok: false, error: `outputs[${i}].name: expected one of ${KSERVE_OUTPUTS.join(', ')}` };
+    const name = (o as { name: string }).name;
+    if (!(KSERVE_OUTPUTS as readonly string[]).includes(name))
+      return { ok: false, error: `outputs[${i}].name: unknown output ${JSON.stringify(name.length > 40 ? name.slice(0, 40) + '…' : name)} (this model has: ${KSERVE_OUTPUTS.join(', ')})` };
+    if (names.includes(name as KServeOutput)) return { ok: false, error: `outputs[${i}].name: "${name}" is asked for twice` };
+    names.push(name as KServeOutput);
+  }
+  return { ok: true, value: names };
 }

@@ -61,6 +61,11 @@ export interface ModelMetadata {
   probes: Probe[];
   monitor?: MonitorOverrides;
   description?: string;
+  /**
+   * The name of the model's one input tensor. When set, KServe requests must use it; when absent any name is
+   * accepted and the metadata endpoints call the input `features`.
+   */
+  input_name?: string;
 }
 
 /**
@@ -69,6 +74,9 @@ export interface ModelMetadata {
  */
 export const windowLengthOf = (metadata: Pick<ModelMetadata, 'monitor'> | undefined, defaults: { windowSeconds: number }): number =>
   metadata?.monitor?.window_seconds ?? defaults.windowSeconds;
+
+/** The input's name in the metadata endpoints when the package declares none. */
+export const DEFAULT_INPUT_NAME = 'features';
 
 export class MetadataError extends Error {}
 
@@ -177,6 +185,8 @@ export function parseMetadata(value: Json, where = 'metadata.json'): ModelMetada
       fail('monitor.min_predictions', 'expected a positive number');
   }
   if (m.description !== undefined && typeof m.description !== 'string') fail('description', 'expected a string');
+  if (m.input_name !== undefined && (typeof m.input_name !== 'string' || !/^[A-Za-z_][\w.-]{0,63}$/.test(m.input_name)))
+    fail('input_name', 'expected a tensor name of letters, digits, "_", "." or "-"');
 
   return value as unknown as ModelMetadata;
 }

@@ -1,6 +1,6 @@
 // The request parsers in isolation: every accepted shape gives rows in feature order, every rejection names the place.
 import { describe, expect, it } from 'vitest';
-import { parseKServe, parseTfServing } from '../../src/serving/instances';
+import { checkSignature, parseKServe, parseKServeOutputs, parseTfClassify, parseTfPredict, parseTfServing } from '../../src/serving/instances';
 import type { FeatureSpec } from '../../src/serving/metadata';
 
 const features: FeatureSpec[] = ['a', 'b', 'c'].map((name) => ({ name, mean: 0, std: 1 }));
@@ -95,5 +95,68 @@ describe('parseKServe', () => {
     ['null in nested data', kInput({ shape: [2, 3], data: [[1, 2, 3], [4, null, 6]] }), 'inputs[0].data[1][1]: expected a finite number, got null'],
   ])('rejects %s', (_what, body, message) => {
     expect(errorOf(ks(body))).toBe(message);
+  });
+});
+
+describe('parseTfClassify (examples and context)', () => {
+  const cl = (body: unknown) => parseTfClassify(body, features, MAX);
+  it('takes each feature from the example or the shared context, a number or a list of one', () => {
+    expect(cl({ context: { c: 9 }, examples: [{ a: 1, b: [2] }, { b: 5, a: 4 }] })).toEqual({ ok: true, value: { rows: [[1, 2, 9], [4, 5, 9]], format: 'examples' } });
+    expect(cl({ instances: [[1, 2, 3]] })).toEqual({ ok: true, value: { rows: [[1, 2, 3]], format: 'instances' } });
+  });
+  it.each([
+    ['neither examples nor instances', {}, 'examples: missing; send {"examples": [{"<feature>": <value>, ...}], "context": {...}} (or {"instances": [...]})'],
+    ['both', { examples: [], instances: [] }, 'body: send either "examples" or "instances", not both'],
+    ['a feature in both', { context: { a: 1 }, examples: [{ a: 1, b: 2, c: 3 }] }, 'examples[0].a: also in context; a feature appears in one of them only'],
+    ['an unknown context feature', { context: { z: 1 }, examples: [{ a: 1, b: 2, c: 3 }] }, 'context.z: unknown feature (expected a, b, c)'],
+    ['a missing feature', { examples: [{ a: 1, b: 2 }] }, 'examples[0].c: missing feature (in neither the example nor context)'],
+    ['a list of two', { examples: [{ a: [1, 2], b: 2, c: 3 }] }, 'examples[0].a: expected one number (or a list of one), got a list of 2'],
+    ['a string value', { examples: [{ a: 'seaside', b: 2, c: 3 }] }, 'examples[0].a: expected a finite number, got the string "seaside"'],
+    ['too many examples', { examples: Array(MAX + 1).fill({ a: 1, b: 2, c: 3 }) }, 'examples: 5 examples exceed the limit of 4 per request'],
+  ])('rejects %s', (_what, body, message) => {
+    expect(errorOf(cl(body))).toBe(message);
+  });
+});
+
+describe('parseTfPredict (row and columnar formats)', () => {
+  const pr = (body: unknown) => parseTfPredict(body, features, MAX, 'x');
+  it('reads a tensor of rows, a named input, and one column per feature', () => {
+    const want = { ok: true, value: { rows: [[1, 2, 3], [4, 5, 6]], format: 'inputs' } };
+    expect(pr({ inputs: [[1, 2, 3], [4, 5, 6]] })).toEqual(want);
+    expect(pr({ inputs: { x: [[1, 2, 3], [4, 5, 6]] } })).toEqual(want);
+    expect(pr({ inputs: { c: [3, 6], a: [1, 4], b: [2, 5] } })).toEqual(want);
+    expect(pr({ instances: [[1, 2, 3]] })).toEqual({ ok: true, value: { rows: [[1, 2, 3]], format: 'instances' } });
+  });
+  it.each([
+    ['both formats', { instances: [[1, 2, 3]], inputs: [[1, 2, 3]] }, 'body: send either "instances" (row format) or "inputs" (columnar format), not both'],
+    ['columns of different lengths', { inputs: { a: [1, 2], b: [1], c: [1, 2] } }, 'inputs.b: 1 values, but inputs.a has 2'],
+    ['an unknown input', { inputs: { y: [[1, 2, 3]] } }, 'inputs.y: unknown input (expected "x", or one column per feature: a, b, c)'],
+    ['a missing column', { inputs: { a: [1], b: [2] } }, 'inputs.c: missing feature column'],
+    ['a bad value in a column', { inputs: { a: [1], b: [null], c: [3] } }, 'inputs.b[0]: expected a finite number, got null'],
+    ['a flat tensor', { inputs: [1, 2, 3] }, 'inputs[0]: expected an array of 3 numbers, got number'],
+    ['no rows', { inputs: [] }, 'inputs: expected at least one row'],
+  ])('rejects %s', (_what, body, message) => {
+    expect(errorOf(pr(body))).toBe(message);
+  });
+});
+
+describe('signature_name, KServe outputs and the declared input name', () => {
+  it('accepts the default signature only', () => {
+    for (const body of [{}, { signature_name: '' }, { signature_name: 'serving_default' }]) expect(checkSignature(body).ok).toBe(true);
+    expect(errorOf(checkSignature({ signature_name: 'predict_images' }))).toBe('signature_name: no signature "predict_images" (this model has: serving_default)');
+    expect(errorOf(checkSignature({ signature_name: 3 }))).toBe('signature_name: expected a string, got number');
+  });
+  it('answers the outputs asked for, in order, and rejects unknown or repeated names', () => {
+    expect(parseKServeOutputs({})).toEqual({ ok: true, value: ['probabilities', 'labels'] });
+    expect(parseKServeOutputs({ outputs: [{ name: 'labels' }, { name: 'probabilities' }] })).toEqual({ ok: true, value: ['labels', 'probabilities'] });
+    expect(errorOf(parseKServeOutputs({ outputs: [{ name: 'scores' }] }))).toBe('outputs[0].name: unknown output "scores" (this model has: probabilities, labels)');
+    expect(errorOf(parseKServeOutputs({ outputs: [{ name: 'labels' }, { name: 'labels' }] }))).toBe('outputs[1].name: "labels" is asked for twice');
+    expect(errorOf(parseKServeOutputs({ outputs: [] }))).toMatch(/^outputs: expected a non-empty array/);
+  });
+  it('checks the input name only when the model declares one', () => {
+    const body = { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3], data: [1, 2, 3] }] };
+    expect(parseKServe(body, features, MAX).ok).toBe(true);
+    expect(parseKServe(body, features, MAX, 'x').ok).toBe(true);
+    expect(errorOf(parseKServe(body, features, MAX, 'dense_input'))).toBe('inputs[0].name: expected "dense_input" (the model\'s input), got the string "x"');
   });
 });
