@@ -37,7 +37,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseMetadata, type FeatureSpec, type ModelMetadata, type Probe } from '../src/serving/metadata';
+import { type FeatureSpec, type ModelMetadata, type MonitorOverrides, parseMetadata, type Probe } from '../src/serving/metadata';
 import { seededRandom, shuffleInPlace } from './lib/random';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -206,6 +206,8 @@ interface ModelSpec {
   learningRate: number;
   hiddenUnits: number;
   batchSize: number;
+  /** metadata.monitor of the package: weather follows the seasons of the year. */
+  monitor?: MonitorOverrides;
   /** The property the package must have on the holdout; returns an error message when it does not. */
   check: (r: Evaluation, spec: ModelSpec) => string | null;
 }
@@ -261,6 +263,20 @@ function buildModel(spec: ModelSpec): tf.Sequential {
   );
   model.compile({ optimizer: tf.train.adam(spec.learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   return model;
+}
+
+/**
+ * The value a feature takes most often in training, when it takes it in at least MODE_SHARE of the rows
+ * (precipitation is exactly 0 on most days): a window where it is constant at that value has not lost variance.
+ */
+const MODE_SHARE = 0.2;
+function modeOf(values: number[]): { mode?: { value: number; share: number } } {
+  const tally = new Map<number, number>();
+  for (const v of values) tally.set(v, (tally.get(v) ?? 0) + 1);
+  let best: [number, number] = [0, 0];
+  for (const entry of tally) if (entry[1] > best[1]) best = entry;
+  const share = best[1] / values.length;
+  return share >= MODE_SHARE ? { mode: { value: best[0], share: Number(share.toFixed(4)) } } : {};
 }
 
 async function predict(model: tf.LayersModel, rows: number[][]): Promise<number[][]> {
@@ -373,6 +389,7 @@ async function trainOne(spec: ModelSpec): Promise<TrainedPackage> {
     mean: expected.mean[j],
     std: expected.std[j],
     ...(spec.standardized ? { raw: { mean: rawScaler.mean[j], std: rawScaler.std[j] } } : {}),
+    ...modeOf(xTrain.map((row) => row[j])),
   }));
 
   const metadata = parseMetadata(
@@ -396,6 +413,13 @@ async function trainOne(spec: ModelSpec): Promise<TrainedPackage> {
         dataset: data.source,
       },
       probes,
+      // What the model itself answers on held-out rows: the monitor's first baseline (not the training labels).
+      reference: {
+        label_counts: Object.fromEntries(data.labels.map((l, i) => [l, evaluation.predictedCounts[i]])),
+        samples: xHoldout.length,
+        source: `argmax on the ${xHoldout.length} held-out rows of ${data.source}`,
+      },
+      ...(spec.monitor ? { monitor: spec.monitor } : {}),
     } satisfies ModelMetadata,
     `${spec.name}/metadata.json`,
   );
@@ -521,6 +545,7 @@ async function main(): Promise<void> {
       classWeighted: true,
       seed: 1,
       epochs: 60,
+      monitor: { seasonality: 'yearly' },
       check: checkEveryLabelPredicted,
     },
     {
@@ -534,6 +559,7 @@ async function main(): Promise<void> {
       classWeighted: false,
       seed: 1,
       epochs: 60,
+      monitor: { seasonality: 'yearly' },
       check: (r, spec) => {
         const bad = ['fog', 'drizzle'].filter((l) => r.predictedCounts[spec.data.labels.indexOf(l)] > 0);
         return bad.length ? `expected never fog nor drizzle on the holdout, but predicted ${bad.join(', ')}` : null;

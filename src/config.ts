@@ -1,6 +1,8 @@
 // Configuration, read once from the Worker's vars and secrets, typed and checked, with its defaults in one place.
 // Nothing else reads `env.X` for settings; bindings (DB, AGGREGATOR, DELIVERIES) are used where they are needed.
 
+import { SEASONALITIES, type Seasonality } from './monitor/baseline';
+
 export interface Env {
   DB: D1Database;
   AGGREGATOR: DurableObjectNamespace;
@@ -13,7 +15,8 @@ export interface Env {
   RETENTION_DAYS?: string;
   MAX_INSTANCES?: string;
   MONITORING?: string;
-  COLLAPSE_ALPHA?: string;
+  FALSE_PAGE_BUDGET?: string;
+  SEASONALITY?: string;
   MIN_PREDICTIONS?: string;
   RESOLVE_AFTER_HEALTHY?: string;
   PUBLIC_URL?: string;
@@ -47,7 +50,10 @@ export interface Config {
   retentionDays: number;
   maxInstances: number;
   monitoring: boolean;
-  collapseAlpha: number;
+  /** False pages allowed per model and year (a model may override it: monitor.false_page_budget). */
+  falsePageBudget: number;
+  /** Default seasonality of traffic (a model may override it: monitor.seasonality). */
+  seasonality: Seasonality;
   minPredictions: number;
   resolveAfterHealthy: number;
   publicUrl: string | null;
@@ -73,11 +79,18 @@ function integer(value: string | undefined, name: string, fallback: number, min:
   return n;
 }
 
-function probability(value: string | undefined, name: string, fallback: number): number {
+function positive(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined || value.trim() === '') return fallback;
   const n = Number(value);
-  if (!(n > 0 && n < 1)) throw new ConfigError(`${name}: expected a number between 0 and 1, got "${value}"`);
+  if (!(n > 0 && Number.isFinite(n))) throw new ConfigError(`${name}: expected a number > 0, got "${value}"`);
   return n;
+}
+
+function seasonality(value: string | undefined): Seasonality {
+  if (value === undefined || value.trim() === '') return 'none';
+  const v = value.trim() as Seasonality;
+  if (!SEASONALITIES.includes(v)) throw new ConfigError(`SEASONALITY: expected one of ${SEASONALITIES.join(', ')}, got "${value}"`);
+  return v;
 }
 
 const text = (value: string | undefined): string | null => (value && value.trim() !== '' ? value.trim() : null);
@@ -116,7 +129,8 @@ export function loadConfig(env: Partial<Env>): Config {
     retentionDays: integer(env.RETENTION_DAYS, 'RETENTION_DAYS', 30, 1, 3_650),
     maxInstances: integer(env.MAX_INSTANCES, 'MAX_INSTANCES', 1024, 1, 100_000),
     monitoring: (text(env.MONITORING) ?? 'on').toLowerCase() !== 'off',
-    collapseAlpha: probability(env.COLLAPSE_ALPHA, 'COLLAPSE_ALPHA', 0.001),
+    falsePageBudget: positive(env.FALSE_PAGE_BUDGET, 'FALSE_PAGE_BUDGET', 1),
+    seasonality: seasonality(env.SEASONALITY),
     minPredictions: integer(env.MIN_PREDICTIONS, 'MIN_PREDICTIONS', 30, 1, 1_000_000),
     resolveAfterHealthy: integer(env.RESOLVE_AFTER_HEALTHY, 'RESOLVE_AFTER_HEALTHY', 3, 1, 1_000),
     publicUrl: url(env.PUBLIC_URL, 'PUBLIC_URL'),

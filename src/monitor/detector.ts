@@ -1,83 +1,123 @@
-// The verdict on one closed window: is the model's label distribution plausible under the reference, or has it
-// collapsed onto one label, or lost labels it should be giving?
+// The verdict on one closed window of a model version, given everything the detector remembers about that version
+// (MonitorState): has the model's answering collapsed onto one label, or lost labels it normally gives?
 //
 // Decision rule (docs/detection.md has the reasoning and the benchmark):
-//  - every label gets two exact one-sided binomial tests against its reference share (too many, too few);
-//    Holm's procedure over those 2k tests keeps the per-window false-alarm probability at most alpha;
-//  - a significant result only flags the window when the effect is also large ("far beyond what the reference
-//    allows"), so a skewed but healthy model and a slightly shifted production mix stay healthy;
-//  - a window too small for even a total collapse to be significant is insufficient_data, never healthy.
+//  - the baseline is what this model normally answers: its held-out outputs, then its own healthy production history
+//    (trailing, or at the same phase of previous cycles), with its sampling error and its overdispersion;
+//  - per label, CUSUMs of binomial log-likelihood ratios accumulate evidence across windows, up ("half the answers
+//    became this label") and down ("this label kept a quarter of its share"), scaled by the quasi-likelihood
+//    dispersion so that overdispersed healthy traffic does not fake evidence;
+//  - a CUSUM crossing h, set from the false-page budget per model and year, flags the window; a window whose
+//    accumulated predictions could not yet have shown even a total collapse is insufficient_data;
+//  - a decided window whose trailing mix moved far from the package's reference is drift: shown, never paged.
 
 import type { ModelMetadata } from '../serving/metadata';
+import {
+  type Baseline,
+  type BaselineSource,
+  baselineOf,
+  compatibleState,
+  learn,
+  type MonitorState,
+  type PackageReference,
+  type Seasonality,
+} from './baseline';
 import { binomialLowerTail, binomialUpperTail } from './binomial';
-import { chiSquareTest, type FitTest, gTest, jensenShannonDistance, normalizedEntropy } from './distribution';
-import { holmRejections } from './holm';
-import { type LabelCounts, referenceDistribution } from './reference';
+import { chiSquareTest, type FitTest, gTest, jensenShannonDistance, normalizedEntropy, proportions } from './distribution';
+import type { LabelCounts } from './reference';
+import {
+  binomialLogLikelihoodRatio,
+  collapseAlternative,
+  cusumStep,
+  cusumThreshold,
+  dispersion,
+  predictionsToDecide,
+  RARE_SHARE,
+  SECONDS_PER_YEAR,
+  vanishAlternative,
+} from './sequential';
 
-export type Verdict = 'healthy' | 'collapsed' | 'partial_collapse' | 'insufficient_data' | 'no_traffic';
+export type Verdict = 'healthy' | 'drift' | 'collapsed' | 'partial_collapse' | 'insufficient_data' | 'no_traffic';
 
-/** Per-window false-alarm probability when neither the deployment (COLLAPSE_ALPHA) nor the model says otherwise. */
-export const DEFAULT_ALPHA = 0.001;
-/** Fewest predictions a window needs before it is judged at all (the collapse-detectability rule may ask for more). */
+/** False pages per model and year when neither the deployment (FALSE_PAGE_BUDGET) nor the model says otherwise. */
+export const DEFAULT_FALSE_PAGE_BUDGET = 1;
+/** Fewest accumulated predictions before a window is called healthy (the collapse-detectability rule may ask for more). */
 export const DEFAULT_MIN_PREDICTIONS = 30;
-/** Labels below this reference share are rare: they may be absent from any window without it meaning anything. */
-export const RARE_SHARE = 0.01;
-/**
- * "Far below": a label has vanished when its share fell below this fraction of its reference share; a window has
- * collapsed when all the other labels together kept less than this fraction of their reference share.
- */
-export const FAR_BELOW = 0.25;
+/** The trailing mix this far (Jensen–Shannon distance, base 2) from the package's reference is drift. */
+export const DRIFT_DISTANCE = 0.1;
+/** CUSUMs are capped at this multiple of h, so a recovery clears them within a few windows. */
+export const CUSUM_CAP = 2;
 
-/**
- * The top-label share above which a (significant) window is called collapsed onto a label with reference share
- * `referenceShare`: the other labels keep less than FAR_BELOW of their reference share. The status page draws it.
- */
-export const collapseThreshold = (referenceShare: number): number => 1 - FAR_BELOW * (1 - referenceShare);
-
-export interface MonitorConfig {
-  /** Per-window false-alarm probability (family-wise, over all labels). */
-  alpha: number;
-  /** Fewest predictions a window needs to be judged. */
+/** Everything the detector needs to know about a model version besides its history. */
+export interface DetectorSettings {
+  labels: readonly string[];
+  reference: PackageReference;
+  windowSeconds: number;
+  /** False pages allowed per model and year. */
+  falsePageBudget: number;
   minPredictions: number;
+  seasonality: Seasonality;
+}
+
+export interface DetectorDefaults {
+  windowSeconds: number;
+  falsePageBudget?: number;
+  minPredictions?: number;
+  seasonality?: Seasonality;
 }
 
 /**
- * The configuration that applies to one model: its metadata.monitor overrides win over the deployment's
- * defaults (COLLAPSE_ALPHA and friends, passed in), which win over DEFAULT_ALPHA / DEFAULT_MIN_PREDICTIONS.
+ * The package's reference: the model's own predicted label counts on held-out rows when the package carries them
+ * (`reference.label_counts`), else the training labels (a weaker stand-in: a model does not answer its training mix).
  */
-export function monitorConfig(metadata: Pick<ModelMetadata, 'monitor'>, defaults: Partial<MonitorConfig> = {}): MonitorConfig {
-  const alpha = metadata.monitor?.alpha ?? defaults.alpha ?? DEFAULT_ALPHA;
-  const minPredictions = metadata.monitor?.min_predictions ?? defaults.minPredictions ?? DEFAULT_MIN_PREDICTIONS;
-  if (!(alpha > 0 && alpha < 1)) throw new RangeError(`alpha must be in (0, 1), got ${alpha}`);
-  if (!(minPredictions >= 1)) throw new RangeError(`minPredictions must be >= 1, got ${minPredictions}`);
-  return { alpha, minPredictions };
+export function packageReference(metadata: Pick<ModelMetadata, 'labels' | 'training' | 'reference'>): PackageReference {
+  const own = metadata.reference?.label_counts;
+  if (own) return { counts: metadata.labels.map((l) => countOf(own, l)), source: 'held_out_predictions' };
+  return { counts: metadata.labels.map((l) => countOf(metadata.training.label_counts, l)), source: 'training_labels' };
 }
 
-/**
- * Smallest window size n at which a total collapse onto the label with reference share `topReferenceShare` would
- * be significant: the exact upper tail of "all n predictions are that label", topReferenceShare^n, is at most
- * `alphaPerTest` (Holm's first, strictest threshold). Below it, no window can be told from chance.
- */
-export function collapseDetectableAt(topReferenceShare: number, alphaPerTest: number): number {
-  if (!(topReferenceShare > 0 && topReferenceShare < 1)) throw new RangeError(`share must be in (0, 1), got ${topReferenceShare}`);
-  if (!(alphaPerTest > 0 && alphaPerTest < 1)) throw new RangeError(`alpha must be in (0, 1), got ${alphaPerTest}`);
-  let n = Math.ceil(Math.log(alphaPerTest) / Math.log(topReferenceShare));
-  // Guard the rounding of the logarithms at the boundary.
-  while (n > 1 && topReferenceShare ** (n - 1) <= alphaPerTest) n--;
-  while (topReferenceShare ** n > alphaPerTest) n++;
-  return n;
+/** The settings that apply to one model: metadata.monitor wins over the deployment's defaults, which win over ours. */
+export function detectorSettings(metadata: ModelMetadata, defaults: DetectorDefaults): DetectorSettings {
+  const settings: DetectorSettings = {
+    labels: metadata.labels,
+    reference: packageReference(metadata),
+    windowSeconds: metadata.monitor?.window_seconds ?? defaults.windowSeconds,
+    falsePageBudget: metadata.monitor?.false_page_budget ?? defaults.falsePageBudget ?? DEFAULT_FALSE_PAGE_BUDGET,
+    minPredictions: metadata.monitor?.min_predictions ?? defaults.minPredictions ?? DEFAULT_MIN_PREDICTIONS,
+    seasonality: metadata.monitor?.seasonality ?? defaults.seasonality ?? 'none',
+  };
+  if (!(settings.falsePageBudget > 0)) throw new RangeError(`false-page budget must be > 0, got ${settings.falsePageBudget}`);
+  if (!(settings.minPredictions >= 1)) throw new RangeError(`minPredictions must be >= 1, got ${settings.minPredictions}`);
+  return settings;
 }
+
+/** Own-property read of a count keyed by a label: a label called `constructor` is a label like any other. */
+export const countOf = (counts: Readonly<Record<string, number>>, label: string): number =>
+  Object.prototype.hasOwnProperty.call(counts, label) ? counts[label] : 0;
+
+/**
+ * The collapse the up statistic is tuned to, as the share a label with baseline share `referenceShare` would take:
+ * half of all answers turned into it. Windows above it add evidence of a collapse. The status page draws it.
+ */
+export const collapseThreshold = collapseAlternative;
 
 export interface LabelStatistics {
   label: string;
   count: number;
   /** count / n; null when n = 0. */
   share: number | null;
+  /** The label's share in the baseline this window was judged against. */
   referenceShare: number;
-  /** P[X ≤ count] for X ~ Bin(n, referenceShare): small when the label is under-represented. */
+  /** √τ²: how far healthy windows' shares scatter around the baseline beyond binomial noise. */
+  scatter: number;
+  /** P[X ≤ count] for X ~ Bin(n, referenceShare) (reported; the verdict uses the CUSUMs). */
   pLow: number;
-  /** P[X ≥ count]: small when the label is over-represented. */
+  /** P[X ≥ count] (reported). */
   pHigh: number;
+  /** The label-takes-over CUSUM after this window, in units of the threshold (≥ 1 flags). */
+  up: number;
+  /** The label-vanishes CUSUM after this window, in units of the threshold; null for rare labels (not watched). */
+  down: number | null;
 }
 
 export interface WindowStatistics {
@@ -85,13 +125,21 @@ export interface WindowStatistics {
   topShare: number | null;
   /** H / ln k over the k labels of the model, in [0, 1]. */
   normalizedEntropy: number | null;
-  /** Jensen–Shannon distance (base 2) between the window's shares and the reference. */
+  /** Jensen–Shannon distance (base 2) between the window's shares and the baseline. */
   jsDistance: number | null;
-  /** Pearson chi-square goodness of fit to the reference (reported; the verdict uses the exact tests). */
+  /** Pearson chi-square goodness of fit to the baseline (reported). */
   chiSquare: FitTest | null;
-  /** G-test goodness of fit to the reference (reported; the verdict uses the exact tests). */
+  /** G-test goodness of fit to the baseline (reported). */
   gTest: FitTest | null;
   perLabel: LabelStatistics[];
+}
+
+/** The label mix drifted from the package's reference: slowly, within what the baseline follows. Never paged. */
+export interface Drift {
+  /** Jensen–Shannon distance (base 2) of the trailing production mix from the package's reference. */
+  distance: number;
+  /** Labels whose share moved most, largest move first. */
+  labels: { label: string; share: number; reference: number }[];
 }
 
 /** The verdict on one window with its numbers. JSON-safe: no Infinity, NaN or undefined values inside arrays. */
@@ -99,158 +147,204 @@ export interface Evaluation {
   verdict: Verdict;
   n: number;
   statistics: WindowStatistics;
-  /** Labels with a real reference share (≥ RARE_SHARE) whose count is significantly and far below it. */
+  /** Labels whose down CUSUM crossed the threshold: they vanished, or fell far below their baseline share. */
   vanishedLabels: string[];
-  /** The label the window collapsed onto (verdict collapsed only). */
+  /** The label the answers collapsed onto (verdict collapsed only). */
   dominantLabel?: string;
+  /** The per-window false-alarm bound the threshold implies: window length over the budget's period. */
   alpha: number;
   /** The configured minimum. */
   minPredictions: number;
-  /** Predictions this window needed to be judged: max(minPredictions, collapseDetectableAt(…)). */
+  /** Accumulated predictions a window needs to be decided: max(minPredictions, what a total collapse needs). */
   requiredPredictions: number;
-  /** How the reference was formed (training shares, or blended with recent healthy windows). */
-  reference: { recentWeight: number; recentPredictions: number; recentDrift: number | null };
+  baseline: {
+    source: BaselineSource;
+    /** Effective predictions behind the baseline. */
+    predictions: number;
+    seasonality: Seasonality;
+  };
+  evidence: {
+    /** The CUSUM threshold h (natural log units). */
+    threshold: number;
+    falsePageBudget: number;
+    /** Predictions accumulated towards a decision, this window included (0 after a decided window). */
+    accumulated: number;
+  };
+  drift: Drift | null;
   /** One human sentence. */
   reason: string;
 }
 
-export interface EvaluateOptions extends Partial<MonitorConfig> {
-  /** Label counts of recent windows whose verdict was healthy, to refine the reference. */
-  recentHealthy?: readonly LabelCounts[];
-}
-
 const percent = (x: number) => (x === 0 ? '0%' : `${(100 * x).toFixed(x < 0.1 ? 1 : 0)}%`);
-const pValue = (p: number) => (p < 1e-300 ? '< 1e-300' : p.toPrecision(2));
 const listLabels = (labels: string[]) =>
   labels.length <= 1 ? labels.join('') : `${labels.slice(0, -1).join(', ')} and ${labels[labels.length - 1]}`;
+const finiteOrMax = (x: number) => (Number.isFinite(x) ? x : Number.MAX_SAFE_INTEGER);
+const BASELINE_WORDS: Record<BaselineSource, string> = {
+  seasonal: 'its own history at this phase of previous cycles',
+  trailing: 'its own recent healthy history',
+  held_out_predictions: "the model's own answers on held-out rows",
+  training_labels: 'the training labels (the package has no held-out predictions)',
+};
+
+function driftOf(state: MonitorState, baseline: Baseline, settings: DetectorSettings): Drift | null {
+  if (baseline.trailingPredictions < settings.minPredictions) return null;
+  const trailing = proportions(baseline.shares.map((_, i) => state.trailing[i]));
+  const reference = proportions(settings.reference.counts);
+  if (reference.some((x) => !Number.isFinite(x))) return null;
+  const distance = jensenShannonDistance(trailing, reference);
+  if (!(distance >= DRIFT_DISTANCE)) return null;
+  const labels = settings.labels
+    .map((label, i) => ({ label, share: trailing[i], reference: reference[i] }))
+    .sort((a, b) => Math.abs(b.share - b.reference) - Math.abs(a.share - a.reference))
+    .slice(0, 3);
+  return { distance, labels };
+}
 
 /**
- * Judges one closed window against the model's reference. Only labels listed in metadata.labels count; n is the sum
- * of their counts. `options.alpha` / `options.minPredictions` are the deployment defaults, overridden per model by
- * metadata.monitor.
+ * Judges the window of `counts` starting at `windowStart` and folds it into `state` (null: nothing seen yet).
+ * Windows must come in order; a window no later than one already folded is judged but leaves the state as it was.
+ * Only labels in settings.labels count; n is the sum of their counts.
  */
-export function evaluateWindow(counts: LabelCounts, metadata: ModelMetadata, options: EvaluateOptions = {}): Evaluation {
-  const { alpha, minPredictions } = monitorConfig(metadata, options);
-  const labels = metadata.labels;
+export function judgeWindow(
+  previous: MonitorState | null,
+  counts: LabelCounts,
+  windowStart: number,
+  settings: DetectorSettings,
+): { evaluation: Evaluation; state: MonitorState } {
+  const { labels, minPredictions } = settings;
   const k = labels.length;
-  const reference = referenceDistribution(labels, metadata.training.label_counts, options.recentHealthy);
-  const ref = reference.shares;
-  const observed = labels.map((l) => counts.labelCounts[l] ?? 0);
+  const state = compatibleState(previous, k, settings.seasonality);
+  const replay = state.lastWindowStart !== null && windowStart <= state.lastWindowStart;
+  const baseline = baselineOf(state, settings.reference, settings.seasonality, windowStart);
+  const ref = baseline.shares;
+  const observed = labels.map((l) => countOf(counts.labelCounts, l));
   const n = observed.reduce((s, c) => s + c, 0);
 
-  const tests = 2 * k;
-  const topReference = Math.max(...ref);
-  const requiredPredictions = Math.max(minPredictions, collapseDetectableAt(topReference, alpha / tests));
-  const base = {
-    n,
-    alpha,
-    minPredictions,
-    requiredPredictions,
-    reference: {
-      recentWeight: reference.recentWeight,
-      recentPredictions: reference.recentPredictions,
-      recentDrift: reference.recentDrift,
-    },
-  };
+  const h = cusumThreshold(settings.falsePageBudget, settings.windowSeconds, 2 * k);
+  const watchedDown = ref.map((p) => p >= RARE_SHARE);
+  const up = state.up.map((s, i) => {
+    if (n === 0) return s;
+    const llr = binomialLogLikelihoodRatio(observed[i], n, ref[i], collapseAlternative(ref[i]));
+    return cusumStep(s, llr / dispersion(n, ref[i], baseline.size, baseline.tau2[i]), CUSUM_CAP * h);
+  });
+  const down = state.down.map((s, i) => {
+    if (n === 0 || !watchedDown[i]) return watchedDown[i] ? s : 0;
+    const llr = binomialLogLikelihoodRatio(observed[i], n, ref[i], vanishAlternative(ref[i]));
+    return cusumStep(s, llr / dispersion(n, ref[i], baseline.size, baseline.tau2[i]), CUSUM_CAP * h);
+  });
 
+  const top = ref.indexOf(Math.max(...ref));
+  const requiredPredictions = Math.max(
+    minPredictions,
+    finiteOrMax(predictionsToDecide(ref[top], h, baseline.size, baseline.tau2[top])),
+  );
   const perLabel: LabelStatistics[] = labels.map((label, i) => ({
     label,
     count: observed[i],
     share: n > 0 ? observed[i] / n : null,
     referenceShare: ref[i],
+    scatter: Math.sqrt(baseline.tau2[i]),
     pLow: binomialLowerTail(observed[i], n, ref[i]),
     pHigh: binomialUpperTail(observed[i], n, ref[i]),
+    up: up[i] / h,
+    down: watchedDown[i] ? down[i] / h : null,
   }));
 
-  if (n === 0) {
-    const statistics: WindowStatistics = {
-      topLabel: null,
-      topShare: null,
-      normalizedEntropy: null,
-      jsDistance: null,
-      chiSquare: null,
-      gTest: null,
-      perLabel,
-    };
-    return { ...base, verdict: 'no_traffic', statistics, vanishedLabels: [], reason: 'No predictions in this window.' };
-  }
+  let topIndex = 0;
+  for (let i = 1; i < k; i++) if (observed[i] > observed[topIndex]) topIndex = i;
+  const statistics: WindowStatistics =
+    n === 0
+      ? { topLabel: null, topShare: null, normalizedEntropy: null, jsDistance: null, chiSquare: null, gTest: null, perLabel }
+      : {
+          topLabel: labels[topIndex],
+          topShare: observed[topIndex] / n,
+          normalizedEntropy: normalizedEntropy(observed),
+          jsDistance: jensenShannonDistance(observed, ref),
+          chiSquare: chiSquareTest(observed, ref),
+          gTest: gTest(observed, ref),
+          perLabel,
+        };
 
-  let top = 0;
-  for (let i = 1; i < k; i++) if (observed[i] > observed[top]) top = i;
-  const topShare = observed[top] / n;
-  const statistics: WindowStatistics = {
-    topLabel: labels[top],
-    topShare,
-    normalizedEntropy: normalizedEntropy(observed),
-    jsDistance: jensenShannonDistance(observed, ref),
-    chiSquare: chiSquareTest(observed, ref),
-    gTest: gTest(observed, ref),
-    perLabel,
+  const takingOver = labels.map((_, i) => i).filter((i) => up[i] >= h).sort((a, b) => up[b] - up[a]);
+  const vanished = labels.map((_, i) => i).filter((i) => watchedDown[i] && down[i] >= h).sort((a, b) => down[b] - down[a]);
+  const flagged = takingOver.length > 0 || vanished.length > 0;
+  const pending = n === 0 || flagged ? state.pending : state.pending + n;
+  const decided = !flagged && n > 0 && pending >= requiredPredictions;
+  const drift = decided ? driftOf(state, baseline, settings) : null;
+
+  const base = {
+    n,
+    statistics,
+    alpha: Math.min(1, settings.windowSeconds / (SECONDS_PER_YEAR / settings.falsePageBudget)),
+    minPredictions,
+    requiredPredictions,
+    baseline: { source: baseline.source, predictions: baseline.size, seasonality: settings.seasonality },
+    evidence: { threshold: h, falsePageBudget: settings.falsePageBudget, accumulated: decided ? 0 : pending },
+    drift,
+    vanishedLabels: vanished.map((i) => labels[i]),
   };
-
-  if (n < requiredPredictions) {
-    const why =
-      requiredPredictions > minPredictions
-        ? `even a total collapse onto ${labels[ref.indexOf(topReference)]} (reference share ${percent(topReference)}) ` +
-          `needs ${requiredPredictions} to be told from chance at alpha ${alpha}`
-        : `the minimum is ${minPredictions}`;
-    return {
-      ...base,
-      verdict: 'insufficient_data',
-      statistics,
-      vanishedLabels: [],
-      reason: `Only ${n} predictions; ${why}.`,
-    };
-  }
-
-  // Holm over [pLow of every label, pHigh of every label].
-  const rejected = holmRejections([...perLabel.map((s) => s.pLow), ...perLabel.map((s) => s.pHigh)], alpha);
-  const significantlyLow = (i: number) => rejected[i];
-  const significantlyHigh = (i: number) => rejected[k + i];
-
-  const vanished = labels
-    .map((_, i) => i)
-    .filter((i) => ref[i] >= RARE_SHARE && significantlyLow(i) && observed[i] / n < FAR_BELOW * ref[i])
-    // Most surprising first.
-    .sort((a, b) => perLabel[a].pLow - perLabel[b].pLow);
-  const vanishedLabels = vanished.map((i) => labels[i]);
-
-  const othersShare = 1 - topShare;
-  const othersReference = 1 - ref[top];
-  if (significantlyHigh(top) && othersShare < FAR_BELOW * othersReference) {
-    return {
+  const against = `against ${BASELINE_WORDS[baseline.source]}`;
+  let evaluation: Evaluation;
+  if (n === 0) {
+    evaluation = { ...base, verdict: 'no_traffic', reason: 'No predictions in this window.' };
+  } else if (takingOver.length > 0) {
+    const i = takingOver[0];
+    evaluation = {
       ...base,
       verdict: 'collapsed',
-      statistics,
-      vanishedLabels,
-      dominantLabel: labels[top],
+      dominantLabel: labels[i],
       reason:
-        `${labels[top]} took ${percent(topShare)} of ${n} predictions against a reference share of ` +
-        `${percent(ref[top])} (p = ${pValue(perLabel[top].pHigh)}); the other labels kept ${percent(othersShare)} ` +
-        `where ${percent(othersReference)} was expected.`,
+        `${labels[i]} took ${percent(observed[i] / n)} of ${n} predictions where ${percent(ref[i])} is normal ` +
+        `(${against}); the evidence across recent windows crossed the threshold (${(up[i] / h).toFixed(1)}×).`,
     };
-  }
-
-  if (vanished.length > 0) {
-    const shares = vanished.map((i) => `${labels[i]} ${percent(observed[i] / n)} (reference ${percent(ref[i])})`);
-    return {
+  } else if (vanished.length > 0) {
+    const names = vanished.map((i) => labels[i]);
+    const shares = vanished.map((i) => `${labels[i]} ${percent(observed[i] / n)} (normal ${percent(ref[i])})`);
+    evaluation = {
       ...base,
       verdict: 'partial_collapse',
-      statistics,
-      vanishedLabels,
       reason:
-        `${listLabels(vanishedLabels)} fell far below ${vanished.length > 1 ? 'their' : 'its'} reference share in ` +
-        `${n} predictions: ${shares.join(', ')}; p ≤ ${pValue(perLabel[vanished[vanished.length - 1]].pLow)}.`,
+        `${listLabels(names)} fell far below ${names.length > 1 ? 'their' : 'its'} normal share (${against}): ` +
+        `${shares.join(', ')} in ${n} predictions, and the evidence across recent windows crossed the threshold.`,
+    };
+  } else if (!decided) {
+    const total = Number.isFinite(requiredPredictions) && requiredPredictions < Number.MAX_SAFE_INTEGER;
+    evaluation = {
+      ...base,
+      verdict: 'insufficient_data',
+      reason: total
+        ? `${pending} predictions so far; ${requiredPredictions} are needed before even a total collapse onto ` +
+          `${labels[top]} (normal share ${percent(ref[top])}) could be told from chance at this false-page budget.`
+        : `Healthy windows of this model scatter so widely that not even a total collapse could be told from chance.`,
+    };
+  } else if (drift) {
+    evaluation = {
+      ...base,
+      verdict: 'drift',
+      reason:
+        `No collapse in ${pending} predictions, but the label mix has drifted from the model's reference ` +
+        `(Jensen–Shannon distance ${drift.distance.toFixed(2)}: ${drift.labels
+          .map((d) => `${d.label} ${percent(d.share)} vs ${percent(d.reference)}`)
+          .join(', ')}). Drift is followed, not paged.`,
+    };
+  } else {
+    evaluation = {
+      ...base,
+      verdict: 'healthy',
+      reason:
+        `The ${n} predictions are consistent with ${BASELINE_WORDS[baseline.source]}: top label ` +
+        `${labels[topIndex]} at ${percent(observed[topIndex] / n)} (normal ${percent(ref[topIndex])}).`,
     };
   }
+  if (replay) return { evaluation, state };
 
-  return {
-    ...base,
-    verdict: 'healthy',
-    statistics,
-    vanishedLabels: [],
-    reason:
-      `The ${n} predictions are consistent with the reference: top label ${labels[top]} at ${percent(topShare)} ` +
-      `(reference ${percent(ref[top])}), Jensen–Shannon distance ${statistics.jsDistance!.toFixed(3)}.`,
-  };
+  let next: MonitorState = { ...state, lastWindowStart: windowStart, up, down, pending: decided ? 0 : pending };
+  // A flagged window barely teaches the baseline what normal is (see FLAGGED_WEIGHT).
+  if (n > 0) next = learn(next, observed, baseline, settings.seasonality, windowStart, flagged);
+  return { evaluation, state: next };
+}
+
+/** Judges one window with no history: what the package alone says. */
+export function evaluateWindow(counts: LabelCounts, metadata: ModelMetadata, defaults: DetectorDefaults): Evaluation {
+  return judgeWindow(null, counts, 0, detectorSettings(metadata, defaults)).evaluation;
 }

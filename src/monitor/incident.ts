@@ -1,18 +1,24 @@
 // The incident lifecycle of one model version, as a pure transition: (incident so far, next evaluated window) →
 // (incident now, events to deliver). The caller persists the incident and turns events into outbox rows.
 //
-// One incident per (model, version) at a time; its kind is its severity and only ever escalates
-// partial_collapse → collapsed (that escalation is the one reason to page again while it is open).
+// One traffic incident per (model, version) at a time; it escalates (and pages again) when its kind gets worse
+// (partial_collapse → collapsed) or when the answers collapse onto a label not yet involved: a new collapse during
+// an open incident is news, another flagged window of the same collapse is not.
 //  - flagged window (collapsed / partial_collapse): opens an incident if none is open, else updates it;
 //  - healthy window: advances the healthy streak; `resolveAfterHealthy` in a row resolve the incident;
+//  - healthy and drift windows: advance the healthy streak; `resolveAfterHealthy` in a row resolve the incident;
 //  - insufficient_data and no_traffic: change nothing. Too few predictions say nothing either way, so they neither
 //    break nor extend a healthy streak; a model nobody calls is not evidence that it recovered.
+// A model_defect incident is about the package, not its traffic (openModelDefect): it opens once per version and
+// lives beside the traffic incidents; windows never advance it.
 
 import type { Diagnosis } from './diagnosis';
 import type { Evaluation } from './detector';
 import type { Remedy } from './remedies';
 
-export type IncidentKind = 'partial_collapse' | 'collapsed';
+/** The kinds a window can open; model_defect comes from the package itself. */
+export type TrafficIncidentKind = 'partial_collapse' | 'collapsed';
+export type IncidentKind = TrafficIncidentKind | 'model_defect';
 export type IncidentStatus = 'open' | 'acknowledged' | 'resolved';
 
 /**
@@ -25,6 +31,7 @@ export type IncidentEvent = 'opened' | 'updated' | 'escalated' | 'resolved';
 export interface IncidentWindowSummary {
   windowStart: number;
   verdict: IncidentKind;
+  /** Predictions in that window (held-out rows for a model defect). */
   n: number;
   topLabel: string | null;
   topShare: number | null;
@@ -48,6 +55,8 @@ export interface Incident {
   /** Start of the latest flagged or healthy window this incident has seen: replays of older windows are ignored. */
   lastEvaluatedWindowStart: number;
   flaggedWindows: number;
+  /** Every label involved so far (collapsed onto or vanished): a label new to this list escalates. */
+  labels: string[];
   /** Consecutive healthy windows since the last flagged one (insufficient_data / no_traffic do not count). */
   healthyStreak: number;
   /** Start of the healthy window that completed the streak. */
@@ -81,12 +90,15 @@ export interface IncidentTransition {
   events: IncidentEvent[];
 }
 
-const SEVERITY: Record<IncidentKind, number> = { partial_collapse: 1, collapsed: 2 };
+const SEVERITY: Record<TrafficIncidentKind, number> = { partial_collapse: 1, collapsed: 2 };
 
-const isFlagged = (verdict: Evaluation['verdict']): verdict is IncidentKind =>
+export const isFlagged = (verdict: Evaluation['verdict']): verdict is TrafficIncidentKind =>
   verdict === 'collapsed' || verdict === 'partial_collapse';
 
-function summarize(window: EvaluatedWindow, verdict: IncidentKind): IncidentWindowSummary {
+/** The labels a flagged window implicates: the one answers collapsed onto, and the ones that vanished. */
+const implicated = (e: Evaluation): string[] => [...(e.dominantLabel ? [e.dominantLabel] : []), ...e.vanishedLabels];
+
+function summarize(window: EvaluatedWindow, verdict: TrafficIncidentKind): IncidentWindowSummary {
   const e = window.evaluation;
   return {
     windowStart: window.windowStart,
@@ -131,6 +143,7 @@ export function advanceIncident(
           lastWindowStart: window.windowStart,
           lastEvaluatedWindowStart: window.windowStart,
           flaggedWindows: 1,
+          labels: implicated(window.evaluation),
           healthyStreak: 0,
           latest: summarize(window, verdict),
           diagnoses: window.diagnoses ?? [],
@@ -139,11 +152,17 @@ export function advanceIncident(
         events: ['opened'],
       };
     }
-    const escalated = SEVERITY[verdict] > SEVERITY[open.kind];
+    const known = open.labels ?? [];
+    const newLabels = implicated(window.evaluation).filter((l) => !known.includes(l));
+    const worse = open.kind !== 'model_defect' && SEVERITY[verdict] > SEVERITY[open.kind];
+    // A collapse onto a label not yet involved is a new collapse: page. More labels vanishing is the same story.
+    const dominant = window.evaluation.dominantLabel;
+    const escalated = worse || (dominant !== undefined && newLabels.includes(dominant));
     return {
       incident: {
         ...open,
-        kind: escalated ? verdict : open.kind,
+        kind: worse ? verdict : open.kind,
+        labels: [...known, ...newLabels],
         lastWindowStart: window.windowStart,
         lastEvaluatedWindowStart: window.windowStart,
         flaggedWindows: open.flaggedWindows + 1,
@@ -159,7 +178,7 @@ export function advanceIncident(
 
   if (!open) return { incident: null, events: [] };
 
-  if (verdict === 'healthy') {
+  if (verdict === 'healthy' || verdict === 'drift') {
     const healthyStreak = open.healthyStreak + 1;
     if (healthyStreak >= resolveAfterHealthy) {
       return {
@@ -178,4 +197,49 @@ export function advanceIncident(
 
   // insufficient_data, no_traffic: nothing to learn, nothing changes.
   return { incident: open, events: [] };
+}
+
+/** The package's own outputs already lack labels its training data has: a defect of the model, not of traffic. */
+export interface ModelDefectFinding {
+  model: string;
+  version: string;
+  /** When it was found (epoch seconds): first served, or the start of a backtest. */
+  at: number;
+  evaluation: Evaluation;
+  diagnoses?: Diagnosis[];
+  remedies?: Remedy[];
+}
+
+/** Opens the one model_defect incident of a model version (the caller checks that none was opened before). */
+export function openModelDefect(finding: ModelDefectFinding, newId: () => string): IncidentTransition {
+  const e = finding.evaluation;
+  return {
+    incident: {
+      id: newId(),
+      model: finding.model,
+      version: finding.version,
+      kind: 'model_defect',
+      status: 'open',
+      openedAt: finding.at,
+      firstWindowStart: finding.at,
+      lastWindowStart: finding.at,
+      lastEvaluatedWindowStart: finding.at,
+      flaggedWindows: 0,
+      labels: implicated(e),
+      healthyStreak: 0,
+      latest: {
+        windowStart: finding.at,
+        verdict: 'model_defect',
+        n: e.n,
+        topLabel: e.statistics.topLabel,
+        topShare: e.statistics.topShare,
+        dominantLabel: e.dominantLabel ?? null,
+        vanishedLabels: e.vanishedLabels,
+        reason: e.reason,
+      },
+      diagnoses: finding.diagnoses ?? [],
+      remedies: finding.remedies ?? [],
+    },
+    events: ['opened'],
+  };
 }

@@ -14,6 +14,11 @@ export interface FeatureSpec {
    * (raw - raw.mean) / raw.std. These are the numbers a "scaler missing" remedy quotes.
    */
   raw?: { mean: number; std: number };
+  /**
+   * A value the feature takes in a large share of training rows (precipitation is exactly 0 on most days), in model
+   * units: a window where the feature sits at it has not lost its variance.
+   */
+  mode?: { value: number; share: number };
 }
 
 export interface TrainingInfo {
@@ -47,8 +52,24 @@ export interface Probe {
 
 export interface MonitorOverrides {
   window_seconds?: number;
-  alpha?: number;
+  /** False pages allowed per year for this model (FALSE_PAGE_BUDGET is the deployment's default). */
+  false_page_budget?: number;
   min_predictions?: number;
+  /** The cycle this model's traffic follows, if any: its baseline then compares a window with the same phase before. */
+  seasonality?: Seasonality;
+}
+
+/**
+ * What the model itself answers on held-out rows: the monitor's first baseline. A model does not answer its
+ * training label mix (class weights, thresholds and plain error move it), so this is what "normal" means for it.
+ */
+export interface OutputReference {
+  /** Predicted (argmax) label counts on the held-out rows, keyed by label. */
+  label_counts: Record<string, number>;
+  /** Held-out rows predicted. */
+  samples: number;
+  /** Where the rows came from, in words. */
+  source?: string;
 }
 
 export interface ModelMetadata {
@@ -59,6 +80,8 @@ export interface ModelMetadata {
   features: FeatureSpec[];
   training: TrainingInfo;
   probes: Probe[];
+  /** The model's own held-out outputs (written by `npm run train` and `npm run stats -- --model-dir`). */
+  reference?: OutputReference;
   monitor?: MonitorOverrides;
   description?: string;
   /**
@@ -77,6 +100,8 @@ export const windowLengthOf = (metadata: Pick<ModelMetadata, 'monitor'> | undefi
 
 /** The input's name in the metadata endpoints when the package declares none. */
 export const DEFAULT_INPUT_NAME = 'features';
+
+import { SEASONALITIES, type Seasonality } from '../monitor/baseline';
 
 export class MetadataError extends Error {}
 
@@ -124,6 +149,12 @@ export function parseMetadata(value: Json, where = 'metadata.json'): ModelMetada
       const raw = spec.raw as Record<string, Json>;
       if (!isFiniteNumber(raw.mean)) fail(`features[${i}].raw.mean`, 'expected a finite number');
       if (!isFiniteNumber(raw.std) || raw.std <= 0) fail(`features[${i}].raw.std`, 'expected a finite number > 0');
+    }
+    if (spec.mode !== undefined) {
+      if (!isObject(spec.mode)) fail(`features[${i}].mode`, 'expected an object with value and share');
+      const mode = spec.mode as Record<string, Json>;
+      if (!isFiniteNumber(mode.value)) fail(`features[${i}].mode.value`, 'expected a finite number');
+      if (!isFiniteNumber(mode.share) || mode.share <= 0 || mode.share > 1) fail(`features[${i}].mode.share`, 'expected a share in (0, 1]');
     }
   });
 
@@ -174,13 +205,32 @@ export function parseMetadata(value: Json, where = 'metadata.json'): ModelMetada
     }
   });
 
+  if (m.reference !== undefined) {
+    if (!isObject(m.reference)) fail('reference', 'expected an object with label_counts and samples');
+    const r = m.reference as Record<string, Json>;
+    if (!isObject(r.label_counts)) fail('reference.label_counts', 'expected an object keyed by label');
+    const predicted = r.label_counts as Record<string, Json>;
+    let total = 0;
+    for (const [key, c] of Object.entries(predicted)) {
+      if (!(labels as string[]).includes(key)) fail(`reference.label_counts.${key}`, 'not one of labels');
+      if (!isFiniteNumber(c) || !Number.isInteger(c) || c < 0) fail(`reference.label_counts.${key}`, 'expected a count (integer >= 0)');
+      total += c as number;
+    }
+    if (!isFiniteNumber(r.samples) || !Number.isInteger(r.samples) || r.samples <= 0)
+      fail('reference.samples', 'expected a positive integer');
+    if (total !== r.samples) fail('reference.samples', `expected the sum of reference.label_counts (${total})`);
+    if (r.source !== undefined && typeof r.source !== 'string') fail('reference.source', 'expected a string');
+  }
+
   if (m.monitor !== undefined) {
     if (!isObject(m.monitor)) fail('monitor', 'expected an object');
     const mo = m.monitor as Record<string, Json>;
     if (mo.window_seconds !== undefined && (!isFiniteNumber(mo.window_seconds) || !Number.isInteger(mo.window_seconds) || mo.window_seconds < 1))
       fail('monitor.window_seconds', 'expected a positive integer');
-    if (mo.alpha !== undefined && (!isFiniteNumber(mo.alpha) || mo.alpha <= 0 || mo.alpha >= 1))
-      fail('monitor.alpha', 'expected a number between 0 and 1');
+    if (mo.false_page_budget !== undefined && (!isFiniteNumber(mo.false_page_budget) || mo.false_page_budget <= 0))
+      fail('monitor.false_page_budget', 'expected a number of false pages per year > 0');
+    if (mo.seasonality !== undefined && !SEASONALITIES.includes(mo.seasonality as Seasonality))
+      fail('monitor.seasonality', `expected one of ${SEASONALITIES.join(', ')}`);
     if (mo.min_predictions !== undefined && (!isFiniteNumber(mo.min_predictions) || mo.min_predictions < 1))
       fail('monitor.min_predictions', 'expected a positive number');
   }

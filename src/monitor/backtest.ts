@@ -1,0 +1,145 @@
+// The monitor's whole pipeline over a history of windows, in memory: what the cron does to each closed window
+// (judge against the baseline, explain a flagged one, advance the incident) and what it does once per served
+// version (report a model defect). `npm run backtest` and `npm run bench:detect` run this; src/evaluate.ts runs the
+// same steps with D1 in between.
+
+import type { ModelMetadata } from '../serving/metadata';
+import type { MonitorState } from './baseline';
+import { modelDefect } from './defect';
+import { type DetectorSettings, type Evaluation, judgeWindow, type Verdict } from './detector';
+import { type Diagnosis, diagnose, type ProbeResult } from './diagnosis';
+import { advanceIncident, type Incident, type IncidentEvent, type IncidentKind, isFlagged, openModelDefect } from './incident';
+import { type Remedy, remedies } from './remedies';
+import { emptyCounts, type WindowCounts } from './window';
+
+export interface Explanation {
+  diagnoses: Diagnosis[];
+  remedies: Remedy[];
+}
+
+/**
+ * Diagnoses (most confident first) and the remedies they call for, for a window the baseline does not explain.
+ * A healthy, drifting or undecided window gets none: no cause is asserted where there is nothing to explain.
+ */
+export function explain(evaluation: Evaluation, counts: WindowCounts, metadata: ModelMetadata, probe?: ProbeResult): Explanation {
+  if (!isFlagged(evaluation.verdict)) return { diagnoses: [], remedies: [] };
+  const diagnoses = diagnose(counts, evaluation, metadata, probe);
+  return { diagnoses, remedies: remedies(diagnoses, metadata, evaluation) };
+}
+
+/** The model defect of a package with its explanation, or null (see defect.ts). */
+export function explainModelDefect(metadata: ModelMetadata, probe?: ProbeResult): ({ evaluation: Evaluation } & Explanation) | null {
+  const evaluation = modelDefect(metadata);
+  if (!evaluation) return null;
+  const diagnoses = diagnose(emptyCounts(), evaluation, metadata, probe);
+  return { evaluation, diagnoses, remedies: remedies(diagnoses, metadata, evaluation) };
+}
+
+export interface BacktestIncident {
+  kind: IncidentKind;
+  /** Window start (epoch seconds) of the window that opened it (for a model defect: the first window). */
+  openedWindowStart: number;
+  resolvedWindowStart: number | null;
+  /** Its kind when it ended (or now). */
+  verdict: IncidentKind;
+  labels: string[];
+  /** Events that notified someone: opened, escalated, resolved. */
+  pages: number;
+  diagnoses: string[];
+}
+
+export interface BacktestWindow {
+  start: number;
+  counts: WindowCounts;
+}
+
+export interface BacktestResult {
+  windows: number;
+  /** Windows with traffic and enough accumulated evidence to be decided, or flagged. */
+  judged: number;
+  flagged: number;
+  verdicts: Record<Verdict, number>;
+  incidents: BacktestIncident[];
+  /** Start of the first flagged window, or null. */
+  firstFlagged: number | null;
+}
+
+export interface BacktestOptions {
+  resolveAfterHealthy?: number;
+  /** Called for every window judged (the CLI's table and progress). */
+  onWindow?: (window: BacktestWindow, evaluation: Evaluation, events: IncidentEvent[]) => void;
+}
+
+/**
+ * Runs the pipeline over `windows` (in order, contiguous or not; a gap is simply no windows). The model defect, if
+ * the package has one, is reported once, at the first window.
+ */
+export function backtest(
+  metadata: ModelMetadata,
+  settings: DetectorSettings,
+  windows: Iterable<BacktestWindow>,
+  options: BacktestOptions = {},
+): BacktestResult {
+  let seq = 0;
+  const newId = () => `bt-${++seq}`;
+  const verdicts: Record<Verdict, number> = { healthy: 0, drift: 0, collapsed: 0, partial_collapse: 0, insufficient_data: 0, no_traffic: 0 };
+  const incidents: BacktestIncident[] = [];
+  const record = new Map<string, BacktestIncident>();
+  let state: MonitorState | null = null;
+  let open: Incident | null = null;
+  let count = 0;
+  let flagged = 0;
+  let firstFlagged: number | null = null;
+
+  const note = (incident: Incident, events: IncidentEvent[], diagnoses: Diagnosis[]) => {
+    let entry = record.get(incident.id);
+    if (!entry) {
+      entry = {
+        kind: incident.kind,
+        openedWindowStart: incident.firstWindowStart,
+        resolvedWindowStart: null,
+        verdict: incident.kind,
+        labels: [],
+        pages: 0,
+        diagnoses: [],
+      };
+      record.set(incident.id, entry);
+      incidents.push(entry);
+    }
+    entry.verdict = incident.kind;
+    entry.labels = [...incident.labels];
+    entry.pages += events.filter((e) => e !== 'updated').length;
+    if (incident.status === 'resolved') entry.resolvedWindowStart = incident.resolvedAt ?? null;
+    for (const d of diagnoses) if (!entry.diagnoses.includes(d.kind)) entry.diagnoses.push(d.kind);
+  };
+
+  for (const window of windows) {
+    if (count === 0) {
+      const defect = explainModelDefect(metadata);
+      if (defect) {
+        const t = openModelDefect({ model: metadata.name, version: metadata.version, at: window.start, ...defect }, newId);
+        note(t.incident!, t.events, defect.diagnoses);
+      }
+    }
+    count++;
+    const judged = judgeWindow(state, window.counts, window.start, settings);
+    state = judged.state;
+    const evaluation = judged.evaluation;
+    verdicts[evaluation.verdict]++;
+    if (isFlagged(evaluation.verdict)) {
+      flagged++;
+      firstFlagged ??= window.start;
+    }
+    const explanation = explain(evaluation, window.counts, metadata);
+    const transition = advanceIncident(
+      open,
+      { model: metadata.name, version: metadata.version, windowStart: window.start, evaluation, ...explanation },
+      { newId, resolveAfterHealthy: options.resolveAfterHealthy },
+    );
+    if (transition.incident && transition.incident !== open) note(transition.incident, transition.events, explanation.diagnoses);
+    open = transition.incident && transition.incident.status !== 'resolved' ? transition.incident : null;
+    options.onWindow?.(window, evaluation, transition.events);
+  }
+  const judgedCount = verdicts.healthy + verdicts.drift + verdicts.collapsed + verdicts.partial_collapse;
+  return { windows: count, judged: judgedCount, flagged, verdicts, incidents, firstFlagged };
+}

@@ -1,0 +1,248 @@
+// What a model version normally answers: its own held-out outputs (from the package) at first, then its own healthy
+// production history, trailing and, where traffic has seasons, at the same phase of the previous cycles. Also how
+// much healthy windows scatter around that baseline beyond binomial noise (the overdispersion τ² per label).
+//
+// Everything lives in one JSON-safe MonitorState per model version, folded window by window in order: the cron
+// stores it in D1 after each window, `npm run backtest` keeps it in memory. Same code, same numbers.
+
+import { smoothedShares } from './reference';
+import { SECONDS_PER_YEAR } from './sequential';
+
+export type Seasonality = 'none' | 'daily' | 'weekly' | 'yearly';
+export const SEASONALITIES: readonly Seasonality[] = ['none', 'daily', 'weekly', 'yearly'];
+
+/** Cycle length and phase bins of each seasonality (hours of a day, hours of a week, weeks of a year). */
+export const SEASONS: Record<Exclude<Seasonality, 'none'>, { period: number; bins: number }> = {
+  daily: { period: 86_400, bins: 24 },
+  weekly: { period: 7 * 86_400, bins: 168 },
+  yearly: { period: SECONDS_PER_YEAR, bins: 52 },
+};
+
+/** Half-life of the trailing baseline: recent enough to follow seasons, long enough to carry many predictions. */
+export const TRAILING_HALF_LIFE_SECONDS = 3 * 86_400;
+/** Half-life of the overdispersion estimate: it describes the traffic's nature, so it changes slowly. */
+export const DISPERSION_HALF_LIFE_SECONDS = 30 * 86_400;
+/**
+ * Weight, in predictions, of the package's held-out outputs in the baseline before production history exists.
+ * Held-out rows are one data set's year, production is this week's: as the model's own history grows (m decayed
+ * predictions), the package's weight shrinks to PACKAGE_WEIGHT² / (PACKAGE_WEIGHT + m), so a label that production
+ * truly stopped answering is not kept alive (and watched for vanishing) by the package alone.
+ */
+export const PACKAGE_WEIGHT = 100;
+/**
+ * How far production's shares may sit from the package's held-out answers beyond binomial noise, as a fraction of
+ * p(1 − p): τ₀ = √(0.1·p(1 − p)), 15 points for a label at 38%. Held-out rows are one data set's year; production is
+ * this week of someone's traffic. It applies in proportion to the package's weight in the baseline, a² τ₀², so it
+ * fades as the model's own history takes over.
+ */
+export const PACKAGE_ICC = 0.1;
+/** Prior extra-binomial scatter of production windows around their own baseline (as a fraction of p(1 − p)), and its weight in windows. */
+export const PRODUCTION_ICC = 0.002;
+export const PRIOR_WINDOWS = 10;
+/**
+ * A flagged window teaches the trailing baseline at this fraction of a healthy one's weight. Not at all would
+ * freeze the baseline forever after one alarm while the seasons move on; at full weight a real collapse would be
+ * learnt as normal within days. At a tenth, a collapse stays a collapse for weeks, and a false alarm heals.
+ */
+export const FLAGGED_WEIGHT = 1;
+/** A seasonal phase is used once the previous cycles put at least this many predictions there. */
+export const SEASONAL_MIN_PREDICTIONS = 200;
+/** Each completed cycle halves the weight of the cycles before it. */
+export const SEASONAL_CYCLE_DECAY = 0.5;
+
+/** Where the baseline of a window came from. */
+export type BaselineSource = 'seasonal' | 'trailing' | 'held_out_predictions' | 'training_labels';
+
+/** The package's own idea of the model's answers. */
+export interface PackageReference {
+  /** Counts in label order. */
+  counts: number[];
+  source: 'held_out_predictions' | 'training_labels';
+}
+
+interface SeasonalBin {
+  /** Cycle number the `current` counts belong to. */
+  cycle: number;
+  /** Decayed counts of completed cycles at this phase. */
+  past: number[];
+  current: number[];
+}
+
+/** Per-model-version memory of the detector. JSON-safe. */
+export interface MonitorState {
+  /** Start of the latest window folded in: later replays of it or older windows change nothing. */
+  lastWindowStart: number | null;
+  /** When the baseline last learnt from a window (epoch seconds), for its time decay. */
+  learnedAt: number | null;
+  /** Exponentially decayed label counts of recent healthy windows, label order. */
+  trailing: number[];
+  /** Phase bins of the seasonal baseline (null without seasonality). */
+  seasonal: SeasonalBin[] | null;
+  /** Decayed Σ w·(excess squared deviation of the share) per label, and Σ w: the τ² estimate. */
+  excess: number[];
+  excessWeight: number;
+  /** CUSUM per label: the label taking over (up) and vanishing (down). */
+  up: number[];
+  down: number[];
+  /** Predictions since the last window that had enough evidence to be decided (healthy or drift). */
+  pending: number;
+}
+
+export function initialState(k: number, seasonality: Seasonality): MonitorState {
+  const zeros = () => new Array<number>(k).fill(0);
+  return {
+    lastWindowStart: null,
+    learnedAt: null,
+    trailing: zeros(),
+    seasonal: seasonality === 'none' ? null : Array.from({ length: SEASONS[seasonality].bins }, () => ({ cycle: -1, past: zeros(), current: zeros() })),
+    excess: zeros(),
+    excessWeight: 0,
+    up: zeros(),
+    down: zeros(),
+    pending: 0,
+  };
+}
+
+/** A state that does not fit (labels or seasonality changed) is replaced by a fresh one. */
+export function compatibleState(state: MonitorState | null | undefined, k: number, seasonality: Seasonality): MonitorState {
+  const fits =
+    state &&
+    state.trailing?.length === k &&
+    state.up?.length === k &&
+    (seasonality === 'none' ? state.seasonal === null : state.seasonal?.length === SEASONS[seasonality].bins);
+  return fits ? state : initialState(k, seasonality);
+}
+
+const decay = (seconds: number, halfLife: number) => (seconds > 0 ? 0.5 ** (seconds / halfLife) : 1);
+const sum = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0);
+
+function phaseOf(seasonality: Exclude<Seasonality, 'none'>, epochSeconds: number): { cycle: number; bin: number } {
+  const { period, bins } = SEASONS[seasonality];
+  const cycle = Math.floor(epochSeconds / period);
+  return { cycle, bin: Math.min(bins - 1, Math.floor(((epochSeconds - cycle * period) / period) * bins)) };
+}
+
+/** The baseline a window is judged against. */
+export interface Baseline {
+  source: BaselineSource;
+  /** Smoothed shares in label order, each > 0. */
+  shares: number[];
+  /** Effective number of predictions behind the shares (their own sampling error). */
+  size: number;
+  /** Extra-binomial variance τ² of each label's share between healthy windows. */
+  tau2: number[];
+  /** Production predictions (decayed) in the trailing baseline. */
+  trailingPredictions: number;
+}
+
+/**
+ * The baseline of the window starting at `windowStart`: the seasonal phase (with its neighbours) of previous cycles
+ * when it holds enough, else the trailing production history, each with the package's reference as a small prior.
+ */
+export function baselineOf(
+  state: MonitorState,
+  reference: PackageReference,
+  seasonality: Seasonality,
+  windowStart: number,
+): Baseline {
+  const k = reference.counts.length;
+  const sinceLearnt = state.learnedAt === null ? 0 : windowStart - state.learnedAt;
+  const trailing = state.trailing.map((c) => c * decay(sinceLearnt, TRAILING_HALF_LIFE_SECONDS));
+  const trailingPredictions = sum(trailing);
+  const refTotal = sum(reference.counts);
+  const packageWeight = Math.min(refTotal, PACKAGE_WEIGHT) * (PACKAGE_WEIGHT / (PACKAGE_WEIGHT + trailingPredictions));
+  const prior = reference.counts.map((c) => (refTotal > 0 ? (c / refTotal) * packageWeight : 0));
+
+  let source: BaselineSource = trailingPredictions >= 1 ? 'trailing' : reference.source;
+  let production = trailing;
+  if (state.seasonal && seasonality !== 'none') {
+    const { bin } = phaseOf(seasonality, windowStart);
+    const bins = state.seasonal.length;
+    const seasonal = new Array<number>(k).fill(0);
+    for (const b of [bin - 1, bin, bin + 1]) {
+      const phase = state.seasonal[(b + bins) % bins];
+      for (let i = 0; i < k; i++) seasonal[i] += phase.past[i];
+    }
+    if (sum(seasonal) >= SEASONAL_MIN_PREDICTIONS) {
+      source = 'seasonal';
+      production = seasonal;
+    }
+  }
+  const counts = production.map((c, i) => c + prior[i]);
+  const size = sum(counts);
+  const shares = smoothedShares(counts);
+  const packageShare = size > 0 ? packageWeight / size : 1;
+  const tau2 = shares.map((p, i) => {
+    const binomial = p * (1 - p);
+    const scatter = (PRIOR_WINDOWS * PRODUCTION_ICC * binomial + state.excess[i]) / (PRIOR_WINDOWS + state.excessWeight);
+    return packageShare ** 2 * PACKAGE_ICC * binomial + Math.max(0, scatter);
+  });
+  return { source, shares, size, tau2, trailingPredictions };
+}
+
+/**
+ * Teaches the state one window: a healthy (unflagged) window's counts join the trailing and seasonal baselines, and
+ * its scatter around the baseline it was judged against updates τ²; a flagged one only nudges the trailing level
+ * (FLAGGED_WEIGHT). Returns a new state.
+ */
+export function learn(
+  state: MonitorState,
+  observed: readonly number[],
+  baseline: Baseline,
+  seasonality: Seasonality,
+  windowStart: number,
+  flagged = false,
+): MonitorState {
+  const n = sum(observed);
+  if (n === 0) return state;
+  const seasonal = learnSeason(state.seasonal, observed, seasonality, windowStart);
+  if (flagged) {
+    // The trailing level moves slowly and the scatter not at all. The seasonal profile does learn: it is compared
+    // only a cycle later, and a season that alarmed once (a label fading in spring) must be known next year.
+    const keep = decay(state.learnedAt === null ? 0 : windowStart - state.learnedAt, TRAILING_HALF_LIFE_SECONDS);
+    return { ...state, learnedAt: windowStart, seasonal, trailing: state.trailing.map((c, i) => c * keep + FLAGGED_WEIGHT * observed[i]) };
+  }
+  const since = state.learnedAt === null ? 0 : windowStart - state.learnedAt;
+  const keep = decay(since, TRAILING_HALF_LIFE_SECONDS);
+  const keepExcess = decay(since, DISPERSION_HALF_LIFE_SECONDS);
+  // Method of moments: E[(s − p)²] = p(1 − p)/n + p(1 − p)/m + τ². Small windows say little about τ², so they weigh less.
+  const w = n / (n + 20);
+  // Only scatter around the model's own production baseline describes its traffic; the cold start against the
+  // package's reference is what the prior is for.
+  const production = baseline.source === 'trailing' || baseline.source === 'seasonal';
+  const excess = state.excess.map((e, i) => {
+    if (!production) return e;
+    const p = baseline.shares[i];
+    const s = observed[i] / n;
+    const binomial = p * (1 - p);
+    return e * keepExcess + w * ((s - p) ** 2 - binomial / n - binomial / baseline.size);
+  });
+  return {
+    ...state,
+    learnedAt: windowStart,
+    trailing: state.trailing.map((c, i) => c * keep + observed[i]),
+    seasonal,
+    excess,
+    excessWeight: production ? state.excessWeight * keepExcess + w : state.excessWeight,
+  };
+}
+
+/** Adds a window to its phase bin of the current cycle; a new cycle first moves the last one into the past. */
+function learnSeason(
+  bins: SeasonalBin[] | null,
+  observed: readonly number[],
+  seasonality: Seasonality,
+  windowStart: number,
+): SeasonalBin[] | null {
+  if (!bins || seasonality === 'none') return bins;
+  const { cycle, bin } = phaseOf(seasonality, windowStart);
+  return bins.map((phase, b) => {
+    if (b !== bin) return phase;
+    // Older cycles weigh half as much each time a new one starts.
+    const rolled =
+      phase.cycle === cycle
+        ? phase
+        : { cycle, past: phase.past.map((c, i) => c * SEASONAL_CYCLE_DECAY + phase.current[i]), current: phase.current.map(() => 0) };
+    return { ...rolled, current: rolled.current.map((c, i) => c + observed[i]) };
+  });
+}
