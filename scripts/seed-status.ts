@@ -7,7 +7,7 @@
 // As a script (windows older than the scenario's 50 are healthy history, e.g. --hours 168 for a week):
 //   tsx scripts/seed-status.ts [--hours 1] [--out test/artifacts/status-seed.sql]
 //   wrangler d1 execute labelwatch --local --file test/artifacts/status-seed.sql
-import { advanceIncident, assessWindow, type Incident, type WindowCounts } from '../src/monitor/index.ts';
+import { advanceIncident, detectorSettings, explain, judgeWindow, type Incident, type MonitorState, type WindowCounts } from '../src/monitor/index.ts';
 import type { ModelMetadata } from '../src/serving/metadata.ts';
 import { seededRandom } from './lib/random.ts';
 
@@ -88,6 +88,9 @@ export function statusScenario(models: readonly ModelMetadata[], options: Scenar
   const ks = [...Array.from({ length: older }, (_, i) => history + 60 + older - i), ...Array.from({ length: history }, (_, i) => history - i)];
   for (const meta of models) {
     let incident: Incident | null = null;
+    // The detector's memory of this model, folded window by window as the cron does.
+    let state: MonitorState | null = null;
+    const settings = detectorSettings(meta, { windowSeconds: length });
     // Every incident of the run by id, as last seen: an earlier one may have opened and resolved already.
     const incidents = new Map<string, Incident>();
     for (const k of ks) {
@@ -102,7 +105,9 @@ export function statusScenario(models: readonly ModelMetadata[], options: Scenar
       let diagnoses = 'NULL';
       let remedies = 'NULL';
       if (closed) {
-        const assessed = assessWindow({ counts, metadata: meta, config: { alpha: 0.001, minPredictions: 30 } });
+        const judged = judgeWindow(state, counts, start, settings);
+        state = judged.state;
+        const assessed = { evaluation: judged.evaluation, ...explain(judged.evaluation, counts, meta) };
         verdict = quote(assessed.evaluation.verdict);
         if (k <= jsonWindows) {
           evaluation = json(assessed.evaluation);

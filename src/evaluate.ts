@@ -1,43 +1,73 @@
-// Evaluation of closed windows, called by the cron after it closes windows: verdict (pure core), the model's own
-// probes when a window is flagged (to tell a degenerate model from bad traffic), diagnosis and remedies, then the
-// incident transition, and last the verdict stored on the window.
+// Evaluation of closed windows, called by the cron after it closes windows: verdict and the detector's next state
+// (pure core), the model's own probes when a window is flagged (to tell a degenerate model from bad traffic),
+// diagnosis and remedies, then the incident transition, and last the verdict stored on the window together with the
+// detector's state. Before that, once per served version, the package's own model defect (if any) is reported.
+// `npm run backtest` runs the same pure steps in memory (src/monitor/backtest.ts).
 //
 // Work is picked up as "closed windows without a verdict", oldest first per model version, so a tick that fails
-// half-way leaves the rest to the next tick, and incidents still see each version's windows in order. The incident
-// is advanced before the verdict is stored: if storing fails, the next tick re-evaluates the window and the incident
-// state machine ignores the replay (it remembers the last window it saw).
+// half-way leaves the rest to the next tick, and incidents and the detector still see each version's windows in
+// order. The incident is advanced before the verdict is stored: if storing fails, the next tick re-evaluates the
+// window from the state stored with the previous verdict, and the incident state machine ignores the replay (it
+// remembers the last window it saw).
 import { configOf, type Env } from './config';
-import { trackIncident } from './incidents/track';
-import { recentHealthyLabelCounts, storeVerdict, windowCounts, windowsAwaitingVerdict } from './db/verdicts';
+import { reportModelDefect, trackIncident } from './incidents/track';
+import { monitorState, storeVerdict, windowCounts, windowsAwaitingVerdict } from './db/verdicts';
 import type { WindowKey } from './db/windows';
-import { evaluateWindow, explain, type ProbeResult } from './monitor';
+import {
+  detectorSettings,
+  explain,
+  explainModelDefect,
+  isFlagged,
+  judgeWindow,
+  modelDefect,
+  type MonitorState,
+  type ProbeResult,
+} from './monitor';
 import { argmax } from './monitor/window';
 import type { ModelMetadata } from './serving/metadata';
 import { predictRows, registry } from './serving/registry';
 
 /** Closed windows evaluated per model version and tick at most (a backlog drains over the following ticks). */
 export const EVALUATIONS_PER_VERSION = 50;
-/** Recent healthy windows offered to the reference (the core caps their weight and ignores drifted ones). */
-export const RECENT_HEALTHY_WINDOWS = 60;
 
 export interface EvaluationReport {
   evaluated: number;
   flagged: number;
   failed: number;
+  /** Model defects reported (once per version, ever) by this tick. */
+  defects: number;
 }
 
+/** Versions whose package was checked for a model defect in this isolate: one D1 read per version, not per tick. */
+const defectChecked = new Set<string>();
+
 export async function evaluateClosedWindows(env: Env, nowMs: number): Promise<EvaluationReport> {
-  const report: EvaluationReport = { evaluated: 0, flagged: 0, failed: 0 };
+  const report: EvaluationReport = { evaluated: 0, flagged: 0, failed: 0, defects: 0 };
   // Only served versions: a window of a version no longer deployed has no reference to be judged by.
-  const served = registry.list().map((m) => ({ model: m.name, version: m.version }));
-  const pending = await windowsAwaitingVerdict(env.DB, served, EVALUATIONS_PER_VERSION);
+  const served = registry.list();
+  for (const metadata of served) {
+    try {
+      if (await checkModelDefect(env, metadata, nowMs)) report.defects++;
+    } catch (e) {
+      console.error(`evaluate: model defect check of ${metadata.name}@${metadata.version}: ${(e as Error).message}`);
+    }
+  }
+  const pending = await windowsAwaitingVerdict(
+    env.DB,
+    served.map((m) => ({ model: m.name, version: m.version })),
+    EVALUATIONS_PER_VERSION,
+  );
   const stalled = new Set<string>();
+  const states = new Map<string, MonitorState | null>();
   for (const key of pending) {
     const version = `${key.model}@${key.version}`;
-    // After a failure, later windows of the same version wait: incidents must see windows in order.
+    // After a failure, later windows of the same version wait: incidents and the detector's state must see windows
+    // in order.
     if (stalled.has(version)) continue;
     try {
-      const flagged = await evaluateOne(env, key, nowMs);
+      if (!states.has(version)) states.set(version, await monitorState(env.DB, key.model, key.version));
+      const { flagged, state } = await evaluateOne(env, key, states.get(version) ?? null, nowMs);
+      states.set(version, state);
       report.evaluated++;
       if (flagged) report.flagged++;
     } catch (e) {
@@ -49,37 +79,40 @@ export async function evaluateClosedWindows(env: Env, nowMs: number): Promise<Ev
   return report;
 }
 
-/** Evaluates one window end to end; returns whether it was flagged. */
-async function evaluateOne(env: Env, key: WindowKey, nowMs: number): Promise<boolean> {
+/** Reports the package's model defect when it has one and it was never reported; returns whether it did now. */
+async function checkModelDefect(env: Env, metadata: ModelMetadata, nowMs: number): Promise<boolean> {
+  const version = `${metadata.name}@${metadata.version}`;
+  if (defectChecked.has(version)) return false;
+  const defect = modelDefect(metadata) && explainModelDefect(metadata, await runProbes(metadata));
+  const opened = defect
+    ? await reportModelDefect(env, { model: metadata.name, version: metadata.version, at: Math.floor(nowMs / 1000), ...defect }, nowMs)
+    : false;
+  defectChecked.add(version);
+  if (opened) console.warn(`evaluate: ${version} has a model defect: ${defect && defect.evaluation.reason}`);
+  return opened;
+}
+
+/** Evaluates one window end to end; returns whether it was flagged and the detector's state after it. */
+async function evaluateOne(
+  env: Env,
+  key: WindowKey,
+  previous: MonitorState | null,
+  nowMs: number,
+): Promise<{ flagged: boolean; state: MonitorState }> {
   const metadata = registry.metadata(key.model);
   if (!metadata) throw new Error(`model ${key.model} is not served`);
   const config = configOf(env);
   const counts = await windowCounts(env.DB, key);
-  const recentHealthy = await recentHealthyLabelCounts(env.DB, {
-    model: key.model,
-    version: key.version,
-    before: key.start,
-    limit: RECENT_HEALTHY_WINDOWS,
-  });
-  const evaluation = evaluateWindow(counts, metadata, {
-    alpha: config.collapseAlpha,
-    minPredictions: config.minPredictions,
-    recentHealthy,
-  });
-  const flagged = evaluation.verdict === 'collapsed' || evaluation.verdict === 'partial_collapse';
+  const settings = detectorSettings(metadata, config);
+  const { evaluation, state } = judgeWindow(previous, counts, key.start, settings);
+  const flagged = isFlagged(evaluation.verdict);
+  // The model's own probes tell a degenerate model from bad traffic; they are worth running only on a flagged window.
   const probe = flagged ? await runProbes(metadata) : undefined;
-  // Input problems (lost variance, missing scaler) are reported whatever the verdict: raw or zeroed inputs on a
-  // window that still looks healthy are the early warning of a collapse to come.
   const explanation = explain(evaluation, counts, metadata, probe);
-  await trackIncident(
-    env,
-    { model: key.model, version: key.version, windowStart: key.start, evaluation, ...explanation },
-    nowMs,
-  );
-  await storeVerdict(env.DB, key, evaluation, explanation);
-  return flagged;
+  await trackIncident(env, { model: key.model, version: key.version, windowStart: key.start, evaluation, ...explanation }, nowMs);
+  await storeVerdict(env.DB, key, evaluation, explanation, state, Math.floor(nowMs / 1000));
+  return { flagged, state };
 }
-
 /** The model's answers on its own labelled probe rows: a canary of the model itself, independent of traffic. */
 async function runProbes(metadata: ModelMetadata): Promise<ProbeResult | undefined> {
   if (metadata.probes.length === 0) return undefined;

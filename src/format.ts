@@ -56,6 +56,8 @@ export function number(x: number | null | undefined): string {
 
 export const VERDICT_WORDS: Record<string, string> = {
   healthy: 'healthy',
+  drift: 'healthy, drifting',
+  model_defect: 'model defect',
   collapsed: 'collapsed',
   partial_collapse: 'partial collapse',
   insufficient_data: 'insufficient data',

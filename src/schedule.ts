@@ -32,7 +32,7 @@ export async function tick(env: Env, nowMs: number): Promise<TickReport> {
 
   // 2. Evaluate every closed window still without a verdict (this tick's, and any an earlier tick could not finish),
   //    in order per model version: verdict, diagnosis, incident transition and its outbox rows.
-  const evaluation = await step('evaluate', () => evaluateClosedWindows(env, nowMs), { evaluated: 0, flagged: 0, failed: 1 });
+  const evaluation = await step('evaluate', () => evaluateClosedWindows(env, nowMs), { evaluated: 0, flagged: 0, failed: 1, defects: 0 });
 
   // 3. Deliveries whose queue message was lost are sent again.
   const resent = await step('sweep outbox', () => sweepOutbox(env, nowMs), 0);

@@ -16,14 +16,26 @@ export type IncidentFilter = 'open' | 'acknowledged' | 'resolved' | 'active';
 /** The incident as the monitor core sees it; the status column is the truth (an acknowledgement changes only it). */
 export const incidentOf = (row: IncidentRow): Incident => ({ ...(row.state as Incident), status: row.status as Incident['status'] });
 
-/** The open or acknowledged incident of a model version, if any. */
+/** The open or acknowledged traffic incident of a model version, if any (a model defect lives beside it). */
 export async function activeIncident(d1: D1Database, model: string, version: string): Promise<Incident | null> {
   const [row] = await database(d1)
     .select()
     .from(incidents)
-    .where(and(eq(incidents.model, model), eq(incidents.version, version), ne(incidents.status, 'resolved')))
+    .where(
+      and(eq(incidents.model, model), eq(incidents.version, version), ne(incidents.status, 'resolved'), ne(incidents.kind, 'model_defect')),
+    )
     .limit(1);
   return row ? incidentOf(row) : null;
+}
+
+/** Whether the model defect of a model version was already reported (it is, once, ever). */
+export async function modelDefectReported(d1: D1Database, model: string, version: string): Promise<boolean> {
+  const [row] = await database(d1)
+    .select({ id: incidents.id })
+    .from(incidents)
+    .where(and(eq(incidents.model, model), eq(incidents.version, version), eq(incidents.kind, 'model_defect')))
+    .limit(1);
+  return row !== undefined;
 }
 
 export interface IncidentChange {

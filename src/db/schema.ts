@@ -2,6 +2,7 @@
 // Migrations in migrations/ are generated from this file by drizzle-kit (`npm run db:generate`).
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import type { MonitorState } from '../monitor/baseline';
 
 /** One time window of one model version: the additive totals plus, once closed and evaluated, the verdict. */
 export const windows = sqliteTable(
@@ -92,7 +93,7 @@ export const incidents = sqliteTable(
     id: text('id').primaryKey(),
     model: text('model').notNull(),
     version: text('version').notNull(),
-    /** 'collapsed' | 'partial_collapse' (escalates, never de-escalates). */
+    /** 'collapsed' | 'partial_collapse' (escalates, never de-escalates) | 'model_defect' (the package, not traffic). */
     kind: text('kind').notNull(),
     /** 'open' | 'acknowledged' | 'resolved'. */
     status: text('status').notNull(),
@@ -111,8 +112,10 @@ export const incidents = sqliteTable(
   (t) => [
     index('incidents_model').on(t.model, t.version, t.status),
     index('incidents_status').on(t.status),
-    // At most one incident per model version is active: two trackers racing to open one cannot both succeed.
-    uniqueIndex('incidents_active').on(t.model, t.version).where(sql`status <> 'resolved'`),
+    // At most one traffic incident per model version is active: two trackers racing to open one cannot both succeed.
+    uniqueIndex('incidents_active').on(t.model, t.version).where(sql`status <> 'resolved' AND kind <> 'model_defect'`),
+    // A model defect is reported once per version, ever.
+    uniqueIndex('incidents_model_defect').on(t.model, t.version).where(sql`kind = 'model_defect'`),
   ],
 );
 
@@ -146,4 +149,22 @@ export const deliveries = sqliteTable(
     uniqueIndex('deliveries_event').on(t.incidentId, t.channel, t.event),
     index('deliveries_status').on(t.status, t.enqueuedAt),
   ],
+);
+
+/**
+ * What the detector remembers of a model version (monitor/baseline.ts MonitorState): its trailing and seasonal
+ * baselines, the overdispersion estimate and the CUSUMs. Written in the same batch as the verdict of the window that
+ * produced it, so a window is folded in exactly once.
+ */
+export const monitorStates = sqliteTable(
+  'monitor_states',
+  {
+    model: text('model').notNull(),
+    version: text('version').notNull(),
+    /** Start of the latest window folded in (epoch seconds). */
+    lastWindowStart: integer('last_window_start').notNull(),
+    state: text('state', { mode: 'json' }).notNull().$type<MonitorState>(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.model, t.version] })],
 );

@@ -17,11 +17,12 @@ import { deliveries, incidents, windowFeatures, windowLabels, windows } from './
 type Db = DrizzleD1Database;
 
 export type { Verdict };
-export type FlaggedVerdict = Exclude<Verdict, 'healthy'>;
+export type FlaggedVerdict = Exclude<Verdict, 'healthy' | 'drift'>;
 
 /** Most severe first: a bucket of merged windows is shown with the worst verdict among them. */
 export const FLAGGED_VERDICTS: readonly FlaggedVerdict[] = ['collapsed', 'partial_collapse', 'no_traffic', 'insufficient_data'];
-const SEVERITY: Verdict[] = ['healthy', ...[...FLAGGED_VERDICTS].reverse()];
+// Drift is followed, not flagged: it ranks just above healthy.
+const SEVERITY: Verdict[] = ['healthy', 'drift', ...[...FLAGGED_VERDICTS].reverse()];
 
 type Query = BatchItem<'sqlite'>;
 

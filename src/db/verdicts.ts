@@ -1,11 +1,11 @@
 // The detector's side of the window tables: which closed windows still wait for a verdict, a window's counts as
-// the monitor core reads them, the recent healthy windows that refine the reference, and storing the verdict.
-import { and, asc, desc, eq, inArray, isNull, lt } from 'drizzle-orm';
+// the monitor core reads them, the detector's remembered state per model version, and storing the verdict with it.
+import { and, asc, eq, isNull } from 'drizzle-orm';
 import type { Explanation } from '../monitor';
 import type { Evaluation } from '../monitor/detector';
-import type { LabelCounts } from '../monitor/reference';
+import type { MonitorState } from '../monitor/baseline';
 import { emptyCounts, type WindowCounts } from '../monitor/window';
-import { windowFeatures, windowLabels, windows } from './schema';
+import { monitorStates, windowFeatures, windowLabels, windows } from './schema';
 import { database } from './client';
 import type { WindowKey } from './windows';
 
@@ -55,34 +55,39 @@ export async function windowCounts(d1: D1Database, key: WindowKey): Promise<Wind
   return counts;
 }
 
-/** Label counts of the latest `limit` healthy windows of a model version before `before` (epoch seconds). */
-export async function recentHealthyLabelCounts(
-  d1: D1Database,
-  q: { model: string; version: string; before: number; limit: number },
-): Promise<LabelCounts[]> {
-  const db = database(d1);
-  const healthy = db
-    .select({ start: windows.start })
-    .from(windows)
-    .where(and(eq(windows.model, q.model), eq(windows.version, q.version), eq(windows.verdict, 'healthy'), lt(windows.start, q.before)))
-    .orderBy(desc(windows.start))
-    .limit(q.limit);
-  const rows = await db
-    .select({ start: windowLabels.start, label: windowLabels.label, count: windowLabels.count })
-    .from(windowLabels)
-    .where(and(eq(windowLabels.model, q.model), eq(windowLabels.version, q.version), inArray(windowLabels.start, healthy)));
-  const byStart = new Map<number, LabelCounts>();
-  for (const r of rows) {
-    const counts = byStart.get(r.start) ?? { labelCounts: {} };
-    counts.labelCounts[r.label] = r.count;
-    byStart.set(r.start, counts);
-  }
-  return [...byStart.values()];
+/** What the detector remembers of a model version; null before its first window. */
+export async function monitorState(d1: D1Database, model: string, version: string): Promise<MonitorState | null> {
+  const [row] = await database(d1)
+    .select({ state: monitorStates.state })
+    .from(monitorStates)
+    .where(and(eq(monitorStates.model, model), eq(monitorStates.version, version)));
+  return row?.state ?? null;
 }
 
-export async function storeVerdict(d1: D1Database, key: WindowKey, evaluation: Evaluation, explanation: Explanation): Promise<void> {
-  await database(d1)
-    .update(windows)
-    .set({ verdict: evaluation.verdict, evaluation, diagnoses: explanation.diagnoses, remedies: explanation.remedies })
-    .where(and(eq(windows.model, key.model), eq(windows.version, key.version), eq(windows.start, key.start)));
+/**
+ * Stores a window's verdict and the detector's state after it in one batch (one transaction): the state has folded
+ * the window in exactly when the window has its verdict, so a retried tick neither skips nor repeats a window.
+ */
+export async function storeVerdict(
+  d1: D1Database,
+  key: WindowKey,
+  evaluation: Evaluation,
+  explanation: Explanation,
+  state: MonitorState,
+  nowSec: number,
+): Promise<void> {
+  const db = database(d1);
+  await db.batch([
+    db
+      .update(windows)
+      .set({ verdict: evaluation.verdict, evaluation, diagnoses: explanation.diagnoses, remedies: explanation.remedies })
+      .where(and(eq(windows.model, key.model), eq(windows.version, key.version), eq(windows.start, key.start))),
+    db
+      .insert(monitorStates)
+      .values({ model: key.model, version: key.version, lastWindowStart: key.start, state, updatedAt: nowSec })
+      .onConflictDoUpdate({
+        target: [monitorStates.model, monitorStates.version],
+        set: { lastWindowStart: key.start, state, updatedAt: nowSec },
+      }),
+  ]);
 }

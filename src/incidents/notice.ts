@@ -65,7 +65,12 @@ export function labelShares(n: Notice): { label: string; share: number }[] {
 /** One line for humans: what happened to which model. */
 export function headline(n: Notice): string {
   const i = n.incident;
-  const what = i.kind === 'collapsed' ? 'collapsed onto one label' : 'lost labels (partial collapse)';
+  const what =
+    i.kind === 'collapsed'
+      ? 'collapsed onto one label'
+      : i.kind === 'model_defect'
+        ? `has a model defect: never answers ${i.labels.join(', ')} on its own held-out rows`
+        : 'lost labels (partial collapse)';
   switch (n.event) {
     case 'opened':
       return `${i.model} v${i.version} ${what}`;

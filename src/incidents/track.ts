@@ -2,8 +2,8 @@
 // machine (monitor/incident.ts), and the change is stored together with the deliveries it calls for, in one
 // transaction (the outbox). Only then are queue messages sent; if that fails, the cron's sweep sends them later.
 import { configOf, type Config, type Env } from '../config';
-import { activeIncident, incidentById, incidentOf, type IncidentRow, saveIncidentChange } from '../db/incidents';
-import { advanceIncident, type EvaluatedWindow, type Incident, type IncidentEvent } from '../monitor/incident';
+import { activeIncident, incidentById, incidentOf, type IncidentRow, modelDefectReported, saveIncidentChange } from '../db/incidents';
+import { advanceIncident, type EvaluatedWindow, type Incident, type IncidentEvent, type ModelDefectFinding, openModelDefect } from '../monitor/incident';
 import { windowLengthOf } from '../serving/metadata';
 import { registry } from '../serving/registry';
 import { outboxFor } from './channels';
@@ -56,6 +56,24 @@ export async function trackIncident(
   }));
   await commit(env, transition.incident, notices, nowMs);
   return transition;
+}
+
+/**
+ * Reports the model defect of a served version once, ever: opens its model_defect incident (which pages like any
+ * opening) unless one was opened before. Returns whether this call opened it.
+ */
+export async function reportModelDefect(env: Env, finding: ModelDefectFinding, nowMs: number): Promise<boolean> {
+  if (await modelDefectReported(env.DB, finding.model, finding.version)) return false;
+  const { incident, events } = openModelDefect(finding, () => sortableId('inc', nowMs));
+  const notices = events.filter(notifies).map((event) => ({ event, at: nowMs, evaluation: finding.evaluation, resolvedBy: null }));
+  try {
+    await commit(env, incident!, notices, nowMs);
+  } catch (e) {
+    // Another tick reported it first: the unique index on (model, version) of model defects refused ours.
+    if (await modelDefectReported(env.DB, finding.model, finding.version)) return false;
+    throw e;
+  }
+  return true;
 }
 
 /**

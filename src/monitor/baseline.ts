@@ -31,11 +31,13 @@ export const DISPERSION_HALF_LIFE_SECONDS = 30 * 86_400;
 export const PACKAGE_WEIGHT = 100;
 /**
  * How far production's shares may sit from the package's held-out answers beyond binomial noise, as a fraction of
- * p(1 − p): τ₀ = √(0.1·p(1 − p)), 15 points for a label at 38%. Held-out rows are one data set's year; production is
- * this week of someone's traffic. It applies in proportion to the package's weight in the baseline, a² τ₀², so it
- * fades as the model's own history takes over.
+ * p(1 − p), an intra-window correlation: τ₀ = √(icc·p(1 − p)). Held-out rows are one data set; production is this
+ * week of someone's traffic. For traffic without seasons, 0.01 (5 points for a label at 38%): a total collapse is
+ * still paged from one window. For seasonal traffic, 0.1 (15 points): the held-out mix is a year's average that no
+ * single season looks like. It applies in proportion to the package's weight in the baseline, a²τ₀², so it fades as
+ * the model's own history takes over.
  */
-export const PACKAGE_ICC = 0.1;
+export const PACKAGE_ICC: Record<Seasonality, number> = { none: 0.01, daily: 0.1, weekly: 0.1, yearly: 0.1 };
 /** Prior extra-binomial scatter of production windows around their own baseline (as a fraction of p(1 − p)), and its weight in windows. */
 export const PRODUCTION_ICC = 0.002;
 export const PRIOR_WINDOWS = 10;
@@ -81,8 +83,9 @@ export interface MonitorState {
   /** Decayed Σ w·(excess squared deviation of the share) per label, and Σ w: the τ² estimate. */
   excess: number[];
   excessWeight: number;
-  /** CUSUM per label: the label taking over (up) and vanishing (down). */
+  /** CUSUMs per label: the label taking over half (up) or nearly all (total) of the answers, and vanishing (down). */
   up: number[];
+  total: number[];
   down: number[];
   /** Predictions since the last window that had enough evidence to be decided (healthy or drift). */
   pending: number;
@@ -98,6 +101,7 @@ export function initialState(k: number, seasonality: Seasonality): MonitorState 
     excess: zeros(),
     excessWeight: 0,
     up: zeros(),
+    total: zeros(),
     down: zeros(),
     pending: 0,
   };
@@ -109,6 +113,7 @@ export function compatibleState(state: MonitorState | null | undefined, k: numbe
     state &&
     state.trailing?.length === k &&
     state.up?.length === k &&
+    state.total?.length === k &&
     (seasonality === 'none' ? state.seasonal === null : state.seasonal?.length === SEASONS[seasonality].bins);
   return fits ? state : initialState(k, seasonality);
 }
@@ -156,12 +161,15 @@ export function baselineOf(
   let source: BaselineSource = trailingPredictions >= 1 ? 'trailing' : reference.source;
   let production = trailing;
   if (state.seasonal && seasonality !== 'none') {
-    const { bin } = phaseOf(seasonality, windowStart);
+    const { cycle, bin } = phaseOf(seasonality, windowStart);
     const bins = state.seasonal.length;
     const seasonal = new Array<number>(k).fill(0);
     for (const b of [bin - 1, bin, bin + 1]) {
       const phase = state.seasonal[(b + bins) % bins];
-      for (let i = 0; i < k; i++) seasonal[i] += phase.past[i];
+      // Only cycles before this one: what this phase saw in an earlier cycle is still in `current` until the phase
+      // comes round again.
+      const previous = phase.cycle < cycle ? rollOver(phase, cycle).past : phase.past;
+      for (let i = 0; i < k; i++) seasonal[i] += previous[i];
     }
     if (sum(seasonal) >= SEASONAL_MIN_PREDICTIONS) {
       source = 'seasonal';
@@ -175,7 +183,7 @@ export function baselineOf(
   const tau2 = shares.map((p, i) => {
     const binomial = p * (1 - p);
     const scatter = (PRIOR_WINDOWS * PRODUCTION_ICC * binomial + state.excess[i]) / (PRIOR_WINDOWS + state.excessWeight);
-    return packageShare ** 2 * PACKAGE_ICC * binomial + Math.max(0, scatter);
+    return packageShare ** 2 * PACKAGE_ICC[seasonality] * binomial + Math.max(0, scatter);
   });
   return { source, shares, size, tau2, trailingPredictions };
 }
@@ -238,11 +246,13 @@ function learnSeason(
   const { cycle, bin } = phaseOf(seasonality, windowStart);
   return bins.map((phase, b) => {
     if (b !== bin) return phase;
-    // Older cycles weigh half as much each time a new one starts.
-    const rolled =
-      phase.cycle === cycle
-        ? phase
-        : { cycle, past: phase.past.map((c, i) => c * SEASONAL_CYCLE_DECAY + phase.current[i]), current: phase.current.map(() => 0) };
+    const rolled = rollOver(phase, cycle);
     return { ...rolled, current: rolled.current.map((c, i) => c + observed[i]) };
   });
+}
+
+/** The bin as it is in `cycle`: a new cycle moves what the last one saw into the past, older cycles at half weight each. */
+function rollOver(phase: SeasonalBin, cycle: number): SeasonalBin {
+  if (phase.cycle === cycle) return phase;
+  return { cycle, past: phase.past.map((c, i) => c * SEASONAL_CYCLE_DECAY + phase.current[i]), current: phase.current.map(() => 0) };
 }

@@ -5,13 +5,15 @@
 
 import type { ModelMetadata } from '../serving/metadata';
 import { binomialLowerTail, binomialUpperTail } from './binomial';
-import { type Evaluation } from './detector';
+import type { Evaluation } from './detector';
 import { normalizedEntropy } from './distribution';
 import { smoothedShares } from './reference';
-import { FAR_BELOW, RARE_SHARE } from './sequential';
+import { FAR_BELOW } from './sequential';
 
 /** A label is missing from the held-out answers when this unlikely under its training share (exact binomial). */
 export const DEFECT_ALPHA = 0.001;
+/** Labels below this training share are too rare for their absence from a few hundred held-out rows to mean much. */
+export const DEFECT_MIN_SHARE = 0.01;
 /** Held-out answers this concentrated on one label are a collapsed model. */
 export const DEFECT_COLLAPSE_SHARE = 0.9;
 
@@ -43,7 +45,7 @@ export function modelDefect(metadata: ModelMetadata): Evaluation | null {
     down: null,
   }));
   const missing = perLabel
-    .filter((l) => l.referenceShare >= RARE_SHARE && l.share < FAR_BELOW * l.referenceShare && l.pLow < DEFECT_ALPHA)
+    .filter((l) => l.referenceShare >= DEFECT_MIN_SHARE && l.share < FAR_BELOW * l.referenceShare && l.pLow < DEFECT_ALPHA)
     .sort((a, b) => a.pLow - b.pLow);
   if (missing.length === 0) return null;
   const top = perLabel.reduce((best, l) => (l.count > best.count ? l : best));
@@ -70,6 +72,7 @@ export function modelDefect(metadata: ModelMetadata): Evaluation | null {
     baseline: { source: 'training_labels', predictions: metadata.training.samples, seasonality: 'none' },
     evidence: { threshold: 0, falsePageBudget: 0, accumulated: n },
     drift: null,
+    knownDefect: true,
     reason:
       `On its own ${n} held-out rows the model ${collapsed ? `answers ${top.label} ${pct(top.share)} of the time and ` : ''}` +
       `never or rarely answers ${missing.map((l) => `${l.label} (${l.count}; ${pct(l.referenceShare)} of training)`).join(', ')}: ` +

@@ -12,6 +12,7 @@
 //  - a decided window whose trailing mix moved far from the package's reference is drift: shown, never paged.
 
 import type { ModelMetadata } from '../serving/metadata';
+import { modelDefect } from './defect';
 import {
   type Baseline,
   type BaselineSource,
@@ -27,8 +28,10 @@ import { chiSquareTest, type FitTest, gTest, jensenShannonDistance, normalizedEn
 import type { LabelCounts } from './reference';
 import {
   binomialLogLikelihoodRatio,
+  COLLAPSE_MIX,
   collapseAlternative,
   cusumStep,
+  TOTAL_MIX,
   cusumThreshold,
   dispersion,
   predictionsToDecide,
@@ -52,6 +55,12 @@ export const CUSUM_CAP = 2;
 export interface DetectorSettings {
   labels: readonly string[];
   reference: PackageReference;
+  /**
+   * The package's model defect (defect.ts), if any: its held-out answers already collapsed onto `dominant` or lost
+   * `vanished`. Its evidence starts those labels' CUSUMs at the threshold, and windows that show only it are
+   * `knownDefect` (reported once as a model_defect incident, not paged again).
+   */
+  defect: { dominant: string | null; vanished: string[] } | null;
   windowSeconds: number;
   /** False pages allowed per model and year. */
   falsePageBudget: number;
@@ -69,18 +78,22 @@ export interface DetectorDefaults {
 /**
  * The package's reference: the model's own predicted label counts on held-out rows when the package carries them
  * (`reference.label_counts`), else the training labels (a weaker stand-in: a model does not answer its training mix).
+ * A package whose held-out answers show a model defect is not taken at its word: its training labels are the
+ * reference, so the defect stays visible in every window instead of being adopted as normal.
  */
-export function packageReference(metadata: Pick<ModelMetadata, 'labels' | 'training' | 'reference'>): PackageReference {
+export function packageReference(metadata: ModelMetadata): PackageReference {
   const own = metadata.reference?.label_counts;
-  if (own) return { counts: metadata.labels.map((l) => countOf(own, l)), source: 'held_out_predictions' };
+  if (own && !modelDefect(metadata)) return { counts: metadata.labels.map((l) => countOf(own, l)), source: 'held_out_predictions' };
   return { counts: metadata.labels.map((l) => countOf(metadata.training.label_counts, l)), source: 'training_labels' };
 }
 
 /** The settings that apply to one model: metadata.monitor wins over the deployment's defaults, which win over ours. */
 export function detectorSettings(metadata: ModelMetadata, defaults: DetectorDefaults): DetectorSettings {
+  const defect = modelDefect(metadata);
   const settings: DetectorSettings = {
     labels: metadata.labels,
     reference: packageReference(metadata),
+    defect: defect && { dominant: defect.dominantLabel ?? null, vanished: defect.vanishedLabels },
     windowSeconds: metadata.monitor?.window_seconds ?? defaults.windowSeconds,
     falsePageBudget: metadata.monitor?.false_page_budget ?? defaults.falsePageBudget ?? DEFAULT_FALSE_PAGE_BUDGET,
     minPredictions: metadata.monitor?.min_predictions ?? defaults.minPredictions ?? DEFAULT_MIN_PREDICTIONS,
@@ -171,6 +184,8 @@ export interface Evaluation {
     accumulated: number;
   };
   drift: Drift | null;
+  /** The flag shows nothing but the package's own model defect (already reported once; it does not page again). */
+  knownDefect: boolean;
   /** One human sentence. */
   reason: string;
 }
@@ -200,6 +215,19 @@ function driftOf(state: MonitorState, baseline: Baseline, settings: DetectorSett
   return { distance, labels };
 }
 
+/** A fresh state whose CUSUMs already hold the package's defect. */
+function withDefect(state: MonitorState, labels: readonly string[], defect: NonNullable<DetectorSettings['defect']>, h: number): MonitorState {
+  const at = (xs: number[], names: readonly string[]) => xs.map((s, i) => (names.includes(labels[i]) ? h : s));
+  const dominant = defect.dominant === null ? [] : [defect.dominant];
+  return { ...state, up: at(state.up, dominant), total: at(state.total, dominant), down: at(state.down, defect.vanished) };
+}
+
+/** Whether a flag implicates only what the package's model defect already says. */
+function onlyDefect(defect: DetectorSettings['defect'], takingOver: string[], vanished: string[]): boolean {
+  if (!defect) return false;
+  return takingOver.every((l) => l === defect.dominant) && vanished.every((l) => defect.vanished.includes(l) || l === defect.dominant);
+}
+
 /**
  * Judges the window of `counts` starting at `windowStart` and folds it into `state` (null: nothing seen yet).
  * Windows must come in order; a window no later than one already folded is judged but leaves the state as it was.
@@ -220,18 +248,24 @@ export function judgeWindow(
   const observed = labels.map((l) => countOf(counts.labelCounts, l));
   const n = observed.reduce((s, c) => s + c, 0);
 
-  const h = cusumThreshold(settings.falsePageBudget, settings.windowSeconds, 2 * k);
-  const watchedDown = ref.map((p) => p >= RARE_SHARE);
-  const up = state.up.map((s, i) => {
+  const h = cusumThreshold(settings.falsePageBudget, settings.windowSeconds, 3 * k);
+  // Rare labels may be absent for long stretches; a defective package's missing labels are watched whatever their share.
+  const watchedDown = ref.map((p, i) => p >= RARE_SHARE || (settings.defect?.vanished.includes(labels[i]) ?? false));
+  // A defective package's held-out answers are evidence already: they start its labels' CUSUMs at the threshold.
+  const start = previous === null && settings.defect ? withDefect(state, labels, settings.defect, h) : state;
+  const upStep = (s: number, i: number, mix: number) => {
     if (n === 0) return s;
-    const llr = binomialLogLikelihoodRatio(observed[i], n, ref[i], collapseAlternative(ref[i]));
+    const llr = binomialLogLikelihoodRatio(observed[i], n, ref[i], collapseAlternative(ref[i], mix));
     return cusumStep(s, llr / dispersion(n, ref[i], baseline.size, baseline.tau2[i]), CUSUM_CAP * h);
-  });
-  const down = state.down.map((s, i) => {
+  };
+  const up = start.up.map((s, i) => upStep(s, i, COLLAPSE_MIX));
+  const total = start.total.map((s, i) => upStep(s, i, TOTAL_MIX));
+  const down = start.down.map((s, i) => {
     if (n === 0 || !watchedDown[i]) return watchedDown[i] ? s : 0;
     const llr = binomialLogLikelihoodRatio(observed[i], n, ref[i], vanishAlternative(ref[i]));
     return cusumStep(s, llr / dispersion(n, ref[i], baseline.size, baseline.tau2[i]), CUSUM_CAP * h);
   });
+  const upAny = up.map((s, i) => Math.max(s, total[i]));
 
   const top = ref.indexOf(Math.max(...ref));
   const requiredPredictions = Math.max(
@@ -246,7 +280,7 @@ export function judgeWindow(
     scatter: Math.sqrt(baseline.tau2[i]),
     pLow: binomialLowerTail(observed[i], n, ref[i]),
     pHigh: binomialUpperTail(observed[i], n, ref[i]),
-    up: up[i] / h,
+    up: upAny[i] / h,
     down: watchedDown[i] ? down[i] / h : null,
   }));
 
@@ -265,7 +299,7 @@ export function judgeWindow(
           perLabel,
         };
 
-  const takingOver = labels.map((_, i) => i).filter((i) => up[i] >= h).sort((a, b) => up[b] - up[a]);
+  const takingOver = labels.map((_, i) => i).filter((i) => upAny[i] >= h).sort((a, b) => upAny[b] - upAny[a]);
   const vanished = labels.map((_, i) => i).filter((i) => watchedDown[i] && down[i] >= h).sort((a, b) => down[b] - down[a]);
   const flagged = takingOver.length > 0 || vanished.length > 0;
   const pending = n === 0 || flagged ? state.pending : state.pending + n;
@@ -282,6 +316,7 @@ export function judgeWindow(
     evidence: { threshold: h, falsePageBudget: settings.falsePageBudget, accumulated: decided ? 0 : pending },
     drift,
     vanishedLabels: vanished.map((i) => labels[i]),
+    knownDefect: flagged && onlyDefect(settings.defect, takingOver.map((i) => labels[i]), vanished.map((i) => labels[i])),
   };
   const against = `against ${BASELINE_WORDS[baseline.source]}`;
   let evaluation: Evaluation;
@@ -295,7 +330,7 @@ export function judgeWindow(
       dominantLabel: labels[i],
       reason:
         `${labels[i]} took ${percent(observed[i] / n)} of ${n} predictions where ${percent(ref[i])} is normal ` +
-        `(${against}); the evidence across recent windows crossed the threshold (${(up[i] / h).toFixed(1)}×).`,
+        `(${against}); the evidence across recent windows crossed the threshold (${(upAny[i] / h).toFixed(1)}×).`,
     };
   } else if (vanished.length > 0) {
     const names = vanished.map((i) => labels[i]);
@@ -338,13 +373,13 @@ export function judgeWindow(
   }
   if (replay) return { evaluation, state };
 
-  let next: MonitorState = { ...state, lastWindowStart: windowStart, up, down, pending: decided ? 0 : pending };
+  let next: MonitorState = { ...state, lastWindowStart: windowStart, up, total, down, pending: decided ? 0 : pending };
   // A flagged window barely teaches the baseline what normal is (see FLAGGED_WEIGHT).
   if (n > 0) next = learn(next, observed, baseline, settings.seasonality, windowStart, flagged);
   return { evaluation, state: next };
 }
 
 /** Judges one window with no history: what the package alone says. */
-export function evaluateWindow(counts: LabelCounts, metadata: ModelMetadata, defaults: DetectorDefaults): Evaluation {
+export function evaluateWindow(counts: LabelCounts, metadata: ModelMetadata, defaults: DetectorDefaults = { windowSeconds: 60 }): Evaluation {
   return judgeWindow(null, counts, 0, detectorSettings(metadata, defaults)).evaluation;
 }

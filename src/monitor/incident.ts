@@ -55,8 +55,10 @@ export interface Incident {
   /** Start of the latest flagged or healthy window this incident has seen: replays of older windows are ignored. */
   lastEvaluatedWindowStart: number;
   flaggedWindows: number;
-  /** Every label involved so far (collapsed onto or vanished): a label new to this list escalates. */
+  /** Every label involved so far (collapsed onto or vanished). */
   labels: string[];
+  /** The labels the answers collapsed onto so far: a collapse onto another one escalates. */
+  collapsedOnto: string[];
   /** Consecutive healthy windows since the last flagged one (insufficient_data / no_traffic do not count). */
   healthyStreak: number;
   /** Start of the healthy window that completed the streak. */
@@ -129,6 +131,9 @@ export function advanceIncident(
 
   if (open && window.windowStart <= open.lastEvaluatedWindowStart) return { incident: open, events: [] };
 
+  // A window that shows only the package's own model defect was reported once already (model_defect): no news.
+  if (isFlagged(verdict) && window.evaluation.knownDefect) return { incident: open, events: [] };
+
   if (isFlagged(verdict)) {
     if (!open) {
       return {
@@ -144,6 +149,7 @@ export function advanceIncident(
           lastEvaluatedWindowStart: window.windowStart,
           flaggedWindows: 1,
           labels: implicated(window.evaluation),
+          collapsedOnto: window.evaluation.dominantLabel ? [window.evaluation.dominantLabel] : [],
           healthyStreak: 0,
           latest: summarize(window, verdict),
           diagnoses: window.diagnoses ?? [],
@@ -155,14 +161,17 @@ export function advanceIncident(
     const known = open.labels ?? [];
     const newLabels = implicated(window.evaluation).filter((l) => !known.includes(l));
     const worse = open.kind !== 'model_defect' && SEVERITY[verdict] > SEVERITY[open.kind];
-    // A collapse onto a label not yet involved is a new collapse: page. More labels vanishing is the same story.
+    // A collapse onto a label it had not collapsed onto is a new collapse: page. More labels vanishing is the same story.
     const dominant = window.evaluation.dominantLabel;
-    const escalated = worse || (dominant !== undefined && newLabels.includes(dominant));
+    const collapsedOnto = open.collapsedOnto ?? [];
+    const newCollapse = dominant !== undefined && !collapsedOnto.includes(dominant);
+    const escalated = worse || newCollapse;
     return {
       incident: {
         ...open,
         kind: worse ? verdict : open.kind,
         labels: [...known, ...newLabels],
+        collapsedOnto: newCollapse ? [...collapsedOnto, dominant] : collapsedOnto,
         lastWindowStart: window.windowStart,
         lastEvaluatedWindowStart: window.windowStart,
         flaggedWindows: open.flaggedWindows + 1,
@@ -226,6 +235,7 @@ export function openModelDefect(finding: ModelDefectFinding, newId: () => string
       lastEvaluatedWindowStart: finding.at,
       flaggedWindows: 0,
       labels: implicated(e),
+      collapsedOnto: e.dominantLabel ? [e.dominantLabel] : [],
       healthyStreak: 0,
       latest: {
         windowStart: finding.at,

@@ -11,6 +11,11 @@ export const SECONDS_PER_YEAR = 365.25 * 86_400;
  * Smaller take-overs still accumulate evidence (more slowly); slow drifts of a few points never do.
  */
 export const COLLAPSE_MIX = 0.5;
+/**
+ * The "total collapse" alternative of a second up statistic, p1 = p0 + 0.9(1 − p0): a window answering one label
+ * for nearly everything carries about 1.5× the evidence against it, so a total collapse is paged from one window.
+ */
+export const TOTAL_MIX = 0.9;
 /** The "vanished" alternative of the down statistic: the label kept a quarter of its share, p1 = ¼·p0. */
 export const FAR_BELOW = 0.25;
 /** Labels below this baseline share are rare: they may be absent for long stretches, so nobody watches them vanish. */
@@ -26,8 +31,8 @@ export function binomialLogLikelihoodRatio(x: number, n: number, p0: number, p1:
   return x * Math.log(p1 / p0) + (n - x) * Math.log((1 - p1) / (1 - p0));
 }
 
-/** The up statistic's alternative for baseline share p0. */
-export const collapseAlternative = (p0: number): number => p0 + COLLAPSE_MIX * (1 - p0);
+/** The up statistic's alternative for baseline share p0 (mix: the share of answers turned into the label). */
+export const collapseAlternative = (p0: number, mix = COLLAPSE_MIX): number => p0 + mix * (1 - p0);
 /** The down statistic's alternative for baseline share p0. */
 export const vanishAlternative = (p0: number): number => FAR_BELOW * p0;
 
@@ -66,7 +71,7 @@ export function dispersion(n: number, p: number, baselineSize: number, tau2: num
  * dispersion's growth with n (Infinity when it never would: the baseline is too noisy to see even that).
  */
 export function predictionsToDecide(p: number, h: number, baselineSize: number, tau2: number): number {
-  const perPrediction = Math.log(collapseAlternative(p) / p);
+  const perPrediction = Math.log(collapseAlternative(p, TOTAL_MIX) / p);
   // n·L / (1 + n·c) ≥ h  ⇔  n ≥ h / (L − h·c)
   const c = (baselineSize > 0 ? 1 / baselineSize : 0) + tau2 / (p * (1 - p));
   const room = perPrediction - h * c;

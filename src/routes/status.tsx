@@ -124,7 +124,7 @@ const Banner: FC<{ incidents: IncidentRow[]; models: ModelView[]; now: number }>
         {incidents.length > 3 ? '; …' : ''}
       </p>
     );
-  const healthy = models.filter((m) => latestJudged(m.buckets)?.verdict === 'healthy').length;
+  const healthy = models.filter((m) => ['healthy', 'drift'].includes(latestJudged(m.buckets)?.verdict ?? '')).length;
   return (
     <p class="banner ok" role="status">
       ✓ No open incidents. {healthy} of {models.length} model{models.length === 1 ? '' : 's'} healthy in their latest window.

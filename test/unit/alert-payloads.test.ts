@@ -92,7 +92,9 @@ describe('retraining webhook payload', () => {
       flagged: 1,
       lengthSeconds: WINDOW,
     });
-    expect(d.statistics).toMatchObject({ n: 300, topLabel: 'rain', topShare: 1, alpha: 0.001 });
+    // alpha: the per-window false-alarm bound of one false page a year over 60-s windows.
+    expect(d.statistics).toMatchObject({ n: 300, topLabel: 'rain', topShare: 1 });
+    expect(d.statistics!.alpha).toBeCloseTo(60 / (365.25 * 86_400), 15);
     expect(d.statistics!.labels.map((l) => [l.label, l.count])).toEqual([
       ['drizzle', 0],
       ['fog', 0],

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { Config } from '../../src/config';
 import { loadConfig } from '../../src/config';
 import type { Notice } from '../../src/incidents/notice';
-import { advanceIncident, emptyCounts, evaluateWindow, explain, type Incident } from '../../src/monitor';
+import { advanceIncident, emptyCounts, explain, type Incident } from '../../src/monitor';
+import { judgedAfterHealthy } from './monitor.fixtures';
 import { parseMetadata } from '../../src/serving/metadata';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -36,14 +37,16 @@ export function configWith(overrides: Record<string, string> = {}): Config {
   });
 }
 
-/** A window of `n` predictions with these label counts, judged by the real detector (+ diagnosis when flagged). */
+/**
+ * A window of `n` predictions with these label counts, judged by the real detector after half an hour of healthy
+ * traffic (so the model has a history), plus diagnosis when flagged.
+ */
 export function judged(labelCounts: Record<string, number>, start: number) {
   const counts = emptyCounts();
   counts.labelCounts = labelCounts;
   counts.n = Object.values(labelCounts).reduce((s, c) => s + c, 0);
-  const evaluation = evaluateWindow(counts, weather, {});
-  const flagged = evaluation.verdict === 'collapsed' || evaluation.verdict === 'partial_collapse';
-  const explanation = flagged ? explain(evaluation, counts, weather) : { diagnoses: [], remedies: [] };
+  const evaluation = judgedAfterHealthy(weather, [counts]);
+  const explanation = explain(evaluation, counts, weather);
   return { model: weather.name, version: weather.version, windowStart: start, evaluation, ...explanation };
 }
 

@@ -1,208 +1,264 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { baselineOf, initialState, SEASONS, TRAILING_HALF_LIFE_SECONDS } from '../../src/monitor/baseline';
+import { modelDefect } from '../../src/monitor/defect';
+import { countOf, DEFAULT_MIN_PREDICTIONS, detectorSettings, judgeWindow, packageReference } from '../../src/monitor/detector';
+import { smoothedShares } from '../../src/monitor/reference';
 import {
-  collapseDetectableAt,
-  DEFAULT_ALPHA,
-  DEFAULT_MIN_PREDICTIONS,
-  evaluateWindow,
-  monitorConfig,
-} from '../../src/monitor/detector';
-import { referenceDistribution, smoothedShares } from '../../src/monitor/reference';
-import { labelWindow, modelWith, penguins, seattleUnweighted } from './monitor.fixtures';
+  binomialLogLikelihoodRatio,
+  collapseAlternative,
+  cusumThreshold,
+  dispersion,
+  predictionsToDecide,
+  SECONDS_PER_YEAR,
+  TOTAL_MIX,
+} from '../../src/monitor/sequential';
+import { parseMetadata, type ModelMetadata } from '../../src/serving/metadata';
+import { judgedAfterHealthy, judgeSequence, labelWindow, modelWith, penguins, windowAt } from './monitor.fixtures';
 
-const balanced = modelWith({ a: 100, b: 100, c: 100 });
-const skewed = modelWith({ major: 900, minor: 100 });
+const ROOT = join(import.meta.dirname, '..', '..');
+const packaged = (name: string): ModelMetadata =>
+  parseMetadata(JSON.parse(readFileSync(join(ROOT, 'models', name, 'metadata.json'), 'utf8')), name);
+const seattle = packaged('seattle-weather');
+const seattleUnweighted = packaged('seattle-weather-unweighted');
+const penguinsUnscaled = packaged('penguins-unscaled');
+const penguinsPackaged = packaged('penguins');
 
-describe('reference distribution', () => {
-  it('smooths with add-half pseudo counts so no share is 0', () => {
-    // (0 + ½) / (2 + 1), (2 + ½) / (2 + 1)
-    expect(smoothedShares([0, 2])).toEqual([0.5 / 3, 2.5 / 3]);
+const sharesOf = (m: ModelMetadata) => {
+  const counts = packageReference(m).counts;
+  const total = counts.reduce((s, c) => s + c, 0);
+  return counts.map((c) => c / total);
+};
+/** n predictions of which `mix` collapsed onto `label`, the rest as the package's reference. */
+const collapsing = (m: ModelMetadata, label: string, mix: number, n: number) =>
+  windowAt(
+    m.labels,
+    sharesOf(m).map((s, i) => (1 - mix) * s + (m.labels[i] === label ? mix : 0)),
+    n,
+  );
+
+describe('sequential statistics', () => {
+  it('the binomial log-likelihood ratio, by hand', () => {
+    // 3 of 10 under p1 = 0.5 against p0 = 0.2: 3·ln(2.5) + 7·ln(0.625).
+    expect(binomialLogLikelihoodRatio(3, 10, 0.2, 0.5)).toBeCloseTo(3 * Math.log(2.5) + 7 * Math.log(0.625), 12);
+    expect(binomialLogLikelihoodRatio(0, 0, 0.2, 0.5)).toBe(0);
+    expect(() => binomialLogLikelihoodRatio(11, 10, 0.2, 0.5)).toThrow(RangeError);
+    expect(() => binomialLogLikelihoodRatio(1, 10, 0, 0.5)).toThrow(RangeError);
   });
-  it('is the smoothed training distribution when there are no recent windows', () => {
-    const ref = referenceDistribution(['a', 'b'], { a: 30, b: 10 });
-    expect(ref.shares).toEqual([30.5 / 41, 10.5 / 41]);
-    expect(ref.recentWeight).toBe(0);
-    expect(ref.recentDrift).toBeNull();
+  it('the threshold is ln(statistics × windows per budget period)', () => {
+    // One false page a year over 60-s windows and 15 statistics: ln(15 · 525 960).
+    expect(cusumThreshold(1, 60, 15)).toBeCloseTo(Math.log(15 * (SECONDS_PER_YEAR / 60)), 12);
+    // Twice the budget, half the windows per page: ln 2 lower.
+    expect(cusumThreshold(1, 60, 15) - cusumThreshold(2, 60, 15)).toBeCloseTo(Math.log(2), 12);
+    // Day-long windows: fewer chances to alarm, a lower bar.
+    expect(cusumThreshold(1, 86_400, 15)).toBeCloseTo(Math.log(15 * 365.25), 12);
   });
-  it('blends recent healthy windows with weight m / (m + N), capped at one half', () => {
-    const few = referenceDistribution(['a', 'b'], { a: 50, b: 50 }, [{ labelCounts: { a: 55, b: 45 } }]);
-    expect(few.recentWeight).toBeCloseTo(100 / 200, 12); // m = 100, N = 100
-    const many = referenceDistribution(['a', 'b'], { a: 50, b: 50 }, [
-      { labelCounts: { a: 550, b: 450 } },
-      { labelCounts: { a: 560, b: 440 } },
-    ]);
-    expect(many.recentWeight).toBe(0.5);
-    // ½·(50.5/101) + ½·(1110.5/2001)
-    expect(many.shares[0]).toBeCloseTo(0.5 * (50.5 / 101) + 0.5 * (1110.5 / 2001), 12);
+  it('the dispersion is 1 for an exact, known baseline and grows with window size when either is uncertain', () => {
+    expect(dispersion(100, 0.3, Infinity, 0)).toBe(1);
+    expect(dispersion(100, 0.3, 100, 0)).toBe(2); // two-sample: as many predictions behind the baseline as in the window
+    expect(dispersion(100, 0.5, Infinity, 0.0025)).toBeCloseTo(1 + (100 * 0.0025) / 0.25, 12);
   });
-  it('refuses to learn recent windows that drifted far from training', () => {
-    const ref = referenceDistribution(['a', 'b'], { a: 50, b: 50 }, [{ labelCounts: { a: 950, b: 50 } }]);
-    expect(ref.recentDrift).toBeGreaterThan(0.1);
-    expect(ref.recentWeight).toBe(0);
-    expect(ref.shares).toEqual([0.5, 0.5]);
+  it('predictionsToDecide is the first n at which a total collapse crosses h', () => {
+    const [p, h, m, tau2] = [0.4, 15, 200, 0.001];
+    const n = predictionsToDecide(p, h, m, tau2);
+    const evidence = (k: number) => (k * Math.log(collapseAlternative(p, TOTAL_MIX) / p)) / dispersion(k, p, m, tau2);
+    expect(evidence(n)).toBeGreaterThanOrEqual(h);
+    expect(evidence(n - 1)).toBeLessThan(h);
+    // A baseline that scatters this much can never be told from a collapse.
+    expect(predictionsToDecide(0.4, 15, 200, 0.2)).toBe(Infinity);
   });
 });
 
-describe('collapseDetectableAt', () => {
-  it('is the first n with p^n ≤ alpha per test', () => {
-    // By hand: ln(0.001/6) / ln(0.85) = 53.5 → 54.
-    const n = collapseDetectableAt(0.85, 0.001 / 6);
-    expect(n).toBe(54);
-    expect(0.85 ** n).toBeLessThanOrEqual(0.001 / 6);
-    expect(0.85 ** (n - 1)).toBeGreaterThan(0.001 / 6);
-    expect(collapseDetectableAt(0.5, 0.25)).toBe(2); // exactly at the boundary: 0.5² = 0.25
-  });
-});
-
-describe('monitorConfig', () => {
-  it('takes the model override over the deployment default over the built-in default', () => {
-    expect(monitorConfig({})).toEqual({ alpha: DEFAULT_ALPHA, minPredictions: DEFAULT_MIN_PREDICTIONS });
-    expect(monitorConfig({}, { alpha: 0.01 }).alpha).toBe(0.01);
-    expect(monitorConfig({ monitor: { alpha: 0.0001, min_predictions: 100 } }, { alpha: 0.01, minPredictions: 10 })).toEqual({
-      alpha: 0.0001,
-      minPredictions: 100,
+describe('the package reference', () => {
+  it("is the model's own held-out answers when the package has them", () => {
+    expect(packageReference(seattle)).toEqual({
+      source: 'held_out_predictions',
+      counts: seattle.labels.map((l) => seattle.reference!.label_counts[l]),
     });
   });
-  it('refuses an alpha outside (0, 1)', () => {
-    expect(() => monitorConfig({}, { alpha: 0 })).toThrow(RangeError);
+  it('falls back to the training labels without them, and for a package with a model defect', () => {
+    const { reference: _, ...plain } = seattle;
+    expect(packageReference(plain).source).toBe('training_labels');
+    expect(packageReference(seattleUnweighted)).toEqual({
+      source: 'training_labels',
+      counts: seattleUnweighted.labels.map((l) => seattleUnweighted.training.label_counts[l]),
+    });
   });
 });
 
-describe('evaluateWindow verdicts', () => {
-  it('healthy: a balanced model answering about a third each', () => {
-    const e = evaluateWindow(labelWindow({ a: 36, b: 31, c: 33 }), balanced);
+describe('model defect', () => {
+  it('the unweighted seattle model never answers fog or drizzle on its held-out rows', () => {
+    const d = modelDefect(seattleUnweighted)!;
+    expect(d.verdict).toBe('partial_collapse');
+    expect([...d.vanishedLabels].sort()).toEqual(['drizzle', 'fog']);
+    // Its snow (2 of 292 against 1.8% of training) is rare enough to be chance: P[X ≤ 2] ≈ 0.1.
+    expect(d.vanishedLabels).not.toContain('snow');
+    expect(d.reason).toMatch(/fog/);
+  });
+  it('the unscaled penguins model answers one species for every held-out row', () => {
+    const d = modelDefect(penguinsUnscaled)!;
+    expect(d.verdict).toBe('collapsed');
+    expect(d.dominantLabel).toBe('Chinstrap');
+    expect([...d.vanishedLabels].sort()).toEqual(['Adelie', 'Gentoo']);
+  });
+  it('healthy packages have none', () => {
+    expect(modelDefect(seattle)).toBeNull();
+    expect(modelDefect(penguinsPackaged)).toBeNull();
+    expect(modelDefect(penguins)).toBeNull(); // no held-out answers at all
+  });
+});
+
+describe('judgeWindow: one window, no history', () => {
+  it('healthy traffic at the reference mix is healthy once there are enough predictions', () => {
+    const e = judgeSequence(penguinsPackaged, [windowAt(penguinsPackaged.labels, sharesOf(penguinsPackaged), 86)]).last;
     expect(e.verdict).toBe('healthy');
-    expect(e.vanishedLabels).toEqual([]);
-    expect(e.dominantLabel).toBeUndefined();
-    expect(e.statistics.normalizedEntropy).toBeGreaterThan(0.99);
+    expect(e.baseline.source).toBe('held_out_predictions');
+    expect(e.requiredPredictions).toBeLessThanOrEqual(86);
   });
-
-  it('healthy: a model whose normal output is skewed 0.9/0.1 seen at 0.93', () => {
-    const e = evaluateWindow(labelWindow({ major: 930, minor: 70 }), skewed);
-    expect(e.statistics.perLabel[0].pHigh).toBeLessThan(0.001); // significant…
-    expect(e.verdict).toBe('healthy'); // …but not far beyond what the reference allows
-  });
-
-  it('collapsed: the same skewed model at 0.99 (the minority kept a tenth of its share)', () => {
-    const e = evaluateWindow(labelWindow({ major: 990, minor: 10 }), skewed);
-    expect(e.verdict).toBe('collapsed');
-    expect(e.dominantLabel).toBe('major');
-  });
-
-  it('the effect gates: "far" means the rest, or a label, kept less than a quarter of its reference share', () => {
-    // Balanced: collapsed needs a top share above 1 − ¼·⅔ = 83.3%; both windows are wildly significant.
-    expect(evaluateWindow(labelWindow({ a: 800, b: 100, c: 100 }), balanced).verdict).toBe('healthy');
-    expect(evaluateWindow(labelWindow({ a: 850, b: 75, c: 75 }), balanced).verdict).toBe('collapsed');
-    // A label at 30% of its reference share is a drift, at 20% it has vanished.
-    expect(evaluateWindow(labelWindow({ a: 450, b: 450, c: 100 }), balanced).verdict).toBe('healthy');
-    const vanished = evaluateWindow(labelWindow({ a: 467, b: 467, c: 66 }), balanced);
-    expect(vanished.verdict).toBe('partial_collapse');
-    expect(vanished.vanishedLabels).toEqual(['c']);
-  });
-
-  it('collapsed: every penguin called Adelie', () => {
-    const e = evaluateWindow(labelWindow({ Adelie: 85 }), penguins);
+  it('a total collapse is paged from the first window: every penguin called Adelie', () => {
+    const e = judgeSequence(penguinsPackaged, [labelWindow({ Adelie: 86 })]).last;
     expect(e.verdict).toBe('collapsed');
     expect(e.dominantLabel).toBe('Adelie');
-    expect(e.statistics.topShare).toBe(1);
-    expect(e.statistics.normalizedEntropy).toBe(0);
-    // P[X ≥ 85] = (113.5/257.5)^85 with the smoothed reference share of Adelie.
-    expect(e.statistics.perLabel[0].pHigh).toBeCloseTo((113.5 / 257.5) ** 85, 40);
-    expect(e.reason).toMatch(/^Adelie took 100% of 85 predictions/);
+    expect(e.reason).toMatch(/^Adelie took 100% of 86 predictions/);
   });
-
-  it('healthy: held-out penguins in their natural proportions', () => {
-    expect(evaluateWindow(labelWindow({ Adelie: 38, Chinstrap: 17, Gentoo: 31 }), penguins).verdict).toBe('healthy');
+  it('five predictions are insufficient_data, and say how many are needed', () => {
+    const e = judgeSequence(penguinsPackaged, [labelWindow({ Adelie: 5 })]).last;
+    expect(e.verdict).toBe('insufficient_data');
+    expect(e.requiredPredictions).toBeGreaterThanOrEqual(DEFAULT_MIN_PREDICTIONS);
+    expect(e.reason).toMatch(/^5 predictions so far; \d+ are needed/);
+    expect(e.evidence.accumulated).toBe(5);
   });
-
-  it('partial_collapse: seattle weather never answering fog or drizzle', () => {
-    const e = evaluateWindow(labelWindow({ rain: 150, sun: 140, snow: 2 }), seattleUnweighted);
+  it('an empty window is no_traffic and changes no evidence', () => {
+    const { last, state } = judgeSequence(penguinsPackaged, [labelWindow({ Adelie: 5 }), labelWindow({})]);
+    expect(last.verdict).toBe('no_traffic');
+    expect(state!.pending).toBe(5);
+  });
+  it("a defective package's own defect shows in its first window, marked as known (it pages once, as model_defect)", () => {
+    const healthyTraffic = windowAt(seattleUnweighted.labels, sharesOf({ ...seattleUnweighted, training: seattleUnweighted.training }), 292);
+    const held = labelWindow(seattleUnweighted.reference!.label_counts);
+    const e = judgeSequence(seattleUnweighted, [held]).last;
     expect(e.verdict).toBe('partial_collapse');
-    expect(e.vanishedLabels).toEqual(['fog', 'drizzle']); // most surprising first
-    expect(e.dominantLabel).toBeUndefined();
-    const drizzle = e.statistics.perLabel.find((s) => s.label === 'drizzle')!;
-    // P[X = 0] = (1 − 42.5/1171.5)^292
-    expect(drizzle.pLow).toBeCloseTo((1 - 42.5 / 1171.5) ** 292, 12);
-    expect(e.reason).toContain('fog and drizzle');
+    expect([...e.vanishedLabels].sort()).toEqual(['drizzle', 'fog']);
+    expect(e.knownDefect).toBe(true);
+    expect(e.baseline.source).toBe('training_labels');
+    // Traffic with fog and drizzle back is not the defect.
+    expect(judgeSequence(seattleUnweighted, [healthyTraffic, healthyTraffic]).last.knownDefect).toBe(false);
   });
-
-  it('healthy: seattle weather with every label present in about its share', () => {
-    const e = evaluateWindow(labelWindow({ drizzle: 9, fog: 21, rain: 128, snow: 5, sun: 129 }), seattleUnweighted);
-    expect(e.verdict).toBe('healthy');
+  it('counts a label called constructor like any other', () => {
+    const m = modelWith({ constructor: 50, toString: 50 });
+    expect(countOf({}, 'constructor')).toBe(0);
+    const e = judgeSequence(m, [labelWindow({ constructor: 60 })]).last;
+    expect(e.n).toBe(60);
+    expect(e.statistics.perLabel.map((l) => l.count)).toEqual([60, 0]);
   });
+});
 
-  it('does not call a rare label (reference share < 1%) vanished, however large the window', () => {
-    const rare = modelWith({ a: 600, b: 396, c: 4 }); // c: 0.45%
-    const e = evaluateWindow(labelWindow({ a: 6000, b: 4000, c: 0 }), rare);
-    expect(e.statistics.perLabel[2].pLow).toBeLessThan(1e-15); // significant…
-    expect(e.verdict).toBe('healthy'); // …but rare
+describe('judgeWindow: evidence across windows', () => {
+  it('a total collapse at 10 predictions per window is paged within 5 windows', () => {
+    const { evaluations } = judgeSequence(seattle, [
+      ...Array.from({ length: 60 }, () => windowAt(seattle.labels, sharesOf(seattle), 10)),
+      ...Array.from({ length: 10 }, () => labelWindow({ rain: 10 })),
+    ]);
+    const first = evaluations.findIndex((e) => e.verdict === 'collapsed');
+    expect(first).toBeGreaterThanOrEqual(60);
+    expect(first - 60 + 1).toBeLessThanOrEqual(5);
+    expect(evaluations[first].dominantLabel).toBe('rain');
   });
-
-  it('does not call a 5% label vanished from a window too small to tell', () => {
-    // Expected 5 of 100: P[X = 0] = 0.95^100 ≈ 0.006, not below alpha.
-    const e = evaluateWindow(labelWindow({ a: 850, b: 150, c: 0 }), modelWith({ a: 850, b: 100, c: 50 }));
-    expect(e.verdict).toBe('partial_collapse'); // 1000 predictions: c is truly gone
-    const small = evaluateWindow(labelWindow({ a: 86, b: 14, c: 0 }), modelWith({ a: 850, b: 100, c: 50 }));
-    expect(small.verdict).toBe('healthy');
+  it('half of all answers turning into one label at 100 per window is paged within 3 windows', () => {
+    const { evaluations } = judgeSequence(seattle, [
+      ...Array.from({ length: 60 }, () => windowAt(seattle.labels, sharesOf(seattle), 100)),
+      ...Array.from({ length: 5 }, () => collapsing(seattle, 'rain', 0.5, 100)),
+    ]);
+    expect(evaluations.slice(0, 60).every((e) => e.verdict === 'healthy' || e.verdict === 'insufficient_data')).toBe(true);
+    const first = evaluations.findIndex((e) => e.verdict === 'collapsed');
+    expect(first - 60 + 1).toBeGreaterThanOrEqual(1);
+    expect(first - 60 + 1).toBeLessThanOrEqual(3);
   });
-
-  it('insufficient_data: five predictions', () => {
-    const e = evaluateWindow(labelWindow({ Adelie: 5 }), penguins);
-    expect(e.verdict).toBe('insufficient_data');
-    expect(e.requiredPredictions).toBe(DEFAULT_MIN_PREDICTIONS);
-    expect(e.vanishedLabels).toEqual([]);
-    expect(e.reason).toMatch(/^Only 5 predictions; the minimum is 30/);
+  it('80% onto one label at 100 per window is paged in the first window', () => {
+    expect(judgedAfterHealthy(seattle, [collapsing(seattle, 'sun', 0.8, 100)], 60, 100).verdict).toBe('collapsed');
   });
-
-  it('insufficient_data: enough for the minimum, too few to tell a collapse of a 0.9/0.1 model from chance', () => {
-    const e = evaluateWindow(labelWindow({ major: 60 }), skewed);
-    // Holm's first threshold is alpha / (2k) = 0.001 / 4; 0.9^n ≤ 0.00025 first at n = 79 (smoothed share 900.5/1001).
-    expect(e.requiredPredictions).toBe(collapseDetectableAt(900.5 / 1001, 0.001 / 4));
-    expect(e.requiredPredictions).toBeGreaterThan(70);
-    expect(e.verdict).toBe('insufficient_data');
-    expect(e.reason).toContain('total collapse onto major');
+  it('small windows accumulate towards a decision instead of being thrown away', () => {
+    const { evaluations } = judgeSequence(penguinsPackaged, Array.from({ length: 20 }, () => windowAt(penguinsPackaged.labels, sharesOf(penguinsPackaged), 5)));
+    const decided = evaluations.findIndex((e) => e.verdict === 'healthy');
+    expect(decided).toBeGreaterThan(0);
+    expect(evaluations.slice(0, decided).every((e) => e.verdict === 'insufficient_data')).toBe(true);
+    // The accumulated predictions were enough when it decided, and the count starts again after.
+    expect(5 * (decided + 1)).toBeGreaterThanOrEqual(evaluations[decided].requiredPredictions);
+    expect(evaluations[decided].evidence.accumulated).toBe(0);
   });
-
-  it('no_traffic: an empty window, still JSON-safe', () => {
-    const e = evaluateWindow(labelWindow({}), penguins);
-    expect(e.verdict).toBe('no_traffic');
-    expect(e.n).toBe(0);
-    expect(e.statistics.topShare).toBeNull();
-    expect(e.statistics.chiSquare).toBeNull();
-    expect(e.statistics.perLabel.map((s) => s.share)).toEqual([null, null, null]);
-    expect(JSON.parse(JSON.stringify(e))).toEqual(e);
+  it('a slow, smooth change of the mix is followed as drift and never flagged', () => {
+    // Over 30 days of hourly windows at 1000 predictions, sun goes from its reference share to twice it.
+    const base = sharesOf(seattle);
+    const sun = seattle.labels.indexOf('sun');
+    const steps = 30 * 24;
+    const windows = Array.from({ length: steps }, (_, t) => {
+      const target = base[sun] * (1 + t / steps);
+      const scale = (1 - target) / (1 - base[sun]);
+      return windowAt(seattle.labels, base.map((s, i) => (i === sun ? target : s * scale)), 1000);
+    });
+    const { evaluations } = judgeSequence({ ...seattle, monitor: {} }, windows, 3600);
+    expect(evaluations.filter((e) => e.verdict === 'collapsed' || e.verdict === 'partial_collapse')).toEqual([]);
+    expect(evaluations.at(-1)!.verdict).toBe('drift');
+    expect(evaluations.at(-1)!.drift!.labels[0].label).toBe('sun');
   });
-
-  it('every verdict is JSON-safe (no Infinity or NaN)', () => {
-    const windows: Record<string, number>[] = [{ Adelie: 85 }, { Adelie: 3 }, { Adelie: 40, Chinstrap: 20, Gentoo: 30 }];
-    for (const counts of windows) {
-      const e = evaluateWindow(labelWindow(counts), penguins);
-      expect(JSON.parse(JSON.stringify(e))).toEqual(e);
-    }
+  it('recovers: after a collapse, healthy traffic clears the flag within a few windows', () => {
+    const healthy = windowAt(seattle.labels, sharesOf(seattle), 100);
+    const { evaluations } = judgeSequence(seattle, [
+      ...Array.from({ length: 60 }, () => healthy),
+      ...Array.from({ length: 5 }, () => labelWindow({ rain: 100 })),
+      ...Array.from({ length: 10 }, () => healthy),
+    ]);
+    expect(evaluations[64].verdict).toBe('collapsed');
+    const back = evaluations.slice(65).findIndex((e) => e.verdict === 'healthy');
+    expect(back).toBeGreaterThanOrEqual(0);
+    expect(back).toBeLessThanOrEqual(4);
   });
-
-  it('honours a per-model alpha and minimum', () => {
-    const strict = { ...penguins, monitor: { alpha: 1e-40, min_predictions: 10 } };
-    // 85 Adelie has p ≈ 1e-31: not below 1e-40 / 6.
-    expect(evaluateWindow(labelWindow({ Adelie: 85 }), strict).verdict).toBe('insufficient_data');
-    expect(evaluateWindow(labelWindow({ Adelie: 85 }), strict).alpha).toBe(1e-40);
-    const lenient = { ...penguins, monitor: { min_predictions: 10 } };
-    expect(evaluateWindow(labelWindow({ Adelie: 12 }), lenient).verdict).toBe('collapsed');
+  it('a replayed window is judged the same and leaves the state as it was', () => {
+    const settings = detectorSettings(seattle, { windowSeconds: 60 });
+    const first = judgeWindow(null, windowAt(seattle.labels, sharesOf(seattle), 100), 0, settings);
+    const again = judgeWindow(first.state, labelWindow({ rain: 100 }), 0, settings);
+    expect(again.state).toBe(first.state);
   });
-
-  it('ignores labels the model does not have', () => {
-    const e = evaluateWindow(labelWindow({ Adelie: 38, Chinstrap: 17, Gentoo: 31, Emperor: 500 }), penguins);
-    expect(e.n).toBe(86);
-    expect(e.verdict).toBe('healthy');
+  it('the state survives JSON (D1 stores it as text) without changing a verdict', () => {
+    const settings = detectorSettings(seattle, { windowSeconds: 60 });
+    let state = judgeSequence(seattle, Array.from({ length: 30 }, () => windowAt(seattle.labels, sharesOf(seattle), 50))).state;
+    const roundTripped = JSON.parse(JSON.stringify(state));
+    const w = collapsing(seattle, 'fog', 0.6, 50);
+    expect(judgeWindow(roundTripped, w, 30 * 60, settings)).toEqual(judgeWindow(state, w, 30 * 60, settings));
+    state = null;
+    expect(state).toBeNull();
   });
+});
 
-  it('learns from recent healthy windows, within bounds', () => {
-    // Production sends fewer Chinstrap than training had; after a few healthy windows that is the norm.
-    const window = labelWindow({ Adelie: 500, Chinstrap: 150, Gentoo: 350 });
-    const recent = Array.from({ length: 4 }, () => ({ labelCounts: { Adelie: 120, Chinstrap: 30, Gentoo: 90 } }));
-    const e = evaluateWindow(window, penguins, { recentHealthy: recent });
-    expect(e.reference.recentWeight).toBe(0.5);
-    const chinstrap = e.statistics.perLabel[1];
-    expect(chinstrap.referenceShare).toBeLessThan(51.5 / 257.5);
-    expect(chinstrap.referenceShare).toBeGreaterThan(0.5 * (51.5 / 257.5));
+describe('baseline', () => {
+  const labels = ['a', 'b'];
+  const reference = { counts: [50, 50], source: 'held_out_predictions' as const };
+  it('starts as the smoothed package reference', () => {
+    const b = baselineOf(initialState(2, 'none'), reference, 'none', 0);
+    expect(b.source).toBe('held_out_predictions');
+    expect(b.shares).toEqual(smoothedShares([50, 50]));
+  });
+  it('follows the trailing history, which halves its weight every TRAILING_HALF_LIFE_SECONDS', () => {
+    const settings = detectorSettings(modelWith({ a: 50, b: 50 }), { windowSeconds: 3600 });
+    const { state } = judgeSequence(modelWith({ a: 50, b: 50 }), [labelWindow({ a: 600, b: 400 })], 3600);
+    expect(state!.trailing).toEqual([600, 400]);
+    const later = baselineOf(state!, reference, 'none', TRAILING_HALF_LIFE_SECONDS);
+    expect(later.trailingPredictions).toBeCloseTo(500, 9);
+    expect(later.source).toBe('trailing');
+    expect(settings.labels).toEqual(labels);
+  });
+  it('compares a seasonal model with the same phase of the previous cycle', () => {
+    const day = 86_400;
+    const model = { ...modelWith({ a: 50, b: 50 }), monitor: { seasonality: 'daily' as const } };
+    // One day of hourly windows: mornings answer a, evenings b.
+    const hour = (h: number) => (h < 12 ? labelWindow({ a: 90, b: 10 }) : labelWindow({ a: 10, b: 90 }));
+    const { state } = judgeSequence(model, [...Array.from({ length: 24 }, (_, h) => hour(h)), hour(0)], 3600);
+    const morning = baselineOf(state!, reference, 'daily', day + 6 * 3600);
+    const evening = baselineOf(state!, reference, 'daily', day + 18 * 3600);
+    expect(SEASONS.daily.bins).toBe(24);
+    expect(morning.source).toBe('seasonal');
+    expect(morning.shares[0]).toBeGreaterThan(0.85);
+    expect(evening.shares[0]).toBeLessThan(0.15);
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateWindow } from '../../src/monitor/detector';
 import { diagnose, type Diagnosis, summarizeProbes } from '../../src/monitor/diagnosis';
-import { assessWindow, explain } from '../../src/monitor/index';
+import { explain, type ProbeResult } from '../../src/monitor/index';
+import type { ModelMetadata } from '../../src/serving/metadata';
 import { balancedClassWeights, remedies, type Remedy } from '../../src/monitor/remedies';
 import type { WindowCounts } from '../../src/monitor/window';
 import {
@@ -13,6 +14,7 @@ import {
   seattleUnweighted,
   standardize,
   windowOf,
+  judgedAfterHealthy,
 } from './monitor.fixtures';
 
 // Every fourth real penguin: a held-out sample with all three species in their natural proportions.
@@ -20,6 +22,12 @@ const heldOut = penguinRows().filter((_, i) => i % 4 === 0);
 const allAs = (label: string) => heldOut.map(() => label);
 const kinds = (ds: Diagnosis[]) => ds.map((d) => d.kind);
 const remedy = <K extends Remedy['kind']>(rs: Remedy[], kind: K) => rs.find((r) => r.kind === kind) as Extract<Remedy, { kind: K }>;
+
+/** The production path for one window of a model with no history: the verdict, then explain() as the cron calls it. */
+function assessWindow(input: { counts: WindowCounts; metadata: ModelMetadata; probe?: ProbeResult }) {
+  const evaluation = evaluateWindow(input.counts, input.metadata);
+  return { evaluation, ...explain(evaluation, input.counts, input.metadata, input.probe) };
+}
 
 describe('diagnose: inputs', () => {
   it('preprocessing_lost_variance: the standardized penguins model fed all-zero rows', () => {
@@ -69,12 +77,15 @@ describe('diagnose: inputs', () => {
     expect(scaler.features).toEqual(penguins.features.map((f) => ({ name: f.name, mean: f.raw!.mean, std: f.raw!.std })));
   });
 
-  it('reports unscaled inputs even when the labels still look healthy or the window is small', () => {
+  it('asserts no cause on a window the baseline explains, though diagnose() sees the unscaled inputs', () => {
     const rows = heldOut.slice(0, 8);
     const counts = windowOf(rows.map((r) => r.raw), rows.map((r) => r.species), penguins);
-    const { evaluation, diagnoses } = assessWindow({ counts, metadata: penguins });
+    const { evaluation, diagnoses, remedies: rs } = assessWindow({ counts, metadata: penguins });
     expect(evaluation.verdict).toBe('insufficient_data');
-    expect(kinds(diagnoses)).toEqual(['scaler_missing']);
+    expect(diagnoses).toEqual([]);
+    expect(rs).toEqual([]);
+    // The input check itself still works; it is only not asserted where there is nothing to explain.
+    expect(kinds(diagnose(counts, evaluation, penguins))).toEqual(['scaler_missing']);
   });
 
   it('finds nothing on healthy standardized traffic', () => {
@@ -127,8 +138,10 @@ describe('diagnose: the model', () => {
     const counts = labelWindow({ rain: 150, sun: 140, snow: 2 }, seattleUnweighted);
     // Probes of fog and drizzle answered rain: the imbalance signature, not a degenerate model.
     const probe = { predictedLabels: seattleUnweighted.probes.map((p) => (p.label === 'snow' || p.label === 'sun' ? p.label : 'rain')) };
-    const { evaluation, diagnoses, remedies: rs } = assessWindow({ counts, metadata: seattleUnweighted, probe });
+    const evaluation = judgedAfterHealthy(seattleUnweighted, [counts, counts]);
+    const { diagnoses, remedies: rs } = explain(evaluation, counts, seattleUnweighted, probe);
     expect(evaluation.verdict).toBe('partial_collapse');
+    expect(evaluation.vanishedLabels).toContain('fog');
     expect(kinds(diagnoses)).toEqual(['class_imbalance']);
     const d = diagnoses[0] as Extract<Diagnosis, { kind: 'class_imbalance' }>;
     expect(d.evidence.imbalanceRatio).toBeCloseTo(513 / 21, 1);
@@ -143,8 +156,8 @@ describe('diagnose: the model', () => {
   it('class_imbalance is less likely when class weights were already used', () => {
     const weighted = { ...seattleUnweighted, training: { ...seattleUnweighted.training, class_weight: { drizzle: 5.6, fog: 2.9, rain: 0.46, snow: 11.1, sun: 0.46 } } };
     const counts = labelWindow({ rain: 150, sun: 140, snow: 2 }, weighted);
-    const plain = diagnose(counts, evaluateWindow(counts, seattleUnweighted), seattleUnweighted)[0];
-    const withWeights = diagnose(counts, evaluateWindow(counts, weighted), weighted)[0];
+    const plain = diagnose(counts, judgedAfterHealthy(seattleUnweighted, [counts, counts]), seattleUnweighted)[0];
+    const withWeights = diagnose(counts, judgedAfterHealthy(weighted, [counts, counts]), weighted)[0];
     expect(withWeights.kind).toBe('class_imbalance');
     expect(withWeights.confidence).toBeCloseTo(plain.confidence * 0.4, 2);
   });
@@ -155,14 +168,14 @@ describe('diagnose: the model', () => {
   });
 
   it('insufficient_data: a vanished label with fewer than 10 training rows per feature, and what to collect', () => {
-    const model = modelWith({ common: 300, scarce: 15, other: 200 }, {}, 4); // scarce needs 40
+    const model = modelWith({ common: 300, scarce: 35, other: 200 }, {}, 4); // scarce needs 40
     const counts = labelWindow({ common: 600, other: 400 }, model);
-    const evaluation = evaluateWindow(counts, model);
+    const evaluation = judgedAfterHealthy(model, [counts]);
     expect(evaluation.vanishedLabels).toEqual(['scarce']);
     const { diagnoses, remedies: rs } = explain(evaluation, counts, model);
     const d = diagnoses.find((x) => x.kind === 'insufficient_data') as Extract<Diagnosis, { kind: 'insufficient_data' }>;
-    expect(d.evidence).toMatchObject({ features: 4, requiredPerLabel: 40, shortLabels: [{ label: 'scarce', count: 15 }] });
-    expect(remedy(rs, 'collect_data')).toMatchObject({ labels: ['scarce'], targetPerLabel: 40, missingPerLabel: { scarce: 25 } });
+    expect(d.evidence).toMatchObject({ features: 4, requiredPerLabel: 40, shortLabels: [{ label: 'scarce', count: 35 }] });
+    expect(remedy(rs, 'collect_data')).toMatchObject({ labels: ['scarce'], targetPerLabel: 40, missingPerLabel: { scarce: 5 } });
     expect(remedy(rs, 'augment')).toMatchObject({ labels: ['scarce'], method: 'smote', targetPerLabel: 40 });
   });
 

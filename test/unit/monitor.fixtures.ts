@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { ModelMetadata, Probe } from '../../src/serving/metadata';
+import type { MonitorState } from '../../src/monitor/baseline';
+import { detectorSettings, type Evaluation, judgeWindow, packageReference } from '../../src/monitor/detector';
 import { emptyCounts, type FeatureMoments, summarizeBatch, type WindowCounts } from '../../src/monitor/window';
 
 const probesOf = (labels: string[], perLabel: number, width: number): Probe[] =>
@@ -126,3 +128,36 @@ export function windowOf(inputs: number[][], predicted: string[], metadata: Mode
 
 /** Rows scaled as the standardized penguins model expects. */
 export const standardize = (raw: number[]) => raw.map((x, j) => (x - PENGUIN_FEATURES[j].raw.mean) / PENGUIN_FEATURES[j].raw.std);
+
+/** Counts of `n` predictions split as `shares` (largest remainders), keyed by `labels`: a noiseless window. */
+export function windowAt(labels: readonly string[], shares: readonly number[], n: number): WindowCounts {
+  const exact = shares.map((s) => s * n);
+  const counts = exact.map(Math.floor);
+  const order = exact.map((x, i) => [x - Math.floor(x), i] as const).sort((a, b) => b[0] - a[0]);
+  for (let r = n - counts.reduce((s, c) => s + c, 0), j = 0; r > 0; r--, j++) counts[order[j][1]]++;
+  return labelWindow(Object.fromEntries(labels.map((l, i) => [l, counts[i]])));
+}
+
+/**
+ * Judges `windows` one after the other with the real detector (windows of `windowSeconds`, starting at 0) and
+ * returns every evaluation and the final state: what the cron does to a model version's closed windows.
+ */
+export function judgeSequence(metadata: ModelMetadata, windows: readonly WindowCounts[], windowSeconds = 60) {
+  const settings = detectorSettings(metadata, { windowSeconds });
+  let state: MonitorState | null = null;
+  const evaluations: Evaluation[] = [];
+  windows.forEach((w, i) => {
+    const judged = judgeWindow(state, w, i * windowSeconds, settings);
+    state = judged.state;
+    evaluations.push(judged.evaluation);
+  });
+  return { evaluations, last: evaluations[evaluations.length - 1], state: state as MonitorState | null };
+}
+
+/** A window judged after `warmup` healthy windows at the package's reference mix (so the model has a history). */
+export function judgedAfterHealthy(metadata: ModelMetadata, windows: readonly WindowCounts[], warmup = 30, perWindow = 300): Evaluation {
+  const reference = packageReference(metadata);
+  const total = reference.counts.reduce((s, c) => s + c, 0);
+  const healthy = windowAt(metadata.labels, reference.counts.map((c) => c / total), perWindow);
+  return judgeSequence(metadata, [...Array.from({ length: warmup }, () => healthy), ...windows]).last;
+}

@@ -63,12 +63,14 @@ describe('reading numbers', () => {
 });
 
 describe('collapse line', () => {
-  it("is where the detector's effect-size rule fires for the top label", () => {
+  it('is the share the detector is tuned to call a collapse for the top label', () => {
     const evaluation = {
       statistics: { topLabel: 'Gentoo', perLabel: [{ label: 'Adelie', referenceShare: 0.44 }, { label: 'Gentoo', referenceShare: 0.36 }] },
     };
-    // The others (64 % expected) must keep less than a quarter of that: Gentoo above 1 − 0.25 · 0.64 = 84 %.
-    expect(collapseLine(evaluation)).toEqual({ share: 0.84, label: 'Gentoo', fromDetector: true });
+    // Half of the answers turned into Gentoo: 0.36 + 0.5 · (1 − 0.36) = 68 %.
+    const line = collapseLine(evaluation);
+    expect(line).toMatchObject({ label: 'Gentoo', fromDetector: true });
+    expect(line.share).toBeCloseTo(0.68, 12);
   });
 
   it('falls back to a 90 % default without an evaluation, and says so', () => {

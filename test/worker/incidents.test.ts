@@ -56,7 +56,7 @@ function judged(labelCounts: Record<string, number>, k: number, model = weather.
   const counts = emptyCounts();
   counts.labelCounts = labelCounts;
   counts.n = Object.values(labelCounts).reduce((s, c) => s + c, 0);
-  const evaluation = evaluateWindow(counts, weather, {});
+  const evaluation = evaluateWindow(counts, weather);
   const flagged = evaluation.verdict === 'collapsed' || evaluation.verdict === 'partial_collapse';
   return { model, version: weather.version, windowStart: at(k), evaluation, ...(flagged ? explain(evaluation, counts, weather) : { diagnoses: [], remedies: [] }) };
 }

@@ -83,7 +83,7 @@ function flaggedRuns(buckets: readonly LabelBucket[], span: Span): Run[] {
   const runs: Run[] = [];
   for (const b of buckets) {
     const v = b.verdict;
-    if (v === null || v === 'healthy') continue;
+    if (v === null || v === 'healthy' || v === 'drift') continue;
     const slot = (b.start - span.from) / span.bucket;
     const prev = runs.at(-1);
     if (prev && prev.verdict === v && prev.last === slot - 1) {

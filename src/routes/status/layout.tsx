@@ -38,7 +38,7 @@ nav.ranges a[aria-current=page]{background:var(--ink);color:#fff;font-weight:600
 .pill{display:inline-flex;align-items:center;gap:5px;padding:1px 9px;border-radius:999px;font-size:12px;font-weight:700;line-height:20px;white-space:nowrap;border:1px solid}
 .pill b{font-weight:800}
 a.pill{text-decoration:none}
-.p-healthy{background:#ecfdf3;color:var(--ok);border-color:#abefc6}
+.p-healthy,.p-drift{background:#ecfdf3;color:var(--ok);border-color:#abefc6}
 .p-collapsed{background:#fef3f2;color:var(--red);border-color:#fecdca}
 .p-partial_collapse{background:#fffaeb;color:var(--amber);border-color:#fedf89}
 .p-no_traffic,.p-insufficient_data,.p-open{background:#f2f4f7;color:#344054;border-color:#d0d5dd}
