@@ -37,7 +37,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type FeatureSpec, type ModelMetadata, type MonitorOverrides, parseMetadata, type Probe } from '../src/serving/metadata';
+import { type FeatureSpec, type ModelMetadata, parseMetadata, type Probe } from '../src/serving/metadata';
 import { seededRandom, shuffleInPlace } from './lib/random';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -206,8 +206,6 @@ interface ModelSpec {
   learningRate: number;
   hiddenUnits: number;
   batchSize: number;
-  /** metadata.monitor of the package: weather follows the seasons of the year. */
-  monitor?: MonitorOverrides;
   /** The property the package must have on the holdout; returns an error message when it does not. */
   check: (r: Evaluation, spec: ModelSpec) => string | null;
 }
@@ -419,7 +417,6 @@ async function trainOne(spec: ModelSpec): Promise<TrainedPackage> {
         samples: xHoldout.length,
         source: `argmax on the ${xHoldout.length} held-out rows of ${data.source}`,
       },
-      ...(spec.monitor ? { monitor: spec.monitor } : {}),
     } satisfies ModelMetadata,
     `${spec.name}/metadata.json`,
   );
@@ -545,7 +542,6 @@ async function main(): Promise<void> {
       classWeighted: true,
       seed: 1,
       epochs: 60,
-      monitor: { seasonality: 'yearly' },
       check: checkEveryLabelPredicted,
     },
     {
@@ -559,7 +555,6 @@ async function main(): Promise<void> {
       classWeighted: false,
       seed: 1,
       epochs: 60,
-      monitor: { seasonality: 'yearly' },
       check: (r, spec) => {
         const bad = ['fog', 'drizzle'].filter((l) => r.predictedCounts[spec.data.labels.indexOf(l)] > 0);
         return bad.length ? `expected never fog nor drizzle on the holdout, but predicted ${bad.join(', ')}` : null;
