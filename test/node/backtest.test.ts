@@ -206,6 +206,14 @@ describe('npm run backtest', () => {
     expect(blind.incidents[0].diagnoses).not.toContain('scaler_missing');
   });
 
+  it('some feature columns but not all: features unused, and stderr says which are missing', () => {
+    const log = write('partial.csv', 'time,label,beak_length_mm,body_mass_g\n2024-01-01T00:00:00Z,Adelie,39.1,3750\n');
+    const { code, stdout, stderr } = run(['--model', 'penguins', '--data', log, '--json']);
+    expect(code).toBe(0);
+    expect(stderr).toBe('backtest: feature columns ignored: the log lacks beak_depth_mm, flipper_length_mm\n');
+    expect(JSON.parse(stdout)).toMatchObject({ rows: 1, features: false });
+  });
+
   it('prints a table with one row per incident', () => {
     const log = write('table.csv', ['time,label', ...traffic(T0, 30, 40, ownAnswers(unweighted, seededRandom(3)))].join('\n'));
     const { code, stdout, stderr } = run(['--model', 'seattle-weather-unweighted', '--data', log]);
