@@ -346,8 +346,8 @@ export function* windowsOf(
       const span = (start - first!.start) / windowSeconds + 1;
       if (span > MAX_WINDOWS)
         throw new LogError(
-          `${where}: line ${row.line}, column "time": ${iso(row.time)} is ${Math.round(span).toLocaleString('en-US')} windows of ${windowSeconds} s ` +
-            `after the first row (line ${first!.line}, ${iso(first!.start)}); at most ${MAX_WINDOWS.toLocaleString('en-US')} windows: ` +
+          `${where}: line ${row.line}, column "time": ${iso(row.time)} would make the log span ${Math.round(span).toLocaleString('en-US')} ` +
+            `windows of ${windowSeconds} s from the first row's (line ${first!.line}, ${iso(first!.start)}); at most ${MAX_WINDOWS.toLocaleString('en-US')}: ` +
             'check the times, or pass a larger --window-seconds',
         );
       yield close(current);
