@@ -93,10 +93,8 @@ describe('npm run backtest', () => {
     expect(backtestOf('seattle-weather', log).incidents.filter((i) => i.kind === 'model_defect')).toEqual([]);
   });
 
-  // Issue 10's target names drizzle too; the core's defect rule (src/monitor/defect.ts) here skips labels under
-  // RARE_SHARE (5%) of training (drizzle is 3.6%), although 0 of 292 held-out answers is p ≈ 2e-5. The detector
-  // work in progress lowers that floor (DEFECT_MIN_SHARE): this then fails as `it.fails`, so make it `it`.
-  it.fails('the unweighted Seattle model: the model_defect incident names drizzle as well as fog', () => {
+  // Drizzle is 3.6% of training: 0 of 292 held-out answers is p ≈ 2e-5 (DEFECT_MIN_SHARE keeps labels from 1%).
+  it('the unweighted Seattle model: the model_defect incident names drizzle as well as fog', () => {
     const log = write('seattle-drizzle.csv', ['time,label', ...traffic(T0, 5, 40, ownAnswers(unweighted, seededRandom(8)))].join('\n'));
     const defect = backtestOf('seattle-weather-unweighted', log).incidents.find((i) => i.kind === 'model_defect')!;
     expect([...defect.labels].sort()).toEqual(['drizzle', 'fog']);
