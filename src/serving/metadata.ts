@@ -137,6 +137,8 @@ export const MonitorOverridesSchema = known(
       v.pipe(v.number('expected a number between 0 and 1'), v.gtValue(0, 'expected a number between 0 and 1'), v.ltValue(1, 'expected a number between 0 and 1')),
     ),
     min_predictions: v.optional(v.pipe(finiteNumber('expected a positive number'), v.minValue(1, 'expected a positive number'))),
+    /** The model always has traffic: a window without any is a finding (shown and counted as flagged), not idleness. */
+    expect_traffic: v.optional(v.boolean('expected true or false')),
   },
   'expected an object',
 );
