@@ -3,6 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nameRecord } from '../../src/monitor/names.ts';
 import type { ModelMetadata } from '../../src/serving/metadata.ts';
 import {
   ReplayError,
@@ -201,7 +202,7 @@ export async function replay(options: ReplayOptions, hooks: ReplayHooks = {}): P
     answeredRows: 0,
     inFlight: 0,
     errors: {},
-    labels: Object.fromEntries(labels.map((l) => [l, 0])),
+    labels: nameRecord(labels.map((l) => [l, 0])),
   };
   const errorMessages: Record<string, string> = {};
   let cancelled = 0;
@@ -247,7 +248,7 @@ export async function replay(options: ReplayOptions, hooks: ReplayHooks = {}): P
     } finally {
       progress.inFlight--;
       progress.elapsedMs = performance.now() - started;
-      hooks.onProgress?.({ ...progress, errors: { ...progress.errors }, labels: { ...progress.labels } });
+      hooks.onProgress?.({ ...progress, errors: { ...progress.errors }, labels: nameRecord(progress.labels) });
     }
   }
 

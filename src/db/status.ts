@@ -9,6 +9,7 @@ import type { BatchItem } from 'drizzle-orm/batch';
 import type { DrizzleD1Database } from 'drizzle-orm/d1';
 import type { RunnableQuery } from 'drizzle-orm/runnable-query';
 import type { Verdict } from '../monitor/detector';
+import { nameRecord } from '../monitor/names';
 import { featureMeanStd } from '../monitor/window';
 import { database } from './client';
 import { deliveryStatusColumns, type DeliveryStatusRow } from './deliveries';
@@ -227,7 +228,7 @@ export function labelBuckets(span: Span): Read<LabelBucket[]> {
           windows: r.windows,
           closed: r.closed,
           n: r.n,
-          labels: Object.create(null) as Record<string, number>,
+          labels: nameRecord(),
           verdict: barVerdict(r.severity, r.n, r.no_traffic),
           flagged,
         };
@@ -363,11 +364,7 @@ export function labelTotals(model: string, version: string, from: number, to: nu
             .where(and(where, eq(windows.verdict, 'healthy')))
             .groupBy(windowLabels.label)
         : db.select(columns).from(windowLabels).where(where).groupBy(windowLabels.label),
-    (rows): Record<string, number> => {
-      const out = Object.create(null) as Record<string, number>;
-      for (const r of rows) if (r.count > 0) out[r.label] = r.count;
-      return out;
-    },
+    (rows): Record<string, number> => nameRecord(rows.filter((r) => r.count > 0).map((r) => [r.label, r.count])),
   );
 }
 

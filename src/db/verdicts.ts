@@ -4,6 +4,7 @@ import { and, asc, desc, eq, inArray, isNull, lt } from 'drizzle-orm';
 import type { Explanation } from '../monitor';
 import type { Evaluation } from '../monitor/detector';
 import type { LabelCounts } from '../monitor/reference';
+import { nameRecord } from '../monitor/names';
 import { emptyCounts, type WindowCounts } from '../monitor/window';
 import { windowFeatures, windowLabels, windows } from './schema';
 import { database } from './client';
@@ -73,7 +74,7 @@ export async function recentHealthyLabelCounts(
     .where(and(eq(windowLabels.model, q.model), eq(windowLabels.version, q.version), inArray(windowLabels.start, healthy)));
   const byStart = new Map<number, LabelCounts>();
   for (const r of rows) {
-    const counts = byStart.get(r.start) ?? { labelCounts: {} };
+    const counts = byStart.get(r.start) ?? { labelCounts: nameRecord<number>() };
     counts.labelCounts[r.label] = r.count;
     byStart.set(r.start, counts);
   }

@@ -16,6 +16,7 @@ import {
 } from '../db/incidents';
 import type { StoredWindow } from '../db/windows';
 import type { Incident } from '../monitor/incident';
+import { nameRecord } from '../monitor/names';
 import { bearerToken, secretsEqual } from './auth';
 import { jsonError, parseLimit } from './errors';
 
@@ -84,7 +85,7 @@ const windowView = ({ window: w, labels }: StoredWindow) => ({
   closed: w.closed,
   verdict: w.verdict,
   reason: (w.evaluation as { reason?: string } | null)?.reason ?? null,
-  counts: Object.fromEntries(labels.map((l) => [l.label, l.count])),
+  counts: nameRecord(labels.map((l) => [l.label, l.count])),
 });
 
 /** The incident with its diagnosis, remedies, windows and deliveries. */

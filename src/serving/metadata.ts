@@ -49,7 +49,8 @@ const finiteNumber = (message = 'expected a finite number') => v.pipe(v.number(m
 
 /**
  * A label or feature name: any string a JSON key can hold and a page can show, including JavaScript's own property
- * names (`constructor`, `__proto__`); not empty, at most 200 characters, no control characters.
+ * names (`constructor`, `__proto__`); not empty, at most 200 characters, no control characters, and valid Unicode
+ * (an unpaired surrogate cannot be stored as UTF-8 text in D1 or sent in a payload).
  */
 const userName = v.pipe(
   v.string('expected a non-empty string'),
@@ -57,6 +58,7 @@ const userName = v.pipe(
   v.maxLength(200, 'expected at most 200 characters'),
   // eslint-disable-next-line no-control-regex
   v.regex(/^[^\u0000-\u001f\u007f-\u009f]*$/, 'expected no control characters'),
+  v.check((s) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s), 'expected valid Unicode text (no unpaired surrogate)'),
 );
 
 /** `{label: number}`; keys are checked against `labels` after parsing (see parseMetadata). */

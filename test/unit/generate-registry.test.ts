@@ -90,6 +90,26 @@ describe('generate()', () => {
     expect(() => generate([base])).toThrow(/model\.json: modelTopology \(output units\): model outputs 3 classes but metadata\.json lists 4 labels/);
   });
 
+  it("accepts labels and features named after JavaScript's own properties", () => {
+    const { names } = generate([resolve(__dirname, '../fixtures/js-names')]);
+    expect(names).toEqual(['js-names']);
+  });
+
+  // A name is a key in D1 rows, payloads and the page: empty, overlong, control characters and broken Unicode cannot
+  // be shown or stored faithfully.
+  it.each([
+    ['an empty label', (m: any) => (m.labels[1] = ''), /metadata\.json: labels\[1\]: expected a non-empty string/],
+    ['a label of 201 characters', (m: any) => (m.labels[0] = 'x'.repeat(201)), /metadata\.json: labels\[0\]: expected at most 200 characters/],
+    ['a newline in a label', (m: any) => (m.labels[2] = 'Gen\ntoo'), /metadata\.json: labels\[2\]: expected no control characters/],
+    ['a NUL in a feature name', (m: any) => (m.features[3].name = 'body\u0000mass'), /metadata\.json: features\[3\]\.name: expected no control characters/],
+    ['an unpaired surrogate in a feature name', (m: any) => (m.features[0].name = 'beak\uD800'), /metadata\.json: features\[0\]\.name: expected valid Unicode text \(no unpaired surrogate\)/],
+  ])('rejects %s, naming the file and field', (_, edit, error) => {
+    const meta = readJson('metadata.json');
+    edit(meta);
+    writeJson('metadata.json', meta);
+    expect(() => generate([base])).toThrow(error);
+  });
+
   it('rejects a package without metadata.json', () => {
     unlinkSync(join(pkg, 'metadata.json'));
     expect(() => generate([base])).toThrow(/penguins\/metadata\.json: missing/);
