@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MetadataError, parseMetadata } from '../src/serving/metadata.ts';
+import { MetadataError, parseMetadata, probeMismatches, type ModelMetadata } from '../src/serving/metadata.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'src/serving/registry.generated.ts');
@@ -77,10 +77,19 @@ function checkModelJson(dir: string, labels: number, features: number): string[]
   return paths;
 }
 
-export function generate(modelDirs: string[]): { names: string[]; source: string } {
+export interface CheckedPackage {
+  dir: string;
+  /** metadata.json, relative to the repository: how warnings name it. */
+  file: string;
+  metadata: ModelMetadata;
+  shards: string[];
+}
+
+export function generate(modelDirs: string[]): { names: string[]; source: string; packages: CheckedPackage[] } {
   const imports: string[] = [];
   const entries: string[] = [];
   const names: string[] = [];
+  const packages: CheckedPackage[] = [];
   let i = 0;
   for (const base of modelDirs) {
     if (!existsSync(base)) throw new PackageError(`${base}: model directory not found`);
@@ -101,6 +110,7 @@ export function generate(modelDirs: string[]): { names: string[]; source: string
         `  { metadata: m${i}Metadata as ModelMetadata, modelJson: m${i}Model as ModelJson, shards: [${shards.map((_, j) => `m${i}Shard${j}`).join(', ')}] },`,
       );
       names.push(meta.name);
+      packages.push({ dir, file: relative(root, metaFile), metadata: meta, shards });
       i++;
     }
   }
@@ -116,16 +126,94 @@ export function generate(modelDirs: string[]): { names: string[]; source: string
     '];',
     '',
   ].join('\n');
-  return { names, source };
+  return { names, source, packages };
+}
+
+const argmax = (p: ArrayLike<number>) => {
+  let best = 0;
+  for (let j = 1; j < p.length; j++) if (p[j] > p[best]) best = j;
+  return best;
+};
+
+/**
+ * The model's own top label for each probe: from the probabilities the package stores when every probe has them
+ * (the worker tests hold the Worker to those), else by running the model on the cpu backend of TF.js in Node.
+ */
+export async function probeAnswers(pkg: CheckedPackage): Promise<string[]> {
+  const { metadata } = pkg;
+  if (metadata.probes.every((p) => p.probabilities !== undefined)) return metadata.probes.map((p) => metadata.labels[argmax(p.probabilities!)]);
+  const tf = await import('@tensorflow/tfjs');
+  const modelJson = JSON.parse(readFileSync(join(pkg.dir, 'model.json'), 'utf8'));
+  const buffers = pkg.shards.map((s) => readFileSync(join(pkg.dir, s)));
+  const weightData = new Uint8Array(buffers.reduce((n, b) => n + b.byteLength, 0));
+  let offset = 0;
+  for (const b of buffers) weightData.set(b, (offset += b.byteLength) - b.byteLength);
+  const model = await tf.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: modelJson.modelTopology,
+      weightSpecs: modelJson.weightsManifest.flatMap((g: { weights: unknown[] }) => g.weights),
+      weightData: weightData.buffer,
+    }),
+  );
+  const input = tf.tensor2d(metadata.probes.map((p) => p.input));
+  const output = model.predict(input) as import('@tensorflow/tfjs').Tensor;
+  const rows = (await output.array()) as number[][];
+  tf.dispose([input, output]);
+  model.dispose();
+  return rows.map((p) => metadata.labels[argmax(p)]);
+}
+
+/**
+ * A warning when probes are answered with another label than theirs more often than the model's held-out accuracy
+ * explains (below n·acc − 2·sd of a binomial; any mismatch when the package records no accuracy), or when reading
+ * the answers through a relabelling would fix most of them: the mark of a `labels` list that is not in the model's
+ * output order. Null otherwise.
+ */
+export function probeWarning(pkg: CheckedPackage, answers: string[]): string | null {
+  const { metadata } = pkg;
+  const mismatches = probeMismatches(metadata, answers);
+  if (mismatches.length === 0 || metadata.probes.length === 0) return null;
+  const shown = mismatches
+    .slice(0, 3)
+    .map((m) => `probes[${m.index}] is "${m.label}", the model says "${m.answer}"`)
+    .join('; ');
+  const accuracy = metadata.training.accuracy;
+  let hint = '';
+  // For each answered label, the true label most probes answered so carry: a consistent swap shows up here.
+  const byAnswer = new Map<string, Map<string, number>>();
+  metadata.probes.forEach((p, i) => {
+    const counts = byAnswer.get(answers[i]) ?? new Map<string, number>();
+    counts.set(p.label, (counts.get(p.label) ?? 0) + 1);
+    byAnswer.set(answers[i], counts);
+  });
+  const relabel = new Map<string, string>();
+  for (const [answer, counts] of byAnswer) relabel.set(answer, [...counts].sort((a, b) => b[1] - a[1])[0][0]);
+  const relabelled = metadata.probes.filter((p, i) => relabel.get(answers[i]) === p.label).length;
+  const swapped = [...relabel].filter(([answer, label]) => answer !== label);
+  const n = metadata.probes.length;
+  const matches = n - mismatches.length;
+  const misordered = swapped.length > 0 && new Set(relabel.values()).size === relabel.size && relabelled >= 0.75 * n && relabelled >= 2 * matches;
+  if (misordered)
+    hint = `; reading ${swapped.map(([a, l]) => `"${a}" as "${l}"`).join(', ')} would match ${relabelled} of ${metadata.probes.length}: is "labels" in the model's output order?`;
+  const explained = accuracy !== undefined && matches >= n * accuracy - 2 * Math.sqrt(n * accuracy * (1 - accuracy));
+  if (explained && !misordered) return null;
+  return (
+    `${pkg.file}: probes: ${mismatches.length} of ${metadata.probes.length} are answered with another label than theirs` +
+    `${accuracy !== undefined ? ` (held-out accuracy ${accuracy.toFixed(3)})` : ''}: ${shown}${mismatches.length > 3 ? '; …' : ''}${hint}`
+  );
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const extra = [...process.argv.slice(2), ...(process.env.LABELWATCH_EXTRA_MODELS?.split(':').filter(Boolean) ?? [])];
   try {
-    const { names, source } = generate([join(root, 'models'), ...extra.map((d) => resolve(d))]);
+    const { names, source, packages } = generate([join(root, 'models'), ...extra.map((d) => resolve(d))]);
     const previous = existsSync(out) ? readFileSync(out, 'utf8') : '';
     if (previous !== source) writeFileSync(out, source);
     console.log(`registry: ${names.length} models (${names.join(', ')})`);
+    for (const pkg of packages) {
+      const warning = probeWarning(pkg, await probeAnswers(pkg));
+      if (warning) console.warn(`registry: warning: ${warning}`);
+    }
   } catch (e) {
     if (e instanceof PackageError || e instanceof MetadataError) {
       console.error(`registry: invalid model package: ${e.message}`);

@@ -17,7 +17,8 @@ export { UsageError } from './lib/args.ts';
 export const USAGE = `usage: npm run replay -- --model <name> [options]
 
   --model <name>        model to replay against (required)
-  --data <file>         rows in raw units: CSV with a header, a JSON array of objects, or a holdout fixture;
+  --data <file>         rows in raw units: CSV with a header, a JSON array of objects, a JSON array of rows
+                        (arrays in the model's feature order), or a holdout fixture;
                         columns are matched to the model's features by name
                         (default: test/fixtures/holdout/<dataset>.json for the model's dataset)
   --label <column>      column with the true label (default: found automatically; only drop-label needs it)
@@ -25,6 +26,8 @@ export const USAGE = `usage: npm run replay -- --model <name> [options]
   --batch <n>           rows per request (default ${DEFAULTS.batch})
   --duration <s>        stop after this many seconds (default ${DEFAULTS.durationSeconds})
   --requests <n>        stop after this many requests, if sooner
+  --scaled              the rows are model-ready already (standardized where the model expects it):
+                        send them as given instead of applying the model's training scaler
   --fault <fault>       simulate a pipeline bug: ${FAULTS}
   --url <base>          labelwatch base URL (default ${DEFAULTS.url})
   --api-key <key>       bearer API key (default: $LABELWATCH_API_KEY, which keeps it out of shell history)
@@ -56,6 +59,7 @@ export function parseReplayArgs(argv: string[], env: Record<string, string | und
     'api-key': { type: 'string' },
     seed: { type: 'string' },
     timeout: { type: 'string' },
+    scaled: { type: 'boolean' },
   });
   if (values.help) return null;
   if (!values.model) throw new UsageError('--model: required (the name of a model labelwatch serves)');
@@ -87,6 +91,7 @@ export function parseReplayArgs(argv: string[], env: Record<string, string | und
     apiKey: values['api-key'] ?? (env.LABELWATCH_API_KEY || undefined),
     seed,
     timeoutMs: positive(values.timeout, '--timeout', true) ?? DEFAULTS.timeoutMs,
+    ...(values.scaled ? { scaled: true } : {}),
   };
 }
 
@@ -109,12 +114,12 @@ function errorCounts(errors: Record<string, number>): string {
 
 function describePlan(plan: ReplayPlan, options: ReplayOptions): string {
   const { model } = plan;
-  const scaling = options.fault?.kind === 'unscale' ? 'raw (scaler skipped)' : plan.standardized ? 'standardized' : 'raw';
   const limit = options.requests !== undefined ? `${options.requests} requests or ${options.durationSeconds} s` : `${options.durationSeconds} s`;
   return (
     `replay: ${model.name}@${model.version} at ${options.url}\n` +
-    `  rows:  ${plan.rows} from ${relative(process.cwd(), plan.source) || plan.source}${plan.skipped ? ` (${plan.skipped} skipped: blank or not a number)` : ''}, sent ${scaling}` +
+    `  rows:  ${plan.rows} from ${relative(process.cwd(), plan.source) || plan.source}${plan.skipped ? ` (${plan.skipped} skipped: blank or not a number)` : ''}, sent ${plan.scaling}` +
     `${options.fault ? `, fault ${describeFault(options.fault)}` : ''}\n` +
+    `${plan.positional ? `  order: arrays taken in the model's feature order (${model.features.map((f) => f.name).join(', ')})\n` : ''}` +
     `  pace:  ${options.rate} req/s × ${options.batch} row${options.batch > 1 ? 's' : ''}, for ${limit}`
   );
 }

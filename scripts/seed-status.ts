@@ -8,6 +8,7 @@
 //   tsx scripts/seed-status.ts [--hours 1] [--out test/artifacts/status-seed.sql]
 //   wrangler d1 execute labelwatch --local --file test/artifacts/status-seed.sql
 import { advanceIncident, detectorSettings, explain, judgeWindow, type Incident, type MonitorState, type WindowCounts } from '../src/monitor/index.ts';
+import { nameRecord } from '../src/monitor/names.ts';
 import type { ModelMetadata } from '../src/serving/metadata.ts';
 import { seededRandom } from './lib/random.ts';
 
@@ -45,7 +46,7 @@ function countsFor(meta: ModelMetadata, event: Event, rand: () => number): Windo
   const training = labels.map((l) => meta.training.label_counts[l] ?? 0);
   const total = training.reduce((s, c) => s + c, 0);
   const n = event === 'silent' ? 0 : event === 'few' ? 8 : 100 + Math.floor(rand() * 40);
-  const labelCounts: Record<string, number> = {};
+  const labelCounts = nameRecord<number>();
   for (let i = 0; i < n; i++) {
     let label: string;
     if (event === 'collapse' || event === 'open') label = rand() < 0.985 ? labels[labels.length - 1] : labels[0];
@@ -59,7 +60,7 @@ function countsFor(meta: ModelMetadata, event: Event, rand: () => number): Windo
     labelCounts[label] = (labelCounts[label] ?? 0) + 1;
   }
   const rawUnits = event === 'collapse' || event === 'open';
-  const features: WindowCounts['features'] = {};
+  const features: WindowCounts['features'] = nameRecord();
   if (n > 0)
     for (const f of meta.features) {
       // The collapse story: a deploy dropped the scaler, so inputs arrive in raw training units.

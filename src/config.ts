@@ -1,40 +1,106 @@
 // Configuration, read once from the Worker's vars and secrets, typed and checked, with its defaults in one place.
 // Nothing else reads `env.X` for settings; bindings (DB, AGGREGATOR, DELIVERIES) are used where they are needed.
 
+import * as v from 'valibot';
 import { SEASONALITIES, type Seasonality } from './monitor/baseline';
 
-export interface Env {
-  DB: D1Database;
-  AGGREGATOR: DurableObjectNamespace;
-  DELIVERIES: Queue;
-  // vars (wrangler.toml) and secrets (wrangler secret put / .dev.vars); all optional strings
-  WINDOW_SECONDS?: string;
-  FLUSH_GRACE_SECONDS?: string;
-  CLOSE_MARGIN_SECONDS?: string;
-  AGGREGATOR_SHARDS?: string;
-  RETENTION_DAYS?: string;
-  MAX_INSTANCES?: string;
-  MONITORING?: string;
-  FALSE_PAGE_BUDGET?: string;
-  SEASONALITY?: string;
-  MIN_PREDICTIONS?: string;
-  RESOLVE_AFTER_HEALTHY?: string;
-  PUBLIC_URL?: string;
-  API_KEYS?: string;
-  ADMIN_TOKEN?: string;
-  STATUS_TOKEN?: string;
-  ALERT_WEBHOOK_URL?: string;
-  ALERT_WEBHOOK_SECRET?: string;
-  RETRAIN_WEBHOOK_URL?: string;
-  RETRAIN_WEBHOOK_SECRET?: string;
-  PAGERDUTY_ROUTING_KEY?: string;
-  PAGERDUTY_EVENTS_URL?: string;
-  SLACK_WEBHOOK_URL?: string;
-  DELIVERY_TIMEOUT_MS?: string;
-  DELIVERY_MAX_ATTEMPTS?: string;
-  DELIVERY_BACKOFF_BASE_SECONDS?: string;
-  DELIVERY_BACKOFF_MAX_SECONDS?: string;
-}
+export class ConfigError extends Error {}
+
+/** A setting as the platform hands it over: absent (taken as blank, so the pipe still runs), or a string. */
+const setting = v.optional(v.string('expected a string'), '');
+
+const text = (value: string | undefined): string | null => (value && value.trim() !== '' ? value.trim() : null);
+const blank = (value: string | undefined) => value === undefined || value.trim() === '';
+
+/** An integer in [min, max]; blank means the default. The error quotes the value (these are never secrets). */
+const integer = (fallback: number, min: number, max: number) =>
+  v.pipe(
+    setting,
+    v.check(
+      (s) => blank(s) || (Number.isInteger(Number(s)) && Number(s) >= min && Number(s) <= max),
+      (issue) => `expected an integer in [${min}, ${max}], got "${String(issue.input)}"`,
+    ),
+    v.transform((s) => (blank(s) ? fallback : Number(s))),
+  );
+
+/** A finite number > 0; blank means the default. */
+const positive = (fallback: number) =>
+  v.pipe(
+    setting,
+    v.check((s) => blank(s) || (Number(s) > 0 && Number.isFinite(Number(s))), (issue) => `expected a number > 0, got "${String(issue.input)}"`),
+    v.transform((s) => (blank(s) ? fallback : Number(s))),
+  );
+
+/** One of the seasonalities of the detector's baseline; blank means none. */
+const seasonality = v.pipe(
+  setting,
+  v.check((s) => blank(s) || SEASONALITIES.includes(s.trim() as Seasonality), (issue) => `expected one of ${SEASONALITIES.join(', ')}, got "${String(issue.input)}"`),
+  v.transform((s): Seasonality => (blank(s) ? 'none' : (s.trim() as Seasonality))),
+);
+
+const isHttpUrl = (s: string) => {
+  try {
+    const u = new URL(s);
+    return u.protocol === 'https:' || u.protocol === 'http:';
+  } catch {
+    return false;
+  }
+};
+
+/** An http(s) URL, normalised, or null. The value may be a secret-bearing URL (Slack): the error never echoes it. */
+const url = v.pipe(
+  setting,
+  v.check((s) => text(s) === null || isHttpUrl(text(s)!), 'expected an http(s) URL'),
+  v.transform((s) => (text(s) === null ? null : new URL(text(s)!).toString())),
+);
+
+/** A secret or token, trimmed, or null when blank. */
+const secret = v.pipe(setting, v.transform((s): string | null => text(s)));
+
+/**
+ * The settings: every var and secret labelwatch reads, each an optional string checked and converted here. The
+ * schema is the one list of names; `Env` and the errors come from it.
+ */
+export const SettingsSchema = v.object({
+  WINDOW_SECONDS: integer(60, 1, 86_400),
+  FLUSH_GRACE_SECONDS: integer(5, 0, 3_600),
+  CLOSE_MARGIN_SECONDS: integer(60, 0, 3_600),
+  AGGREGATOR_SHARDS: integer(4, 1, 256),
+  RETENTION_DAYS: integer(30, 1, 3_650),
+  MAX_INSTANCES: integer(1024, 1, 100_000),
+  MONITORING: v.pipe(setting, v.transform((s) => (text(s) ?? 'on').toLowerCase() !== 'off')),
+  FALSE_PAGE_BUDGET: positive(1),
+  SEASONALITY: seasonality,
+  MIN_PREDICTIONS: integer(30, 1, 1_000_000),
+  RESOLVE_AFTER_HEALTHY: integer(3, 1, 1_000),
+  PUBLIC_URL: url,
+  API_KEYS: v.pipe(setting, v.transform((s) => (s ?? '').split(',').map((k) => k.trim()).filter(Boolean))),
+  ADMIN_TOKEN: secret,
+  STATUS_TOKEN: secret,
+  ALERT_WEBHOOK_URL: url,
+  ALERT_WEBHOOK_SECRET: secret,
+  RETRAIN_WEBHOOK_URL: url,
+  RETRAIN_WEBHOOK_SECRET: secret,
+  PAGERDUTY_ROUTING_KEY: secret,
+  PAGERDUTY_EVENTS_URL: url,
+  SLACK_WEBHOOK_URL: url,
+  DELIVERY_TIMEOUT_MS: integer(10_000, 100, 60_000),
+  // Each retry spends one of the queue's own retries (max_retries = 20 in wrangler.toml): more attempts than that
+  // would end in the dead-letter queue anyway.
+  DELIVERY_MAX_ATTEMPTS: integer(8, 1, 20),
+  DELIVERY_BACKOFF_BASE_SECONDS: integer(30, 0, 3_600),
+  // A queue message can be delayed by 12 hours at most.
+  DELIVERY_BACKOFF_MAX_SECONDS: integer(3_600, 0, 43_200),
+});
+
+export type SettingName = keyof typeof SettingsSchema.entries;
+
+/**
+ * The Worker's env: bindings and vars as `wrangler types` generates them from wrangler.toml
+ * (src/types/worker-configuration.d.ts, checked in CI), plus every setting as an optional string (secrets and vars
+ * that wrangler.toml leaves out).
+ */
+export type Env = WorkerBindings & { [K in SettingName]?: string };
 
 export interface Config {
   /** Default window length in seconds (a model may override it in metadata.monitor.window_seconds). */
@@ -70,88 +136,46 @@ export interface Config {
   deliveryBackoff: { baseSeconds: number; maxSeconds: number };
 }
 
-export class ConfigError extends Error {}
-
-function integer(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
-  if (value === undefined || value.trim() === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name}: expected an integer in [${min}, ${max}], got "${value}"`);
-  return n;
-}
-
-function positive(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined || value.trim() === '') return fallback;
-  const n = Number(value);
-  if (!(n > 0 && Number.isFinite(n))) throw new ConfigError(`${name}: expected a number > 0, got "${value}"`);
-  return n;
-}
-
-function seasonality(value: string | undefined): Seasonality {
-  if (value === undefined || value.trim() === '') return 'none';
-  const v = value.trim() as Seasonality;
-  if (!SEASONALITIES.includes(v)) throw new ConfigError(`SEASONALITY: expected one of ${SEASONALITIES.join(', ')}, got "${value}"`);
-  return v;
-}
-
-const text = (value: string | undefined): string | null => (value && value.trim() !== '' ? value.trim() : null);
-
-function url(value: string | undefined, name: string): string | null {
-  const v = text(value);
-  if (v === null) return null;
-  try {
-    const u = new URL(v);
-    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error();
-    return u.toString();
-  } catch {
-    // The value may be a secret-bearing URL (Slack): never echo it.
-    throw new ConfigError(`${name}: expected an http(s) URL`);
-  }
-}
-
-function signingSecret(value: string | undefined, name: string): string {
-  const v = text(value);
-  if (v === null || !/^whsec_[A-Za-z0-9+/=]{16,}$/.test(v))
-    throw new ConfigError(`${name}: expected a Standard Webhooks secret "whsec_<base64>" (required with its URL)`);
-  return v;
-}
-
 /** Parses configuration; throws ConfigError naming the setting (never its secret value). */
 export function loadConfig(env: Partial<Env>): Config {
-  const alertUrl = url(env.ALERT_WEBHOOK_URL, 'ALERT_WEBHOOK_URL');
-  const retrainUrl = url(env.RETRAIN_WEBHOOK_URL, 'RETRAIN_WEBHOOK_URL');
-  const slackUrl = url(env.SLACK_WEBHOOK_URL, 'SLACK_WEBHOOK_URL');
-  const routingKey = text(env.PAGERDUTY_ROUTING_KEY);
+  const parsed = v.safeParse(SettingsSchema, env, { abortEarly: true });
+  if (!parsed.success) {
+    const issue = parsed.issues[0];
+    throw new ConfigError(`${String(issue.path?.[0]?.key ?? 'config')}: ${issue.message}`);
+  }
+  const s = parsed.output;
+  const signing = (url: string | null, name: 'ALERT_WEBHOOK_SECRET' | 'RETRAIN_WEBHOOK_SECRET') => {
+    if (url === null) return null;
+    const secret = s[name];
+    if (secret === null || !/^whsec_[A-Za-z0-9+/=]{16,}$/.test(secret))
+      throw new ConfigError(`${name}: expected a Standard Webhooks secret "whsec_<base64>" (required with its URL)`);
+    return { url, secret };
+  };
   return {
-    windowSeconds: integer(env.WINDOW_SECONDS, 'WINDOW_SECONDS', 60, 1, 86_400),
-    flushGraceSeconds: integer(env.FLUSH_GRACE_SECONDS, 'FLUSH_GRACE_SECONDS', 5, 0, 3_600),
-    closeMarginSeconds: integer(env.CLOSE_MARGIN_SECONDS, 'CLOSE_MARGIN_SECONDS', 60, 0, 3_600),
-    aggregatorShards: integer(env.AGGREGATOR_SHARDS, 'AGGREGATOR_SHARDS', 4, 1, 256),
-    retentionDays: integer(env.RETENTION_DAYS, 'RETENTION_DAYS', 30, 1, 3_650),
-    maxInstances: integer(env.MAX_INSTANCES, 'MAX_INSTANCES', 1024, 1, 100_000),
-    monitoring: (text(env.MONITORING) ?? 'on').toLowerCase() !== 'off',
-    falsePageBudget: positive(env.FALSE_PAGE_BUDGET, 'FALSE_PAGE_BUDGET', 1),
-    seasonality: seasonality(env.SEASONALITY),
-    minPredictions: integer(env.MIN_PREDICTIONS, 'MIN_PREDICTIONS', 30, 1, 1_000_000),
-    resolveAfterHealthy: integer(env.RESOLVE_AFTER_HEALTHY, 'RESOLVE_AFTER_HEALTHY', 3, 1, 1_000),
-    publicUrl: url(env.PUBLIC_URL, 'PUBLIC_URL'),
-    apiKeys: (env.API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
-    adminToken: text(env.ADMIN_TOKEN),
-    statusToken: text(env.STATUS_TOKEN),
-    alertWebhook: alertUrl ? { url: alertUrl, secret: signingSecret(env.ALERT_WEBHOOK_SECRET, 'ALERT_WEBHOOK_SECRET') } : null,
-    retrainWebhook: retrainUrl ? { url: retrainUrl, secret: signingSecret(env.RETRAIN_WEBHOOK_SECRET, 'RETRAIN_WEBHOOK_SECRET') } : null,
-    pagerDuty: routingKey
-      ? { routingKey, eventsUrl: url(env.PAGERDUTY_EVENTS_URL, 'PAGERDUTY_EVENTS_URL') ?? 'https://events.pagerduty.com/v2/enqueue' }
+    windowSeconds: s.WINDOW_SECONDS,
+    flushGraceSeconds: s.FLUSH_GRACE_SECONDS,
+    closeMarginSeconds: s.CLOSE_MARGIN_SECONDS,
+    aggregatorShards: s.AGGREGATOR_SHARDS,
+    retentionDays: s.RETENTION_DAYS,
+    maxInstances: s.MAX_INSTANCES,
+    monitoring: s.MONITORING,
+    falsePageBudget: s.FALSE_PAGE_BUDGET,
+    seasonality: s.SEASONALITY,
+    minPredictions: s.MIN_PREDICTIONS,
+    resolveAfterHealthy: s.RESOLVE_AFTER_HEALTHY,
+    publicUrl: s.PUBLIC_URL,
+    apiKeys: s.API_KEYS,
+    adminToken: s.ADMIN_TOKEN,
+    statusToken: s.STATUS_TOKEN,
+    alertWebhook: signing(s.ALERT_WEBHOOK_URL, 'ALERT_WEBHOOK_SECRET'),
+    retrainWebhook: signing(s.RETRAIN_WEBHOOK_URL, 'RETRAIN_WEBHOOK_SECRET'),
+    pagerDuty: s.PAGERDUTY_ROUTING_KEY
+      ? { routingKey: s.PAGERDUTY_ROUTING_KEY, eventsUrl: s.PAGERDUTY_EVENTS_URL ?? 'https://events.pagerduty.com/v2/enqueue' }
       : null,
-    slack: slackUrl ? { url: slackUrl } : null,
-    deliveryTimeoutMs: integer(env.DELIVERY_TIMEOUT_MS, 'DELIVERY_TIMEOUT_MS', 10_000, 100, 60_000),
-    // Each retry spends one of the queue's own retries (max_retries = 20 in wrangler.toml): more attempts than that
-    // would end in the dead-letter queue anyway.
-    deliveryMaxAttempts: integer(env.DELIVERY_MAX_ATTEMPTS, 'DELIVERY_MAX_ATTEMPTS', 8, 1, 20),
-    deliveryBackoff: {
-      baseSeconds: integer(env.DELIVERY_BACKOFF_BASE_SECONDS, 'DELIVERY_BACKOFF_BASE_SECONDS', 30, 0, 3_600),
-      // A queue message can be delayed by 12 hours at most.
-      maxSeconds: integer(env.DELIVERY_BACKOFF_MAX_SECONDS, 'DELIVERY_BACKOFF_MAX_SECONDS', 3_600, 0, 43_200),
-    },
+    slack: s.SLACK_WEBHOOK_URL ? { url: s.SLACK_WEBHOOK_URL } : null,
+    deliveryTimeoutMs: s.DELIVERY_TIMEOUT_MS,
+    deliveryMaxAttempts: s.DELIVERY_MAX_ATTEMPTS,
+    deliveryBackoff: { baseSeconds: s.DELIVERY_BACKOFF_BASE_SECONDS, maxSeconds: s.DELIVERY_BACKOFF_MAX_SECONDS },
   };
 }
 

@@ -11,10 +11,10 @@ export const epochSeconds = (t: number): number => (t > 1e11 ? Math.floor(t / 10
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const pad = (n: number) => String(n).padStart(2, '0');
 
-/** "14:05" or, with `withDate`, "Nov 28 14:05" (UTC: on-call across time zones needs one clock). */
-export function clock(t: number, withDate = false): string {
+/** "14:05", with `withSeconds` "14:05:30", with `withDate` "Nov 28 14:05" (UTC: on-call across time zones needs one clock). */
+export function clock(t: number, withDate = false, withSeconds = false): string {
   const d = new Date(epochSeconds(t) * 1000);
-  const hm = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+  const hm = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}${withSeconds ? `:${pad(d.getUTCSeconds())}` : ''}`;
   return withDate ? `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()} ${hm}` : hm;
 }
 
@@ -57,11 +57,12 @@ export function number(x: number | null | undefined): string {
 export const VERDICT_WORDS: Record<string, string> = {
   healthy: 'healthy',
   drift: 'healthy, drifting',
-  model_defect: 'model defect',
   collapsed: 'collapsed',
   partial_collapse: 'partial collapse',
   insufficient_data: 'insufficient data',
   no_traffic: 'no traffic',
+  receiving: 'receiving, not judged yet',
+  model_defect: 'model defect',
 };
 export const verdictWords = (v: string | null): string => (v === null ? 'not evaluated yet' : (VERDICT_WORDS[v] ?? v.replaceAll('_', ' ')));
 

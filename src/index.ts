@@ -1,16 +1,37 @@
 // The Worker's entry: HTTP (the Hono app), the minute cron and the delivery queue; exports the Durable Objects.
 import { createApp } from './app';
 import { deliverBatch } from './incidents/deliver';
-import type { Env } from './config';
+import { describeChannels } from './incidents/channels';
+import { configOf, type Env } from './config';
 import { tick } from './schedule';
 
 export { WindowAggregator } from './aggregate/aggregator';
 
 const app = createApp();
 
+let announced = false;
+/**
+ * Logs once per isolate (a Worker's start-up: its first request, tick or batch) which alert channels are configured,
+ * so "nobody is paged" shows in the log before the first incident does. A configuration error is left to the
+ * handlers, which report it.
+ */
+function announceChannels(env: Env): void {
+  if (announced) return;
+  announced = true;
+  try {
+    console.log(describeChannels(configOf(env)));
+  } catch {
+    // reported by whatever reads the configuration next
+  }
+}
+
 export default {
-  fetch: app.fetch,
+  fetch(request: Request, env: Env, ctx: ExecutionContext) {
+    announceChannels(env);
+    return app.fetch(request, env, ctx);
+  },
   async scheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext) {
+    announceChannels(env);
     const report = await tick(env, controller.scheduledTime);
     const { closed, zeroFilled, evaluation, resent, pruned } = report;
     console.log(
@@ -18,6 +39,7 @@ export default {
     );
   },
   async queue(batch: MessageBatch<unknown>, env: Env, _ctx: ExecutionContext) {
+    announceChannels(env);
     await deliverBatch(batch, env);
   },
 } satisfies ExportedHandler<Env>;

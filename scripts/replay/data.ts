@@ -17,6 +17,11 @@ export interface Table {
   records: Record<string, unknown>[];
   /** The column holding the true label, when the file says so (holdout fixtures do). */
   labelColumn?: string;
+  /**
+   * Rows given as arrays, not keyed by column: their values are the model's features in its order, and `columns`
+   * are positions ("0", "1", ...) until matchRows names them.
+   */
+  positional?: boolean;
 }
 
 /** One row in the model's feature order, raw units, with its true label when known. */
@@ -46,13 +51,27 @@ export const describeFault = (fault: Fault): string =>
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** A JSON array of objects, or a holdout fixture `{features, label, rows: [{input, label}]}`. */
+/**
+ * A JSON array of objects keyed by column name, a JSON array of rows (arrays of numbers in the model's feature
+ * order), or a holdout fixture `{features, label, rows: [{input, label}]}`.
+ */
 export function tableFromJson(value: unknown, source: string): Table {
+  if (Array.isArray(value) && value.length > 0 && Array.isArray(value[0])) {
+    const width = (value[0] as unknown[]).length;
+    value.forEach((row, i) => {
+      if (!Array.isArray(row)) throw new ReplayError(`${source}: [${i}]: expected an array like [0] (rows in feature order), got ${isObject(row) ? 'an object' : typeof row}`);
+      if (row.length !== width) throw new ReplayError(`${source}: [${i}]: ${row.length} values, but [0] has ${width}`);
+    });
+    const columns = Array.from({ length: width }, (_, j) => String(j));
+    const records = (value as unknown[][]).map((row) => Object.fromEntries(row.map((x, j) => [String(j), x])));
+    return { source, columns, records, positional: true };
+  }
   if (Array.isArray(value)) {
     const columns: string[] = [];
     const seen = new Set<string>();
     value.forEach((record, i) => {
-      if (!isObject(record)) throw new ReplayError(`${source}: [${i}]: expected an object keyed by column name`);
+      if (!isObject(record))
+        throw new ReplayError(`${source}: [${i}]: expected an object keyed by column name (or every row an array in feature order)`);
       for (const key of Object.keys(record)) {
         if (seen.has(key)) continue;
         seen.add(key);
@@ -144,8 +163,22 @@ export interface MatchedRows {
   skipped: number;
 }
 
-/** Picks the model's features out of a table by column name, in the model's order. */
+/** Positional rows named by the model's features: the width must be the number of features. */
+function namePositional(table: Table, features: string[]): Table {
+  if (table.columns.length !== features.length)
+    throw new ReplayError(
+      `${table.source}: rows of ${table.columns.length} values, but the model takes ${features.length} features in this order: ${features.join(', ')}`,
+    );
+  const records = table.records.map((r) => Object.fromEntries(features.map((f, j) => [f, r[String(j)]])));
+  return { ...table, columns: [...features], records };
+}
+
+/** Picks the model's features out of a table by column name (or position), in the model's order. */
 export function matchRows(table: Table, features: string[], labels: string[], labelColumn?: string): MatchedRows {
+  if (table.positional) {
+    if (labelColumn !== undefined) throw new ReplayError(`--label: ${table.source} holds rows in feature order, with no label column`);
+    table = namePositional(table, features);
+  }
   const missing = features.filter((f) => !table.columns.includes(f));
   if (missing.length > 0)
     throw new ReplayError(
@@ -169,6 +202,17 @@ export function matchRows(table: Table, features: string[], labels: string[], la
   return { rows, labelColumn: labelCol, skipped };
 }
 
+/**
+ * What replay assumed about the rows and did with them, in words for the terminal: raw units scaled with the model's
+ * training scaler, sent as given (--scaled, or a model that takes raw units), or a fault's version.
+ */
+export function describeScaling(standardized: boolean, scaled: boolean, fault?: Fault): string {
+  if (fault?.kind === 'unscale') return 'raw (scaler skipped)';
+  if (scaled) return 'as given (--scaled: taken as model-ready, not scaled again)';
+  if (standardized) return 'standardized (taken as raw units and scaled with the model\'s training scaler; pass --scaled if they are model-ready already)';
+  return 'raw (the model takes raw units)';
+}
+
 /** Whether the model expects standardized inputs: its metadata carries the raw-units scaler. */
 export const expectsStandardized = (features: FeatureSpec[]): boolean => features.some((f) => f.raw !== undefined);
 
@@ -176,7 +220,7 @@ export const expectsStandardized = (features: FeatureSpec[]): boolean => feature
  * Turns raw rows into the inputs to send. A correct client applies the training scaler, (x - raw.mean) / raw.std;
  * a fault reproduces one classic pipeline bug instead.
  */
-export function prepareInputs(rows: DataRow[], features: FeatureSpec[], labels: string[], fault?: Fault): number[][] {
+export function prepareInputs(rows: DataRow[], features: FeatureSpec[], labels: string[], fault?: Fault, scaled = false): number[][] {
   let selected = rows;
   if (fault?.kind === 'drop-label') {
     if (!labels.includes(fault.label))
@@ -191,7 +235,9 @@ export function prepareInputs(rows: DataRow[], features: FeatureSpec[], labels: 
   const standardized = expectsStandardized(features);
   if (fault?.kind === 'unscale' && !standardized)
     throw new ReplayError('--fault unscale: this model takes raw units already (its metadata has no `raw` scaler); nothing to skip');
-  const scale = standardized && fault?.kind !== 'unscale';
+  if (fault?.kind === 'unscale' && scaled)
+    throw new ReplayError('--fault unscale with --scaled: the rows are model-ready already, so there is no scaler to skip');
+  const scale = standardized && fault?.kind !== 'unscale' && !scaled;
   return selected.map(({ input }) =>
     input.map((x, j) => {
       if (fault?.kind === 'zero') return 0;

@@ -3,9 +3,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nameRecord } from '../../src/monitor/names.ts';
 import type { ModelMetadata } from '../../src/serving/metadata.ts';
 import {
   ReplayError,
+  describeScaling,
   holdoutFixture,
   matchRows,
   prepareInputs,
@@ -40,6 +42,8 @@ export interface ReplayOptions {
   seed: number;
   /** Per-request timeout. */
   timeoutMs: number;
+  /** The rows are model-ready already (standardized where the model expects it): send them without scaling. */
+  scaled?: boolean;
 }
 
 export const DEFAULTS = { url: 'http://127.0.0.1:8787', rate: 20, batch: 1, durationSeconds: 30, seed: 1, timeoutMs: 10_000 };
@@ -56,6 +60,10 @@ export interface ReplayPlan {
   /** Rows of the file left out because a feature was blank or not a number. */
   skipped: number;
   standardized: boolean;
+  /** Rows came as arrays in the model's feature order rather than keyed by column name. */
+  positional: boolean;
+  /** What was assumed about the rows' units and done with them (describeScaling). */
+  scaling: string;
 }
 
 export interface ReplayProgress {
@@ -161,9 +169,10 @@ export async function planReplay(options: ReplayOptions): Promise<{ plan: Replay
   const table = await readTable(source);
   const features = model.features.map((f) => f.name);
   const matched = matchRows(table, features, model.labels, options.labelColumn);
-  const inputs = prepareInputs(matched.rows, model.features, model.labels, options.fault);
+  const inputs = prepareInputs(matched.rows, model.features, model.labels, options.fault, options.scaled ?? false);
   const standardized = model.features.some((f) => f.raw !== undefined);
-  return { plan: { model, source, rows: inputs.length, skipped: matched.skipped, standardized }, inputs };
+  const scaling = describeScaling(standardized, options.scaled ?? false, options.fault);
+  return { plan: { model, source, rows: inputs.length, skipped: matched.skipped, standardized, positional: table.positional ?? false, scaling }, inputs };
 }
 
 /**
@@ -193,7 +202,7 @@ export async function replay(options: ReplayOptions, hooks: ReplayHooks = {}): P
     answeredRows: 0,
     inFlight: 0,
     errors: {},
-    labels: Object.fromEntries(labels.map((l) => [l, 0])),
+    labels: nameRecord(labels.map((l) => [l, 0])),
   };
   const errorMessages: Record<string, string> = {};
   let cancelled = 0;
@@ -239,7 +248,7 @@ export async function replay(options: ReplayOptions, hooks: ReplayHooks = {}): P
     } finally {
       progress.inFlight--;
       progress.elapsedMs = performance.now() - started;
-      hooks.onProgress?.({ ...progress, errors: { ...progress.errors }, labels: { ...progress.labels } });
+      hooks.onProgress?.({ ...progress, errors: { ...progress.errors }, labels: nameRecord(progress.labels) });
     }
   }
 

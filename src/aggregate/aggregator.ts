@@ -8,7 +8,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../config';
 import { flushWindow } from '../db/windows';
-import { mergeCounts, emptyCounts, type WindowCounts } from '../monitor/window';
+import { mergeCounts, emptyCounts, parseCounts, type WindowCounts } from '../monitor/window';
 
 export interface RecordRequest {
   shard: string;
@@ -71,7 +71,7 @@ export class WindowAggregator extends DurableObject<Env> {
   async record(req: RecordRequest): Promise<void> {
     const sql = this.ctx.storage.sql;
     const row = sql.exec<{ counts: string }>('SELECT counts FROM pending WHERE start = ?', req.start).toArray()[0];
-    const merged = row ? mergeCounts(JSON.parse(row.counts) as WindowCounts, req.counts) : mergeCounts(emptyCounts(), req.counts);
+    const merged = mergeCounts(row ? parseCounts(row.counts) : emptyCounts(), req.counts);
     const flushAt = (req.start + req.length + req.graceSeconds) * 1000;
     sql.exec(
       `INSERT INTO pending (start, length, shard, model, version, flush_at, counts) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -104,7 +104,7 @@ export class WindowAggregator extends DurableObject<Env> {
     const report: FlushReport = { flushed: 0, predictions: 0, failed: 0 };
     // One window at a time: D1 runs one query at a time anyway, and a window D1 refuses does not hold up the others.
     for (const row of due) {
-      const counts = JSON.parse(row.counts) as WindowCounts;
+      const counts = parseCounts(row.counts);
       try {
         await flushWindow(this.env.DB, { ...row, counts }, Math.floor(nowMs / 1000));
         sql.exec('DELETE FROM sealed WHERE seq = ?', row.seq);

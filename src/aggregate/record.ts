@@ -7,7 +7,7 @@
 // opened a batch awaits its send, so the isolate stays alive until the aggregator stored the whole batch.
 import type { Config, Env } from '../config';
 import { type ModelMetadata, windowLengthOf } from '../serving/metadata';
-import { mergeCounts, summarizeBatch, windowStart, type WindowCounts } from '../monitor/window';
+import { mergeCounts, plainCounts, summarizeBatch, windowStart, type WindowCounts } from '../monitor/window';
 import type { WindowAggregator } from './aggregator';
 
 /** How long a summary waits in the isolate for others of its window before it goes to an aggregator shard. */
@@ -63,7 +63,7 @@ async function send(env: Env, config: Config, metadata: ModelMetadata, start: nu
   const name = shardName(metadata.name, metadata.version, shard);
   try {
     const stub = env.AGGREGATOR.get(env.AGGREGATOR.idFromName(name)) as unknown as DurableObjectStub<WindowAggregator>;
-    await stub.record({ shard: name, model: metadata.name, version: metadata.version, start, length, graceSeconds: config.flushGraceSeconds, counts });
+    await stub.record({ shard: name, model: metadata.name, version: metadata.version, start, length, graceSeconds: config.flushGraceSeconds, counts: plainCounts(counts) });
   } catch (e) {
     console.error(`record: ${name} window ${start}: ${counts.n} predictions not counted: ${(e as Error).message}`);
   }

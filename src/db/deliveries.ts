@@ -3,7 +3,7 @@
 // incident change (db/incidents.ts saveIncidentChange). Times are epoch seconds.
 import { and, eq, inArray, lte, or, sql, type SQL } from 'drizzle-orm';
 import { database } from './client';
-import { deliveries } from './schema';
+import { deliveries, deliveryAttempts } from './schema';
 
 export type DeliveryRow = typeof deliveries.$inferSelect;
 export type NewDelivery = typeof deliveries.$inferInsert;
@@ -99,10 +99,19 @@ export async function recordAttempt(d1: D1Database, id: string, attempts: number
       : outcome.status === 'retrying'
         ? { ...common, lastError: outcome.error, nextAttemptAt: outcome.nextAttemptAt, enqueuedAt: nowSec }
         : { ...common, lastError: outcome.error, nextAttemptAt: null };
-  await database(d1)
-    .update(deliveries)
-    .set(set)
-    .where(and(eq(deliveries.id, id), eq(deliveries.attempts, attempts)));
+  const db = database(d1);
+  // The attempt happened whatever became of the row meanwhile: it is always kept for the incident page's timeline.
+  await db.batch([
+    db.update(deliveries).set(set).where(and(eq(deliveries.id, id), eq(deliveries.attempts, attempts))),
+    db.insert(deliveryAttempts).values({
+      deliveryId: id,
+      attempt: attempts,
+      at: nowSec,
+      outcome: outcome.status,
+      statusCode: outcome.statusCode,
+      error: outcome.status === 'delivered' ? null : outcome.error,
+    }),
+  ]);
 }
 
 /** Marks an undelivered delivery dead (its queue message ran out of retries); undefined when it was already done. */

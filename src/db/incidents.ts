@@ -119,6 +119,16 @@ export async function acknowledgeIncident(d1: D1Database, id: string, nowSec: nu
   return result.meta.changes > 0;
 }
 
+/** Inserts outbox rows unless their (incident, channel, event) slot is taken; returns the ids actually added. */
+export async function addDeliveries(d1: D1Database, rows: NewDelivery[]): Promise<string[]> {
+  if (rows.length === 0) return [];
+  const db = database(d1);
+  const added = await db.batch(
+    rows.map((r) => db.insert(deliveries).values(r).onConflictDoNothing().returning({ id: deliveries.id })) as [never, ...never[]],
+  );
+  return (added as { id: string }[][]).flat().map((r) => r.id);
+}
+
 /** The windows of an incident's model version from its first to its last flagged window, newest first. */
 export function incidentWindows(d1: D1Database, i: IncidentRow, limit: number): Promise<StoredWindow[]> {
   return listWindows(d1, { model: i.model, version: i.version, since: i.firstWindowStart, until: i.lastWindowStart + 1, limit });

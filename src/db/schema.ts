@@ -152,6 +152,28 @@ export const deliveries = sqliteTable(
 );
 
 /**
+ * Every attempt at a delivery and how it ended, for the incident page's timeline (the deliveries row keeps only the
+ * latest). Written with the attempt's outcome; an admin retry starts counting at 1 again, hence the own id.
+ */
+export const deliveryAttempts = sqliteTable(
+  'delivery_attempts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    deliveryId: text('delivery_id').notNull(),
+    /** The delivery's attempt number (1 for the first). */
+    attempt: integer('attempt').notNull(),
+    /** Epoch seconds when the attempt ended. */
+    at: integer('at').notNull(),
+    /** 'delivered' | 'retrying' | 'dead'. */
+    outcome: text('outcome').notNull(),
+    statusCode: integer('status_code'),
+    /** Redacted like deliveries.last_error: no URL, no secret. */
+    error: text('error'),
+  },
+  (t) => [index('delivery_attempts_delivery').on(t.deliveryId, t.id)],
+);
+
+/**
  * What the detector remembers of a model version (monitor/baseline.ts MonitorState): its trailing and seasonal
  * baselines, the overdispersion estimate and the CUSUMs. Written in the same batch as the verdict of the window that
  * produced it, so a window is folded in exactly once.

@@ -4,25 +4,33 @@
 //
 // A page needs a few dozen small queries; D1 answers each in its own round trip unless they are batched. So every read
 // here is a `Read` (queries plus how to shape their rows), and a ReadBatch sends all reads of a page in one trip.
-import { and, desc, eq, gte, inArray, lt, ne, sql, type AnyColumn, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, lt, ne, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { DrizzleD1Database } from 'drizzle-orm/d1';
 import type { RunnableQuery } from 'drizzle-orm/runnable-query';
 import type { Verdict } from '../monitor/detector';
+import { nameRecord } from '../monitor/names';
 import { featureMeanStd } from '../monitor/window';
 import { database } from './client';
 import { deliveryStatusColumns, type DeliveryStatusRow } from './deliveries';
-import { deliveries, incidents, windowFeatures, windowLabels, windows } from './schema';
+import { deliveries, deliveryAttempts, incidents, windowFeatures, windowLabels, windows } from './schema';
 
 type Db = DrizzleD1Database;
 
 export type { Verdict };
 export type FlaggedVerdict = Exclude<Verdict, 'healthy' | 'drift'>;
 
-/** Most severe first: a bucket of merged windows is shown with the worst verdict among them. */
+/** Most severe first: a bucket of merged windows is shown with the worst judged verdict among its windows with traffic. */
 export const FLAGGED_VERDICTS: readonly FlaggedVerdict[] = ['collapsed', 'partial_collapse', 'no_traffic', 'insufficient_data'];
-// Drift is followed, not flagged: it ranks just above healthy.
-const SEVERITY: Verdict[] = ['healthy', 'drift', ...[...FLAGGED_VERDICTS].reverse()];
+/** Verdicts of windows that had traffic, least severe first (no_traffic is never one of them). */
+const SEVERITY: Verdict[] = ['healthy', 'drift', 'insufficient_data', 'partial_collapse', 'collapsed'];
+
+/**
+ * What a bar shows: the worst judged verdict among its windows with traffic; `receiving` when it had traffic but none
+ * of those windows is judged yet; `no_traffic` only when no window of it had any prediction and one was judged so;
+ * null when nothing in it was judged and nothing arrived yet.
+ */
+export type BarVerdict = Verdict | 'receiving';
 
 type Query = BatchItem<'sqlite'>;
 
@@ -110,9 +118,9 @@ export interface LabelBucket {
   closed: number;
   n: number;
   labels: Record<string, number>;
-  /** The most severe verdict in the bucket (null when no window in it was evaluated yet). */
-  verdict: Verdict | null;
-  /** Windows per flagged verdict. */
+  /** See BarVerdict. */
+  verdict: BarVerdict | null;
+  /** Windows per flagged verdict (no_traffic: the idle windows, which count as flagged only where traffic is expected). */
   flagged: Partial<Record<FlaggedVerdict, number>>;
 }
 
@@ -168,13 +176,17 @@ const findingsColumns = {
   remedies: windows.remedies,
 };
 
-/** Model versions with at least one window starting at or after `from` (to show versions no longer served). */
-export const versionsWithWindows = (from: number, model?: string): Read<{ model: string; version: string }[]> =>
+/**
+ * Model versions with at least one window starting at or after `from` (to show versions no longer served), with the
+ * earliest such start, so a chart can fit the span that holds data.
+ */
+export const versionsWithWindows = (from: number, model?: string): Read<{ model: string; version: string; earliest: number }[]> =>
   rowsOf((db) =>
     db
-      .selectDistinct({ model: windows.model, version: windows.version })
+      .select({ model: windows.model, version: windows.version, earliest: sql<number>`min(${windows.start})` })
       .from(windows)
       .where(and(gte(windows.start, from), model === undefined ? undefined : eq(windows.model, model)))
+      .groupBy(windows.model, windows.version)
       .orderBy(windows.model, windows.version),
   );
 
@@ -182,10 +194,11 @@ export const versionsWithWindows = (from: number, model?: string): Read<{ model:
 export function labelBuckets(span: Span): Read<LabelBucket[]> {
   const bucket = bucketOf(windows.start, span.bucket);
   const labelBucket = bucketOf(windowLabels.start, span.bucket);
-  const severity = sql<number>`max(case ${windows.verdict} ${sql.join(
+  // Only windows that had traffic compete for the bar's verdict: one idle window never hides 330 predictions.
+  const severity = sql<number>`max(case when ${windows.n} > 0 then case ${windows.verdict} ${sql.join(
     SEVERITY.map((v, i) => sql`when ${v} then ${sql.raw(String(i))}`),
     sql` `,
-  )} else -1 end)`;
+  )} else -1 end else -1 end)`;
   // Aliased: D1's batch returns rows as objects keyed by column name, and these four would share one unaliased name.
   const countOf = (v: FlaggedVerdict) => sql<number>`sum(${windows.verdict} = ${v})`.as(`n_${v}`);
   const perBucket = {
@@ -215,8 +228,8 @@ export function labelBuckets(span: Span): Read<LabelBucket[]> {
           windows: r.windows,
           closed: r.closed,
           n: r.n,
-          labels: {},
-          verdict: r.severity >= 0 ? SEVERITY[r.severity] : null,
+          labels: nameRecord(),
+          verdict: barVerdict(r.severity, r.n, r.no_traffic),
           flagged,
         };
         byStart.set(b.start, b);
@@ -229,6 +242,13 @@ export function labelBuckets(span: Span): Read<LabelBucket[]> {
       return out;
     },
   };
+}
+
+/** A bar's verdict from the worst judged severity among its windows with traffic, its predictions and idle verdicts. */
+export function barVerdict(severity: number, n: number, noTraffic: number): BarVerdict | null {
+  if (severity >= 0) return SEVERITY[severity];
+  if (n > 0) return 'receiving';
+  return noTraffic > 0 ? 'no_traffic' : null;
 }
 
 /** Feature moments per bucket, as mean/std (population) from the additive sums. */
@@ -272,13 +292,33 @@ export const latestEvaluation = (model: string, version: string): Read<unknown> 
     (rows): unknown => rows[0]?.evaluation ?? null,
   );
 
-/** The most recent flagged windows of a span, newest first, with what the monitor said about them. */
-export const flaggedWindows = (span: Span, limit = 20): Read<WindowFindings[]> =>
+/** A flagged window as a list of runs needs it: the reason and diagnoses, not the whole evaluation JSON. */
+export interface FlaggedWindow {
+  start: number;
+  length: number;
+  n: number;
+  verdict: string;
+  reason: string | null;
+  diagnoses: unknown;
+}
+
+/**
+ * The most recent flagged windows of a span, newest first: collapsed, partial_collapse and insufficient_data, plus
+ * no_traffic only where the model is expected to have traffic (an idle model is not a finding).
+ */
+export const flaggedWindows = (span: Span, expectTraffic: boolean, limit = 500): Read<FlaggedWindow[]> =>
   rowsOf((db) =>
     db
-      .select(findingsColumns)
+      .select({
+        start: windows.start,
+        length: windows.length,
+        n: windows.n,
+        verdict: sql<string>`${windows.verdict}`,
+        reason: sql<string | null>`json_extract(${windows.evaluation}, '$.reason')`,
+        diagnoses: windows.diagnoses,
+      })
       .from(windows)
-      .where(and(inSpan(windows, span), inArray(windows.verdict, [...FLAGGED_VERDICTS])))
+      .where(and(inSpan(windows, span), inArray(windows.verdict, FLAGGED_VERDICTS.filter((v) => expectTraffic || v !== 'no_traffic'))))
       .orderBy(desc(windows.start))
       .limit(limit),
   );
@@ -324,7 +364,7 @@ export function labelTotals(model: string, version: string, from: number, to: nu
             .where(and(where, eq(windows.verdict, 'healthy')))
             .groupBy(windowLabels.label)
         : db.select(columns).from(windowLabels).where(where).groupBy(windowLabels.label),
-    (rows): Record<string, number> => Object.fromEntries(rows.filter((r) => r.count > 0).map((r) => [r.label, r.count])),
+    (rows): Record<string, number> => nameRecord(rows.filter((r) => r.count > 0).map((r) => [r.label, r.count])),
   );
 }
 
@@ -337,4 +377,83 @@ export const recentDeliveries = (limit = 20): Read<DeliveryView[]> =>
       .leftJoin(incidents, eq(incidents.id, deliveries.incidentId))
       .orderBy(desc(deliveries.createdAt))
       .limit(limit),
+  );
+
+/** Incidents resolved at or after `since` (epoch seconds), newest first. */
+export const resolvedIncidents = (since: number, model?: string, limit = 20): Read<IncidentRow[]> =>
+  rowsOf((db) =>
+    db
+      .select()
+      .from(incidents)
+      .where(and(eq(incidents.status, 'resolved'), gte(incidents.resolvedAt, since), model === undefined ? undefined : eq(incidents.model, model)))
+      .orderBy(desc(incidents.resolvedAt), desc(incidents.id))
+      .limit(limit),
+  );
+
+/** One incident by id. */
+export const incidentRow = (id: string): Read<IncidentRow | undefined> =>
+  rowsOf(
+    (db) => db.select().from(incidents).where(eq(incidents.id, id)),
+    (rows): IncidentRow | undefined => rows[0],
+  );
+
+/** The deliveries of some incidents (no payload), oldest first; at most 90 ids (D1 binds 100 parameters). */
+export const deliveriesOf = (incidentIds: readonly string[]): Read<DeliveryStatusRow[]> => {
+  const ids = incidentIds.slice(0, 90);
+  if (ids.length === 0) return { queries: () => [], shape: () => [] };
+  return rowsOf((db) =>
+    db
+      .select(deliveryStatusColumns)
+      .from(deliveries)
+      .where(inArray(deliveries.incidentId, ids))
+      .orderBy(asc(deliveries.createdAt), asc(deliveries.id)),
+  );
+};
+
+export type DeliveryAttemptRow = typeof deliveryAttempts.$inferSelect;
+
+/** Every recorded attempt at an incident's deliveries, in order. */
+export const attemptsOf = (incidentId: string): Read<DeliveryAttemptRow[]> =>
+  rowsOf((db) =>
+    db
+      .select({
+        id: deliveryAttempts.id,
+        deliveryId: deliveryAttempts.deliveryId,
+        attempt: deliveryAttempts.attempt,
+        at: deliveryAttempts.at,
+        outcome: deliveryAttempts.outcome,
+        statusCode: deliveryAttempts.statusCode,
+        error: deliveryAttempts.error,
+      })
+      .from(deliveryAttempts)
+      .innerJoin(deliveries, eq(deliveries.id, deliveryAttempts.deliveryId))
+      .where(eq(deliveries.incidentId, incidentId))
+      .orderBy(asc(deliveryAttempts.id)),
+  );
+
+/**
+ * The retraining request of an incident as it was sent: its stored payload, which holds no secret (the URL and the
+ * signing key are added at send time). Only the retrain channel's payload is ever read for the page.
+ */
+export const retrainRequestOf = (incidentId: string): Read<{ id: string; status: string; payload: unknown } | undefined> =>
+  rowsOf(
+    (db) =>
+      db
+        .select({ id: deliveries.id, status: deliveries.status, payload: deliveries.payload })
+        .from(deliveries)
+        .where(and(eq(deliveries.incidentId, incidentId), eq(deliveries.channel, 'retrain')))
+        .orderBy(asc(deliveries.id))
+        .limit(1),
+    (rows) => rows[0],
+  );
+
+/** The verdict of every window of a model version in [from, to), oldest first (light: from the bars index). */
+export const verdictsBetween = (model: string, version: string, from: number, to: number): Read<{ start: number; n: number; verdict: string | null }[]> =>
+  rowsOf((db) =>
+    db
+      .select({ start: windows.start, n: windows.n, verdict: windows.verdict })
+      .from(windows)
+      .where(and(eq(windows.model, model), eq(windows.version, version), gte(windows.start, from), lt(windows.start, to)))
+      .orderBy(asc(windows.start))
+      .limit(2_000),
   );

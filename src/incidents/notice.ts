@@ -18,7 +18,7 @@ export interface Notice {
   at: number;
   /** Window length of the model version, seconds: window ends are start + this. */
   windowSeconds: number;
-  /** The model's status page: absolute when PUBLIC_URL is set, else a path. */
+  /** The incident's page on the status page: absolute when PUBLIC_URL is set, else a path. */
   statusUrl: string;
   /** The evaluation of the window behind the event; null for a manual resolve. */
   evaluation: Evaluation | null;
@@ -29,6 +29,11 @@ export interface Notice {
 /** `${PUBLIC_URL}/models/<name>` (a bare path without PUBLIC_URL). */
 export function statusUrlOf(publicUrl: string | null, model: string): string {
   return `${(publicUrl ?? '').replace(/\/+$/, '')}/models/${encodeURIComponent(model)}`;
+}
+
+/** `${PUBLIC_URL}/incidents/<id>`, the incident's own page (a bare path without PUBLIC_URL). */
+export function incidentUrlOf(publicUrl: string | null, incidentId: string): string {
+  return `${(publicUrl ?? '').replace(/\/+$/, '')}/incidents/${encodeURIComponent(incidentId)}`;
 }
 
 export const isAbsoluteUrl = (url: string): boolean => /^https?:\/\//i.test(url);

@@ -2,13 +2,29 @@
 // machine (monitor/incident.ts), and the change is stored together with the deliveries it calls for, in one
 // transaction (the outbox). Only then are queue messages sent; if that fails, the cron's sweep sends them later.
 import { configOf, type Config, type Env } from '../config';
-import { activeIncident, incidentById, incidentOf, type IncidentRow, modelDefectReported, saveIncidentChange } from '../db/incidents';
-import { advanceIncident, type EvaluatedWindow, type Incident, type IncidentEvent, type ModelDefectFinding, openModelDefect } from '../monitor/incident';
+import {
+  acknowledgeIncident,
+  activeIncident,
+  addDeliveries,
+  incidentById,
+  incidentOf,
+  type IncidentRow,
+  modelDefectReported,
+  saveIncidentChange,
+} from '../db/incidents';
+import {
+  advanceIncident,
+  type EvaluatedWindow,
+  type Incident,
+  type IncidentEvent,
+  type ModelDefectFinding,
+  openModelDefect,
+} from '../monitor/incident';
 import { windowLengthOf } from '../serving/metadata';
 import { registry } from '../serving/registry';
-import { outboxFor } from './channels';
+import { acknowledgeOutbox, outboxFor, pagedChannels } from './channels';
 import { sortableId } from './ids';
-import { type Notice, notifies, statusUrlOf } from './notice';
+import { incidentUrlOf, type Notice, notifies } from './notice';
 import { enqueueDeliveries } from './outbox';
 
 /** Window length of a model version: the served model's own, else the deployment default. */
@@ -21,12 +37,21 @@ function windowSecondsOf(model: string, version: string, config: Config): number
 async function commit(env: Env, incident: Incident, notices: Omit<Notice, 'incident' | 'windowSeconds' | 'statusUrl'>[], nowMs: number) {
   const config = configOf(env);
   const nowSec = Math.floor(nowMs / 1000);
-  const context = { incident, windowSeconds: windowSecondsOf(incident.model, incident.version, config), statusUrl: statusUrlOf(config.publicUrl, incident.model) };
+  const context = { incident, windowSeconds: windowSecondsOf(incident.model, incident.version, config), statusUrl: incidentUrlOf(config.publicUrl, incident.id) };
   const rows = notices
     .flatMap((n) => outboxFor({ ...n, ...context }, config))
     .map((entry) => ({ id: sortableId('msg', nowMs), incidentId: incident.id, ...entry, status: 'pending', createdAt: nowSec }));
   const resolvedBy = notices.find((n) => n.event === 'resolved')?.resolvedBy ?? undefined;
   await saveIncidentChange(env.DB, { incident, nowSec, resolvedBy, deliveries: rows });
+  // One line per page-worthy event, naming who was paged: silence must never look like an all-clear.
+  for (const n of notices) {
+    if (n.event === 'resolved') continue;
+    const paged = pagedChannels(config);
+    console.log(
+      `incident ${n.event}: ${incident.model} v${incident.version} ${incident.kind} (${incident.id}); ` +
+        (paged.length > 0 ? `paged: ${paged.join(', ')}` : 'paged: nobody (no alert channel configured)'),
+    );
+  }
   await enqueueDeliveries(env, rows.map((r) => r.id), nowMs);
 }
 
@@ -95,4 +120,29 @@ export async function resolveIncident(env: Env, id: string, nowMs: number): Prom
     throw e;
   }
   return { incident: (await incidentById(env.DB, id))!, resolved: true };
+}
+
+/**
+ * Acknowledges an incident (the admin API) and tells PagerDuty, with the incident's dedup key, so its alert stops
+ * escalating. Idempotent: acknowledging again sends nothing twice (one acknowledge delivery per incident), and a
+ * repeated request after a failure still sends the one that is missing. Returns the stored incident; undefined for
+ * an unknown id.
+ */
+export async function acknowledge(env: Env, id: string, nowMs: number): Promise<IncidentRow | undefined> {
+  const config = configOf(env);
+  const nowSec = Math.floor(nowMs / 1000);
+  await acknowledgeIncident(env.DB, id, nowSec);
+  const row = await incidentById(env.DB, id);
+  if (!row || row.status !== 'acknowledged') return row;
+  const rows = acknowledgeOutbox(id, config).map((entry) => ({
+    id: sortableId('msg', nowMs),
+    incidentId: id,
+    ...entry,
+    status: 'pending',
+    createdAt: nowSec,
+  }));
+  const added = await addDeliveries(env.DB, rows);
+  if (added.length > 0) console.log(`incident acknowledged: ${row.model} v${row.version} (${id}); told: PagerDuty`);
+  await enqueueDeliveries(env, added, nowMs);
+  return row;
 }

@@ -8,6 +8,7 @@
 import type { FeatureSpec, ModelMetadata } from '../serving/metadata';
 import type { Evaluation } from './detector';
 import { normalizedEntropy } from './distribution';
+import { nameRecord } from './names';
 import { featureMeanStd, type WindowCounts } from './window';
 
 export type DiagnosisKind =
@@ -180,7 +181,7 @@ export function summarizeProbes(metadata: ModelMetadata, probe: ProbeResult | un
   const tally = (labels: string[]) => metadata.labels.map((l) => labels.filter((x) => x === l).length);
   const trueCounts = tally(probes.map((p) => p.label));
   const predicted = tally(probe.predictedLabels);
-  const predictedCounts: Record<string, number> = {};
+  const predictedCounts: Record<string, number> = nameRecord();
   metadata.labels.forEach((l, i) => {
     if (predicted[i] > 0) predictedCounts[l] = predicted[i];
   });

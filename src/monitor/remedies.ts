@@ -5,6 +5,7 @@ import type { ModelMetadata } from '../serving/metadata';
 import type { DiagnosisKind, Diagnosis, ProbeSummary } from './diagnosis';
 import { SAMPLES_PER_FEATURE } from './diagnosis';
 import type { Evaluation } from './detector';
+import { nameRecord } from './names';
 
 interface RemedyOf<K extends string> {
   kind: K;
@@ -96,7 +97,7 @@ const fmt = (x: number) => String(Math.abs(x) < 1e-9 ? 0 : Number(x.toPrecision(
 export function balancedClassWeights(labelCounts: Record<string, number>, labels: readonly string[]): Record<string, number> {
   const n = labels.reduce((s, l) => s + (labelCounts[l] ?? 0), 0);
   const k = labels.length;
-  const weights: Record<string, number> = {};
+  const weights: Record<string, number> = nameRecord();
   for (const l of labels) if ((labelCounts[l] ?? 0) > 0) weights[l] = round4(n / (k * labelCounts[l]));
   return weights;
 }

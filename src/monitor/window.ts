@@ -1,6 +1,8 @@
 // What a window holds, and the pure arithmetic that builds and merges it.
-// A prediction batch is summarised once in the request (summarizeBatch); summaries are additive (mergeSummaries),
+// A prediction batch is summarised once in the request (summarizeBatch); summaries are additive (mergeCounts),
 // which is what lets many aggregator shards and retried flushes add up in D1 without coordination.
+// Label and feature names key null-prototype records (names.ts): a label called `__proto__` counts like any other.
+import { nameRecord, own } from './names';
 
 /** Running moments of one input feature over a window. */
 export interface FeatureMoments {
@@ -31,10 +33,10 @@ export interface WindowCounts {
 
 export const emptyCounts = (): WindowCounts => ({
   n: 0,
-  labelCounts: {},
+  labelCounts: nameRecord(),
   sumConfidence: 0,
   sumEntropy: 0,
-  features: {},
+  features: nameRecord(),
   zeroRows: 0,
 });
 
@@ -77,7 +79,7 @@ export function summarizeBatch(
     const p = probabilities[i];
     const top = argmax(p);
     const label = labels[top];
-    out.labelCounts[label] = (out.labelCounts[label] ?? 0) + 1;
+    out.labelCounts[label] = (own(out.labelCounts, label) ?? 0) + 1;
     out.sumConfidence += p[top];
     out.sumEntropy += entropy(p);
     out.n++;
@@ -104,16 +106,16 @@ export function summarizeBatch(
 export function mergeCounts(a: WindowCounts, b: WindowCounts): WindowCounts {
   const out: WindowCounts = {
     n: a.n + b.n,
-    labelCounts: { ...a.labelCounts },
+    labelCounts: nameRecord(a.labelCounts),
     sumConfidence: a.sumConfidence + b.sumConfidence,
     sumEntropy: a.sumEntropy + b.sumEntropy,
-    features: {},
+    features: nameRecord(),
     zeroRows: a.zeroRows + b.zeroRows,
   };
-  for (const [label, c] of Object.entries(b.labelCounts)) out.labelCounts[label] = (out.labelCounts[label] ?? 0) + c;
+  for (const [label, c] of Object.entries(b.labelCounts)) out.labelCounts[label] = (own(out.labelCounts, label) ?? 0) + c;
   for (const name of new Set([...Object.keys(a.features), ...Object.keys(b.features)])) {
-    const x = a.features[name];
-    const y = b.features[name];
+    const x = own(a.features, name);
+    const y = own(b.features, name);
     out.features[name] =
       x && y
         ? {
@@ -124,9 +126,26 @@ export function mergeCounts(a: WindowCounts, b: WindowCounts): WindowCounts {
             max: Math.max(x.max, y.max),
             zeros: x.zeros + y.zeros,
           }
-        : { ...(x ?? y) };
+        : { ...(x ?? y)! };
   }
   return out;
+}
+
+/**
+ * The counts with plain objects for their records, for a structured clone (the aggregator's record() RPC): workerd
+ * refuses to serialize an object without Object.prototype. Object.fromEntries defines every name as an own key,
+ * `__proto__` included; the receiver reads them back into null-prototype records (mergeCounts, parseCounts).
+ */
+export const plainCounts = (c: WindowCounts): WindowCounts => ({
+  ...c,
+  labelCounts: Object.fromEntries(Object.entries(c.labelCounts)),
+  features: Object.fromEntries(Object.entries(c.features)),
+});
+
+/** Counts stored as JSON (an aggregator's SQLite rows), with every name a key of a null-prototype record. */
+export function parseCounts(json: string): WindowCounts {
+  const c = JSON.parse(json) as WindowCounts;
+  return { ...c, labelCounts: nameRecord(c.labelCounts), features: nameRecord(c.features) };
 }
 
 /** Mean and (population) standard deviation from moments; null when there were no values. */

@@ -3,12 +3,11 @@
 // never open. Responses carry no payload, URL or secret of a delivery.
 import { Hono, type MiddlewareHandler } from 'hono';
 import { retryDelivery } from '../incidents/outbox';
-import { resolveIncident } from '../incidents/track';
-import { statusUrlOf } from '../incidents/notice';
+import { acknowledge, resolveIncident } from '../incidents/track';
+import { incidentUrlOf } from '../incidents/notice';
 import { configOf, type Env } from '../config';
 import { deliveryStatus, type DeliveryStatusRow, incidentDeliveries } from '../db/deliveries';
 import {
-  acknowledgeIncident,
   incidentById,
   type IncidentFilter,
   type IncidentRow,
@@ -17,6 +16,7 @@ import {
 } from '../db/incidents';
 import type { StoredWindow } from '../db/windows';
 import type { Incident } from '../monitor/incident';
+import { nameRecord } from '../monitor/names';
 import { bearerToken, secretsEqual } from './auth';
 import { jsonError, parseLimit } from './errors';
 
@@ -59,7 +59,7 @@ function incidentView(row: IncidentRow, publicUrl: string | null) {
     resolved_at: iso(row.resolvedAt),
     resolved_by: row.resolvedBy,
     latest: state.latest,
-    status_url: statusUrlOf(publicUrl, row.model),
+    status_url: incidentUrlOf(publicUrl, row.id),
   };
 }
 
@@ -85,7 +85,7 @@ const windowView = ({ window: w, labels }: StoredWindow) => ({
   closed: w.closed,
   verdict: w.verdict,
   reason: (w.evaluation as { reason?: string } | null)?.reason ?? null,
-  counts: Object.fromEntries(labels.map((l) => [l.label, l.count])),
+  counts: nameRecord(labels.map((l) => [l.label, l.count])),
 });
 
 /** The incident with its diagnosis, remedies, windows and deliveries. */
@@ -125,8 +125,7 @@ export const incidentRoutes = new Hono<App>()
   })
   .post('/v1/incidents/:id/ack', async (c) => {
     const id = c.req.param('id');
-    await acknowledgeIncident(c.env.DB, id, Math.floor(Date.now() / 1000));
-    const row = await incidentById(c.env.DB, id);
+    const row = await acknowledge(c.env, id, Date.now());
     if (!row) return jsonError(c, 404, notFound('incident', id));
     if (row.status === 'resolved') return jsonError(c, 409, `incident: "${id}" is resolved; nothing to acknowledge`);
     return c.json(incidentView(row, configOf(c.env).publicUrl));

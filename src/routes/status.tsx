@@ -4,9 +4,14 @@
 import { Hono, type Context } from 'hono';
 import type { FC } from 'hono/jsx';
 import { configOf, type Config, type Env } from '../config';
+import { pagedChannels } from '../incidents/channels';
+import type { DeliveryStatusRow } from '../db/deliveries';
 import {
+  attemptsOf,
+  deliveriesOf,
   featureBuckets,
   flaggedWindows,
+  incidentRow,
   labelBuckets,
   labelTotals,
   latestEvaluation,
@@ -14,6 +19,9 @@ import {
   readAll,
   ReadBatch,
   recentDeliveries,
+  resolvedIncidents,
+  retrainRequestOf,
+  verdictsBetween,
   versionsWithWindows,
   windowAt,
   type IncidentRow,
@@ -27,15 +35,17 @@ import { registry } from '../serving/registry';
 import { jsonError } from './errors';
 import { statusAccess } from './status/access';
 import { collapseLine, labelOrder } from './status/chart';
+import { History, HISTORY_DAYS } from './status/history';
+import { IncidentPage, timelineOf } from './status/incident-page';
 import { Deliveries } from './status/deliveries';
 import { FeatureCards, WindowTable } from './status/features';
 import { findingsOf } from './status/findings';
 import { duration, epochSeconds, verdictWords } from '../format';
 import { IncidentCard, type IncidentView } from './status/incidents';
 import { MarkerKey, Page, TopBar } from './status/layout';
-import { latestJudged, ModelCard, type ModelView } from './status/model-card';
+import { expectsTraffic, latestJudged, ModelCard, type ModelView } from './status/model-card';
 import { FlaggedList, Training } from './status/model-details';
-import { parseRange, RANGES, spanOf, type RangeName } from './status/range';
+import { bucketSeconds, parseRange, RANGES, spanOf, type RangeName } from './status/range';
 
 type App = { Bindings: Env };
 
@@ -44,24 +54,32 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 const refreshSeconds = (config: Config) => Math.max(config.windowSeconds, 30);
 
 /** Served versions first, in registry order; then versions that only have stored windows in the range. */
-function modelPairs(stored: { model: string; version: string }[], only?: string) {
-  const pairs: { name: string; version: string; metadata?: ModelMetadata }[] = registry
+function modelPairs(stored: { model: string; version: string; earliest: number }[], only?: string) {
+  const earliestOf = (name: string, version: string) => stored.find((v) => v.model === name && v.version === version)?.earliest;
+  const pairs: { name: string; version: string; metadata?: ModelMetadata; earliest?: number }[] = registry
     .list()
     .filter((m) => only === undefined || m.name === only)
-    .map((m) => ({ name: m.name, version: m.version, metadata: m }));
-  for (const v of stored) if (!pairs.some((p) => p.name === v.model && p.version === v.version)) pairs.push({ name: v.model, version: v.version });
+    .map((m) => ({ name: m.name, version: m.version, metadata: m, earliest: earliestOf(m.name, m.version) }));
+  for (const v of stored)
+    if (!pairs.some((p) => p.name === v.model && p.version === v.version)) pairs.push({ name: v.model, version: v.version, earliest: v.earliest });
   return pairs;
 }
 
 type Pair = ReturnType<typeof modelPairs>[number];
 
-/** The bars of a model version over the range: its own window length, merged as the range needs. */
+/** The bars of a model version over the range (or the part of it that holds data): its own window length, merged as needed. */
 const spanOfPair = (pair: Pair, config: Config, range: RangeName, now: number): Span =>
-  spanOf(pair.name, pair.version, range, windowLengthOf(pair.metadata, config), now);
+  spanOf(pair.name, pair.version, range, windowLengthOf(pair.metadata, config), now, pair.earliest);
 
 // The two views below only queue reads on the batch (synchronously); they resolve once the caller has run it.
 
-function modelView(batch: ReadBatch, { name, version, metadata }: Pair, span: Span, config: Config): Promise<ModelView> {
+/** The label an open incident is about: the one it collapsed onto, else its latest top label. */
+function incidentLabel(incident: IncidentRow | undefined): string | null {
+  const latest = (incident?.state as Partial<Incident> | undefined)?.latest;
+  return latest?.dominantLabel ?? latest?.topLabel ?? null;
+}
+
+function modelView(batch: ReadBatch, { name, version, metadata }: Pair, span: Span, config: Config, incident?: IncidentRow): Promise<ModelView> {
   return Promise.all([batch.add(labelBuckets(span)), batch.add(latestEvaluation(name, version))]).then(([buckets, evaluation]) => ({
     name,
     version,
@@ -70,9 +88,14 @@ function modelView(batch: ReadBatch, { name, version, metadata }: Pair, span: Sp
     span,
     buckets,
     labels: labelOrder(metadata?.labels ?? [], buckets),
-    threshold: collapseLine(evaluation),
+    // The caption and the line follow the open incident when there is one, not whatever the latest window said.
+    threshold: collapseLine(evaluation, incidentLabel(incident)),
+    expectTraffic: expectsTraffic(metadata),
   }));
 }
+
+const openIncidentOf = (incidents: IncidentRow[], name: string, version: string) =>
+  incidents.find((i) => i.model === name && i.version === version && i.status !== 'resolved');
 
 function incidentView(batch: ReadBatch, incident: IncidentRow, config: Config, now: number): Promise<IncidentView> {
   const served = registry.metadata(incident.model);
@@ -93,7 +116,15 @@ function incidentView(batch: ReadBatch, incident: IncidentRow, config: Config, n
         }));
   return Promise.all([
     batch.add(labelTotals(incident.model, incident.version, first - lookback, first, true)),
-    batch.add(labelTotals(incident.model, incident.version, first, now + 1)),
+    // "During" ends with the last flagged window once the incident is resolved.
+    batch.add(
+      labelTotals(
+        incident.model,
+        incident.version,
+        first,
+        incident.status === 'resolved' ? epochSeconds(incident.lastWindowStart) + length : now + 1,
+      ),
+    ),
     findings,
   ]).then(([recent, since, found]) => {
     const useTraining = Object.keys(recent).length === 0 && metadata !== undefined;
@@ -142,6 +173,16 @@ function pageHeaders(c: Context, dbMs: number) {
   c.header('x-content-type-options', 'nosniff');
 }
 
+/** A visible note when no alert channel is configured: a page nobody receives must not look like an all-clear. */
+const NobodyPaged: FC<{ config: Config }> = ({ config }) =>
+  pagedChannels(config).length > 0 ? null : (
+    <p class="banner warn" role="note">
+      No alert channel is configured: incidents page nobody. Set ALERT_WEBHOOK_URL, PAGERDUTY_ROUTING_KEY or SLACK_WEBHOOK_URL.
+    </p>
+  );
+
+const HISTORY_SECONDS = HISTORY_DAYS * 86_400;
+
 async function overview(c: Context<App>) {
   const range = parseRange(c.req.query('range'));
   if (range === null) return jsonError(c, 400, `range: expected one of ${Object.keys(RANGES).join(', ')}`);
@@ -149,24 +190,29 @@ async function overview(c: Context<App>) {
   const now = nowSeconds();
   const started = Date.now();
   // Two round trips: what exists, then everything about it.
-  const [stored, incidents, deliveries] = await readAll(c.env.DB, [
+  const [stored, incidents, deliveries, resolved] = await readAll(c.env.DB, [
     versionsWithWindows(now - RANGES[range]),
     openIncidents(),
     recentDeliveries(15),
+    resolvedIncidents(now - HISTORY_SECONDS),
   ] as const);
   const batch = new ReadBatch(c.env.DB);
   const pending = Promise.all([
-    Promise.all(modelPairs(stored).map((p) => modelView(batch, p, spanOfPair(p, config, range, now), config))),
+    Promise.all(
+      modelPairs(stored).map((p) => modelView(batch, p, spanOfPair(p, config, range, now), config, openIncidentOf(incidents, p.name, p.version))),
+    ),
     Promise.all(incidents.map((i) => incidentView(batch, i, config, now))),
+    batch.add(deliveriesOf(resolved.map((i) => i.id))),
   ]);
   await batch.run();
-  const [models, views] = await pending;
+  const [models, views, resolvedDeliveries] = await pending;
   const refresh = refreshSeconds(config);
   pageHeaders(c, Date.now() - started);
   return c.html(
     <Page title={incidents.length > 0 ? `⚠ ${incidents.length} open · labelwatch` : 'labelwatch status'} refreshSeconds={refresh}>
       <TopBar range={range} path={new URL(c.req.url).pathname} now={now} refresh={refresh} />
       <Banner incidents={incidents} models={models} now={now} />
+      <NobodyPaged config={config} />
       {views.length > 0 ? (
         <section aria-labelledby="incidents">
           <h2 id="incidents">Open incidents</h2>
@@ -180,8 +226,14 @@ async function overview(c: Context<App>) {
         <MarkerKey />
         <div class="models" style="margin-top:10px">
           {models.map((m) => (
-            <ModelCard m={m} range={range} incident={incidents.find((i) => i.model === m.name && i.version === m.version)} />
+            <ModelCard m={m} range={range} incident={openIncidentOf(incidents, m.name, m.version)} />
           ))}
+        </div>
+      </section>
+      <section aria-labelledby="history">
+        <h2 id="history">Resolved in the last {HISTORY_DAYS} days</h2>
+        <div class="card">
+          <History incidents={resolved} deliveries={resolvedDeliveries} nowSeconds={now} />
         </div>
       </section>
       <section aria-labelledby="deliveries">
@@ -191,8 +243,8 @@ async function overview(c: Context<App>) {
         </div>
       </section>
       <footer>
-        Times are UTC. Hover a bar for its window, predictions and shares. Labels keep one colour each (by their order in the
-        model’s metadata); letters and outlines mark flagged windows, so nothing depends on colour alone.
+        Times are UTC. Tap or hover a bar for its window, predictions and shares. Labels keep one colour each (by their order
+        in the model’s metadata); letters and outlines mark flagged windows, so nothing depends on colour alone.
       </footer>
     </Page>,
   );
@@ -205,7 +257,11 @@ async function modelPage(c: Context<App>) {
   const config = configOf(c.env);
   const now = nowSeconds();
   const started = Date.now();
-  const [stored, incidents] = await readAll(c.env.DB, [versionsWithWindows(now - RANGES[range], name), openIncidents(name)] as const);
+  const [stored, incidents, resolved] = await readAll(c.env.DB, [
+    versionsWithWindows(now - RANGES[range], name),
+    openIncidents(name),
+    resolvedIncidents(now - HISTORY_SECONDS, name),
+  ] as const);
   const pairs = modelPairs(stored, name);
   if (pairs.length === 0) return jsonError(c, 404, `model "${name}" is not served and has no windows in the last ${range}`);
   const batch = new ReadBatch(c.env.DB);
@@ -213,15 +269,18 @@ async function modelPage(c: Context<App>) {
     Promise.all(
       pairs.map((p) => {
         const span = spanOfPair(p, config, range, now);
-        return Promise.all([modelView(batch, p, span, config), batch.add(featureBuckets(span)), batch.add(flaggedWindows(span, 10))]).then(
-          ([m, features, flagged]) => ({ m, features, flagged }),
-        );
+        return Promise.all([
+          modelView(batch, p, span, config, openIncidentOf(incidents, p.name, p.version)),
+          batch.add(featureBuckets(span)),
+          batch.add(flaggedWindows(span, expectsTraffic(p.metadata))),
+        ]).then(([m, features, flagged]) => ({ m, features, flagged }));
       }),
     ),
     Promise.all(incidents.map((i) => incidentView(batch, i, config, now))),
+    batch.add(deliveriesOf(resolved.map((i) => i.id))),
   ]);
   await batch.run();
-  const [details, views] = await pending;
+  const [details, views, resolvedDeliveries] = await pending;
   const models = details.map((d) => d.m);
   const refresh = refreshSeconds(config);
   const long = RANGES[range] >= 86_400;
@@ -230,6 +289,7 @@ async function modelPage(c: Context<App>) {
     <Page title={`${name} · labelwatch`} refreshSeconds={refresh}>
       <TopBar range={range} path={`/models/${encodeURIComponent(name)}`} now={now} refresh={refresh} back />
       {models[0].metadata?.description ? <p class="muted">{models[0].metadata.description}</p> : null}
+      <NobodyPaged config={config} />
       {views.map((v) => (
         <IncidentCard view={v} nowSeconds={now} />
       ))}
@@ -240,16 +300,16 @@ async function modelPage(c: Context<App>) {
           </h2>
           <MarkerKey />
           <div style="margin-top:10px">
-            <ModelCard m={m} range={range} incident={incidents.find((i) => i.version === m.version)} tall />
+            <ModelCard m={m} range={range} incident={openIncidentOf(incidents, m.name, m.version)} tall />
           </div>
+          <details class="card bars" style="margin-top:12px">
+            <summary>Every bar: predictions, shares{m.metadata ? ', feature mean ± std next to training' : ''} (newest first)</summary>
+            <WindowTable specs={m.metadata?.features ?? []} labels={m.labels} buckets={m.buckets} features={features} model={m} />
+          </details>
           {m.metadata ? (
             <>
               <h2>Inputs against training · v{m.version}</h2>
-              <FeatureCards specs={m.metadata.features} buckets={features} span={m.span} />
-              <details class="card" style="margin-top:12px">
-                <summary>Per bar: feature mean ± std next to training (newest first)</summary>
-                <WindowTable specs={m.metadata.features} labels={m.buckets} features={features} span={m.span} />
-              </details>
+              <FeatureCards specs={m.metadata.features} buckets={features} span={m.span} standardized={m.metadata.training.standardized} windowSeconds={m.windowSeconds} />
             </>
           ) : null}
           <h2>Flagged windows · v{m.version}</h2>
@@ -259,13 +319,78 @@ async function modelPage(c: Context<App>) {
           {m.metadata ? <Training metadata={m.metadata} /> : null}
         </section>
       ))}
+      <section aria-labelledby="history">
+        <h2 id="history">Resolved in the last {HISTORY_DAYS} days</h2>
+        <div class="card">
+          <History incidents={resolved} deliveries={resolvedDeliveries} nowSeconds={now} />
+        </div>
+      </section>
+    </Page>,
+  );
+}
+
+/** Windows shown before an incident's first flagged window and after its end, for context. */
+const CONTEXT_WINDOWS = 10;
+
+async function incidentPage(c: Context<App>) {
+  const id = c.req.param('id') ?? '';
+  const config = configOf(c.env);
+  const now = nowSeconds();
+  const started = Date.now();
+  const [incident] = await readAll(c.env.DB, [incidentRow(id)] as const);
+  if (!incident) return jsonError(c, 404, `incident: "${id}" not found`);
+  const served = registry.metadata(incident.model);
+  const pair: Pair = { name: incident.model, version: incident.version, metadata: served?.version === incident.version ? served : undefined };
+  const length = windowLengthOf(pair.metadata, config);
+  const first = epochSeconds(incident.firstWindowStart);
+  const last = epochSeconds(incident.lastWindowStart);
+  const resolvedWindow = (incident.state as Partial<Incident>).resolvedAt;
+  const end = incident.status === 'resolved' ? Math.max(last, typeof resolvedWindow === 'number' ? resolvedWindow : last) + length : now;
+  // The chart: the incident's windows with some context on both sides, merged into buckets if it went on for long.
+  const wanted = end + CONTEXT_WINDOWS * length - (first - CONTEXT_WINDOWS * length);
+  const bucket = bucketSeconds(wanted, length);
+  const from = Math.floor((first - CONTEXT_WINDOWS * length) / bucket) * bucket;
+  const to = Math.min(Math.ceil((end + CONTEXT_WINDOWS * length) / bucket) * bucket, (Math.floor(now / bucket) + 1) * bucket);
+  const span: Span = { model: incident.model, version: incident.version, from, to, bucket };
+  const batch = new ReadBatch(c.env.DB);
+  const pending = Promise.all([
+    incidentView(batch, incident, config, now),
+    modelView(batch, pair, span, config, incident.status === 'resolved' ? undefined : incident),
+    batch.add(deliveriesOf([incident.id])),
+    batch.add(attemptsOf(incident.id)),
+    batch.add(retrainRequestOf(incident.id)),
+    batch.add(verdictsBetween(incident.model, incident.version, first, last + 1)),
+  ]);
+  await batch.run();
+  const [view, model, deliveries, attempts, retrain, verdicts] = await pending;
+  // An incident's chart caption follows the incident, resolved or not.
+  if (incident.status === 'resolved') model.threshold = collapseLine(null);
+  const timeline = timelineOf({ incident, windowSeconds: length, verdicts, deliveries: deliveries as DeliveryStatusRow[], attempts });
+  const refresh = refreshSeconds(config);
+  pageHeaders(c, Date.now() - started);
+  return c.html(
+    <Page title={`${incident.status === 'resolved' ? '' : '⚠ '}${incident.model} incident · labelwatch`} refreshSeconds={refresh}>
+      <TopBar range="1h" path={`/models/${encodeURIComponent(incident.model)}`} now={now} refresh={refresh} back />
+      <NobodyPaged config={config} />
+      <IncidentPage
+        incident={incident}
+        view={view}
+        model={model}
+        range="1h"
+        timeline={timeline}
+        deliveries={deliveries}
+        retrain={retrain}
+        retrainConfigured={config.retrainWebhook !== null}
+        nowSeconds={now}
+      />
     </Page>,
   );
 }
 
 export const statusRoutes = new Hono<App>();
 // Middleware on these paths only: a wildcard here would guard every route once mounted at '/'.
-for (const path of ['/', '/status', '/models/:name']) statusRoutes.use(path, statusAccess);
+for (const path of ['/', '/status', '/models/:name', '/incidents/:id']) statusRoutes.use(path, statusAccess);
 statusRoutes.get('/', overview);
 statusRoutes.get('/status', overview);
 statusRoutes.get('/models/:name', modelPage);
+statusRoutes.get('/incidents/:id', incidentPage);

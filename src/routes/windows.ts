@@ -4,6 +4,7 @@ import { Hono, type Context } from 'hono';
 import { configOf, type Env } from '../config';
 import { listWindows, type StoredWindow } from '../db/windows';
 import { iso } from '../format';
+import { nameRecord } from '../monitor/names';
 import { featureMeanStd } from '../monitor/window';
 import type { ModelMetadata } from '../serving/metadata';
 import { registry } from '../serving/registry';
@@ -45,11 +46,11 @@ function parseQuery(c: Context<App>): { ok: true; value: Query } | { ok: false; 
 
 /** One window in the API's shape: every model label and feature present, shares and means derived here. */
 function windowView(metadata: ModelMetadata, { window: w, labels, features }: StoredWindow) {
-  const counts: Record<string, number> = Object.fromEntries(metadata.labels.map((label) => [label, 0]));
+  const counts = nameRecord(metadata.labels.map((label) => [label, 0]));
   for (const row of labels) counts[row.label] = (counts[row.label] ?? 0) + row.count;
-  const shares = Object.fromEntries(Object.entries(counts).map(([label, count]) => [label, w.n > 0 ? count / w.n : 0]));
+  const shares = nameRecord(Object.entries(counts).map(([label, count]) => [label, w.n > 0 ? count / w.n : 0]));
   const stored = new Map(features.map((f) => [f.feature, f]));
-  const featureStats = Object.fromEntries(
+  const featureStats = nameRecord(
     metadata.features.map(({ name }) => {
       const f = stored.get(name);
       const moments = f && f.count > 0 ? featureMeanStd(f) : null;

@@ -1,6 +1,7 @@
 // The served models: packages bundled by the generated registry, loaded into TF.js lazily, once per isolate.
 import * as tf from '@tensorflow/tfjs-core';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
+import { nameRecord } from '../monitor/names';
 import type { ModelMetadata } from './metadata';
 import { MODEL_PACKAGES } from './registry.generated';
 import { ensureBackend } from './backend';
@@ -24,7 +25,21 @@ export class ModelRegistry {
   private readonly loaded = new Map<string, Promise<LayersModel>>();
 
   constructor(packages: ModelPackage[]) {
-    for (const p of packages) this.packages.set(p.metadata.name, p);
+    for (const p of packages) this.add(p);
+  }
+
+  /**
+   * Serves a package (the constructor adds the bundled ones; a test adds a fixture package it built). Its metadata
+   * must have passed parseMetadata, as the generator's have. Returns the function that stops serving it.
+   */
+  add(pkg: ModelPackage): () => void {
+    const name = pkg.metadata.name;
+    if (this.packages.has(name)) throw new Error(`model ${name} is served already`);
+    this.packages.set(name, { ...pkg, metadata: withNameRecords(pkg.metadata) });
+    return () => {
+      this.packages.delete(name);
+      this.loaded.delete(name);
+    };
   }
 
   /** Every served model's metadata, in name order. */
@@ -52,6 +67,15 @@ export class ModelRegistry {
   isLoaded(name: string): boolean {
     return this.loaded.has(name);
   }
+}
+
+/** The metadata with its label-keyed records (training counts, class weights) as null-prototype records. */
+function withNameRecords(metadata: ModelMetadata): ModelMetadata {
+  const { label_counts, class_weight, ...training } = metadata.training;
+  return {
+    ...metadata,
+    training: { ...training, label_counts: nameRecord(label_counts), ...(class_weight ? { class_weight: nameRecord(class_weight) } : {}) },
+  };
 }
 
 async function load(pkg: ModelPackage): Promise<LayersModel> {

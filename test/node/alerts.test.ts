@@ -265,7 +265,7 @@ describe('incidents, end to end', () => {
       data: {
         incident: { id: incidentId, model, version: '1', kind: 'collapsed', status: 'open', flaggedWindows: 1 },
         latestFlaggedWindow: { verdict: 'collapsed', n: 300, topLabel: 'rain', topShare: 1 },
-        statusUrl: 'https://labelwatch.example.test/models/seattle-weather',
+        statusUrl: `https://labelwatch.example.test/incidents/${incidentId}`,
       },
     });
     expect(() => new Webhook(RETRAIN_SECRET).verify(opened.body, opened.headers as Record<string, string>)).toThrow();
@@ -295,7 +295,7 @@ describe('incidents, end to end', () => {
     expect(typeof trigger.payload.summary).toBe('string');
     expect(trigger.payload.summary.length).toBeLessThanOrEqual(1024);
     expect(trigger.payload).toMatchObject({ source: 'labelwatch.example.test', severity: 'critical' });
-    expect(trigger.links).toEqual([{ href: 'https://labelwatch.example.test/models/seattle-weather', text: 'labelwatch status of seattle-weather' }]);
+    expect(trigger.links).toEqual([{ href: `https://labelwatch.example.test/incidents/${incidentId}`, text: 'labelwatch incident page: seattle-weather v1' }]);
     expect(resolve).toEqual({ routing_key: ROUTING_KEY, event_action: 'resolve', dedup_key: incidentId });
 
     // Slack: text and header/section blocks.
@@ -303,7 +303,7 @@ describe('incidents, end to end', () => {
     expect(Object.keys(slack).sort()).toEqual(['blocks', 'text']);
     expect(slack.blocks.map((b: { type: string }) => b.type)).toEqual(['header', 'section', 'section', 'section']);
     expect(slack.blocks[1].fields.map((f: { text: string }) => f.text)).toEqual(['*Model*\nseattle-weather', '*Version*\n1', '*Verdict*\ncollapsed', '*Top labels*\nrain 100% · drizzle 0% · fog 0%']);
-    expect(slack.blocks[3].text.text).toBe('<https://labelwatch.example.test/models/seattle-weather|Status page of seattle-weather>');
+    expect(slack.blocks[3].text.text).toBe(`<https://labelwatch.example.test/incidents/${incidentId}|Incident page: seattle-weather v1>`);
 
     // The admin API shows the incident with its windows and deliveries.
     const detail = await admin('GET', `/v1/incidents/${incidentId}`);

@@ -127,6 +127,27 @@ describe('replay against a fake labelwatch', () => {
     expect(sentRows().every((row) => origin(row, (raw) => raw) >= 0)).toBe(true);
   });
 
+  it('rows as arrays in feature order, raw units: scaled like keyed rows, and the plan says so', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'labelwatch-replay-'));
+    const data = join(dir, 'rows.json');
+    await writeFile(data, JSON.stringify(holdout.rows.map((r) => r.input)));
+    const summary = await replay(options({ requests: 4, batch: 5, data }));
+    expect(sentRows().every((row) => origin(row, standardize) >= 0)).toBe(true);
+    expect(summary.plan).toMatchObject({ rows: 86, positional: true, standardized: true });
+    expect(summary.plan.scaling).toMatch(/^standardized \(taken as raw units and scaled with the model's training scaler; pass --scaled/);
+  });
+
+  it('--scaled: model-ready rows are sent as given, not scaled a second time', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'labelwatch-replay-'));
+    const data = join(dir, 'ready.json');
+    const ready = holdout.rows.map((r) => standardize(r.input));
+    await writeFile(data, JSON.stringify(ready));
+    const summary = await replay(options({ requests: 4, batch: 5, data, scaled: true }));
+    expect(sentRows()).toHaveLength(20);
+    for (const row of sentRows()) expect(ready.some((r) => r.every((x, j) => x === row[j]))).toBe(true);
+    expect(summary.plan.scaling).toBe('as given (--scaled: taken as model-ready, not scaled again)');
+  });
+
   it('fault zero: all features 0', async () => {
     await replay(options({ requests: 5, batch: 4, fault: { kind: 'zero' } }));
     expect(sentRows()).toEqual(Array.from({ length: 20 }, () => [0, 0, 0, 0]));

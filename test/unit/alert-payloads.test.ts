@@ -9,7 +9,7 @@ import { retrainPayload } from '../../src/incidents/channels/retrain';
 import { escapeMrkdwn, slackPayload } from '../../src/incidents/channels/slack';
 import { alertPayload, signedRequest } from '../../src/incidents/channels/webhook';
 import { sortableId } from '../../src/incidents/ids';
-import { type Notice, statusUrlOf } from '../../src/incidents/notice';
+import { incidentUrlOf, type Notice, statusUrlOf } from '../../src/incidents/notice';
 import { advanceIncident } from '../../src/monitor';
 import { AT, collapsedWindow, configWith, healthyWindow, openedIncident, partialWindow, SECRETS, START, WINDOW } from './alerts.fixtures';
 
@@ -52,7 +52,7 @@ describe('alert webhook payload', () => {
     expect(p.data.diagnoses.map((d) => d.kind)).toEqual(['insufficient_data', 'class_imbalance']);
     expect(p.data.remedies.map((r) => r.kind)).toEqual(['collect_data', 'augment', 'class_weight', 'resample']);
     for (const r of p.data.remedies) expect(r.sentence.length).toBeGreaterThan(10);
-    expect(p.data.statusUrl).toBe('https://labelwatch.example.test/models/seattle-weather');
+    expect(p.data.statusUrl).toBe('https://labelwatch.example.test/incidents/inc_01KWQ4M2Z8E3T5V7X9Y1B3D5F7');
     // The body survives a JSON round trip unchanged: what is stored is what is sent.
     expect(JSON.parse(JSON.stringify(p))).toEqual(p);
   });
@@ -125,7 +125,7 @@ describe('PagerDuty Events API v2 payload', () => {
     expect(p.payload).toMatchObject({ severity: 'critical', source: 'labelwatch.example.test', component: 'seattle-weather@1', group: 'seattle-weather', class: 'collapsed' });
     expect(p.payload.summary).toMatch(/^labelwatch: seattle-weather v1 collapsed onto one label\. rain took 100%/);
     expect(p.payload.timestamp).toMatch(ISO);
-    expect(p.links).toEqual([{ href: notice.statusUrl, text: 'labelwatch status of seattle-weather' }]);
+    expect(p.links).toEqual([{ href: notice.statusUrl, text: 'labelwatch incident page: seattle-weather v1' }]);
     expect(JSON.stringify(p)).not.toContain(SECRETS.routingKey);
 
     const request = requestFor({ id: 'msg_1', incidentId: incident.id, channel: 'pagerduty', payload: p }, config, AT)!;
@@ -160,7 +160,7 @@ describe('PagerDuty Events API v2 payload', () => {
   });
 
   it('without PUBLIC_URL there are no links (PagerDuty needs absolute ones)', () => {
-    const p = pagerDutyPayload({ ...notice, statusUrl: statusUrlOf(null, 'seattle-weather') });
+    const p = pagerDutyPayload({ ...notice, statusUrl: incidentUrlOf(null, incident.id) });
     expect(p).not.toHaveProperty('links');
     expect(p).not.toHaveProperty('client_url');
     if (p.event_action !== 'trigger') throw new Error('expected a trigger');
@@ -185,7 +185,7 @@ describe('Slack payload', () => {
     expect(p.blocks[2].text!.text).toContain('*Probable cause:*');
     expect(p.blocks.at(-1)).toEqual({
       type: 'section',
-      text: { type: 'mrkdwn', text: '<https://labelwatch.example.test/models/seattle-weather|Status page of seattle-weather>' },
+      text: { type: 'mrkdwn', text: '<https://labelwatch.example.test/incidents/inc_01KWQ4M2Z8E3T5V7X9Y1B3D5F7|Incident page: seattle-weather v1>' },
     });
   });
 
@@ -269,5 +269,7 @@ describe('ids and links', () => {
     expect(statusUrlOf('https://lw.example/', 'a b')).toBe('https://lw.example/models/a%20b');
     expect(statusUrlOf('https://lw.example/base', 'm')).toBe('https://lw.example/base/models/m');
     expect(statusUrlOf(null, 'm')).toBe('/models/m');
+    expect(incidentUrlOf('https://lw.example/base/', 'inc_1')).toBe('https://lw.example/base/incidents/inc_1');
+    expect(incidentUrlOf(null, 'inc_1')).toBe('/incidents/inc_1');
   });
 });

@@ -4,7 +4,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync,
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { generate } from '../../scripts/generate-registry';
+import { generate, probeAnswers, probeWarning } from '../../scripts/generate-registry';
 
 const SOURCE = resolve(__dirname, '../../models/penguins');
 let base: string;
@@ -90,8 +90,91 @@ describe('generate()', () => {
     expect(() => generate([base])).toThrow(/model\.json: modelTopology \(output units\): model outputs 3 classes but metadata\.json lists 4 labels/);
   });
 
+  it("accepts labels and features named after JavaScript's own properties", () => {
+    const { names } = generate([resolve(__dirname, '../fixtures/js-names')]);
+    expect(names).toEqual(['js-names']);
+  });
+
+  // A name is a key in D1 rows, payloads and the page: empty, overlong, control characters and broken Unicode cannot
+  // be shown or stored faithfully.
+  it.each([
+    ['an empty label', (m: any) => (m.labels[1] = ''), /metadata\.json: labels\[1\]: expected a non-empty string/],
+    ['a label of 201 characters', (m: any) => (m.labels[0] = 'x'.repeat(201)), /metadata\.json: labels\[0\]: expected at most 200 characters/],
+    ['a newline in a label', (m: any) => (m.labels[2] = 'Gen\ntoo'), /metadata\.json: labels\[2\]: expected no control characters/],
+    ['a NUL in a feature name', (m: any) => (m.features[3].name = 'body\u0000mass'), /metadata\.json: features\[3\]\.name: expected no control characters/],
+    ['an unpaired surrogate in a feature name', (m: any) => (m.features[0].name = 'beak\uD800'), /metadata\.json: features\[0\]\.name: expected valid Unicode text \(no unpaired surrogate\)/],
+  ])('rejects %s, naming the file and field', (_, edit, error) => {
+    const meta = readJson('metadata.json');
+    edit(meta);
+    writeJson('metadata.json', meta);
+    expect(() => generate([base])).toThrow(error);
+  });
+
   it('rejects a package without metadata.json', () => {
     unlinkSync(join(pkg, 'metadata.json'));
     expect(() => generate([base])).toThrow(/penguins\/metadata\.json: missing/);
+  });
+});
+
+describe('packages that explain themselves', () => {
+  it('rejects an unknown key with a did-you-mean, at any depth', () => {
+    const meta = readJson('metadata.json');
+    meta.training.label_count = meta.training.label_counts;
+    writeJson('metadata.json', meta);
+    expect(() => generate([base])).toThrow(
+      /penguins\/metadata\.json: training\.label_count: unknown key \(did you mean "label_counts"\?\); expected samples, label_counts, /,
+    );
+    delete meta.training.label_count;
+    meta.features[2].stdev = 1;
+    writeJson('metadata.json', meta);
+    expect(() => generate([base])).toThrow(/metadata\.json: features\[2\]\.stdev: unknown key \(did you mean "std"\?\)/);
+  });
+
+  it('rejects standardized: true without the raw scaler on every feature', () => {
+    const meta = readJson('metadata.json');
+    expect(meta.training.standardized).toBe(true);
+    delete meta.features[3].raw;
+    writeJson('metadata.json', meta);
+    expect(() => generate([base])).toThrow(/metadata\.json: training\.standardized: true, but features\[3\]\.raw is missing/);
+  });
+
+  it('keeps JavaScript\'s own property names legal and rejects names with control characters', () => {
+    const meta = readJson('metadata.json');
+    meta.features[0].name = 'constructor';
+    meta.features[1].name = '__proto__';
+    writeJson('metadata.json', meta);
+    expect(generate([base]).names).toEqual(['penguins']);
+    meta.features[1].name = 'beak\u0000depth';
+    writeJson('metadata.json', meta);
+    expect(() => generate([base])).toThrow(/metadata\.json: features\[1\]\.name: expected no control characters/);
+  });
+
+  it('says nothing about the shipped penguins probes, which the model answers with their labels', async () => {
+    const [pkg] = generate([base]).packages;
+    expect(probeWarning(pkg, await probeAnswers(pkg))).toBeNull();
+  });
+
+  it('warns, with the mismatches, when labels are not in the output order (stored probabilities)', async () => {
+    const meta = readJson('metadata.json');
+    expect(meta.labels).toEqual(['Adelie', 'Chinstrap', 'Gentoo']);
+    meta.labels = ['Gentoo', 'Chinstrap', 'Adelie'];
+    writeJson('metadata.json', meta);
+    const [pkg] = generate([base]).packages;
+    const warning = probeWarning(pkg, await probeAnswers(pkg));
+    expect(warning).toMatch(/penguins\/metadata\.json: probes: 8 of 12 are answered with another label than theirs \(held-out accuracy [01]\.\d{3}\): probes\[0\] is "Adelie", the model says "Gentoo"/);
+    expect(warning).toMatch(/reading "Gentoo" as "Adelie", "Adelie" as "Gentoo" would match 12 of 12: is "labels" in the model's output order\?$/);
+  });
+
+  it('runs the model itself when the probes carry no probabilities', async () => {
+    const meta = readJson('metadata.json');
+    meta.labels = ['Gentoo', 'Chinstrap', 'Adelie'];
+    for (const p of meta.probes) delete p.probabilities;
+    writeJson('metadata.json', meta);
+    const [pkg] = generate([base]).packages;
+    const answers = await probeAnswers(pkg);
+    // The stored probabilities of the shipped package, read through the swapped labels, are what the model says.
+    const shipped = JSON.parse(readFileSync(join(SOURCE, 'metadata.json'), 'utf8'));
+    expect(answers).toEqual(shipped.probes.map((p: { probabilities: number[] }) => meta.labels[p.probabilities.indexOf(Math.max(...p.probabilities))]));
+    expect(probeWarning(pkg, answers)).toMatch(/would match 12 of 12: is "labels" in the model's output order\?$/);
   });
 });

@@ -10,6 +10,7 @@ import {
   matchRows,
   parseFault,
   prepareInputs,
+  describeScaling,
   readTable,
   shuffledForever,
   tableFromCsv,
@@ -116,6 +117,13 @@ describe('prepareInputs', () => {
       [1, 1],
     ]);
   });
+  it('--scaled: sends model-ready rows as given, and says so; unscale has nothing to skip then', () => {
+    expect(prepareInputs(rows, standardized, labels, undefined, true)).toEqual(rows.map((r) => r.input));
+    expect(() => prepareInputs(rows, standardized, labels, { kind: 'unscale' }, true)).toThrow(/--fault unscale with --scaled/);
+    expect(describeScaling(true, true)).toBe('as given (--scaled: taken as model-ready, not scaled again)');
+    expect(describeScaling(true, false)).toMatch(/^standardized \(taken as raw units and scaled with the model's training scaler; pass --scaled/);
+    expect(describeScaling(false, false)).toBe('raw (the model takes raw units)');
+  });
   it('drop-label: leaves out the rows of one true label', () => {
     expect(prepareInputs(rows, rawModel, labels, { kind: 'drop-label', label: 'p' })).toEqual([[8, -10]]);
     expect(() => prepareInputs(rows, rawModel, labels, { kind: 'drop-label', label: 'r' })).toThrow(
@@ -166,5 +174,21 @@ describe('holdoutFixture', () => {
     await writeFile(join(dir, 'bad.json'), '[{"a": 1},');
     await expect(readTable(join(dir, 'bad.json'))).rejects.toThrow(/bad\.json: malformed JSON/);
     await expect(readTable(join(dir, 'missing.csv'))).rejects.toThrow(/missing\.csv: cannot read \(ENOENT\)/);
+  });
+});
+
+describe('rows as arrays in feature order', () => {
+  const labels = ['p', 'q'];
+  it('are named by the model\'s features, in its order', () => {
+    const table = tableFromJson([[1, 2], [3, '4'], [5, null]], 'rows.json');
+    expect(table.positional).toBe(true);
+    expect(matchRows(table, ['a', 'b'], labels)).toEqual({ rows: [{ input: [1, 2] }, { input: [3, 4] }], labelColumn: null, skipped: 1 });
+  });
+  it('must be as wide as the model\'s features, all of them', () => {
+    expect(() => matchRows(tableFromJson([[1, 2, 3]], 'rows.json'), ['a', 'b'], labels)).toThrow(
+      'rows.json: rows of 3 values, but the model takes 2 features in this order: a, b',
+    );
+    expect(() => tableFromJson([[1, 2], [3]], 'rows.json')).toThrow('rows.json: [1]: 1 values, but [0] has 2');
+    expect(() => tableFromJson([[1, 2], { a: 1 }], 'rows.json')).toThrow('rows.json: [1]: expected an array like [0] (rows in feature order), got an object');
   });
 });

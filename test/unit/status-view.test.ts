@@ -1,8 +1,13 @@
 // The pure parts of the status page: how a range becomes bars, how numbers read, where the collapse line sits.
 import { describe, expect, it } from 'vitest';
 import { collapseLine, labelOrder } from '../../src/routes/status/chart';
-import { duration, percent, redactUrls, topLabel } from '../../src/format';
-import { bucketSeconds, MAX_BARS, parseRange, RANGES, spanOf } from '../../src/routes/status/range';
+import { clock, duration, percent, redactUrls, topLabel } from '../../src/format';
+import { bucketSeconds, fittedSeconds, MAX_BARS, parseRange, RANGES, spanOf } from '../../src/routes/status/range';
+import { barVerdict } from '../../src/db/status';
+import { flaggedRuns } from '../../src/routes/status/model-details';
+import { timelineOf } from '../../src/routes/status/incident-page';
+import { describeChannels, pagedChannels } from '../../src/incidents/channels';
+import { loadConfig } from '../../src/config';
 
 describe('bars of a range', () => {
   it('keeps one bar per window while the range fits, merges into nice multiples beyond', () => {
@@ -30,6 +35,7 @@ describe('bars of a range', () => {
 
   it('accepts only the listed ranges', () => {
     expect(parseRange(undefined)).toBe('1h');
+    expect(parseRange('15m')).toBe('15m');
     expect(parseRange('7d')).toBe('7d');
     expect(parseRange('toString')).toBeNull();
     expect(parseRange('2w')).toBeNull();
@@ -83,5 +89,119 @@ describe('label order', () => {
   it('keeps metadata order (the colours) and appends labels only seen in data', () => {
     const buckets = [{ start: 0, windows: 1, closed: 1, n: 3, labels: { z: 1, b: 1, a: 1 }, verdict: null, flagged: {} }];
     expect(labelOrder(['b', 'a'], buckets)).toEqual(['b', 'a', 'z']);
+  });
+});
+
+describe('bar verdicts (merged windows)', () => {
+  it('takes the worst judged verdict among windows with traffic; no_traffic only for a bar without any', () => {
+    // severity index: 0 healthy, 1 insufficient_data, 2 partial_collapse, 3 collapsed; -1 = no judged window with traffic
+    expect(barVerdict(0, 330, 1)).toBe('healthy');
+    expect(barVerdict(3, 330, 5)).toBe('collapsed');
+    expect(barVerdict(-1, 330, 1)).toBe('receiving');
+    expect(barVerdict(-1, 0, 1)).toBe('no_traffic');
+    expect(barVerdict(-1, 0, 0)).toBeNull();
+  });
+});
+
+describe('fitting a range to its data', () => {
+  const now = 1_000_000;
+  it('keeps the whole range without data, and shrinks to the data (at least 15 min or 20 windows) with it', () => {
+    expect(fittedSeconds('7d', 60, now)).toBe(RANGES['7d']);
+    expect(fittedSeconds('7d', 60, now, now - 600)).toBe(1_200); // 20 windows
+    expect(fittedSeconds('7d', 60, now, now - 7_200)).toBe(7_260);
+    expect(fittedSeconds('7d', 120, now, now - 600)).toBe(2_400);
+    expect(fittedSeconds('1h', 60, now, now - 30 * 86_400)).toBe(3_600);
+  });
+
+  it('starts the span at or before the first window', () => {
+    const earliest = now - 5 * 3_600 - 17;
+    const span = spanOf('m', '1', '7d', 60, now, earliest);
+    expect(span.from).toBeLessThanOrEqual(earliest);
+    expect(earliest - span.from).toBeLessThan(span.bucket);
+    expect((span.to - span.from) / span.bucket).toBeLessThanOrEqual(MAX_BARS + 1);
+  });
+});
+
+describe('runs of flagged windows', () => {
+  const w = (start: number, verdict = 'collapsed', length = 10) => ({ start, length, n: 100, verdict, reason: `r${start}`, diagnoses: null });
+  it('groups windows that follow each other, newest run first, with the worst verdict and the latest reason', () => {
+    const windows = [...Array.from({ length: 13 }, (_, k) => w(1_000 + 10 * k, k === 0 ? 'partial_collapse' : 'collapsed')), w(2_000, 'insufficient_data')];
+    const runs = flaggedRuns(windows.reverse());
+    expect(runs.map((r) => [r.from, r.to, r.windows, r.verdict])).toEqual([
+      [2_000, 2_010, 1, 'insufficient_data'],
+      [1_000, 1_130, 13, 'collapsed'],
+    ]);
+    expect(runs[1].verdicts).toEqual([
+      ['collapsed', 12],
+      ['partial_collapse', 1],
+    ]);
+    expect(runs[1].reason).toBe('r1120');
+    expect(runs[1].n).toBe(1_300);
+  });
+
+  it('says times to the second for windows shorter than a minute', () => {
+    expect(clock(1_700_000_010, false, true)).toBe('22:13:30');
+    expect(clock(1_700_000_010)).toBe('22:13');
+  });
+});
+
+describe('who is paged', () => {
+  it('names the configured channels, and says loudly when there are none', () => {
+    const none = loadConfig({});
+    expect(pagedChannels(none)).toEqual([]);
+    expect(describeChannels(none)).toMatch(/^alerts: NO alert channel configured .* incidents page nobody; no retraining webhook$/);
+    const some = loadConfig({ PAGERDUTY_ROUTING_KEY: 'k', SLACK_WEBHOOK_URL: 'https://hooks.slack.test/x' });
+    expect(describeChannels(some)).toBe('alerts: incidents page PagerDuty, Slack; no retraining webhook');
+  });
+});
+
+describe('incident timeline', () => {
+  const incident = {
+    id: 'inc_1',
+    model: 'm',
+    version: '1',
+    kind: 'collapsed',
+    status: 'resolved',
+    firstWindowStart: 1_000,
+    lastWindowStart: 1_020,
+    flaggedWindows: 3,
+    healthyStreak: 3,
+    openedAt: 1_080,
+    updatedAt: 1_200,
+    acknowledgedAt: 1_100,
+    resolvedAt: 1_200,
+    resolvedBy: 'monitor',
+    state: { resolvedAt: 1_050 },
+  };
+  const delivery = { id: 'msg_1', incidentId: 'inc_1', channel: 'pagerduty', event: 'incident.opened', status: 'delivered', attempts: 2, lastStatusCode: 202, lastError: null, createdAt: 1_080, nextAttemptAt: null, enqueuedAt: 1_080, deliveredAt: 1_140 };
+  it('orders windows, escalations, every attempt, acknowledge and resolve', () => {
+    const timeline = timelineOf({
+      incident,
+      windowSeconds: 10,
+      verdicts: [
+        { start: 1_000, n: 50, verdict: 'partial_collapse' },
+        { start: 1_010, n: 50, verdict: 'collapsed' },
+        { start: 1_020, n: 50, verdict: 'collapsed' },
+      ],
+      deliveries: [delivery],
+      attempts: [
+        { id: 1, deliveryId: 'msg_1', attempt: 1, at: 1_090, outcome: 'retrying', statusCode: 503, error: 'HTTP 503: https://x.test/y' },
+        { id: 2, deliveryId: 'msg_1', attempt: 2, at: 1_140, outcome: 'delivered', statusCode: 202, error: null },
+      ],
+    });
+    expect(timeline.map((e) => `${e.at} ${e.kind}`)).toEqual([
+      '1000 window',
+      '1010 escalated',
+      '1020 window',
+      '1080 opened',
+      '1080 delivery',
+      '1090 attempt',
+      '1100 acknowledged',
+      '1140 attempt',
+      '1200 resolved',
+    ]);
+    expect(timeline[1].text).toBe('Escalated to collapsed in window 00:16:50–00:17:00 UTC');
+    expect(timeline[5].text).toBe('PagerDuty · incident.opened: attempt 1: HTTP 503 (HTTP 503: [url])');
+    expect(timeline[8].text).toMatch(/^Resolved by the monitor after 3 healthy windows in a row \(healthy again from window 00:17:10–00:17:20 UTC\)$/);
   });
 });

@@ -6,7 +6,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { recordBatch } from '../../src/aggregate/record';
 import { retryDelayMs } from '../../src/aggregate/aggregator';
 import { flushStatementCount, flushWindow, type ShardFlush } from '../../src/db/windows';
-import { emptyCounts, summarizeBatch, windowStart } from '../../src/monitor/window';
+import { emptyCounts, plainCounts, summarizeBatch, windowStart } from '../../src/monitor/window';
 import { config, epochMs, flushAll, holdingsOf, labelCounts, metadataOf, probabilitiesFor, stubOf, windowRow } from './helpers';
 
 const penguins = metadataOf('penguins');
@@ -115,7 +115,7 @@ describe('concurrent records', () => {
           start,
           length: L,
           graceSeconds: grace,
-          counts: summarizeBatch(rowsOf(n, i), Array.from({ length: n }, (_, j) => probabilitiesFor(labelOf(i, j), 3)), penguins.labels, penguins.features.map((f) => f.name)),
+          counts: plainCounts(summarizeBatch(rowsOf(n, i), Array.from({ length: n }, (_, j) => probabilitiesFor(labelOf(i, j), 3)), penguins.labels, penguins.features.map((f) => f.name))),
         }),
       ),
     );
@@ -134,7 +134,7 @@ describe('D1 failure', () => {
   it('keeps the counts, retries with backoff, and delivers them once D1 accepts', async () => {
     const start = FUTURE + 4 * 3600;
     const shard = stubOf('penguins@1#failure');
-    await shard.record({ shard: 'penguins@1#failure', model: 'penguins', version: penguins.version, start, length: L, graceSeconds: grace, counts: summarizeBatch(rowsOf(5), topsOf(5).map((t) => probabilitiesFor(t, 3)), penguins.labels, penguins.features.map((f) => f.name)) });
+    await shard.record({ shard: 'penguins@1#failure', model: 'penguins', version: penguins.version, start, length: L, graceSeconds: grace, counts: plainCounts(summarizeBatch(rowsOf(5), topsOf(5).map((t) => probabilitiesFor(t, 3)), penguins.labels, penguins.features.map((f) => f.name))) });
     const t = epochMs(start + L + grace);
 
     // A real D1 failure: the third statement of the batch hits a missing table, after the window upsert ran.
@@ -172,7 +172,8 @@ describe('late predictions', () => {
     const start = FUTURE + 5 * 3600;
     const name = 'penguins@1#late';
     const shard = stubOf(name);
-    const counts = (n: number) => summarizeBatch(rowsOf(n), topsOf(n).map((t) => probabilitiesFor(t, 3)), penguins.labels, penguins.features.map((f) => f.name));
+    // As record.ts sends them: plain objects, which the RPC can serialize (the summary's records have no prototype).
+    const counts = (n: number) => plainCounts(summarizeBatch(rowsOf(n), topsOf(n).map((t) => probabilitiesFor(t, 3)), penguins.labels, penguins.features.map((f) => f.name)));
     const req = { shard: name, model: 'penguins', version: penguins.version, start, length: L, graceSeconds: grace };
     const t = epochMs(start + L + grace);
 

@@ -1,16 +1,15 @@
-// Types of the test-side `env` and `exports` (cloudflare:test, cloudflare:workers): the Worker's own Env plus the
-// migrations the pool hands in (vitest.config.ts), and the main module so `exports.default.fetch` is typed.
+// Types of the test-side `env` and `exports` (cloudflare:test, cloudflare:workers): the bindings and vars that
+// `wrangler types` generated (src/types/worker-configuration.d.ts, which also types `exports` from the main module),
+// every setting as an optional string, and the migrations the pool hands in (vitest.config.ts).
 import type { D1Migration } from 'cloudflare:test';
-import type { Env as WorkerEnv } from '../../src/config';
+import type { SettingName } from '../../src/config';
+
+type Settings = { [K in SettingName]?: string };
 
 declare global {
   namespace Cloudflare {
-    interface Env extends WorkerEnv {
+    interface Env extends Settings {
       TEST_MIGRATIONS: D1Migration[];
-    }
-    interface GlobalProps {
-      mainModule: typeof import('../../src/index');
-      durableNamespaces: 'WindowAggregator';
     }
   }
 }

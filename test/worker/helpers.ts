@@ -76,7 +76,7 @@ export function aggregatorSpy() {
       get: (id: DurableObjectId) => env.AGGREGATOR.get(id),
       idFromString: (id: string) => env.AGGREGATOR.idFromString(id),
       newUniqueId: () => env.AGGREGATOR.newUniqueId(),
-    } as unknown as DurableObjectNamespace,
+    } as unknown as typeof env.AGGREGATOR,
   };
   return spy;
 }

@@ -141,6 +141,15 @@ describe('trackIncident', () => {
     expect((await events()).filter((e) => e === 'retrain:retrain.requested')).toHaveLength(2);
   });
 
+  it('ack without PagerDuty configured sends nothing', async () => {
+    const noPd = { ...env, PAGERDUTY_ROUTING_KEY: '' };
+    const id = (await trackIncident(noPd, collapsed(0), NOW)).incident!.id;
+    queue.sent = [];
+    expect((await call('POST', `/v1/incidents/${id}/ack`, TOKEN, noPd)).status).toBe(200);
+    expect(queue.sent).toEqual([]);
+    expect((await events()).filter((e) => e.endsWith('acknowledged'))).toEqual([]);
+  });
+
   it('with no channel configured, the incident is still tracked and nothing is enqueued', async () => {
     const bare = { ...env, ALERT_WEBHOOK_URL: '', RETRAIN_WEBHOOK_URL: '', PAGERDUTY_ROUTING_KEY: '', SLACK_WEBHOOK_URL: '' };
     expect((await trackIncident(bare, collapsed(0), NOW)).events).toEqual(['opened']);
@@ -271,7 +280,7 @@ describe('admin API', () => {
       flagged_windows: 1,
       first_window_start: new Date(at(10) * 1000).toISOString(),
       resolved_at: null,
-      status_url: 'https://labelwatch.example.test/models/seattle-weather',
+      status_url: `https://labelwatch.example.test/incidents/${b.id}`,
       latest: { verdict: 'collapsed', topLabel: 'rain' },
     });
   });
@@ -295,7 +304,7 @@ describe('admin API', () => {
     for (const d of body.deliveries) expect(Object.keys(d)).not.toContain('payload');
   });
 
-  it('ack: acknowledged, no page; later windows keep it acknowledged; ack of a resolved incident is 409', async () => {
+  it('ack: acknowledged, PagerDuty hears acknowledge once with the dedup key; later windows keep it acknowledged; ack of a resolved incident is 409', async () => {
     const id = (await trackIncident(env, collapsed(0), NOW)).incident!.id;
     queue.sent = [];
     const res = await call('POST', `/v1/incidents/${id}/ack`);
@@ -303,8 +312,12 @@ describe('admin API', () => {
     expect(res.body).toMatchObject({ id, status: 'acknowledged' });
     expect(res.body.acknowledged_at).not.toBeNull();
     expect((await call('POST', `/v1/incidents/${id}/ack`)).status).toBe(200);
-    expect(queue.sent).toEqual([]);
-    expect(await events()).toHaveLength(4);
+    // PagerDuty's acknowledge event, exactly once however often the operator acknowledges; nobody else is paged.
+    const ack = (await deliveries()).filter((d) => d.event === 'incident.acknowledged');
+    expect(ack.map((d) => d.channel)).toEqual(['pagerduty']);
+    expect(JSON.parse(ack[0].payload)).toEqual({ event_action: 'acknowledge', dedup_key: id });
+    expect(queue.sent).toEqual([{ deliveryId: ack[0].id }]);
+    expect(await events()).toHaveLength(5);
     await trackIncident(env, collapsed(1), NOW);
     expect((await call('GET', `/v1/incidents/${id}`)).body).toMatchObject({ status: 'acknowledged', flagged_windows: 2 });
     for (let k = 2; k <= 4; k++) await trackIncident(env, healthy(k), NOW);

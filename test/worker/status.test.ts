@@ -58,27 +58,70 @@ describe('GET / (status page)', () => {
   it('marks collapsed, partial-collapse, no-traffic and insufficient-data windows with a lettered marker', async () => {
     const html = card(await (await get('/')).text(), 'penguins');
     const flags = [...html.matchAll(/<span class="flag f-(\w+)"[^>]*aria-label="([^"]+)"[^>]*><b>(.)<\/b>/g)].map((m) => [m[1], m[3], m[2]]);
-    expect(flags.map(([v, letter]) => `${v}:${letter}`)).toEqual([
-      'insufficient_data:?',
-      'no_traffic:0',
-      'partial_collapse:P',
-      'collapsed:C',
-    ]);
+    // The idle window is drawn (an empty bar) but not flagged: penguins is not configured to expect traffic.
+    expect(flags.map(([v, letter]) => `${v}:${letter}`)).toEqual(['insufficient_data:?', 'partial_collapse:P', 'collapsed:C']);
+    expect(count(html, 'data-verdict="no_traffic"')).toBe(1);
+    expect(html).toContain('Flagged here: 1 insufficient data, 1 partial collapse, 13 collapsed. 1 idle window (no traffic; not flagged).');
     // Thirteen adjacent collapsed windows are one run with one marker.
-    expect(flags[3][2]).toMatch(/^collapsed: 13 windows, \d\d:\d\d–\d\d:\d\d UTC$/);
+    expect(flags[2][2]).toMatch(/^collapsed: 13 windows, \d\d:\d\d–\d\d:\d\d UTC$/);
     expect(count(html, 'data-verdict="collapsed"')).toBe(13);
-    expect(count(html, 'data-verdict="open"')).toBe(1);
+    // The newest window is still open and has traffic: receiving, not judged yet.
+    expect(count(html, 'data-verdict="receiving"')).toBe(1);
   });
 
-  it('merges windows into at most 180 bars for 7 days, keeping every prediction and the worst flag', async () => {
+  it('fits 7 days to the span that holds data, keeping every prediction and the worst flag', async () => {
     const html = card(await (await get('/?range=7d')).text(), 'penguins');
     const bars = [...html.matchAll(/<g class="bar [^"]*" data-start="(\d+)" data-n="(\d+)" data-verdict="(\w+)"/g)];
     expect(bars.length).toBeGreaterThan(0);
     expect(bars.length).toBeLessThanOrEqual(180);
-    const stored = await env.DB.prepare("SELECT sum(n) AS n FROM windows WHERE model = 'penguins'").first<{ n: number }>();
+    const stored = await env.DB.prepare("SELECT sum(n) AS n, min(start) AS first FROM windows WHERE model = 'penguins'").first<{ n: number; first: number }>();
     expect(bars.reduce((s, b) => s + Number(b[2]), 0)).toBe(stored!.n);
     expect(bars.some((b) => b[3] === 'collapsed')).toBe(true);
-    expect(html).toContain('One bar per 1 h (60 windows)');
+    // About two hours of data: one bar per window, starting at the first window, not a sliver at the end of a week.
+    expect(html).toContain('One bar per 1 min window');
+    const from = Number(/data-from="(\d+)"/.exec(html)![1]);
+    expect(from).toBeLessThanOrEqual(stored!.first);
+    expect(stored!.first - from).toBeLessThan(3_600);
+  });
+
+  it('shows 15 minutes too', async () => {
+    const html = card(await (await get('/?range=15m')).text(), 'penguins');
+    // Fifteen one-minute slots; the current minute has no window yet.
+    expect(count(html, '<g class="bar ')).toBe(14);
+    expect(html).toContain('data-bucket="60"');
+  });
+
+  it('never calls a busy bar "no traffic": the worst judged verdict among windows with traffic wins', async () => {
+    const minute = Math.floor(Date.now() / 60_000) * 60 - 300;
+    const rows: string[] = [];
+    // Minute 0: five healthy windows and one idle one. Minute 1: all idle. Minute 2: five 10-s windows with traffic
+    // not judged yet, one idle window judged no_traffic.
+    for (let k = 0; k < 6; k++) {
+      rows.push(`('busy', '1', ${minute + 10 * k}, 10, ${k === 5 ? 0 : 66}, 1, ${k === 5 ? "'no_traffic'" : "'healthy'"})`);
+      rows.push(`('busy', '1', ${minute + 60 + 10 * k}, 10, 0, 1, 'no_traffic')`);
+      rows.push(`('busy', '1', ${minute + 120 + 10 * k}, 10, ${k === 5 ? 0 : 66}, ${k === 5 ? 1 : 0}, ${k === 5 ? "'no_traffic'" : 'NULL'})`);
+    }
+    await env.DB.prepare(`INSERT INTO windows (model, version, start, length, n, closed, verdict) VALUES ${rows.join(', ')}`).run();
+    const html = card(await (await get('/')).text(), 'busy');
+    const verdictAt = (start: number) => new RegExp(`data-start="${start}" data-n="(\\d+)" data-verdict="(\\w+)"`).exec(html)!.slice(1);
+    expect(verdictAt(minute)).toEqual(['330', 'healthy']);
+    expect(verdictAt(minute + 60)).toEqual(['0', 'no_traffic']);
+    expect(verdictAt(minute + 120)).toEqual(['330', 'receiving']);
+    // The model's own state: its latest judgement was "no traffic", but predictions arrived since.
+    expect(html).toMatch(/<span class="pill p-receiving"><b aria-hidden="true">↗<\/b>receiving, not judged yet<\/span>/);
+    expect(html).not.toContain('Flagged here');
+  });
+
+  it('lists the resolved incident with its duration, labels, cause and who was paged, on the main and the model page', async () => {
+    for (const path of ['/', '/models/penguins']) {
+      const html = await (await get(path)).text();
+      const history = html.slice(html.indexOf('<ul class="history">'));
+      const item = history.slice(history.indexOf('<li class="resolved-incident" data-model="penguins"'), history.indexOf('</li>'));
+      expect(item, path).toMatch(/href="\/incidents\/inc-penguins-\d+"/);
+      expect(item, path).toMatch(/lasted \d+ min/);
+      expect(item, path).toContain('Labels: lost Chinstrap');
+      expect(item, path).toContain('nobody was paged');
+    }
   });
 
   it('shows the open incident with its diagnosis, remedy and shares before and after', async () => {
@@ -116,7 +159,48 @@ describe('GET / (status page)', () => {
     expect(html).toContain('aria-current="page">6h</a>');
     const bad = await get('/?range=2w');
     expect(bad.status).toBe(400);
-    expect(await bad.json()).toEqual({ error: 'range: expected one of 1h, 6h, 24h, 7d' });
+    expect(await bad.json()).toEqual({ error: 'range: expected one of 15m, 1h, 6h, 24h, 7d' });
+  });
+});
+
+describe('GET /incidents/{id}', () => {
+  const openId = async () =>
+    (await env.DB.prepare("SELECT id FROM incidents WHERE model = 'penguins' AND status = 'open'").first<{ id: string }>())!.id;
+
+  it('shows the timeline, the windows chart, shares before and during, diagnosis and remedies', async () => {
+    const id = await openId();
+    const res = await get(`/incidents/${id}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const html = await res.text();
+    const timeline = html.slice(html.indexOf('<ol class="timeline">'), html.indexOf('</ol>', html.indexOf('<ol class="timeline">')));
+    const kinds = [...timeline.matchAll(/data-kind="(\w+)"/g)].map((m) => m[1]);
+    expect(kinds[0]).toBe('window');
+    expect(kinds).toContain('opened');
+    expect(kinds.filter((k) => k === 'delivery')).toHaveLength(4);
+    expect(timeline).toContain('PagerDuty · incident.opened: 3 attempts, last HTTP 503');
+    expect(html).toContain('<figure class="chart tall"');
+    expect(count(html, 'data-verdict="collapsed"')).toBe(13);
+    expect(html).toMatch(/Top label <strong>Gentoo<\/strong>: \d+% before → <strong>9\d(\.\d)?%<\/strong>/);
+    expect(html).toContain('Inputs not scaled as in training');
+    expect(html).toContain('Apply the training scaler');
+    for (const secret of ['never-shown', 'hooks.slack.com', 'hooks.example.test', 'whsec_']) expect(html).not.toContain(secret);
+  });
+
+  it('answers 404 for an unknown incident, and is guarded by STATUS_TOKEN', async () => {
+    expect((await get('/incidents/inc_nope')).status).toBe(404);
+    const app = createApp();
+    const res = await app.request(`http://status.test/incidents/${await openId()}`, {}, { ...env, STATUS_TOKEN: 't0ken' } as unknown as Env);
+    expect(res.status).toBe(401);
+  });
+
+  it('shows a resolved incident: resolved by the monitor, shares during it', async () => {
+    const { id } = (await env.DB.prepare("SELECT id FROM incidents WHERE model = 'penguins' AND status = 'resolved'").first<{ id: string }>())!;
+    const html = await (await get(`/incidents/${id}`)).text();
+    expect(html).toContain('data-kind="resolved"');
+    expect(html).toMatch(/Resolved by the monitor after 3 healthy windows in a row/);
+    expect(html).toContain('<th scope="col">during</th>');
+    expect(html).toContain('No retraining webhook is configured');
   });
 });
 
@@ -130,6 +214,17 @@ describe('GET /models/{name}', () => {
     expect(html).toContain('σ from training');
     expect(html).toContain('Flagged windows');
     expect(html).toMatch(/Gentoo took 9\d(\.\d)?% of \d+ predictions/);
+    // Thirteen collapsed windows in a row are one run, listed once; the idle window is not listed.
+    expect(html).toMatch(/<li class="run" data-verdict="collapsed" data-windows="13">/);
+    expect(count(html, '<li class="run"')).toBe(3);
+    // Every bar's numbers are a link away (no hover): the bar links to its row.
+    const anchor = /<a href="(#bar-1-\d+)">/.exec(card(html, 'penguins'))![1];
+    expect(html).toContain(`<tr id="${anchor.slice(1)}"`);
+    // The feature chart: an axis and the training band.
+    const feature = html.slice(html.indexOf('data-feature="body_mass_g"'));
+    expect(feature).toMatch(/<figure class="fchart"/);
+    expect(feature).toMatch(/<rect class="band"/);
+    expect(feature).toContain('in standardized units');
   });
 
   it('escapes a hostile label on the model page', async () => {

@@ -3,7 +3,7 @@
 // configuration at send time; they are never part of a stored payload.
 import type { Config } from '../../config';
 import type { Notice } from '../notice';
-import { pagerDutyPayload } from './pagerduty';
+import { pagerDutyAcknowledge, pagerDutyPayload } from './pagerduty';
 import { RETRAIN_EVENT, retrainPayload } from './retrain';
 import { slackPayload } from './slack';
 import { ALERT_EVENT, alertPayload, type AlertEventType, type HttpRequest, signedRequest } from './webhook';
@@ -11,7 +11,36 @@ import { ALERT_EVENT, alertPayload, type AlertEventType, type HttpRequest, signe
 export type { HttpRequest };
 
 export type ChannelName = 'alert' | 'pagerduty' | 'slack' | 'retrain';
-export type DeliveryEvent = AlertEventType | typeof RETRAIN_EVENT;
+/** An operator acknowledged the incident (admin API): PagerDuty hears it, so its alert stops escalating. */
+export const ACKNOWLEDGED_EVENT = 'incident.acknowledged';
+export type DeliveryEvent = AlertEventType | typeof RETRAIN_EVENT | typeof ACKNOWLEDGED_EVENT;
+
+/** The channels that page a person, as the log and the page name them. */
+const PAGING: { channel: ChannelName; name: string; on: (c: Config) => boolean }[] = [
+  { channel: 'alert', name: 'alert webhook', on: (c) => c.alertWebhook !== null },
+  { channel: 'pagerduty', name: 'PagerDuty', on: (c) => c.pagerDuty !== null },
+  { channel: 'slack', name: 'Slack', on: (c) => c.slack !== null },
+];
+
+export const CHANNEL_NAMES: Record<string, string> = { alert: 'alert webhook', pagerduty: 'PagerDuty', slack: 'Slack', retrain: 'retraining webhook' };
+export const isPagingChannel = (channel: string): boolean => PAGING.some((p) => p.channel === channel);
+
+/** The configured channels that page someone (alert webhook, PagerDuty, Slack), by name; empty: nobody is paged. */
+export const pagedChannels = (config: Config): string[] => PAGING.filter((p) => p.on(config)).map((p) => p.name);
+
+/** One line for the log: who hears about incidents with this configuration. */
+export function describeChannels(config: Config): string {
+  const paged = pagedChannels(config);
+  const retrain = config.retrainWebhook ? 'retraining webhook configured' : 'no retraining webhook';
+  return paged.length > 0
+    ? `alerts: incidents page ${paged.join(', ')}; ${retrain}`
+    : `alerts: NO alert channel configured (ALERT_WEBHOOK_URL, PAGERDUTY_ROUTING_KEY, SLACK_WEBHOOK_URL): incidents page nobody; ${retrain}`;
+}
+
+/** The deliveries an acknowledgement calls for: PagerDuty's acknowledge event, when PagerDuty is configured. */
+export function acknowledgeOutbox(incidentId: string, config: Config): OutboxEntry[] {
+  return config.pagerDuty ? [{ channel: 'pagerduty', event: ACKNOWLEDGED_EVENT, payload: pagerDutyAcknowledge(incidentId) }] : [];
+}
 
 /** One delivery to write to the outbox. */
 export interface OutboxEntry {

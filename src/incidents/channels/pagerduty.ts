@@ -1,6 +1,7 @@
 // PagerDuty Events API v2 (https://developer.pagerduty.com/docs/events-API-v2/trigger-events/): a trigger when an
-// incident opens or escalates, a resolve when it resolves, all with dedup_key = the incident id so PagerDuty keeps
-// one alert per incident. Required: routing_key, event_action, and for a trigger payload.summary (≤ 1024
+// incident opens or escalates, an acknowledge when an operator acknowledges it (admin API), a resolve when it
+// resolves, all with dedup_key = the incident id so PagerDuty keeps one alert per incident. An acknowledge or resolve
+// event is only routing_key, event_action and dedup_key. Required: routing_key, event_action, and for a trigger payload.summary (≤ 1024
 // characters), payload.source and payload.severity. The routing key is a secret: it is not stored with the
 // delivery but added from the configuration when the request is sent.
 import { iso, percent, truncate } from '../../format';
@@ -46,10 +47,13 @@ export function pagerDutyPayload(n: Notice) {
       },
     },
     // PagerDuty needs absolute links: without PUBLIC_URL there is nothing to link to.
-    ...(absolute ? { links: [{ href: n.statusUrl, text: `labelwatch status of ${i.model}` }] } : {}),
+    ...(absolute ? { links: [{ href: n.statusUrl, text: `labelwatch incident page: ${i.model} v${i.version}` }] } : {}),
     client: 'labelwatch',
     ...(absolute ? { client_url: n.statusUrl } : {}),
   };
 }
 
 export type PagerDutyPayload = ReturnType<typeof pagerDutyPayload>;
+
+/** The acknowledge event for an incident acknowledged in labelwatch (without its routing_key). */
+export const pagerDutyAcknowledge = (incidentId: string) => ({ event_action: 'acknowledge' as const, dedup_key: incidentId });

@@ -23,7 +23,7 @@ export function slackPayload(n: Notice) {
   const verdict = n.event === 'resolved' ? `resolved (was ${i.kind})` : i.kind;
   const cause = i.diagnoses[0]?.sentence;
   const remedy = i.remedies[0]?.sentence;
-  const link = isAbsoluteUrl(n.statusUrl) ? `<${n.statusUrl}|Status page of ${escapeMrkdwn(i.model)}>` : `Status page: ${escapeMrkdwn(n.statusUrl)}`;
+  const link = isAbsoluteUrl(n.statusUrl) ? `<${n.statusUrl}|Incident page: ${escapeMrkdwn(i.model)} v${escapeMrkdwn(i.version)}>` : `Incident page: ${escapeMrkdwn(n.statusUrl)}`;
   const details = [
     n.event === 'resolved' ? null : escapeMrkdwn(i.latest.reason),
     cause ? `*Probable cause:* ${escapeMrkdwn(cause)}` : null,

@@ -33,13 +33,15 @@ export interface Threshold {
 export const DEFAULT_COLLAPSE_SHARE = 0.9;
 
 /**
- * The detector's collapse threshold (monitor/detector.ts collapseThreshold) for the latest window's top label, or
- * the label with the largest reference share when that window had no traffic.
+ * The detector's collapse threshold (monitor/detector.ts collapseThreshold) for the open incident's label when there
+ * is one, else for the latest window's top label, or the label with the largest reference share when that window had
+ * no traffic.
  */
-export function collapseLine(evaluation: unknown): Threshold {
+export function collapseLine(evaluation: unknown, incidentLabel?: string | null): Threshold {
   const perLabel = (evaluation as Partial<Evaluation> | null)?.statistics?.perLabel;
   if (Array.isArray(perLabel) && perLabel.length > 0) {
-    const top = (evaluation as Evaluation).statistics.topLabel;
+    // An open incident names the label to watch; otherwise the latest window's top label.
+    const top = incidentLabel ?? (evaluation as Evaluation).statistics.topLabel;
     const stat = perLabel.find((p) => p.label === top) ?? [...perLabel].sort((a, b) => b.referenceShare - a.referenceShare)[0];
     if (typeof stat.referenceShare === 'number')
       return { share: collapseThreshold(stat.referenceShare), label: stat.label, fromDetector: true };
@@ -57,16 +59,37 @@ export function labelOrder(metadataLabels: readonly string[], buckets: readonly 
 const round = (x: number) => Math.round(x * 100) / 100;
 const whenOf = (span: Span) => (start: number) => clock(start, span.to - span.from >= 86_400);
 
-function barTitle(b: LabelBucket, span: Span, labels: readonly string[]): string {
-  const when = whenOf(span);
-  const lines = [`${when(b.start)}–${clock(b.start + span.bucket)} UTC · ${b.windows} window${b.windows === 1 ? '' : 's'} · n=${b.n}`];
+/** Whether a bar's verdict is a finding: idle bars only where the model is expected to have traffic. */
+export const isFlagged = (v: LabelBucket['verdict'], expectTraffic: boolean): v is FlaggedVerdict =>
+  v === 'collapsed' || v === 'partial_collapse' || v === 'insufficient_data' || (v === 'no_traffic' && expectTraffic);
+
+/** The clock with seconds when windows are shorter than a minute (ten 10-s windows all read "20:06" otherwise). */
+export const clockOf = (span: Span, windowSeconds: number) => (t: number) =>
+  clock(t, span.to - span.from >= 86_400, windowSeconds < 60 || t % 60 !== 0);
+
+/** A bar's window, predictions, shares and flags in words (its hover title and its row in the bar table). */
+export function barWords(b: LabelBucket, labels: readonly string[], expectTraffic: boolean): { shares: string[]; state: string } {
+  const shares: string[] = [];
   for (const label of labels) {
     const c = b.labels[label];
-    if (c) lines.push(`${label}: ${percent(c / b.n)} (${c})`);
+    if (c) shares.push(`${label}: ${percent(c / b.n)} (${c})`);
   }
-  const flags = Object.entries(b.flagged).map(([v, k]) => (b.windows > 1 ? `${k} ${verdictWords(v)}` : verdictWords(v)));
-  lines.push(flags.length > 0 ? flags.join(', ') : b.closed < b.windows ? 'open: still counting' : verdictWords(b.verdict));
-  return lines.join('\n');
+  const flags = Object.entries(b.flagged)
+    .filter(([v]) => v !== 'no_traffic' || expectTraffic || b.n === 0)
+    .map(([v, k]) => (b.windows > 1 ? `${k} ${verdictWords(v)}` : verdictWords(v)));
+  const state =
+    flags.length > 0 && b.verdict !== 'healthy' && b.verdict !== 'receiving'
+      ? flags.join(', ')
+      : b.verdict === null && b.closed < b.windows
+        ? 'open: still counting'
+        : verdictWords(b.verdict);
+  return { shares, state };
+}
+
+function barTitle(b: LabelBucket, span: Span, labels: readonly string[], windowSeconds: number, expectTraffic: boolean): string {
+  const when = clockOf(span, windowSeconds);
+  const { shares, state } = barWords(b, labels, expectTraffic);
+  return [`${when(b.start)}–${when(b.start + span.bucket)} UTC · ${b.windows} window${b.windows === 1 ? '' : 's'} · n=${b.n}`, ...shares, state].join('\n');
 }
 
 interface Run {
@@ -79,11 +102,11 @@ interface Run {
 }
 
 /** Adjacent bars with the same flag become one marker: letters on every 2-pixel bar would be unreadable. */
-function flaggedRuns(buckets: readonly LabelBucket[], span: Span): Run[] {
+function flaggedRuns(buckets: readonly LabelBucket[], span: Span, expectTraffic: boolean): Run[] {
   const runs: Run[] = [];
   for (const b of buckets) {
     const v = b.verdict;
-    if (v === null || v === 'healthy' || v === 'drift') continue;
+    if (!isFlagged(v, expectTraffic)) continue;
     const slot = (b.start - span.from) / span.bucket;
     const prev = runs.at(-1);
     if (prev && prev.verdict === v && prev.last === slot - 1) {
@@ -95,7 +118,24 @@ function flaggedRuns(buckets: readonly LabelBucket[], span: Span): Run[] {
   return runs;
 }
 
-const Bar: FC<{ b: LabelBucket; slot: number; width: number; labels: readonly string[]; span: Span }> = ({ b, slot, width, labels, span }) => {
+/**
+ * A marker's letter needs about 16 px; a chart on a phone is about 300 px wide. Letters closer than this share of the
+ * width to the previous letter are left out (the run keeps its coloured strip and its words), so none overlap.
+ */
+export const LETTER_SPACING = 0.06;
+
+interface BarProps {
+  b: LabelBucket;
+  slot: number;
+  width: number;
+  labels: readonly string[];
+  span: Span;
+  windowSeconds: number;
+  expectTraffic: boolean;
+  href: string;
+}
+
+const Bar: FC<BarProps> = ({ b, slot, width, labels, span, windowSeconds, expectTraffic, href }) => {
   const x = round(slot + (1 - width) / 2);
   const w = round(width);
   const segments = [];
@@ -108,14 +148,19 @@ const Bar: FC<{ b: LabelBucket; slot: number; width: number; labels: readonly st
     segments.push(<rect x={x} y={round(y)} width={w} height={round(h)} fill={colourOf(i)} />);
   }
   const v = b.verdict ?? 'open';
+  // A link, not a hover: on a phone (no hover, no script) a tap opens the bar's row of numbers.
   return (
-    <g class={`bar v-${v}`} data-start={b.start} data-n={b.n} data-verdict={v}>
-      <title>{barTitle(b, span, labels)}</title>
-      {b.n === 0 ? <rect class="empty" x={x} y={0} width={w} height={100} /> : segments}
-      {v === 'collapsed' || v === 'partial_collapse' || v === 'insufficient_data' ? (
-        <rect class="outline" x={x} y={0} width={w} height={100} />
-      ) : null}
-    </g>
+    <a href={href}>
+      <g class={`bar v-${v}`} data-start={b.start} data-n={b.n} data-verdict={v}>
+        <title>{barTitle(b, span, labels, windowSeconds, expectTraffic)}</title>
+        {b.n === 0 ? <rect class="empty" x={x} y={0} width={w} height={100} /> : segments}
+        {v === 'collapsed' || v === 'partial_collapse' || v === 'insufficient_data' ? (
+          <rect class="outline" x={x} y={0} width={w} height={100} />
+        ) : null}
+        {/* The whole column is the link's target, however short its segments. */}
+        <rect class="hit" x={round(slot)} y={0} width={1} height={100} />
+      </g>
+    </a>
   );
 };
 
@@ -138,15 +183,23 @@ function topSharePath(buckets: readonly LabelBucket[], span: Span): string {
   return d.trim();
 }
 
-export const LabelChart: FC<{ span: Span; buckets: LabelBucket[]; labels: readonly string[]; threshold: Threshold; tall?: boolean }> = ({
-  span,
-  buckets,
-  labels,
-  threshold,
-  tall,
-}) => {
+export interface LabelChartProps {
+  span: Span;
+  buckets: LabelBucket[];
+  labels: readonly string[];
+  threshold: Threshold;
+  windowSeconds: number;
+  expectTraffic: boolean;
+  /** Where a bar links to: its row in the bar table. */
+  barHref: (start: number) => string;
+  tall?: boolean;
+}
+
+export const LabelChart: FC<LabelChartProps> = ({ span, buckets, labels, threshold, windowSeconds, expectTraffic, barHref, tall }) => {
   const slots = slotsOf(span);
   const when = whenOf(span);
+  const whenExact = clockOf(span, windowSeconds);
+  let lastLetter = -Infinity;
   const width = slots > 90 ? 0.86 : 0.8;
   const thresholdY = round((1 - threshold.share) * 100);
   const path = topSharePath(buckets, span);
@@ -154,17 +207,20 @@ export const LabelChart: FC<{ span: Span; buckets: LabelBucket[]; labels: readon
   return (
     <figure class={tall ? 'chart tall' : 'chart'} data-from={span.from} data-to={span.to} data-bucket={span.bucket}>
       <div class="flags">
-        {flaggedRuns(buckets, span).map((r) => {
-          const words = `${verdictWords(r.verdict)}: ${r.windows} window${r.windows === 1 ? '' : 's'}, ${when(r.from)}–${clock(r.to)} UTC`;
+        {flaggedRuns(buckets, span, expectTraffic).map((r) => {
+          const words = `${verdictWords(r.verdict)}: ${r.windows} window${r.windows === 1 ? '' : 's'}, ${whenExact(r.from)}–${whenExact(r.to)} UTC`;
+          const centre = (r.first + r.last + 1) / 2 / slots;
+          const lettered = centre - lastLetter >= LETTER_SPACING;
+          if (lettered) lastLetter = centre;
           return (
             <span
-              class={`flag f-${r.verdict}`}
+              class={`flag f-${r.verdict}${lettered ? '' : ' quiet'}`}
               style={`left:${round((r.first / slots) * 100)}%;width:${round(((r.last - r.first + 1) / slots) * 100)}%`}
               role="img"
               aria-label={words}
               title={words}
             >
-              <b>{FLAG_LETTER[r.verdict]}</b>
+              {lettered ? <b>{FLAG_LETTER[r.verdict]}</b> : null}
             </span>
           );
         })}
@@ -180,7 +236,16 @@ export const LabelChart: FC<{ span: Span; buckets: LabelBucket[]; labels: readon
         <svg viewBox={`0 0 ${slots} 100`} preserveAspectRatio="none" role="img" aria-label={`label shares, one bar per ${lengthWords(span.bucket)}`}>
           <line class="grid" x1={0} x2={slots} y1={50} y2={50} />
           {buckets.map((b) => (
-            <Bar b={b} slot={(b.start - span.from) / span.bucket} width={width} labels={labels} span={span} />
+            <Bar
+              b={b}
+              slot={(b.start - span.from) / span.bucket}
+              width={width}
+              labels={labels}
+              span={span}
+              windowSeconds={windowSeconds}
+              expectTraffic={expectTraffic}
+              href={barHref(b.start)}
+            />
           ))}
           <line class="threshold" x1={0} x2={slots} y1={thresholdY} y2={thresholdY} />
           {path ? <path class="top-halo" d={path} /> : null}

@@ -15,7 +15,7 @@ export interface IncidentView {
   /** Label counts before the incident: healthy windows of the hour before, else the training set. */
   before: Record<string, number>;
   beforeFrom: 'recent healthy windows' | 'training data';
-  /** Label counts of every window since the incident's first flagged window. */
+  /** Label counts of every window during the incident: from its first flagged window to its last (resolved) or now. */
   since: Record<string, number>;
   /** The model version's window length (its metadata override, else the default). */
   windowSeconds: number;
@@ -40,8 +40,11 @@ const Meter: FC<{ share: number | null; colour: string }> = ({ share, colour }) 
   </td>
 );
 
-export const IncidentCard: FC<{ view: IncidentView; nowSeconds: number }> = ({ view, nowSeconds }) => {
+/** An incident: on the main and model pages (with a link to its own page), or at the top of that page (`page`). */
+export const IncidentCard: FC<{ view: IncidentView; nowSeconds: number; page?: boolean }> = ({ view, nowSeconds, page }) => {
   const { incident: i, labels, before, since } = view;
+  const during = i.status === 'resolved' ? 'during' : 'since';
+  const href = `/incidents/${encodeURIComponent(i.id)}`;
   const top = topLabel(since).top;
   const first = epochSeconds(i.firstWindowStart);
   const shown = labels.filter((l) => (before[l] ?? 0) + (since[l] ?? 0) > 0);
@@ -52,9 +55,23 @@ export const IncidentCard: FC<{ view: IncidentView; nowSeconds: number }> = ({ v
         <h3>
           <a href={`/models/${encodeURIComponent(i.model)}`}>{i.model}</a> <span class="version">v{i.version}</span>
         </h3>
+        {page ? null : (
+          <a class="more" href={href}>
+            incident page →
+          </a>
+        )}
         <span class="since">
-          {i.status === 'acknowledged' ? 'acknowledged · ' : ''}since <strong>{clock(first, nowSeconds - first >= 86_400)} UTC</strong>{' '}
-          ({duration(nowSeconds - first)})
+          {i.status === 'resolved' && i.resolvedAt !== null ? (
+            <>
+              resolved · <strong>{clock(first, nowSeconds - first >= 86_400)}–{clock(epochSeconds(i.resolvedAt))} UTC</strong> (
+              {duration(epochSeconds(i.resolvedAt) - first)})
+            </>
+          ) : (
+            <>
+              {i.status === 'acknowledged' ? 'acknowledged · ' : ''}since <strong>{clock(first, nowSeconds - first >= 86_400)} UTC</strong> (
+              {duration(nowSeconds - first)})
+            </>
+          )}
         </span>
       </header>
       <div class="incident-body">
@@ -65,21 +82,21 @@ export const IncidentCard: FC<{ view: IncidentView; nowSeconds: number }> = ({ v
               <strong>
                 <Share share={top.share} />
               </strong>{' '}
-              since.
+              {during}.
             </p>
           ) : (
-            <p class="headline">No predictions since the incident opened.</p>
+            <p class="headline">No predictions {during} the incident.</p>
           )}
           <p class="muted">
             {i.flaggedWindows} flagged window{i.flaggedWindows === 1 ? '' : 's'} of {duration(view.windowSeconds)}, last one at{' '}
-            {clock(epochSeconds(i.lastWindowStart))} UTC. “Before” is {view.beforeFrom}.
+            {clock(epochSeconds(i.lastWindowStart), false, view.windowSeconds < 60)} UTC. “Before” is {view.beforeFrom}.
           </p>
           <table class="shift">
             <thead>
               <tr>
                 <th scope="col">label</th>
                 <th scope="col">before</th>
-                <th scope="col">since</th>
+                <th scope="col">{during}</th>
               </tr>
             </thead>
             <tbody>

@@ -29,6 +29,7 @@ nav.ranges a[aria-current=page]{background:var(--ink);color:#fff;font-weight:600
 .banner{margin:14px 0 0;padding:12px 16px;border-radius:10px;font-weight:600;border:1px solid}
 .banner.bad{background:#fef3f2;color:var(--red);border-color:#fecdca}
 .banner.ok{background:#ecfdf3;color:var(--ok);border-color:#abefc6}
+.banner.warn{background:#fffaeb;color:var(--amber);border-color:#fedf89;font-weight:600}
 .card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:14px 16px;margin-bottom:12px;min-width:0}
 .models{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,540px),1fr));gap:12px}
 .models .card{margin:0}
@@ -42,6 +43,7 @@ a.pill{text-decoration:none}
 .p-collapsed{background:#fef3f2;color:var(--red);border-color:#fecdca}
 .p-partial_collapse{background:#fffaeb;color:var(--amber);border-color:#fedf89}
 .p-no_traffic,.p-insufficient_data,.p-open{background:#f2f4f7;color:#344054;border-color:#d0d5dd}
+.p-receiving{background:#eff8ff;color:#175cd3;border-color:#b2ddff}
 .stats{font-size:13px;color:var(--muted);margin:6px 0 0}
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;margin:8px 0 0;padding:0;list-style:none;font-size:13px}
 .legend li{display:inline-flex;align-items:center;gap:6px;min-width:0;overflow-wrap:anywhere}
@@ -79,14 +81,44 @@ svg .v-collapsed .outline{stroke:var(--red)}
 svg .v-partial_collapse .outline{stroke:var(--amber);stroke-dasharray:4 2}
 svg .v-insufficient_data .outline{stroke:#5d6b82;stroke-dasharray:1 2}
 svg .v-insufficient_data rect:not(.outline){fill-opacity:.35}
-svg .v-open rect{fill-opacity:.55}
+svg .v-open rect,svg .v-receiving rect{fill-opacity:.4}
+svg .hit{fill:transparent;stroke:none}
+.flag.quiet b{display:none}
 svg g.bar:hover rect{fill-opacity:.75}
 .key{display:flex;flex-wrap:wrap;gap:6px 16px;font-size:13px;color:var(--muted);margin:8px 0 0;padding:0;list-style:none}
+.key-bar{display:inline-block;width:10px;height:14px;margin-right:5px;vertical-align:-2px;border-radius:2px}
+.key-bar.pale{background:#0072B2;opacity:.4}
+.key-bar.idle{background:#f2f4f7;border:1px dashed #98a2b3}
+.key-band{display:inline-block;width:18px;height:10px;background:#e0eaff;border:1px solid #c7d7fe;vertical-align:-1px}
+.key-line.ref{border-top:2px dashed #3538cd}
 .key .flag-sample{display:inline-block;min-width:16px;padding:0 3px;border-radius:4px;background:var(--c);color:#fff;font:800 10px/15px system-ui,sans-serif;text-align:center;margin-right:5px}
 .incident{border-left:5px solid var(--red)}
 .incident.k-partial_collapse{border-left-color:var(--amber)}
 .incident-head{display:flex;flex-wrap:wrap;align-items:center;gap:6px 10px}
 .incident-head .since{margin-left:auto;font-size:14px;color:var(--muted)}
+.incident-head .more{font-size:14px}
+.history{list-style:none;margin:0;padding:0}
+.history li{padding:8px 0;border-bottom:1px solid var(--line)}
+.history li:last-child{border-bottom:0}
+.history-head{display:flex;flex-wrap:wrap;align-items:center;gap:4px 10px}
+.history-head .muted{font-size:13px}
+.nobody{color:var(--amber);font-weight:600}
+.timeline{list-style:none;margin:0;padding:0}
+.timeline li{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:2px 14px;padding:5px 0;border-bottom:1px solid var(--line);overflow-wrap:anywhere}
+.timeline li:last-child{border-bottom:0}
+.timeline time{font-variant-numeric:tabular-nums;color:var(--muted);font-size:13px}
+.timeline .t-opened,.timeline .t-escalated,.timeline .t-resolved,.timeline .t-acknowledged{font-weight:600}
+pre.payload{margin:8px 0 0;padding:10px;background:#f8f9fc;border:1px solid var(--line);border-radius:8px;font-size:12px;max-height:420px;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere}
+.runs .run{padding-bottom:4px}
+.fchart{margin:6px 0 2px;display:grid;grid-template-columns:44px minmax(0,1fr);grid-template-rows:80px 16px}
+.fchart .yaxis,.fchart .plot{grid-row:1}
+.fchart .xaxis{grid-row:2}
+.fchart .yaxis span.ref{color:#3538cd;font-weight:600}
+.fchart .band{fill:#e0eaff}
+.fchart .train{stroke:#3538cd;stroke-width:1.5;stroke-dasharray:4 3;vector-effect:non-scaling-stroke}
+.fchart .mean{fill:none;stroke:var(--ink);stroke-width:2;stroke-linejoin:round;stroke-linecap:round;vector-effect:non-scaling-stroke}
+.windows-table .shares{white-space:normal;min-width:12em}
+.windows-table tr:target{background:#fff6c2}
 .incident-head .since strong{color:var(--ink)}
 .incident-body{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,340px),1fr));gap:4px 28px;margin-top:6px}
 .headline{font-size:17px;margin:8px 0 4px}
@@ -121,10 +153,6 @@ dd{margin:0;overflow-wrap:anywhere}
 .s-pending{color:var(--muted)}
 .features{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,260px),1fr));gap:12px}
 .features .card{margin:0}
-.spark{display:block;width:100%;height:56px;margin:6px 0 2px}
-.spark .band{fill:#e0eaff}
-.spark .train{stroke:#3538cd;stroke-width:1;stroke-dasharray:3 3;vector-effect:non-scaling-stroke}
-.spark .mean{fill:none;stroke:var(--ink);stroke-width:1.5;vector-effect:non-scaling-stroke}
 .shifted{color:var(--red);font-weight:700}
 .windows-table td,.windows-table th{white-space:nowrap;font-variant-numeric:tabular-nums}
 footer{margin-top:28px;font-size:13px;color:var(--muted)}
@@ -148,7 +176,7 @@ export const VerdictPill: FC<{ verdict: string | null }> = ({ verdict }) => {
   const letter = FLAG_LETTER[v as keyof typeof FLAG_LETTER];
   return (
     <span class={`pill p-${v}`}>
-      {letter ? <b aria-hidden="true">{letter}</b> : v === 'healthy' ? <b aria-hidden="true">✓</b> : null}
+      {letter ? <b aria-hidden="true">{letter}</b> : v === 'healthy' ? <b aria-hidden="true">✓</b> : v === 'receiving' ? <b aria-hidden="true">↗</b> : null}
       {verdictWords(verdict)}
     </span>
   );
@@ -173,8 +201,17 @@ export const MarkerKey: FC = () => (
           {letter}
         </span>
         {verdictWords(v)}
+        {v === 'no_traffic' ? ' (models expecting traffic)' : ''}
       </li>
     ))}
+    <li class="k-receiving">
+      <span class="key-bar pale" aria-hidden="true" />
+      receiving, not judged yet
+    </li>
+    <li class="k-idle">
+      <span class="key-bar idle" aria-hidden="true" />
+      idle: no traffic
+    </li>
     <li>
       <span class="key-line" /> top-label share
     </li>

@@ -2,7 +2,7 @@
 import type { FC } from 'hono/jsx';
 import type { IncidentRow, LabelBucket, Span } from '../../db/status';
 import type { ModelMetadata } from '../../serving/metadata';
-import { colourOf, LabelChart, type Threshold } from './chart';
+import { colourOf, isFlagged, LabelChart, type Threshold } from './chart';
 import { clock, epochSeconds, lengthWords, percent, topLabel, verdictWords } from '../../format';
 import { VerdictPill } from './layout';
 import type { RangeName } from './range';
@@ -18,31 +18,56 @@ export interface ModelView {
   buckets: LabelBucket[];
   labels: string[];
   threshold: Threshold;
+  /** The model is configured to expect traffic (metadata monitor.expect_traffic): idle windows are findings. */
+  expectTraffic: boolean;
 }
+
+/** Whether the model version is configured to expect traffic all the time. */
+export const expectsTraffic = (metadata: ModelMetadata | undefined): boolean => metadata?.monitor?.expect_traffic === true;
 
 /** The newest bar the detector already judged; open windows come after it. */
 export function latestJudged(buckets: LabelBucket[]): LabelBucket | undefined {
-  for (let i = buckets.length - 1; i >= 0; i--) if (buckets[i].verdict !== null) return buckets[i];
+  for (let i = buckets.length - 1; i >= 0; i--) if (buckets[i].verdict !== null && buckets[i].verdict !== 'receiving') return buckets[i];
   return undefined;
 }
 
+/**
+ * The model's state in one word: its latest judged verdict, but "receiving, not judged yet" when predictions arrived
+ * after the latest judgement and that judgement was none or "no traffic" (a busy model never reads "no traffic").
+ */
+export function modelState(buckets: LabelBucket[]): LabelBucket['verdict'] {
+  const judged = latestJudged(buckets);
+  if (judged && judged.verdict !== 'no_traffic') return judged.verdict;
+  const busyLater = buckets.some((b) => b.n > 0 && (judged === undefined || b.start > judged.start));
+  return busyLater ? 'receiving' : (judged?.verdict ?? null);
+}
+
+/** Where a bar of a model links: its row in the bar table of the model page. */
+export const barAnchor = (version: string, start: number) => `bar-${encodeURIComponent(version)}-${start}`;
+
 export const ModelCard: FC<{ m: ModelView; range: RangeName; incident?: IncidentRow; tall?: boolean }> = ({ m, range, incident, tall }) => {
   const latest = m.buckets.at(-1);
-  const judged = latestJudged(m.buckets);
   const top = latest ? topLabel(latest.labels).top : null;
   const flagged = new Map<string, number>();
-  for (const b of m.buckets) for (const [v, k] of Object.entries(b.flagged)) flagged.set(v, (flagged.get(v) ?? 0) + k);
+  let idle = 0;
+  for (const b of m.buckets)
+    for (const [v, k] of Object.entries(b.flagged)) {
+      if (v === 'no_traffic' && !m.expectTraffic) idle += k;
+      else flagged.set(v, (flagged.get(v) ?? 0) + k);
+    }
   const trainingTotal = m.metadata ? Object.values(m.metadata.training.label_counts).reduce((s, c) => s + c, 0) : 0;
   const href = `/models/${encodeURIComponent(m.name)}?range=${range}`;
+  const barHref = (start: number) => `${tall ? '' : href}#${barAnchor(m.version, start)}`;
+  const anyFlagged = m.buckets.some((b) => isFlagged(b.verdict, m.expectTraffic));
   return (
     <article class="card model" data-model={m.name} data-version={m.version}>
       <header class="model-head">
         <h3>
           {tall ? m.name : <a href={href}>{m.name}</a>} <span class="version">v{m.version}</span>
         </h3>
-        <VerdictPill verdict={judged?.verdict ?? null} />
+        <VerdictPill verdict={modelState(m.buckets)} />
         {incident ? (
-          <a class={`pill p-${incident.kind}`} href={`/#incident-${incident.id}`}>
+          <a class={`pill p-${incident.kind}`} href={`/incidents/${encodeURIComponent(incident.id)}`}>
             incident since {clock(epochSeconds(incident.firstWindowStart))}
           </a>
         ) : null}
@@ -55,15 +80,25 @@ export const ModelCard: FC<{ m: ModelView; range: RangeName; incident?: Incident
       </header>
       <p class="stats">
         {latest
-          ? `Latest bar ${clock(latest.start)} UTC: ${latest.n} predictions${top ? `, top ${top.label} ${percent(top.share)}` : ''}.`
+          ? `Latest bar ${clock(latest.start, false, m.windowSeconds < 60)} UTC: ${latest.n} predictions${top ? `, top ${top.label} ${percent(top.share)}` : ''}.`
           : 'No windows in this range.'}{' '}
         {flagged.size > 0
           ? `Flagged here: ${[...flagged].map(([v, k]) => `${k} ${verdictWords(v)}`).join(', ')}.`
-          : m.buckets.length > 0
+          : m.buckets.length > 0 && !anyFlagged
             ? 'No flagged windows in this range.'
             : ''}
+        {idle > 0 ? ` ${idle} idle window${idle === 1 ? '' : 's'} (no traffic; not flagged).` : ''}
       </p>
-      <LabelChart span={m.span} buckets={m.buckets} labels={m.labels} threshold={m.threshold} tall={tall} />
+      <LabelChart
+        span={m.span}
+        buckets={m.buckets}
+        labels={m.labels}
+        threshold={m.threshold}
+        windowSeconds={m.windowSeconds}
+        expectTraffic={m.expectTraffic}
+        barHref={barHref}
+        tall={tall}
+      />
       <ul class="legend">
         {m.labels.map((label, i) => (
           <li>
@@ -80,13 +115,12 @@ export const ModelCard: FC<{ m: ModelView; range: RangeName; incident?: Incident
       <p class="stats">
         Collapse line {percent(m.threshold.share)}:{' '}
         {m.threshold.fromDetector
-          ? `where the detector calls a collapse onto ${m.threshold.label} (latest evaluation).`
+          ? `where the detector calls a collapse onto ${m.threshold.label} (${incident ? 'the open incident’s label' : 'latest evaluation'}).`
           : 'a default; no evaluated window yet.'}{' '}
         {m.span.bucket === m.windowSeconds
           ? `One bar per ${lengthWords(m.span.bucket)} window.`
-          : `One bar per ${lengthWords(m.span.bucket)} (${m.span.bucket / m.windowSeconds} windows); it shows the worst flag among them.`}
+          : `One bar per ${lengthWords(m.span.bucket)} (${m.span.bucket / m.windowSeconds} windows); it shows the worst judged verdict among its windows with traffic.`}
       </p>
     </article>
   );
 };
-

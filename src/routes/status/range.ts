@@ -1,7 +1,7 @@
 // The time range a status page shows and how windows merge into bars, so a week of one-minute windows stays light.
 import type { Span } from '../../db/status';
 
-export const RANGES = { '1h': 3_600, '6h': 6 * 3_600, '24h': 24 * 3_600, '7d': 7 * 86_400 } as const;
+export const RANGES = { '15m': 900, '1h': 3_600, '6h': 6 * 3_600, '24h': 24 * 3_600, '7d': 7 * 86_400 } as const;
 export type RangeName = keyof typeof RANGES;
 export const DEFAULT_RANGE: RangeName = '1h';
 
@@ -26,11 +26,34 @@ export function bucketSeconds(rangeSeconds: number, windowSeconds: number): numb
   return nice ?? windowSeconds * Math.ceil(rangeSeconds / windowSeconds / MAX_BARS);
 }
 
-/** The span ending with the bucket that holds `nowSeconds` (the one still filling), `range` long. */
-export function spanOf(model: string, version: string, range: RangeName, windowSeconds: number, nowSeconds: number): Span {
-  const bucket = bucketSeconds(RANGES[range], windowSeconds);
+/** A chart that fits its data never shows less than this (or the whole range, when that is shorter). */
+export const MIN_FIT_SECONDS = 900;
+/** ... nor fewer than this many windows. */
+export const MIN_FIT_WINDOWS = 20;
+
+/**
+ * The seconds a chart spans: the range, or less when the data starts later (`earliest`, the first window's start in
+ * the range), so a model that has data for ten minutes is not one sliver at the right edge of a week.
+ */
+export function fittedSeconds(range: RangeName, windowSeconds: number, nowSeconds: number, earliest?: number): number {
+  const full = RANGES[range];
+  if (earliest === undefined) return full;
+  const held = nowSeconds - earliest + windowSeconds;
+  return Math.min(full, Math.max(held, MIN_FIT_SECONDS, MIN_FIT_WINDOWS * windowSeconds));
+}
+
+/**
+ * The span ending with the bucket that holds `nowSeconds` (the one still filling), `range` long, or as long as the
+ * data held in it when `earliest` is given (see fittedSeconds).
+ */
+export function spanOf(model: string, version: string, range: RangeName, windowSeconds: number, nowSeconds: number, earliest?: number): Span {
+  const seconds = fittedSeconds(range, windowSeconds, nowSeconds, earliest);
+  const bucket = bucketSeconds(seconds, windowSeconds);
   const to = (Math.floor(nowSeconds / bucket) + 1) * bucket;
-  return { model, version, from: to - Math.ceil(RANGES[range] / bucket) * bucket, to, bucket };
+  let from = to - Math.ceil(seconds / bucket) * bucket;
+  // Rounding to whole buckets must not cut off the first window that holds data.
+  if (earliest !== undefined && earliest < from) from = Math.max(Math.floor(earliest / bucket) * bucket, to - Math.ceil(RANGES[range] / bucket) * bucket);
+  return { model, version, from, to, bucket };
 }
 
 export const slotsOf = (span: Span): number => (span.to - span.from) / span.bucket;

@@ -1,0 +1,185 @@
+// One incident on its own page, `/incidents/{id}`: where a page's link lands. What happened when (the timeline, with
+// every delivery attempt), the windows involved as a chart, the label shares before and during, the diagnosis with
+// its evidence and the remedies, and the retraining request as it was sent.
+import type { FC } from 'hono/jsx';
+import { CHANNEL_NAMES } from '../../incidents/channels';
+import type { DeliveryStatusRow } from '../../db/deliveries';
+import type { DeliveryAttemptRow, IncidentRow } from '../../db/status';
+import type { Incident } from '../../monitor/incident';
+import { IncidentCard, type IncidentView } from './incidents';
+import { clock, duration, epochSeconds, lengthWords, redactUrls, verdictWords } from '../../format';
+import { ModelCard, type ModelView } from './model-card';
+import type { RangeName } from './range';
+
+export interface TimelineEntry {
+  /** Epoch seconds. */
+  at: number;
+  kind: 'window' | 'opened' | 'escalated' | 'delivery' | 'attempt' | 'acknowledged' | 'resolved';
+  text: string;
+  /** A state word for the eye (delivered, dead, …). */
+  status?: string;
+}
+
+/** Flagged kinds by severity; a kind this page does not know ranks above them all (new kinds are the lead's news). */
+const SEVERITY: Record<string, number> = { insufficient_data: 0, partial_collapse: 1, collapsed: 2 };
+const severityOf = (v: string) => SEVERITY[v] ?? 3;
+const FLAGGED = (v: string | null): v is string => v !== null && v !== 'healthy' && v !== 'no_traffic' && v !== 'insufficient_data';
+
+export interface TimelineInput {
+  incident: IncidentRow;
+  windowSeconds: number;
+  /** Verdicts of the model version's windows from the first flagged window on, oldest first. */
+  verdicts: { start: number; n: number; verdict: string | null }[];
+  deliveries: readonly DeliveryStatusRow[];
+  attempts: readonly DeliveryAttemptRow[];
+}
+
+const windowWords = (start: number, length: number) => `${clock(start, false, length < 60)}–${clock(start + length, false, length < 60)} UTC`;
+const channelWords = (d: DeliveryStatusRow) => `${CHANNEL_NAMES[d.channel] ?? d.channel} · ${d.event}`;
+
+/** What happened, in order: windows (by their start), labelwatch's own actions (when it took them), every attempt. */
+export function timelineOf({ incident: i, windowSeconds, verdicts, deliveries, attempts }: TimelineInput): TimelineEntry[] {
+  const out: TimelineEntry[] = [];
+  const first = epochSeconds(i.firstWindowStart);
+  const firstVerdict = verdicts.find((w) => w.start === first)?.verdict ?? null;
+  out.push({ at: first, kind: 'window', text: `First flagged window ${windowWords(first, windowSeconds)}: ${verdictWords(firstVerdict ?? i.kind)}` });
+  out.push({ at: epochSeconds(i.openedAt), kind: 'opened', text: `labelwatch opened the incident (${verdictWords(firstVerdict ?? i.kind)})` });
+  // Escalations: a flagged window more severe than every one before it in the incident.
+  let worst = firstVerdict !== null && FLAGGED(firstVerdict) ? severityOf(firstVerdict) : -1;
+  for (const w of verdicts) {
+    if (w.start <= first || w.start > i.lastWindowStart || !FLAGGED(w.verdict)) continue;
+    if (severityOf(w.verdict) > worst) {
+      if (worst >= 0) out.push({ at: w.start, kind: 'escalated', text: `Escalated to ${verdictWords(w.verdict)} in window ${windowWords(w.start, windowSeconds)}` });
+      worst = severityOf(w.verdict);
+    }
+  }
+  if (i.lastWindowStart !== i.firstWindowStart)
+    out.push({
+      at: epochSeconds(i.lastWindowStart),
+      kind: 'window',
+      text: `Last flagged window ${windowWords(epochSeconds(i.lastWindowStart), windowSeconds)} (${i.flaggedWindows} flagged in all)`,
+    });
+  for (const d of deliveries) {
+    out.push({ at: epochSeconds(d.createdAt), kind: 'delivery', text: `${channelWords(d)}: queued`, status: 'pending' });
+    const mine = attempts.filter((a) => a.deliveryId === d.id);
+    for (const a of mine)
+      out.push({
+        at: epochSeconds(a.at),
+        kind: 'attempt',
+        text: `${channelWords(d)}: attempt ${a.attempt}: ${a.statusCode !== null ? `HTTP ${a.statusCode}` : 'no answer'}${a.error ? ` (${redactUrls(a.error).slice(0, 140)})` : ''}`,
+        status: a.outcome,
+      });
+    // Rows from before attempts were recorded one by one: their summary.
+    if (mine.length === 0 && d.attempts > 0)
+      out.push({
+        at: epochSeconds(d.deliveredAt ?? d.nextAttemptAt ?? d.createdAt),
+        kind: 'attempt',
+        text: `${channelWords(d)}: ${d.attempts} attempt${d.attempts === 1 ? '' : 's'}, last ${d.lastStatusCode !== null ? `HTTP ${d.lastStatusCode}` : 'without an answer'}${d.lastError ? ` (${redactUrls(d.lastError).slice(0, 140)})` : ''}`,
+        status: d.status,
+      });
+  }
+  if (i.acknowledgedAt !== null) out.push({ at: epochSeconds(i.acknowledgedAt), kind: 'acknowledged', text: 'Acknowledged by an operator' });
+  if (i.resolvedAt !== null) {
+    const state = i.state as Partial<Incident>;
+    const healthyWindow = typeof state.resolvedAt === 'number' && i.resolvedBy !== 'admin' ? ` (healthy again from window ${windowWords(state.resolvedAt - (i.healthyStreak - 1) * windowSeconds, windowSeconds)})` : '';
+    out.push({
+      at: epochSeconds(i.resolvedAt),
+      kind: 'resolved',
+      text: i.resolvedBy === 'admin' ? 'Resolved by an operator' : `Resolved by the monitor after ${i.healthyStreak} healthy windows in a row${healthyWindow}`,
+    });
+  }
+  // Stable: at equal times, the order above (window, opened, deliveries in creation order) is kept.
+  return out.map((e, k) => ({ e, k })).sort((a, b) => a.e.at - b.e.at || a.k - b.k).map(({ e }) => e);
+}
+
+/**
+ * The retraining request as the page shows it: its type, time and data, without the status URL, and with any URL
+ * blanked. A stored payload never holds a secret (URL and signature are added at send time), but the page shows only
+ * the fields it knows, so a payload written by something else cannot leak through it.
+ */
+export function retrainShown(payload: unknown): string | null {
+  if (typeof payload !== 'object' || payload === null) return null;
+  const p = payload as { type?: unknown; timestamp?: unknown; data?: unknown };
+  if (typeof p.data !== 'object' || p.data === null) return null;
+  const { statusUrl: _link, ...data } = p.data as Record<string, unknown>;
+  return redactUrls(JSON.stringify({ type: p.type, timestamp: p.timestamp, data }, null, 2));
+}
+
+export interface IncidentPageProps {
+  incident: IncidentRow;
+  view: IncidentView;
+  model: ModelView;
+  range: RangeName;
+  timeline: TimelineEntry[];
+  deliveries: readonly DeliveryStatusRow[];
+  retrain: { id: string; status: string; payload: unknown } | undefined;
+  retrainConfigured: boolean;
+  nowSeconds: number;
+}
+
+export const IncidentPage: FC<IncidentPageProps> = ({ incident: i, view, model, range, timeline, deliveries, retrain, retrainConfigured, nowSeconds }) => {
+  const first = epochSeconds(i.firstWindowStart);
+  const end = i.resolvedAt === null ? nowSeconds : epochSeconds(i.resolvedAt);
+  return (
+    <>
+      <section aria-labelledby="incident-title">
+        <h2 id="incident-title">
+          Incident {i.status === 'resolved' ? 'resolved' : i.status} · {duration(end - first)}
+        </h2>
+        <p class="muted small">
+          <code>{i.id}</code> · window starts and ends are the windows’ own clock; “opened”, “acknowledged” and “resolved” are
+          when labelwatch did it. Times are UTC.
+        </p>
+        <IncidentCard view={view} nowSeconds={nowSeconds} page />
+      </section>
+      <section aria-labelledby="timeline">
+        <h2 id="timeline">Timeline</h2>
+        <div class="card">
+          <ol class="timeline">
+            {timeline.map((e) => (
+              <li class={`t-${e.kind}`} data-kind={e.kind}>
+                <time datetime={new Date(e.at * 1000).toISOString()}>{clock(e.at, end - first >= 86_400, true)}</time>
+                <span>
+                  {e.text}
+                  {e.status ? (
+                    <>
+                      {' '}
+                      <span class={`state s-${e.status}`}>{e.status}</span>
+                    </>
+                  ) : null}
+                </span>
+              </li>
+            ))}
+          </ol>
+          {deliveries.length === 0 ? <p class="muted">No delivery: no channel was configured when this incident changed.</p> : null}
+        </div>
+      </section>
+      <section aria-labelledby="windows">
+        <h2 id="windows">
+          Windows around the incident · one bar per {lengthWords(model.span.bucket)}
+        </h2>
+        <ModelCard m={model} range={range} tall />
+      </section>
+      <section aria-labelledby="retrain">
+        <h2 id="retrain">Retraining request</h2>
+        <div class="card">
+          {retrain ? (
+            <>
+              <p>
+                Sent once, when the incident opened: <span class={`state s-${retrain.status}`}>{retrain.status}</span>. What it
+                carried (signed with the retraining secret; the receiver’s URL is never stored):
+              </p>
+              <pre class="payload">{retrainShown(retrain.payload) ?? '(no request body stored)'}</pre>
+            </>
+          ) : (
+            <p class="muted">
+              {retrainConfigured
+                ? 'No retraining request was sent for this incident.'
+                : 'No retraining webhook is configured (RETRAIN_WEBHOOK_URL), so no retraining request was sent.'}
+            </p>
+          )}
+        </div>
+      </section>
+    </>
+  );
+};

@@ -1,0 +1,74 @@
+// Configuration from vars and secrets: defaults, conversions, and errors that name the setting and never a secret.
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config';
+
+const SECRET = 'whsec_' + 'A'.repeat(32);
+
+describe('loadConfig', () => {
+  it('gives the defaults for an empty env, blank settings included', () => {
+    const config = loadConfig({ WINDOW_SECONDS: '  ', API_KEYS: '' });
+    expect(config).toMatchObject({
+      windowSeconds: 60,
+      flushGraceSeconds: 5,
+      aggregatorShards: 4,
+      maxInstances: 1024,
+      monitoring: true,
+      falsePageBudget: 1,
+      seasonality: 'none',
+      apiKeys: [],
+      adminToken: null,
+      publicUrl: null,
+      alertWebhook: null,
+      pagerDuty: null,
+      deliveryBackoff: { baseSeconds: 30, maxSeconds: 3600 },
+    });
+  });
+
+  it('converts what is set', () => {
+    const config = loadConfig({
+      WINDOW_SECONDS: '300',
+      MONITORING: 'OFF',
+      FALSE_PAGE_BUDGET: '0.5',
+      SEASONALITY: ' weekly ',
+      API_KEYS: ' a , b,,',
+      ADMIN_TOKEN: ' t ',
+      PUBLIC_URL: 'https://lw.example',
+      ALERT_WEBHOOK_URL: 'https://hooks.example/x',
+      ALERT_WEBHOOK_SECRET: SECRET,
+      PAGERDUTY_ROUTING_KEY: 'rk',
+    });
+    expect(config).toMatchObject({
+      windowSeconds: 300,
+      monitoring: false,
+      falsePageBudget: 0.5,
+      seasonality: 'weekly',
+      apiKeys: ['a', 'b'],
+      adminToken: 't',
+      publicUrl: 'https://lw.example/',
+      alertWebhook: { url: 'https://hooks.example/x', secret: SECRET },
+      pagerDuty: { routingKey: 'rk', eventsUrl: 'https://events.pagerduty.com/v2/enqueue' },
+    });
+  });
+
+  it.each([
+    [{ WINDOW_SECONDS: 'abc' }, 'WINDOW_SECONDS: expected an integer in [1, 86400], got "abc"'],
+    [{ AGGREGATOR_SHARDS: '0' }, 'AGGREGATOR_SHARDS: expected an integer in [1, 256], got "0"'],
+    [{ DELIVERY_MAX_ATTEMPTS: '21' }, 'DELIVERY_MAX_ATTEMPTS: expected an integer in [1, 20], got "21"'],
+    [{ FALSE_PAGE_BUDGET: '0' }, 'FALSE_PAGE_BUDGET: expected a number > 0, got "0"'],
+    [{ SEASONALITY: 'monthly' }, 'SEASONALITY: expected one of none, daily, weekly, yearly, got "monthly"'],
+    [{ SLACK_WEBHOOK_URL: 'hooks.slack.com/services/T0/B0/secret' }, 'SLACK_WEBHOOK_URL: expected an http(s) URL'],
+    [{ ALERT_WEBHOOK_URL: 'https://hooks.example/x' }, 'ALERT_WEBHOOK_SECRET: expected a Standard Webhooks secret "whsec_<base64>" (required with its URL)'],
+    [{ RETRAIN_WEBHOOK_URL: 'https://r.example', RETRAIN_WEBHOOK_SECRET: 'hunter2' }, 'RETRAIN_WEBHOOK_SECRET: expected a Standard Webhooks secret "whsec_<base64>" (required with its URL)'],
+  ])('rejects %o naming the setting', (env, message) => {
+    let error: unknown;
+    try {
+      loadConfig(env);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toBe(message);
+    // A URL or secret never appears in the message.
+    expect((error as Error).message).not.toMatch(/secret$|hunter2|hooks\.slack/);
+  });
+});
