@@ -123,7 +123,7 @@ describe('buildMetadata', () => {
       features: [{ name: 'a', mean: 0, std: 1 }, { name: 'b', mean: 0, std: 1 }],
       training: { samples: 1, label_counts: { y: 0, x: 1, z: 0 }, epochs: 60 },
       probes: [{ input: [1, 2], label: 'z' }],
-      monitor: { alpha: 0.01 },
+      monitor: { false_page_budget: 0.5 },
     });
     const { metadata, warnings } = buildMetadata(stats, existing, { classWeight: true });
     expect(metadata).toEqual({

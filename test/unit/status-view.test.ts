@@ -94,9 +94,10 @@ describe('label order', () => {
 
 describe('bar verdicts (merged windows)', () => {
   it('takes the worst judged verdict among windows with traffic; no_traffic only for a bar without any', () => {
-    // severity index: 0 healthy, 1 insufficient_data, 2 partial_collapse, 3 collapsed; -1 = no judged window with traffic
+    // severity index: 0 healthy, 1 drift, 2 insufficient_data, 3 partial_collapse, 4 collapsed; -1 = no judged window with traffic
     expect(barVerdict(0, 330, 1)).toBe('healthy');
-    expect(barVerdict(3, 330, 5)).toBe('collapsed');
+    expect(barVerdict(1, 330, 1)).toBe('drift');
+    expect(barVerdict(4, 330, 5)).toBe('collapsed');
     expect(barVerdict(-1, 330, 1)).toBe('receiving');
     expect(barVerdict(-1, 0, 1)).toBe('no_traffic');
     expect(barVerdict(-1, 0, 0)).toBeNull();
