@@ -210,6 +210,9 @@ function lostVariance(window: WindowCounts, features: ReturnType<typeof compareF
   const zeroRowShare = window.n > 0 ? window.zeroRows / window.n : 0;
   const lost = features
     .filter((f) => f.expectedStd > 0 && f.observedStd < LOST_VARIANCE_RATIO * f.expectedStd)
+    // A feature that sits at a value it takes in much of the training data (precipitation 0 on a dry day) is
+    // legitimately constant in part of the traffic: that is not lost variance.
+    .filter((f) => !(f.spec.mode && Math.abs(f.observedMean - f.spec.mode.value) <= LOST_VARIANCE_RATIO * f.expectedStd))
     .map((f) => ({ ...strip(f), stdRatio: round(f.observedStd / f.expectedStd) }));
   if (lost.length === 0 && !(window.n >= MIN_FEATURE_ROWS && zeroRowShare >= ZERO_ROW_SHARE)) return null;
   const lostShare = features.length > 0 ? lost.length / features.length : 0;

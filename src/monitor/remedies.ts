@@ -11,6 +11,11 @@ interface RemedyOf<K extends string> {
   kind: K;
   /** The diagnosis this remedy answers. */
   diagnosis: DiagnosisKind;
+  /**
+   * Set when another diagnosis explains the window with high confidence: this remedy is for after that one is fixed
+   * (and only if the problem persists), not something to do beside it.
+   */
+  after?: DiagnosisKind;
   /** One human sentence. */
   sentence: string;
 }
@@ -82,6 +87,16 @@ export type Remedy =
 
 export type RemedyKind = Remedy['kind'];
 
+/** A diagnosis this confident explains the window on its own: the other remedies are listed as "after fixing it". */
+export const DECISIVE_CONFIDENCE = 0.85;
+const AFTER_WORDS: Record<DiagnosisKind, string> = {
+  scaler_missing: 'the scaler',
+  preprocessing_lost_variance: 'the input pipeline',
+  class_imbalance: 'the class imbalance',
+  insufficient_data: 'the training data',
+  degenerate_model: 'the model',
+};
+
 /** Adam's customary default, suggested when the training learning rate is unknown. */
 const DEFAULT_LEARNING_RATE = 0.001;
 const DEFAULT_HIDDEN_UNITS = 32;
@@ -108,22 +123,24 @@ function forClassImbalance(metadata: ModelMetadata): Remedy[] {
   const weights = balancedClassWeights(counts, labels);
   const target = Math.max(...labels.map((l) => counts[l] ?? 0));
   const addPerLabel = Object.fromEntries(labels.map((l) => [l, target - (counts[l] ?? 0)]));
+  // A model trained with class weights already does not need to be told to use them: resampling is what is left.
+  const weighted = metadata.training.class_weight !== undefined;
   return [
-    {
+    ...(weighted ? [] : [{
       kind: 'class_weight',
       diagnosis: 'class_imbalance',
       weights,
       sentence: `Retrain with class_weight ${Object.entries(weights)
         .map(([l, w]) => `${l}: ${w}`)
         .join(', ')} (n / (k · n_c) from the training counts).`,
-    },
+    } satisfies ClassWeightRemedy]),
     {
       kind: 'resample',
       diagnosis: 'class_imbalance',
       strategy: 'oversample',
       targetPerLabel: target,
       addPerLabel,
-      sentence: `Or oversample every label to ${target} training rows (${labels
+      sentence: `${weighted ? 'Class weights were already used: oversample' : 'Or oversample'} every label to ${target} training rows (${labels
         .filter((l) => addPerLabel[l] > 0)
         .map((l) => `+${addPerLabel[l]} ${l}`)
         .join(', ')}).`,
@@ -245,6 +262,8 @@ function forDegenerateModel(diagnosis: Extract<Diagnosis, { kind: 'degenerate_mo
  */
 export function remedies(diagnoses: readonly Diagnosis[], metadata: ModelMetadata, _evaluation?: Evaluation): Remedy[] {
   const out: Remedy[] = [];
+  // One cause that explains the window with high confidence comes first; the others' remedies wait for its fix.
+  const decisive = diagnoses[0] && diagnoses[0].confidence >= DECISIVE_CONFIDENCE ? diagnoses[0].kind : undefined;
   for (const d of diagnoses) {
     const proposed =
       d.kind === 'class_imbalance'
@@ -256,7 +275,10 @@ export function remedies(diagnoses: readonly Diagnosis[], metadata: ModelMetadat
             : d.kind === 'insufficient_data'
               ? forInsufficientData(d)
               : forDegenerateModel(d);
-    for (const r of proposed) if (!out.some((o) => o.kind === r.kind)) out.push(r);
+    for (const r of proposed) {
+      if (out.some((o) => o.kind === r.kind)) continue;
+      out.push(decisive && r.diagnosis !== decisive ? { ...r, after: decisive, sentence: `After fixing ${AFTER_WORDS[decisive]}, if it persists: ${r.sentence}` } : r);
+    }
   }
   return out;
 }

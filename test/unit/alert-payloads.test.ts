@@ -50,7 +50,8 @@ describe('alert webhook payload', () => {
     });
     expect(p.data.latestFlaggedWindow).toMatchObject({ verdict: 'collapsed', n: 300, topLabel: 'rain', topShare: 1, dominantLabel: 'rain' });
     expect(p.data.diagnoses.map((d) => d.kind)).toEqual(['insufficient_data', 'class_imbalance']);
-    expect(p.data.remedies.map((r) => r.kind)).toEqual(['collect_data', 'augment', 'class_weight', 'resample']);
+    // The model was trained with class weights already: it is not told to add them, only to resample.
+    expect(p.data.remedies.map((r) => r.kind)).toEqual(['collect_data', 'augment', 'resample']);
     for (const r of p.data.remedies) expect(r.sentence.length).toBeGreaterThan(10);
     expect(p.data.statusUrl).toBe('https://labelwatch.example.test/incidents/inc_01KWQ4M2Z8E3T5V7X9Y1B3D5F7');
     // The body survives a JSON round trip unchanged: what is stored is what is sent.
@@ -102,12 +103,12 @@ describe('retraining webhook payload', () => {
       ['snow', 0],
       ['sun', 0],
     ]);
-    // Diagnoses with their evidence, remedies with their numbers: class weights n / (k · n_c) from the training
-    // counts, n = 1169, k = 5 (drizzle 1169 / 210 = 5.5667).
+    // Diagnoses with their evidence, remedies with their numbers: the model already used class weights, so the
+    // imbalance remedy is oversampling every label to the majority's 513 training rows (drizzle 513 − 42 = 471).
     const imbalance = d.diagnoses.find((x) => x.kind === 'class_imbalance')!;
-    expect(imbalance.evidence).toMatchObject({ majorityLabel: 'rain', trainingCounts: { drizzle: 42, fog: 81, rain: 513, snow: 21, sun: 512 } });
-    const weights = d.remedies.find((r) => r.kind === 'class_weight');
-    expect(weights).toMatchObject({ weights: { drizzle: 5.5667, fog: 2.8864, rain: 0.4558, snow: 11.1333, sun: 0.4566 } });
+    expect(imbalance.evidence).toMatchObject({ majorityLabel: 'rain', classWeightUsed: true, trainingCounts: { drizzle: 42, fog: 81, rain: 513, snow: 21, sun: 512 } });
+    expect(d.remedies.find((r) => r.kind === 'class_weight')).toBeUndefined();
+    expect(d.remedies.find((r) => r.kind === 'resample')).toMatchObject({ targetPerLabel: 513, addPerLabel: { drizzle: 471, fog: 432, rain: 0, snow: 492, sun: 1 } });
     expect(d.remedies.find((r) => r.kind === 'collect_data')).toMatchObject({ labels: expect.arrayContaining(['snow']) });
     expect(d.statusUrl).toBe(notice.statusUrl);
   });
