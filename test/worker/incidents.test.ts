@@ -7,7 +7,7 @@ import { trackIncident } from '../../src/incidents/track';
 import { SWEEP_GRACE_SECONDS, sweepOutbox } from '../../src/incidents/outbox';
 import { createApp } from '../../src/app';
 import type { Env } from '../../src/config';
-import { emptyCounts, evaluateWindow, explain, type EvaluatedWindow } from '../../src/monitor';
+import { detectorSettings, emptyCounts, explain, judgeWindow, type EvaluatedWindow, type MonitorState } from '../../src/monitor';
 import { registry } from '../../src/serving/registry';
 
 const TOKEN = 'admin-token-4d1f9a7c';
@@ -52,13 +52,23 @@ const NOW = Math.floor(Date.now() / 60_000) * 60_000;
 const START = NOW / 1000 - 3600;
 const at = (k: number) => START + 60 * k;
 
-function judged(labelCounts: Record<string, number>, k: number, model = weather.name): EvaluatedWindow {
+const countsOf = (labelCounts: Record<string, number>) => {
   const counts = emptyCounts();
-  counts.labelCounts = labelCounts;
+  Object.assign(counts.labelCounts, labelCounts);
   counts.n = Object.values(labelCounts).reduce((s, c) => s + c, 0);
-  const evaluation = evaluateWindow(counts, weather);
-  const flagged = evaluation.verdict === 'collapsed' || evaluation.verdict === 'partial_collapse';
-  return { model, version: weather.version, windowStart: at(k), evaluation, ...(flagged ? explain(evaluation, counts, weather) : { diagnoses: [], remedies: [] }) };
+  return counts;
+};
+/** The detector's state after half an hour of healthy traffic at the model's own held-out mix: a model with a history. */
+const settings = detectorSettings(weather, { windowSeconds: 60 });
+const warm = Array.from({ length: 30 }, () => countsOf(weather.reference!.label_counts)).reduce<MonitorState | null>(
+  (state, counts, i) => judgeWindow(state, counts, at(-100 + i), settings).state,
+  null,
+);
+/** A window judged by the real detector after that history, with its diagnosis when flagged. */
+function judged(labelCounts: Record<string, number>, k: number, model = weather.name): EvaluatedWindow {
+  const counts = countsOf(labelCounts);
+  const { evaluation } = judgeWindow(warm, counts, at(k), settings);
+  return { model, version: weather.version, windowStart: at(k), evaluation, ...explain(evaluation, counts, weather) };
 }
 const collapsed = (k: number, model?: string) => judged({ rain: 300 }, k, model);
 const partial = (k: number) => judged({ rain: 150, sun: 150, snow: 4 }, k);
@@ -297,7 +307,9 @@ describe('admin API', () => {
       [4, 3, 2, 1, 0].map((k) => [new Date(at(k) * 1000).toISOString(), 'collapsed', { rain: 300 }]),
     );
     expect(body.diagnoses.map((d: { kind: string }) => d.kind)).toEqual(['insufficient_data', 'class_imbalance']);
-    expect(body.remedies.map((r: { kind: string }) => r.kind)).toContain('class_weight');
+    // The model already trained with class weights: the imbalance remedy is resampling, not class weights again.
+    expect(body.remedies.map((r: { kind: string }) => r.kind)).toContain('resample');
+    expect(body.remedies.map((r: { kind: string }) => r.kind)).not.toContain('class_weight');
     expect(body.deliveries).toHaveLength(4);
     const slack = body.deliveries.find((d: { channel: string }) => d.channel === 'slack');
     expect(slack).toMatchObject({ event: 'incident.opened', status: 'dead', attempts: 8, last_status_code: 503, last_error: 'HTTP 503 (gave up after 8 attempts)' });
