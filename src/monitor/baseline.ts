@@ -42,9 +42,10 @@ export const PACKAGE_ICC: Record<Seasonality, number> = { none: 0.01, daily: 0.1
 export const PRODUCTION_ICC = 0.002;
 export const PRIOR_WINDOWS = 10;
 /**
- * A flagged window teaches the trailing baseline at this fraction of a healthy one's weight. Not at all would
- * freeze the baseline forever after one alarm while the seasons move on; at full weight a real collapse would be
- * learnt as normal within days. At a tenth, a collapse stays a collapse for weeks, and a false alarm heals.
+ * A flagged window teaches the trailing baseline at this fraction of a healthy one's weight. Not at all would freeze
+ * the baseline forever after one alarm while the seasons move on (one false alarm, one permanent incident). At full
+ * weight, a partial collapse nobody fixes becomes the new normal after some days; a total collapse never does (a
+ * window of one label stays above the collapse alternative whatever the baseline learns). docs/detection.md.
  */
 export const FLAGGED_WEIGHT = 1;
 /** A seasonal phase is used once the previous cycles put at least this many predictions there. */

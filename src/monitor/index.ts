@@ -12,7 +12,6 @@ export * from './detector';
 export * from './diagnosis';
 export * from './distribution';
 export * from './gamma';
-export * from './holm';
 export * from './incident';
 export * from './reference';
 export * from './remedies';

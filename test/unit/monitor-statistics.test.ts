@@ -11,7 +11,6 @@ import {
   topShare,
 } from '../../src/monitor/distribution';
 import { chiSquareSurvival, logGamma, regularizedGammaP, regularizedGammaQ } from '../../src/monitor/gamma';
-import { holmRejections } from '../../src/monitor/holm';
 
 /** |actual − expected| ≤ rel · |expected|: tail probabilities are compared in relative terms. */
 const close = (actual: number, expected: number, rel = 1e-9) =>
@@ -161,18 +160,3 @@ describe('label distribution statistics', () => {
   });
 });
 
-describe('holmRejections', () => {
-  it('steps down until the first p above alpha/(m − rank)', () => {
-    // By hand, alpha 0.05, m 4: sorted 0.005 ≤ 0.0125 ✓, 0.01 ≤ 0.0167 ✓, 0.03 > 0.025 ✗ → stop.
-    expect(holmRejections([0.01, 0.04, 0.03, 0.005], 0.05)).toEqual([true, false, false, true]);
-  });
-  it('is more powerful than Bonferroni when several p are small', () => {
-    // Bonferroni (0.05/3 = 0.0167) would reject only the first; Holm also rejects 0.02 ≤ 0.025 and 0.04 ≤ 0.05.
-    expect(holmRejections([0.01, 0.02, 0.04], 0.05)).toEqual([true, true, true]);
-  });
-  it('rejects nothing for an empty family and refuses bad input', () => {
-    expect(holmRejections([], 0.05)).toEqual([]);
-    expect(() => holmRejections([0.5], 0)).toThrow(RangeError);
-    expect(() => holmRejections([1.5], 0.05)).toThrow(RangeError);
-  });
-});
