@@ -8,10 +8,11 @@
 // Statistics are population ones (divide by n), as sklearn's StandardScaler and scripts/train.ts compute them.
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { basename, dirname, extname, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseFlags } from './lib/args.ts';
 import { parseCsv, type CsvTable } from './lib/csv.ts';
+import { predictLabels, toModelUnits } from './lib/model.ts';
 import { MetadataError, parseMetadata, type FeatureSpec, type ModelMetadata } from '../src/serving/metadata.ts';
 
 /** An error for the person at the terminal: printed without a stack. */
@@ -182,6 +183,7 @@ export function buildMetadata(stats: TrainingStats, existing: ModelMetadata | nu
 // CLI
 
 export const USAGE = `usage: npm run stats -- --csv <train.csv> --label <column> [options]
+       npm run stats -- --model-dir <package> --csv <held-out.csv> [--scaled] [--out <file>]
 
   --csv <file>          training data: CSV with a header row
   --label <column>      the column holding the class label
@@ -191,7 +193,14 @@ export const USAGE = `usage: npm run stats -- --csv <train.csv> --label <column>
   --class-weight        write the suggested 'balanced' class weights n/(k·n_c) into training.class_weight
   --name <name>         model name (default: the existing one, else the --out folder name)
   --version <v>         model version (default: the existing one, else "1")
-  --out <file>          metadata.json to update (merged when it exists) or create; default: print to stdout`;
+  --out <file>          metadata.json to update (merged when it exists) or create; default: print to stdout
+
+  With --model-dir, the model's own answers instead: the package's model (model.json + weights, run in Node)
+  predicts every row of the held-out CSV (feature columns by name, raw units unless --scaled) and its label counts
+  are written as the package's "reference", the baseline labelwatch judges production against
+  (default --out: <package>/metadata.json).
+  --model-dir <dir>     the model package (model.json, weights, metadata.json)
+  --scaled              the CSV is already in model units (do not apply the features' raw scaler)`;
 
 const fmt = (x: number) => (Math.abs(x) < 1e-9 ? '0' : Number(x.toPrecision(6)).toString());
 
@@ -205,6 +214,58 @@ function describeStats(stats: TrainingStats, classWeight: boolean): string {
     lines.push(`  ${l.padEnd(24)} ${String(stats.labelCounts[l]).padStart(5)}  ${((100 * stats.labelCounts[l]) / stats.samples).toFixed(1).padStart(5)}%   ${stats.classWeight[l]}`);
   if (!classWeight) lines.push('  (class weights are suggestions; --class-weight writes them into the metadata)');
   return lines.join('\n');
+}
+
+/**
+ * The package's own answers on held-out rows: its model predicts every row of `rows` (already in the model's feature
+ * order and units), and the counts per label become metadata.reference.
+ */
+export async function referenceOf(modelDir: string, metadata: ModelMetadata, rows: number[][], source: string): Promise<NonNullable<ModelMetadata['reference']>> {
+  const answers = await predictLabels(modelDir, metadata, rows);
+  const labelCounts = Object.fromEntries(metadata.labels.map((l) => [l, answers.filter((a) => a === l).length]));
+  return { label_counts: labelCounts, samples: answers.length, source };
+}
+
+/** `--model-dir`: predicts the held-out CSV with the package's model and writes the counts as its reference. */
+async function writeReference(modelDir: string, csvPath: string, scaled: boolean, out: string | undefined): Promise<number> {
+  const metadataPath = join(modelDir, 'metadata.json');
+  if (!existsSync(join(modelDir, 'model.json'))) throw new StatsError(`--model-dir ${modelDir}: no model.json there`);
+  if (!existsSync(metadataPath)) throw new StatsError(`--model-dir ${modelDir}: no metadata.json there (write it first: npm run stats -- --csv <train.csv> --label <column> --out ${metadataPath})`);
+  const metadata = readMetadata(metadataPath);
+  let text: string;
+  try {
+    text = readFileSync(csvPath, 'utf8');
+  } catch (e) {
+    throw new StatsError(`--csv ${csvPath}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const table = (() => {
+    try {
+      return parseCsv(text, csvPath);
+    } catch (e) {
+      throw new StatsError((e as Error).message);
+    }
+  })();
+  const at = metadata.features.map((f) => table.header.indexOf(f.name));
+  const missing = metadata.features.filter((_, j) => at[j] < 0).map((f) => f.name);
+  if (missing.length > 0) throw new StatsError(`${csvPath}: missing feature column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (columns: ${table.header.join(', ')})`);
+  const rows: number[][] = [];
+  let skipped = 0;
+  table.rows.forEach((cells) => {
+    const row = at.map((j) => toNumber(cells[j]));
+    if (row.some((v) => v === null)) skipped++;
+    else rows.push(row as number[]);
+  });
+  if (rows.length === 0) throw new StatsError(`${csvPath}: no row has a number for every feature`);
+  const reference = await referenceOf(modelDir, metadata, scaled ? rows : toModelUnits(metadata, rows), `argmax on the ${rows.length} held-out rows of ${basename(csvPath)}`);
+  process.stderr.write(
+    `stats: the model answers ${metadata.labels.map((l) => `${l} ${reference.label_counts[l]}`).join(', ')} on ${rows.length} rows` +
+      `${skipped ? ` (${skipped} skipped: a feature blank or not a number)` : ''}, ${scaled ? 'taken as model units' : 'scaled from raw units with each feature\'s raw scaler'}\n`,
+  );
+  const updated = parseMetadata({ ...metadata, reference }, metadataPath);
+  const target = out ?? metadataPath;
+  await writeFile(target, `${JSON.stringify(updated, null, 2)}\n`);
+  process.stderr.write(`stats: wrote reference into ${target}\n`);
+  return 0;
 }
 
 /** An existing metadata.json, checked: merging into a broken file would hide the problem. */
@@ -230,8 +291,11 @@ export async function main(argv: string[]): Promise<number> {
       name: { type: 'string' },
       version: { type: 'string' },
       out: { type: 'string' },
+      'model-dir': { type: 'string' },
+      scaled: { type: 'boolean', default: false },
     });
-    if (!values.help && (!values.csv || !values.label)) throw new Error('--csv and --label are required');
+    if (!values.help && !values.csv) throw new Error('--csv is required');
+    if (!values.help && !values.label && !values['model-dir']) throw new Error('--label is required (or --model-dir, for the reference)');
   } catch (e) {
     process.stderr.write(`stats: ${(e as Error).message}\n\n${USAGE}\n`);
     return 2;
@@ -241,6 +305,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
+    if (values['model-dir']) return await writeReference(values['model-dir'], values.csv!, values.scaled ?? false, values.out);
     const csvPath = values.csv!;
     let text: string;
     try {

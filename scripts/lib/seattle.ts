@@ -1,11 +1,11 @@
 // The Seattle weather days in date order, with what a model package answers for each: the real seasonal traffic
 // the detector benchmark and the backtest tests replay. Runs the committed model in Node (tfjs cpu backend), so the
 // labels are the model's own answers, not the true weather.
-import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { parseMetadata, type ModelMetadata } from '../../src/serving/metadata';
+import type { ModelMetadata } from '../../src/serving/metadata';
+import { predictLabels, readPackageMetadata, toModelUnits } from './model';
 import { ROOT } from './bench';
 
 export interface WeatherDay {
@@ -39,32 +39,10 @@ export function seattleDays(): WeatherDay[] {
   });
 }
 
-export function loadMetadata(model: string): ModelMetadata {
-  const path = join(ROOT, 'models', model, 'metadata.json');
-  return parseMetadata(JSON.parse(readFileSync(path, 'utf8')), path);
-}
+export const loadMetadata = (model: string): ModelMetadata => readPackageMetadata(join(ROOT, 'models', model));
 
 /** The label the packaged model answers for each day (argmax), scaling raw units as its metadata says. */
 export async function predictDays(model: string, days: readonly WeatherDay[]): Promise<string[]> {
-  await tf.setBackend('cpu');
   const metadata = loadMetadata(model);
-  const dir = join(ROOT, 'models', model);
-  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
-  const weights = json.weightsManifest.flatMap((g: { paths: string[] }) => g.paths.map((p) => readFileSync(join(dir, p))));
-  const weightData = new Uint8Array(Buffer.concat(weights)).buffer;
-  const net = await tf.loadLayersModel(
-    tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest.flatMap((g: { weights: unknown[] }) => g.weights), weightData }),
-  );
-  const rows = days.map((d) =>
-    d.raw.map((x, j) => {
-      const raw = metadata.features[j].raw;
-      return raw ? (x - raw.mean) / raw.std : x;
-    }),
-  );
-  const input = tf.tensor2d(rows, [rows.length, FEATURES.length], 'float32');
-  const output = net.predict(input) as tf.Tensor2D;
-  const probabilities = (await output.array()) as number[][];
-  tf.dispose([input, output]);
-  net.dispose();
-  return probabilities.map((p) => metadata.labels[p.indexOf(Math.max(...p))]);
+  return predictLabels(join(ROOT, 'models', model), metadata, toModelUnits(metadata, days.map((d) => d.raw)));
 }

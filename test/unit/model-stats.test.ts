@@ -3,7 +3,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { StatsError, balancedClassWeights, buildMetadata, computeStats, main } from '../../scripts/model-stats';
 import { parseCsv } from '../../scripts/lib/csv';
@@ -170,10 +170,35 @@ describe('npm run stats (main)', () => {
     expect(merged.training.class_weight).toEqual({ x: 0.666667, y: 2 });
   });
 
+  it("--model-dir writes the model's own answers on held-out rows as its reference: the same counts npm run train wrote", async () => {
+    const root = join(import.meta.dirname, '..', '..');
+    const dir = await mkdtemp(join(tmpdir(), 'stats-ref-'));
+    const pkg = join(dir, 'seattle-weather');
+    cpSync(join(root, 'models', 'seattle-weather'), pkg, { recursive: true });
+    const packaged = JSON.parse(readFileSync(join(pkg, 'metadata.json'), 'utf8'));
+    const { reference: written, ...withoutReference } = packaged;
+    await writeFile(join(pkg, 'metadata.json'), JSON.stringify(withoutReference));
+    // The held-out rows (raw units) that the training script predicted, as a CSV with the features by name.
+    const holdout = JSON.parse(readFileSync(join(root, 'test', 'fixtures', 'holdout', 'seattle-weather.json'), 'utf8'));
+    const csv = join(dir, 'held-out.csv');
+    await writeFile(csv, [[...holdout.features, 'weather'].join(','), ...holdout.rows.map((r: { input: number[]; label: string }) => [...r.input, r.label].join(','))].join('\n'));
+    expect(await main(['--model-dir', pkg, '--csv', csv])).toBe(0);
+    const updated = JSON.parse(readFileSync(join(pkg, 'metadata.json'), 'utf8'));
+    expect(updated.reference.label_counts).toEqual(written.label_counts);
+    expect(updated.reference.samples).toBe(holdout.rows.length);
+    expect(stderr).toContain('scaled from raw units');
+    // A CSV without the model's features says which are missing.
+    await writeFile(csv, 'a,b\n1,2\n');
+    expect(await main(['--model-dir', pkg, '--csv', csv])).toBe(1);
+    expect(stderr).toContain('missing feature columns precipitation, temp_max, temp_min, wind');
+  });
+
   it('exits 1 with one line on bad input, 2 on missing flags', async () => {
     expect(await main(['--csv', '/nonexistent.csv', '--label', 'label'])).toBe(1);
     expect(stderr).toContain('stats: --csv /nonexistent.csv: cannot read (ENOENT)');
     expect(await main(['--csv', 'x.csv'])).toBe(2);
-    expect(stderr).toContain('--csv and --label are required');
+    expect(stderr).toContain('--label is required (or --model-dir, for the reference)');
+    expect(await main(['--label', 'y'])).toBe(2);
+    expect(stderr).toContain('--csv is required');
   });
 });
