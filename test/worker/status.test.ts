@@ -134,6 +134,18 @@ describe('GET / (status page)', () => {
     expect(incident).toMatch(/Top label <strong>Gentoo<\/strong>: \d+% before → <strong>9\d(\.\d)?%<\/strong>/);
   });
 
+  it("says which reference a model is judged against: its own held-out answers, or (weaker) its training labels", async () => {
+    const html = await (await get('/')).text();
+    // penguins carries its held-out answers: the legend shows them as "normal", and no warning.
+    expect(card(html, 'penguins')).toContain('· normal 43%'); // Adelie 37 of 86 held-out answers
+    expect(card(html, 'penguins')).not.toContain('reference-note');
+    // The xss-label fixture package has none: it is judged against its training labels, and the card says so.
+    const fixture = card(html, 'xss-label');
+    expect(fixture).toContain('Judged against its training labels');
+    expect(fixture).toContain('npm run stats -- --model-dir');
+    expect(fixture).toContain('· train ');
+  });
+
   it('escapes hostile model and label names and runs no script', async () => {
     const res = await get('/');
     const html = await res.text();

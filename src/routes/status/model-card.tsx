@@ -1,6 +1,7 @@
 // One model version's card: status, the label-share chart, its legend, and what the chart is showing.
 import type { FC } from 'hono/jsx';
 import type { IncidentRow, LabelBucket, Span } from '../../db/status';
+import { packageReference } from '../../monitor/detector';
 import type { ModelMetadata } from '../../serving/metadata';
 import { colourOf, isFlagged, LabelChart, type Threshold } from './chart';
 import { clock, epochSeconds, lengthWords, percent, topLabel, verdictWords } from '../../format';
@@ -55,7 +56,10 @@ export const ModelCard: FC<{ m: ModelView; range: RangeName; incident?: Incident
       if (v === 'no_traffic' && !m.expectTraffic) idle += k;
       else flagged.set(v, (flagged.get(v) ?? 0) + k);
     }
-  const trainingTotal = m.metadata ? Object.values(m.metadata.training.label_counts).reduce((s, c) => s + c, 0) : 0;
+  // What the detector starts from: the model's own held-out answers, or (weaker) its training labels.
+  const reference = m.metadata ? packageReference(m.metadata) : null;
+  const referenceTotal = reference ? reference.counts.reduce((s, c) => s + c, 0) : 0;
+  const referenceWord = reference?.source === 'held_out_predictions' ? 'normal' : 'train';
   const href = `/models/${encodeURIComponent(m.name)}?range=${range}`;
   const barHref = (start: number) => `${tall ? '' : href}#${barAnchor(m.version, start)}`;
   const anyFlagged = m.buckets.some((b) => isFlagged(b.verdict, m.expectTraffic));
@@ -105,13 +109,23 @@ export const ModelCard: FC<{ m: ModelView; range: RangeName; incident?: Incident
             <span class="swatch" style={`background:${colourOf(i)}`} />
             <span>
               {label}
-              {m.metadata && trainingTotal > 0 ? (
-                <span class="muted"> · train {percent((m.metadata.training.label_counts[label] ?? 0) / trainingTotal)}</span>
+              {reference && referenceTotal > 0 ? (
+                <span class="muted">
+                  {' '}
+                  · {referenceWord} {percent((reference.counts[i] ?? 0) / referenceTotal)}
+                </span>
               ) : null}
             </span>
           </li>
         ))}
       </ul>
+      {reference?.source === 'training_labels' ? (
+        <p class="stats note reference-note">
+          {m.metadata?.reference
+            ? 'Its own held-out answers show a model defect, so it is judged against its training labels until its history takes over.'
+            : 'Judged against its training labels until its history takes over: the package carries no held-out answers of the model (metadata reference, written by npm run stats -- --model-dir), a weaker reference.'}
+        </p>
+      ) : null}
       <p class="stats">
         Collapse line {percent(m.threshold.share)}:{' '}
         {m.threshold.fromDetector
