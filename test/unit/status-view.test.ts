@@ -8,6 +8,7 @@ import { flaggedRuns } from '../../src/routes/status/model-details';
 import { timelineOf } from '../../src/routes/status/incident-page';
 import { describeChannels, pagedChannels } from '../../src/incidents/channels';
 import { loadConfig } from '../../src/config';
+import type { Incident } from '../../src/monitor/incident';
 
 describe('bars of a range', () => {
   it('keeps one bar per window while the range fits, merges into nice multiples beyond', () => {
@@ -169,9 +170,9 @@ describe('incident timeline', () => {
     acknowledgedAt: 1_100,
     resolvedAt: 1_200,
     resolvedBy: 'monitor',
-    state: { resolvedAt: 1_050 },
-  };
-  const delivery = { id: 'msg_1', incidentId: 'inc_1', channel: 'pagerduty', event: 'incident.opened', status: 'delivered', attempts: 2, lastStatusCode: 202, lastError: null, createdAt: 1_080, nextAttemptAt: null, enqueuedAt: 1_080, deliveredAt: 1_140 };
+    state: { resolvedAt: 1_050 } as Incident,
+  } as const;
+  const delivery = { id: 'msg_1', incidentId: 'inc_1', channel: 'pagerduty', event: 'incident.opened', status: 'delivered', attempts: 2, lastStatusCode: 202, lastError: null, createdAt: 1_080, nextAttemptAt: null, enqueuedAt: 1_080, deliveredAt: 1_140 } as const;
   it('orders windows, escalations, every attempt, acknowledge and resolve', () => {
     const timeline = timelineOf({
       incident,
