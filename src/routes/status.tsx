@@ -355,7 +355,8 @@ async function incidentPage(c: Context<App>) {
   const batch = new ReadBatch(c.env.DB);
   const pending = Promise.all([
     incidentView(batch, incident, config, now),
-    modelView(batch, pair, span, config, incident.status === 'resolved' ? undefined : incident),
+    // The line and the caption follow this incident's label, resolved or not.
+    modelView(batch, pair, span, config, incident),
     batch.add(deliveriesOf([incident.id])),
     batch.add(attemptsOf(incident.id)),
     batch.add(retrainRequestOf(incident.id)),
@@ -363,8 +364,6 @@ async function incidentPage(c: Context<App>) {
   ]);
   await batch.run();
   const [view, model, deliveries, attempts, retrain, verdicts] = await pending;
-  // An incident's chart caption follows the incident, resolved or not.
-  if (incident.status === 'resolved') model.threshold = collapseLine(null);
   const timeline = timelineOf({ incident, windowSeconds: length, verdicts, deliveries: deliveries as DeliveryStatusRow[], attempts });
   const refresh = refreshSeconds(config);
   pageHeaders(c, Date.now() - started);

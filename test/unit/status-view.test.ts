@@ -75,7 +75,9 @@ describe('collapse line', () => {
       statistics: { topLabel: 'Gentoo', perLabel: [{ label: 'Adelie', referenceShare: 0.44 }, { label: 'Gentoo', referenceShare: 0.36 }] },
     };
     // The others (64 % expected) must keep less than a quarter of that: Gentoo above 1 − 0.25 · 0.64 = 84 %.
-    expect(collapseLine(evaluation)).toEqual({ share: 0.84, label: 'Gentoo', fromDetector: true });
+    expect(collapseLine(evaluation)).toEqual({ share: 0.84, label: 'Gentoo', fromDetector: true, forIncident: false });
+    // An open incident about Adelie moves the line to Adelie's threshold: 1 − 0.25 · 0.56 = 86 %.
+    expect(collapseLine(evaluation, 'Adelie')).toEqual({ share: 0.86, label: 'Adelie', fromDetector: true, forIncident: true });
   });
 
   it('falls back to a 90 % default without an evaluation, and says so', () => {

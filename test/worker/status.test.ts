@@ -65,6 +65,8 @@ describe('GET / (status page)', () => {
     // Thirteen adjacent collapsed windows are one run with one marker.
     expect(flags[2][2]).toMatch(/^collapsed: 13 windows, \d\d:\d\d–\d\d:\d\d UTC$/);
     expect(count(html, 'data-verdict="collapsed"')).toBe(13);
+    // The collapse line and its caption follow the open incident (onto Gentoo), not the latest window.
+    expect(html).toContain('where the detector calls a collapse onto Gentoo (the incident’s label)');
     // The newest window is still open and has traffic: receiving, not judged yet.
     expect(count(html, 'data-verdict="receiving"')).toBe(1);
   });

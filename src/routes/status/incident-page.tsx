@@ -60,7 +60,7 @@ export function timelineOf({ incident: i, windowSeconds, verdicts, deliveries, a
       text: `Last flagged window ${windowWords(epochSeconds(i.lastWindowStart), windowSeconds)} (${i.flaggedWindows} flagged in all)`,
     });
   for (const d of deliveries) {
-    out.push({ at: epochSeconds(d.createdAt), kind: 'delivery', text: `${channelWords(d)}: queued`, status: 'pending' });
+    out.push({ at: epochSeconds(d.createdAt), kind: 'delivery', text: `${channelWords(d)}: queued` });
     const mine = attempts.filter((a) => a.deliveryId === d.id);
     for (const a of mine)
       out.push({
@@ -158,7 +158,7 @@ export const IncidentPage: FC<IncidentPageProps> = ({ incident: i, view, model, 
         <h2 id="windows">
           Windows around the incident · one bar per {lengthWords(model.span.bucket)}
         </h2>
-        <ModelCard m={model} range={range} tall />
+        <ModelCard m={model} range={range} incident={i.status === 'resolved' ? undefined : i} tall />
       </section>
       <section aria-labelledby="retrain">
         <h2 id="retrain">Retraining request</h2>

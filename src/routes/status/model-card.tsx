@@ -115,7 +115,7 @@ export const ModelCard: FC<{ m: ModelView; range: RangeName; incident?: Incident
       <p class="stats">
         Collapse line {percent(m.threshold.share)}:{' '}
         {m.threshold.fromDetector
-          ? `where the detector calls a collapse onto ${m.threshold.label} (${incident ? 'the open incident’s label' : 'latest evaluation'}).`
+          ? `where the detector calls a collapse onto ${m.threshold.label} (${m.threshold.forIncident ? 'the incident’s label' : 'latest evaluation'}).`
           : 'a default; no evaluated window yet.'}{' '}
         {m.span.bucket === m.windowSeconds
           ? `One bar per ${lengthWords(m.span.bucket)} window.`
