@@ -134,7 +134,7 @@ export const deliveries = sqliteTable(
     incidentId: text('incident_id').notNull(),
     /** 'alert' | 'pagerduty' | 'slack' | 'retrain'. */
     channel: text('channel').$type<ChannelName>().notNull(),
-    /** 'incident.opened' | 'incident.updated' | 'incident.resolved' | 'retrain.requested'. */
+    /** 'incident.opened' | 'incident.updated' | 'incident.acknowledged' (PagerDuty only) | 'incident.resolved' | 'retrain.requested'. */
     event: text('event').$type<DeliveryEvent>().notNull(),
     /** The body as sent, without secrets: URLs, signing keys and PagerDuty's routing_key are added at send time. */
     payload: text('payload', { mode: 'json' }).notNull(),
