@@ -12,7 +12,20 @@ import {
   logGamma,
   type Verdict,
 } from '../src/monitor/index';
+import { cli } from './lib/args';
 import { seededRandom } from './lib/random';
+
+cli(
+  'bench-detect',
+  `usage: npm run bench:detect
+
+Simulates label streams from known distributions and measures false alarms and detection delay of the collapse
+detector against two common baselines (no server, no model). Prints markdown tables (docs/detection.md quotes them).
+
+  -h, --help     this text`,
+  process.argv.slice(2),
+  {},
+);
 
 // ---- seeded randomness ---------------------------------------------------------------------------------------
 const SEED = 20240611;
