@@ -7,7 +7,7 @@
 // As a script (windows older than the scenario's 50 are healthy history, e.g. --hours 168 for a week):
 //   tsx scripts/seed-status.ts [--hours 1] [--out test/artifacts/status-seed.sql]
 //   wrangler d1 execute labelwatch --local --file test/artifacts/status-seed.sql
-import { advanceIncident, assessWindow, type Incident, type WindowCounts } from '../src/monitor/index.ts';
+import { advanceIncident, evaluateWindow, explain, type Incident, type WindowCounts } from '../src/monitor/index.ts';
 import { nameRecord } from '../src/monitor/names.ts';
 import type { ModelMetadata } from '../src/serving/metadata.ts';
 import { seededRandom } from './lib/random.ts';
@@ -103,7 +103,9 @@ export function statusScenario(models: readonly ModelMetadata[], options: Scenar
       let diagnoses = 'NULL';
       let remedies = 'NULL';
       if (closed) {
-        const assessed = assessWindow({ counts, metadata: meta, config: { alpha: 0.001, minPredictions: 30 } });
+        // As the cron judges a window (src/evaluate.ts): the verdict, then diagnoses and remedies (no probes here).
+        const judged = evaluateWindow(counts, meta, { alpha: 0.001, minPredictions: 30 });
+        const assessed = { evaluation: judged, ...explain(judged, counts, meta) };
         verdict = quote(assessed.evaluation.verdict);
         if (k <= jsonWindows) {
           evaluation = json(assessed.evaluation);

@@ -4,7 +4,6 @@
 import type { ModelMetadata } from '../serving/metadata';
 import type { DiagnosisKind, Diagnosis, ProbeSummary } from './diagnosis';
 import { SAMPLES_PER_FEATURE } from './diagnosis';
-import type { Evaluation } from './detector';
 import { nameRecord } from './names';
 
 interface RemedyOf<K extends string> {
@@ -80,7 +79,6 @@ export type Remedy =
   | LearningRateRemedy
   | CapacityRemedy;
 
-export type RemedyKind = Remedy['kind'];
 
 /** Adam's customary default, suggested when the training learning rate is unknown. */
 const DEFAULT_LEARNING_RATE = 0.001;
@@ -243,7 +241,7 @@ function forDegenerateModel(diagnosis: Extract<Diagnosis, { kind: 'degenerate_mo
  * `evaluation` is accepted so remedies can be tied to the window (and for future rules); today they depend only on
  * the diagnoses and the model's metadata.
  */
-export function remedies(diagnoses: readonly Diagnosis[], metadata: ModelMetadata, _evaluation?: Evaluation): Remedy[] {
+export function remedies(diagnoses: readonly Diagnosis[], metadata: ModelMetadata): Remedy[] {
   const out: Remedy[] = [];
   for (const d of diagnoses) {
     const proposed =

@@ -40,7 +40,7 @@ import { IncidentPage, timelineOf } from './status/incident-page';
 import { Deliveries } from './status/deliveries';
 import { FeatureCards, WindowTable } from './status/features';
 import { findingsOf } from './status/findings';
-import { duration, epochSeconds, verdictWords } from '../format';
+import { duration, verdictWords } from '../format';
 import { IncidentCard, type IncidentView } from './status/incidents';
 import { MarkerKey, Page, TopBar } from './status/layout';
 import { expectsTraffic, latestJudged, ModelCard, type ModelView } from './status/model-card';
@@ -101,7 +101,7 @@ function incidentView(batch: ReadBatch, incident: IncidentRow, config: Config, n
   const served = registry.metadata(incident.model);
   const metadata = served?.version === incident.version ? served : undefined;
   const length = windowLengthOf(metadata, config);
-  const first = epochSeconds(incident.firstWindowStart);
+  const first = incident.firstWindowStart;
   // "Before" is the healthy traffic of the hour (or ten windows) before the first flagged window.
   const lookback = Math.max(3_600, 10 * length);
   const state = (incident.state ?? {}) as Partial<Incident>;
@@ -122,7 +122,7 @@ function incidentView(batch: ReadBatch, incident: IncidentRow, config: Config, n
         incident.model,
         incident.version,
         first,
-        incident.status === 'resolved' ? epochSeconds(incident.lastWindowStart) + length : now + 1,
+        incident.status === 'resolved' ? incident.lastWindowStart + length : now + 1,
       ),
     ),
     findings,
@@ -150,7 +150,7 @@ const Banner: FC<{ incidents: IncidentRow[]; models: ModelView[]; now: number }>
         ⚠ {incidents.length} open incident{incidents.length === 1 ? '' : 's'}:{' '}
         {incidents
           .slice(0, 3)
-          .map((i) => `${i.model} v${i.version} ${verdictWords(i.kind)} for ${duration(now - epochSeconds(i.firstWindowStart))}`)
+          .map((i) => `${i.model} v${i.version} ${verdictWords(i.kind)} for ${duration(now - i.firstWindowStart)}`)
           .join('; ')}
         {incidents.length > 3 ? '; …' : ''}
       </p>
@@ -342,8 +342,8 @@ async function incidentPage(c: Context<App>) {
   const served = registry.metadata(incident.model);
   const pair: Pair = { name: incident.model, version: incident.version, metadata: served?.version === incident.version ? served : undefined };
   const length = windowLengthOf(pair.metadata, config);
-  const first = epochSeconds(incident.firstWindowStart);
-  const last = epochSeconds(incident.lastWindowStart);
+  const first = incident.firstWindowStart;
+  const last = incident.lastWindowStart;
   const resolvedWindow = (incident.state as Partial<Incident>).resolvedAt;
   const end = incident.status === 'resolved' ? Math.max(last, typeof resolvedWindow === 'number' ? resolvedWindow : last) + length : now;
   // The chart: the incident's windows with some context on both sides, merged into buckets if it went on for long.

@@ -7,7 +7,7 @@ import type { IncidentRow } from '../../db/status';
 import type { Diagnosis } from '../../monitor/diagnosis';
 import type { Incident } from '../../monitor/incident';
 import { diagnosisTitle, findingsOf } from './findings';
-import { ago, clock, duration, epochSeconds, percent } from '../../format';
+import { ago, clock, duration, percent } from '../../format';
 import { VerdictPill } from './layout';
 
 /** Days of resolved incidents the main page and the model page list. */
@@ -68,8 +68,8 @@ export const History: FC<{ incidents: IncidentRow[]; deliveries: readonly Delive
   ) : (
     <ul class="history">
       {incidents.map((i) => {
-        const first = epochSeconds(i.firstWindowStart);
-        const resolved = i.resolvedAt === null ? nowSeconds : epochSeconds(i.resolvedAt);
+        const first = i.firstWindowStart;
+        const resolved = i.resolvedAt === null ? nowSeconds : i.resolvedAt;
         const cause = causeOf(i.state);
         return (
           <li class="resolved-incident" data-model={i.model} data-incident={i.id}>

@@ -3,7 +3,7 @@ import type { FC } from 'hono/jsx';
 import type { IncidentRow, LabelBucket, Span } from '../../db/status';
 import type { ModelMetadata } from '../../serving/metadata';
 import { colourOf, isFlagged, LabelChart, type Threshold } from './chart';
-import { clock, epochSeconds, lengthWords, percent, topLabel, verdictWords } from '../../format';
+import { clock, lengthWords, percent, topLabel, verdictWords } from '../../format';
 import { VerdictPill } from './layout';
 import type { RangeName } from './range';
 
@@ -68,7 +68,7 @@ export const ModelCard: FC<{ m: ModelView; range: RangeName; incident?: Incident
         <VerdictPill verdict={modelState(m.buckets)} />
         {incident ? (
           <a class={`pill p-${incident.kind}`} href={`/incidents/${encodeURIComponent(incident.id)}`}>
-            incident since {clock(epochSeconds(incident.firstWindowStart))}
+            incident since {clock(incident.firstWindowStart)}
           </a>
         ) : null}
         {m.metadata ? null : <span class="pill p-open">not served</span>}
