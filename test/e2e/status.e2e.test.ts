@@ -360,6 +360,12 @@ describe('status page in Chromium', () => {
       const { page } = await open(path, 390);
       const { scrollWidth, innerWidth } = await page.evaluate(pageWidths);
       expect(scrollWidth, path).toBeLessThanOrEqual(innerWidth);
+      // Markers never overlap: the letters of each chart's flags are apart.
+      for (const chart of await page.locator('figure.chart').all()) {
+        const boxes = (await Promise.all((await chart.locator('.flag b').all()).map((b) => b.boundingBox()))).filter((b) => b !== null);
+        boxes.sort((a, b) => a.x - b.x);
+        for (let k = 1; k < boxes.length; k++) expect(boxes[k].x, path).toBeGreaterThanOrEqual(boxes[k - 1].x + boxes[k - 1].width);
+      }
       await page.screenshot({ path: join(artifacts, `390-${path.replace(/[^a-z0-9]+/gi, '_')}.png`), fullPage: true });
       await page.close();
     }

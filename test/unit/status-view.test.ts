@@ -1,6 +1,6 @@
 // The pure parts of the status page: how a range becomes bars, how numbers read, where the collapse line sits.
 import { describe, expect, it } from 'vitest';
-import { collapseLine, labelOrder } from '../../src/routes/status/chart';
+import { collapseLine, isFlagged, labelOrder } from '../../src/routes/status/chart';
 import { clock, duration, percent, redactUrls, topLabel } from '../../src/format';
 import { bucketSeconds, fittedSeconds, MAX_BARS, parseRange, RANGES, spanOf } from '../../src/routes/status/range';
 import { barVerdict } from '../../src/db/status';
@@ -204,5 +204,15 @@ describe('incident timeline', () => {
     expect(timeline[1].text).toBe('Escalated to collapsed in window 00:16:50–00:17:00 UTC');
     expect(timeline[5].text).toBe('PagerDuty · incident.opened: attempt 1: HTTP 503 (HTTP 503: [url])');
     expect(timeline[8].text).toMatch(/^Resolved by the monitor after 3 healthy windows in a row \(healthy again from window 00:17:10–00:17:20 UTC\)$/);
+  });
+});
+
+describe('idle windows', () => {
+  it('are a finding only for a model configured to expect traffic', () => {
+    expect(isFlagged('no_traffic', false)).toBe(false);
+    expect(isFlagged('no_traffic', true)).toBe(true);
+    expect(isFlagged('collapsed', false)).toBe(true);
+    expect(isFlagged('receiving', true)).toBe(false);
+    expect(isFlagged('healthy', true)).toBe(false);
   });
 });

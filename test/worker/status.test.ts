@@ -136,6 +136,13 @@ describe('GET / (status page)', () => {
     expect(incident).toMatch(/Top label <strong>Gentoo<\/strong>: \d+% before → <strong>9\d(\.\d)?%<\/strong>/);
   });
 
+  it('says so when no alert channel is configured: incidents page nobody', async () => {
+    for (const path of ['/', '/models/penguins']) expect(await (await get(path)).text(), path).toContain('No alert channel is configured: incidents page nobody.');
+    const app = createApp();
+    const paged = await app.request('http://status.test/', {}, { ...env, PAGERDUTY_ROUTING_KEY: 'k' } as unknown as Env);
+    expect(await paged.text()).not.toContain('No alert channel is configured');
+  });
+
   it('escapes hostile model and label names and runs no script', async () => {
     const res = await get('/');
     const html = await res.text();
