@@ -35,7 +35,7 @@ import { registry } from '../serving/registry';
 import { jsonError } from './errors';
 import { statusAccess } from './status/access';
 import { collapseLine, labelOrder } from './status/chart';
-import { History, HISTORY_DAYS } from './status/history';
+import { History, MAX_HISTORY_DAYS, parseHistoryDays } from './status/history';
 import { IncidentPage, timelineOf } from './status/incident-page';
 import { Deliveries } from './status/deliveries';
 import { FeatureCards, WindowTable } from './status/features';
@@ -181,11 +181,12 @@ const NobodyPaged: FC<{ config: Config }> = ({ config }) =>
     </p>
   );
 
-const HISTORY_SECONDS = HISTORY_DAYS * 86_400;
 
 async function overview(c: Context<App>) {
   const range = parseRange(c.req.query('range'));
   if (range === null) return jsonError(c, 400, `range: expected one of ${Object.keys(RANGES).join(', ')}`);
+  const days = parseHistoryDays(c.req.query('history'));
+  if (days === null) return jsonError(c, 400, `history: expected a whole number of days from 1 to ${MAX_HISTORY_DAYS}`);
   const config = configOf(c.env);
   const now = nowSeconds();
   const started = Date.now();
@@ -194,7 +195,7 @@ async function overview(c: Context<App>) {
     versionsWithWindows(now - RANGES[range]),
     openIncidents(),
     recentDeliveries(15),
-    resolvedIncidents(now - HISTORY_SECONDS),
+    resolvedIncidents(now - days * 86_400),
   ] as const);
   const batch = new ReadBatch(c.env.DB);
   const pending = Promise.all([
@@ -231,9 +232,11 @@ async function overview(c: Context<App>) {
         </div>
       </section>
       <section aria-labelledby="history">
-        <h2 id="history">Resolved in the last {HISTORY_DAYS} days</h2>
+        <h2 id="history">
+          Resolved in the last {days} day{days === 1 ? '' : 's'}
+        </h2>
         <div class="card">
-          <History incidents={resolved} deliveries={resolvedDeliveries} nowSeconds={now} />
+          <History incidents={resolved} deliveries={resolvedDeliveries} nowSeconds={now} days={days} />
         </div>
       </section>
       <section aria-labelledby="deliveries">
@@ -254,13 +257,15 @@ async function modelPage(c: Context<App>) {
   const name = c.req.param('name') ?? '';
   const range = parseRange(c.req.query('range'));
   if (range === null) return jsonError(c, 400, `range: expected one of ${Object.keys(RANGES).join(', ')}`);
+  const days = parseHistoryDays(c.req.query('history'));
+  if (days === null) return jsonError(c, 400, `history: expected a whole number of days from 1 to ${MAX_HISTORY_DAYS}`);
   const config = configOf(c.env);
   const now = nowSeconds();
   const started = Date.now();
   const [stored, incidents, resolved] = await readAll(c.env.DB, [
     versionsWithWindows(now - RANGES[range], name),
     openIncidents(name),
-    resolvedIncidents(now - HISTORY_SECONDS, name),
+    resolvedIncidents(now - days * 86_400, name),
   ] as const);
   const pairs = modelPairs(stored, name);
   if (pairs.length === 0) return jsonError(c, 404, `model "${name}" is not served and has no windows in the last ${range}`);
@@ -320,9 +325,11 @@ async function modelPage(c: Context<App>) {
         </section>
       ))}
       <section aria-labelledby="history">
-        <h2 id="history">Resolved in the last {HISTORY_DAYS} days</h2>
+        <h2 id="history">
+          Resolved in the last {days} day{days === 1 ? '' : 's'}
+        </h2>
         <div class="card">
-          <History incidents={resolved} deliveries={resolvedDeliveries} nowSeconds={now} />
+          <History incidents={resolved} deliveries={resolvedDeliveries} nowSeconds={now} days={days} />
         </div>
       </section>
     </Page>,

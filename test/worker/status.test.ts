@@ -136,6 +136,24 @@ describe('GET / (status page)', () => {
     expect(incident).toMatch(/Top label <strong>Gentoo<\/strong>: \d+% before → <strong>9\d(\.\d)?%<\/strong>/);
   });
 
+  it('lists resolved incidents of the last 7 days by default, another span with ?history=<days>, and refuses a bad one', async () => {
+    // The seeded resolved incident is about 40 minutes old: in a day's history, not in a history ending a day ago.
+    expect(await (await get('/?history=1')).text()).toContain('Resolved in the last 1 day<');
+    expect(await (await get('/models/penguins?history=30')).text()).toContain('Resolved in the last 30 days');
+    await env.DB.prepare("UPDATE incidents SET resolved_at = resolved_at - 8 * 86400 WHERE model = 'penguins' AND status = 'resolved'").run();
+    try {
+      expect(await (await get('/')).text()).toContain('No incident resolved in the last 7 days.');
+      expect(await (await get('/?history=9')).text()).toContain('<li class="resolved-incident" data-model="penguins"');
+    } finally {
+      await env.DB.prepare("UPDATE incidents SET resolved_at = resolved_at + 8 * 86400 WHERE model = 'penguins' AND status = 'resolved'").run();
+    }
+    for (const bad of ['0', '91', 'x', '1.5']) {
+      const res = await get(`/?history=${bad}`);
+      expect(res.status, bad).toBe(400);
+      expect(await res.json()).toEqual({ error: 'history: expected a whole number of days from 1 to 90' });
+    }
+  });
+
   it('says so when no alert channel is configured: incidents page nobody', async () => {
     for (const path of ['/', '/models/penguins']) expect(await (await get(path)).text(), path).toContain('No alert channel is configured: incidents page nobody.');
     const app = createApp();
