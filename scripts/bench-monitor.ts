@@ -16,6 +16,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { flushStatementCount } from '../src/db/windows.ts';
 import { emptyCounts } from '../src/monitor/window.ts';
+import { cli } from './lib/args.ts';
 import { HOST, loadTest, Sandbox, sleep, type AutocannonResult } from './lib/bench.ts';
 
 const MODES = { off: { port: 8792, inspector: 9792 }, on: { port: 8791, inspector: 9791 } } as const;
@@ -29,6 +30,19 @@ const GRACE_SECONDS = 1;
 const SHARDS = 4;
 const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 2) || 2);
 const TARGET_RATIO = 0.95;
+
+cli(
+  'bench-monitor',
+  `usage: npm run bench:monitor   (ROUNDS=<n> npm run bench:monitor for more rounds, default 2)
+
+Starts wrangler dev with monitoring off (${HOST}:${MODES.off.port}) and on (${HOST}:${MODES.on.port}), one after the other,
+on a snapshot of the tree (in a temp dir, removed at the end, on an error, and on Ctrl-C or SIGTERM), drives 1-row
+predict, checks that D1 holds every prediction answered 200, and counts the D1 statements. Prints markdown tables.
+
+  -h, --help     this text`,
+  process.argv.slice(2),
+  {},
+);
 
 const sandbox = new Sandbox('labelwatch-bench-monitor-');
 const snapshot = sandbox.dir;

@@ -9,9 +9,10 @@
 //
 // Run: npm run bench:serve. The load generator shares the machine with workerd: numbers are relative, not absolute.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { cli } from './lib/args.ts';
 import { HOST, loadTest, Sandbox, type AutocannonResult } from './lib/bench.ts';
 
 const PORT = 8793;
@@ -22,6 +23,19 @@ const CONNECTIONS = 10;
 const MODEL = 'penguins';
 const TARGET_RATIO = 0.8;
 const TARGET_GZIP_BYTES = 1024 * 1024;
+
+cli(
+  'bench-serve',
+  `usage: npm run bench:serve
+
+Starts wrangler dev on ${HOST}:${PORT} on a snapshot of the tree (in a temp dir, removed at the end, on an error, and
+on Ctrl-C or SIGTERM), then measures the first request, 1-row predict against GET /v2/health/live, 1000-row predict,
+all with monitoring on and off, and the deployable bundle's size. Prints a markdown table.
+
+  -h, --help     this text`,
+  process.argv.slice(2),
+  {},
+);
 
 const sandbox = new Sandbox('labelwatch-bench-');
 const snapshot = sandbox.dir;
@@ -99,7 +113,8 @@ function filesUnder(dir: string): string[] {
 
 /** `wrangler deploy --dry-run` into a temp dir; raw and gzip bytes summed over the output files (source maps excluded). */
 function bundleSize(minify: boolean): { raw: number; gzip: number } {
-  const out = mkdtempSync(join(tmpdir(), 'labelwatch-bench-bundle-'));
+  // Inside the sandbox, so an interrupted run leaves no bundle behind either.
+  const out = mkdtempSync(join(sandbox.dir, 'bundle-'));
   try {
     sandbox.run('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', out, ...(minify ? ['--minify'] : [])]);
     let raw = 0;

@@ -203,8 +203,25 @@ export function probeWarning(pkg: CheckedPackage, answers: string[]): string | n
   );
 }
 
+export const USAGE = `usage: npm run registry [-- <model dir>...]
+
+Validates every model package in models/ (and in each extra <model dir>, or LABELWATCH_EXTRA_MODELS=dir1:dir2) and
+writes src/serving/registry.generated.ts, the import list the Worker bundles.
+
+  -h, --help     this text`;
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const extra = [...process.argv.slice(2), ...(process.env.LABELWATCH_EXTRA_MODELS?.split(':').filter(Boolean) ?? [])];
+  const args = process.argv.slice(2);
+  if (args.some((a) => a === '-h' || a === '--help')) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const flag = args.find((a) => a.startsWith('-'));
+  if (flag) {
+    console.error(`registry: unknown option '${flag}' (arguments are model directories)\n\n${USAGE}`);
+    process.exit(2);
+  }
+  const extra = [...args, ...(process.env.LABELWATCH_EXTRA_MODELS?.split(':').filter(Boolean) ?? [])];
   try {
     const { names, source, packages } = generate([join(root, 'models'), ...extra.map((d) => resolve(d))]);
     const previous = existsSync(out) ? readFileSync(out, 'utf8') : '';

@@ -108,6 +108,7 @@ export function statusScenario(models: readonly ModelMetadata[], options: Scenar
       if (closed) {
         const judged = judgeWindow(state, counts, start, settings);
         state = judged.state;
+        // As the cron judges a window (src/evaluate.ts): the verdict, then diagnoses and remedies (no probes here).
         const assessed = { evaluation: judged.evaluation, ...explain(judged.evaluation, counts, meta) };
         verdict = quote(assessed.evaluation.verdict);
         if (k <= jsonWindows) {
@@ -228,13 +229,23 @@ export const clearStatements = ['DELETE FROM deliveries;', 'DELETE FROM incident
 async function main() {
   const { readdirSync, readFileSync, writeFileSync, mkdirSync } = await import('node:fs');
   const { dirname, join } = await import('node:path');
-  const args = process.argv.slice(2);
-  const arg = (name: string, fallback: string) => {
-    const i = args.indexOf(`--${name}`);
-    return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
-  };
-  const hours = Number(arg('hours', '1'));
-  const out = arg('out', 'test/artifacts/status-seed.sql');
+  // Imported here: this module also runs inside workerd (the worker tests), which has no node:util.
+  const { cli } = await import('./lib/args.ts');
+  const usage = `usage: tsx scripts/seed-status.ts [--hours <h>] [--out <file>]
+
+Writes SQL that seeds a local D1 with the status-page scenario (every model's windows, a collapse, its incident and
+deliveries), then: npx wrangler d1 execute labelwatch --local --file <file>
+
+  --hours <h>    hours of one-minute windows, the older ones healthy history (default 1)
+  --out <file>   where to write the SQL (default test/artifacts/status-seed.sql)
+  -h, --help     this text`;
+  const values = cli('seed-status', usage, process.argv.slice(2), { hours: { type: 'string' }, out: { type: 'string' } });
+  const hours = Number(values.hours ?? '1');
+  if (!(hours > 0 && hours <= 24 * 30)) {
+    console.error(`seed-status: --hours: expected a number of hours from 1 minute to 30 days, got "${values.hours}"\n\n${usage}`);
+    process.exit(2);
+  }
+  const out = values.out ?? 'test/artifacts/status-seed.sql';
   const dirs = ['models', ...(process.env.LABELWATCH_EXTRA_MODELS?.split(':').filter(Boolean) ?? [])];
   const models = dirs.flatMap((dir) =>
     readdirSync(dir, { withFileTypes: true })

@@ -38,7 +38,16 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type FeatureSpec, type ModelMetadata, parseMetadata, type Probe } from '../src/serving/metadata';
+import { cli } from './lib/args';
 import { seededRandom, shuffleInPlace } from './lib/random';
+
+const USAGE = `usage: npm run train
+
+Trains the four model packages in models/ (penguins, penguins-unscaled, seattle-weather, seattle-weather-unweighted)
+and the held-out fixtures in test/fixtures/holdout/, deterministically: a rerun writes byte-identical files. Fails if
+a healthy model is not healthy or a broken fixture is not broken.
+
+  -h, --help     this text`;
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MODELS_DIR = join(ROOT, 'models');
@@ -485,6 +494,7 @@ const checkEveryLabelPredicted = (r: Evaluation, spec: ModelSpec): string | null
 };
 
 async function main(): Promise<void> {
+  cli('train', USAGE, process.argv.slice(2), {});
   await tf.setBackend('cpu');
   await tf.ready();
   console.log(`tfjs ${tf.version.tfjs}, backend ${tf.getBackend()}`);

@@ -2,18 +2,13 @@
 // relative ages, shares as percentages (one rounding everywhere, so an alert and the page say the same), truncation,
 // and URLs kept out of error texts.
 
-/**
- * Epoch seconds from a stored timestamp. Window starts are seconds; other columns may be milliseconds
- * (Date.now()); anything past the year 5138 in seconds is taken as milliseconds.
- */
-export const epochSeconds = (t: number): number => (t > 1e11 ? Math.floor(t / 1000) : t);
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const pad = (n: number) => String(n).padStart(2, '0');
 
 /** "14:05", with `withSeconds` "14:05:30", with `withDate` "Nov 28 14:05" (UTC: on-call across time zones needs one clock). */
 export function clock(t: number, withDate = false, withSeconds = false): string {
-  const d = new Date(epochSeconds(t) * 1000);
+  const d = new Date(t * 1000);
   const hm = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}${withSeconds ? `:${pad(d.getUTCSeconds())}` : ''}`;
   return withDate ? `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()} ${hm}` : hm;
 }
@@ -37,7 +32,7 @@ export const iso = (epochSeconds: number): string => new Date(epochSeconds * 100
 /** The text cut to at most `max` characters, the last one an ellipsis when it was cut. */
 export const truncate = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 
-export const ago = (t: number, nowSeconds: number): string => `${duration(nowSeconds - epochSeconds(t))} ago`;
+export const ago = (t: number, nowSeconds: number): string => `${duration(nowSeconds - t)} ago`;
 
 /** A share as a percentage; one decimal near 0 and 100, where "100%" would hide the last few other answers. */
 export function percent(share: number): string {

@@ -13,7 +13,7 @@ export interface Arrival {
   channel: Channel;
   /** Standard Webhooks id (alert, retrain); null for PagerDuty and Slack. */
   id: string | null;
-  /** The event: `incident.opened`, `retrain.requested`, PagerDuty's `trigger`/`resolve`, Slack's header text. */
+  /** The event: `incident.opened`, `retrain.requested`, PagerDuty's `trigger`/`acknowledge`/`resolve`, Slack's header text. */
   type: string;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: any;
@@ -66,7 +66,7 @@ function understand(channel: Channel, body: string, headers: IncomingHttpHeaders
   }
   if (channel === 'pagerduty') {
     if (json?.routing_key !== secrets.pagerDutyRoutingKey) return refuse('routing_key: not ours');
-    if (json.event_action !== 'trigger' && json.event_action !== 'resolve') return refuse(`event_action: ${json.event_action}`);
+    if (!['trigger', 'acknowledge', 'resolve'].includes(json.event_action)) return refuse(`event_action: ${json.event_action}`);
     if (typeof json.dedup_key !== 'string') return refuse('dedup_key: missing');
     if (json.event_action === 'trigger' && typeof json.payload?.summary !== 'string') return refuse('payload.summary: missing');
     return { channel, id: null, type: json.event_action, body: json, rejected: null };

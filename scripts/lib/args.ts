@@ -15,3 +15,24 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(ar
     throw new UsageError((e as Error).message);
   }
 }
+
+/**
+ * A script's command line, for scripts whose whole CLI is `usage` plus flags: -h/--help prints `usage` and exits 0;
+ * a bad command line (an unknown flag, a positional, a missing value) prints the error and `usage` to stderr and exits
+ * 2, before the script does any work. `name` prefixes the error (`bench-serve: Unknown option '--bogus'`).
+ */
+export function cli<T extends NonNullable<ParseArgsConfig['options']>>(name: string, usage: string, argv: string[], options: T) {
+  let values: ReturnType<typeof parseFlags<T>>;
+  try {
+    values = parseFlags(argv, options);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`${name}: ${e.message}\n\n${usage}\n`);
+    process.exit(2);
+  }
+  if ((values as { help?: boolean }).help) {
+    process.stdout.write(`${usage}\n`);
+    process.exit(0);
+  }
+  return values;
+}

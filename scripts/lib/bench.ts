@@ -48,7 +48,8 @@ export function loadTest({ url, connections, body, ...until }: { url: string; co
 
 /**
  * A benchmark's sandbox: the snapshot in a temp dir and the `wrangler dev` serving it (one at a time). The server is
- * stopped and the snapshot removed when the process exits, also on Ctrl-C.
+ * stopped and the snapshot removed when the process exits, also on Ctrl-C (SIGINT) and SIGTERM; whatever else a
+ * benchmark writes goes inside `dir`, so nothing is left behind.
  */
 export class Sandbox {
   readonly dir: string;
@@ -58,11 +59,11 @@ export class Sandbox {
   constructor(prefix: string) {
     this.dir = mkdtempSync(join(tmpdir(), prefix));
     process.on('exit', () => this.cleanup());
-    for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const)
       process.on(signal, () => {
-        console.error(`\n${signal}: stopping the server`);
+        console.error(`\n${signal}: stopping the server and removing ${this.dir}`);
         this.cleanup();
-        process.exit(130);
+        process.exit(code);
       });
   }
 

@@ -1,5 +1,7 @@
-// A small CSV reader for training and replay data: a header row, then rows of the same width (RFC 4180 quoting).
-// Our own because the Worker's dependencies stay lean and the inputs are plain numeric tables.
+// CSV for training and replay data: a header row, then rows of the same width. d3-dsv parses (RFC 4180 quoting);
+// this module adds what the scripts need on top: a BOM from spreadsheet exports dropped, blank lines skipped, and
+// errors that name the file and line.
+import { csvParseRows } from 'd3-dsv';
 
 export interface CsvTable {
   header: string[];
@@ -14,48 +16,20 @@ export class CsvError extends Error {}
  * Blank lines are skipped. Throws CsvError naming the line when a row is not as wide as the header.
  */
 export function parseCsv(text: string, where = 'csv'): CsvTable {
+  const input = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  // Quotes come in pairs in valid CSV (a doubled quote is a pair too); d3-dsv would read an open one to the end.
+  if ((input.match(/"/g)?.length ?? 0) % 2 === 1) throw new CsvError(`${where}: unterminated quoted cell (an odd number of ")`);
   const records: { cells: string[]; line: number }[] = [];
-  let cells: string[] = [];
-  let cell = '';
-  let quoted = false;
   let line = 1;
-  let recordLine = 1;
-  const endCell = () => {
-    cells.push(cell);
-    cell = '';
-  };
-  const endRecord = () => {
-    endCell();
+  for (const cells of csvParseRows(input)) {
     // A blank line is one empty cell: skip it rather than reporting a ragged row.
-    if (!(cells.length === 1 && cells[0].trim() === '')) records.push({ cells, line: recordLine });
-    cells = [];
-  };
-  const input = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text; // a BOM from spreadsheet exports
-  for (let i = 0; i < input.length; i++) {
-    const ch = input[i];
-    if (quoted) {
-      if (ch === '"' && input[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else {
-        if (ch === '\n') line++;
-        cell += ch;
-      }
-    } else if (ch === '"' && cell === '') quoted = true;
-    else if (ch === ',') endCell();
-    else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && input[i + 1] === '\n') i++;
-      endRecord();
-      line++;
-      recordLine = line;
-    } else cell += ch;
+    if (!(cells.length === 1 && cells[0]!.trim() === '')) records.push({ cells, line });
+    // The next record starts after this one's line break and any inside its quoted cells.
+    line += 1 + cells.reduce((n, c) => n + (c.match(/\n/g)?.length ?? 0), 0);
   }
-  if (quoted) throw new CsvError(`${where}: line ${recordLine}: unterminated quoted cell`);
-  if (cell !== '' || cells.length > 0) endRecord();
   if (records.length === 0) throw new CsvError(`${where}: empty; expected a header row`);
 
-  const header = records[0].cells.map((h) => h.trim());
+  const header = records[0]!.cells.map((h) => h.trim());
   const seen = new Set<string>();
   for (const h of header) {
     if (h === '') throw new CsvError(`${where}: line 1: empty column name in the header`);

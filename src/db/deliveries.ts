@@ -4,6 +4,7 @@
 import { and, eq, inArray, lte, or, sql, type SQL } from 'drizzle-orm';
 import { database } from './client';
 import { deliveries, deliveryAttempts } from './schema';
+import type { ChannelName } from '../incidents/channels';
 
 export type DeliveryRow = typeof deliveries.$inferSelect;
 export type NewDelivery = typeof deliveries.$inferInsert;
@@ -75,7 +76,7 @@ export async function claimDelivery(d1: D1Database, id: string, nowSec: number, 
 }
 
 /** The delivery of an incident to a channel that is next in line (the earliest one still on its way), if any. */
-export async function nextInLine(d1: D1Database, incidentId: string, channel: string): Promise<string | undefined> {
+export async function nextInLine(d1: D1Database, incidentId: string, channel: ChannelName): Promise<string | undefined> {
   const [row] = await database(d1)
     .select({ id: deliveries.id })
     .from(deliveries)
@@ -115,7 +116,7 @@ export async function recordAttempt(d1: D1Database, id: string, attempts: number
 }
 
 /** Marks an undelivered delivery dead (its queue message ran out of retries); undefined when it was already done. */
-export async function markDead(d1: D1Database, id: string, error: string): Promise<{ incidentId: string; channel: string } | undefined> {
+export async function markDead(d1: D1Database, id: string, error: string): Promise<{ incidentId: string; channel: ChannelName } | undefined> {
   const [row] = await database(d1)
     .update(deliveries)
     .set({ status: 'dead', lastError: error, nextAttemptAt: null })

@@ -14,7 +14,7 @@ export type IncidentRow = typeof incidents.$inferSelect;
 export type IncidentFilter = 'open' | 'acknowledged' | 'resolved' | 'active';
 
 /** The incident as the monitor core sees it; the status column is the truth (an acknowledgement changes only it). */
-export const incidentOf = (row: IncidentRow): Incident => ({ ...(row.state as Incident), status: row.status as Incident['status'] });
+export const incidentOf = (row: IncidentRow): Incident => ({ ...row.state, status: row.status });
 
 /** The open or acknowledged traffic incident of a model version, if any (a model defect lives beside it). */
 export async function activeIncident(d1: D1Database, model: string, version: string): Promise<Incident | null> {

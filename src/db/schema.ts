@@ -3,6 +3,15 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import type { MonitorState } from '../monitor/baseline';
+import type { Evaluation, Verdict } from '../monitor/detector';
+import type { Diagnosis } from '../monitor/diagnosis';
+import type { Incident, IncidentKind } from '../monitor/incident';
+import type { Remedy } from '../monitor/remedies';
+import type { ChannelName, DeliveryEvent } from '../incidents/channels';
+
+// Columns with a fixed set of values list them (`text({ enum })`: typed reads and writes, no CHECK in SQLite, so no
+// migration); where the set belongs to another module's type (kinds, channels, events), the column takes that type
+// (`.$type<>()`) so the union there stays the one source. JSON columns carry the type they hold.
 
 /** One time window of one model version: the additive totals plus, once closed and evaluated, the verdict. */
 export const windows = sqliteTable(
@@ -22,11 +31,11 @@ export const windows = sqliteTable(
     closed: integer('closed', { mode: 'boolean' }).notNull().default(false),
     closedAt: integer('closed_at'),
     /** Detector output, null until the window is closed and evaluated. */
-    verdict: text('verdict'),
+    verdict: text('verdict').$type<Verdict>(),
     /** JSON: the evaluation (statistics), diagnoses and remedies of the monitor core. */
-    evaluation: text('evaluation', { mode: 'json' }),
-    diagnoses: text('diagnoses', { mode: 'json' }),
-    remedies: text('remedies', { mode: 'json' }),
+    evaluation: text('evaluation', { mode: 'json' }).$type<Evaluation>(),
+    diagnoses: text('diagnoses', { mode: 'json' }).$type<Diagnosis[]>(),
+    remedies: text('remedies', { mode: 'json' }).$type<Remedy[]>(),
   },
   (t) => [
     primaryKey({ columns: [t.model, t.version, t.start] }),
@@ -94,9 +103,9 @@ export const incidents = sqliteTable(
     model: text('model').notNull(),
     version: text('version').notNull(),
     /** 'collapsed' | 'partial_collapse' (escalates, never de-escalates) | 'model_defect' (the package, not traffic). */
-    kind: text('kind').notNull(),
+    kind: text('kind').$type<IncidentKind>().notNull(),
     /** 'open' | 'acknowledged' | 'resolved'. */
-    status: text('status').notNull(),
+    status: text('status', { enum: ['open', 'acknowledged', 'resolved'] }).notNull(),
     firstWindowStart: integer('first_window_start').notNull(),
     lastWindowStart: integer('last_window_start').notNull(),
     flaggedWindows: integer('flagged_windows').notNull(),
@@ -105,9 +114,9 @@ export const incidents = sqliteTable(
     updatedAt: integer('updated_at').notNull(),
     acknowledgedAt: integer('acknowledged_at'),
     resolvedAt: integer('resolved_at'),
-    resolvedBy: text('resolved_by'),
+    resolvedBy: text('resolved_by', { enum: ['monitor', 'admin'] }),
     /** JSON: the full incident state of the monitor core (latest evaluation, diagnoses, remedies). */
-    state: text('state', { mode: 'json' }).notNull(),
+    state: text('state', { mode: 'json' }).$type<Incident>().notNull(),
   },
   (t) => [
     index('incidents_model').on(t.model, t.version, t.status),
@@ -127,13 +136,13 @@ export const deliveries = sqliteTable(
     id: text('id').primaryKey(),
     incidentId: text('incident_id').notNull(),
     /** 'alert' | 'pagerduty' | 'slack' | 'retrain'. */
-    channel: text('channel').notNull(),
-    /** 'incident.opened' | 'incident.updated' | 'incident.resolved' | 'retrain.requested'. */
-    event: text('event').notNull(),
+    channel: text('channel').$type<ChannelName>().notNull(),
+    /** 'incident.opened' | 'incident.updated' | 'incident.acknowledged' (PagerDuty only) | 'incident.resolved' | 'retrain.requested'. */
+    event: text('event').$type<DeliveryEvent>().notNull(),
     /** The body as sent, without secrets: URLs, signing keys and PagerDuty's routing_key are added at send time. */
     payload: text('payload', { mode: 'json' }).notNull(),
     /** 'pending' | 'retrying' | 'delivered' | 'dead'. */
-    status: text('status').notNull(),
+    status: text('status', { enum: ['pending', 'retrying', 'delivered', 'dead'] }).notNull(),
     attempts: integer('attempts').notNull().default(0),
     lastStatusCode: integer('last_status_code'),
     lastError: text('last_error'),
@@ -165,7 +174,7 @@ export const deliveryAttempts = sqliteTable(
     /** Epoch seconds when the attempt ended. */
     at: integer('at').notNull(),
     /** 'delivered' | 'retrying' | 'dead'. */
-    outcome: text('outcome').notNull(),
+    outcome: text('outcome', { enum: ['delivered', 'retrying', 'dead'] }).notNull(),
     statusCode: integer('status_code'),
     /** Redacted like deliveries.last_error: no URL, no secret. */
     error: text('error'),

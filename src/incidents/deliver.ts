@@ -5,7 +5,7 @@
 import { type Config, configOf, type Env } from '../config';
 import { redactUrls } from '../format';
 import { type AttemptOutcome, claimDelivery, type DeliveryRow, markDead, nextInLine, recordAttempt } from '../db/deliveries';
-import { requestFor, type HttpRequest } from './channels';
+import { requestFor, type ChannelName, type HttpRequest } from './channels';
 import { type DeliveryMessage, enqueueDeliveries } from './outbox';
 import { type AttemptResult, nextStep } from './retry';
 
@@ -48,7 +48,7 @@ async function post(request: HttpRequest, timeoutMs: number): Promise<AttemptRes
 }
 
 /** A delivery is done (delivered or dead): the next one to the same channel about the same incident may go. */
-async function handOn(env: Env, done: { incidentId: string; channel: string }): Promise<void> {
+async function handOn(env: Env, done: { incidentId: string; channel: ChannelName }): Promise<void> {
   const next = await nextInLine(env.DB, done.incidentId, done.channel);
   if (next) await enqueueDeliveries(env, [next], Date.now());
 }

@@ -40,7 +40,7 @@ async function commit(env: Env, incident: Incident, notices: Omit<Notice, 'incid
   const context = { incident, windowSeconds: windowSecondsOf(incident.model, incident.version, config), statusUrl: incidentUrlOf(config.publicUrl, incident.id) };
   const rows = notices
     .flatMap((n) => outboxFor({ ...n, ...context }, config))
-    .map((entry) => ({ id: sortableId('msg', nowMs), incidentId: incident.id, ...entry, status: 'pending', createdAt: nowSec }));
+    .map((entry) => ({ id: sortableId('msg', nowMs), incidentId: incident.id, ...entry, status: 'pending' as const, createdAt: nowSec }));
   const resolvedBy = notices.find((n) => n.event === 'resolved')?.resolvedBy ?? undefined;
   await saveIncidentChange(env.DB, { incident, nowSec, resolvedBy, deliveries: rows });
   // One line per page-worthy event, naming who was paged: silence must never look like an all-clear.
@@ -138,7 +138,7 @@ export async function acknowledge(env: Env, id: string, nowMs: number): Promise<
     id: sortableId('msg', nowMs),
     incidentId: id,
     ...entry,
-    status: 'pending',
+    status: 'pending' as const,
     createdAt: nowSec,
   }));
   const added = await addDeliveries(env.DB, rows);

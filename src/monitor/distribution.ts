@@ -18,17 +18,6 @@ export function proportions(counts: readonly number[]): number[] {
 }
 
 /**
- * The largest share and where it is (first on ties): the "top label" of a window.
- * @throws RangeError as proportions().
- */
-export function topShare(counts: readonly number[]): { index: number; share: number } {
-  const shares = proportions(counts);
-  let index = 0;
-  for (let i = 1; i < shares.length; i++) if (shares[i] > shares[index]) index = i;
-  return { index, share: shares[index] };
-}
-
-/**
  * Normalised Shannon entropy H(p) / ln k of a distribution over k ≥ 2 outcomes, in [0, 1]:
  * 1 for uniform, 0 when one outcome takes everything. `p` may be counts; it is normalised first.
  * @throws RangeError when k < 2, or as proportions().

@@ -4,7 +4,6 @@
 import type { ModelMetadata } from '../serving/metadata';
 import type { DiagnosisKind, Diagnosis, ProbeSummary } from './diagnosis';
 import { SAMPLES_PER_FEATURE } from './diagnosis';
-import type { Evaluation } from './detector';
 import { nameRecord } from './names';
 
 interface RemedyOf<K extends string> {
@@ -85,7 +84,6 @@ export type Remedy =
   | LearningRateRemedy
   | CapacityRemedy;
 
-export type RemedyKind = Remedy['kind'];
 
 /** A diagnosis this confident explains the window on its own: the other remedies are listed as "after fixing it". */
 export const DECISIVE_CONFIDENCE = 0.85;
@@ -260,7 +258,7 @@ function forDegenerateModel(diagnosis: Extract<Diagnosis, { kind: 'degenerate_mo
  * `evaluation` is accepted so remedies can be tied to the window (and for future rules); today they depend only on
  * the diagnoses and the model's metadata.
  */
-export function remedies(diagnoses: readonly Diagnosis[], metadata: ModelMetadata, _evaluation?: Evaluation): Remedy[] {
+export function remedies(diagnoses: readonly Diagnosis[], metadata: ModelMetadata): Remedy[] {
   const out: Remedy[] = [];
   // One cause that explains the window with high confidence comes first; the others' remedies wait for its fix.
   const decisive = diagnoses[0] && diagnoses[0].confidence >= DECISIVE_CONFIDENCE ? diagnoses[0].kind : undefined;

@@ -6,27 +6,25 @@ import { retryDelivery } from '../incidents/outbox';
 import { acknowledge, resolveIncident } from '../incidents/track';
 import { incidentUrlOf } from '../incidents/notice';
 import { configOf, type Env } from '../config';
+import { iso } from '../format';
 import { deliveryStatus, type DeliveryStatusRow, incidentDeliveries } from '../db/deliveries';
 import {
   incidentById,
-  type IncidentFilter,
   type IncidentRow,
   incidentWindows,
   listIncidents,
 } from '../db/incidents';
 import type { StoredWindow } from '../db/windows';
-import type { Incident } from '../monitor/incident';
 import { nameRecord } from '../monitor/names';
 import { bearerToken, secretsEqual } from './auth';
-import { jsonError, parseLimit } from './errors';
+import { jsonError } from './errors';
+import { IncidentsQuery, parseQuery } from '../contract/query';
+import type { DeliveryViewBody, IncidentDetailBody, IncidentViewBody, IncidentWindowBody } from '../contract/api';
 
 type App = { Bindings: Env };
 
-export const DEFAULT_LIMIT = 50;
-export const MAX_LIMIT = 500;
 /** Windows shown with an incident, newest first. */
 export const WINDOWS_SHOWN = 500;
-const FILTERS: IncidentFilter[] = ['open', 'acknowledged', 'resolved', 'active'];
 
 const requireAdmin: MiddlewareHandler<App> = async (c, next) => {
   const token = configOf(c.env).adminToken;
@@ -39,10 +37,10 @@ const requireAdmin: MiddlewareHandler<App> = async (c, next) => {
   return next();
 };
 
-const iso = (epochSeconds: number | null) => (epochSeconds === null ? null : new Date(epochSeconds * 1000).toISOString());
+const isoOrNull = (epochSeconds: number | null) => (epochSeconds === null ? null : iso(epochSeconds));
 
-function incidentView(row: IncidentRow, publicUrl: string | null) {
-  const state = row.state as Incident;
+function incidentView(row: IncidentRow, publicUrl: string | null): IncidentViewBody {
+  const { latest } = row.state;
   return {
     id: row.id,
     model: row.model,
@@ -55,15 +53,24 @@ function incidentView(row: IncidentRow, publicUrl: string | null) {
     healthy_streak: row.healthyStreak,
     opened_at: iso(row.openedAt),
     updated_at: iso(row.updatedAt),
-    acknowledged_at: iso(row.acknowledgedAt),
-    resolved_at: iso(row.resolvedAt),
+    acknowledged_at: isoOrNull(row.acknowledgedAt),
+    resolved_at: isoOrNull(row.resolvedAt),
     resolved_by: row.resolvedBy,
-    latest: state.latest,
+    latest: {
+      window_start: iso(latest.windowStart),
+      verdict: latest.verdict,
+      n: latest.n,
+      top_label: latest.topLabel,
+      top_share: latest.topShare,
+      dominant_label: latest.dominantLabel,
+      vanished_labels: latest.vanishedLabels,
+      reason: latest.reason,
+    },
     status_url: incidentUrlOf(publicUrl, row.id),
   };
 }
 
-const deliveryView = (d: DeliveryStatusRow) => ({
+const deliveryView = (d: DeliveryStatusRow): DeliveryViewBody => ({
   id: d.id,
   incident_id: d.incidentId,
   channel: d.channel,
@@ -73,24 +80,24 @@ const deliveryView = (d: DeliveryStatusRow) => ({
   last_status_code: d.lastStatusCode,
   last_error: d.lastError,
   created_at: iso(d.createdAt),
-  next_attempt_at: iso(d.nextAttemptAt),
-  enqueued_at: iso(d.enqueuedAt),
-  delivered_at: iso(d.deliveredAt),
+  next_attempt_at: isoOrNull(d.nextAttemptAt),
+  enqueued_at: isoOrNull(d.enqueuedAt),
+  delivered_at: isoOrNull(d.deliveredAt),
 });
 
-const windowView = ({ window: w, labels }: StoredWindow) => ({
+const windowView = ({ window: w, labels }: StoredWindow): IncidentWindowBody => ({
   start: iso(w.start),
   end: iso(w.start + w.length),
   n: w.n,
   closed: w.closed,
   verdict: w.verdict,
-  reason: (w.evaluation as { reason?: string } | null)?.reason ?? null,
+  reason: w.evaluation?.reason ?? null,
   counts: nameRecord(labels.map((l) => [l.label, l.count])),
 });
 
 /** The incident with its diagnosis, remedies, windows and deliveries. */
-async function incidentDetail(d1: D1Database, row: IncidentRow, publicUrl: string | null) {
-  const state = row.state as Incident;
+async function incidentDetail(d1: D1Database, row: IncidentRow, publicUrl: string | null): Promise<IncidentDetailBody> {
+  const state = row.state;
   const [windows, deliveries] = await Promise.all([incidentWindows(d1, row, WINDOWS_SHOWN), incidentDeliveries(d1, row.id)]);
   return {
     ...incidentView(row, publicUrl),
@@ -108,13 +115,9 @@ export const incidentRoutes = new Hono<App>()
   .use('/v1/incidents/*', requireAdmin)
   .use('/v1/deliveries/*', requireAdmin)
   .get('/v1/incidents', async (c) => {
-    const status = c.req.query('status')?.trim() || undefined;
-    if (status !== undefined && !FILTERS.includes(status as IncidentFilter))
-      return jsonError(c, 400, `status: expected one of ${FILTERS.join(', ')}`);
-    const model = c.req.query('model')?.trim() || undefined;
-    const limit = parseLimit(c.req.query('limit'), DEFAULT_LIMIT, MAX_LIMIT);
-    if (!limit.ok) return jsonError(c, 400, limit.error);
-    const rows = await listIncidents(c.env.DB, { status: status as IncidentFilter | undefined, model, limit: limit.value });
+    const query = parseQuery(IncidentsQuery, c.req.query());
+    if (!query.ok) return jsonError(c, 400, query.error);
+    const rows = await listIncidents(c.env.DB, query.value);
     const { publicUrl } = configOf(c.env);
     return c.json({ incidents: rows.map((r) => incidentView(r, publicUrl)) });
   })

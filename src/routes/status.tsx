@@ -35,12 +35,12 @@ import { registry } from '../serving/registry';
 import { jsonError } from './errors';
 import { statusAccess } from './status/access';
 import { collapseLine, labelOrder } from './status/chart';
-import { History, HISTORY_DAYS } from './status/history';
+import { History, MAX_HISTORY_DAYS, parseHistoryDays } from './status/history';
 import { IncidentPage, timelineOf } from './status/incident-page';
 import { Deliveries } from './status/deliveries';
 import { FeatureCards, WindowTable } from './status/features';
 import { findingsOf } from './status/findings';
-import { duration, epochSeconds, verdictWords } from '../format';
+import { duration, verdictWords } from '../format';
 import { IncidentCard, type IncidentView } from './status/incidents';
 import { MarkerKey, Page, TopBar } from './status/layout';
 import { expectsTraffic, latestJudged, ModelCard, type ModelView } from './status/model-card';
@@ -101,7 +101,7 @@ function incidentView(batch: ReadBatch, incident: IncidentRow, config: Config, n
   const served = registry.metadata(incident.model);
   const metadata = served?.version === incident.version ? served : undefined;
   const length = windowLengthOf(metadata, config);
-  const first = epochSeconds(incident.firstWindowStart);
+  const first = incident.firstWindowStart;
   // "Before" is the healthy traffic of the hour (or ten windows) before the first flagged window.
   const lookback = Math.max(3_600, 10 * length);
   const state = (incident.state ?? {}) as Partial<Incident>;
@@ -122,7 +122,7 @@ function incidentView(batch: ReadBatch, incident: IncidentRow, config: Config, n
         incident.model,
         incident.version,
         first,
-        incident.status === 'resolved' ? epochSeconds(incident.lastWindowStart) + length : now + 1,
+        incident.status === 'resolved' ? incident.lastWindowStart + length : now + 1,
       ),
     ),
     findings,
@@ -150,7 +150,7 @@ const Banner: FC<{ incidents: IncidentRow[]; models: ModelView[]; now: number }>
         ⚠ {incidents.length} open incident{incidents.length === 1 ? '' : 's'}:{' '}
         {incidents
           .slice(0, 3)
-          .map((i) => `${i.model} v${i.version} ${verdictWords(i.kind)} for ${duration(now - epochSeconds(i.firstWindowStart))}`)
+          .map((i) => `${i.model} v${i.version} ${verdictWords(i.kind)} for ${duration(now - i.firstWindowStart)}`)
           .join('; ')}
         {incidents.length > 3 ? '; …' : ''}
       </p>
@@ -181,11 +181,12 @@ const NobodyPaged: FC<{ config: Config }> = ({ config }) =>
     </p>
   );
 
-const HISTORY_SECONDS = HISTORY_DAYS * 86_400;
 
 async function overview(c: Context<App>) {
   const range = parseRange(c.req.query('range'));
   if (range === null) return jsonError(c, 400, `range: expected one of ${Object.keys(RANGES).join(', ')}`);
+  const days = parseHistoryDays(c.req.query('history'));
+  if (days === null) return jsonError(c, 400, `history: expected a whole number of days from 1 to ${MAX_HISTORY_DAYS}`);
   const config = configOf(c.env);
   const now = nowSeconds();
   const started = Date.now();
@@ -194,7 +195,7 @@ async function overview(c: Context<App>) {
     versionsWithWindows(now - RANGES[range]),
     openIncidents(),
     recentDeliveries(15),
-    resolvedIncidents(now - HISTORY_SECONDS),
+    resolvedIncidents(now - days * 86_400),
   ] as const);
   const batch = new ReadBatch(c.env.DB);
   const pending = Promise.all([
@@ -231,9 +232,11 @@ async function overview(c: Context<App>) {
         </div>
       </section>
       <section aria-labelledby="history">
-        <h2 id="history">Resolved in the last {HISTORY_DAYS} days</h2>
+        <h2 id="history">
+          Resolved in the last {days} day{days === 1 ? '' : 's'}
+        </h2>
         <div class="card">
-          <History incidents={resolved} deliveries={resolvedDeliveries} nowSeconds={now} />
+          <History incidents={resolved} deliveries={resolvedDeliveries} nowSeconds={now} days={days} />
         </div>
       </section>
       <section aria-labelledby="deliveries">
@@ -254,13 +257,15 @@ async function modelPage(c: Context<App>) {
   const name = c.req.param('name') ?? '';
   const range = parseRange(c.req.query('range'));
   if (range === null) return jsonError(c, 400, `range: expected one of ${Object.keys(RANGES).join(', ')}`);
+  const days = parseHistoryDays(c.req.query('history'));
+  if (days === null) return jsonError(c, 400, `history: expected a whole number of days from 1 to ${MAX_HISTORY_DAYS}`);
   const config = configOf(c.env);
   const now = nowSeconds();
   const started = Date.now();
   const [stored, incidents, resolved] = await readAll(c.env.DB, [
     versionsWithWindows(now - RANGES[range], name),
     openIncidents(name),
-    resolvedIncidents(now - HISTORY_SECONDS, name),
+    resolvedIncidents(now - days * 86_400, name),
   ] as const);
   const pairs = modelPairs(stored, name);
   if (pairs.length === 0) return jsonError(c, 404, `model "${name}" is not served and has no windows in the last ${range}`);
@@ -320,9 +325,11 @@ async function modelPage(c: Context<App>) {
         </section>
       ))}
       <section aria-labelledby="history">
-        <h2 id="history">Resolved in the last {HISTORY_DAYS} days</h2>
+        <h2 id="history">
+          Resolved in the last {days} day{days === 1 ? '' : 's'}
+        </h2>
         <div class="card">
-          <History incidents={resolved} deliveries={resolvedDeliveries} nowSeconds={now} />
+          <History incidents={resolved} deliveries={resolvedDeliveries} nowSeconds={now} days={days} />
         </div>
       </section>
     </Page>,
@@ -342,8 +349,8 @@ async function incidentPage(c: Context<App>) {
   const served = registry.metadata(incident.model);
   const pair: Pair = { name: incident.model, version: incident.version, metadata: served?.version === incident.version ? served : undefined };
   const length = windowLengthOf(pair.metadata, config);
-  const first = epochSeconds(incident.firstWindowStart);
-  const last = epochSeconds(incident.lastWindowStart);
+  const first = incident.firstWindowStart;
+  const last = incident.lastWindowStart;
   const resolvedWindow = (incident.state as Partial<Incident>).resolvedAt;
   const end = incident.status === 'resolved' ? Math.max(last, typeof resolvedWindow === 'number' ? resolvedWindow : last) + length : now;
   // The chart: the incident's windows with some context on both sides, merged into buckets if it went on for long.
@@ -355,7 +362,8 @@ async function incidentPage(c: Context<App>) {
   const batch = new ReadBatch(c.env.DB);
   const pending = Promise.all([
     incidentView(batch, incident, config, now),
-    modelView(batch, pair, span, config, incident.status === 'resolved' ? undefined : incident),
+    // The line and the caption follow this incident's label, resolved or not.
+    modelView(batch, pair, span, config, incident),
     batch.add(deliveriesOf([incident.id])),
     batch.add(attemptsOf(incident.id)),
     batch.add(retrainRequestOf(incident.id)),
@@ -363,8 +371,6 @@ async function incidentPage(c: Context<App>) {
   ]);
   await batch.run();
   const [view, model, deliveries, attempts, retrain, verdicts] = await pending;
-  // An incident's chart caption follows the incident, resolved or not.
-  if (incident.status === 'resolved') model.threshold = collapseLine(null);
   const timeline = timelineOf({ incident, windowSeconds: length, verdicts, deliveries: deliveries as DeliveryStatusRow[], attempts });
   const refresh = refreshSeconds(config);
   pageHeaders(c, Date.now() - started);

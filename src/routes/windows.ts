@@ -1,6 +1,6 @@
 // GET /v1/models/{name}/windows: the served version's time windows as D1 holds them, newest first. HTTP only:
 // parameters are checked here, the rows come from db/windows.ts, the statistics from monitor/window.ts.
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import { configOf, type Env } from '../config';
 import { listWindows, type StoredWindow } from '../db/windows';
 import { iso } from '../format';
@@ -9,43 +9,14 @@ import { featureMeanStd } from '../monitor/window';
 import type { ModelMetadata } from '../serving/metadata';
 import { registry } from '../serving/registry';
 import { requireApiKey } from './auth';
-import { jsonError, parseLimit } from './errors';
+import { jsonError } from './errors';
+import { parseQuery, WindowsQuery } from '../contract/query';
+import type { WindowsBody, WindowViewBody } from '../contract/api';
 
 type App = { Bindings: Env };
 
-export const DEFAULT_LIMIT = 100;
-export const MAX_LIMIT = 1000;
-/** 9999-12-31T23:59:59Z: the default `until`, and the largest instant accepted. */
-const MAX_EPOCH = 253_402_300_799;
-
-const EPOCH = /^\d+(\.\d+)?$/;
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
-
-/** Epoch seconds from `1767225600` or an ISO 8601 date (`2026-01-01`, `2026-01-01T10:00:00Z`); null if neither. */
-export function parseInstant(value: string): number | null {
-  const seconds = EPOCH.test(value) ? Number(value) : ISO_8601.test(value) ? Date.parse(value) / 1000 : NaN;
-  return Number.isFinite(seconds) && seconds <= MAX_EPOCH ? Math.floor(seconds) : null;
-}
-
-type Query = { since: number; until: number; limit: number };
-
-function parseQuery(c: Context<App>): { ok: true; value: Query } | { ok: false; error: string } {
-  const instant = (name: 'since' | 'until', fallback: number) => {
-    const raw = c.req.query(name);
-    return raw === undefined ? fallback : parseInstant(raw.trim());
-  };
-  const since = instant('since', 0);
-  if (since === null) return { ok: false, error: 'since: expected epoch seconds or an ISO 8601 date' };
-  const until = instant('until', MAX_EPOCH);
-  if (until === null) return { ok: false, error: 'until: expected epoch seconds or an ISO 8601 date' };
-  if (until <= since) return { ok: false, error: `until: must be after since (${since})` };
-  const limit = parseLimit(c.req.query('limit'), DEFAULT_LIMIT, MAX_LIMIT);
-  if (!limit.ok) return limit;
-  return { ok: true, value: { since, until, limit: limit.value } };
-}
-
 /** One window in the API's shape: every model label and feature present, shares and means derived here. */
-function windowView(metadata: ModelMetadata, { window: w, labels, features }: StoredWindow) {
+function windowView(metadata: ModelMetadata, { window: w, labels, features }: StoredWindow): WindowViewBody {
   const counts = nameRecord(metadata.labels.map((label) => [label, 0]));
   for (const row of labels) counts[row.label] = (counts[row.label] ?? 0) + row.count;
   const shares = nameRecord(Object.entries(counts).map(([label, count]) => [label, w.n > 0 ? count / w.n : 0]));
@@ -96,17 +67,18 @@ export const windowsRoutes = new Hono<App>()
     const metadata = registry.metadata(c.req.param('name'));
     if (!metadata)
       return jsonError(c, 404, `model "${c.req.param('name')}" not found (serving: ${registry.list().map((m) => m.name).join(', ')})`);
-    const query = parseQuery(c);
+    const query = parseQuery(WindowsQuery, c.req.query());
     if (!query.ok) return jsonError(c, 400, query.error);
     const stored = await listWindows(c.env.DB, { model: metadata.name, version: metadata.version, ...query.value });
-    return c.json({
+    const body: WindowsBody = {
       model: metadata.name,
       version: metadata.version,
       since: query.value.since,
       until: query.value.until,
       limit: query.value.limit,
       windows: stored.map((w) => windowView(metadata, w)),
-    });
+    };
+    return c.json(body);
   })
   .all('/v1/models/:name{[^/:]+}/windows', (c) =>
     jsonError(c, 405, `method: ${c.req.method} is not allowed here (allowed: GET)`, { allow: 'GET' }),

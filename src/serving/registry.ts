@@ -63,10 +63,6 @@ export class ModelRegistry {
     }
     return model;
   }
-
-  isLoaded(name: string): boolean {
-    return this.loaded.has(name);
-  }
 }
 
 /** The metadata with its label-keyed records (training counts, class weights) as null-prototype records. */

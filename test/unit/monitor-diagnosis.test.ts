@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateWindow } from '../../src/monitor/detector';
+import type { ModelMetadata } from '../../src/serving/metadata';
 import { diagnose, type Diagnosis, summarizeProbes } from '../../src/monitor/diagnosis';
 import { explain, type ProbeResult } from '../../src/monitor/index';
-import type { ModelMetadata } from '../../src/serving/metadata';
 import { balancedClassWeights, remedies, type Remedy } from '../../src/monitor/remedies';
 import type { WindowCounts } from '../../src/monitor/window';
 import {
@@ -21,13 +21,16 @@ import {
 const heldOut = penguinRows().filter((_, i) => i % 4 === 0);
 const allAs = (label: string) => heldOut.map(() => label);
 const kinds = (ds: Diagnosis[]) => ds.map((d) => d.kind);
-const remedy = <K extends Remedy['kind']>(rs: Remedy[], kind: K) => rs.find((r) => r.kind === kind) as Extract<Remedy, { kind: K }>;
-
-/** The production path for one window of a model with no history: the verdict, then explain() as the cron calls it. */
-function assessWindow(input: { counts: WindowCounts; metadata: ModelMetadata; probe?: ProbeResult }) {
-  const evaluation = evaluateWindow(input.counts, input.metadata);
-  return { evaluation, ...explain(evaluation, input.counts, input.metadata, input.probe) };
+/**
+ * A window of a model with no history judged as the cron judges it (src/evaluate.ts evaluateOne): the verdict,
+ * the model's probe answers only when that verdict is flagged (the cron runs the probes only then), then explain().
+ */
+function assessWindow({ counts, metadata, probe }: { counts: WindowCounts; metadata: ModelMetadata; probe?: ProbeResult }) {
+  const evaluation = evaluateWindow(counts, metadata);
+  const flagged = evaluation.verdict === 'collapsed' || evaluation.verdict === 'partial_collapse';
+  return { evaluation, ...explain(evaluation, counts, metadata, flagged ? probe : undefined) };
 }
+const remedy = <K extends Remedy['kind']>(rs: Remedy[], kind: K) => rs.find((r) => r.kind === kind) as Extract<Remedy, { kind: K }>;
 
 describe('diagnose: inputs', () => {
   it('preprocessing_lost_variance: the standardized penguins model fed all-zero rows', () => {
@@ -217,7 +220,7 @@ describe('remedies', () => {
     const evaluation = evaluateWindow(counts, penguinsUnscaled);
     const probe = { predictedLabels: penguinsUnscaled.probes.map(() => 'Adelie') };
     const diagnoses = diagnose(counts, evaluation, penguinsUnscaled, probe);
-    const rs = remedies([...diagnoses, ...diagnoses], penguinsUnscaled, evaluation);
+    const rs = remedies([...diagnoses, ...diagnoses], penguinsUnscaled);
     expect(rs.map((r) => r.kind)).toEqual(['scaler', 'learning_rate', 'capacity']);
     for (const r of rs) expect(r.sentence.length).toBeGreaterThan(20);
     expect(JSON.parse(JSON.stringify(rs))).toEqual(rs);

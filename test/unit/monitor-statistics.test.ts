@@ -8,7 +8,6 @@ import {
   jensenShannonDistance,
   normalizedEntropy,
   proportions,
-  topShare,
 } from '../../src/monitor/distribution';
 import { chiSquareSurvival, logGamma, regularizedGammaP, regularizedGammaQ } from '../../src/monitor/gamma';
 
@@ -115,9 +114,8 @@ describe('binomial tails', () => {
 });
 
 describe('label distribution statistics', () => {
-  it('proportions and topShare', () => {
+  it('proportions', () => {
     expect(proportions([1, 3])).toEqual([0.25, 0.75]);
-    expect(topShare([2, 5, 5])).toEqual({ index: 1, share: 5 / 12 });
     expect(() => proportions([0, 0])).toThrow(RangeError);
     expect(() => proportions([1, -1])).toThrow(RangeError);
   });

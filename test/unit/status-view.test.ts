@@ -1,6 +1,6 @@
 // The pure parts of the status page: how a range becomes bars, how numbers read, where the collapse line sits.
 import { describe, expect, it } from 'vitest';
-import { collapseLine, labelOrder } from '../../src/routes/status/chart';
+import { collapseLine, isFlagged, labelOrder } from '../../src/routes/status/chart';
 import { clock, duration, percent, redactUrls, topLabel } from '../../src/format';
 import { bucketSeconds, fittedSeconds, MAX_BARS, parseRange, RANGES, spanOf } from '../../src/routes/status/range';
 import { barVerdict } from '../../src/db/status';
@@ -8,6 +8,7 @@ import { flaggedRuns } from '../../src/routes/status/model-details';
 import { timelineOf } from '../../src/routes/status/incident-page';
 import { describeChannels, pagedChannels } from '../../src/incidents/channels';
 import { loadConfig } from '../../src/config';
+import type { Incident } from '../../src/monitor/incident';
 
 describe('bars of a range', () => {
   it('keeps one bar per window while the range fits, merges into nice multiples beyond', () => {
@@ -75,8 +76,12 @@ describe('collapse line', () => {
     };
     // Half of the answers turned into Gentoo: 0.36 + 0.5 · (1 − 0.36) = 68 %.
     const line = collapseLine(evaluation);
-    expect(line).toMatchObject({ label: 'Gentoo', fromDetector: true });
+    expect(line).toMatchObject({ label: 'Gentoo', fromDetector: true, forIncident: false });
     expect(line.share).toBeCloseTo(0.68, 12);
+    // An open incident about Adelie moves the line to Adelie's: 0.44 + 0.5 · 0.56 = 72 %.
+    const adelie = collapseLine(evaluation, 'Adelie');
+    expect(adelie).toMatchObject({ label: 'Adelie', fromDetector: true, forIncident: true });
+    expect(adelie.share).toBeCloseTo(0.72, 12);
   });
 
   it('falls back to a 90 % default without an evaluation, and says so', () => {
@@ -172,9 +177,9 @@ describe('incident timeline', () => {
     acknowledgedAt: 1_100,
     resolvedAt: 1_200,
     resolvedBy: 'monitor',
-    state: { resolvedAt: 1_050 },
-  };
-  const delivery = { id: 'msg_1', incidentId: 'inc_1', channel: 'pagerduty', event: 'incident.opened', status: 'delivered', attempts: 2, lastStatusCode: 202, lastError: null, createdAt: 1_080, nextAttemptAt: null, enqueuedAt: 1_080, deliveredAt: 1_140 };
+    state: { resolvedAt: 1_050 } as Incident,
+  } as const;
+  const delivery = { id: 'msg_1', incidentId: 'inc_1', channel: 'pagerduty', event: 'incident.opened', status: 'delivered', attempts: 2, lastStatusCode: 202, lastError: null, createdAt: 1_080, nextAttemptAt: null, enqueuedAt: 1_080, deliveredAt: 1_140 } as const;
   it('orders windows, escalations, every attempt, acknowledge and resolve', () => {
     const timeline = timelineOf({
       incident,
@@ -204,5 +209,15 @@ describe('incident timeline', () => {
     expect(timeline[1].text).toBe('Escalated to collapsed in window 00:16:50–00:17:00 UTC');
     expect(timeline[5].text).toBe('PagerDuty · incident.opened: attempt 1: HTTP 503 (HTTP 503: [url])');
     expect(timeline[8].text).toMatch(/^Resolved by the monitor after 3 healthy windows in a row \(healthy again from window 00:17:10–00:17:20 UTC\)$/);
+  });
+});
+
+describe('idle windows', () => {
+  it('are a finding only for a model configured to expect traffic', () => {
+    expect(isFlagged('no_traffic', false)).toBe(false);
+    expect(isFlagged('no_traffic', true)).toBe(true);
+    expect(isFlagged('collapsed', false)).toBe(true);
+    expect(isFlagged('receiving', true)).toBe(false);
+    expect(isFlagged('healthy', true)).toBe(false);
   });
 });

@@ -291,7 +291,7 @@ describe('admin API', () => {
       first_window_start: new Date(at(10) * 1000).toISOString(),
       resolved_at: null,
       status_url: `https://labelwatch.example.test/incidents/${b.id}`,
-      latest: { verdict: 'collapsed', topLabel: 'rain' },
+      latest: { verdict: 'collapsed', top_label: 'rain', window_start: new Date(at(10) * 1000).toISOString() },
     });
   });
 

@@ -65,6 +65,8 @@ describe('GET / (status page)', () => {
     // Thirteen adjacent collapsed windows are one run with one marker.
     expect(flags[2][2]).toMatch(/^collapsed: 13 windows, \d\d:\d\d–\d\d:\d\d UTC$/);
     expect(count(html, 'data-verdict="collapsed"')).toBe(13);
+    // The collapse line and its caption follow the open incident (onto Gentoo), not the latest window.
+    expect(html).toContain('where the detector calls a collapse onto Gentoo (the incident’s label)');
     // The newest window is still open and has traffic: receiving, not judged yet.
     expect(count(html, 'data-verdict="receiving"')).toBe(1);
   });
@@ -134,16 +136,41 @@ describe('GET / (status page)', () => {
     expect(incident).toMatch(/Top label <strong>Gentoo<\/strong>: \d+% before → <strong>9\d(\.\d)?%<\/strong>/);
   });
 
-  it("says which reference a model is judged against: its own held-out answers, or (weaker) its training labels", async () => {
-    const html = await (await get('/')).text();
-    // penguins carries its held-out answers: the legend shows them as "normal", and no warning.
-    expect(card(html, 'penguins')).toContain('· normal 43%'); // Adelie 37 of 86 held-out answers
-    expect(card(html, 'penguins')).not.toContain('reference-note');
-    // The xss-label fixture package has none: it is judged against its training labels, and the card says so.
-    const fixture = card(html, 'xss-label');
-    expect(fixture).toContain('Judged against its training labels');
-    expect(fixture).toContain('npm run stats -- --model-dir');
-    expect(fixture).toContain('· train ');
+  it('says which reference a model is judged against: its own held-out answers, or (weaker) its training labels', async () => {
+    const penguinsPage = await (await get('/models/penguins')).text();
+    // penguins carries its held-out answers: the legend shows them as "normal", and there is no note.
+    expect(penguinsPage).toContain('· normal 43%'); // Adelie: 37 of its 86 held-out answers
+    expect(penguinsPage).not.toContain('reference-note');
+    // The unweighted seattle package's own answers lack fog and drizzle: it is judged against its training labels.
+    const defective = await (await get('/models/seattle-weather-unweighted')).text();
+    expect(defective).toContain('reference-note');
+    expect(defective).toContain('show a model defect, so it is judged against its training labels');
+    expect(defective).toContain('· train 44%'); // rain: 513 of 1169 training rows
+  });
+
+  it('lists resolved incidents of the last 7 days by default, another span with ?history=<days>, and refuses a bad one', async () => {
+    // The seeded resolved incident is about 40 minutes old: in a day's history, not in a history ending a day ago.
+    expect(await (await get('/?history=1')).text()).toContain('Resolved in the last 1 day<');
+    expect(await (await get('/models/penguins?history=30')).text()).toContain('Resolved in the last 30 days');
+    await env.DB.prepare("UPDATE incidents SET resolved_at = resolved_at - 8 * 86400 WHERE model = 'penguins' AND status = 'resolved'").run();
+    try {
+      expect(await (await get('/')).text()).toContain('No incident resolved in the last 7 days.');
+      expect(await (await get('/?history=9')).text()).toContain('<li class="resolved-incident" data-model="penguins"');
+    } finally {
+      await env.DB.prepare("UPDATE incidents SET resolved_at = resolved_at + 8 * 86400 WHERE model = 'penguins' AND status = 'resolved'").run();
+    }
+    for (const bad of ['0', '91', 'x', '1.5']) {
+      const res = await get(`/?history=${bad}`);
+      expect(res.status, bad).toBe(400);
+      expect(await res.json()).toEqual({ error: 'history: expected a whole number of days from 1 to 90' });
+    }
+  });
+
+  it('says so when no alert channel is configured: incidents page nobody', async () => {
+    for (const path of ['/', '/models/penguins']) expect(await (await get(path)).text(), path).toContain('No alert channel is configured: incidents page nobody.');
+    const app = createApp();
+    const paged = await app.request('http://status.test/', {}, { ...env, PAGERDUTY_ROUTING_KEY: 'k' } as unknown as Env);
+    expect(await paged.text()).not.toContain('No alert channel is configured');
   });
 
   it('escapes hostile model and label names and runs no script', async () => {

@@ -53,7 +53,5 @@ export function pagerDutyPayload(n: Notice) {
   };
 }
 
-export type PagerDutyPayload = ReturnType<typeof pagerDutyPayload>;
-
 /** The acknowledge event for an incident acknowledged in labelwatch (without its routing_key). */
 export const pagerDutyAcknowledge = (incidentId: string) => ({ event_action: 'acknowledge' as const, dedup_key: incidentId });

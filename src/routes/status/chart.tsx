@@ -27,6 +27,8 @@ export interface Threshold {
   /** The label the line is drawn for (the detector's line depends on the label's reference share). */
   label: string | null;
   fromDetector: boolean;
+  /** Drawn for an incident's label rather than the latest window's top label. */
+  forIncident?: boolean;
 }
 
 /** Without any evaluation yet, a plain 90% line, labelled as a default on the page. */
@@ -44,7 +46,7 @@ export function collapseLine(evaluation: unknown, incidentLabel?: string | null)
     const top = incidentLabel ?? (evaluation as Evaluation).statistics.topLabel;
     const stat = perLabel.find((p) => p.label === top) ?? [...perLabel].sort((a, b) => b.referenceShare - a.referenceShare)[0];
     if (typeof stat.referenceShare === 'number')
-      return { share: collapseThreshold(stat.referenceShare), label: stat.label, fromDetector: true };
+      return { share: collapseThreshold(stat.referenceShare), label: stat.label, fromDetector: true, forIncident: incidentLabel != null && stat.label === incidentLabel };
   }
   return { share: DEFAULT_COLLAPSE_SHARE, label: null, fromDetector: false };
 }

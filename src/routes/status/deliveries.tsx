@@ -2,7 +2,7 @@
 // and the last answer (with any URL in an error text blanked).
 import type { FC } from 'hono/jsx';
 import type { DeliveryView } from '../../db/status';
-import { ago, clock, epochSeconds, redactUrls } from '../../format';
+import { ago, clock, redactUrls } from '../../format';
 
 /** A glyph and a word for every state, so the state never rests on colour. */
 const STATE: Record<string, { glyph: string; words: string }> = {
@@ -38,7 +38,7 @@ export const Deliveries: FC<{ deliveries: DeliveryView[]; nowSeconds: number }> 
         <tbody>
           {deliveries.map((d) => {
             const state = STATE[d.status] ?? { glyph: '•', words: d.status };
-            const created = epochSeconds(d.createdAt);
+            const created = d.createdAt;
             return (
               <tr data-status={d.status}>
                 <td class="when" title={`${clock(created, true)} UTC`}>
@@ -49,7 +49,7 @@ export const Deliveries: FC<{ deliveries: DeliveryView[]; nowSeconds: number }> 
                     <span aria-hidden="true">{state.glyph}</span> {state.words}
                   </span>
                   {d.status === 'retrying' && d.nextAttemptAt !== null ? (
-                    <span class="muted small"> next {clock(epochSeconds(d.nextAttemptAt))}</span>
+                    <span class="muted small"> next {clock(d.nextAttemptAt)}</span>
                   ) : null}
                 </td>
                 <td class="channel">

@@ -30,9 +30,9 @@ const words = (key: string) => key.replace(/_/g, ' ').replace(/([a-z])([A-Z])/g,
 /** A diagnosis in a few words, for lists where the full sentence would repeat itself window after window. */
 export const diagnosisTitle = (d: Diagnosis): string => DIAGNOSIS_TITLE[d.kind] ?? words(d.kind);
 
-/** The human sentence of a finding (older rows may call it `summary`). */
+/** The human sentence of a finding. */
 export const sentenceOf = (f: unknown): string =>
-  isObject(f) ? String(f.sentence ?? f.summary ?? f.reason ?? (typeof f.kind === 'string' ? words(f.kind) : '')) : '';
+  isObject(f) ? String(f.sentence ?? f.reason ?? (typeof f.kind === 'string' ? words(f.kind) : '')) : '';
 
 /** Only objects with a kind: a malformed array entry is skipped, not rendered as "[object Object]". */
 export function findingsOf<T>(value: unknown): T[] {
@@ -104,7 +104,7 @@ export const Remedies: FC<{ remedies: Remedy[] }> = ({ remedies }) =>
         <li data-kind={r.kind}>
           <strong>{REMEDY_TITLE[r.kind] ?? words(r.kind)}</strong>
           <p>{sentenceOf(r)}</p>
-          <Numbers lines={numbersOf(r, ['kind', 'diagnosis', 'sentence', 'summary', 'evidence'])} />
+          <Numbers lines={numbersOf(r, ['kind', 'diagnosis', 'sentence', 'evidence'])} />
         </li>
       ))}
     </ol>

@@ -7,11 +7,20 @@ import type { IncidentRow } from '../../db/status';
 import type { Diagnosis } from '../../monitor/diagnosis';
 import type { Incident } from '../../monitor/incident';
 import { diagnosisTitle, findingsOf } from './findings';
-import { ago, clock, duration, epochSeconds, percent } from '../../format';
+import { ago, clock, duration, percent } from '../../format';
 import { VerdictPill } from './layout';
 
-/** Days of resolved incidents the main page and the model page list. */
+/** Days of resolved incidents the main page and the model page list, unless `?history=<days>` asks for others. */
 export const HISTORY_DAYS = 7;
+export const MAX_HISTORY_DAYS = 90;
+
+/** `?history=<days>`: a whole number of days from 1 to MAX_HISTORY_DAYS; null when it is something else. */
+export function parseHistoryDays(value: string | undefined): number | null {
+  if (value === undefined || value === '') return HISTORY_DAYS;
+  if (!/^\d{1,3}$/.test(value)) return null;
+  const days = Number(value);
+  return days >= 1 && days <= MAX_HISTORY_DAYS ? days : null;
+}
 
 export const incidentHref = (id: string) => `/incidents/${encodeURIComponent(id)}`;
 
@@ -58,18 +67,19 @@ export const Paged: FC<{ deliveries: readonly DeliveryStatusRow[] }> = ({ delive
   );
 };
 
-export const History: FC<{ incidents: IncidentRow[]; deliveries: readonly DeliveryStatusRow[]; nowSeconds: number }> = ({
+export const History: FC<{ incidents: IncidentRow[]; deliveries: readonly DeliveryStatusRow[]; nowSeconds: number; days: number }> = ({
   incidents,
   deliveries,
   nowSeconds,
+  days,
 }) =>
   incidents.length === 0 ? (
-    <p class="muted">No incident resolved in the last {HISTORY_DAYS} days.</p>
+    <p class="muted">No incident resolved in the last {days} day{days === 1 ? '' : 's'}.</p>
   ) : (
     <ul class="history">
       {incidents.map((i) => {
-        const first = epochSeconds(i.firstWindowStart);
-        const resolved = i.resolvedAt === null ? nowSeconds : epochSeconds(i.resolvedAt);
+        const first = i.firstWindowStart;
+        const resolved = i.resolvedAt === null ? nowSeconds : i.resolvedAt;
         const cause = causeOf(i.state);
         return (
           <li class="resolved-incident" data-model={i.model} data-incident={i.id}>

@@ -7,7 +7,7 @@ import type { DeliveryStatusRow } from '../../db/deliveries';
 import type { DeliveryAttemptRow, IncidentRow } from '../../db/status';
 import type { Incident } from '../../monitor/incident';
 import { IncidentCard, type IncidentView } from './incidents';
-import { clock, duration, epochSeconds, lengthWords, redactUrls, verdictWords } from '../../format';
+import { clock, duration, lengthWords, redactUrls, verdictWords } from '../../format';
 import { ModelCard, type ModelView } from './model-card';
 import type { RangeName } from './range';
 
@@ -40,10 +40,10 @@ const channelWords = (d: DeliveryStatusRow) => `${CHANNEL_NAMES[d.channel] ?? d.
 /** What happened, in order: windows (by their start), labelwatch's own actions (when it took them), every attempt. */
 export function timelineOf({ incident: i, windowSeconds, verdicts, deliveries, attempts }: TimelineInput): TimelineEntry[] {
   const out: TimelineEntry[] = [];
-  const first = epochSeconds(i.firstWindowStart);
+  const first = i.firstWindowStart;
   const firstVerdict = verdicts.find((w) => w.start === first)?.verdict ?? null;
   out.push({ at: first, kind: 'window', text: `First flagged window ${windowWords(first, windowSeconds)}: ${verdictWords(firstVerdict ?? i.kind)}` });
-  out.push({ at: epochSeconds(i.openedAt), kind: 'opened', text: `labelwatch opened the incident (${verdictWords(firstVerdict ?? i.kind)})` });
+  out.push({ at: i.openedAt, kind: 'opened', text: `labelwatch opened the incident (${verdictWords(firstVerdict ?? i.kind)})` });
   // Escalations: a flagged window more severe than every one before it in the incident.
   let worst = firstVerdict !== null && FLAGGED(firstVerdict) ? severityOf(firstVerdict) : -1;
   for (const w of verdicts) {
@@ -55,16 +55,16 @@ export function timelineOf({ incident: i, windowSeconds, verdicts, deliveries, a
   }
   if (i.lastWindowStart !== i.firstWindowStart)
     out.push({
-      at: epochSeconds(i.lastWindowStart),
+      at: i.lastWindowStart,
       kind: 'window',
-      text: `Last flagged window ${windowWords(epochSeconds(i.lastWindowStart), windowSeconds)} (${i.flaggedWindows} flagged in all)`,
+      text: `Last flagged window ${windowWords(i.lastWindowStart, windowSeconds)} (${i.flaggedWindows} flagged in all)`,
     });
   for (const d of deliveries) {
-    out.push({ at: epochSeconds(d.createdAt), kind: 'delivery', text: `${channelWords(d)}: queued`, status: 'pending' });
+    out.push({ at: d.createdAt, kind: 'delivery', text: `${channelWords(d)}: queued` });
     const mine = attempts.filter((a) => a.deliveryId === d.id);
     for (const a of mine)
       out.push({
-        at: epochSeconds(a.at),
+        at: a.at,
         kind: 'attempt',
         text: `${channelWords(d)}: attempt ${a.attempt}: ${a.statusCode !== null ? `HTTP ${a.statusCode}` : 'no answer'}${a.error ? ` (${redactUrls(a.error).slice(0, 140)})` : ''}`,
         status: a.outcome,
@@ -72,18 +72,18 @@ export function timelineOf({ incident: i, windowSeconds, verdicts, deliveries, a
     // Rows from before attempts were recorded one by one: their summary.
     if (mine.length === 0 && d.attempts > 0)
       out.push({
-        at: epochSeconds(d.deliveredAt ?? d.nextAttemptAt ?? d.createdAt),
+        at: d.deliveredAt ?? d.nextAttemptAt ?? d.createdAt,
         kind: 'attempt',
         text: `${channelWords(d)}: ${d.attempts} attempt${d.attempts === 1 ? '' : 's'}, last ${d.lastStatusCode !== null ? `HTTP ${d.lastStatusCode}` : 'without an answer'}${d.lastError ? ` (${redactUrls(d.lastError).slice(0, 140)})` : ''}`,
         status: d.status,
       });
   }
-  if (i.acknowledgedAt !== null) out.push({ at: epochSeconds(i.acknowledgedAt), kind: 'acknowledged', text: 'Acknowledged by an operator' });
+  if (i.acknowledgedAt !== null) out.push({ at: i.acknowledgedAt, kind: 'acknowledged', text: 'Acknowledged by an operator' });
   if (i.resolvedAt !== null) {
     const state = i.state as Partial<Incident>;
     const healthyWindow = typeof state.resolvedAt === 'number' && i.resolvedBy !== 'admin' ? ` (healthy again from window ${windowWords(state.resolvedAt - (i.healthyStreak - 1) * windowSeconds, windowSeconds)})` : '';
     out.push({
-      at: epochSeconds(i.resolvedAt),
+      at: i.resolvedAt,
       kind: 'resolved',
       text: i.resolvedBy === 'admin' ? 'Resolved by an operator' : `Resolved by the monitor after ${i.healthyStreak} healthy windows in a row${healthyWindow}`,
     });
@@ -118,8 +118,8 @@ export interface IncidentPageProps {
 }
 
 export const IncidentPage: FC<IncidentPageProps> = ({ incident: i, view, model, range, timeline, deliveries, retrain, retrainConfigured, nowSeconds }) => {
-  const first = epochSeconds(i.firstWindowStart);
-  const end = i.resolvedAt === null ? nowSeconds : epochSeconds(i.resolvedAt);
+  const first = i.firstWindowStart;
+  const end = i.resolvedAt === null ? nowSeconds : i.resolvedAt;
   return (
     <>
       <section aria-labelledby="incident-title">
@@ -158,7 +158,7 @@ export const IncidentPage: FC<IncidentPageProps> = ({ incident: i, view, model, 
         <h2 id="windows">
           Windows around the incident · one bar per {lengthWords(model.span.bucket)}
         </h2>
-        <ModelCard m={model} range={range} tall />
+        <ModelCard m={model} range={range} incident={i.status === 'resolved' ? undefined : i} tall />
       </section>
       <section aria-labelledby="retrain">
         <h2 id="retrain">Retraining request</h2>

@@ -5,7 +5,7 @@ import type { Diagnosis } from '../../monitor/diagnosis';
 import type { Remedy } from '../../monitor/remedies';
 import { colourOf } from './chart';
 import { Diagnoses, Remedies } from './findings';
-import { clock, duration, epochSeconds, percent, topLabel } from '../../format';
+import { clock, duration, percent, topLabel } from '../../format';
 import { VerdictPill } from './layout';
 
 export interface IncidentView {
@@ -46,7 +46,7 @@ export const IncidentCard: FC<{ view: IncidentView; nowSeconds: number; page?: b
   const during = i.status === 'resolved' ? 'during' : 'since';
   const href = `/incidents/${encodeURIComponent(i.id)}`;
   const top = topLabel(since).top;
-  const first = epochSeconds(i.firstWindowStart);
+  const first = i.firstWindowStart;
   const shown = labels.filter((l) => (before[l] ?? 0) + (since[l] ?? 0) > 0);
   return (
     <article class={`card incident k-${i.kind}`} id={`incident-${i.id}`} data-model={i.model}>
@@ -63,8 +63,8 @@ export const IncidentCard: FC<{ view: IncidentView; nowSeconds: number; page?: b
         <span class="since">
           {i.status === 'resolved' && i.resolvedAt !== null ? (
             <>
-              resolved · <strong>{clock(first, nowSeconds - first >= 86_400)}–{clock(epochSeconds(i.resolvedAt))} UTC</strong> (
-              {duration(epochSeconds(i.resolvedAt) - first)})
+              resolved · <strong>{clock(first, nowSeconds - first >= 86_400)}–{clock(i.resolvedAt)} UTC</strong> (
+              {duration(i.resolvedAt - first)})
             </>
           ) : (
             <>
@@ -89,7 +89,7 @@ export const IncidentCard: FC<{ view: IncidentView; nowSeconds: number; page?: b
           )}
           <p class="muted">
             {i.flaggedWindows} flagged window{i.flaggedWindows === 1 ? '' : 's'} of {duration(view.windowSeconds)}, last one at{' '}
-            {clock(epochSeconds(i.lastWindowStart), false, view.windowSeconds < 60)} UTC. “Before” is {view.beforeFrom}.
+            {clock(i.lastWindowStart, false, view.windowSeconds < 60)} UTC. “Before” is {view.beforeFrom}.
           </p>
           <table class="shift">
             <thead>

@@ -44,6 +44,8 @@ a.pill{text-decoration:none}
 .p-partial_collapse{background:#fffaeb;color:var(--amber);border-color:#fedf89}
 .p-no_traffic,.p-insufficient_data,.p-open{background:#f2f4f7;color:#344054;border-color:#d0d5dd}
 .p-receiving{background:#eff8ff;color:#175cd3;border-color:#b2ddff}
+.p-model_defect{background:#fef3f2;color:var(--red);border-color:#fecdca}
+.incident.k-model_defect{border-left-color:#7a271a}
 .stats{font-size:13px;color:var(--muted);margin:6px 0 0}
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;margin:8px 0 0;padding:0;list-style:none;font-size:13px}
 .legend li{display:inline-flex;align-items:center;gap:6px;min-width:0;overflow-wrap:anywhere}

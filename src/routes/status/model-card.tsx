@@ -4,7 +4,7 @@ import type { IncidentRow, LabelBucket, Span } from '../../db/status';
 import { packageReference } from '../../monitor/detector';
 import type { ModelMetadata } from '../../serving/metadata';
 import { colourOf, isFlagged, LabelChart, type Threshold } from './chart';
-import { clock, epochSeconds, lengthWords, percent, topLabel, verdictWords } from '../../format';
+import { clock, lengthWords, percent, topLabel, verdictWords } from '../../format';
 import { VerdictPill } from './layout';
 import type { RangeName } from './range';
 
@@ -72,7 +72,7 @@ export const ModelCard: FC<{ m: ModelView; range: RangeName; incident?: Incident
         <VerdictPill verdict={modelState(m.buckets)} />
         {incident ? (
           <a class={`pill p-${incident.kind}`} href={`/incidents/${encodeURIComponent(incident.id)}`}>
-            incident since {clock(epochSeconds(incident.firstWindowStart))}
+            incident since {clock(incident.firstWindowStart)}
           </a>
         ) : null}
         {m.metadata ? null : <span class="pill p-open">not served</span>}
@@ -129,7 +129,7 @@ export const ModelCard: FC<{ m: ModelView; range: RangeName; incident?: Incident
       <p class="stats">
         Collapse line {percent(m.threshold.share)}:{' '}
         {m.threshold.fromDetector
-          ? `where the detector calls a collapse onto ${m.threshold.label} (${incident ? 'the open incident’s label' : 'latest evaluation'}).`
+          ? `where the detector calls a collapse onto ${m.threshold.label} (${m.threshold.forIncident ? 'the incident’s label' : 'latest evaluation'}).`
           : 'a default; no evaluated window yet.'}{' '}
         {m.span.bucket === m.windowSeconds
           ? `One bar per ${lengthWords(m.span.bucket)} window.`

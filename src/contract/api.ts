@@ -1,0 +1,253 @@
+// The JSON the API answers, one schema per shape: handlers type their bodies with these (InferOutput), and
+// /openapi.json describes the responses with the same schemas. Names on the wire are snake_case throughout, as TF
+// Serving and KServe write theirs. Maps keyed by a label or feature name are records.
+import * as v from 'valibot';
+import { FeatureSpecSchema, MonitorOverridesSchema, TrainingInfoSchema } from '../serving/metadata';
+
+const instant = v.pipe(v.string(), v.description('ISO 8601, UTC.'));
+const nullableInstant = v.nullable(instant);
+const byLabel = v.record(v.string(), v.number());
+
+export const ErrorBody = v.pipe(
+  v.object({ error: v.pipe(v.string(), v.description('What is wrong and where, e.g. `instances[3][2]: expected a finite number`.')) }),
+  v.description('Every error response: one field.'),
+);
+
+export const Health = v.object({ ok: v.literal(true) });
+
+// --- TF Serving REST -------------------------------------------------------------------------------------------
+
+export const ModelStatus = v.object({
+  model_version_status: v.array(
+    v.object({
+      version: v.string(),
+      state: v.picklist(['AVAILABLE']),
+      status: v.object({ error_code: v.picklist(['OK']), error_message: v.string() }),
+    }),
+  ),
+});
+
+const tensorInfo = v.object({
+  dtype: v.picklist(['DT_FLOAT', 'DT_STRING']),
+  tensor_shape: v.object({ dim: v.array(v.object({ size: v.string(), name: v.string() })), unknown_rank: v.boolean() }),
+  name: v.string(),
+});
+
+export const TfModelMetadata = v.object({
+  model_spec: v.object({ name: v.string(), signature_name: v.string(), version: v.string() }),
+  metadata: v.object({
+    signature_def: v.object({
+      signature_def: v.record(
+        v.string(),
+        v.object({ inputs: v.record(v.string(), tensorInfo), outputs: v.record(v.string(), tensorInfo), method_name: v.string() }),
+      ),
+    }),
+  }),
+  name: v.string(),
+  version: v.string(),
+  description: v.nullable(v.string()),
+  labels: v.array(v.string()),
+  features: v.array(FeatureSpecSchema),
+  training: TrainingInfoSchema,
+  probes: v.pipe(v.number(), v.description('How many probe rows the package carries.')),
+  monitor: v.nullable(MonitorOverridesSchema),
+  backend: v.pipe(v.string(), v.description('The TF.js backend in use: always "wasm".')),
+});
+
+const labelsOut = v.pipe(v.array(v.string()), v.description('Top label of each row (labelwatch extension).'));
+const probabilityRows = v.pipe(v.array(v.array(v.number())), v.description('Per row, the probabilities in `labels` order.'));
+
+export const TfPredictResponse = v.union([
+  v.object({ predictions: probabilityRows, labels: labelsOut, model_version: v.string() }),
+  v.object({ outputs: probabilityRows, labels: labelsOut, model_version: v.string() }),
+]);
+
+export const TfClassifyResponse = v.object({
+  result: v.pipe(v.array(v.array(v.tuple([v.string(), v.number()]))), v.description('Per example, [label, score] pairs in label order.')),
+  model_version: v.string(),
+});
+
+const featureValue = v.union([v.number(), v.pipe(v.array(v.number()), v.length(1))]);
+
+export const TfPredictRequest = v.object({
+  signature_name: v.optional(v.pipe(v.string(), v.description('Absent, "" or "serving_default".'))),
+  instances: v.optional(
+    v.pipe(v.array(v.union([v.array(v.number()), v.record(v.string(), v.number())])), v.description('Row format: arrays in feature order, or objects keyed by feature name.')),
+  ),
+  inputs: v.optional(
+    v.pipe(
+      v.union([v.array(v.array(v.number())), v.record(v.string(), v.union([v.array(v.array(v.number())), v.array(v.number())]))]),
+      v.description('Columnar format: a tensor of rows, {"<input name>": rows}, or one column per feature.'),
+    ),
+  ),
+});
+
+export const TfClassifyRequest = v.object({
+  signature_name: v.optional(v.string()),
+  context: v.optional(v.pipe(v.record(v.string(), featureValue), v.description('Features shared by every example.'))),
+  examples: v.optional(v.pipe(v.array(v.record(v.string(), featureValue)), v.description('Objects keyed by feature name.'))),
+  instances: v.optional(v.array(v.union([v.array(v.number()), v.record(v.string(), v.number())]))),
+});
+
+// --- KServe V2 / Open Inference Protocol ---------------------------------------------------------------------
+
+export const V2Live = v.object({ live: v.boolean() });
+export const V2Ready = v.object({ ready: v.boolean(), error: v.optional(v.string()) });
+export const V2ModelReady = v.object({ name: v.string(), ready: v.boolean(), error: v.optional(v.string()) });
+export const V2ServerMetadata = v.object({ name: v.string(), version: v.string(), extensions: v.array(v.string()) });
+
+const tensorMetadata = v.object({ name: v.string(), datatype: v.string(), shape: v.array(v.number()) });
+export const V2ModelMetadata = v.object({
+  name: v.string(),
+  versions: v.array(v.string()),
+  platform: v.string(),
+  inputs: v.array(tensorMetadata),
+  outputs: v.array(tensorMetadata),
+  parameters: v.object({ labels: v.array(v.string()), features: v.array(v.string()) }),
+});
+
+export const V2InferRequest = v.object({
+  id: v.optional(v.string()),
+  parameters: v.optional(v.record(v.string(), v.unknown())),
+  inputs: v.pipe(
+    v.array(
+      v.object({
+        name: v.string(),
+        shape: v.array(v.number()),
+        datatype: v.picklist(['FP32', 'FP64']),
+        parameters: v.optional(v.record(v.string(), v.unknown())),
+        data: v.union([v.array(v.number()), v.array(v.array(v.number()))]),
+      }),
+    ),
+    v.length(1),
+  ),
+  outputs: v.optional(v.array(v.object({ name: v.picklist(['probabilities', 'labels']), parameters: v.optional(v.record(v.string(), v.unknown())) }))),
+});
+
+export const V2InferResponse = v.object({
+  model_name: v.string(),
+  model_version: v.string(),
+  id: v.optional(v.string()),
+  outputs: v.array(
+    v.union([
+      v.object({ name: v.literal('probabilities'), shape: v.array(v.number()), datatype: v.literal('FP32'), data: v.array(v.number()) }),
+      v.object({ name: v.literal('labels'), shape: v.array(v.number()), datatype: v.literal('BYTES'), data: v.array(v.string()) }),
+    ]),
+  ),
+});
+
+// --- Windows ---------------------------------------------------------------------------------------------------
+
+const nullableNumber = v.nullable(v.number());
+
+export const WindowView = v.object({
+  version: v.string(),
+  start: instant,
+  start_epoch: v.number(),
+  end: instant,
+  end_epoch: v.number(),
+  length: v.pipe(v.number(), v.description('Seconds.')),
+  closed: v.boolean(),
+  closed_at: nullableInstant,
+  n: v.pipe(v.number(), v.description('Predictions in the window.')),
+  counts: v.pipe(byLabel, v.description('Predictions per label; every label of the model is present.')),
+  shares: byLabel,
+  mean_confidence: nullableNumber,
+  mean_entropy: nullableNumber,
+  zero_rows: v.number(),
+  features: v.pipe(
+    v.record(v.string(), v.object({ mean: nullableNumber, std: nullableNumber, min: nullableNumber, max: nullableNumber, zero_share: nullableNumber })),
+    v.description('Input statistics per feature.'),
+  ),
+  verdict: v.nullable(v.string()),
+  evaluation: v.pipe(v.unknown(), v.description("The detector's evaluation (statistics), null until judged.")),
+  diagnoses: v.unknown(),
+  remedies: v.unknown(),
+});
+
+export const WindowsResponse = v.object({
+  model: v.string(),
+  version: v.string(),
+  since: v.number(),
+  until: v.number(),
+  limit: v.number(),
+  windows: v.array(WindowView),
+});
+
+// --- Incidents (admin API) -------------------------------------------------------------------------------------
+
+export const IncidentLatest = v.pipe(
+  v.object({
+    window_start: instant,
+    verdict: v.string(),
+    n: v.number(),
+    top_label: v.nullable(v.string()),
+    top_share: nullableNumber,
+    dominant_label: v.nullable(v.string()),
+    vanished_labels: v.array(v.string()),
+    reason: v.string(),
+  }),
+  v.description('The latest flagged window.'),
+);
+
+export const IncidentView = v.object({
+  id: v.string(),
+  model: v.string(),
+  version: v.string(),
+  kind: v.string(),
+  status: v.picklist(['open', 'acknowledged', 'resolved']),
+  first_window_start: instant,
+  last_window_start: instant,
+  flagged_windows: v.number(),
+  healthy_streak: v.number(),
+  opened_at: instant,
+  updated_at: instant,
+  acknowledged_at: nullableInstant,
+  resolved_at: nullableInstant,
+  resolved_by: v.nullable(v.string()),
+  latest: IncidentLatest,
+  status_url: v.pipe(v.string(), v.description('The incident page: absolute when PUBLIC_URL is set, else a path.')),
+});
+
+export const DeliveryView = v.object({
+  id: v.string(),
+  incident_id: v.string(),
+  channel: v.string(),
+  event: v.string(),
+  status: v.picklist(['pending', 'retrying', 'delivered', 'dead']),
+  attempts: v.number(),
+  last_status_code: nullableNumber,
+  last_error: v.nullable(v.string()),
+  created_at: instant,
+  next_attempt_at: nullableInstant,
+  enqueued_at: nullableInstant,
+  delivered_at: nullableInstant,
+});
+
+export const IncidentWindow = v.object({
+  start: instant,
+  end: instant,
+  n: v.number(),
+  closed: v.boolean(),
+  verdict: v.nullable(v.string()),
+  reason: v.nullable(v.string()),
+  counts: byLabel,
+});
+
+export const IncidentDetail = v.object({
+  ...IncidentView.entries,
+  diagnoses: v.pipe(v.array(v.unknown()), v.description('Probable causes with their evidence, most confident first.')),
+  remedies: v.pipe(v.array(v.unknown()), v.description('What to change, with the numbers.')),
+  windows: v.array(IncidentWindow),
+  deliveries: v.array(DeliveryView),
+});
+
+export const IncidentList = v.object({ incidents: v.array(IncidentView) });
+export const ResolvedIncident = v.object({ ...IncidentDetail.entries, resolved_now: v.boolean() });
+
+export type IncidentViewBody = v.InferOutput<typeof IncidentView>;
+export type IncidentDetailBody = v.InferOutput<typeof IncidentDetail>;
+export type DeliveryViewBody = v.InferOutput<typeof DeliveryView>;
+export type IncidentWindowBody = v.InferOutput<typeof IncidentWindow>;
+export type WindowViewBody = v.InferOutput<typeof WindowView>;
+export type WindowsBody = v.InferOutput<typeof WindowsResponse>;

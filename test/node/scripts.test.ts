@@ -1,0 +1,112 @@
+// Every script a user runs answers --help with its usage and stops at once, with status 2 and the flag named, on a
+// flag it does not know (before any work: no server, no temp folder, no training). A benchmark killed with SIGTERM
+// or SIGINT removes its temp folder. `npm start`'s port reaches both the server and its cron.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseDevArgs } from '../../scripts/dev';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+/** A temp dir of this test's own (TMPDIR for the children), so other runs' folders do not count. */
+const TMP = mkdtempSync(join(tmpdir(), 'labelwatch-scripts-test-'));
+afterAll(() => rmSync(TMP, { recursive: true, force: true }));
+/** labelwatch's folders in it (tsx and wrangler keep caches there too). */
+const ours = () => readdirSync(TMP).filter((d) => d.startsWith('labelwatch-'));
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a script the way its npm script does (node with the tsx loader); `onStart` may signal it. */
+function run(script: string, args: string[], onStart?: (pid: number, output: () => string) => void): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, TMPDIR: TMP, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    onStart?.(child.pid!, () => stdout + stderr);
+  });
+}
+
+const SCRIPTS: [string, string][] = [
+  ['scripts/dev.ts', 'usage: npm start'],
+  ['scripts/generate-registry.ts', 'usage: npm run registry'],
+  ['scripts/train.ts', 'usage: npm run train'],
+  ['scripts/bench-serve.ts', 'usage: npm run bench:serve'],
+  ['scripts/bench-monitor.ts', 'usage: npm run bench:monitor'],
+  ['scripts/bench-detect.ts', 'usage: npm run bench:detect'],
+  ['scripts/replay.ts', 'usage: npm run replay'],
+  ['scripts/demo.ts', 'usage: npm run demo'],
+  ['scripts/model-stats.ts', 'usage: npm run stats'],
+  ['scripts/seed-status.ts', 'usage: tsx scripts/seed-status.ts'],
+];
+
+describe('--help and unknown flags', () => {
+  it.each(SCRIPTS)('%s --help prints its usage and exits 0', async (script, usage) => {
+    const r = await run(script, ['--help']);
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.stdout).toContain(usage);
+    expect(r.code).toBe(0);
+  });
+
+  // dev.ts passes flags it does not own to wrangler dev, which rejects unknown ones itself; its own must be valid.
+  it.each(SCRIPTS.filter(([s]) => s !== 'scripts/dev.ts'))('%s --bogus exits 2 naming the flag, before any work', async (script, usage) => {
+    const r = await run(script, ['--bogus']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--bogus');
+    expect(r.stderr).toContain(usage);
+    expect(ours()).toEqual([]);
+  });
+
+  it('npm start rejects a bad --port before starting anything', async () => {
+    const r = await run('scripts/dev.ts', ['--port', 'http']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('start: --port: expected a port from 1 to 65535, got "http"');
+  });
+});
+
+describe('npm start -- --port', () => {
+  it('takes the port from --port, else PORT, else 8787, and leaves other flags to wrangler dev', () => {
+    expect(parseDevArgs([], {})).toEqual({ port: 8787, help: false, wrangler: [] });
+    expect(parseDevArgs([], { PORT: '8801' }).port).toBe(8801);
+    expect(parseDevArgs(['--port', '8795', '--var', 'WINDOW_SECONDS:10'], { PORT: '8801' })).toEqual({
+      port: 8795,
+      help: false,
+      wrangler: ['--var', 'WINDOW_SECONDS:10'],
+    });
+    expect(parseDevArgs(['--port=8796'], {}).port).toBe(8796);
+    expect(() => parseDevArgs(['--port', '70000'], {})).toThrow('--port: expected a port from 1 to 65535, got "70000"');
+    expect(() => parseDevArgs([], { PORT: 'x' })).toThrow('PORT: expected a port from 1 to 65535, got "x"');
+    expect(() => parseDevArgs(['--port'], {})).toThrow('--port: expected a port from 1 to 65535, got ""');
+  });
+});
+
+describe('benchmarks clean up when killed', () => {
+  // One signal is enough: SIGINT takes the same path (Sandbox in scripts/lib/bench.ts), exiting 130.
+  it.each([['SIGTERM', 143]] as const)('bench-serve stopped with %s removes its temp folder', async (signal, code) => {
+    const r = await run('scripts/bench-serve.ts', [], (pid) => {
+      // Signal it as soon as its snapshot folder exists (it is filling it, or starting migrations or the server).
+      const poll = setInterval(() => {
+        if (ours().length > 0) {
+          clearInterval(poll);
+          process.kill(pid, signal);
+        }
+      }, 50);
+    });
+    expect(r.stderr).toContain(`${signal}: stopping the server and removing`);
+    expect(r.code).toBe(code);
+    expect(ours()).toEqual([]);
+  });
+});
