@@ -32,34 +32,12 @@ import {
   smoothedShares,
   type WindowCounts,
 } from '../src/monitor/index';
-<<<<<<< HEAD
 import type { ModelMetadata } from '../src/serving/metadata';
 import { parseFlags, UsageError } from './lib/args';
-=======
-import { cli } from './lib/args';
->>>>>>> main
 import { seededRandom } from './lib/random';
 import { loadMetadata, predictDays, seattleDays } from './lib/seattle';
 
-<<<<<<< HEAD
 export const USAGE = `usage: npm run bench:detect [-- --quick]
-=======
-cli(
-  'bench-detect',
-  `usage: npm run bench:detect
-
-Simulates label streams from known distributions and measures false alarms and detection delay of the collapse
-detector against two common baselines (no server, no model). Prints markdown tables (docs/detection.md quotes them).
-
-  -h, --help     this text`,
-  process.argv.slice(2),
-  {},
-);
-
-// ---- seeded randomness ---------------------------------------------------------------------------------------
-const SEED = 20240611;
-const random = seededRandom(SEED);
->>>>>>> main
 
 Prints the detector's false pages per model-year on healthy traffic, its pages on the real seasonal Seattle
 sequence, and the windows it needs to page collapses, next to the baselines (markdown tables, targets with ✓/✗).

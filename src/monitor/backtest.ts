@@ -24,7 +24,7 @@ export interface Explanation {
 export function explain(evaluation: Evaluation, counts: WindowCounts, metadata: ModelMetadata, probe?: ProbeResult): Explanation {
   if (!isFlagged(evaluation.verdict)) return { diagnoses: [], remedies: [] };
   const diagnoses = diagnose(counts, evaluation, metadata, probe);
-  return { diagnoses, remedies: remedies(diagnoses, metadata, evaluation) };
+  return { diagnoses, remedies: remedies(diagnoses, metadata) };
 }
 
 /** The model defect of a package with its explanation, or null (see defect.ts). */
@@ -32,7 +32,7 @@ export function explainModelDefect(metadata: ModelMetadata, probe?: ProbeResult)
   const evaluation = modelDefect(metadata);
   if (!evaluation) return null;
   const diagnoses = diagnose(emptyCounts(), evaluation, metadata, probe);
-  return { evaluation, diagnoses, remedies: remedies(diagnoses, metadata, evaluation) };
+  return { evaluation, diagnoses, remedies: remedies(diagnoses, metadata) };
 }
 
 export interface BacktestIncident {
