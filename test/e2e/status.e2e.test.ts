@@ -318,6 +318,14 @@ describe('status page in Chromium', () => {
     await page.close();
   });
 
+  it('says when a package is judged against its training labels (it carries no held-out answers of its model)', async () => {
+    const { page } = await open('/models/xss-label', 1440);
+    const note = page.locator('article.card.model[data-model="xss-label"] .reference-note');
+    expect(await note.isVisible()).toBe(true);
+    expect(await note.textContent()).toContain('Judged against its training labels');
+    await page.close();
+  });
+
   it('shows an injected label as inert text', async () => {
     for (const path of ['/', '/models/xss-label']) {
       const { page, dialogs } = await open(path, 1440);
