@@ -216,6 +216,21 @@ function describeStats(stats: TrainingStats, classWeight: boolean): string {
   return lines.join('\n');
 }
 
+/** The CSV at `path`, parsed; an unreadable or malformed file is a StatsError naming it. */
+function readCsvTable(path: string): CsvTable {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new StatsError(`--csv ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  try {
+    return parseCsv(text, path);
+  } catch (e) {
+    throw new StatsError((e as Error).message);
+  }
+}
+
 /**
  * The package's own answers on held-out rows: its model predicts every row of `rows` (already in the model's feature
  * order and units), and the counts per label become metadata.reference.
@@ -232,19 +247,7 @@ async function writeReference(modelDir: string, csvPath: string, scaled: boolean
   if (!existsSync(join(modelDir, 'model.json'))) throw new StatsError(`--model-dir ${modelDir}: no model.json there`);
   if (!existsSync(metadataPath)) throw new StatsError(`--model-dir ${modelDir}: no metadata.json there (write it first: npm run stats -- --csv <train.csv> --label <column> --out ${metadataPath})`);
   const metadata = readMetadata(metadataPath);
-  let text: string;
-  try {
-    text = readFileSync(csvPath, 'utf8');
-  } catch (e) {
-    throw new StatsError(`--csv ${csvPath}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  const table = (() => {
-    try {
-      return parseCsv(text, csvPath);
-    } catch (e) {
-      throw new StatsError((e as Error).message);
-    }
-  })();
+  const table = readCsvTable(csvPath);
   const at = metadata.features.map((f) => table.header.indexOf(f.name));
   const missing = metadata.features.filter((_, j) => at[j] < 0).map((f) => f.name);
   if (missing.length > 0) throw new StatsError(`${csvPath}: missing feature column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (columns: ${table.header.join(', ')})`);
@@ -307,19 +310,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (values['model-dir']) return await writeReference(values['model-dir'], values.csv!, values.scaled ?? false, values.out);
     const csvPath = values.csv!;
-    let text: string;
-    try {
-      text = readFileSync(csvPath, 'utf8');
-    } catch (e) {
-      throw new StatsError(`--csv ${csvPath}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-    const table = (() => {
-      try {
-        return parseCsv(text, csvPath);
-      } catch (e) {
-        throw new StatsError((e as Error).message);
-      }
-    })();
+    const table = readCsvTable(csvPath);
 
     const existing = values.out && existsSync(values.out) ? readMetadata(values.out) : null;
     const features = values.features?.split(',').map((f) => f.trim()).filter(Boolean) ?? existing?.features.map((f) => f.name);

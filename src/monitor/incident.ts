@@ -100,10 +100,9 @@ export const isFlagged = (verdict: Evaluation['verdict']): verdict is TrafficInc
 /** The labels a flagged window implicates: the one answers collapsed onto, and the ones that vanished. */
 const implicated = (e: Evaluation): string[] => [...(e.dominantLabel ? [e.dominantLabel] : []), ...e.vanishedLabels];
 
-function summarize(window: EvaluatedWindow, verdict: TrafficIncidentKind): IncidentWindowSummary {
-  const e = window.evaluation;
+function summarize(e: Evaluation, windowStart: number, verdict: IncidentKind): IncidentWindowSummary {
   return {
-    windowStart: window.windowStart,
+    windowStart,
     verdict,
     n: e.n,
     topLabel: e.statistics.topLabel,
@@ -151,7 +150,7 @@ export function advanceIncident(
           labels: implicated(window.evaluation),
           collapsedOnto: window.evaluation.dominantLabel ? [window.evaluation.dominantLabel] : [],
           healthyStreak: 0,
-          latest: summarize(window, verdict),
+          latest: summarize(window.evaluation, window.windowStart, verdict),
           diagnoses: window.diagnoses ?? [],
           remedies: window.remedies ?? [],
         },
@@ -176,7 +175,7 @@ export function advanceIncident(
         lastEvaluatedWindowStart: window.windowStart,
         flaggedWindows: open.flaggedWindows + 1,
         healthyStreak: 0,
-        latest: summarize(window, verdict),
+        latest: summarize(window.evaluation, window.windowStart, verdict),
         // Keep the last diagnosis when this window came without one (probes are not run on every window).
         diagnoses: window.diagnoses ?? open.diagnoses,
         remedies: window.remedies ?? open.remedies,
@@ -237,16 +236,7 @@ export function openModelDefect(finding: ModelDefectFinding, newId: () => string
       labels: implicated(e),
       collapsedOnto: e.dominantLabel ? [e.dominantLabel] : [],
       healthyStreak: 0,
-      latest: {
-        windowStart: finding.at,
-        verdict: 'model_defect',
-        n: e.n,
-        topLabel: e.statistics.topLabel,
-        topShare: e.statistics.topShare,
-        dominantLabel: e.dominantLabel ?? null,
-        vanishedLabels: e.vanishedLabels,
-        reason: e.reason,
-      },
+      latest: summarize(e, finding.at, 'model_defect'),
       diagnoses: finding.diagnoses ?? [],
       remedies: finding.remedies ?? [],
     },
