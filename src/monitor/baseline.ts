@@ -41,13 +41,6 @@ export const PACKAGE_ICC: Record<Seasonality, number> = { none: 0.01, daily: 0.1
 /** Prior extra-binomial scatter of production windows around their own baseline (as a fraction of p(1 − p)), and its weight in windows. */
 export const PRODUCTION_ICC = 0.002;
 export const PRIOR_WINDOWS = 10;
-/**
- * A flagged window teaches the trailing baseline at this fraction of a healthy one's weight. Not at all would freeze
- * the baseline forever after one alarm while the seasons move on (one false alarm, one permanent incident). At full
- * weight, a partial collapse nobody fixes becomes the new normal after some days; a total collapse never does (a
- * window of one label stays above the collapse alternative whatever the baseline learns). docs/detection.md.
- */
-export const FLAGGED_WEIGHT = 1;
 /** A seasonal phase is used once the previous cycles put at least this many predictions there. */
 export const SEASONAL_MIN_PREDICTIONS = 200;
 /** Each completed cycle halves the weight of the cycles before it. */
@@ -191,8 +184,8 @@ export function baselineOf(
 
 /**
  * Teaches the state one window: a healthy (unflagged) window's counts join the trailing and seasonal baselines, and
- * its scatter around the baseline it was judged against updates τ²; a flagged one only nudges the trailing level
- * (FLAGGED_WEIGHT). Returns a new state.
+ * its scatter around the baseline it was judged against updates τ²; a flagged one joins the seasonal profile only.
+ * Returns a new state.
  */
 export function learn(
   state: MonitorState,
@@ -206,10 +199,13 @@ export function learn(
   if (n === 0) return state;
   const seasonal = learnSeason(state.seasonal, observed, seasonality, windowStart);
   if (flagged) {
-    // The trailing level moves slowly and the scatter not at all. The seasonal profile does learn: it is compared
-    // only a cycle later, and a season that alarmed once (a label fading in spring) must be known next year.
-    const keep = decay(state.learnedAt === null ? 0 : windowStart - state.learnedAt, TRAILING_HALF_LIFE_SECONDS);
-    return { ...state, learnedAt: windowStart, seasonal, trailing: state.trailing.map((c, i) => c * keep + FLAGGED_WEIGHT * observed[i]) };
+    // A flagged window never teaches the trailing level or the scatter what normal is: a collapse learnt as normal
+    // would make the recovery look like a collapse onto the other labels, and a model whose first traffic is
+    // collapsed would take the collapse for its baseline. The trailing level is held as it was (its clock moves on
+    // with the window, so the incident's duration does not decay it). The seasonal profile does learn: it is
+    // compared only a cycle later, and a season that alarmed once (a label fading in spring) must be known next
+    // year. docs/detection.md, "What a flagged window teaches".
+    return { ...state, learnedAt: windowStart, seasonal };
   }
   const since = state.learnedAt === null ? 0 : windowStart - state.learnedAt;
   const keep = decay(since, TRAILING_HALF_LIFE_SECONDS);

@@ -48,8 +48,12 @@ export const DEFAULT_FALSE_PAGE_BUDGET = 1;
 export const DEFAULT_MIN_PREDICTIONS = 30;
 /** The trailing mix this far (Jensen–Shannon distance, base 2) from the package's reference is drift. */
 export const DRIFT_DISTANCE = 0.1;
-/** CUSUMs are capped at this multiple of h, so a recovery clears them within a few windows. */
-export const CUSUM_CAP = 2;
+/**
+ * CUSUMs are capped at h itself: once a statistic reached the threshold, each further window keeps the flag only if
+ * its own evidence still points at the collapse (a positive increment), and the first window that looks more like the
+ * baseline than like the collapse clears it. A cap higher up would hold a recovered model flagged for windows.
+ */
+export const CUSUM_CAP = 1;
 
 /** Everything the detector needs to know about a model version besides its history. */
 export interface DetectorSettings {
@@ -127,9 +131,9 @@ export interface LabelStatistics {
   pLow: number;
   /** P[X ≥ count] (reported). */
   pHigh: number;
-  /** The label-takes-over CUSUM after this window, in units of the threshold (≥ 1 flags). */
+  /** The label-takes-over CUSUM after this window, in units of the threshold (capped at 1; 1 flags). */
   up: number;
-  /** The label-vanishes CUSUM after this window, in units of the threshold; null for rare labels (not watched). */
+  /** The label-vanishes CUSUM after this window, in units of the threshold (1 flags); null for labels not watched. */
   down: number | null;
 }
 
@@ -330,7 +334,7 @@ export function judgeWindow(
       dominantLabel: labels[i],
       reason:
         `${labels[i]} took ${percent(observed[i] / n)} of ${n} predictions where ${percent(ref[i])} is normal ` +
-        `(${against}); the evidence across recent windows crossed the threshold (${(upAny[i] / h).toFixed(1)}×).`,
+        `(${against}); the evidence across recent windows crossed the threshold.`,
     };
   } else if (vanished.length > 0) {
     const names = vanished.map((i) => labels[i]);
@@ -374,7 +378,7 @@ export function judgeWindow(
   if (replay) return { evaluation, state };
 
   let next: MonitorState = { ...state, lastWindowStart: windowStart, up, total, down, pending: decided ? 0 : pending };
-  // A flagged window barely teaches the baseline what normal is (see FLAGGED_WEIGHT).
+  // A flagged window does not teach the trailing baseline what normal is (baseline.ts learn).
   if (n > 0) next = learn(next, observed, baseline, settings.seasonality, windowStart, flagged);
   return { evaluation, state: next };
 }

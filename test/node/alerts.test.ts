@@ -229,7 +229,7 @@ describe('incidents, end to end', () => {
     const collapsed = Array.from({ length: 100 }, (_, k) => first + k * MINUTE);
     const healthy = [0, 1, 2].map((k) => first + (100 + k) * MINUTE);
     await writeWindows(model, collapsed, { rain: 300 });
-    await writeWindows(model, healthy, { drizzle: 9, fog: 17, rain: 105, snow: 4, sun: 105 });
+    await writeWindows(model, healthy, { drizzle: 15, fog: 49, rain: 96, snow: 20, sun: 112 });
     await cron();
 
     const rows = await settled(model, 7);

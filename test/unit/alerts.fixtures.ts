@@ -51,7 +51,7 @@ export function judged(labelCounts: Record<string, number>, start: number) {
 }
 
 export const collapsedWindow = (start = START) => judged({ rain: 300 }, start);
-export const healthyWindow = (start: number) => judged({ drizzle: 9, fog: 17, rain: 105, snow: 4, sun: 105 }, start);
+export const healthyWindow = (start: number) => judged({ drizzle: 15, fog: 49, rain: 96, snow: 20, sun: 112 }, start);
 /** fog and drizzle gone, the rest as usual. */
 export const partialWindow = (start: number) => judged({ rain: 150, sun: 150, snow: 4 }, start);
 

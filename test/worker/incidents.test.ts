@@ -72,7 +72,7 @@ function judged(labelCounts: Record<string, number>, k: number, model = weather.
 }
 const collapsed = (k: number, model?: string) => judged({ rain: 300 }, k, model);
 const partial = (k: number) => judged({ rain: 150, sun: 150, snow: 4 }, k);
-const healthy = (k: number) => judged({ drizzle: 9, fog: 17, rain: 105, snow: 4, sun: 105 }, k);
+const healthy = (k: number) => judged({ drizzle: 15, fog: 49, rain: 96, snow: 20, sun: 112 }, k);
 const few = (k: number) => judged({ rain: 3 }, k);
 
 interface DeliveryRow {
