@@ -148,6 +148,22 @@ describe('GET / (status page)', () => {
     expect(defective).toContain('· train 44%'); // rain: 513 of 1169 training rows
   });
 
+  it('shows a drifting model as healthy, drifting: its own bar outline and a key entry, never a flag', async () => {
+    const start = Math.floor(Date.now() / 60_000) * 60 - 180;
+    await env.DB.batch([
+      env.DB.prepare(
+        "INSERT INTO windows (model, version, start, length, n, sum_confidence, sum_entropy, zero_rows, closed, closed_at, verdict) VALUES ('seattle-weather', '1', ?, 60, 100, 90, 30, 0, 1, ?, 'drift')",
+      ).bind(start, start + 120),
+      env.DB.prepare("INSERT INTO window_labels (model, version, start, label, count) VALUES ('seattle-weather', '1', ?, 'sun', 70), ('seattle-weather', '1', ?, 'rain', 30)").bind(start, start),
+    ]);
+    const page = await (await get('/models/seattle-weather?range=1h')).text();
+    expect(page).toContain('data-verdict="drift"');
+    expect(page).toContain('class="pill p-drift"');
+    expect(page).toContain('healthy, drifting');
+    expect(page).toContain('class="k-drift"');
+    expect(page).not.toContain('Flagged here');
+  });
+
   it('lists resolved incidents of the last 7 days by default, another span with ?history=<days>, and refuses a bad one', async () => {
     // The seeded resolved incident is about 40 minutes old: in a day's history, not in a history ending a day ago.
     expect(await (await get('/?history=1')).text()).toContain('Resolved in the last 1 day<');

@@ -156,7 +156,7 @@ const Bar: FC<BarProps> = ({ b, slot, width, labels, span, windowSeconds, expect
       <g class={`bar v-${v}`} data-start={b.start} data-n={b.n} data-verdict={v}>
         <title>{barTitle(b, span, labels, windowSeconds, expectTraffic)}</title>
         {b.n === 0 ? <rect class="empty" x={x} y={0} width={w} height={100} /> : segments}
-        {v === 'collapsed' || v === 'partial_collapse' || v === 'insufficient_data' ? (
+        {v === 'collapsed' || v === 'partial_collapse' || v === 'insufficient_data' || v === 'drift' ? (
           <rect class="outline" x={x} y={0} width={w} height={100} />
         ) : null}
         {/* The whole column is the link's target, however short its segments. */}

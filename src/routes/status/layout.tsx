@@ -83,6 +83,7 @@ svg .v-collapsed .outline{stroke:var(--red)}
 svg .v-partial_collapse .outline{stroke:var(--amber);stroke-dasharray:4 2}
 svg .v-insufficient_data .outline{stroke:#5d6b82;stroke-dasharray:1 2}
 svg .v-insufficient_data rect:not(.outline){fill-opacity:.35}
+svg .v-drift .outline{stroke:#175cd3;stroke-dasharray:2 3}
 svg .v-open rect,svg .v-receiving rect{fill-opacity:.4}
 svg .hit{fill:transparent;stroke:none}
 .flag.quiet b{display:none}
@@ -91,6 +92,7 @@ svg g.bar:hover rect{fill-opacity:.75}
 .key-bar{display:inline-block;width:10px;height:14px;margin-right:5px;vertical-align:-2px;border-radius:2px}
 .key-bar.pale{background:#0072B2;opacity:.4}
 .key-bar.idle{background:#f2f4f7;border:1px dashed #98a2b3}
+.key-bar.drift{background:#fff;border:1px dashed #175cd3}
 .key-band{display:inline-block;width:18px;height:10px;background:#e0eaff;border:1px solid #c7d7fe;vertical-align:-1px}
 .key-line.ref{border-top:2px dashed #3538cd}
 .key .flag-sample{display:inline-block;min-width:16px;padding:0 3px;border-radius:4px;background:var(--c);color:#fff;font:800 10px/15px system-ui,sans-serif;text-align:center;margin-right:5px}
@@ -209,6 +211,10 @@ export const MarkerKey: FC = () => (
     <li class="k-receiving">
       <span class="key-bar pale" aria-hidden="true" />
       receiving, not judged yet
+    </li>
+    <li class="k-drift">
+      <span class="key-bar drift" aria-hidden="true" />
+      healthy, drifting: the mix moved from the model's reference (never paged)
     </li>
     <li class="k-idle">
       <span class="key-bar idle" aria-hidden="true" />
