@@ -191,19 +191,22 @@ interface DeliveryRow {
   last_error: string | null;
 }
 
-async function deliveriesOf(model: string): Promise<DeliveryRow[]> {
+/** Deliveries of `model`'s traffic incidents, or (`modelDefect`) of its model-defect incident. */
+async function deliveriesOf(model: string, modelDefect = false): Promise<DeliveryRow[]> {
   const { results } = await db
-    .prepare('SELECT d.* FROM deliveries d JOIN incidents i ON i.id = d.incident_id WHERE i.model = ? ORDER BY d.id')
+    .prepare(
+      `SELECT d.* FROM deliveries d JOIN incidents i ON i.id = d.incident_id WHERE i.model = ? AND i.kind ${modelDefect ? '=' : '<>'} 'model_defect' ORDER BY d.id`,
+    )
     .bind(model)
     .all<DeliveryRow>();
   return results;
 }
 
 /** Waits until `model`'s deliveries (at least `count`) are all settled (delivered or dead). */
-async function settled(model: string, count: number, timeoutMs = 60_000): Promise<DeliveryRow[]> {
+async function settled(model: string, count: number, timeoutMs = 60_000, modelDefect = false): Promise<DeliveryRow[]> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const rows = await deliveriesOf(model);
+    const rows = await deliveriesOf(model, modelDefect);
     if (rows.length >= count && rows.every((d) => d.status === 'delivered' || d.status === 'dead')) return rows;
     if (Date.now() > until) throw new Error(`deliveries of ${model} not settled: ${JSON.stringify(rows.map((d) => [d.channel, d.event, d.status, d.attempts]))}`);
     await new Promise((r) => setTimeout(r, 250));
@@ -223,6 +226,35 @@ const json = (r: Received) => JSON.parse(r.body);
 // ── the tests ─────────────────────────────────────────────────────────────────────────────────────────────────────
 
 describe('incidents, end to end', () => {
+  it("the packages' own model defects page once, at the first tick, each channel once, never again", async () => {
+    // The unweighted seattle model never answers fog or drizzle on its held-out rows, the unscaled penguins model
+    // answers one species: two model_defect incidents, four deliveries each (alert, PagerDuty, Slack, retraining).
+    await cron();
+    const unweighted = await settled('seattle-weather-unweighted', 4, 60_000, true);
+    const unscaled = await settled('penguins-unscaled', 4, 60_000, true);
+    for (const rows of [unweighted, unscaled])
+      expect(rows.map((d) => `${d.channel}:${d.event}:${d.status}`).sort()).toEqual([
+        'alert:incident.opened:delivered',
+        'pagerduty:incident.opened:delivered',
+        'retrain:retrain.requested:delivered',
+        'slack:incident.opened:delivered',
+      ]);
+    const alerts = of('alert').map((r) => verified(r).data as { incident: { model: string; kind: string } });
+    expect(alerts.map((a) => [a.incident.model, a.incident.kind]).sort()).toEqual([
+      ['penguins-unscaled', 'model_defect'],
+      ['seattle-weather-unweighted', 'model_defect'],
+    ]);
+    const retrain = of('retrain').map((r) => verified(r).data as { model: string; remedies: { kind: string }[] });
+    expect(retrain.find((r) => r.model === 'seattle-weather-unweighted')!.remedies.map((r) => r.kind)).toContain('class_weight');
+    // Another tick reports nothing new.
+    const before = received.length;
+    await cron();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(received.length).toBe(before);
+    expect((await deliveriesOf('seattle-weather-unweighted', true)).length).toBe(4);
+    expect(await deliveriesOf('seattle-weather-unweighted')).toEqual([]);
+  });
+
   it('100 collapsed windows page each channel once; 3 healthy windows resolve once; payloads as documented', async () => {
     const model = 'seattle-weather';
     const first = nowMinute() - 120 * MINUTE;
@@ -284,7 +316,8 @@ describe('incidents, end to end', () => {
       statistics: { n: 300, topLabel: 'rain', topShare: 1 },
     });
     const remedies = request.data.remedies as { kind: string }[];
-    expect(remedies.map((r) => r.kind)).toEqual(expect.arrayContaining(['class_weight', 'collect_data']));
+    // seattle-weather was trained with class weights: the imbalance remedy is resampling, not class weights again.
+    expect(remedies.map((r) => r.kind)).toEqual(expect.arrayContaining(['resample', 'collect_data']));
     expect((request.data.diagnoses as { evidence: unknown }[]).every((d) => typeof d.evidence === 'object')).toBe(true);
 
     // PagerDuty: exactly the documented fields; trigger and resolve share the dedup_key.
