@@ -378,8 +378,9 @@ export function judgeWindow(
   if (replay) return { evaluation, state };
 
   let next: MonitorState = { ...state, lastWindowStart: windowStart, up, total, down, pending: decided ? 0 : pending };
-  // A flagged window does not teach the trailing baseline what normal is (baseline.ts learn).
-  if (n > 0) next = learn(next, observed, baseline, settings.seasonality, windowStart, flagged);
+  // A flagged window does not teach the trailing baseline what normal is (baseline.ts learn); one that shows only the
+  // package's known defect does, or a defective model would be judged forever against labels it never answers.
+  if (n > 0) next = learn(next, observed, baseline, settings.seasonality, windowStart, flagged && !evaluation.knownDefect);
   return { evaluation, state: next };
 }
 

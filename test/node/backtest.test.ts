@@ -87,7 +87,7 @@ describe('npm run backtest', () => {
     expect(defects[0].labels).toEqual(modelDefect(unweighted)!.vanishedLabels);
     expect(defects[0].diagnoses).toContain('class_imbalance');
     // The traffic is the model's own answers: nothing else opens.
-    expect(report.incidents).toHaveLength(1);
+    expect(report.incidents, JSON.stringify(report.incidents)).toHaveLength(1);
 
     // The class-weighted model answers fog: no defect on the same log.
     expect(backtestOf('seattle-weather', log).incidents.filter((i) => i.kind === 'model_defect')).toEqual([]);
