@@ -234,17 +234,21 @@ describe('replay against a fake labelwatch', () => {
 
 /**
  * Runs `start` on a fake clock (setTimeout and performance.now), so the timing tests count milliseconds exactly
- * however busy the machine is. The metadata request still goes to the fake labelwatch over real HTTP; the predict
- * requests go to `answer`, recorded with their time on the same fake clock. Between timers the real event loop gets
- * turns, so pending promises and I/O settle before the clock moves on.
+ * however busy the machine is. Nothing waits on real I/O meanwhile (the clock must not move while a real request is
+ * on its way): the metadata is answered in-process as the fake labelwatch answers it, and the predict requests go to
+ * `answer`, recorded with their time on the fake clock. Between timers the event loop gets turns, so pending promises
+ * settle before the clock moves on.
  */
 const realSetImmediate = setImmediate;
 async function onFakeClock<T>(answer: (instances: number[][], signal: AbortSignal) => Promise<Response>, start: () => Promise<T>): Promise<T> {
-  const realFetch = globalThis.fetch;
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
-  vi.stubGlobal('fetch', (input: string | URL | Request, init?: RequestInit) => {
+  vi.stubGlobal('fetch', async (input: string | URL | Request, init?: RequestInit) => {
     const target = String(input);
-    if (!target.endsWith(':predict')) return realFetch(input, init);
+    if (target.endsWith('/v1/models/penguins/metadata')) {
+      const { name, version, labels, features, training, probes } = MODELS.penguins;
+      return new Response(JSON.stringify({ name, version, labels, features, training, probes: probes.length }), { headers: { 'content-type': 'application/json' } });
+    }
+    if (!target.endsWith(':predict')) throw new Error(`unexpected request ${target}`);
     const instances = JSON.parse(String(init?.body)).instances as number[][];
     requests.push({ method: 'POST', path: new URL(target).pathname, contentType: 'application/json', instances, at: performance.now() });
     return answer(instances, init!.signal!);
@@ -301,9 +305,12 @@ describe('replay stays within its bounds', () => {
     const interrupt = new AbortController();
     let took = 0;
     const summary = await onFakeClock(answerAtOnce, async () => {
-      setTimeout(() => interrupt.abort(), 300);
       const started = performance.now();
-      const s = await replay(options({ rate: 10, durationSeconds: 30 }), { signal: interrupt.signal });
+      // Ctrl-C 300 ms into sending (planning reads files: real I/O, during which the fake clock must not move).
+      const s = await replay(options({ rate: 10, durationSeconds: 30 }), {
+        signal: interrupt.signal,
+        onReady: () => void setTimeout(() => interrupt.abort(), 300),
+      });
       took = performance.now() - started;
       return s;
     });
