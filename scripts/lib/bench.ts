@@ -4,7 +4,7 @@
 // The server runs on a snapshot (src, models, migrations, config; node_modules linked) in a temp dir: `wrangler dev`
 // always watches its sources, and an edit during a run would reload the isolate mid-measurement.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -16,6 +16,71 @@ const ENV = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEN
 const SNAPSHOT_ENTRIES = ['src', 'models', 'migrations', 'wrangler.toml', 'package.json', 'tsconfig.json'];
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const CLOCK_TICKS_PER_S = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/**
+ * CPU time (ms, user + system) used so far by processes: those of process group `group` (a `wrangler dev` and
+ * the workerd processes it starts), or the one process `pid` (Miniflare's workerd).
+ */
+export function cpuMs(which: { group: number } | { pid: number }): number {
+  let ticks = 0;
+  const pids = 'pid' in which ? [String(which.pid)] : readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // After "pid (comm) ": state, ppid, pgrp, ... utime and stime are fields 14 and 15 of stat(5).
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if ('pid' in which || Number(fields[2]) === which.group) ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return (ticks / CLOCK_TICKS_PER_S) * 1000;
+}
+
+/** A load run timed from here: what was completed, over the elapsed time measured around it. */
+export interface TimedRun {
+  result: AutocannonResult;
+  /** Seconds from start to the last response, measured by this process. */
+  elapsed: number;
+  /** Server CPU ms spent meanwhile (when a way to read it was given). */
+  cpuMs: number;
+}
+
+/**
+ * `amount` requests over `connections`, timed by this process's clock. A fixed amount, not a duration: autocannon
+ * waits for every response, so its 2xx count is exactly what the server answered, and completed requests over
+ * measured elapsed time is the true rate (autocannon's own `requests.average` is a mean of whole-second buckets).
+ */
+export async function timedLoad(opts: { url: string; connections: number; body?: string; amount: number; cpu?: () => number }): Promise<TimedRun> {
+  const cpu0 = opts.cpu?.() ?? 0;
+  const t0 = performance.now();
+  const result = await loadTest({ url: opts.url, connections: opts.connections, body: opts.body, amount: opts.amount });
+  const elapsed = (performance.now() - t0) / 1000;
+  return { result, elapsed, cpuMs: (opts.cpu?.() ?? 0) - cpu0 };
+}
+
+/** Sums of several timed runs (chunks): completed/elapsed is the rate over all of them. */
+export function sumRuns(runs: TimedRun[]) {
+  const sum = (f: (r: TimedRun) => number) => runs.reduce((a, r) => a + f(r), 0);
+  const completed = sum((r) => r.result.requests.total);
+  const elapsed = sum((r) => r.elapsed);
+  const p50s = runs.map((r) => r.result.latency.p50).sort((a, b) => a - b);
+  return {
+    completed,
+    ok: sum((r) => r.result['2xx']),
+    elapsed,
+    rps: completed / elapsed,
+    cpuPerRequest: sum((r) => r.cpuMs) / completed,
+    p50: p50s[Math.floor(p50s.length / 2)],
+    p99: Math.max(...runs.map((r) => r.result.latency.p99)),
+    failures: sum((r) => r.result.non2xx + r.result.errors + r.result.timeouts),
+  };
+}
+
+/** `✓` or `✗` for a value against its target. */
+export const mark = (ok: boolean) => (ok ? '✓' : '✗');
 
 export interface Histogram {
   average: number;
