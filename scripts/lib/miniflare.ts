@@ -3,7 +3,7 @@
 // The benchmarks use it to measure how much of a request's cost is the proxy, and scripts/profile-serve.ts to take
 // a CPU profile of the Worker's isolate through workerd's inspector.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { Miniflare } from 'miniflare';
@@ -46,7 +46,15 @@ export interface MiniflareWorker {
  * Starts the bundle in `bundleDir` on 127.0.0.1:`port` with wrangler.toml's vars overridden by `vars`, applies the
  * migrations to a fresh in-memory D1, and waits until it answers.
  */
-export async function startMiniflare(opts: { root: string; bundleDir: string; port: number; inspectorPort?: number; vars?: Record<string, string> }): Promise<MiniflareWorker> {
+export async function startMiniflare(opts: {
+  root: string;
+  bundleDir: string;
+  port: number;
+  inspectorPort?: number;
+  vars?: Record<string, string>;
+  /** Keep D1 and the Durable Objects on disk here (a restart on the same dir finds them; migrations run once). */
+  persistDir?: string;
+}): Promise<MiniflareWorker> {
   const { root, bundleDir } = opts;
   const before = new Set(childPids('workerd'));
   const files = readdirSync(bundleDir)
@@ -60,15 +68,18 @@ export async function startMiniflare(opts: { root: string; bundleDir: string; po
     modules: files.map((f) => ({ type: MODULE_TYPES[extname(f)], path: join(bundleDir, f) })),
     compatibilityDate: '2026-04-01',
     d1Databases: { DB: 'labelwatch-bench' },
+    ...(opts.persistDir ? { d1Persist: join(opts.persistDir, 'd1'), durableObjectsPersist: join(opts.persistDir, 'do') } : {}),
     durableObjects: { AGGREGATOR: { className: 'WindowAggregator', useSQLite: true } },
     queueProducers: { DELIVERIES: { queueName: 'labelwatch-deliveries' } },
     bindings: { ...wranglerVars(root), ...opts.vars },
   });
   const url = await mf.ready;
   const db = (await mf.getD1Database('DB')) as unknown as { prepare(s: string): { run(): Promise<unknown> } };
-  for (const file of readdirSync(join(root, 'migrations')).filter((f) => f.endsWith('.sql')).sort())
+  const fresh = !opts.persistDir || !existsSync(join(opts.persistDir, 'migrated'));
+  for (const file of fresh ? readdirSync(join(root, 'migrations')).filter((f) => f.endsWith('.sql')).sort() : [])
     for (const statement of readFileSync(join(root, 'migrations', file), 'utf8').split('--> statement-breakpoint'))
       if (statement.trim()) await db.prepare(statement).run();
+  if (opts.persistDir && fresh) writeFileSync(join(opts.persistDir, 'migrated'), '');
   const workerdPid = childPids('workerd').find((p) => !before.has(p));
   return { mf, url, workerdPid, dispose: () => mf.dispose() };
 }
