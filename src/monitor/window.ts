@@ -217,11 +217,11 @@ export function addToTally(t: Tally, inputs: ArrayLike<number>[], probabilities:
 
 /** The tally as WindowCounts: labels with a count, and (when n > 0) every feature's moments, keyed by name. */
 export function tallyCounts(t: Tally, labels: readonly string[], featureNames: readonly string[]): WindowCounts {
-  const labelCounts: Record<string, number> = Object.create(null);
+  const labelCounts: Record<string, number> = nameRecord();
   t.labels.forEach((c, i) => {
     if (c > 0) labelCounts[labels[i]] = c;
   });
-  const features: Record<string, FeatureMoments> = Object.create(null);
+  const features: Record<string, FeatureMoments> = nameRecord();
   if (t.n > 0)
     featureNames.forEach((name, j) => {
       const [count, sum, sumSq, min, max, zeros] = t.moments.subarray(6 * j, 6 * j + 6);
