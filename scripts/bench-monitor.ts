@@ -194,7 +194,6 @@ async function main() {
       direct[mode] = { base, cpu: () => cpuMs({ pid: w.workerdPid! }), counted: () => countedViaApi(base) };
     }
     viaMiniflare = await interleave(`Miniflare, no proxy (${CONNECTIONS} connections, ${ROUNDS} rounds)`, direct);
-    await workers.off.dispose();
     await settle('wrangler dev', wrangler.on, viaWrangler);
     await settle('Miniflare', direct.on, viaMiniflare);
   } finally {

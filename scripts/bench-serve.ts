@@ -1,6 +1,6 @@
 // Serving benchmark (not a test): starts `wrangler dev` on 127.0.0.1:8793 with its own local state, measures the
-// first request after start (WASM backend + model load), then drives the server from this process with autocannon
-// (10 connections): single-row predict vs `GET /v2/health/live` on the same server (the HTTP ceiling of this
+// first request after start (WASM backend + model load), then drives the server from this process with a keep-alive
+// load generator (10 connections): single-row predict vs `GET /v2/health/live` on the same server (the HTTP ceiling of this
 // machine), interleaved in chunks of a fixed number of requests (health, predict, predict, health, …) so background
 // load hits both alike; a rate is completed requests over the elapsed time measured here, and the server's CPU time
 // over the chunks gives CPU per request. Then 1000-row predict. It does all that twice: as configured, and with
