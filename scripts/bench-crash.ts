@@ -54,14 +54,13 @@ async function main() {
       const state = mkdtempSync(join(tmpdir(), 'labelwatch-crash-'));
       try {
         let worker = await startMiniflare({ root: ROOT, bundleDir, port: PORT, vars, persistDir: state });
-        const pid = worker.workerdPid;
-        if (pid === undefined) throw new Error('cannot find the workerd Miniflare started');
+        const pids = worker.workerdPids;
         // A burst, and SIGKILL in its middle: the client counts every 200 it received before the kill.
         const killAfterMs = 2000 + Math.random() * 1000;
         const burst = loadTest({ url, connections: CONNECTIONS, body, duration: 4 });
         const t0 = performance.now();
         await sleep(killAfterMs);
-        process.kill(pid, 'SIGKILL');
+        for (const pid of pids) process.kill(pid, 'SIGKILL');
         const result = await burst;
         const seconds = (performance.now() - t0) / 1000;
         await worker.dispose().catch(() => undefined);

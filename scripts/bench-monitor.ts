@@ -189,9 +189,8 @@ async function main() {
   try {
     for (const mode of MODES) {
       const w = (workers[mode] = await startMiniflare({ root: sandboxes[mode].dir, bundleDir, port: MINIFLARE[mode], vars: { ...VARS, MONITORING: mode } }));
-      if (w.workerdPid === undefined) throw new Error('cannot find the workerd Miniflare started');
       const base = `http://${HOST}:${MINIFLARE[mode]}`;
-      direct[mode] = { base, cpu: () => cpuMs({ pid: w.workerdPid! }), counted: () => countedViaApi(base) };
+      direct[mode] = { base, cpu: () => cpuMs({ pids: w.workerdPids }), counted: () => countedViaApi(base) };
     }
     viaMiniflare = await interleave(`Miniflare, no proxy (${CONNECTIONS} connections, ${ROUNDS} rounds)`, direct);
     await settle('wrangler dev', wrangler.on, viaWrangler);

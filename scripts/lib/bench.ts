@@ -22,17 +22,17 @@ const CLOCK_TICKS_PER_S = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: '
 
 /**
  * CPU time (ms, user + system) used so far by processes: those of process group `group` (a `wrangler dev` and
- * the workerd processes it starts), or the one process `pid` (Miniflare's workerd).
+ * the workerd processes it starts), or the processes `pids` (Miniflare's workerd).
  */
-export function cpuMs(which: { group: number } | { pid: number }): number {
+export function cpuMs(which: { group: number } | { pids: number[] }): number {
   let ticks = 0;
-  const pids = 'pid' in which ? [String(which.pid)] : readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  const pids = 'pids' in which ? which.pids.map(String) : readdirSync('/proc').filter((d) => /^\d+$/.test(d));
   for (const pid of pids) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       // After "pid (comm) ": state, ppid, pgrp, ... utime and stime are fields 14 and 15 of stat(5).
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if ('pid' in which || Number(fields[2]) === which.group) ticks += Number(fields[11]) + Number(fields[12]);
+      if ('pids' in which || Number(fields[2]) === which.group) ticks += Number(fields[11]) + Number(fields[12]);
     } catch {
       /* exited meanwhile */
     }

@@ -37,8 +37,8 @@ function wranglerVars(root: string): Record<string, string> {
 export interface MiniflareWorker {
   mf: Miniflare;
   url: URL;
-  /** Process id of the workerd Miniflare started (for its CPU time). */
-  workerdPid: number | undefined;
+  /** Process ids of the workerd processes Miniflare started (for their CPU time, or to kill them). */
+  workerdPids: number[];
   dispose(): Promise<void>;
 }
 
@@ -80,8 +80,9 @@ export async function startMiniflare(opts: {
     for (const statement of readFileSync(join(root, 'migrations', file), 'utf8').split('--> statement-breakpoint'))
       if (statement.trim()) await db.prepare(statement).run();
   if (opts.persistDir && fresh) writeFileSync(join(opts.persistDir, 'migrated'), '');
-  const workerdPid = childPids('workerd').find((p) => !before.has(p));
-  return { mf, url, workerdPid, dispose: () => mf.dispose() };
+  const workerdPids = childPids('workerd').filter((p) => !before.has(p));
+  if (workerdPids.length === 0) throw new Error('cannot find the workerd process Miniflare started');
+  return { mf, url, workerdPids, dispose: () => mf.dispose() };
 }
 
 /** Removes a bundle dir made by buildBundle. */

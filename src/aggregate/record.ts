@@ -60,6 +60,7 @@ export function recordBatch(
     return send(env, config, metadata, start, length, counts);
   });
 }
+
 async function send(env: Env, config: Config, metadata: ModelMetadata, start: number, length: number, counts: WindowCounts) {
   // A random shard spreads load over AGGREGATOR_SHARDS objects; flushes are additive so shards sum up in D1.
   const shard = Math.floor(Math.random() * config.aggregatorShards);

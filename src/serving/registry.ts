@@ -107,7 +107,6 @@ interface DenseStep {
   bias: tf.Tensor | null;
   /** Activation fused into the matmul kernel, or null when it follows as its own kernel (softmax). */
   fused: 'linear' | 'relu' | 'elu' | null;
-  units: number;
 }
 
 const FUSED = new Set(['linear', 'relu', 'elu']);
@@ -124,7 +123,6 @@ function densePlan(model: LayersModel): DenseStep[] | null {
       activation?: { getClassName(): string };
       kernel?: { read(): tf.Tensor };
       bias?: { read(): tf.Tensor } | null;
-      units: number;
       inboundNodes: unknown[];
     };
     if (layer.getClassName() === 'InputLayer') continue;
@@ -142,7 +140,6 @@ function densePlan(model: LayersModel): DenseStep[] | null {
       kernel3d: tf.keep(tf.reshape(kernel, [1, inputs, units])),
       bias: dense.bias ? dense.bias.read() : null,
       fused: FUSED.has(activation) ? (activation as DenseStep['fused']) : null,
-      units,
     });
   }
   if (plan !== null && (plan.length === 0 || model.inputs.length !== 1 || model.outputs.length !== 1)) plan = null;
