@@ -15,10 +15,24 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LINGER_MS, shardName } from '../src/aggregate/record.ts';
 import type { Holdings } from '../src/aggregate/aggregator.ts';
+import { cli } from './lib/args.ts';
 import { HOST, loadTest, ROOT, sleep } from './lib/bench.ts';
 import { buildBundle, removeBundle, startMiniflare, type MiniflareWorker } from './lib/miniflare.ts';
 
 const PORT = 8839;
+
+cli(
+  'bench-crash',
+  `usage: npm run bench:crash   (TRIALS=<n> npm run bench:crash for more kills, default 5)
+
+Runs the minified bundle on workerd through Miniflare (${HOST}:8839) with D1 and the Durable Objects on disk, kills
+workerd with SIGKILL in the middle of a burst of 1-row predict, starts it again on the same state and counts the
+answered predictions that survived (in D1 or held by an aggregator shard). Prints a markdown table.
+
+  -h, --help     this text`,
+  process.argv.slice(2),
+  {},
+);
 const MODEL = 'penguins';
 const SHARDS = 4;
 const TRIALS = Math.max(1, Number(process.env.TRIALS ?? 5) || 5);

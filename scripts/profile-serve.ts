@@ -17,7 +17,14 @@ const PORT = 8797;
 const INSPECTOR_PORT = 8798;
 const MODEL = 'penguins';
 
-const USAGE = `usage: npm run profile:serve -- [--seconds N] [--monitoring on|off] [--rows N] [--out FILE] [--top N]`;
+const USAGE = `usage: npm run profile:serve -- [--seconds N] [--monitoring on|off] [--rows N] [--out FILE] [--top N]
+
+Runs the Worker bundle (not minified) on workerd through Miniflare (${HOST}:${PORT}, inspector ${INSPECTOR_PORT}), takes a
+CPU profile of the Worker's isolate while 10 connections send N-row predict (default 1 row, 10 s, monitoring on), and
+prints the functions with the most self time (default top 25) and the time per part of the path. --out writes the
+.cpuprofile (Chrome DevTools, speedscope).
+
+  -h, --help     this text`;
 
 interface ProfileNode {
   id: number;
