@@ -4,7 +4,8 @@
 // The server runs on a snapshot (src, models, migrations, config; node_modules linked) in a temp dir: `wrangler dev`
 // always watches its sources, and an edit during a run would reload the isolate mid-measurement.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -16,6 +17,123 @@ const ENV = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEN
 const SNAPSHOT_ENTRIES = ['src', 'models', 'migrations', 'wrangler.toml', 'package.json', 'tsconfig.json'];
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const CLOCK_TICKS_PER_S = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/**
+ * CPU time (ms, user + system) used so far by processes: those of process group `group` (a `wrangler dev` and
+ * the workerd processes it starts), or the processes `pids` (Miniflare's workerd).
+ */
+export function cpuMs(which: { group: number } | { pids: number[] }): number {
+  let ticks = 0;
+  const pids = 'pids' in which ? which.pids.map(String) : readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // After "pid (comm) ": state, ppid, pgrp, ... utime and stime are fields 14 and 15 of stat(5).
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if ('pids' in which || Number(fields[2]) === which.group) ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return (ticks / CLOCK_TICKS_PER_S) * 1000;
+}
+
+/** A load run timed from here: what was completed, over the elapsed time measured around it. */
+export interface TimedRun {
+  result: AutocannonResult;
+  /** Seconds from start to the last response, measured by this process. */
+  elapsed: number;
+  /** Server CPU ms spent meanwhile (when a way to read it was given). */
+  cpuMs: number;
+}
+
+/** One HTTP request on a keep-alive agent; resolves with its status (0 on a network error) once the body is read. */
+function send(agent: Agent, url: URL, body: string | undefined): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(
+      url,
+      { agent, method: body ? 'POST' : 'GET', headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {} },
+      (res) => {
+        res.on('data', () => {});
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', () => resolve(0));
+      },
+    );
+    req.on('error', () => resolve(0));
+    req.end(body);
+  });
+}
+
+/**
+ * `amount` requests over `connections` keep-alive connections, timed by this process's clock from the first request
+ * to the last response. A fixed amount, not a duration: every response is waited for, so the 2xx count is exactly
+ * what the server answered, and completed requests over that elapsed time is the true rate. (autocannon's own
+ * `requests.average` is a mean of whole-second buckets, and it notices the end of an `amount` run only on its
+ * 1-second tick, so its elapsed time is rounded up to whole seconds.)
+ */
+export async function timedLoad(opts: { url: string; connections: number; body?: string; amount: number; cpu?: () => number }): Promise<TimedRun> {
+  const url = new URL(opts.url);
+  const agent = new Agent({ keepAlive: true, maxSockets: opts.connections });
+  const latencies: number[] = [];
+  let issued = 0;
+  let ok = 0;
+  let non2xx = 0;
+  let errors = 0;
+  const cpu0 = opts.cpu?.() ?? 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: opts.connections }, async () => {
+      while (issued < opts.amount) {
+        issued++;
+        const start = performance.now();
+        const status = await send(agent, url, opts.body);
+        latencies.push(performance.now() - start);
+        if (status === 0) errors++;
+        else if (status >= 200 && status < 300) ok++;
+        else non2xx++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpuMs = (opts.cpu?.() ?? 0) - cpu0;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]);
+  const total = ok + non2xx;
+  const result: AutocannonResult = {
+    requests: { average: total / elapsed, p50: 0, p99: 0, total },
+    latency: { average: latencies.reduce((a, b) => a + b, 0) / latencies.length, p50: at(0.5), p99: at(0.99) },
+    '2xx': ok,
+    non2xx,
+    errors,
+    timeouts: 0,
+    duration: elapsed,
+  };
+  return { result, elapsed, cpuMs };
+}
+
+/** Sums of several timed runs (chunks): completed/elapsed is the rate over all of them. */
+export function sumRuns(runs: TimedRun[]) {
+  const sum = (f: (r: TimedRun) => number) => runs.reduce((a, r) => a + f(r), 0);
+  const completed = sum((r) => r.result.requests.total);
+  const elapsed = sum((r) => r.elapsed);
+  const p50s = runs.map((r) => r.result.latency.p50).sort((a, b) => a - b);
+  return {
+    completed,
+    ok: sum((r) => r.result['2xx']),
+    elapsed,
+    rps: completed / elapsed,
+    cpuPerRequest: sum((r) => r.cpuMs) / completed,
+    p50: p50s[Math.floor(p50s.length / 2)],
+    p99: Math.max(...runs.map((r) => r.result.latency.p99)),
+    failures: sum((r) => r.result.non2xx + r.result.errors + r.result.timeouts),
+  };
+}
+
+/** `✓` or `✗` for a value against its target. */
+export const mark = (ok: boolean) => (ok ? '✓' : '✗');
 
 export interface Histogram {
   average: number;

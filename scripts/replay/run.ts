@@ -1,6 +1,5 @@
 // The replay core: sends real rows to a running labelwatch at a bounded rate and counts what it answers.
 // No argument parsing and no terminal output here, so the demo (and tests) drive the same code as the CLI.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nameRecord } from '../../src/monitor/names.ts';
@@ -99,6 +98,20 @@ export interface ReplayHooks {
 
 /** Requests in flight at the end get this long to come back before they are abandoned. */
 const DRAIN_MS = 2_000;
+
+/** Resolves after `ms`, or at once when `signal` aborts. On the global timers, so tests can run replay on a fake clock. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
 
 const baseUrl = (url: string) => url.replace(/\/+$/, '');
 
@@ -266,7 +279,7 @@ export async function replay(options: ReplayOptions, hooks: ReplayHooks = {}): P
     const at = started + (i * 1000) / options.rate;
     if (at >= deadline) break;
     const wait = at - performance.now();
-    if (wait > 0) await sleep(wait, undefined, { signal: stop.signal }).catch(() => {});
+    if (wait > 0) await sleep(wait, stop.signal);
     while (inFlight.size >= maxInFlight && !stop.signal.aborted) await Promise.race([...inFlight, stopped]);
     if (stop.signal.aborted) {
       stoppedBy = 'signal';
@@ -282,7 +295,9 @@ export async function replay(options: ReplayOptions, hooks: ReplayHooks = {}): P
   // capped too, because an aborted fetch has been seen never to settle (nodejs/node#56917).
   const drainMs = (stop.signal.aborted ? 0 : Math.max(0, deadline - performance.now())) + DRAIN_MS;
   const hardStop = setTimeout(() => stop.abort(), drainMs);
-  await Promise.race([Promise.all(inFlight), sleep(drainMs + 500)]);
+  const drained = new AbortController();
+  await Promise.race([Promise.all(inFlight), sleep(drainMs + 500, drained.signal)]);
+  drained.abort();
   clearTimeout(hardStop);
   hooks.signal?.removeEventListener('abort', onAbort);
   if (hooks.signal?.aborted) stoppedBy = 'signal';

@@ -53,6 +53,14 @@ interface SealedRow extends Record<string, SqlStorageValue> {
 }
 
 export class WindowAggregator extends DurableObject<Env> {
+  /**
+   * The `pending` rows' counts as last written, by window start: a copy of SQLite, which stays the truth. It saves
+   * record() a read and a JSON parse per call; it is empty after a restart and filled again from SQLite on demand.
+   */
+  private readonly pendingCounts = new Map<number, WindowCounts>();
+  /** The alarm as last set or read here (epoch ms or null); undefined when unknown, which makes record() ask. */
+  private alarmAt: number | null | undefined;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
@@ -70,19 +78,29 @@ export class WindowAggregator extends DurableObject<Env> {
   /** Adds a batch summary to its window. Durable before it returns (SQLite storage, output gate). */
   async record(req: RecordRequest): Promise<void> {
     const sql = this.ctx.storage.sql;
-    const row = sql.exec<{ counts: string }>('SELECT counts FROM pending WHERE start = ?', req.start).toArray()[0];
-    const merged = mergeCounts(row ? parseCounts(row.counts) : emptyCounts(), req.counts);
+    let held = this.pendingCounts.get(req.start);
+    if (!held) {
+      const row = sql.exec<{ counts: string }>('SELECT counts FROM pending WHERE start = ?', req.start).toArray()[0];
+      held = row ? parseCounts(row.counts) : emptyCounts();
+    }
+    const merged = mergeCounts(held, req.counts);
     const flushAt = (req.start + req.length + req.graceSeconds) * 1000;
     sql.exec(
       `INSERT INTO pending (start, length, shard, model, version, flush_at, counts) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(start) DO UPDATE SET counts = excluded.counts`,
       req.start, req.length, req.shard, req.model, req.version, flushAt, JSON.stringify(merged),
     );
-    const alarm = await this.ctx.storage.getAlarm();
-    if (alarm === null || alarm > flushAt) await this.ctx.storage.setAlarm(flushAt);
+    this.pendingCounts.set(req.start, merged);
+    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
+    if (this.alarmAt === null || this.alarmAt > flushAt) {
+      await this.ctx.storage.setAlarm(flushAt);
+      this.alarmAt = flushAt;
+    }
   }
 
   async alarm(): Promise<void> {
+    // The alarm that fired is spent; rearm() sets the next one. Unknown until then.
+    this.alarmAt = undefined;
     await this.flushNow(Date.now());
   }
 
@@ -100,6 +118,8 @@ export class WindowAggregator extends DurableObject<Env> {
       );
       sql.exec('DELETE FROM pending WHERE flush_at <= ?', nowMs);
     });
+    // The sealed windows left `pending`; whatever else is there is read back from SQLite when next needed.
+    this.pendingCounts.clear();
     const due = sql.exec<SealedRow>('SELECT * FROM sealed WHERE retry_at <= ? ORDER BY seq', nowMs).toArray();
     const report: FlushReport = { flushed: 0, predictions: 0, failed: 0 };
     // One window at a time: D1 runs one query at a time anyway, and a window D1 refuses does not hold up the others.
@@ -126,8 +146,10 @@ export class WindowAggregator extends DurableObject<Env> {
     const next = this.ctx.storage.sql
       .exec<{ at: number | null }>('SELECT min(at) AS at FROM (SELECT min(flush_at) AS at FROM pending UNION ALL SELECT min(retry_at) FROM sealed)')
       .one().at;
+    this.alarmAt = undefined;
     if (next === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(next);
+    this.alarmAt = next;
   }
 
   async holdings(): Promise<Holdings> {

@@ -1,60 +1,64 @@
-// The request side of recording: summarise the answered batch (pure, in monitor/) and hand it to one shard of the
-// model version's aggregator. Runs inside ctx.waitUntil, after the response; a failure is logged, never thrown
-// at the client.
+// The request side of recording: add the answered batch to this isolate's tally of its model version and window
+// (pure arithmetic in monitor/window.ts), and every LINGER_MS send what was tallied to one shard of the model
+// version's aggregator. Runs after the answer is computed; a failure is logged, never thrown at the client.
 //
-// Summaries of the same window are coalesced in the isolate for LINGER_MS and sent as one record() call: under load
-// a shard gets a few calls per second per isolate instead of one per request. The waitUntil of the request that
-// opened a batch awaits its send, so the isolate stays alive until the aggregator stored the whole batch.
+// Tallies are merged per isolate, in place: under load a shard gets a few calls per second per isolate instead of
+// one per request, and a request that joins an open tally allocates nothing and waits on nothing. Only the request
+// that opens a tally gets a promise, for its ctx.waitUntil: it keeps the isolate alive until a shard stored the batch.
 import type { Config, Env } from '../config';
 import { type ModelMetadata, windowLengthOf } from '../serving/metadata';
-import { mergeCounts, plainCounts, summarizeBatch, windowStart, type WindowCounts } from '../monitor/window';
+import { addToTally, newTally, plainCounts, tallyCounts, windowStart, type Tally, type WindowCounts } from '../monitor/window';
 import type { WindowAggregator } from './aggregator';
 
-/** How long a summary waits in the isolate for others of its window before it goes to an aggregator shard. */
+/**
+ * How long a tally stays open in the isolate for other requests of its window before it goes to an aggregator
+ * shard. It bounds what a hard crash of the isolate can lose: the predictions answered in the last LINGER_MS, plus
+ * those of a record() call in flight (docs/architecture.md, "What a crash can lose").
+ */
 export const LINGER_MS = 50;
 
 /** Durable Object name of one aggregator shard: `model@version#k`. */
 export const shardName = (model: string, version: string, shard: number): string => `${model}@${version}#${shard}`;
 
-/** Summaries of one model version and window, waiting in this isolate to be sent together. */
-interface Outgoing {
-  counts: WindowCounts;
-  sent: Promise<void>;
+/** An open tally of one model version and window, waiting in this isolate to be sent. */
+interface Open {
+  start: number;
+  tally: Tally;
 }
-const outgoing = new Map<string, Outgoing>();
+/** Open tallies per model version (the registry's metadata object), usually one: the current window's. */
+const open = new Map<ModelMetadata, Open[]>();
 
 /**
  * Counts an answered batch into the window containing `nowMs` (the clock is a parameter so tests can place a
- * prediction on a window boundary). The request that opens a batch gets a promise that resolves once a shard stored the
- * batch (or the failure was logged); requests joining an open batch resolve at once.
+ * prediction on a window boundary). The request that opens a tally gets a promise that resolves once a shard stored
+ * it (or the failure was logged), to hand to ctx.waitUntil; a request joining an open tally gets undefined.
  */
 export function recordBatch(
   env: Env,
   config: Config,
   metadata: ModelMetadata,
-  rows: number[][],
+  rows: ArrayLike<number>[],
   probabilities: ArrayLike<number>[],
   nowMs: number,
-): Promise<void> {
-  const counts = summarizeBatch(rows, probabilities, metadata.labels, metadata.features.map((f) => f.name));
+): Promise<void> | undefined {
   const length = windowLengthOf(metadata, config);
   const start = windowStart(Math.floor(nowMs / 1000), length);
-  const key = `${metadata.name}@${metadata.version}/${start}`;
-  const open = outgoing.get(key);
-  if (open) {
-    // The request that opened the batch keeps the isolate alive (its waitUntil awaits the send); waiting here too
-    // would only make this request's context wait on a promise another request resolves.
-    open.counts = mergeCounts(open.counts, counts);
-    return Promise.resolve();
-  }
-  const batch: Outgoing = { counts, sent: Promise.resolve() };
-  batch.sent = new Promise<void>((resolve) => setTimeout(resolve, LINGER_MS)).then(() => {
-    // Out of the map before the call, so summaries arriving meanwhile start the next batch.
-    outgoing.delete(key);
-    return send(env, config, metadata, start, length, batch.counts);
+  let tallies = open.get(metadata);
+  if (!tallies) open.set(metadata, (tallies = []));
+  for (const t of tallies)
+    if (t.start === start) {
+      addToTally(t.tally, rows, probabilities);
+      return undefined;
+    }
+  const opened: Open = { start, tally: newTally(metadata.labels.length, metadata.features.length) };
+  addToTally(opened.tally, rows, probabilities);
+  tallies.push(opened);
+  return new Promise<void>((resolve) => setTimeout(resolve, LINGER_MS)).then(() => {
+    // Out of the isolate's tallies before the call, so batches arriving meanwhile open the next one.
+    tallies.splice(tallies.indexOf(opened), 1);
+    const counts = tallyCounts(opened.tally, metadata.labels, metadata.features.map((f) => f.name));
+    return send(env, config, metadata, start, length, counts);
   });
-  outgoing.set(key, batch);
-  return batch.sent;
 }
 
 async function send(env: Env, config: Config, metadata: ModelMetadata, start: number, length: number, counts: WindowCounts) {

@@ -156,3 +156,76 @@ export function featureMeanStd(m: Pick<FeatureMoments, 'count' | 'sum' | 'sumSq'
   const variance = Math.max(0, m.sumSq / m.count - mean * mean);
   return { mean, std: Math.sqrt(variance) };
 }
+
+/**
+ * A window's counts being added up in place, one slot per label and per feature (model order), so that adding a
+ * batch allocates nothing: what the request side accumulates between two sends (aggregate/record.ts).
+ * `tallyCounts` turns it into WindowCounts, keyed by name in null-prototype objects.
+ */
+export interface Tally {
+  n: number;
+  sumConfidence: number;
+  sumEntropy: number;
+  zeroRows: number;
+  /** Predictions per label index. */
+  labels: Float64Array;
+  /** Per feature j: count, sum, sumSq, min, max, zeros at [6j … 6j + 5]. */
+  moments: Float64Array;
+}
+
+export function newTally(labelCount: number, featureCount: number): Tally {
+  const moments = new Float64Array(6 * featureCount);
+  for (let j = 0; j < featureCount; j++) {
+    moments[6 * j + 3] = Infinity;
+    moments[6 * j + 4] = -Infinity;
+  }
+  return { n: 0, sumConfidence: 0, sumEntropy: 0, zeroRows: 0, labels: new Float64Array(labelCount), moments };
+}
+
+/** Adds an answered batch (`inputs[i]` in feature order produced `probabilities[i]`) to the tally, in place. */
+export function addToTally(t: Tally, inputs: ArrayLike<number>[], probabilities: ArrayLike<number>[]): void {
+  const d = t.moments.length / 6;
+  const m = t.moments;
+  for (let i = 0; i < probabilities.length; i++) {
+    const p = probabilities[i];
+    let top = 0;
+    let h = 0;
+    for (let k = 0; k < p.length; k++) {
+      const x = p[k];
+      if (x > p[top]) top = k;
+      if (x > 0) h -= x * Math.log(x);
+    }
+    t.labels[top]++;
+    t.sumConfidence += p[top];
+    t.sumEntropy += h;
+    t.n++;
+    const row = inputs[i];
+    let allZero = true;
+    for (let j = 0, o = 0; j < d; j++, o += 6) {
+      const x = row[j];
+      m[o]++;
+      m[o + 1] += x;
+      m[o + 2] += x * x;
+      if (x < m[o + 3]) m[o + 3] = x;
+      if (x > m[o + 4]) m[o + 4] = x;
+      if (x === 0) m[o + 5]++;
+      else allZero = false;
+    }
+    if (allZero) t.zeroRows++;
+  }
+}
+
+/** The tally as WindowCounts: labels with a count, and (when n > 0) every feature's moments, keyed by name. */
+export function tallyCounts(t: Tally, labels: readonly string[], featureNames: readonly string[]): WindowCounts {
+  const labelCounts: Record<string, number> = nameRecord();
+  t.labels.forEach((c, i) => {
+    if (c > 0) labelCounts[labels[i]] = c;
+  });
+  const features: Record<string, FeatureMoments> = nameRecord();
+  if (t.n > 0)
+    featureNames.forEach((name, j) => {
+      const [count, sum, sumSq, min, max, zeros] = t.moments.subarray(6 * j, 6 * j + 6);
+      features[name] = { count, sum, sumSq, min, max, zeros };
+    });
+  return { n: t.n, labelCounts, sumConfidence: t.sumConfidence, sumEntropy: t.sumEntropy, features, zeroRows: t.zeroRows };
+}

@@ -38,12 +38,16 @@ function findModel(name: string, version?: string): { ok: true; metadata: ModelM
  */
 async function infer(c: Context<App>, metadata: ModelMetadata, rows: number[][], rowWhere: (i: number) => string): Promise<Parsed<Float32Array[]>> {
   const model = await registry.model(metadata.name);
-  const probabilities = await predictRows(model, rows, metadata.features.length);
+  const probabilities = predictRows(model, rows, metadata.features.length);
   const bad = probabilities.findIndex((p) => !p.every(Number.isFinite));
   if (bad >= 0)
     return { ok: false, error: `${rowWhere(bad)}: the model's output is not finite for this row (inputs far outside the range it was trained on?)` };
   const config = configOf(c.env);
-  if (config.monitoring) c.executionCtx.waitUntil(recordBatch(c.env, config, metadata, rows, probabilities, Date.now()));
+  if (config.monitoring) {
+    // Only the request that opens the isolate's tally gets a send to wait for; the others just add to it.
+    const sending = recordBatch(c.env, config, metadata, rows, probabilities, Date.now());
+    if (sending) c.executionCtx.waitUntil(sending);
+  }
   return { ok: true, value: probabilities };
 }
 

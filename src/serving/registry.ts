@@ -92,16 +92,115 @@ function concat(buffers: ArrayBuffer[]): ArrayBuffer {
   return out.buffer;
 }
 
+/**
+ * A stack of Dense layers (every served model so far), run as the very kernels the layers model runs, with the very
+ * inputs, minus its per-call machinery (input standardisation, the batch loop's gather and concat, the symbolic
+ * graph walk, the ops' shape checks and gradient wrappers): the profile of a 1-row predict found that machinery to be
+ * most of the request's CPU. Per layer, as Dense.call does: `_FusedMatMul` with the bias and the activation when the
+ * activation is one the kernel fuses (linear, relu, elu), else `_FusedMatMul` then `Add` of the bias then the
+ * activation (softmax). Same kernels on the same data give the same float32 results bit for bit (tested against
+ * model.predict on every model).
+ */
+interface DenseStep {
+  /** The kernel as [1, in, out], the shape fused.matMul hands to the kernel. */
+  kernel3d: tf.Tensor;
+  bias: tf.Tensor | null;
+  /** Activation fused into the matmul kernel, or null when it follows as its own kernel (softmax). */
+  fused: 'linear' | 'relu' | 'elu' | null;
+}
+
+const FUSED = new Set(['linear', 'relu', 'elu']);
+const plans = new WeakMap<LayersModel, DenseStep[] | null>();
+
+/** The model's Dense steps, or null when it is anything else (it then runs through model.predict). */
+function densePlan(model: LayersModel): DenseStep[] | null {
+  let plan = plans.get(model);
+  if (plan !== undefined) return plan;
+  plan = (model as unknown as { getClassName(): string }).getClassName() === 'Sequential' ? [] : null;
+  for (const layer of plan ? model.layers : []) {
+    const dense = layer as unknown as {
+      getClassName(): string;
+      activation?: { getClassName(): string };
+      kernel?: { read(): tf.Tensor };
+      bias?: { read(): tf.Tensor } | null;
+      inboundNodes: unknown[];
+    };
+    if (layer.getClassName() === 'InputLayer') continue;
+    const activation = dense.activation?.getClassName();
+    const kernel = dense.kernel?.read();
+    if (
+      layer.getClassName() !== 'Dense' || !kernel || kernel.rank !== 2 || dense.inboundNodes.length !== 1 ||
+      (activation === undefined || (!FUSED.has(activation) && activation !== 'softmax'))
+    ) {
+      plan = null;
+      break;
+    }
+    const [inputs, units] = kernel.shape as [number, number];
+    plan!.push({
+      kernel3d: tf.keep(tf.reshape(kernel, [1, inputs, units])),
+      bias: dense.bias ? dense.bias.read() : null,
+      fused: FUSED.has(activation) ? (activation as DenseStep['fused']) : null,
+    });
+  }
+  if (plan !== null && (plan.length === 0 || model.inputs.length !== 1 || model.outputs.length !== 1)) plan = null;
+  plans.set(model, plan);
+  return plan;
+}
+
+/** Whether predictRows takes the Dense shortcut for this model (tests). */
+export const usesDenseShortcut = (model: LayersModel): boolean => densePlan(model) !== null;
+
+/** Runs the Dense steps on `x` ([1, n, features]); the probabilities as [1, n, k]. Call inside tf.tidy. */
+function runDense(plan: DenseStep[], x: tf.Tensor): tf.Tensor {
+  const engine = tf.engine();
+  let h = x;
+  for (const step of plan) {
+    const attrs = { transposeA: false, transposeB: false, activation: step.fused ?? 'linear', leakyreluAlpha: 0.2 } as unknown as tf.NamedAttrMap;
+    if (step.fused !== null) {
+      const inputs = step.bias ? { a: h, b: step.kernel3d, bias: step.bias } : { a: h, b: step.kernel3d };
+      h = engine.runKernel('_FusedMatMul', inputs as tf.NamedTensorMap, attrs) as tf.Tensor;
+    } else {
+      h = engine.runKernel('_FusedMatMul', { a: h, b: step.kernel3d }, attrs) as tf.Tensor;
+      if (step.bias) h = engine.runKernel('Add', { a: h, b: step.bias }) as tf.Tensor;
+      h = engine.runKernel('Softmax', { logits: h }, { dim: h.rank - 1 }) as tf.Tensor;
+    }
+  }
+  return h;
+}
+
 /** Runs the model on rows (feature order); returns one probability vector per row. */
-export async function predictRows(model: LayersModel, rows: number[][], features: number): Promise<Float32Array[]> {
+export function predictRows(model: LayersModel, rows: number[][], features: number): Float32Array[] {
+  const n = rows.length;
+  const flat = new Float32Array(n * features);
+  for (let i = 0; i < n; i++) flat.set(rows[i], i * features);
+  const plan = densePlan(model);
+  if (plan && plan[0].kernel3d.shape[1] !== features)
+    throw new Error(`model takes ${plan[0].kernel3d.shape[1]} features, rows have ${features}`);
+  const output = plan
+    ? tf.tidy(() => runDense(plan, tf.tensor3d(flat, [1, n, features], 'float32')))
+    : // One batch of the whole request: predict()'s default 32-row chunks cost ~10x at 1000 rows on WASM.
+      tf.tidy(() => model.predict(tf.tensor2d(flat, [n, features]), { batchSize: n }) as tf.Tensor);
+  try {
+    // The WASM backend reads synchronously; data() would only add a turn of the event loop.
+    const data = output.dataSync() as Float32Array;
+    const k = output.shape[output.rank - 1] ?? 1;
+    const out = new Array<Float32Array>(n);
+    for (let i = 0; i < n; i++) out[i] = data.subarray(i * k, (i + 1) * k);
+    return out;
+  } finally {
+    output.dispose();
+  }
+}
+
+/** The same through model.predict, without the Dense shortcut: what predictRows must equal (tests). */
+export function predictRowsLayers(model: LayersModel, rows: number[][], features: number): Float32Array[] {
   const flat = new Float32Array(rows.length * features);
   rows.forEach((row, i) => flat.set(row, i * features));
-  // One batch of the whole request: predict()'s default 32-row chunks cost ~10x at 1000 rows on WASM.
   const output = tf.tidy(() => model.predict(tf.tensor2d(flat, [rows.length, features]), { batchSize: rows.length }) as tf.Tensor);
   try {
-    const data = (await output.data()) as Float32Array;
+    const data = output.dataSync() as Float32Array;
     const k = output.shape[1] ?? 1;
-    return rows.map((_, i) => data.subarray(i * k, (i + 1) * k));
+    return rows.map((_, i) => data.slice(i * k, (i + 1) * k));
   } finally {
     output.dispose();
   }

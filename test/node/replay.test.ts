@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULTS, ReplayError, replay, type ReplayOptions } from '../../scripts/replay/run';
 import type { ModelMetadata } from '../../src/serving/metadata';
 
@@ -232,10 +232,51 @@ describe('replay against a fake labelwatch', () => {
   });
 });
 
+/**
+ * Runs `start` on a fake clock (setTimeout and performance.now), so the timing tests count milliseconds exactly
+ * however busy the machine is. Nothing waits on real I/O meanwhile (the clock must not move while a real request is
+ * on its way): the metadata is answered in-process as the fake labelwatch answers it, and the predict requests go to
+ * `answer`, recorded with their time on the fake clock. Between timers the event loop gets turns, so pending promises
+ * settle before the clock moves on.
+ */
+const realSetImmediate = setImmediate;
+async function onFakeClock<T>(answer: (instances: number[][], signal: AbortSignal) => Promise<Response>, start: () => Promise<T>): Promise<T> {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+  vi.stubGlobal('fetch', async (input: string | URL | Request, init?: RequestInit) => {
+    const target = String(input);
+    if (target.endsWith('/v1/models/penguins/metadata')) {
+      const { name, version, labels, features, training, probes } = MODELS.penguins;
+      return new Response(JSON.stringify({ name, version, labels, features, training, probes: probes.length }), { headers: { 'content-type': 'application/json' } });
+    }
+    if (!target.endsWith(':predict')) throw new Error(`unexpected request ${target}`);
+    const instances = JSON.parse(String(init?.body)).instances as number[][];
+    requests.push({ method: 'POST', path: new URL(target).pathname, contentType: 'application/json', instances, at: performance.now() });
+    return answer(instances, init!.signal!);
+  });
+  let settled = false;
+  const run = start().finally(() => (settled = true));
+  while (!settled) {
+    for (let i = 0; i < 20; i++) await new Promise((r) => realSetImmediate(r));
+    if (!settled) await vi.advanceTimersToNextTimerAsync();
+  }
+  return run;
+}
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllGlobals();
+});
+const answerAtOnce = async (instances: number[][]) =>
+  new Response(JSON.stringify({ labels: instances.map(() => 'Adelie') }), { headers: { 'content-type': 'application/json' } });
+/** A server that never answers: the request ends only when replay aborts it. */
+const neverAnswer = (_: number[][], signal: AbortSignal) =>
+  new Promise<Response>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+
 describe('replay stays within its bounds', () => {
   it('never exceeds --rate, and stops sending at --duration', async () => {
-    const summary = await replay(options({ rate: 20, durationSeconds: 1 }));
+    const summary = await onFakeClock(answerAtOnce, () => replay(options({ rate: 20, durationSeconds: 1 })));
     const posts = requests.filter((r) => r.method === 'POST');
+    // On the fake clock: one request every 50 ms from 0 to 950 ms, exactly.
+    expect(posts.map((p) => p.at - posts[0]!.at)).toEqual(Array.from({ length: 20 }, (_, i) => i * 50));
     // request i starts no earlier than i/rate s after the first; nothing starts at or after 1 s
     expect(posts.length).toBeGreaterThanOrEqual(15);
     expect(posts.length).toBeLessThanOrEqual(20);
@@ -246,11 +287,15 @@ describe('replay stays within its bounds', () => {
   });
 
   it('stops by itself when the server hangs: sends nothing after --duration, abandons what is in flight', async () => {
-    predict = () => new Promise(() => {}); // never answers
-    const started = performance.now();
-    const summary = await replay(options({ rate: 10, durationSeconds: 0.5 }));
-    const took = performance.now() - started;
+    let took = 0;
+    const summary = await onFakeClock(neverAnswer, async () => {
+      const started = performance.now();
+      const s = await replay(options({ rate: 10, durationSeconds: 0.5 }));
+      took = performance.now() - started;
+      return s;
+    });
     expect(took).toBeLessThan(0.5 * 1000 + 2000 + 500); // duration + the drain allowance + slack
+    expect(took).toBe(0.5 * 1000 + 2000); // on the fake clock: exactly the duration and the drain allowance
     expect(summary.sentRequests).toBeGreaterThanOrEqual(4); // at 0, 100, ..., 400 ms (a late timer may skip the last)
     expect(summary.sentRequests).toBeLessThanOrEqual(5);
     expect(summary).toMatchObject({ answeredRequests: 0, cancelled: summary.sentRequests, errors: {} });
@@ -258,10 +303,18 @@ describe('replay stays within its bounds', () => {
 
   it('stops cleanly when its signal is aborted (Ctrl-C)', async () => {
     const interrupt = new AbortController();
-    setTimeout(() => interrupt.abort(), 300);
-    const started = performance.now();
-    const summary = await replay(options({ rate: 10, durationSeconds: 30 }), { signal: interrupt.signal });
-    expect(performance.now() - started).toBeLessThan(1000);
+    let took = 0;
+    const summary = await onFakeClock(answerAtOnce, async () => {
+      const started = performance.now();
+      // Ctrl-C 300 ms into sending (planning reads files: real I/O, during which the fake clock must not move).
+      const s = await replay(options({ rate: 10, durationSeconds: 30 }), {
+        signal: interrupt.signal,
+        onReady: () => void setTimeout(() => interrupt.abort(), 300),
+      });
+      took = performance.now() - started;
+      return s;
+    });
+    expect(took).toBeLessThan(1000);
     expect(summary.stoppedBy).toBe('signal');
     expect(summary.sentRequests).toBeGreaterThanOrEqual(1);
     expect(summary.sentRequests).toBeLessThanOrEqual(4); // at 0, 100, 200 (and perhaps 300) ms

@@ -47,6 +47,8 @@ const SCRIPTS: [string, string][] = [
   ['scripts/bench-serve.ts', 'usage: npm run bench:serve'],
   ['scripts/bench-monitor.ts', 'usage: npm run bench:monitor'],
   ['scripts/bench-detect.ts', 'usage: npm run bench:detect'],
+  ['scripts/bench-crash.ts', 'usage: npm run bench:crash'],
+  ['scripts/profile-serve.ts', 'usage: npm run profile:serve'],
   ['scripts/replay.ts', 'usage: npm run replay'],
   ['scripts/demo.ts', 'usage: npm run demo'],
   ['scripts/model-stats.ts', 'usage: npm run stats'],

@@ -9,7 +9,8 @@ import seattleUnweighted from '../../models/seattle-weather-unweighted/metadata.
 import penguinsHoldout from '../fixtures/holdout/penguins.json';
 import seattleHoldout from '../fixtures/holdout/seattle-weather.json';
 import type { ModelMetadata } from '../../src/serving/metadata';
-import { ModelRegistry, predictRows, type ModelJson } from '../../src/serving/registry';
+import { ModelRegistry, predictRows, predictRowsLayers, registry, usesDenseShortcut, type ModelJson } from '../../src/serving/registry';
+import { seededRandom } from '../../scripts/lib/random';
 import penguinsModel from '../../models/penguins/model.json';
 import penguinsWeights from '../../models/penguins/group1-shard1of1.bin';
 
@@ -190,5 +191,29 @@ describe('a package whose weights span several shards', () => {
     const swapped = new ModelRegistry([{ metadata: meta, modelJson, shards: [shards[1], shards[0]] }]);
     const wrong = await predictRows(await swapped.model('penguins'), [meta.probes[0].input], meta.features.length);
     expect(Math.max(...Array.from(wrong[0]).map((x, j) => Math.abs(x - meta.probes[0].probabilities![j])))).toBeGreaterThan(TOLERANCE);
+  });
+});
+
+describe('the Dense shortcut of predictRows', () => {
+  // predictRows runs the layers' kernels directly instead of model.predict: the probabilities must not move by a bit.
+  it.each(MODELS.map((m) => [m.name, m] as const))('%s: equals model.predict bit for bit on probes and random rows', async (name, meta) => {
+    const model = await registry.model(name);
+    expect(usesDenseShortcut(model)).toBe(true);
+    const d = meta.features.length;
+    const rng = seededRandom(1313);
+    // Typical rows, rows far outside the training range (large logits, saturated softmax) and exact zeros.
+    const scale = [1, 100, 1e4];
+    const random = (n: number) => Array.from({ length: n }, (_, i) => Array.from({ length: d }, () => (i % 7 === 0 ? 0 : (rng() * 2 - 1) * scale[i % 3])));
+    for (const rows of [meta.probes.map((p) => p.input), random(1), random(7), random(1000)]) {
+      const fast = predictRows(model, rows, d);
+      const layers = predictRowsLayers(model, rows, d);
+      expect(fast).toHaveLength(rows.length);
+      fast.forEach((p, i) => expect(Array.from(p), `${name} row ${i} of ${rows.length}`).toEqual(Array.from(layers[i])));
+    }
+  });
+
+  it('refuses rows of the wrong width instead of reading past them', async () => {
+    const model = await registry.model('penguins');
+    expect(() => predictRows(model, [[1, 2, 3]], 3)).toThrow(/model takes 4 features, rows have 3/);
   });
 });
