@@ -4,7 +4,7 @@
 import { configOf, type Config, type Env } from '../config';
 import { acknowledgeIncident, activeIncident, addDeliveries, incidentById, incidentOf, type IncidentRow, saveIncidentChange } from '../db/incidents';
 import { advanceIncident, type EvaluatedWindow, type Incident, type IncidentEvent } from '../monitor/incident';
-import { windowLengthOf } from '../serving/metadata';
+import { windowLengthOf } from '../serving/package-defaults';
 import { registry } from '../serving/registry';
 import { acknowledgeOutbox, outboxFor, pagedChannels } from './channels';
 import { sortableId } from './ids';
