@@ -3,10 +3,11 @@
 // named, never a request at run time.
 //
 // Usage: tsx scripts/generate-registry.ts [extra model dirs...]   (LABELWATCH_EXTRA_MODELS=dir1:dir2 also works)
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MetadataError, parseMetadata, probeMismatches, type ModelMetadata } from '../src/serving/metadata.ts';
+import { openApiDocument } from '../src/contract/openapi.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'src/serving/registry.generated.ts');
@@ -203,10 +204,26 @@ export function probeWarning(pkg: CheckedPackage, answers: string[]): string | n
   );
 }
 
+const openApiOut = join(root, 'src/contract/openapi.generated.json');
+
+/**
+ * Writes the OpenAPI document, which the Worker bundles and serves at /openapi.json. It is built here, at build time,
+ * from the same schemas the handlers use: built in the Worker, the converter and every response schema would join
+ * the bundle too.
+ */
+export function writeOpenApi(): void {
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  const text = `${JSON.stringify(openApiDocument(version), null, 1)}\n`;
+  const previous = existsSync(openApiOut) ? readFileSync(openApiOut, 'utf8') : '';
+  mkdirSync(dirname(openApiOut), { recursive: true });
+  if (previous !== text) writeFileSync(openApiOut, text);
+}
+
 export const USAGE = `usage: npm run registry [-- <model dir>...]
 
 Validates every model package in models/ (and in each extra <model dir>, or LABELWATCH_EXTRA_MODELS=dir1:dir2) and
-writes src/serving/registry.generated.ts, the import list the Worker bundles.
+writes src/serving/registry.generated.ts, the import list the Worker bundles. Also writes
+src/contract/openapi.generated.json, the OpenAPI document built from the API's schemas, served at /openapi.json.
 
   -h, --help     this text`;
 
@@ -227,6 +244,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     const previous = existsSync(out) ? readFileSync(out, 'utf8') : '';
     if (previous !== source) writeFileSync(out, source);
     console.log(`registry: ${names.length} models (${names.join(', ')})`);
+    writeOpenApi();
     for (const pkg of packages) {
       const warning = probeWarning(pkg, await probeAnswers(pkg));
       if (warning) console.warn(`registry: warning: ${warning}`);

@@ -8,6 +8,10 @@ import { windowsRoutes } from './routes/windows';
 import { statusRoutes } from './routes/status';
 import { incidentRoutes } from './routes/incidents';
 import { jsonError } from './routes/errors';
+// Built from the API's schemas at build time by the registry step (scripts/generate-registry.ts, contract/openapi.ts).
+import openApi from './contract/openapi.generated.json';
+
+
 
 export function createApp() {
   const app = new Hono<{ Bindings: Env }>();
@@ -16,6 +20,8 @@ export function createApp() {
   app.route('/', statusRoutes);
   app.route('/', incidentRoutes);
   app.get('/health', (c) => c.json({ ok: true }));
+  app.get('/openapi.json', (c) => c.json(openApi));
+
   app.notFound((c) => jsonError(c, 404, `path: ${c.req.method} ${new URL(c.req.url).pathname} does not exist`));
   app.onError((err, c) => {
     if (err instanceof HTTPException) return jsonError(c, err.status as 400, err.message || 'bad request');

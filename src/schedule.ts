@@ -3,7 +3,7 @@
 // what is older than the retention. `tick` takes the clock as an argument so tests can drive it.
 import { configOf, type Env } from './config';
 import { closeWindows, pruneWindows, type WindowKey } from './db/windows';
-import { windowLengthOf } from './serving/metadata';
+import { windowLengthOf } from './serving/package-defaults';
 import { registry } from './serving/registry';
 import { evaluateClosedWindows, type EvaluationReport } from './evaluate';
 import { sweepOutbox } from './incidents/outbox';

@@ -6,7 +6,8 @@
 // one per request, and a request that joins an open tally allocates nothing and waits on nothing. Only the request
 // that opens a tally gets a promise, for its ctx.waitUntil: it keeps the isolate alive until a shard stored the batch.
 import type { Config, Env } from '../config';
-import { type ModelMetadata, windowLengthOf } from '../serving/metadata';
+import type { ModelMetadata } from '../serving/metadata';
+import { windowLengthOf } from '../serving/package-defaults';
 import { addToTally, newTally, plainCounts, tallyCounts, windowStart, type Tally, type WindowCounts } from '../monitor/window';
 import type { WindowAggregator } from './aggregator';
 

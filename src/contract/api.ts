@@ -234,16 +234,18 @@ export const IncidentWindow = v.object({
   counts: byLabel,
 });
 
-export const IncidentDetail = v.object({
-  ...IncidentView.entries,
+export const IncidentDetail = v.intersect([
+  IncidentView,
+  v.object({
   diagnoses: v.pipe(v.array(v.unknown()), v.description('Probable causes with their evidence, most confident first.')),
   remedies: v.pipe(v.array(v.unknown()), v.description('What to change, with the numbers.')),
   windows: v.array(IncidentWindow),
   deliveries: v.array(DeliveryView),
-});
+  }),
+]);
 
 export const IncidentList = v.object({ incidents: v.array(IncidentView) });
-export const ResolvedIncident = v.object({ ...IncidentDetail.entries, resolved_now: v.boolean() });
+export const ResolvedIncident = v.intersect([IncidentDetail, v.object({ resolved_now: v.boolean() })]);
 
 export type IncidentViewBody = v.InferOutput<typeof IncidentView>;
 export type IncidentDetailBody = v.InferOutput<typeof IncidentDetail>;

@@ -20,7 +20,7 @@ import {
   type ModelDefectFinding,
   openModelDefect,
 } from '../monitor/incident';
-import { windowLengthOf } from '../serving/metadata';
+import { windowLengthOf } from '../serving/package-defaults';
 import { registry } from '../serving/registry';
 import { acknowledgeOutbox, outboxFor, pagedChannels } from './channels';
 import { sortableId } from './ids';

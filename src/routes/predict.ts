@@ -3,7 +3,8 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { configOf, type Env } from '../config';
-import { DEFAULT_INPUT_NAME, type ModelMetadata } from '../serving/metadata';
+import type { ModelMetadata } from '../serving/metadata';
+import { DEFAULT_INPUT_NAME } from '../serving/package-defaults';
 import { checkSignature, parseKServe, parseKServeOutputs, parseTfClassify, parseTfPredict, SIGNATURE, type Parsed } from '../serving/instances';
 import { version as packageVersion } from '../../package.json';
 import { predictRows, registry } from '../serving/registry';

@@ -30,7 +30,8 @@ import {
 import type { Diagnosis } from '../monitor/diagnosis';
 import type { Incident } from '../monitor/incident';
 import type { Remedy } from '../monitor/remedies';
-import { type ModelMetadata, windowLengthOf } from '../serving/metadata';
+import type { ModelMetadata } from '../serving/metadata';
+import { windowLengthOf } from '../serving/package-defaults';
 import { registry } from '../serving/registry';
 import { jsonError } from './errors';
 import { statusAccess } from './status/access';

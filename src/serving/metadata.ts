@@ -27,8 +27,11 @@ export function closest(key: string, allowed: readonly string[]): string | undef
 /** What each `known` object says when it is missing or not an object. */
 const objectMessages = new WeakMap<object, string>();
 
-/** An object that rejects keys it does not know, with a did-you-mean: a typo must not pass as "absent". */
-function known<const E extends v.ObjectEntries>(entries: E, what: string) {
+/**
+ * An object that rejects keys it does not know, with a did-you-mean: a typo must not pass as "absent". Marked free of
+ * side effects so that the Worker bundle, which uses the types but not the validator, drops the schemas.
+ */
+/* @__NO_SIDE_EFFECTS__ */ function known<const E extends v.ObjectEntries>(entries: E, what: string) {
   const keys = Object.keys(entries);
   const schema = v.strictObject(entries, (issue) => {
     // A missing required key: that entry's own message, as if it were present and wrong.
@@ -46,7 +49,7 @@ function known<const E extends v.ObjectEntries>(entries: E, what: string) {
   return schema;
 }
 
-const finiteNumber = (message = 'expected a finite number') => v.pipe(v.number(message), v.finite(message));
+const finiteNumber = /* @__NO_SIDE_EFFECTS__ */ (message = 'expected a finite number') => v.pipe(v.number(message), v.finite(message));
 
 /**
  * A label or feature name: any string a JSON key can hold and a page can show, including JavaScript's own property
@@ -63,7 +66,7 @@ const userName = v.pipe(
 );
 
 /** `{label: number}`; keys are checked against `labels` after parsing (see parseMetadata). */
-const byLabel = (message: string) => v.record(v.string(), v.number(), message);
+const byLabel = /* @__NO_SIDE_EFFECTS__ */ (message: string) => v.record(v.string(), v.number(), message);
 
 export const FeatureSpecSchema = known(
   {
@@ -223,15 +226,9 @@ export type MonitorOverrides = v.InferOutput<typeof MonitorOverridesSchema>;
 export type OutputReference = NonNullable<ModelMetadata['reference']>;
 export type ModelMetadata = v.InferOutput<typeof ModelMetadataSchema>;
 
-/**
- * Window length of a model version in seconds: its own `monitor.window_seconds`, else the deployment default
- * (`WINDOW_SECONDS`). Pass undefined for a version that is not served (it gets the default).
- */
-export const windowLengthOf = (metadata: Pick<ModelMetadata, 'monitor'> | undefined, defaults: { windowSeconds: number }): number =>
-  metadata?.monitor?.window_seconds ?? defaults.windowSeconds;
-
-/** The input's name in the metadata endpoints when the package declares none. */
-export const DEFAULT_INPUT_NAME = 'features';
+// The Worker's run-time helpers over metadata live in package-defaults.ts, which imports no schema: the bundle then
+// carries the types of metadata.json but not its validator.
+export { DEFAULT_INPUT_NAME, windowLengthOf } from './package-defaults';
 
 export class MetadataError extends Error {}
 

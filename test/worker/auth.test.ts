@@ -7,11 +7,12 @@ import { createApp } from '../../src/app';
 import type { Env } from '../../src/config';
 import { bearerToken, matchesAny, secretsEqual } from '../../src/routes/auth';
 import { aggregatorSpy } from './helpers';
+import { recorded } from './contract';
 
 const BASE = 'http://labelwatch.test';
 const KEY_A = 'lw-key-alpha-7f3a9c';
 const KEY_B = 'lw-key-beta-91c2d4';
-const app = createApp();
+const app = recorded(createApp());
 const realEnv = workerEnv as unknown as Env;
 
 const aggregator = aggregatorSpy();

@@ -10,9 +10,10 @@ import seattle from '../../models/seattle-weather/metadata.json';
 import type { ModelMetadata } from '../../src/serving/metadata';
 import { aggregatorSpy } from './helpers';
 import { seededRandom } from '../../scripts/lib/random';
+import { recorded } from './contract';
 
 const BASE = 'http://labelwatch.test';
-const app = createApp();
+const app = recorded(createApp());
 const realEnv = workerEnv as unknown as Env;
 
 const aggregator = aggregatorSpy();

@@ -9,8 +9,9 @@ import penguins from '../../models/penguins/metadata.json';
 import pkg from '../../package.json';
 import kserveSchema from '../fixtures/specs/kserve-v2-rest.json';
 import { expectValid, validateAgainst } from './schema-check';
+import { recorded } from './contract';
 
-const worker = (exports as unknown as { default: Fetcher }).default;
+const worker = recorded((exports as unknown as { default: Fetcher }).default);
 const BASE = 'http://labelwatch.test';
 const get = (path: string) => worker.fetch(`${BASE}${path}`);
 const post = (path: string, body: unknown) =>

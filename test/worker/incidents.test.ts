@@ -9,11 +9,12 @@ import { createApp } from '../../src/app';
 import type { Env } from '../../src/config';
 import { detectorSettings, emptyCounts, explain, judgeWindow, type EvaluatedWindow, type MonitorState } from '../../src/monitor';
 import { registry } from '../../src/serving/registry';
+import { recorded } from './contract';
 
 const TOKEN = 'admin-token-4d1f9a7c';
 const SECRETS = ['whsec_YWxlcnQtc2VjcmV0LWZvci10ZXN0cw==', 'whsec_cmV0cmFpbi1zZWNyZXQtZm9yLXRlc3Rz', 'R0UTINGKEY0123456789abcdefABCDEF', 'slack-secret-path'];
 const weather = registry.metadata('seattle-weather')!;
-const app = createApp();
+const app = recorded(createApp());
 
 /** A queue that records what it is asked to send, or fails like an unavailable Queues service. */
 class RecordingQueue {

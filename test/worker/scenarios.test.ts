@@ -11,6 +11,7 @@ import { tick } from '../../src/schedule';
 import type { ModelMetadata } from '../../src/serving/metadata';
 import { config, epochMs, flushAll, metadataOf } from './helpers';
 import { BASE, predictAt, standardized, tally, type Holdout } from './scenario-traffic';
+import { recorded } from './contract';
 
 const L = config.windowSeconds;
 const T = windowStart(Date.UTC(2033, 0, 1) / 1000, L);
@@ -83,7 +84,7 @@ async function runScenario(metadata: ModelMetadata, rows: number[][], slot: numb
   expect(report.closed).toContainEqual({ model: metadata.name, version: metadata.version, start, length: L });
   expect(report.evaluation.failed).toBe(0);
 
-  const res = await exports.default.fetch(`${BASE}/v1/models/${metadata.name}/windows?since=${start}&until=${start + 1}`);
+  const res = await recorded(exports.default).fetch(`${BASE}/v1/models/${metadata.name}/windows?since=${start}&until=${start + 1}`);
   expect(res.status).toBe(200);
   const { windows } = (await res.json()) as { windows: ApiWindow[] };
   expect(windows).toHaveLength(1);

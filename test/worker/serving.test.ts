@@ -13,8 +13,9 @@ import { ModelRegistry, predictRows, predictRowsLayers, registry, usesDenseShort
 import { seededRandom } from '../../scripts/lib/random';
 import penguinsModel from '../../models/penguins/model.json';
 import penguinsWeights from '../../models/penguins/group1-shard1of1.bin';
+import { recorded } from './contract';
 
-const worker = (exports as unknown as { default: Fetcher }).default;
+const worker = recorded((exports as unknown as { default: Fetcher }).default);
 const BASE = 'http://labelwatch.test';
 const MODELS = [penguins, penguinsUnscaled, seattle, seattleUnweighted] as ModelMetadata[];
 const HEALTHY = new Set(['penguins', 'seattle-weather']);

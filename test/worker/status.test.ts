@@ -9,6 +9,7 @@ import { createApp } from '../../src/app';
 import type { Env } from '../../src/config';
 import type { ModelMetadata } from '../../src/serving/metadata';
 import { registry } from '../../src/serving/registry';
+import { recorded } from './contract';
 
 const XSS_LABEL = '<img src=x onerror=alert(1)>';
 const XSS_MODEL = '<script>alert(1)</script>';
@@ -26,7 +27,8 @@ const xss: ModelMetadata = {
   },
 };
 
-const get = (path: string, init?: RequestInit) => exports.default.fetch(`http://status.test${path}`, init);
+const worker = recorded(exports.default);
+const get = (path: string, init?: RequestInit) => worker.fetch(`http://status.test${path}`, init);
 
 /** The HTML of one model's card (or section), by its data-model attribute. */
 function card(html: string, model: string): string {
@@ -244,7 +246,7 @@ describe('GET /incidents/{id}', () => {
 
   it('answers 404 for an unknown incident, and is guarded by STATUS_TOKEN', async () => {
     expect((await get('/incidents/inc_nope')).status).toBe(404);
-    const app = createApp();
+    const app = recorded(createApp());
     const res = await app.request(`http://status.test/incidents/${await openId()}`, {}, { ...env, STATUS_TOKEN: 't0ken' } as unknown as Env);
     expect(res.status).toBe(401);
   });
@@ -296,7 +298,7 @@ describe('GET /models/{name}', () => {
 
 describe('STATUS_TOKEN', () => {
   const token = 'status-token-for-tests';
-  const app = createApp();
+  const app = recorded(createApp());
   const withToken = { ...env, STATUS_TOKEN: token } as unknown as Env;
   const request = (path: string, headers: Record<string, string> = {}) =>
     app.request(`http://status.test${path}`, { headers, redirect: 'manual' }, withToken);

@@ -10,6 +10,7 @@ import { tick } from '../../src/schedule';
 import { config, epochMs, flushAll, holdingsOf, metadataOf, probabilitiesFor } from './helpers';
 // Seeded, so the traffic (and its labels) is the same at every run.
 import { seededRandom } from '../../scripts/lib/random';
+import { recorded } from './contract';
 
 const BASE = 'http://labelwatch.test';
 const penguins = metadataOf('penguins');
@@ -47,7 +48,8 @@ async function labelsOf(res: Response): Promise<string[]> {
 }
 
 const sumOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-const get = (path: string) => exports.default.fetch(`${BASE}${path}`);
+const api = recorded(exports.default);
+const get = (path: string) => api.fetch(`${BASE}${path}`);
 
 async function penguinWindowsInD1(since: number, until: number) {
   const { results } = await env.DB.prepare('SELECT start, n FROM windows WHERE model = ? AND start >= ? AND start < ?')
@@ -234,7 +236,7 @@ describe('windows API', () => {
     const unknown = await get('/v1/models/nope/windows');
     expect(unknown.status).toBe(404);
     expect(((await unknown.json()) as { error: string }).error).toMatch(/^model "nope" not found/);
-    const post = await exports.default.fetch(`${BASE}/v1/models/penguins/windows`, { method: 'POST' });
+    const post = await api.fetch(`${BASE}/v1/models/penguins/windows`, { method: 'POST' });
     expect(post.status).toBe(405);
     expect(post.headers.get('allow')).toBe('GET');
   });

@@ -1,0 +1,287 @@
+// The OpenAPI 3.1 document of every route, served at /openapi.json. Bodies and parameters come from the same valibot
+// schemas that type the handlers and check the input (contract/api.ts, contract/query.ts, serving/metadata.ts),
+// converted to JSON Schema 2020-12, the dialect OpenAPI 3.1 uses. Built once per isolate, on first request.
+import * as v from 'valibot';
+import { toJsonSchema, toJsonSchemaDefs, type ConversionConfig } from '@valibot/to-json-schema';
+import * as api from './api';
+import { IncidentsQuery, WindowsQuery } from './query';
+import { RANGES } from '../routes/status/range';
+
+type Schema = v.GenericSchema;
+type Json = Record<string, unknown>;
+
+/** Named schemas: components.schemas, referenced by name below. */
+const COMPONENTS = {
+  Error: api.ErrorBody,
+  Health: api.Health,
+  ModelStatus: api.ModelStatus,
+  TfModelMetadata: api.TfModelMetadata,
+  TfPredictRequest: api.TfPredictRequest,
+  TfPredictResponse: api.TfPredictResponse,
+  TfClassifyRequest: api.TfClassifyRequest,
+  TfClassifyResponse: api.TfClassifyResponse,
+  V2Live: api.V2Live,
+  V2Ready: api.V2Ready,
+  V2ModelReady: api.V2ModelReady,
+  V2ServerMetadata: api.V2ServerMetadata,
+  V2ModelMetadata: api.V2ModelMetadata,
+  V2InferRequest: api.V2InferRequest,
+  V2InferResponse: api.V2InferResponse,
+  WindowView: api.WindowView,
+  WindowsResponse: api.WindowsResponse,
+  IncidentLatest: api.IncidentLatest,
+  IncidentView: api.IncidentView,
+  IncidentList: api.IncidentList,
+  IncidentDetail: api.IncidentDetail,
+  ResolvedIncident: api.ResolvedIncident,
+  DeliveryView: api.DeliveryView,
+} satisfies Record<string, Schema>;
+
+type Component = keyof typeof COMPONENTS;
+
+const config: ConversionConfig = {
+  target: 'draft-2020-12',
+  // Query strings are converted before their pipes turn them into numbers: the wire type is a string.
+  typeMode: 'input',
+  errorMode: 'ignore',
+  overrideRef: ({ referenceId }) => `#/components/schemas/${referenceId}`,
+};
+
+const ref = (name: Component) => ({ $ref: `#/components/schemas/${name}` });
+const json = (name: Component, description: string) => ({ description, content: { 'application/json': { schema: ref(name) } } });
+const error = (description: string) => json('Error', description);
+
+/** Error responses many operations share: components.responses, referenced by name. */
+const RESPONSES = {
+  BadInput: error('Bad input, named by its path, e.g. `instances[3][2]: expected a finite number`.'),
+  BadParameter: error('A bad parameter, named.'),
+  NoApiKey: error('API_KEYS is set and no valid bearer key was sent.'),
+  NotFound: error('Unknown model, version or id.'),
+  WrongMethod: error('Wrong method; the Allow header names the right one.'),
+  TooLarge: error('Body over 1 MiB.'),
+  Overflow: error("Finite inputs that overflow the network's output; names the row."),
+  Misconfigured: error('Invalid configuration.'),
+  NoAdminToken: error('No valid admin bearer token.'),
+  AdminOff: error('The admin API is off: ADMIN_TOKEN is not set.'),
+};
+const use = (name: keyof typeof RESPONSES) => ({ $ref: `#/components/responses/${name}` });
+const param = (name: 'name' | 'version' | 'id') => ({ $ref: `#/components/parameters/${name}` });
+const body = (name: Component) => ({ required: true, content: { 'application/json': { schema: ref(name) } } });
+const html = (description: string) => ({ description, content: { 'text/html': { schema: { type: 'string' } } } });
+
+/** Security requirements: API keys when API_KEYS is set (open otherwise), the admin token, the status token. */
+const API_KEY = [{ apiKey: [] }, {}];
+const READER = [{ apiKey: [] }, { statusToken: [] }, {}];
+const ADMIN = [{ adminToken: [] }];
+const STATUS = [{ statusToken: [] }, { statusCookie: [] }, {}];
+
+const pathParam = (name: string, description: string) => ({ name, in: 'path', required: true, schema: { type: 'string' }, description });
+const PARAMETERS = {
+  name: pathParam('name', 'A served model, e.g. `penguins`.'),
+  version: pathParam('version', "The model's version; only the served one exists."),
+  id: pathParam('id', 'An id as the API gives it.'),
+};
+const MODEL = param('name');
+const VERSION = param('version');
+const ID = param('id');
+
+function queryParams(schema: v.ObjectSchema<v.ObjectEntries, undefined> | v.SchemaWithPipe<readonly [v.ObjectSchema<v.ObjectEntries, undefined>, ...v.PipeItem<unknown, unknown, v.BaseIssue<unknown>>[]]>) {
+  const object = 'pipe' in schema ? schema.pipe[0] : schema;
+  return Object.entries(object.entries).map(([name, entry]) => {
+    const s = toJsonSchema(entry as Schema, config) as Json;
+    const { description, ...rest } = s;
+    delete rest.$schema;
+    return { name, in: 'query', required: false, description, schema: rest };
+  });
+}
+
+const STANDARD_ERRORS = { '404': use('NotFound'), '405': use('WrongMethod') };
+const PREDICT_ERRORS = {
+  '400': use('BadInput'),
+  '401': use('NoApiKey'),
+  ...STANDARD_ERRORS,
+  '413': use('TooLarge'),
+  '422': use('Overflow'),
+  '503': use('Misconfigured'),
+};
+
+function servingOps(prefix: string, versioned: boolean) {
+  const params = versioned ? [MODEL, VERSION] : [MODEL];
+  const tf = (verb: 'predict' | 'classify') => ({
+    post: {
+      tags: ['TF Serving REST'],
+      summary: verb === 'predict' ? 'Predict (row or columnar format)' : 'Classify (examples and context)',
+      security: API_KEY,
+      parameters: params,
+      requestBody: body(verb === 'predict' ? 'TfPredictRequest' : 'TfClassifyRequest'),
+      responses: { '200': json(verb === 'predict' ? 'TfPredictResponse' : 'TfClassifyResponse', 'Probabilities per row.'), ...PREDICT_ERRORS },
+    },
+  });
+  const status = {
+    get: {
+      tags: ['TF Serving REST'],
+      summary: 'Model status',
+      parameters: params,
+      responses: { '200': json('ModelStatus', 'The served version, AVAILABLE.'), ...STANDARD_ERRORS },
+    },
+    post: { tags: ['TF Serving REST'], summary: 'Not allowed: POST to :predict or :classify', parameters: params, responses: STANDARD_ERRORS },
+  };
+  return {
+    [`${prefix}`]: status,
+    [`${prefix}:predict`]: tf('predict'),
+    [`${prefix}:classify`]: tf('classify'),
+    [`${prefix}/metadata`]: {
+      get: {
+        tags: ['TF Serving REST'],
+        summary: 'Model metadata with signature_def',
+        parameters: params,
+        responses: { '200': json('TfModelMetadata', 'GetModelMetadataResponse plus the package metadata.'), ...STANDARD_ERRORS },
+      },
+    },
+  };
+}
+
+function kserveOps(prefix: string, versioned: boolean) {
+  const params = versioned ? [MODEL, VERSION] : [MODEL];
+  return {
+    [prefix]: {
+      get: { tags: ['KServe V2'], summary: 'Model metadata', parameters: params, responses: { '200': json('V2ModelMetadata', 'Inputs and outputs.'), ...STANDARD_ERRORS } },
+    },
+    [`${prefix}/ready`]: {
+      get: {
+        tags: ['KServe V2'],
+        summary: 'Model ready',
+        parameters: params,
+        responses: { '200': json('V2ModelReady', 'Loaded.'), ...STANDARD_ERRORS, '503': json('V2ModelReady', 'The model failed to load.') },
+      },
+    },
+    [`${prefix}/infer`]: {
+      post: {
+        tags: ['KServe V2'],
+        summary: 'Inference',
+        security: API_KEY,
+        parameters: params,
+        requestBody: body('V2InferRequest'),
+        responses: { '200': json('V2InferResponse', 'The outputs asked for, in that order.'), ...PREDICT_ERRORS },
+      },
+    },
+  };
+}
+
+function adminOp(summary: string, ok: [Component, string], extra: Record<string, unknown> = {}, parameters: unknown[] = [ID], status = '200') {
+  return {
+    tags: ['Admin'],
+    summary,
+    security: ADMIN,
+    parameters,
+    responses: {
+      [status]: json(...ok),
+      '401': use('NoAdminToken'),
+      '403': use('AdminOff'),
+      '404': use('NotFound'),
+      ...extra,
+    },
+  };
+}
+
+const statusPage = (summary: string, parameters: unknown[]) => ({
+  get: {
+    tags: ['Status page'],
+    summary,
+    security: STATUS,
+    parameters: [...parameters, { name: 'range', in: 'query', required: false, schema: { type: 'string' }, description: `Time range shown: one of ${Object.keys(RANGES).join(', ')}.` }, { name: 'token', in: 'query', required: false, schema: { type: 'string' }, description: 'The status token, once: answered with a cookie and a 303 to the same page without it.' }],
+    responses: {
+      '200': html('The page.'),
+      '303': { description: 'After ?token=: the same page, now with the cookie.' },
+      '400': error('A bad `range`, named.'),
+      '401': { description: 'STATUS_TOKEN is set and none was presented.', content: { 'text/html': { schema: { type: 'string' } }, 'application/json': { schema: ref('Error') } } },
+      '404': { description: 'No such model or incident.', content: { 'text/html': { schema: { type: 'string' } }, 'application/json': { schema: ref('Error') } } },
+    },
+  },
+});
+
+function build(version: string): Json {
+  const schemas = toJsonSchemaDefs(COMPONENTS, config) as unknown as Record<string, Json>;
+  for (const s of Object.values(schemas)) delete s.$schema;
+  return {
+    openapi: '3.1.0',
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    info: {
+      title: 'labelwatch',
+      version,
+      description:
+        'Serves TensorFlow.js classifiers in the TF Serving REST and KServe V2 shapes and watches what they answer. ' +
+        'Every error is `{"error": "<what is wrong and where>"}`. An unknown path is 404 and a known path with the wrong method is 405, both with that body.',
+    },
+    tags: [
+      { name: 'TF Serving REST' },
+      { name: 'KServe V2', description: 'Open Inference Protocol, REST.' },
+      { name: 'Monitoring' },
+      { name: 'Admin', description: 'Incidents and deliveries; needs ADMIN_TOKEN.' },
+      { name: 'Status page' },
+    ],
+    paths: {
+      ...servingOps('/v1/models/{name}', false),
+      ...servingOps('/v1/models/{name}/versions/{version}', true),
+      '/v1/models/{name}/windows': {
+        get: {
+          tags: ['Monitoring'],
+          summary: 'Time windows of the served version, newest first',
+          security: READER,
+          parameters: [MODEL, ...queryParams(WindowsQuery)],
+          responses: {
+            '200': json('WindowsResponse', 'The windows in [since, until).'),
+            '400': use('BadParameter'),
+            '401': error('API_KEYS or STATUS_TOKEN is set and neither was sent.'),
+            ...STANDARD_ERRORS,
+          },
+        },
+      },
+      '/v2': { get: { tags: ['KServe V2'], summary: 'Server metadata', responses: { '200': json('V2ServerMetadata', 'Name and version.'), '405': STANDARD_ERRORS['405'] } } },
+      '/v2/health/live': { get: { tags: ['KServe V2'], summary: 'Server live', responses: { '200': json('V2Live', 'Live.'), '405': STANDARD_ERRORS['405'] } } },
+      '/v2/health/ready': {
+        get: {
+          tags: ['KServe V2'],
+          summary: 'Server ready: every model loaded',
+          responses: { '200': json('V2Ready', 'Ready.'), '405': STANDARD_ERRORS['405'], '503': json('V2Ready', 'A model failed to load.') },
+        },
+      },
+      ...kserveOps('/v2/models/{name}', false),
+      ...kserveOps('/v2/models/{name}/versions/{version}', true),
+      '/v1/incidents': { get: adminOp('List incidents, newest first', ['IncidentList', 'Incidents.'], { '400': use('BadParameter') }, queryParams(IncidentsQuery)) },
+      '/v1/incidents/{id}': { get: adminOp('One incident with windows, diagnosis, remedies and deliveries', ['IncidentDetail', 'The incident.']) },
+      '/v1/incidents/{id}/ack': { post: adminOp('Acknowledge', ['IncidentView', 'Acknowledged.'], { '409': error('Already resolved.') }) },
+      '/v1/incidents/{id}/resolve': { post: adminOp('Resolve by hand (notifies like an automatic resolution)', ['ResolvedIncident', 'Resolved (resolved_now: false when it already was).']) },
+      '/v1/deliveries/{id}/retry': {
+        post: adminOp('Give a dead delivery a fresh budget', ['DeliveryView', 'Queued again.'], { '409': error('Only a dead delivery can be retried.') }, [ID], '202'),
+      },
+      '/health': { get: { tags: ['Monitoring'], summary: 'Liveness of the Worker', responses: { '200': json('Health', 'Up.') } } },
+      '/openapi.json': {
+        get: { tags: ['Monitoring'], summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1.', content: { 'application/json': { schema: { type: 'object' } } } } } },
+      },
+      '/': statusPage('Status page: every model', []),
+      '/status': statusPage('Status page: every model', []),
+      '/models/{name}': statusPage('Status page of one model', [MODEL]),
+      '/incidents/{id}': statusPage('Incident page', [ID]),
+    },
+    components: {
+      schemas,
+      responses: RESPONSES,
+      parameters: PARAMETERS,
+      securitySchemes: {
+        apiKey: { type: 'http', scheme: 'bearer', description: 'One of API_KEYS. Without API_KEYS these routes are open.' },
+        adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN. Without it the admin API answers 403.' },
+        statusToken: { type: 'http', scheme: 'bearer', description: 'STATUS_TOKEN. Without it the status page is open.' },
+        statusCookie: { type: 'apiKey', in: 'cookie', name: 'labelwatch_status', description: 'Set by opening a status page with ?token=<STATUS_TOKEN>.' },
+      },
+    },
+  };
+}
+
+let cached: { version: string; doc: Json } | undefined;
+
+/** The document (built on first use; a pure function of the schemas and the version). */
+export function openApiDocument(version: string): Json {
+  if (cached?.version !== version) cached = { version, doc: build(version) };
+  return cached.doc;
+}
