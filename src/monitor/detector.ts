@@ -11,6 +11,7 @@
 //    accumulated predictions could not yet have shown even a total collapse is insufficient_data;
 //  - a decided window whose trailing mix moved far from the package's reference is drift: shown, never paged.
 
+import { percent } from '../format';
 import type { ModelMetadata } from '../serving/metadata';
 import { modelDefect } from './defect';
 import {
@@ -194,7 +195,6 @@ export interface Evaluation {
   reason: string;
 }
 
-const percent = (x: number) => (x === 0 ? '0%' : `${(100 * x).toFixed(x < 0.1 ? 1 : 0)}%`);
 const listLabels = (labels: string[]) =>
   labels.length <= 1 ? labels.join('') : `${labels.slice(0, -1).join(', ')} and ${labels[labels.length - 1]}`;
 const finiteOrMax = (x: number) => (Number.isFinite(x) ? x : Number.MAX_SAFE_INTEGER);
@@ -347,11 +347,11 @@ export function judgeWindow(
         `${shares.join(', ')} in ${n} predictions, and the evidence across recent windows crossed the threshold.`,
     };
   } else if (!decided) {
-    const total = Number.isFinite(requiredPredictions) && requiredPredictions < Number.MAX_SAFE_INTEGER;
+    const decidable = requiredPredictions < Number.MAX_SAFE_INTEGER;
     evaluation = {
       ...base,
       verdict: 'insufficient_data',
-      reason: total
+      reason: decidable
         ? `${pending} predictions so far; ${requiredPredictions} are needed before even a total collapse onto ` +
           `${labels[top]} (normal share ${percent(ref[top])}) could be told from chance at this false-page budget.`
         : `Healthy windows of this model scatter so widely that not even a total collapse could be told from chance.`,
