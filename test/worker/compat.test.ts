@@ -3,26 +3,16 @@
 //   TF Serving: tensorflow/serving, tensorflow_serving/g3doc/api_rest.md ("RESTful API").
 //   KServe V2 / Open Inference Protocol: kserve/kserve, docs/predict-api/v2/required_api.md (prose and examples) and
 //   docs/predict-api/v2/rest_predict_v2.yaml (the REST schema, transcribed to test/fixtures/specs/kserve-v2-rest.json).
-import { exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import penguins from '../../models/penguins/metadata.json';
 import pkg from '../../package.json';
 import kserveSchema from '../fixtures/specs/kserve-v2-rest.json';
 import { expectValid, validateAgainst } from './schema-check';
-import { recorded } from './contract';
+import { apiClient, json } from './contract';
 
-const worker = recorded((exports as unknown as { default: Fetcher }).default);
 const BASE = 'http://labelwatch.test';
-const get = (path: string) => worker.fetch(`${BASE}${path}`);
-const post = (path: string, body: unknown) =>
-  worker.fetch(`${BASE}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const { get, post } = apiClient(BASE);
 
-async function json<T = any>(res: Response, status = 200): Promise<T> {
-  const text = await res.text();
-  expect(res.status, text).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  return JSON.parse(text) as T;
-}
 
 const names = penguins.features.map((f) => f.name);
 const probes = penguins.probes.slice(0, 3);

@@ -55,3 +55,21 @@ afterAll(async () => {
 
 /** The number of responses recorded so far (a test can assert that the check has something to check). */
 export const recordedCount = () => exchanges.length;
+
+/** The Worker as a JSON API client: every exchange recorded and checked against /openapi.json. */
+export function apiClient(base = 'http://labelwatch.test') {
+  const worker = recorded((exports as unknown as { default: Fetcher }).default);
+  return {
+    get: (path: string) => worker.fetch(`${base}${path}`),
+    post: (path: string, body: unknown) =>
+      worker.fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  };
+}
+
+/** A JSON answer with this status (the body is in the failure message), parsed. */
+export async function json<T = any>(res: Response, status = 200): Promise<T> {
+  const text = await res.text();
+  expect(res.status, text).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+  return JSON.parse(text) as T;
+}

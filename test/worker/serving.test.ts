@@ -1,6 +1,5 @@
 // Serving end to end inside workerd: both APIs answer every model's probe rows with the probabilities the Node
 // training script computed, on the WASM backend, through the Worker's real entry point.
-import { exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import penguins from '../../models/penguins/metadata.json';
 import penguinsUnscaled from '../../models/penguins-unscaled/metadata.json';
@@ -13,24 +12,15 @@ import { ModelRegistry, predictRows, predictRowsLayers, registry, usesDenseShort
 import { seededRandom } from '../../scripts/lib/random';
 import penguinsModel from '../../models/penguins/model.json';
 import penguinsWeights from '../../models/penguins/group1-shard1of1.bin';
-import { recorded } from './contract';
+import { apiClient, json } from './contract';
 
-const worker = recorded((exports as unknown as { default: Fetcher }).default);
 const BASE = 'http://labelwatch.test';
 const MODELS = [penguins, penguinsUnscaled, seattle, seattleUnweighted] as ModelMetadata[];
 const HEALTHY = new Set(['penguins', 'seattle-weather']);
 const TOLERANCE = 1e-5;
 
-const get = (path: string) => worker.fetch(`${BASE}${path}`);
-const post = (path: string, body: unknown) =>
-  worker.fetch(`${BASE}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const { get, post } = apiClient(BASE);
 
-async function json<T = any>(res: Response, status = 200): Promise<T> {
-  const text = await res.text();
-  expect(res.status, text).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  return JSON.parse(text) as T;
-}
 
 const argmax = (p: number[]) => p.reduce((best, x, i) => (x > p[best] ? i : best), 0);
 
