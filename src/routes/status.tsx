@@ -294,7 +294,7 @@ async function modelPage(c: Context<App>) {
   return c.html(
     <Page title={`${name} · labelwatch`} refreshSeconds={refresh}>
       <TopBar range={range} path={`/models/${encodeURIComponent(name)}`} now={now} refresh={refresh} back />
-      {models[0].metadata?.description ? <p class="muted">{models[0].metadata.description}</p> : null}
+      {models[0]!.metadata?.description ? <p class="muted">{models[0]!.metadata.description}</p> : null}
       <NobodyPaged config={config} />
       {views.map((v) => (
         <IncidentCard view={v} nowSeconds={now} />
