@@ -119,7 +119,7 @@ async function runProbes(metadata: ModelMetadata): Promise<ProbeResult | undefin
   try {
     const model = await registry.model(metadata.name);
     const probabilities = await predictRows(model, metadata.probes.map((p) => p.input), metadata.features.length);
-    return { predictedLabels: probabilities.map((p) => metadata.labels[argmax(p)]) };
+    return { predictedLabels: probabilities.map((p) => metadata.labels[argmax(p)]!) }; // one probability per label
   } catch (e) {
     // Diagnosis still works without probes; it just cannot call the model degenerate.
     console.error(`evaluate: probes of ${metadata.name} failed: ${(e as Error).message}`);

@@ -65,7 +65,7 @@ export class ReadBatch {
       const results = queries.length === 0 ? [] : ((await this.db.batch(queries as [Query, ...Query[]])) as unknown[][]);
       let at = 0;
       pending.forEach((p, i) => {
-        const mine = results.slice(at, (at += groups[i].length));
+        const mine = results.slice(at, (at += groups[i]!.length));
         try {
           p.resolve(p.read.shape(mine));
         } catch (e) {
@@ -246,7 +246,7 @@ export function labelBuckets(span: Span): Read<LabelBucket[]> {
 
 /** A bar's verdict from the worst judged severity among its windows with traffic, its predictions and idle verdicts. */
 export function barVerdict(severity: number, n: number, noTraffic: number): BarVerdict | null {
-  if (severity >= 0) return SEVERITY[severity];
+  if (severity >= 0) return SEVERITY[severity]!; // an index the query's CASE made from SEVERITY
   if (n > 0) return 'receiving';
   return noTraffic > 0 ? 'no_traffic' : null;
 }

@@ -29,7 +29,7 @@ export async function windowsAwaitingVerdict(
       .orderBy(asc(windows.start))
       .limit(perVersion),
   );
-  return (await db.batch([first, ...rest])).flat();
+  return (await db.batch([first!, ...rest])).flat(); // served is not empty
 }
 
 /** A stored window as the additive WindowCounts the monitor core works on. */

@@ -147,7 +147,7 @@ export async function closeWindows(
     .returning({ model: windows.model, version: windows.version, start: windows.start, length: windows.length });
   const results = await d1.batch<WindowKey>([...zeroFills, close].map((q) => statement(d1, q)));
   const zeroFilled = results.slice(0, -1).reduce((sum, r) => sum + r.meta.changes, 0);
-  return { closed: results[results.length - 1].results, zeroFilled };
+  return { closed: results[results.length - 1]!.results, zeroFilled };
 }
 
 /** Deletes closed windows that ended before `cutoff` (epoch seconds), with their labels, features and flush keys. */

@@ -159,24 +159,24 @@ export function baselineOf(
     const bins = state.seasonal.length;
     const seasonal = new Array<number>(k).fill(0);
     for (const b of [bin - 1, bin, bin + 1]) {
-      const phase = state.seasonal[(b + bins) % bins];
+      const phase = state.seasonal[(b + bins) % bins]!;
       // Only cycles before this one: what this phase saw in an earlier cycle is still in `current` until the phase
       // comes round again.
       const previous = phase.cycle < cycle ? rollOver(phase, cycle).past : phase.past;
-      for (let i = 0; i < k; i++) seasonal[i] += previous[i];
+      for (let i = 0; i < k; i++) seasonal[i]! += previous[i]!;
     }
     if (sum(seasonal) >= SEASONAL_MIN_PREDICTIONS) {
       source = 'seasonal';
       production = seasonal;
     }
   }
-  const counts = production.map((c, i) => c + prior[i]);
+  const counts = production.map((c, i) => c + prior[i]!);
   const size = sum(counts);
   const shares = smoothedShares(counts);
   const packageShare = size > 0 ? packageWeight / size : 1;
   const tau2 = shares.map((p, i) => {
     const binomial = p * (1 - p);
-    const scatter = (PRIOR_WINDOWS * PRODUCTION_ICC * binomial + state.excess[i]) / (PRIOR_WINDOWS + state.excessWeight);
+    const scatter = (PRIOR_WINDOWS * PRODUCTION_ICC * binomial + state.excess[i]!) / (PRIOR_WINDOWS + state.excessWeight);
     return packageShare ** 2 * PACKAGE_ICC[seasonality] * binomial + Math.max(0, scatter);
   });
   return { source, shares, size, tau2, trailingPredictions };
@@ -217,15 +217,15 @@ export function learn(
   const production = baseline.source === 'trailing' || baseline.source === 'seasonal';
   const excess = state.excess.map((e, i) => {
     if (!production) return e;
-    const p = baseline.shares[i];
-    const s = observed[i] / n;
+    const p = baseline.shares[i]!;
+    const s = observed[i]! / n;
     const binomial = p * (1 - p);
     return e * keepExcess + w * ((s - p) ** 2 - binomial / n - binomial / baseline.size);
   });
   return {
     ...state,
     learnedAt: windowStart,
-    trailing: state.trailing.map((c, i) => c * keep + observed[i]),
+    trailing: state.trailing.map((c, i) => c * keep + observed[i]!),
     seasonal,
     excess,
     excessWeight: production ? state.excessWeight * keepExcess + w : state.excessWeight,
@@ -244,12 +244,12 @@ function learnSeason(
   return bins.map((phase, b) => {
     if (b !== bin) return phase;
     const rolled = rollOver(phase, cycle);
-    return { ...rolled, current: rolled.current.map((c, i) => c + observed[i]) };
+    return { ...rolled, current: rolled.current.map((c, i) => c + observed[i]!) };
   });
 }
 
 /** The bin as it is in `cycle`: a new cycle moves what the last one saw into the past, older cycles at half weight each. */
 function rollOver(phase: SeasonalBin, cycle: number): SeasonalBin {
   if (phase.cycle === cycle) return phase;
-  return { cycle, past: phase.past.map((c, i) => c * SEASONAL_CYCLE_DECAY + phase.current[i]), current: phase.current.map(() => 0) };
+  return { cycle, past: phase.past.map((c, i) => c * SEASONAL_CYCLE_DECAY + phase.current[i]!), current: phase.current.map(() => 0) };
 }

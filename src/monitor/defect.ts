@@ -7,6 +7,7 @@ import type { ModelMetadata } from '../serving/metadata';
 import { binomialLowerTail, binomialUpperTail } from './binomial';
 import type { Evaluation } from './detector';
 import { normalizedEntropy } from './distribution';
+import { own } from './names';
 import { smoothedShares } from './reference';
 import { FAR_BELOW } from './sequential';
 
@@ -17,8 +18,7 @@ export const DEFECT_MIN_SHARE = 0.01;
 /** Held-out answers this concentrated on one label are a collapsed model. */
 export const DEFECT_COLLAPSE_SHARE = 0.9;
 
-const own = (counts: Readonly<Record<string, number>>, label: string) =>
-  Object.prototype.hasOwnProperty.call(counts, label) ? counts[label] : 0;
+const countOf = (counts: Readonly<Record<string, number>>, label: string) => own(counts, label) ?? 0;
 
 /**
  * The package's defect, as the evaluation of one "window" made of its held-out answers judged against its training
@@ -29,18 +29,18 @@ export function modelDefect(metadata: ModelMetadata): Evaluation | null {
   const reference = metadata.reference;
   if (!reference) return null;
   const labels = metadata.labels;
-  const training = smoothedShares(labels.map((l) => own(metadata.training.label_counts, l)));
-  const observed = labels.map((l) => own(reference.label_counts, l));
+  const training = smoothedShares(labels.map((l) => countOf(metadata.training.label_counts, l)));
+  const observed = labels.map((l) => countOf(reference.label_counts, l));
   const n = observed.reduce((s, c) => s + c, 0);
   if (n === 0) return null;
   const perLabel = labels.map((label, i) => ({
     label,
-    count: observed[i],
-    share: observed[i] / n,
-    referenceShare: training[i],
+    count: observed[i]!,
+    share: observed[i]! / n,
+    referenceShare: training[i]!,
     scatter: 0,
-    pLow: binomialLowerTail(observed[i], n, training[i]),
-    pHigh: binomialUpperTail(observed[i], n, training[i]),
+    pLow: binomialLowerTail(observed[i]!, n, training[i]!),
+    pHigh: binomialUpperTail(observed[i]!, n, training[i]!),
     up: 0,
     down: null,
   }));

@@ -26,6 +26,7 @@ import {
 } from './baseline';
 import { binomialLowerTail, binomialUpperTail } from './binomial';
 import { chiSquareTest, type FitTest, gTest, jensenShannonDistance, normalizedEntropy, proportions } from './distribution';
+import { own } from './names';
 import type { LabelCounts } from './reference';
 import {
   binomialLogLikelihoodRatio,
@@ -110,8 +111,7 @@ export function detectorSettings(metadata: ModelMetadata, defaults: DetectorDefa
 }
 
 /** Own-property read of a count keyed by a label: a label called `constructor` is a label like any other. */
-export const countOf = (counts: Readonly<Record<string, number>>, label: string): number =>
-  Object.prototype.hasOwnProperty.call(counts, label) ? counts[label] : 0;
+export const countOf = (counts: Readonly<Record<string, number>>, label: string): number => own(counts, label) ?? 0;
 
 /**
  * The collapse the up statistic is tuned to, as the share a label with baseline share `referenceShare` would take:
@@ -207,13 +207,13 @@ const BASELINE_WORDS: Record<BaselineSource, string> = {
 
 function driftOf(state: MonitorState, baseline: Baseline, settings: DetectorSettings): Drift | null {
   if (baseline.trailingPredictions < settings.minPredictions) return null;
-  const trailing = proportions(baseline.shares.map((_, i) => state.trailing[i]));
+  const trailing = proportions(baseline.shares.map((_, i) => state.trailing[i]!));
   const reference = proportions(settings.reference.counts);
   if (reference.some((x) => !Number.isFinite(x))) return null;
   const distance = jensenShannonDistance(trailing, reference);
   if (!(distance >= DRIFT_DISTANCE)) return null;
   const labels = settings.labels
-    .map((label, i) => ({ label, share: trailing[i], reference: reference[i] }))
+    .map((label, i) => ({ label, share: trailing[i]!, reference: reference[i]! }))
     .sort((a, b) => Math.abs(b.share - b.reference) - Math.abs(a.share - a.reference))
     .slice(0, 3);
   return { distance, labels };
@@ -221,7 +221,7 @@ function driftOf(state: MonitorState, baseline: Baseline, settings: DetectorSett
 
 /** A fresh state whose CUSUMs already hold the package's defect. */
 function withDefect(state: MonitorState, labels: readonly string[], defect: NonNullable<DetectorSettings['defect']>, h: number): MonitorState {
-  const at = (xs: number[], names: readonly string[]) => xs.map((s, i) => (names.includes(labels[i]) ? h : s));
+  const at = (xs: number[], names: readonly string[]) => xs.map((s, i) => (names.includes(labels[i]!) ? h : s));
   const dominant = defect.dominant === null ? [] : [defect.dominant];
   return { ...state, up: at(state.up, dominant), total: at(state.total, dominant), down: at(state.down, defect.vanished) };
 }
@@ -254,48 +254,48 @@ export function judgeWindow(
 
   const h = cusumThreshold(settings.falsePageBudget, settings.windowSeconds, 3 * k);
   // Rare labels may be absent for long stretches; a defective package's missing labels are watched whatever their share.
-  const watchedDown = ref.map((p, i) => p >= RARE_SHARE || (settings.defect?.vanished.includes(labels[i]) ?? false));
+  const watchedDown = ref.map((p, i) => p >= RARE_SHARE || (settings.defect?.vanished.includes(labels[i]!) ?? false));
   // A defective package's held-out answers are evidence already: they start its labels' CUSUMs at the threshold.
   const start = previous === null && settings.defect ? withDefect(state, labels, settings.defect, h) : state;
   const upStep = (s: number, i: number, mix: number) => {
     if (n === 0) return s;
-    const llr = binomialLogLikelihoodRatio(observed[i], n, ref[i], collapseAlternative(ref[i], mix));
-    return cusumStep(s, llr / dispersion(n, ref[i], baseline.size, baseline.tau2[i]), CUSUM_CAP * h);
+    const llr = binomialLogLikelihoodRatio(observed[i]!, n, ref[i]!, collapseAlternative(ref[i]!, mix));
+    return cusumStep(s, llr / dispersion(n, ref[i]!, baseline.size, baseline.tau2[i]!), CUSUM_CAP * h);
   };
   const up = start.up.map((s, i) => upStep(s, i, COLLAPSE_MIX));
   const total = start.total.map((s, i) => upStep(s, i, TOTAL_MIX));
   const down = start.down.map((s, i) => {
     if (n === 0 || !watchedDown[i]) return watchedDown[i] ? s : 0;
-    const llr = binomialLogLikelihoodRatio(observed[i], n, ref[i], vanishAlternative(ref[i]));
-    return cusumStep(s, llr / dispersion(n, ref[i], baseline.size, baseline.tau2[i]), CUSUM_CAP * h);
+    const llr = binomialLogLikelihoodRatio(observed[i]!, n, ref[i]!, vanishAlternative(ref[i]!));
+    return cusumStep(s, llr / dispersion(n, ref[i]!, baseline.size, baseline.tau2[i]!), CUSUM_CAP * h);
   });
-  const upAny = up.map((s, i) => Math.max(s, total[i]));
+  const upAny = up.map((s, i) => Math.max(s, total[i]!));
 
   const top = ref.indexOf(Math.max(...ref));
   const requiredPredictions = Math.max(
     minPredictions,
-    finiteOrMax(predictionsToDecide(ref[top], h, baseline.size, baseline.tau2[top])),
+    finiteOrMax(predictionsToDecide(ref[top]!, h, baseline.size, baseline.tau2[top]!)),
   );
   const perLabel: LabelStatistics[] = labels.map((label, i) => ({
     label,
-    count: observed[i],
-    share: n > 0 ? observed[i] / n : null,
-    referenceShare: ref[i],
-    scatter: Math.sqrt(baseline.tau2[i]),
-    pLow: binomialLowerTail(observed[i], n, ref[i]),
-    pHigh: binomialUpperTail(observed[i], n, ref[i]),
-    up: upAny[i] / h,
-    down: watchedDown[i] ? down[i] / h : null,
+    count: observed[i]!,
+    share: n > 0 ? observed[i]! / n : null,
+    referenceShare: ref[i]!,
+    scatter: Math.sqrt(baseline.tau2[i]!),
+    pLow: binomialLowerTail(observed[i]!, n, ref[i]!),
+    pHigh: binomialUpperTail(observed[i]!, n, ref[i]!),
+    up: upAny[i]! / h,
+    down: watchedDown[i] ? down[i]! / h : null,
   }));
 
   let topIndex = 0;
-  for (let i = 1; i < k; i++) if (observed[i] > observed[topIndex]) topIndex = i;
+  for (let i = 1; i < k; i++) if (observed[i]! > observed[topIndex]!) topIndex = i;
   const statistics: WindowStatistics =
     n === 0
       ? { topLabel: null, topShare: null, normalizedEntropy: null, jsDistance: null, chiSquare: null, gTest: null, perLabel }
       : {
-          topLabel: labels[topIndex],
-          topShare: observed[topIndex] / n,
+          topLabel: labels[topIndex]!,
+          topShare: observed[topIndex]! / n,
           normalizedEntropy: normalizedEntropy(observed),
           jsDistance: jensenShannonDistance(observed, ref),
           chiSquare: chiSquareTest(observed, ref),
@@ -303,8 +303,8 @@ export function judgeWindow(
           perLabel,
         };
 
-  const takingOver = labels.map((_, i) => i).filter((i) => upAny[i] >= h).sort((a, b) => upAny[b] - upAny[a]);
-  const vanished = labels.map((_, i) => i).filter((i) => watchedDown[i] && down[i] >= h).sort((a, b) => down[b] - down[a]);
+  const takingOver = labels.map((_, i) => i).filter((i) => upAny[i]! >= h).sort((a, b) => upAny[b]! - upAny[a]!);
+  const vanished = labels.map((_, i) => i).filter((i) => watchedDown[i] && down[i]! >= h).sort((a, b) => down[b]! - down[a]!);
   const flagged = takingOver.length > 0 || vanished.length > 0;
   const pending = n === 0 || flagged ? state.pending : state.pending + n;
   const decided = !flagged && n > 0 && pending >= requiredPredictions;
@@ -319,26 +319,26 @@ export function judgeWindow(
     baseline: { source: baseline.source, predictions: baseline.size, seasonality: settings.seasonality },
     evidence: { threshold: h, falsePageBudget: settings.falsePageBudget, accumulated: decided ? 0 : pending },
     drift,
-    vanishedLabels: vanished.map((i) => labels[i]),
-    knownDefect: flagged && onlyDefect(settings.defect, takingOver.map((i) => labels[i]), vanished.map((i) => labels[i])),
+    vanishedLabels: vanished.map((i) => labels[i]!),
+    knownDefect: flagged && onlyDefect(settings.defect, takingOver.map((i) => labels[i]!), vanished.map((i) => labels[i]!)),
   };
   const against = `against ${BASELINE_WORDS[baseline.source]}`;
   let evaluation: Evaluation;
   if (n === 0) {
     evaluation = { ...base, verdict: 'no_traffic', reason: 'No predictions in this window.' };
   } else if (takingOver.length > 0) {
-    const i = takingOver[0];
+    const i = takingOver[0]!;
     evaluation = {
       ...base,
       verdict: 'collapsed',
-      dominantLabel: labels[i],
+      dominantLabel: labels[i]!,
       reason:
-        `${labels[i]} took ${percent(observed[i] / n)} of ${n} predictions where ${percent(ref[i])} is normal ` +
+        `${labels[i]} took ${percent(observed[i]! / n)} of ${n} predictions where ${percent(ref[i]!)} is normal ` +
         `(${against}); the evidence across recent windows crossed the threshold.`,
     };
   } else if (vanished.length > 0) {
-    const names = vanished.map((i) => labels[i]);
-    const shares = vanished.map((i) => `${labels[i]} ${percent(observed[i] / n)} (normal ${percent(ref[i])})`);
+    const names = vanished.map((i) => labels[i]!);
+    const shares = vanished.map((i) => `${labels[i]} ${percent(observed[i]! / n)} (normal ${percent(ref[i]!)})`);
     evaluation = {
       ...base,
       verdict: 'partial_collapse',
@@ -353,7 +353,7 @@ export function judgeWindow(
       verdict: 'insufficient_data',
       reason: decidable
         ? `${pending} predictions so far; ${requiredPredictions} are needed before even a total collapse onto ` +
-          `${labels[top]} (normal share ${percent(ref[top])}) could be told from chance at this false-page budget.`
+          `${labels[top]} (normal share ${percent(ref[top]!)}) could be told from chance at this false-page budget.`
         : `Healthy windows of this model scatter so widely that not even a total collapse could be told from chance.`,
     };
   } else if (drift) {
@@ -372,7 +372,7 @@ export function judgeWindow(
       verdict: 'healthy',
       reason:
         `The ${n} predictions are consistent with ${BASELINE_WORDS[baseline.source]}: top label ` +
-        `${labels[topIndex]} at ${percent(observed[topIndex] / n)} (normal ${percent(ref[topIndex])}).`,
+        `${labels[topIndex]} at ${percent(observed[topIndex]! / n)} (normal ${percent(ref[topIndex]!)}).`,
     };
   }
   if (replay) return { evaluation, state };

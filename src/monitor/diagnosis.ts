@@ -183,7 +183,8 @@ export function summarizeProbes(metadata: ModelMetadata, probe: ProbeResult | un
   const predicted = tally(probe.predictedLabels);
   const predictedCounts: Record<string, number> = nameRecord();
   metadata.labels.forEach((l, i) => {
-    if (predicted[i] > 0) predictedCounts[l] = predicted[i];
+    const c = predicted[i]!; // one count per label
+    if (c > 0) predictedCounts[l] = c;
   });
   const answered = predicted.reduce((s, c) => s + c, 0);
   return {
@@ -255,7 +256,7 @@ function inputsUnscaled(window: WindowCounts, features: ReturnType<typeof compar
     });
   const share = shifted.length / Math.max(1, features.length);
   const confidence = Math.min(0.95, 0.55 + 0.25 * share + (matchesRawScaler ? 0.15 : 0));
-  const worst = [...shifted].sort((a, b) => b.z - a.z)[0];
+  const worst = [...shifted].sort((a, b) => b.z - a.z)[0]!; // shifted is not empty
   return {
     kind: 'scaler_missing',
     confidence: round(confidence, 2),
@@ -281,8 +282,9 @@ function trainedUnscaled(
   if (metadata.training.standardized !== false) return null;
   const magnitudes = metadata.features.map((f) => ({ name: f.name, magnitude: Math.hypot(f.mean, f.std) }));
   const sorted = [...magnitudes].sort((a, b) => a.magnitude - b.magnitude);
-  const smallest = sorted[0];
-  const largest = sorted[sorted.length - 1];
+  // The metadata schema requires at least one feature.
+  const smallest = sorted[0]!;
+  const largest = sorted[sorted.length - 1]!;
   if (!(smallest.magnitude > 0)) return null;
   const scaleSpread = largest.magnitude / smallest.magnitude;
   if (scaleSpread < SCALE_SPREAD) return null;
@@ -318,7 +320,7 @@ function classImbalance(metadata: ModelMetadata, evaluation: Evaluation, inputsL
   const max = Math.max(...values);
   const imbalanceRatio = max / Math.max(1, Math.min(...values));
   if (imbalanceRatio < IMBALANCE_RATIO) return null;
-  const majorityLabel = labels[values.indexOf(max)];
+  const majorityLabel = labels[values.indexOf(max)]!; // max is one of values
   const minority = (label: string) => (counts[label] ?? 0) * IMBALANCE_RATIO <= max;
   // The imbalance signature: answers stuck on a majority label, or minority labels vanishing.
   const stuckOnMajority =

@@ -41,9 +41,12 @@ export function jensenShannonDistance(p: readonly number[], q: readonly number[]
   const b = proportions(q);
   let divergence = 0;
   for (let i = 0; i < a.length; i++) {
-    const m = (a[i] + b[i]) / 2;
-    if (a[i] > 0) divergence += 0.5 * a[i] * Math.log2(a[i] / m);
-    if (b[i] > 0) divergence += 0.5 * b[i] * Math.log2(b[i] / m);
+    // Same length, checked above.
+    const ai = a[i]!;
+    const bi = b[i]!;
+    const m = (ai + bi) / 2;
+    if (ai > 0) divergence += 0.5 * ai * Math.log2(ai / m);
+    if (bi > 0) divergence += 0.5 * bi * Math.log2(bi / m);
   }
   // Rounding can leave a tiny negative divergence for identical inputs.
   return Math.sqrt(Math.max(0, divergence));
@@ -80,7 +83,7 @@ export function chiSquareTest(
 ): FitTest {
   const expected = expectedCounts(observed, expectedShares);
   let statistic = 0;
-  for (let i = 0; i < observed.length; i++) statistic += (observed[i] - expected[i]) ** 2 / expected[i];
+  for (let i = 0; i < observed.length; i++) statistic += (observed[i]! - expected[i]!) ** 2 / expected[i]!;
   const df = observed.length - 1;
   return { statistic, df, pValue: chiSquareSurvival(statistic, df) };
 }
@@ -96,8 +99,10 @@ export function gTest(
 ): FitTest {
   const expected = expectedCounts(observed, expectedShares);
   let statistic = 0;
-  for (let i = 0; i < observed.length; i++)
-    if (observed[i] > 0) statistic += 2 * observed[i] * Math.log(observed[i] / expected[i]);
+  for (let i = 0; i < observed.length; i++) {
+    const o = observed[i]!;
+    if (o > 0) statistic += 2 * o * Math.log(o / expected[i]!);
+  }
   // G ≥ 0 mathematically; rounding can leave −1e-15 when observed equals expected.
   statistic = Math.max(0, statistic);
   const df = observed.length - 1;

@@ -20,8 +20,8 @@ export function logGamma(x: number): number {
   // Reflection keeps the series in its accurate range: Γ(x)Γ(1−x) = π / sin(πx).
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
   const z = x - 1;
-  let a = LANCZOS[0];
-  for (let i = 1; i < LANCZOS.length; i++) a += LANCZOS[i] / (z + i);
+  let a = LANCZOS[0]!;
+  for (let i = 1; i < LANCZOS.length; i++) a += LANCZOS[i]! / (z + i);
   const t = z + LANCZOS_G + 0.5;
   return HALF_LOG_TWO_PI + (z + 0.5) * Math.log(t) - t + Math.log(a);
 }

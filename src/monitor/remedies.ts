@@ -111,7 +111,10 @@ export function balancedClassWeights(labelCounts: Record<string, number>, labels
   const n = labels.reduce((s, l) => s + (labelCounts[l] ?? 0), 0);
   const k = labels.length;
   const weights: Record<string, number> = nameRecord();
-  for (const l of labels) if ((labelCounts[l] ?? 0) > 0) weights[l] = round4(n / (k * labelCounts[l]));
+  for (const l of labels) {
+    const c = labelCounts[l] ?? 0;
+    if (c > 0) weights[l] = round4(n / (k * c));
+  }
   return weights;
 }
 
@@ -139,7 +142,7 @@ function forClassImbalance(metadata: ModelMetadata): Remedy[] {
       targetPerLabel: target,
       addPerLabel,
       sentence: `${weighted ? 'Class weights were already used: oversample' : 'Or oversample'} every label to ${target} training rows (${labels
-        .filter((l) => addPerLabel[l] > 0)
+        .filter((l) => (addPerLabel[l] ?? 0) > 0)
         .map((l) => `+${addPerLabel[l]} ${l}`)
         .join(', ')}).`,
     },

@@ -50,7 +50,7 @@ export function windowStart(epochSeconds: number, lengthSeconds: number): number
 export function entropy(p: ArrayLike<number>): number {
   let h = 0;
   for (let i = 0; i < p.length; i++) {
-    const x = p[i];
+    const x = p[i]!;
     if (x > 0) h -= x * Math.log(x);
   }
   return h;
@@ -59,7 +59,7 @@ export function entropy(p: ArrayLike<number>): number {
 /** Index of the largest value (first on ties). */
 export function argmax(p: ArrayLike<number>): number {
   let best = 0;
-  for (let i = 1; i < p.length; i++) if (p[i] > p[best]) best = i;
+  for (let i = 1; i < p.length; i++) if (p[i]! > p[best]!) best = i;
   return best;
 }
 
@@ -76,18 +76,20 @@ export function summarizeBatch(
   const out = emptyCounts();
   const moments = featureNames.map(() => ({ count: 0, sum: 0, sumSq: 0, min: Infinity, max: -Infinity, zeros: 0 }));
   for (let i = 0; i < probabilities.length; i++) {
-    const p = probabilities[i];
+    const p = probabilities[i]!;
     const top = argmax(p);
-    const label = labels[top];
+    // One probability per label (the model's output width is its label count), so `top` names a label.
+    const label = labels[top]!;
     out.labelCounts[label] = (own(out.labelCounts, label) ?? 0) + 1;
-    out.sumConfidence += p[top];
+    out.sumConfidence += p[top]!;
     out.sumEntropy += entropy(p);
     out.n++;
-    const row = inputs[i];
+    // inputs[i] produced probabilities[i]; each row has one value per feature.
+    const row = inputs[i]!;
     let allZero = true;
     for (let j = 0; j < featureNames.length; j++) {
-      const x = row[j];
-      const m = moments[j];
+      const x = row[j]!;
+      const m = moments[j]!;
       m.count++;
       m.sum += x;
       m.sumSq += x * x;
@@ -98,7 +100,7 @@ export function summarizeBatch(
     }
     if (allZero) out.zeroRows++;
   }
-  if (out.n > 0) featureNames.forEach((name, j) => (out.features[name] = moments[j]));
+  if (out.n > 0) featureNames.forEach((name, j) => (out.features[name] = moments[j]!));
   return out;
 }
 
@@ -187,28 +189,29 @@ export function addToTally(t: Tally, inputs: ArrayLike<number>[], probabilities:
   const d = t.moments.length / 6;
   const m = t.moments;
   for (let i = 0; i < probabilities.length; i++) {
-    const p = probabilities[i];
+    const p = probabilities[i]!;
     let top = 0;
     let h = 0;
     for (let k = 0; k < p.length; k++) {
-      const x = p[k];
-      if (x > p[top]) top = k;
+      const x = p[k]!;
+      if (x > p[top]!) top = k;
       if (x > 0) h -= x * Math.log(x);
     }
-    t.labels[top]++;
-    t.sumConfidence += p[top];
+    // The tally has one slot per label and six per feature: the model's output and input widths.
+    t.labels[top]!++;
+    t.sumConfidence += p[top]!;
     t.sumEntropy += h;
     t.n++;
-    const row = inputs[i];
+    const row = inputs[i]!;
     let allZero = true;
     for (let j = 0, o = 0; j < d; j++, o += 6) {
-      const x = row[j];
-      m[o]++;
-      m[o + 1] += x;
-      m[o + 2] += x * x;
-      if (x < m[o + 3]) m[o + 3] = x;
-      if (x > m[o + 4]) m[o + 4] = x;
-      if (x === 0) m[o + 5]++;
+      const x = row[j]!;
+      m[o]!++;
+      m[o + 1]! += x;
+      m[o + 2]! += x * x;
+      if (x < m[o + 3]!) m[o + 3] = x;
+      if (x > m[o + 4]!) m[o + 4] = x;
+      if (x === 0) m[o + 5]!++;
       else allZero = false;
     }
     if (allZero) t.zeroRows++;
@@ -219,13 +222,13 @@ export function addToTally(t: Tally, inputs: ArrayLike<number>[], probabilities:
 export function tallyCounts(t: Tally, labels: readonly string[], featureNames: readonly string[]): WindowCounts {
   const labelCounts: Record<string, number> = nameRecord();
   t.labels.forEach((c, i) => {
-    if (c > 0) labelCounts[labels[i]] = c;
+    if (c > 0) labelCounts[labels[i]!] = c;
   });
   const features: Record<string, FeatureMoments> = nameRecord();
   if (t.n > 0)
     featureNames.forEach((name, j) => {
       const [count, sum, sumSq, min, max, zeros] = t.moments.subarray(6 * j, 6 * j + 6);
-      features[name] = { count, sum, sumSq, min, max, zeros };
+      features[name] = { count: count!, sum: sum!, sumSq: sumSq!, min: min!, max: max!, zeros: zeros! };
     });
   return { n: t.n, labelCounts, sumConfidence: t.sumConfidence, sumEntropy: t.sumEntropy, features, zeroRows: t.zeroRows };
 }

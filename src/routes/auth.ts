@@ -15,7 +15,7 @@ export async function secretsEqual(a: string, b: string): Promise<boolean> {
 
 export function bearerToken(header: string | undefined): string | null {
   const m = header?.match(/^Bearer\s+(.+)$/i);
-  return m ? m[1].trim() : null;
+  return m ? m[1]!.trim() : null;
 }
 
 export async function matchesAny(token: string | null, keys: string[]): Promise<boolean> {

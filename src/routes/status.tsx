@@ -36,7 +36,7 @@ import { registry } from '../serving/registry';
 import { jsonError } from './errors';
 import { statusAccess } from './status/access';
 import { collapseLine, labelOrder } from './status/chart';
-import { History, MAX_HISTORY_DAYS, parseHistoryDays } from './status/history';
+import { HistorySection, MAX_HISTORY_DAYS, parseHistoryDays } from './status/history';
 import { IncidentPage, timelineOf } from './status/incident-page';
 import { Deliveries } from './status/deliveries';
 import { FeatureCards, WindowTable } from './status/features';
@@ -232,14 +232,7 @@ async function overview(c: Context<App>) {
           ))}
         </div>
       </section>
-      <section aria-labelledby="history">
-        <h2 id="history">
-          Resolved in the last {days} day{days === 1 ? '' : 's'}
-        </h2>
-        <div class="card">
-          <History incidents={resolved} deliveries={resolvedDeliveries} nowSeconds={now} days={days} />
-        </div>
-      </section>
+      <HistorySection incidents={resolved} deliveries={resolvedDeliveries} nowSeconds={now} days={days} />
       <section aria-labelledby="deliveries">
         <h2 id="deliveries">Webhook deliveries</h2>
         <div class="card">
@@ -294,7 +287,7 @@ async function modelPage(c: Context<App>) {
   return c.html(
     <Page title={`${name} · labelwatch`} refreshSeconds={refresh}>
       <TopBar range={range} path={`/models/${encodeURIComponent(name)}`} now={now} refresh={refresh} back />
-      {models[0].metadata?.description ? <p class="muted">{models[0].metadata.description}</p> : null}
+      {models[0]!.metadata?.description ? <p class="muted">{models[0]!.metadata.description}</p> : null}
       <NobodyPaged config={config} />
       {views.map((v) => (
         <IncidentCard view={v} nowSeconds={now} />
@@ -325,14 +318,7 @@ async function modelPage(c: Context<App>) {
           {m.metadata ? <Training metadata={m.metadata} /> : null}
         </section>
       ))}
-      <section aria-labelledby="history">
-        <h2 id="history">
-          Resolved in the last {days} day{days === 1 ? '' : 's'}
-        </h2>
-        <div class="card">
-          <History incidents={resolved} deliveries={resolvedDeliveries} nowSeconds={now} days={days} />
-        </div>
-      </section>
+      <HistorySection incidents={resolved} deliveries={resolvedDeliveries} nowSeconds={now} days={days} />
     </Page>,
   );
 }

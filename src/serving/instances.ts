@@ -50,7 +50,7 @@ function instanceRow(instance: unknown, features: FeatureSpec[], where: string):
     }
     const row = new Array<number>(features.length);
     for (let j = 0; j < features.length; j++) {
-      const name = features[j].name;
+      const name = features[j]!.name;
       if (!has(obj, name)) return { ok: false, error: `${member(where, name)}: missing feature` };
       const v = finite(obj[name], member(where, name));
       if (!v.ok) return v;
@@ -109,7 +109,7 @@ export function parseKServe(
   const d = features.length;
   if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((s) => Number.isInteger(s) && s >= 0))
     return { ok: false, error: `inputs[0].shape: expected [n, ${d}]` };
-  const [n, width] = shape as number[];
+  const [n, width] = shape as [number, number];
   if (width !== d) return { ok: false, error: `inputs[0].shape[1]: expected ${d} features (${features.map((f) => f.name).join(', ')}), got ${width}` };
   if (n === 0) return { ok: false, error: 'inputs[0].shape[0]: expected at least one row' };
   if (n > maxInstances) return { ok: false, error: `inputs[0].shape[0]: ${n} rows exceed the limit of ${maxInstances} per request` };
@@ -213,7 +213,7 @@ export function parseTfClassify(body: unknown, features: FeatureSpec[], maxInsta
     }
     const row = new Array<number>(features.length);
     for (let j = 0; j < features.length; j++) {
-      const name = names[j];
+      const name = names[j]!;
       if (context.has(name)) row[j] = context.get(name)!;
       else if (!has(obj, name)) return { ok: false, error: `${member(where, name)}: missing feature (in neither the example nor context)` };
       else {
@@ -264,16 +264,16 @@ export function parseTfColumnar(inputs: unknown, features: FeatureSpec[], maxIns
     const column = obj[name];
     if (!Array.isArray(column)) return { ok: false, error: `${where}: expected an array with one value per row, got ${describe(column)}` };
     if (n === -1) n = column.length;
-    else if (column.length !== n) return { ok: false, error: `${where}: ${column.length} values, but ${member('inputs', names[0])} has ${n}` };
+    else if (column.length !== n) return { ok: false, error: `${where}: ${column.length} values, but ${member('inputs', names[0]!)} has ${n}` };
     columns.push(column);
   }
-  if (n === 0) return { ok: false, error: `${member('inputs', names[0])}: expected at least one row` };
+  if (n === 0) return { ok: false, error: `${member('inputs', names[0]!)}: expected at least one row` };
   if (n > maxInstances) return { ok: false, error: `inputs: ${n} rows exceed the limit of ${maxInstances} per request` };
   const rows: number[][] = new Array(n);
   for (let i = 0; i < n; i++) {
     const row = new Array<number>(names.length);
     for (let j = 0; j < names.length; j++) {
-      const v = finite(columns[j][i], `${member('inputs', names[j])}[${i}]`);
+      const v = finite(columns[j]![i], `${member('inputs', names[j]!)}[${i}]`);
       if (!v.ok) return v;
       row[j] = v.value;
     }

@@ -10,10 +10,10 @@ export function closest(key: string, allowed: readonly string[]): string | undef
     let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
     for (let i = 1; i <= a.length; i++) {
       const row = [i];
-      for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
       prev = row;
     }
-    return prev[b.length];
+    return prev[b.length]!;
   };
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1;
@@ -313,5 +313,5 @@ export function parseMetadata(value: unknown, where = 'metadata.json'): ModelMet
  * top label for probe i. Many mismatches at once usually mean `labels` is not in the model's output order.
  */
 export function probeMismatches(metadata: Pick<ModelMetadata, 'probes'>, answers: readonly string[]): { index: number; label: string; answer: string }[] {
-  return metadata.probes.flatMap((p, index) => (answers[index] === p.label ? [] : [{ index, label: p.label, answer: answers[index] }]));
+  return metadata.probes.flatMap((p, index) => (answers[index] === p.label ? [] : [{ index, label: p.label, answer: answers[index]! }]));
 }

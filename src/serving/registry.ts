@@ -82,7 +82,7 @@ async function load(pkg: ModelPackage): Promise<LayersModel> {
 }
 
 function concat(buffers: ArrayBuffer[]): ArrayBuffer {
-  if (buffers.length === 1) return buffers[0];
+  if (buffers.length === 1) return buffers[0]!;
   const out = new Uint8Array(buffers.reduce((n, b) => n + b.byteLength, 0));
   let offset = 0;
   for (const b of buffers) {
@@ -172,10 +172,10 @@ function runDense(plan: DenseStep[], x: tf.Tensor): tf.Tensor {
 export function predictRows(model: LayersModel, rows: number[][], features: number): Float32Array[] {
   const n = rows.length;
   const flat = new Float32Array(n * features);
-  for (let i = 0; i < n; i++) flat.set(rows[i], i * features);
+  for (let i = 0; i < n; i++) flat.set(rows[i]!, i * features);
   const plan = densePlan(model);
-  if (plan && plan[0].kernel3d.shape[1] !== features)
-    throw new Error(`model takes ${plan[0].kernel3d.shape[1]} features, rows have ${features}`);
+  if (plan && plan[0]!.kernel3d.shape[1] !== features)
+    throw new Error(`model takes ${plan[0]!.kernel3d.shape[1]} features, rows have ${features}`);
   const output = plan
     ? tf.tidy(() => runDense(plan, tf.tensor3d(flat, [1, n, features], 'float32')))
     : // One batch of the whole request: predict()'s default 32-row chunks cost ~10x at 1000 rows on WASM.

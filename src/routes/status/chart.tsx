@@ -12,7 +12,7 @@ import { slotsOf } from './range';
 const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#7F7F7F'];
 
 /** A label's colour comes from its index in the model's metadata, so it never changes between windows or pages. */
-export const colourOf = (index: number): string => PALETTE[index % PALETTE.length];
+export const colourOf = (index: number): string => PALETTE[index % PALETTE.length]!;
 
 export const FLAG_LETTER: Record<FlaggedVerdict, string> = {
   collapsed: 'C',
@@ -44,7 +44,7 @@ export function collapseLine(evaluation: unknown, incidentLabel?: string | null)
   if (Array.isArray(perLabel) && perLabel.length > 0) {
     // An open incident names the label to watch; otherwise the latest window's top label.
     const top = incidentLabel ?? (evaluation as Evaluation).statistics.topLabel;
-    const stat = perLabel.find((p) => p.label === top) ?? [...perLabel].sort((a, b) => b.referenceShare - a.referenceShare)[0];
+    const stat = perLabel.find((p) => p.label === top) ?? [...perLabel].sort((a, b) => b.referenceShare - a.referenceShare)[0]!;
     if (typeof stat.referenceShare === 'number')
       return { share: collapseThreshold(stat.referenceShare), label: stat.label, fromDetector: true, forIncident: incidentLabel != null && stat.label === incidentLabel };
   }

@@ -103,3 +103,17 @@ export const History: FC<{ incidents: IncidentRow[]; deliveries: readonly Delive
       })}
     </ul>
   );
+
+/** The page section around History, the same on the overview and on a model's page. */
+export const HistorySection: FC<{ incidents: IncidentRow[]; deliveries: readonly DeliveryStatusRow[]; nowSeconds: number; days: number }> = (
+  props,
+) => (
+  <section aria-labelledby="history">
+    <h2 id="history">
+      Resolved in the last {props.days} day{props.days === 1 ? '' : 's'}
+    </h2>
+    <div class="card">
+      <History {...props} />
+    </div>
+  </section>
+);

@@ -28,7 +28,10 @@ export const expectsTraffic = (metadata: ModelMetadata | undefined): boolean => 
 
 /** The newest bar the detector already judged; open windows come after it. */
 export function latestJudged(buckets: LabelBucket[]): LabelBucket | undefined {
-  for (let i = buckets.length - 1; i >= 0; i--) if (buckets[i].verdict !== null && buckets[i].verdict !== 'receiving') return buckets[i];
+  for (let i = buckets.length - 1; i >= 0; i--) {
+    const b = buckets[i]!;
+    if (b.verdict !== null && b.verdict !== 'receiving') return b;
+  }
   return undefined;
 }
 
