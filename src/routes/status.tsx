@@ -183,11 +183,19 @@ const NobodyPaged: FC<{ config: Config }> = ({ config }) =>
   );
 
 
-async function overview(c: Context<App>) {
+/** The page's view: `range` and `history` from the query, or the 400 that names the bad one. */
+function pageQuery(c: Context<App>): { range: RangeName; days: number } | Response {
   const range = parseRange(c.req.query('range'));
   if (range === null) return jsonError(c, 400, `range: expected one of ${Object.keys(RANGES).join(', ')}`);
   const days = parseHistoryDays(c.req.query('history'));
   if (days === null) return jsonError(c, 400, `history: expected a whole number of days from 1 to ${MAX_HISTORY_DAYS}`);
+  return { range, days };
+}
+
+async function overview(c: Context<App>) {
+  const query = pageQuery(c);
+  if (query instanceof Response) return query;
+  const { range, days } = query;
   const config = configOf(c.env);
   const now = nowSeconds();
   const started = Date.now();
@@ -249,10 +257,9 @@ async function overview(c: Context<App>) {
 
 async function modelPage(c: Context<App>) {
   const name = c.req.param('name') ?? '';
-  const range = parseRange(c.req.query('range'));
-  if (range === null) return jsonError(c, 400, `range: expected one of ${Object.keys(RANGES).join(', ')}`);
-  const days = parseHistoryDays(c.req.query('history'));
-  if (days === null) return jsonError(c, 400, `history: expected a whole number of days from 1 to ${MAX_HISTORY_DAYS}`);
+  const query = pageQuery(c);
+  if (query instanceof Response) return query;
+  const { range, days } = query;
   const config = configOf(c.env);
   const now = nowSeconds();
   const started = Date.now();
