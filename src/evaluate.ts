@@ -83,7 +83,9 @@ export async function evaluateClosedWindows(env: Env, nowMs: number): Promise<Ev
 async function checkModelDefect(env: Env, metadata: ModelMetadata, nowMs: number): Promise<boolean> {
   const version = `${metadata.name}@${metadata.version}`;
   if (defectChecked.has(version)) return false;
-  const defect = modelDefect(metadata) && explainModelDefect(metadata, await runProbes(metadata));
+  const found = modelDefect(metadata);
+  // Probes run only for a package that has a defect: they tell a degenerate model from an imbalanced one.
+  const defect = found && explainModelDefect(found, metadata, await runProbes(metadata));
   const opened = defect
     ? await reportModelDefect(env, { model: metadata.name, version: metadata.version, at: Math.floor(nowMs / 1000), ...defect }, nowMs)
     : false;

@@ -27,12 +27,10 @@ export function explain(evaluation: Evaluation, counts: WindowCounts, metadata: 
   return { diagnoses, remedies: remedies(diagnoses, metadata) };
 }
 
-/** The model defect of a package with its explanation, or null (see defect.ts). */
-export function explainModelDefect(metadata: ModelMetadata, probe?: ProbeResult): ({ evaluation: Evaluation } & Explanation) | null {
-  const evaluation = modelDefect(metadata);
-  if (!evaluation) return null;
-  const diagnoses = diagnose(emptyCounts(), evaluation, metadata, probe);
-  return { evaluation, diagnoses, remedies: remedies(diagnoses, metadata) };
+/** A package's model defect (`modelDefect`, defect.ts) with its diagnoses and remedies. */
+export function explainModelDefect(defect: Evaluation, metadata: ModelMetadata, probe?: ProbeResult): { evaluation: Evaluation } & Explanation {
+  const diagnoses = diagnose(emptyCounts(), defect, metadata, probe);
+  return { evaluation: defect, diagnoses, remedies: remedies(diagnoses, metadata) };
 }
 
 export interface BacktestIncident {
@@ -115,8 +113,9 @@ export function backtest(
 
   for (const window of windows) {
     if (count === 0) {
-      const defect = explainModelDefect(metadata);
-      if (defect) {
+      const found = modelDefect(metadata);
+      if (found) {
+        const defect = explainModelDefect(found, metadata);
         const t = openModelDefect({ model: metadata.name, version: metadata.version, at: window.start, ...defect }, newId);
         note(t.incident!, t.events, defect.diagnoses);
       }

@@ -7,7 +7,7 @@ import type { ModelMetadata } from '../serving/metadata';
 import { binomialLowerTail, binomialUpperTail } from './binomial';
 import type { Evaluation } from './detector';
 import { normalizedEntropy } from './distribution';
-import { own } from './names';
+import { countOf } from './names';
 import { smoothedShares } from './reference';
 import { FAR_BELOW } from './sequential';
 
@@ -18,7 +18,6 @@ export const DEFECT_MIN_SHARE = 0.01;
 /** Held-out answers this concentrated on one label are a collapsed model. */
 export const DEFECT_COLLAPSE_SHARE = 0.9;
 
-const countOf = (counts: Readonly<Record<string, number>>, label: string) => own(counts, label) ?? 0;
 
 /**
  * The package's defect, as the evaluation of one "window" made of its held-out answers judged against its training

@@ -26,7 +26,7 @@ import {
 } from './baseline';
 import { binomialLowerTail, binomialUpperTail } from './binomial';
 import { chiSquareTest, type FitTest, gTest, jensenShannonDistance, normalizedEntropy, proportions } from './distribution';
-import { own } from './names';
+import { countOf } from './names';
 import type { LabelCounts } from './reference';
 import {
   binomialLogLikelihoodRatio,
@@ -87,9 +87,9 @@ export interface DetectorDefaults {
  * A package whose held-out answers show a model defect is not taken at its word: its training labels are the
  * reference, so the defect stays visible in every window instead of being adopted as normal.
  */
-export function packageReference(metadata: ModelMetadata): PackageReference {
+export function packageReference(metadata: ModelMetadata, defect: Evaluation | null = modelDefect(metadata)): PackageReference {
   const own = metadata.reference?.label_counts;
-  if (own && !modelDefect(metadata)) return { counts: metadata.labels.map((l) => countOf(own, l)), source: 'held_out_predictions' };
+  if (own && !defect) return { counts: metadata.labels.map((l) => countOf(own, l)), source: 'held_out_predictions' };
   return { counts: metadata.labels.map((l) => countOf(metadata.training.label_counts, l)), source: 'training_labels' };
 }
 
@@ -98,7 +98,7 @@ export function detectorSettings(metadata: ModelMetadata, defaults: DetectorDefa
   const defect = modelDefect(metadata);
   const settings: DetectorSettings = {
     labels: metadata.labels,
-    reference: packageReference(metadata),
+    reference: packageReference(metadata, defect),
     defect: defect && { dominant: defect.dominantLabel ?? null, vanished: defect.vanishedLabels },
     windowSeconds: metadata.monitor?.window_seconds ?? defaults.windowSeconds,
     falsePageBudget: metadata.monitor?.false_page_budget ?? defaults.falsePageBudget ?? DEFAULT_FALSE_PAGE_BUDGET,
@@ -109,9 +109,6 @@ export function detectorSettings(metadata: ModelMetadata, defaults: DetectorDefa
   if (!(settings.minPredictions >= 1)) throw new RangeError(`minPredictions must be >= 1, got ${settings.minPredictions}`);
   return settings;
 }
-
-/** Own-property read of a count keyed by a label: a label called `constructor` is a label like any other. */
-export const countOf = (counts: Readonly<Record<string, number>>, label: string): number => own(counts, label) ?? 0;
 
 /**
  * The collapse the up statistic is tuned to, as the share a label with baseline share `referenceShare` would take:

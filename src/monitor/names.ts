@@ -19,3 +19,6 @@ export function nameRecord<T>(entries: Iterable<readonly [string, T]> | Readonly
 /** The value under `name` if the record has it as its own key (never an inherited built-in). */
 export const own = <T>(record: Readonly<Record<string, T>>, name: string): T | undefined =>
   Object.prototype.hasOwnProperty.call(record, name) ? record[name] : undefined;
+
+/** A count keyed by a label: its own value, 0 when absent (a label called `constructor` counts like any other). */
+export const countOf = (counts: Readonly<Record<string, number>>, label: string): number => own(counts, label) ?? 0;

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { baselineOf, initialState, SEASONS, TRAILING_HALF_LIFE_SECONDS } from '../../src/monitor/baseline';
 import { modelDefect } from '../../src/monitor/defect';
-import { countOf, DEFAULT_MIN_PREDICTIONS, detectorSettings, judgeWindow, packageReference } from '../../src/monitor/detector';
+import { DEFAULT_MIN_PREDICTIONS, detectorSettings, judgeWindow, packageReference } from '../../src/monitor/detector';
+import { countOf } from '../../src/monitor/names';
 import { smoothedShares } from '../../src/monitor/reference';
 import {
   binomialLogLikelihoodRatio,
