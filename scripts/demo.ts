@@ -13,6 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { AlertPayload, RetrainPayload } from '../src/contract/webhooks.ts';
 import { parseFlags, UsageError } from './lib/args.ts';
 import { type Fault, ReplayError, describeFault, parseFault } from './replay/data.ts';
 import { DEFAULTS as REPLAY_DEFAULTS, fetchModel, replay, type ReplayProgress, type ServedModel } from './replay/run.ts';
@@ -119,24 +120,26 @@ function printArrival(a: Arrival): void {
   if (a.rejected) return say(`✗ ${who}: refused, ${a.rejected}`);
   if (a.duplicate) return say(`← ${who}: webhook-id ${a.id} again (a redelivery): acknowledged, not handled twice`);
   const signed = `signature verified, webhook-id ${a.id}`;
-  const d = a.body?.data;
   try {
     switch (a.channel) {
       case 'alert': {
-        const verdict = a.type === 'incident.resolved' ? `resolved by ${d.incident.resolvedBy}` : d.latestFlaggedWindow.verdict;
+        const d = (a.body as AlertPayload).data;
+        const verdict = a.type === 'incident.resolved' ? `resolved by ${d.incident.resolved_by}` : d.latest_flagged_window.verdict;
         return say(`← ${who}: ${a.type}, ${d.incident.model} v${d.incident.version} ${verdict} (${signed})\n  ${d.summary}`);
       }
-      case 'retrain':
+      case 'retrain': {
+        const d = (a.body as RetrainPayload).data;
         return say(
           [
-            `← ${who}: ${a.type}, ${d.model} v${d.version} ${d.verdict} (${signed}, idempotency key ${d.idempotencyKey})`,
+            `← ${who}: ${a.type}, ${d.model} v${d.version} ${d.verdict} (${signed}, idempotency key ${d.idempotency_key})`,
             ...(d.statistics ? [`  statistics: ${describeStatistics(d.statistics)}`] : []),
             '  diagnoses:',
-            ...d.diagnoses.map((x: Parameters<typeof describeDiagnosis>[0]) => `    ${describeDiagnosis(x)}`),
+            ...d.diagnoses.map((x) => `    ${describeDiagnosis(x)}`),
             '  remedies:',
-            ...d.remedies.flatMap((x: Parameters<typeof describeRemedy>[0]) => describeRemedy(x).split('\n').map((l) => `    ${l}`)),
+            ...d.remedies.flatMap((x) => describeRemedy(x).split('\n').map((l) => `    ${l}`)),
           ].join('\n'),
         );
+      }
       case 'pagerduty':
         return say(
           a.type === 'trigger'
@@ -274,7 +277,7 @@ async function story(options: DemoOptions, interrupt: AbortSignal, stateDir: str
   // ── 3. the bug ──
   chapter(++n, `A pipeline bug (--fault ${describeFault(fault)}): ${FAULT_STORY[fault.kind]}.\nIt goes on until somebody is told.`);
   let incident: IncidentView | undefined;
-  const about = (a: Arrival) => [a.body?.data?.incident?.id, a.body?.data?.incidentId, a.body?.dedup_key].includes(incident?.id);
+  const about = (a: Arrival) => [a.body?.data?.incident?.id, a.body?.data?.incident_id, a.body?.dedup_key].includes(incident?.id);
   await trafficUntil('incident opened, on-call paged, retraining requested', fault, phaseSeconds(1, W), async (signal) => {
     // The verdict first, then the incident it opened (so the lines read in that order).
     await windows.waitFor((w) => w.verdict === 'collapsed' || w.verdict === 'partial_collapse', signal);

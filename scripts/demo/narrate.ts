@@ -1,7 +1,7 @@
 // The demo's voice: timestamped lines on stdout, and how windows, incidents and webhook payloads read to a person.
-// Pure formatting apart from `say`; the payload types come from the monitor core, not restated here.
-import type { Diagnosis } from '../../src/monitor/diagnosis.ts';
-import type { Remedy } from '../../src/monitor/remedies.ts';
+// Pure formatting apart from `say`; the payload types are the webhook contract's (src/contract/webhooks.ts), not
+// restated here.
+import type { RetrainPayload, WireDiagnosis, WireRemedy } from '../../src/contract/webhooks.ts';
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
@@ -65,18 +65,11 @@ export function describeWindow(w: JudgedWindow): string {
 }
 
 /** The retraining payload's statistics of the window that opened the incident. */
-export function describeStatistics(s: {
-  n: number;
-  alpha: number;
-  topLabel: string | null;
-  topShare: number | null;
-  normalizedEntropy: number | null;
-  jsDistance: number | null;
-}): string {
+export function describeStatistics(s: NonNullable<RetrainPayload['data']['statistics']>): string {
   const parts = [`n ${s.n}`];
-  if (s.topLabel !== null && s.topShare !== null) parts.push(`top label ${s.topLabel} ${percent(s.topShare)}`);
-  if (s.normalizedEntropy !== null) parts.push(`normalized entropy ${num(s.normalizedEntropy, 2)}`);
-  if (s.jsDistance !== null) parts.push(`JS distance ${num(s.jsDistance, 2)}`);
+  if (s.top_label !== null && s.top_share !== null) parts.push(`top label ${s.top_label} ${percent(s.top_share)}`);
+  if (s.normalized_entropy !== null) parts.push(`normalized entropy ${num(s.normalized_entropy, 2)}`);
+  if (s.js_distance !== null) parts.push(`JS distance ${num(s.js_distance, 2)}`);
   parts.push(`α ${s.alpha}`);
   return parts.join(' · ');
 }
@@ -84,10 +77,10 @@ export function describeStatistics(s: {
 export const clip = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 
 /** One diagnosis: kind, confidence and its sentence (which carries the numbers). */
-export const describeDiagnosis = (d: Diagnosis): string => `${d.kind} (confidence ${num(d.confidence, 2)}): ${d.sentence}`;
+export const describeDiagnosis = (d: WireDiagnosis): string => `${d.kind} (confidence ${num(d.confidence, 2)}): ${d.sentence}`;
 
 /** One remedy with the parameters a retraining pipeline would act on. */
-export function describeRemedy(r: Remedy): string {
+export function describeRemedy(r: WireRemedy): string {
   switch (r.kind) {
     case 'scaler': {
       const where = r.where === 'inputs' ? 'standardize inputs before predicting' : 'retrain on standardized inputs';
@@ -97,22 +90,22 @@ export function describeRemedy(r: Remedy): string {
     }
     case 'fix_preprocessing': {
       const rows = r.features.map(
-        (f) => `  ${f.name}: expected mean ${num(f.expectedMean)} std ${num(f.expectedStd)}, got mean ${num(f.observedMean)} std ${num(f.observedStd)}`,
+        (f) => `  ${f.name}: expected mean ${num(f.expected_mean)} std ${num(f.expected_std)}, got mean ${num(f.observed_mean)} std ${num(f.observed_std)}`,
       );
-      return [`fix_preprocessing: ${percent(r.zeroRowShare)} of rows were all zeros`, ...rows].join('\n');
+      return [`fix_preprocessing: ${percent(r.zero_row_share)} of rows were all zeros`, ...rows].join('\n');
     }
     case 'class_weight':
       return `class_weight: ${labelNumbers(r.weights)}`;
     case 'resample':
-      return `resample: oversample to ${r.targetPerLabel} rows per label (${labelNumbers(r.addPerLabel, '+')})`;
+      return `resample: oversample to ${r.target_per_label} rows per label (${labelNumbers(r.add_per_label, '+')})`;
     case 'collect_data':
-      return `collect_data: ${r.targetPerLabel} rows per label (${labelNumbers(r.missingPerLabel, '+')})`;
+      return `collect_data: ${r.target_per_label} rows per label (${labelNumbers(r.missing_per_label, '+')})`;
     case 'augment':
-      return `augment: ${r.method.toUpperCase()} for ${r.labels.join(', ')} up to ${r.targetPerLabel} rows each`;
+      return `augment: ${r.method.toUpperCase()} for ${r.labels.join(', ')} up to ${r.target_per_label} rows each`;
     case 'learning_rate':
       return `learning_rate: ${r.suggested}${r.current === null ? '' : ` instead of ${r.current}`} (probe accuracy ${percent(r.evidence.accuracy)})`;
     case 'capacity':
-      return `capacity: ${r.suggestedHiddenUnits} hidden units${r.currentHiddenUnits === null ? '' : ` instead of ${r.currentHiddenUnits}`}`;
+      return `capacity: ${r.suggested_hidden_units} hidden units${r.current_hidden_units === null ? '' : ` instead of ${r.current_hidden_units}`}`;
     default:
       return `${(r as { kind: string }).kind}: ${(r as { sentence: string }).sentence}`;
   }

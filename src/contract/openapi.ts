@@ -4,6 +4,7 @@
 import * as v from 'valibot';
 import { toJsonSchema, toJsonSchemaDefs, type ConversionConfig } from '@valibot/to-json-schema';
 import * as api from './api';
+import { AlertWebhook, RetrainWebhook, WEBHOOK_DEFINITIONS } from './webhooks';
 import { IncidentsQuery, WindowsQuery } from './query';
 import { RANGES } from '../routes/status/range';
 
@@ -35,6 +36,10 @@ const COMPONENTS = {
   IncidentDetail: api.IncidentDetail,
   ResolvedIncident: api.ResolvedIncident,
   DeliveryView: api.DeliveryView,
+  // The webhooks labelwatch sends (the document's top-level `webhooks`).
+  ...WEBHOOK_DEFINITIONS,
+  AlertWebhook,
+  RetrainWebhook,
 } satisfies Record<string, Schema>;
 
 type Component = keyof typeof COMPONENTS;
@@ -200,6 +205,38 @@ const statusPage = (summary: string, parameters: unknown[]) => ({
   },
 });
 
+const header = (name: string, description: string) => ({ name, in: 'header', required: true, schema: { type: 'string' }, description });
+const SIGNED = [
+  header('webhook-id', 'The delivery id, `msg_<26 characters>`: the same on every attempt; a receiver handles each id once.'),
+  header('webhook-timestamp', 'Unix seconds of this attempt.'),
+  header('webhook-signature', '`v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">`, keyed with the base64 after `whsec_` (Standard Webhooks).'),
+];
+const RECEIVED = {
+  '2XX': { description: 'Received. 408, 425, 429, 5xx, a timeout or a network error: retried with backoff (honouring Retry-After); any other status: the delivery is dead.' },
+};
+
+/** What labelwatch POSTs to the receivers it is configured with (OpenAPI 3.1 `webhooks`). */
+const WEBHOOKS = {
+  alert: {
+    post: {
+      tags: ['Webhooks'],
+      summary: 'Alert webhook (ALERT_WEBHOOK_URL): incident.opened, incident.updated (escalation), incident.resolved',
+      parameters: SIGNED,
+      requestBody: body('AlertWebhook'),
+      responses: RECEIVED,
+    },
+  },
+  retrain: {
+    post: {
+      tags: ['Webhooks'],
+      summary: 'Retraining webhook (RETRAIN_WEBHOOK_URL): retrain.requested, once per incident, when it opens',
+      parameters: [...SIGNED, header('idempotency-key', 'The incident id (also `data.idempotency_key`): start one retraining per key.')],
+      requestBody: body('RetrainWebhook'),
+      responses: RECEIVED,
+    },
+  },
+};
+
 function build(version: string): Json {
   const schemas = toJsonSchemaDefs(COMPONENTS, config) as unknown as Record<string, Json>;
   for (const s of Object.values(schemas)) delete s.$schema;
@@ -219,6 +256,7 @@ function build(version: string): Json {
       { name: 'Monitoring' },
       { name: 'Admin', description: 'Incidents and deliveries; needs ADMIN_TOKEN.' },
       { name: 'Status page' },
+      { name: 'Webhooks', description: 'Sent by labelwatch, signed per Standard Webhooks; see docs/webhooks.md.' },
     ],
     paths: {
       ...servingOps('/v1/models/{name}', false),
@@ -264,6 +302,7 @@ function build(version: string): Json {
       '/models/{name}': statusPage('Status page of one model', [MODEL]),
       '/incidents/{id}': statusPage('Incident page', [ID]),
     },
+    webhooks: WEBHOOKS,
     components: {
       schemas,
       responses: RESPONSES,

@@ -41,22 +41,6 @@ export const isAbsoluteUrl = (url: string): boolean => /^https?:\/\//i.test(url)
 /** A window as [start, end) in ISO 8601. */
 export const windowRange = (start: number, lengthSeconds: number) => ({ start: iso(start), end: iso(start + lengthSeconds) });
 
-/** The incident as every payload describes it. */
-export function incidentSummary(n: Notice) {
-  const i = n.incident;
-  return {
-    id: i.id,
-    model: i.model,
-    version: i.version,
-    kind: i.kind,
-    status: i.status,
-    firstWindow: windowRange(i.firstWindowStart, n.windowSeconds),
-    lastWindow: windowRange(i.lastWindowStart, n.windowSeconds),
-    flaggedWindows: i.flaggedWindows,
-    resolvedBy: n.resolvedBy,
-  };
-}
-
 /** Labels by share in the event's window, largest first (from the latest flagged window when there is no evaluation). */
 export function labelShares(n: Notice): { label: string; share: number }[] {
   if (n.evaluation && n.evaluation.n > 0)

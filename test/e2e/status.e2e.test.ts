@@ -442,7 +442,7 @@ describe('status page in Chromium', () => {
       const openedArrival = await within(90_000, 'incident.opened', receiver.waitFor((a) => a.channel === 'alert' && a.type === 'incident.opened' && about(a), stop.signal));
       stop.abort();
       await sending;
-      opened = { statusUrl: openedArrival.body.data.statusUrl, id: openedArrival.body.data.incident.id };
+      opened = { statusUrl: openedArrival.body.data.status_url, id: openedArrival.body.data.incident.id };
       const healthy = new AbortController();
       sending = replay({ url: BASE, model: 'penguins-live', rate: 20, batch: 1, durationSeconds: 150, seed: 2, timeoutMs: 10_000 }, { signal: healthy.signal });
       await within(150_000, 'incident.resolved', receiver.waitFor((a) => a.channel === 'alert' && a.type === 'incident.resolved' && about(a), healthy.signal));
@@ -475,7 +475,7 @@ describe('status page in Chromium', () => {
     expect(await page.locator('li[data-kind="attempt"] .state.s-delivered').count()).toBeGreaterThanOrEqual(3);
     // The retraining request as it was sent, with the scaler remedy's numbers.
     const request = (await page.locator('pre.payload').textContent())!;
-    expect(JSON.parse(request)).toMatchObject({ type: 'retrain.requested', data: { model: 'penguins-live', incidentId: opened!.id } });
+    expect(JSON.parse(request)).toMatchObject({ type: 'retrain.requested', data: { model: 'penguins-live', incident_id: opened!.id } });
     expect(request).not.toContain(secrets.retrain);
     expect(await page.locator('table.shift th', { hasText: 'during' }).count()).toBe(1);
     expect(dialogs).toEqual([]);

@@ -1,17 +1,19 @@
 // Incidents end to end over real HTTP: the real Worker bundle in Miniflare (D1, Queues with a dead-letter queue,
 // Durable Objects), windows written to D1 and judged by the minute cron (which closes and evaluates them, then sweeps
 // the outbox), and a Node receiver on 127.0.0.1 standing in for the alert webhook, the retraining webhook, PagerDuty
-// and Slack. It verifies signatures the way a receiver would (standardwebhooks' Webhook.verify) and processes each
-// webhook-id once.
+// and Slack. It verifies signatures the way a receiver would (standardwebhooks' Webhook.verify), validates every
+// alert and retraining body it gets against the published JSON Schemas (ajv), and processes each webhook-id once.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { Miniflare } from 'miniflare';
 import { Webhook } from 'standardwebhooks';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { webhookJsonSchemas } from '../../src/contract/webhook-json-schema';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const TOKEN = 'admin-token-e2e-93b1';
@@ -43,6 +45,21 @@ let arrivals: Map<string, number>;
 let processed: { id: string; channel: Channel; type: string }[];
 const ok = (): Answer => ({ status: 200 });
 
+// The JSON Schemas docs/webhooks.md publishes (converted from src/contract/webhooks.ts), as a receiver would use them.
+const ajv = new Ajv2020({ strict: true, allErrors: true, validateFormats: false });
+const schemas = webhookJsonSchemas();
+const validators = { alert: ajv.compile(schemas.alert), retrain: ajv.compile(schemas.retrain) };
+/** Bodies of the signed webhooks checked against their schema, and what ajv said about the ones that failed. */
+let validated: number;
+let schemaProblems: string[];
+function checkSchema(r: Received): void {
+  if (r.channel !== 'alert' && r.channel !== 'retrain') return;
+  const validate = validators[r.channel];
+  validated++;
+  if (!validate(JSON.parse(r.body)))
+    for (const e of validate.errors ?? []) schemaProblems.push(`${r.channel} ${r.headers['webhook-id']}: ${e.instancePath || '$'} ${e.message} (${e.schemaPath})`);
+}
+
 function verified(r: Received): { type: string; data: Record<string, unknown> } {
   const secret = r.channel === 'alert' ? ALERT_SECRET : RETRAIN_SECRET;
   return new Webhook(secret).verify(r.body, r.headers as Record<string, string>) as { type: string; data: Record<string, unknown> };
@@ -55,6 +72,7 @@ function startReceiver(): Promise<void> {
     const channel = req.url!.slice(1) as Channel;
     const r: Received = { channel, headers: req.headers, body: Buffer.concat(chunks).toString(), at: Date.now() };
     received.push(r);
+    checkSchema(r);
     const a = answer[channel](received.filter((x) => x.channel === channel).length);
     if (a === 'hang-up') return req.socket.destroy();
     if (a.status === 200 && (channel === 'alert' || channel === 'retrain')) {
@@ -149,7 +167,14 @@ beforeEach(() => {
   received = [];
   arrivals = new Map();
   processed = [];
+  validated = 0;
+  schemaProblems = [];
   answer = { alert: ok, pagerduty: () => ({ status: 202 }), slack: ok, retrain: ok };
+});
+
+afterEach(() => {
+  // Every alert and retraining body any test received is what docs/webhooks.md documents.
+  expect(schemaProblems).toEqual([]);
 });
 
 // ── driving it ────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -295,9 +320,9 @@ describe('incidents, end to end', () => {
     expect(event).toMatchObject({
       type: 'incident.opened',
       data: {
-        incident: { id: incidentId, model, version: '1', kind: 'collapsed', status: 'open', flaggedWindows: 1 },
-        latestFlaggedWindow: { verdict: 'collapsed', n: 300, topLabel: 'rain', topShare: 1 },
-        statusUrl: `https://labelwatch.example.test/incidents/${incidentId}`,
+        incident: { id: incidentId, model, version: '1', kind: 'collapsed', status: 'open', flagged_windows: 1 },
+        latest_flagged_window: { verdict: 'collapsed', n: 300, top_label: 'rain', top_share: 1 },
+        status_url: `https://labelwatch.example.test/incidents/${incidentId}`,
       },
     });
     expect(() => new Webhook(RETRAIN_SECRET).verify(opened.body, opened.headers as Record<string, string>)).toThrow();
@@ -308,17 +333,21 @@ describe('incidents, end to end', () => {
     const request = verified(retrain);
     expect(request.type).toBe('retrain.requested');
     expect(request.data).toMatchObject({
-      idempotencyKey: incidentId,
+      idempotency_key: incidentId,
+      incident_id: incidentId,
       model,
       version: '1',
       verdict: 'collapsed',
-      windows: { first: { start: new Date(first * 1000).toISOString(), end: new Date((first + 60) * 1000).toISOString() }, flagged: 1, lengthSeconds: 60 },
-      statistics: { n: 300, topLabel: 'rain', topShare: 1 },
+      windows: { first: { start: new Date(first * 1000).toISOString(), end: new Date((first + 60) * 1000).toISOString() }, flagged: 1, length_seconds: 60 },
+      statistics: { n: 300, top_label: 'rain', top_share: 1 },
     });
     const remedies = request.data.remedies as { kind: string }[];
     // seattle-weather was trained with class weights: the imbalance remedy is resampling, not class weights again.
     expect(remedies.map((r) => r.kind)).toEqual(expect.arrayContaining(['resample', 'collect_data']));
     expect((request.data.diagnoses as { evidence: unknown }[]).every((d) => typeof d.evidence === 'object')).toBe(true);
+    expect(remedies.find((r) => r.kind === 'resample')).toMatchObject({ target_per_label: 513, add_per_label: { drizzle: 471, fog: 432, rain: 0, snow: 492, sun: 1 } });
+    // Both signed webhooks' bodies (opened, resolved, the retraining request) were checked against their schemas.
+    expect(validated).toBe(3);
 
     // PagerDuty: exactly the documented fields; trigger and resolve share the dedup_key.
     const [trigger, resolve] = of('pagerduty').map(json);

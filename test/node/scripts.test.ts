@@ -43,6 +43,7 @@ function run(script: string, args: string[], onStart?: (pid: number, output: () 
 const SCRIPTS: [string, string][] = [
   ['scripts/dev.ts', 'usage: npm start'],
   ['scripts/generate-registry.ts', 'usage: npm run registry'],
+  ['scripts/generate-webhook-docs.ts', 'usage: npm run docs:webhooks'],
   ['scripts/train.ts', 'usage: npm run train'],
   ['scripts/bench-serve.ts', 'usage: npm run bench:serve'],
   ['scripts/bench-monitor.ts', 'usage: npm run bench:monitor'],

@@ -42,25 +42,25 @@ describe('alert webhook payload', () => {
       version: '1',
       kind: 'collapsed',
       status: 'open',
-      firstWindow: { start: new Date(START * 1000).toISOString(), end: new Date((START + WINDOW) * 1000).toISOString() },
-      lastWindow: { start: new Date(START * 1000).toISOString(), end: new Date((START + WINDOW) * 1000).toISOString() },
-      flaggedWindows: 1,
-      resolvedBy: null,
-      healthyStreak: 0,
+      first_window: { start: new Date(START * 1000).toISOString(), end: new Date((START + WINDOW) * 1000).toISOString() },
+      last_window: { start: new Date(START * 1000).toISOString(), end: new Date((START + WINDOW) * 1000).toISOString() },
+      flagged_windows: 1,
+      resolved_by: null,
+      healthy_streak: 0,
     });
-    expect(p.data.latestFlaggedWindow).toMatchObject({ verdict: 'collapsed', n: 300, topLabel: 'rain', topShare: 1, dominantLabel: 'rain' });
+    expect(p.data.latest_flagged_window).toMatchObject({ verdict: 'collapsed', n: 300, top_label: 'rain', top_share: 1, dominant_label: 'rain' });
     expect(p.data.diagnoses.map((d) => d.kind)).toEqual(['insufficient_data', 'class_imbalance']);
     // The model was trained with class weights already: it is not told to add them, only to resample.
     expect(p.data.remedies.map((r) => r.kind)).toEqual(['collect_data', 'augment', 'resample']);
     for (const r of p.data.remedies) expect(r.sentence.length).toBeGreaterThan(10);
-    expect(p.data.statusUrl).toBe('https://labelwatch.example.test/incidents/inc_01KWQ4M2Z8E3T5V7X9Y1B3D5F7');
+    expect(p.data.status_url).toBe('https://labelwatch.example.test/incidents/inc_01KWQ4M2Z8E3T5V7X9Y1B3D5F7');
     // The body survives a JSON round trip unchanged: what is stored is what is sent.
     expect(JSON.parse(JSON.stringify(p))).toEqual(p);
   });
 
   it('names escalation incident.updated and resolution incident.resolved', () => {
     expect(alertPayload(escalatedNotice())).toMatchObject({ type: 'incident.updated', data: { incident: { kind: 'collapsed', id: 'inc_partial' } } });
-    expect(alertPayload(resolvedNotice())).toMatchObject({ type: 'incident.resolved', data: { incident: { status: 'resolved', resolvedBy: 'monitor', healthyStreak: 3 } } });
+    expect(alertPayload(resolvedNotice())).toMatchObject({ type: 'incident.resolved', data: { incident: { status: 'resolved', resolved_by: 'monitor', healthy_streak: 3 } } });
   });
 
   it('is signed so that standardwebhooks verifies it, with the same webhook-id on every attempt', () => {
@@ -85,16 +85,16 @@ describe('retraining webhook payload', () => {
     const p = retrainPayload(notice);
     expect(p.type).toBe('retrain.requested');
     const d = p.data;
-    expect(d.idempotencyKey).toBe(incident.id);
-    expect(d).toMatchObject({ incidentId: incident.id, model: 'seattle-weather', version: '1', verdict: 'collapsed' });
+    expect(d.idempotency_key).toBe(incident.id);
+    expect(d).toMatchObject({ incident_id: incident.id, model: 'seattle-weather', version: '1', verdict: 'collapsed' });
     expect(d.windows).toEqual({
       first: { start: new Date(START * 1000).toISOString(), end: new Date((START + WINDOW) * 1000).toISOString() },
       last: { start: new Date(START * 1000).toISOString(), end: new Date((START + WINDOW) * 1000).toISOString() },
       flagged: 1,
-      lengthSeconds: WINDOW,
+      length_seconds: WINDOW,
     });
     // alpha: the per-window false-alarm bound of one false page a year over 60-s windows.
-    expect(d.statistics).toMatchObject({ n: 300, topLabel: 'rain', topShare: 1 });
+    expect(d.statistics).toMatchObject({ n: 300, top_label: 'rain', top_share: 1 });
     expect(d.statistics!.alpha).toBeCloseTo(60 / (365.25 * 86_400), 15);
     expect(d.statistics!.labels.map((l) => [l.label, l.count])).toEqual([
       ['drizzle', 0],
@@ -106,11 +106,11 @@ describe('retraining webhook payload', () => {
     // Diagnoses with their evidence, remedies with their numbers: the model already used class weights, so the
     // imbalance remedy is oversampling every label to the majority's 513 training rows (drizzle 513 − 42 = 471).
     const imbalance = d.diagnoses.find((x) => x.kind === 'class_imbalance')!;
-    expect(imbalance.evidence).toMatchObject({ majorityLabel: 'rain', classWeightUsed: true, trainingCounts: { drizzle: 42, fog: 81, rain: 513, snow: 21, sun: 512 } });
+    expect(imbalance.evidence).toMatchObject({ majority_label: 'rain', class_weight_used: true, training_counts: { drizzle: 42, fog: 81, rain: 513, snow: 21, sun: 512 } });
     expect(d.remedies.find((r) => r.kind === 'class_weight')).toBeUndefined();
-    expect(d.remedies.find((r) => r.kind === 'resample')).toMatchObject({ targetPerLabel: 513, addPerLabel: { drizzle: 471, fog: 432, rain: 0, snow: 492, sun: 1 } });
+    expect(d.remedies.find((r) => r.kind === 'resample')).toMatchObject({ target_per_label: 513, add_per_label: { drizzle: 471, fog: 432, rain: 0, snow: 492, sun: 1 } });
     expect(d.remedies.find((r) => r.kind === 'collect_data')).toMatchObject({ labels: expect.arrayContaining(['snow']) });
-    expect(d.statusUrl).toBe(notice.statusUrl);
+    expect(d.status_url).toBe(notice.statusUrl);
   });
 });
 

@@ -1,8 +1,12 @@
 // The generic alert webhook and the Standard Webhooks signature it shares with the retraining webhook.
 // Body `{type, timestamp, data}` as the Standard Webhooks spec recommends; events incident.opened,
-// incident.updated (escalation only) and incident.resolved. docs/webhooks.md has the JSON Schema.
+// incident.updated (escalation only) and incident.resolved. The shape is src/contract/webhooks.ts's AlertWebhook
+// (docs/webhooks.md has its JSON Schema).
 import { Webhook } from 'standardwebhooks';
-import { headline, incidentSummary, type Notice, type NoticeEvent, windowRange } from '../notice';
+import type { AlertEventType, AlertPayload } from '../../contract/webhooks';
+import { headline, type Notice, type NoticeEvent, windowRange } from '../notice';
+
+export type { AlertEventType };
 
 /** An HTTP POST ready to send. */
 export interface HttpRequest {
@@ -11,15 +15,14 @@ export interface HttpRequest {
   body: string;
 }
 
-export type AlertEventType = 'incident.opened' | 'incident.updated' | 'incident.resolved';
-
 export const ALERT_EVENT: Record<NoticeEvent, AlertEventType> = {
   opened: 'incident.opened',
   escalated: 'incident.updated',
   resolved: 'incident.resolved',
 };
 
-export function alertPayload(n: Notice) {
+/** The alert webhook's body: the monitor's incident in the wire's names (snake_case), here and nowhere else. */
+export function alertPayload(n: Notice): AlertPayload {
   const i = n.incident;
   const w = i.latest;
   return {
@@ -27,20 +30,31 @@ export function alertPayload(n: Notice) {
     timestamp: new Date(n.at).toISOString(),
     data: {
       summary: headline(n),
-      incident: { ...incidentSummary(n), healthyStreak: i.healthyStreak },
-      latestFlaggedWindow: {
+      incident: {
+        id: i.id,
+        model: i.model,
+        version: i.version,
+        kind: i.kind,
+        status: i.status,
+        first_window: windowRange(i.firstWindowStart, n.windowSeconds),
+        last_window: windowRange(i.lastWindowStart, n.windowSeconds),
+        flagged_windows: i.flaggedWindows,
+        resolved_by: n.resolvedBy,
+        healthy_streak: i.healthyStreak,
+      },
+      latest_flagged_window: {
         ...windowRange(w.windowStart, n.windowSeconds),
         verdict: w.verdict,
         n: w.n,
-        topLabel: w.topLabel,
-        topShare: w.topShare,
-        dominantLabel: w.dominantLabel,
-        vanishedLabels: w.vanishedLabels,
+        top_label: w.topLabel,
+        top_share: w.topShare,
+        dominant_label: w.dominantLabel,
+        vanished_labels: w.vanishedLabels,
         reason: w.reason,
       },
       diagnoses: i.diagnoses.map((d) => ({ kind: d.kind, confidence: d.confidence, sentence: d.sentence })),
       remedies: i.remedies.map((r) => ({ kind: r.kind, sentence: r.sentence })),
-      statusUrl: n.statusUrl,
+      status_url: n.statusUrl,
     },
   };
 }

@@ -101,7 +101,8 @@ export function retrainShown(payload: unknown): string | null {
   if (typeof payload !== 'object' || payload === null) return null;
   const p = payload as { type?: unknown; timestamp?: unknown; data?: unknown };
   if (typeof p.data !== 'object' || p.data === null) return null;
-  const { statusUrl: _link, ...data } = p.data as Record<string, unknown>;
+  // status_url; statusUrl in deliveries stored before the payloads were snake_case.
+  const { status_url: _link, statusUrl: _oldLink, ...data } = p.data as Record<string, unknown>;
   return redactUrls(JSON.stringify({ type: p.type, timestamp: p.timestamp, data }, null, 2));
 }
 
