@@ -66,10 +66,9 @@ export function parseTfServing(body: unknown, features: FeatureSpec[], maxInstan
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     return { ok: false, error: 'body: expected a JSON object with "instances"' };
   const b = body as Record<string, unknown>;
-  if (!has(b, 'instances')) {
-    const hint = has(b, 'inputs') ? ' (the columnar "inputs" format is not supported; use the row format)' : '';
-    return { ok: false, error: `instances: missing${hint}; send {"instances": [[...], ...]}` };
-  }
+  // A body with "inputs" never gets here: parseTfPredict takes it to the columnar parser, and :classify sends only
+  // bodies with "instances".
+  if (!has(b, 'instances')) return { ok: false, error: 'instances: missing; send {"instances": [[...], ...]}' };
   const instances = b.instances;
   if (!Array.isArray(instances)) return { ok: false, error: `instances: expected an array, got ${describe(instances)}` };
   if (instances.length === 0) return { ok: false, error: 'instances: expected at least one instance' };

@@ -49,7 +49,8 @@ describe('parseTfServing', () => {
     ['an unknown feature', { instances: [{ a: 1, b: 2, c: 3, d: 4 }] }, 'instances[0].d: unknown feature (expected a, b, c)'],
     ['a feature name from the prototype', { instances: [{ a: 1, b: 2, constructor: 3 }] }, 'instances[0].constructor: unknown feature (expected a, b, c)'],
     ['a non-number by name', { instances: [{ a: 1, b: '2', c: 3 }] }, 'instances[0].b: expected a finite number, got the string "2"'],
-    ['the columnar format', { inputs: { a: [1] } }, 'instances: missing (the columnar "inputs" format is not supported; use the row format); send {"instances": [[...], ...]}'],
+    // Only reached by calling parseTfServing itself: parseTfPredict takes "inputs" to the columnar parser.
+    ['the columnar format', { inputs: { a: [1] } }, 'instances: missing; send {"instances": [[...], ...]}'],
   ])('rejects %s', (_what, body, message) => {
     expect(errorOf(tf(body))).toBe(message);
   });
