@@ -5,7 +5,7 @@ import { clock, duration, percent, redactUrls, topLabel } from '../../src/format
 import { bucketSeconds, fittedSeconds, MAX_BARS, parseRange, RANGES, spanOf } from '../../src/routes/status/range';
 import { barVerdict } from '../../src/db/status';
 import { flaggedRuns } from '../../src/routes/status/model-details';
-import { timelineOf } from '../../src/routes/status/incident-page';
+import { retrainShown, timelineOf } from '../../src/routes/status/incident-page';
 import { describeChannels, pagedChannels } from '../../src/incidents/channels';
 import { loadConfig } from '../../src/config';
 import type { Incident } from '../../src/monitor/incident';
@@ -219,5 +219,17 @@ describe('idle windows', () => {
     expect(isFlagged('collapsed', false)).toBe(true);
     expect(isFlagged('receiving', true)).toBe(false);
     expect(isFlagged('healthy', true)).toBe(false);
+  });
+});
+
+describe('the retraining request as the incident page shows it', () => {
+  it('drops the status URL (status_url, or statusUrl in a delivery stored before the rename) and blanks other URLs', () => {
+    const data = { model: 'm', incident_id: 'inc_1', note: 'see https://train.example.test/x' };
+    for (const link of [{ status_url: 'https://lw.example/incidents/inc_1' }, { statusUrl: 'https://lw.example/incidents/inc_1' }]) {
+      const shown = retrainShown({ type: 'retrain.requested', timestamp: 't', data: { ...data, ...link } })!;
+      expect(shown).toContain('"incident_id": "inc_1"');
+      expect(shown).not.toMatch(/status_?url|lw\.example|train\.example/i);
+    }
+    expect(retrainShown(null)).toBeNull();
   });
 });
