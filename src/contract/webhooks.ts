@@ -14,9 +14,6 @@ const INCIDENT_ID = /^inc_[0-9A-Z]{26}$/;
 /** A time window `[start, end)`, ISO 8601 UTC. */
 export const WebhookWindow = v.pipe(v.strictObject({ start: instant(), end: instant() }), v.description('A window [start, end), ISO 8601 UTC.'));
 
-/** Numbers keyed by label name (class weights, rows per label). */
-export const LabelNumbers = v.pipe(v.record(v.string(), v.number()), v.description('Keyed by label name.'));
-
 export const IncidentKind = v.pipe(
   v.picklist(['partial_collapse', 'collapsed', 'model_defect']),
   v.description(
