@@ -1,8 +1,10 @@
 // The JSON the API answers, one schema per shape: handlers type their bodies with these (InferOutput), and
 // /openapi.json describes the responses with the same schemas. Names on the wire are snake_case throughout, as TF
-// Serving and KServe write theirs. Maps keyed by a label or feature name are records.
+// Serving and KServe write theirs, including inside the monitor's evaluation, diagnoses and remedies (the monitor
+// core's camelCase objects are converted by contract/wire.ts). Maps keyed by a label or feature name are records.
 import * as v from 'valibot';
 import { FeatureSpecSchema, MonitorOverridesSchema, TrainingInfoSchema } from '../serving/metadata';
+import { Diagnosis, IncidentKind, Remedy, Verdict } from './webhooks';
 
 const instant = v.pipe(v.string(), v.description('ISO 8601, UTC.'));
 const nullableInstant = v.nullable(instant);
@@ -139,6 +141,53 @@ export const V2InferResponse = v.object({
 // --- Windows ---------------------------------------------------------------------------------------------------
 
 const nullableNumber = v.nullable(v.number());
+const fitTest = v.nullable(v.strictObject({ statistic: v.number(), df: v.number(), p_value: v.number() }));
+
+/** The detector's verdict on a window with the numbers behind it (docs/detection.md). */
+export const Evaluation = v.pipe(
+  v.strictObject({
+    verdict: Verdict,
+    n: v.number(),
+    statistics: v.strictObject({
+      top_label: v.nullable(v.string()),
+      top_share: nullableNumber,
+      normalized_entropy: v.pipe(nullableNumber, v.description('H / ln k, in [0, 1].')),
+      js_distance: v.pipe(nullableNumber, v.description('Jensen–Shannon distance (base 2) to the baseline.')),
+      chi_square: fitTest,
+      g_test: fitTest,
+      per_label: v.array(
+        v.strictObject({
+          label: v.string(),
+          count: v.number(),
+          share: nullableNumber,
+          reference_share: v.pipe(v.number(), v.description("The label's share in the baseline.")),
+          scatter: v.number(),
+          p_low: v.number(),
+          p_high: v.number(),
+          up: v.pipe(v.number(), v.description('Takes-over CUSUM / threshold (1 flags).')),
+          down: v.pipe(nullableNumber, v.description('Vanishes CUSUM / threshold (1 flags); null when not watched.')),
+        }),
+      ),
+    }),
+    vanished_labels: v.array(v.string()),
+    dominant_label: v.pipe(v.nullable(v.string()), v.description('The label it collapsed onto (collapsed only).')),
+    alpha: v.pipe(v.number(), v.description('The per-window false-alarm bound.')),
+    min_predictions: v.number(),
+    required_predictions: v.number(),
+    baseline: v.strictObject({
+      source: v.picklist(['seasonal', 'trailing', 'held_out_predictions', 'training_labels']),
+      predictions: v.number(),
+      seasonality: v.picklist(['none', 'daily', 'weekly', 'yearly']),
+    }),
+    evidence: v.strictObject({ threshold: v.number(), false_page_budget: v.number(), accumulated: v.number() }),
+    drift: v.nullable(
+      v.strictObject({ distance: v.number(), labels: v.array(v.strictObject({ label: v.string(), share: v.number(), reference: v.number() })) }),
+    ),
+    known_defect: v.boolean(),
+    reason: v.string(),
+  }),
+  v.description("The detector's verdict with its statistics."),
+);
 
 export const WindowView = v.object({
   version: v.string(),
@@ -159,10 +208,10 @@ export const WindowView = v.object({
     v.record(v.string(), v.object({ mean: nullableNumber, std: nullableNumber, min: nullableNumber, max: nullableNumber, zero_share: nullableNumber })),
     v.description('Input statistics per feature.'),
   ),
-  verdict: v.nullable(v.string()),
-  evaluation: v.pipe(v.unknown(), v.description("The detector's evaluation (statistics), null until judged.")),
-  diagnoses: v.unknown(),
-  remedies: v.unknown(),
+  verdict: v.nullable(Verdict),
+  evaluation: v.pipe(v.nullable(Evaluation), v.description('Null until judged.')),
+  diagnoses: v.pipe(v.nullable(v.array(Diagnosis)), v.description('Probable causes, most confident first (flagged windows); null until judged.')),
+  remedies: v.nullable(v.array(Remedy)),
 });
 
 export const WindowsResponse = v.object({
@@ -179,7 +228,7 @@ export const WindowsResponse = v.object({
 export const IncidentLatest = v.pipe(
   v.object({
     window_start: instant,
-    verdict: v.string(),
+    verdict: IncidentKind,
     n: v.number(),
     top_label: v.nullable(v.string()),
     top_share: nullableNumber,
@@ -194,7 +243,7 @@ export const IncidentView = v.object({
   id: v.string(),
   model: v.string(),
   version: v.string(),
-  kind: v.string(),
+  kind: IncidentKind,
   status: v.picklist(['open', 'acknowledged', 'resolved']),
   first_window_start: instant,
   last_window_start: instant,
@@ -229,7 +278,7 @@ export const IncidentWindow = v.object({
   end: instant,
   n: v.number(),
   closed: v.boolean(),
-  verdict: v.nullable(v.string()),
+  verdict: v.nullable(Verdict),
   reason: v.nullable(v.string()),
   counts: byLabel,
 });
@@ -237,10 +286,10 @@ export const IncidentWindow = v.object({
 export const IncidentDetail = v.intersect([
   IncidentView,
   v.object({
-  diagnoses: v.pipe(v.array(v.unknown()), v.description('Probable causes with their evidence, most confident first.')),
-  remedies: v.pipe(v.array(v.unknown()), v.description('What to change, with the numbers.')),
-  windows: v.array(IncidentWindow),
-  deliveries: v.array(DeliveryView),
+    diagnoses: v.pipe(v.array(Diagnosis), v.description('Probable causes with their evidence, most confident first.')),
+    remedies: v.pipe(v.array(Remedy), v.description("What to change, with the numbers, in the diagnoses' order.")),
+    windows: v.array(IncidentWindow),
+    deliveries: v.array(DeliveryView),
   }),
 ]);
 
@@ -251,5 +300,7 @@ export type IncidentViewBody = v.InferOutput<typeof IncidentView>;
 export type IncidentDetailBody = v.InferOutput<typeof IncidentDetail>;
 export type DeliveryViewBody = v.InferOutput<typeof DeliveryView>;
 export type IncidentWindowBody = v.InferOutput<typeof IncidentWindow>;
+export type WireEvaluation = v.InferOutput<typeof Evaluation>;
+export type IncidentLatestBody = v.InferOutput<typeof IncidentLatest>;
 export type WindowViewBody = v.InferOutput<typeof WindowView>;
 export type WindowsBody = v.InferOutput<typeof WindowsResponse>;

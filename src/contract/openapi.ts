@@ -28,6 +28,7 @@ const COMPONENTS = {
   V2ModelMetadata: api.V2ModelMetadata,
   V2InferRequest: api.V2InferRequest,
   V2InferResponse: api.V2InferResponse,
+  Evaluation: api.Evaluation,
   WindowView: api.WindowView,
   WindowsResponse: api.WindowsResponse,
   IncidentLatest: api.IncidentLatest,

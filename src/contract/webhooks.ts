@@ -3,6 +3,8 @@
 // from these schemas (they import the types only, so no schema reaches the Worker bundle); docs/webhooks.md's JSON
 // Schemas (npm run docs:webhooks) and the `webhooks` of /openapi.json are converted from them. Every field we define
 // is snake_case; maps keyed by a label name (class weights, counts per label) keep the labels as their keys.
+// `Diagnosis`, `Remedy` and `Verdict` are also the API's (contract/api.ts): the windows and incidents API and the
+// retraining webhook carry diagnoses and remedies in one shape, built by one converter (contract/wire.ts).
 import * as v from 'valibot';
 
 const instant = (description?: string) =>
@@ -20,7 +22,8 @@ export const IncidentKind = v.pipe(
     'Severity of a traffic incident (only ever escalates), or model_defect: the package\'s own held-out answers lack labels (reported once per version).',
   ),
 );
-const VERDICTS = ['healthy', 'drift', 'collapsed', 'partial_collapse', 'insufficient_data', 'no_traffic'] as const;
+/** A window's verdict (the windows API's `verdict`, a diagnosis's `window_verdict`). */
+export const Verdict = v.picklist(['healthy', 'drift', 'collapsed', 'partial_collapse', 'insufficient_data', 'no_traffic']);
 
 export const DiagnosisKind = v.picklist(['preprocessing_lost_variance', 'scaler_missing', 'class_imbalance', 'insufficient_data', 'degenerate_model']);
 export const RemedyKind = v.picklist(['class_weight', 'resample', 'scaler', 'fix_preprocessing', 'collect_data', 'augment', 'learning_rate', 'capacity']);
@@ -80,7 +83,7 @@ export const Diagnosis = v.pipe(
           largest: v.strictObject({ name: v.string(), magnitude: v.number() }),
           smallest: v.strictObject({ name: v.string(), magnitude: v.number() }),
           probes: v.nullable(ProbeSummary),
-          window_verdict: v.picklist(VERDICTS),
+          window_verdict: Verdict,
         }),
       ]),
     ),

@@ -1,6 +1,7 @@
 // The admin API over incidents and their deliveries: list, inspect, acknowledge, resolve by hand, and retry a dead
 // delivery. Every route needs `Authorization: Bearer <ADMIN_TOKEN>`; without ADMIN_TOKEN the API is off (403),
-// never open. Responses carry no payload, URL or secret of a delivery.
+// never open. Responses carry no payload, URL or secret of a delivery. The incident state the monitor core stored
+// (camelCase) is converted to the wire's names by contract/wire.ts.
 import { Hono, type MiddlewareHandler } from 'hono';
 import { retryDelivery } from '../incidents/outbox';
 import { acknowledge, resolveIncident } from '../incidents/track';
@@ -20,6 +21,7 @@ import { bearerToken, secretsEqual } from './auth';
 import { jsonError } from './errors';
 import { IncidentsQuery, parseQuery } from '../contract/query';
 import type { DeliveryViewBody, IncidentDetailBody, IncidentViewBody, IncidentWindowBody } from '../contract/api';
+import { diagnosisOnWire, flaggedWindowOnWire, remedyOnWire } from '../contract/wire';
 
 type App = { Bindings: Env };
 
@@ -56,16 +58,7 @@ function incidentView(row: IncidentRow, publicUrl: string | null): IncidentViewB
     acknowledged_at: isoOrNull(row.acknowledgedAt),
     resolved_at: isoOrNull(row.resolvedAt),
     resolved_by: row.resolvedBy,
-    latest: {
-      window_start: iso(latest.windowStart),
-      verdict: latest.verdict,
-      n: latest.n,
-      top_label: latest.topLabel,
-      top_share: latest.topShare,
-      dominant_label: latest.dominantLabel,
-      vanished_labels: latest.vanishedLabels,
-      reason: latest.reason,
-    },
+    latest: { window_start: iso(latest.windowStart), ...flaggedWindowOnWire(latest) },
     status_url: incidentUrlOf(publicUrl, row.id),
   };
 }
@@ -101,8 +94,8 @@ async function incidentDetail(d1: D1Database, row: IncidentRow, publicUrl: strin
   const [windows, deliveries] = await Promise.all([incidentWindows(d1, row, WINDOWS_SHOWN), incidentDeliveries(d1, row.id)]);
   return {
     ...incidentView(row, publicUrl),
-    diagnoses: state.diagnoses,
-    remedies: state.remedies,
+    diagnoses: state.diagnoses.map(diagnosisOnWire),
+    remedies: state.remedies.map(remedyOnWire),
     windows: windows.map(windowView),
     deliveries: deliveries.map(deliveryView),
   };

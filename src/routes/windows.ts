@@ -1,5 +1,6 @@
 // GET /v1/models/{name}/windows: the served version's time windows as D1 holds them, newest first. HTTP only:
-// parameters are checked here, the rows come from db/windows.ts, the statistics from monitor/window.ts.
+// parameters are checked here, the rows come from db/windows.ts, the statistics from monitor/window.ts; the stored
+// evaluation, diagnoses and remedies are converted to the wire's names by contract/wire.ts.
 import { Hono } from 'hono';
 import { configOf, type Env } from '../config';
 import { listWindows, type StoredWindow } from '../db/windows';
@@ -12,6 +13,7 @@ import { requireApiKey } from './auth';
 import { jsonError } from './errors';
 import { parseQuery, WindowsQuery } from '../contract/query';
 import type { WindowsBody, WindowViewBody } from '../contract/api';
+import { diagnosisOnWire, evaluationOnWire, remedyOnWire } from '../contract/wire';
 
 type App = { Bindings: Env };
 
@@ -50,9 +52,9 @@ function windowView(metadata: ModelMetadata, { window: w, labels, features }: St
     zero_rows: w.zeroRows,
     features: featureStats,
     verdict: w.verdict,
-    evaluation: w.evaluation ?? null,
-    diagnoses: w.diagnoses ?? null,
-    remedies: w.remedies ?? null,
+    evaluation: w.evaluation ? evaluationOnWire(w.evaluation) : null,
+    diagnoses: w.diagnoses ? w.diagnoses.map(diagnosisOnWire) : null,
+    remedies: w.remedies ? w.remedies.map(remedyOnWire) : null,
   };
 }
 

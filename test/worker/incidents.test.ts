@@ -311,6 +311,18 @@ describe('admin API', () => {
     // The model already trained with class weights: the imbalance remedy is resampling, not class weights again.
     expect(body.remedies.map((r: { kind: string }) => r.kind)).toContain('resample');
     expect(body.remedies.map((r: { kind: string }) => r.kind)).not.toContain('class_weight');
+    // In the wire's names (snake_case), the same shape as the retraining webhook's; label-keyed maps keep the labels.
+    const imbalance = body.diagnoses.find((d: { kind: string }) => d.kind === 'class_imbalance');
+    expect(Object.keys(imbalance.evidence).sort()).toEqual(
+      ['class_weight_used', 'dominant_label', 'imbalance_ratio', 'inputs_look_like_training', 'majority_label', 'training_counts', 'vanished_labels'],
+    );
+    expect(imbalance.evidence).toMatchObject({ class_weight_used: true, dominant_label: 'rain', training_counts: weather.training.label_counts });
+    const insufficient = body.diagnoses.find((d: { kind: string }) => d.kind === 'insufficient_data');
+    expect(Object.keys(insufficient.evidence).sort()).toEqual(['features', 'required_per_label', 'rule', 'short_labels']);
+    const resample = body.remedies.find((r: { kind: string }) => r.kind === 'resample');
+    expect(resample).toMatchObject({ diagnosis: 'class_imbalance', strategy: 'oversample', target_per_label: Math.max(...Object.values(weather.training.label_counts)) });
+    expect(Object.keys(resample.add_per_label).sort()).toEqual([...weather.labels].sort());
+    expect(Object.keys(body.latest).sort()).toEqual(['dominant_label', 'n', 'reason', 'top_label', 'top_share', 'vanished_labels', 'verdict', 'window_start']);
     expect(body.deliveries).toHaveLength(4);
     const slack = body.deliveries.find((d: { channel: string }) => d.channel === 'slack');
     expect(slack).toMatchObject({ event: 'incident.opened', status: 'dead', attempts: 8, last_status_code: 503, last_error: 'HTTP 503 (gave up after 8 attempts)' });

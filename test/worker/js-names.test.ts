@@ -77,7 +77,7 @@ interface ApiWindow {
   shares: Record<string, number>;
   features: Record<string, { mean: number | null; std: number | null; min: number | null; max: number | null; zero_share: number | null }>;
   verdict: string | null;
-  evaluation: { verdict: string; n: number; statistics: { perLabel: { label: string; count: number }[] }; dominantLabel?: string } | null;
+  evaluation: { verdict: string; n: number; statistics: { per_label: { label: string; count: number }[] }; dominant_label: string | null } | null;
 }
 
 async function windowAt(start: number): Promise<ApiWindow> {
@@ -122,7 +122,7 @@ describe('labels and features named constructor, __proto__, toString, valueOf', 
     });
     expect(w.verdict).toBe('healthy');
     expect(w.evaluation!.n).toBe(100);
-    expect(w.evaluation!.statistics.perLabel.map((l) => [l.label, l.count])).toEqual(Object.entries(w.counts));
+    expect(w.evaluation!.statistics.per_label.map((l) => [l.label, l.count])).toEqual(Object.entries(w.counts));
   });
 
   it('a collapse onto __proto__ is judged collapsed and opens an incident', async () => {
@@ -134,7 +134,7 @@ describe('labels and features named constructor, __proto__, toString, valueOf', 
     const w = await windowAt(collapsed);
     expect(Object.entries(w.counts)).toEqual([['constructor', 0], ['__proto__', 120], ['toString', 0], ['valueOf', 0]]);
     expect(w.verdict).toBe('collapsed');
-    expect(w.evaluation!.dominantLabel).toBe('__proto__');
+    expect(w.evaluation!.dominant_label).toBe('__proto__');
 
     const incident = await activeIncident(env.DB, 'js-names', '1');
     expect(incident).toMatchObject({ kind: 'collapsed', status: 'open', firstWindowStart: collapsed, flaggedWindows: 1 });

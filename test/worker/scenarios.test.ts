@@ -27,15 +27,16 @@ interface LabelStatistics {
   label: string;
   count: number;
   share: number | null;
-  referenceShare: number;
+  reference_share: number;
 }
 interface Evaluation {
   verdict: string;
   n: number;
-  statistics: { perLabel: LabelStatistics[] };
-  vanishedLabels: string[];
-  dominantLabel?: string;
-  requiredPredictions: number;
+  statistics: { per_label: LabelStatistics[] };
+  vanished_labels: string[];
+  dominant_label: string | null;
+  required_predictions: number;
+  known_defect: boolean;
   reason: string;
 }
 interface Diagnosis {
@@ -96,7 +97,23 @@ async function runScenario(metadata: ModelMetadata, rows: number[][], slot: numb
   expect(window.evaluation).not.toBeNull();
   expect(window.evaluation!.verdict).toBe(window.verdict);
   expect(window.evaluation!.n).toBe(rows.length);
+  // Every field name is snake_case, inside the evaluation, diagnoses and remedies too (the schema in /openapi.json
+  // holds their shapes; this names any camelCase leftover).
+  expect(camelCaseKeys(window)).toEqual([]);
   return { served, window, evaluation: window.evaluation!, diagnoses: window.diagnoses ?? [], remedies: window.remedies ?? [] };
+}
+
+/** Maps keyed by a label or feature name: their keys are names, not field names. */
+const NAME_KEYED = new Set(['counts', 'shares', 'features', 'predicted_counts', 'training_counts', 'weights', 'add_per_label', 'missing_per_label']);
+
+/** Paths of keys that are not snake_case, skipping the name-keyed maps. */
+function camelCaseKeys(value: unknown, path = '$'): string[] {
+  if (Array.isArray(value)) return value.flatMap((x, i) => camelCaseKeys(x, `${path}[${i}]`));
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, x]) => [
+    ...(/^[a-z0-9_]+$/.test(key) ? [] : [`${path}.${key}`]),
+    ...(NAME_KEYED.has(key) && !Array.isArray(x) ? [] : camelCaseKeys(x, `${path}.${key}`)),
+  ]);
 }
 
 const kinds = (xs: { kind: string }[]) => xs.map((x) => x.kind);
@@ -119,7 +136,7 @@ describe('scenarios: held-out rows through predict, aggregators, cron and the wi
     const o = await runScenario(penguins, standardized(penguins, rawPenguins), 0);
     expect(rawPenguins).toHaveLength(86);
     expect(o.window.verdict).toBe('healthy');
-    expect(o.evaluation.vanishedLabels).toEqual([]);
+    expect(o.evaluation.vanished_labels).toEqual([]);
     // Every species answered, near its held-out share (the model is 99% accurate on these rows).
     const truth = tally((penguinsHoldout as Holdout).rows.map((r) => r.label));
     for (const label of penguins.labels) expect(Math.abs((o.served[label] ?? 0) - truth[label])).toBeLessThanOrEqual(3);
@@ -133,7 +150,7 @@ describe('scenarios: held-out rows through predict, aggregators, cron and the wi
     // The weighted model over-answers fog (a consequence of its class weights), but it loses no label: the detector
     // flags collapse and vanishing labels, not a minority answered more often than in training.
     expect(o.window.verdict).toBe('healthy');
-    expect(o.evaluation.vanishedLabels).toEqual([]);
+    expect(o.evaluation.vanished_labels).toEqual([]);
     for (const label of seattle.labels) expect(o.served[label] ?? 0, label).toBeGreaterThan(0);
     expect(o.diagnoses).toEqual([]);
     expect(o.remedies).toEqual([]);
@@ -143,12 +160,12 @@ describe('scenarios: held-out rows through predict, aggregators, cron and the wi
     const o = await runScenario(penguinsUnscaled, rawPenguins, 2);
     expect(o.window.verdict).toBe('collapsed');
     expect(Object.keys(o.served)).toHaveLength(1);
-    expect(o.evaluation.dominantLabel).toBe(Object.keys(o.served)[0]);
+    expect(o.evaluation.dominant_label).toBe(Object.keys(o.served)[0]);
 
     const scaler = diagnosisOf(o, 'scaler_missing');
     expect(scaler.evidence.cause).toBe('trained_unscaled');
-    expect(scaler.evidence.windowVerdict).toBe('collapsed');
-    expect(scaler.evidence.scaleSpread).toBeGreaterThanOrEqual(100);
+    expect(scaler.evidence.window_verdict).toBe('collapsed');
+    expect(scaler.evidence.scale_spread).toBeGreaterThanOrEqual(100);
 
     // Probe evidence: the model's own answers on its 12 labelled probes, run by the cron on the WASM backend. They
     // must be the answers the training script recorded for those probes (argmax of the stored probabilities).
@@ -157,11 +174,11 @@ describe('scenarios: held-out rows through predict, aggregators, cron and the wi
     const expectedAccuracy = probes.filter((p) => penguinsUnscaled.labels[argmax(p.probabilities!)] === p.label).length / probes.length;
     const expectedProbes = {
       probes: probes.length,
-      trueLabels: new Set(probes.map((p) => p.label)).size,
-      predictedLabels: Object.keys(expectedAnswers).length,
-      predictedCounts: expectedAnswers,
+      true_labels: new Set(probes.map((p) => p.label)).size,
+      predicted_labels: Object.keys(expectedAnswers).length,
+      predicted_counts: expectedAnswers,
     };
-    expect(expectedProbes.predictedLabels).toBe(1);
+    expect(expectedProbes.predicted_labels).toBe(1);
     expect(scaler.evidence.probes).toMatchObject(expectedProbes);
     expect(scaler.evidence.probes.accuracy).toBeCloseTo(expectedAccuracy, 12);
     expect(scaler.sentence).toMatch(/answers one label on its own probes/);
@@ -188,18 +205,18 @@ describe('scenarios: held-out rows through predict, aggregators, cron and the wi
     const o = await runScenario(penguins, zeros, 3);
     expect(o.window.verdict).toBe('collapsed');
     expect(o.window.zero_rows).toBe(zeros.length);
-    expect(o.evaluation.dominantLabel).toBe(Object.keys(o.served)[0]);
+    expect(o.evaluation.dominant_label).toBe(Object.keys(o.served)[0]);
 
     const lost = diagnosisOf(o, 'preprocessing_lost_variance');
     expect(o.diagnoses[0].kind).toBe('preprocessing_lost_variance');
-    expect(lost.evidence.zeroRowShare).toBe(1);
+    expect(lost.evidence.zero_row_share).toBe(1);
     expect(lost.evidence.features.map((f: { name: string }) => f.name)).toEqual(penguins.features.map((f) => f.name));
-    for (const f of lost.evidence.features) expect(f).toMatchObject({ observedMean: 0, observedStd: 0, stdRatio: 0 });
+    for (const f of lost.evidence.features) expect(f).toMatchObject({ observed_mean: 0, observed_std: 0, std_ratio: 0 });
     // All-zero rows are lost variance, not a missing scaler; and the model answers its probes correctly, so it is
     // not called degenerate.
     expect(kinds(o.diagnoses)).not.toContain('scaler_missing');
     expect(kinds(o.diagnoses)).not.toContain('degenerate_model');
-    expect(remedyOf(o, 'fix_preprocessing')).toMatchObject({ diagnosis: 'preprocessing_lost_variance', zeroRowShare: 1 });
+    expect(remedyOf(o, 'fix_preprocessing')).toMatchObject({ diagnosis: 'preprocessing_lost_variance', zero_row_share: 1 });
   });
 
   it('penguins fed raw (unscaled) rows → scaler_missing (inputs unscaled) with a scaler remedy carrying the raw mean/std', async () => {
@@ -209,12 +226,12 @@ describe('scenarios: held-out rows through predict, aggregators, cron and the wi
     const scaler = diagnosisOf(o, 'scaler_missing');
     expect(o.diagnoses[0].kind).toBe('scaler_missing');
     expect(scaler.evidence.cause).toBe('inputs_unscaled');
-    expect(scaler.evidence.matchesRawScaler).toBe(true);
+    expect(scaler.evidence.matches_raw_scaler).toBe(true);
     expect(scaler.evidence.features).toHaveLength(penguins.features.length);
     // The window's observed means are the held-out rows' means (computed here from the fixture).
     penguins.features.forEach((spec, i) => {
       const f = scaler.evidence.features.find((x: { name: string }) => x.name === spec.name);
-      expect(f.observedMean).toBeCloseTo(mean(column(rawPenguins, i)), 6);
+      expect(f.observed_mean).toBeCloseTo(mean(column(rawPenguins, i)), 6);
     });
     expect(kinds(o.diagnoses)).not.toContain('degenerate_model');
 
@@ -231,15 +248,15 @@ describe('scenarios: held-out rows through predict, aggregators, cron and the wi
   it('seattle-weather-unweighted on every held-out row → partial_collapse losing fog and drizzle; class_imbalance; class_weight n/(k·n_c)', async () => {
     const o = await runScenario(seattleUnweighted, standardized(seattleUnweighted, rawSeattle), 5);
     expect(o.window.verdict).toBe('partial_collapse');
-    expect([...o.evaluation.vanishedLabels].sort()).toEqual(['drizzle', 'fog']);
+    expect([...o.evaluation.vanished_labels].sort()).toEqual(['drizzle', 'fog']);
     expect(o.served.fog ?? 0).toBe(0);
     expect(o.served.drizzle ?? 0).toBe(0);
     expect(o.evaluation.reason).toMatch(/fog/);
     expect(o.evaluation.reason).toMatch(/drizzle/);
 
     const imbalance = diagnosisOf(o, 'class_imbalance');
-    expect(imbalance.evidence).toMatchObject({ classWeightUsed: false, majorityLabel: 'rain', inputsLookLikeTraining: true });
-    expect([...imbalance.evidence.vanishedLabels].sort()).toEqual(['drizzle', 'fog']);
+    expect(imbalance.evidence).toMatchObject({ class_weight_used: false, majority_label: 'rain', inputs_look_like_training: true });
+    expect([...imbalance.evidence.vanished_labels].sort()).toEqual(['drizzle', 'fog']);
     // The held-out rows are standardized correctly: no input-side diagnosis.
     expect(kinds(o.diagnoses)).not.toContain('scaler_missing');
     expect(kinds(o.diagnoses)).not.toContain('preprocessing_lost_variance');
@@ -270,7 +287,7 @@ describe('scenarios: held-out rows through predict, aggregators, cron and the wi
     const defect = JSON.parse(results[0].state);
     expect([...defect.labels].sort()).toEqual(['drizzle', 'fog']);
     expect(defect.remedies.map((r: Remedy) => r.kind)).toContain('class_weight');
-    expect(o.evaluation).toMatchObject({ knownDefect: true });
+    expect(o.evaluation).toMatchObject({ known_defect: true });
   });
 
   it('a window of 5 predictions → insufficient_data, and no diagnosis', async () => {
@@ -278,7 +295,7 @@ describe('scenarios: held-out rows through predict, aggregators, cron and the wi
     // carries the evidence of the collapses above: the detector judges a version's windows as one sequence.)
     const o = await runScenario(seattle, standardized(seattle, rawSeattle).slice(0, 5), 6);
     expect(o.window.verdict).toBe('insufficient_data');
-    expect(o.evaluation.requiredPredictions).toBeGreaterThanOrEqual(config.minPredictions);
+    expect(o.evaluation.required_predictions).toBeGreaterThanOrEqual(config.minPredictions);
     expect(o.evaluation.reason).toMatch(/^5 predictions so far; \d+ are needed/);
     expect(o.diagnoses).toEqual([]);
     expect(o.remedies).toEqual([]);

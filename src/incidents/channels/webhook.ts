@@ -4,6 +4,7 @@
 // (docs/webhooks.md has its JSON Schema).
 import { Webhook } from 'standardwebhooks';
 import type { AlertEventType, AlertPayload } from '../../contract/webhooks';
+import { flaggedWindowOnWire } from '../../contract/wire';
 import { headline, type Notice, type NoticeEvent, windowRange } from '../notice';
 
 export type { AlertEventType };
@@ -21,7 +22,7 @@ export const ALERT_EVENT: Record<NoticeEvent, AlertEventType> = {
   resolved: 'incident.resolved',
 };
 
-/** The alert webhook's body: the monitor's incident in the wire's names (snake_case), here and nowhere else. */
+/** The alert webhook's body: the monitor's incident in the wire's names (snake_case; the flagged window by contract/wire.ts). */
 export function alertPayload(n: Notice): AlertPayload {
   const i = n.incident;
   const w = i.latest;
@@ -42,16 +43,7 @@ export function alertPayload(n: Notice): AlertPayload {
         resolved_by: n.resolvedBy,
         healthy_streak: i.healthyStreak,
       },
-      latest_flagged_window: {
-        ...windowRange(w.windowStart, n.windowSeconds),
-        verdict: w.verdict,
-        n: w.n,
-        top_label: w.topLabel,
-        top_share: w.topShare,
-        dominant_label: w.dominantLabel,
-        vanished_labels: w.vanishedLabels,
-        reason: w.reason,
-      },
+      latest_flagged_window: { ...windowRange(w.windowStart, n.windowSeconds), ...flaggedWindowOnWire(w) },
       diagnoses: i.diagnoses.map((d) => ({ kind: d.kind, confidence: d.confidence, sentence: d.sentence })),
       remedies: i.remedies.map((r) => ({ kind: r.kind, sentence: r.sentence })),
       status_url: n.statusUrl,

@@ -1,0 +1,177 @@
+// The monitor core's objects in the wire's names (snake_case), one converter per shape, for every JSON labelwatch
+// sends: the windows and incidents API (routes/) and the webhook payloads (incidents/channels/), so a diagnosis or a
+// remedy has one shape wherever it appears. The monitor keeps its camelCase names, and D1 stores them as they are:
+// what is read from D1 is converted here, on the way out. Maps keyed by a label (counts, weights) keep the labels as
+// keys, copied into null-prototype records (monitor/names.ts): JSON read from D1 is a plain object.
+// The shapes are contract/api.ts's and contract/webhooks.ts's schemas (types only here: no schema in the bundle).
+import type { WireEvaluation, IncidentLatestBody } from './api';
+import type { WireDiagnosis, WireProbeSummary, WireRemedy } from './webhooks';
+import type { Evaluation } from '../monitor/detector';
+import type { FitTest } from '../monitor/distribution';
+import type { Diagnosis, FeatureComparison, ProbeSummary } from '../monitor/diagnosis';
+import type { IncidentWindowSummary } from '../monitor/incident';
+import { nameRecord } from '../monitor/names';
+import type { Remedy } from '../monitor/remedies';
+
+const fitOf = (t: FitTest | null) => t && { statistic: t.statistic, df: t.df, p_value: t.pValue };
+
+/** A window's evaluation (the windows API). */
+export function evaluationOnWire(e: Evaluation): WireEvaluation {
+  const s = e.statistics;
+  return {
+    verdict: e.verdict,
+    n: e.n,
+    statistics: {
+      top_label: s.topLabel,
+      top_share: s.topShare,
+      normalized_entropy: s.normalizedEntropy,
+      js_distance: s.jsDistance,
+      chi_square: fitOf(s.chiSquare),
+      g_test: fitOf(s.gTest),
+      per_label: s.perLabel.map((l) => ({
+        label: l.label,
+        count: l.count,
+        share: l.share,
+        reference_share: l.referenceShare,
+        scatter: l.scatter,
+        p_low: l.pLow,
+        p_high: l.pHigh,
+        up: l.up,
+        down: l.down,
+      })),
+    },
+    vanished_labels: e.vanishedLabels,
+    dominant_label: e.dominantLabel ?? null,
+    alpha: e.alpha,
+    min_predictions: e.minPredictions,
+    required_predictions: e.requiredPredictions,
+    baseline: { source: e.baseline.source, predictions: e.baseline.predictions, seasonality: e.baseline.seasonality },
+    evidence: { threshold: e.evidence.threshold, false_page_budget: e.evidence.falsePageBudget, accumulated: e.evidence.accumulated },
+    drift: e.drift && { distance: e.drift.distance, labels: e.drift.labels.map((l) => ({ label: l.label, share: l.share, reference: l.reference })) },
+    known_defect: e.knownDefect,
+    reason: e.reason,
+  };
+}
+
+/**
+ * An incident's latest flagged window without its time (the admin API's `latest` adds `window_start`, the alert
+ * webhook's `latest_flagged_window` adds `start` and `end`).
+ */
+export const flaggedWindowOnWire = (w: IncidentWindowSummary): Omit<IncidentLatestBody, 'window_start'> => ({
+  verdict: w.verdict,
+  n: w.n,
+  top_label: w.topLabel,
+  top_share: w.topShare,
+  dominant_label: w.dominantLabel,
+  vanished_labels: w.vanishedLabels,
+  reason: w.reason,
+});
+
+const probesOf = (p: ProbeSummary): WireProbeSummary => ({
+  probes: p.probes,
+  accuracy: p.accuracy,
+  true_labels: p.trueLabels,
+  predicted_labels: p.predictedLabels,
+  predicted_counts: nameRecord(p.predictedCounts),
+  true_entropy: p.trueEntropy,
+  predicted_entropy: p.predictedEntropy,
+});
+
+const featureOf = (f: FeatureComparison) => ({
+  name: f.name,
+  expected_mean: f.expectedMean,
+  expected_std: f.expectedStd,
+  observed_mean: f.observedMean,
+  observed_std: f.observedStd,
+});
+
+/** A diagnosis with its evidence (the windows and incidents API, the retraining webhook). */
+export function diagnosisOnWire(d: Diagnosis): WireDiagnosis {
+  const head = { confidence: d.confidence, sentence: d.sentence };
+  switch (d.kind) {
+    case 'preprocessing_lost_variance':
+      return {
+        kind: d.kind,
+        ...head,
+        evidence: { zero_row_share: d.evidence.zeroRowShare, features: d.evidence.features.map((f) => ({ ...featureOf(f), std_ratio: f.stdRatio })) },
+      };
+    case 'scaler_missing': {
+      const e = d.evidence;
+      return {
+        kind: d.kind,
+        ...head,
+        evidence:
+          e.cause === 'inputs_unscaled'
+            ? { cause: e.cause, features: e.features.map((f) => ({ ...featureOf(f), z: f.z })), matches_raw_scaler: e.matchesRawScaler }
+            : {
+                cause: e.cause,
+                scale_spread: e.scaleSpread,
+                largest: { name: e.largest.name, magnitude: e.largest.magnitude },
+                smallest: { name: e.smallest.name, magnitude: e.smallest.magnitude },
+                probes: e.probes && probesOf(e.probes),
+                window_verdict: e.windowVerdict,
+              },
+      };
+    }
+    case 'class_imbalance': {
+      const e = d.evidence;
+      return {
+        kind: d.kind,
+        ...head,
+        evidence: {
+          training_counts: nameRecord(e.trainingCounts),
+          imbalance_ratio: e.imbalanceRatio,
+          majority_label: e.majorityLabel,
+          class_weight_used: e.classWeightUsed,
+          dominant_label: e.dominantLabel,
+          vanished_labels: e.vanishedLabels,
+          inputs_look_like_training: e.inputsLookLikeTraining,
+        },
+      };
+    }
+    case 'insufficient_data': {
+      const e = d.evidence;
+      return {
+        kind: d.kind,
+        ...head,
+        evidence: {
+          rule: e.rule,
+          features: e.features,
+          required_per_label: e.requiredPerLabel,
+          short_labels: e.shortLabels.map((s) => ({ label: s.label, count: s.count })),
+        },
+      };
+    }
+    case 'degenerate_model':
+      return { kind: d.kind, ...head, evidence: { ...probesOf(d.evidence), learning_rate: d.evidence.learningRate, hidden_units: d.evidence.hiddenUnits } };
+  }
+}
+
+/** A remedy with its parameters (the windows and incidents API, the retraining webhook). */
+export function remedyOnWire(r: Remedy): WireRemedy {
+  const head = { diagnosis: r.diagnosis, ...(r.after ? { after: r.after } : {}), sentence: r.sentence };
+  switch (r.kind) {
+    case 'class_weight':
+      return { kind: r.kind, ...head, weights: nameRecord(r.weights) };
+    case 'resample':
+      return { kind: r.kind, ...head, strategy: r.strategy, target_per_label: r.targetPerLabel, add_per_label: nameRecord(r.addPerLabel) };
+    case 'scaler':
+      return { kind: r.kind, ...head, where: r.where, features: r.features.map((f) => ({ name: f.name, mean: f.mean, std: f.std })) };
+    case 'fix_preprocessing':
+      return { kind: r.kind, ...head, zero_row_share: r.zeroRowShare, features: r.features.map(featureOf) };
+    case 'collect_data':
+      return { kind: r.kind, ...head, labels: r.labels, target_per_label: r.targetPerLabel, missing_per_label: nameRecord(r.missingPerLabel) };
+    case 'augment':
+      return { kind: r.kind, ...head, labels: r.labels, method: r.method, target_per_label: r.targetPerLabel };
+    case 'learning_rate':
+      return { kind: r.kind, ...head, current: r.current, suggested: r.suggested, evidence: probesOf(r.evidence) };
+    case 'capacity':
+      return {
+        kind: r.kind,
+        ...head,
+        current_hidden_units: r.currentHiddenUnits,
+        suggested_hidden_units: r.suggestedHiddenUnits,
+        evidence: probesOf(r.evidence),
+      };
+  }
+}
