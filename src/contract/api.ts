@@ -261,8 +261,8 @@ export const IncidentView = v.object({
 export const DeliveryView = v.object({
   id: v.string(),
   incident_id: v.string(),
-  channel: v.string(),
-  event: v.string(),
+  channel: v.picklist(['alert', 'pagerduty', 'slack', 'retrain']),
+  event: v.picklist(['incident.opened', 'incident.updated', 'incident.resolved', 'incident.acknowledged', 'retrain.requested']),
   status: v.picklist(['pending', 'retrying', 'delivered', 'dead']),
   attempts: v.number(),
   last_status_code: nullableNumber,
