@@ -253,7 +253,7 @@ export const IncidentView = v.object({
   updated_at: instant,
   acknowledged_at: nullableInstant,
   resolved_at: nullableInstant,
-  resolved_by: v.nullable(v.string()),
+  resolved_by: v.nullable(v.picklist(['monitor', 'admin'])),
   latest: IncidentLatest,
   status_url: v.pipe(v.string(), v.description('The incident page: absolute when PUBLIC_URL is set, else a path.')),
 });
