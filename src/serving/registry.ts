@@ -94,12 +94,15 @@ function concat(buffers: ArrayBuffer[]): ArrayBuffer {
 
 /**
  * A stack of Dense layers (every served model so far), run as the very kernels the layers model runs, with the very
- * inputs, minus its per-call machinery (input standardisation, the batch loop's gather and concat, the symbolic
- * graph walk, the ops' shape checks and gradient wrappers): the profile of a 1-row predict found that machinery to be
- * most of the request's CPU. Per layer, as Dense.call does: `_FusedMatMul` with the bias and the activation when the
- * activation is one the kernel fuses (linear, relu, elu), else `_FusedMatMul` then `Add` of the bias then the
- * activation (softmax). Same kernels on the same data give the same float32 results bit for bit (tested against
- * model.predict on every model).
+ * inputs, minus its per-call machinery: input standardisation, the batch loop's gather and concat, the symbolic graph
+ * walk, the ops' shape checks and gradient wrappers, and the engine's own bookkeeping per kernel (tensor tracking,
+ * tidy scopes, kernel lookup). The profile of a 1-row predict found that machinery to be most of the request's CPU.
+ *
+ * Per layer, as Dense.call does: `_FusedMatMul` with the bias and the activation when the activation is one the
+ * kernel fuses (linear, relu, elu), else `_FusedMatMul` then `Add` of the bias then the activation (softmax). The
+ * kernels are the WASM backend's own, called through TF.js's kernel interface (`getKernel(...).kernelFunc` with
+ * `{inputs, backend, attrs}`, the contract custom ops are written against), on data the backend holds: the same
+ * kernels on the same float32 data give the same results bit for bit (tested against model.predict on every model).
  */
 interface DenseStep {
   /** The kernel as [1, in, out], the shape fused.matMul hands to the kernel. */
@@ -150,22 +153,56 @@ function densePlan(model: LayersModel): DenseStep[] | null {
 /** Whether predictRows takes the Dense shortcut for this model (tests). */
 export const usesDenseShortcut = (model: LayersModel): boolean => densePlan(model) !== null;
 
-/** Runs the Dense steps on `x` ([1, n, features]); the probabilities as [1, n, k]. Call inside tf.tidy. */
-function runDense(plan: DenseStep[], x: tf.Tensor): tf.Tensor {
-  const engine = tf.engine();
-  let h = x;
-  for (const step of plan) {
-    const attrs = { transposeA: false, transposeB: false, activation: step.fused ?? 'linear', leakyreluAlpha: 0.2 } as unknown as tf.NamedAttrMap;
-    if (step.fused !== null) {
-      const inputs = step.bias ? { a: h, b: step.kernel3d, bias: step.bias } : { a: h, b: step.kernel3d };
-      h = engine.runKernel('_FusedMatMul', inputs as tf.NamedTensorMap, attrs) as tf.Tensor;
-    } else {
-      h = engine.runKernel('_FusedMatMul', { a: h, b: step.kernel3d }, attrs) as tf.Tensor;
-      if (step.bias) h = engine.runKernel('Add', { a: h, b: step.bias }) as tf.Tensor;
-      h = engine.runKernel('Softmax', { logits: h }, { dim: h.rank - 1 }) as tf.Tensor;
+/** The active backend's kernels the Dense steps run, looked up once per backend. */
+interface DenseKernels {
+  backend: tf.KernelBackend;
+  matMul: tf.KernelFunc;
+  add: tf.KernelFunc;
+  softmax: tf.KernelFunc;
+}
+let kernels: DenseKernels | undefined;
+
+function denseKernels(): DenseKernels {
+  const backend = tf.backend();
+  if (kernels?.backend === backend) return kernels;
+  const name = tf.getBackend();
+  const find = (kernel: string) => {
+    const config = tf.getKernel(kernel, name);
+    if (!config) throw new Error(`backend ${name} has no ${kernel} kernel`);
+    return config.kernelFunc;
+  };
+  return (kernels = { backend, matMul: find('_FusedMatMul'), add: find('Add'), softmax: find('Softmax') });
+}
+
+/**
+ * Runs the Dense steps on `flat` (n rows of `features`); the probabilities, n × k, and k. Every intermediate the
+ * kernels make is released here, on success or on a throw: the engine, which would otherwise track them, never sees
+ * them.
+ */
+function runDense(plan: DenseStep[], flat: Float32Array, n: number, features: number): { data: Float32Array; k: number } {
+  const { backend, matMul, add, softmax } = denseKernels();
+  const shape = [1, n, features];
+  let h: tf.TensorInfo = { dataId: backend.write(flat, shape, 'float32'), shape, dtype: 'float32' };
+  const made = [h];
+  const run = (kernel: tf.KernelFunc, inputs: tf.NamedTensorInfoMap, attrs: object) => {
+    h = kernel({ inputs, backend, attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
+    made.push(h);
+  };
+  try {
+    for (const step of plan) {
+      const attrs = { transposeA: false, transposeB: false, activation: step.fused ?? 'linear', leakyreluAlpha: 0.2 };
+      if (step.fused !== null) run(matMul, step.bias ? { a: h, b: step.kernel3d, bias: step.bias } : { a: h, b: step.kernel3d }, attrs);
+      else {
+        run(matMul, { a: h, b: step.kernel3d }, attrs);
+        if (step.bias) run(add, { a: h, b: step.bias }, {});
+        run(softmax, { logits: h }, { dim: h.shape.length - 1 });
+      }
     }
+    // readSync copies out of the WASM heap, so the data outlives the release below.
+    return { data: backend.readSync(h.dataId) as Float32Array, k: h.shape[h.shape.length - 1] ?? 1 };
+  } finally {
+    for (const t of made) backend.disposeData(t.dataId, true);
   }
-  return h;
 }
 
 /** Runs the model on rows (feature order); returns one probability vector per row. */
@@ -176,17 +213,18 @@ export function predictRows(model: LayersModel, rows: number[][], features: numb
   const plan = densePlan(model);
   if (plan && plan[0]!.kernel3d.shape[1] !== features)
     throw new Error(`model takes ${plan[0]!.kernel3d.shape[1]} features, rows have ${features}`);
-  const output = plan
-    ? tf.tidy(() => runDense(plan, tf.tensor3d(flat, [1, n, features], 'float32')))
-    : // One batch of the whole request: predict()'s default 32-row chunks cost ~10x at 1000 rows on WASM.
-      tf.tidy(() => model.predict(tf.tensor2d(flat, [n, features]), { batchSize: n }) as tf.Tensor);
+  const { data, k } = plan ? runDense(plan, flat, n, features) : predictLayers(model, flat, n, features);
+  const out = new Array<Float32Array>(n);
+  for (let i = 0; i < n; i++) out[i] = data.subarray(i * k, (i + 1) * k);
+  return out;
+}
+
+/** Any other model: model.predict, one batch of the whole request (its default 32-row chunks cost ~10x at 1000 rows on WASM). */
+function predictLayers(model: LayersModel, flat: Float32Array, n: number, features: number): { data: Float32Array; k: number } {
+  const output = tf.tidy(() => model.predict(tf.tensor2d(flat, [n, features]), { batchSize: n }) as tf.Tensor);
   try {
     // The WASM backend reads synchronously; data() would only add a turn of the event loop.
-    const data = output.dataSync() as Float32Array;
-    const k = output.shape[output.rank - 1] ?? 1;
-    const out = new Array<Float32Array>(n);
-    for (let i = 0; i < n; i++) out[i] = data.subarray(i * k, (i + 1) * k);
-    return out;
+    return { data: output.dataSync() as Float32Array, k: output.shape[output.rank - 1] ?? 1 };
   } finally {
     output.dispose();
   }

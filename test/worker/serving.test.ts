@@ -1,6 +1,7 @@
 // Serving end to end inside workerd: both APIs answer every model's probe rows with the probabilities the Node
 // training script computed, on the WASM backend, through the Worker's real entry point.
 import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
 import penguins from '../../models/penguins/metadata.json';
 import penguinsUnscaled from '../../models/penguins-unscaled/metadata.json';
 import seattle from '../../models/seattle-weather/metadata.json';
@@ -201,6 +202,15 @@ describe('the Dense shortcut of predictRows', () => {
       expect(fast).toHaveLength(rows.length);
       fast.forEach((p, i) => expect(Array.from(p), `${name} row ${i} of ${rows.length}`).toEqual(Array.from(layers[i])));
     }
+  });
+
+  it('leaves nothing behind on the backend: every intermediate is released', async () => {
+    const model = await registry.model('penguins');
+    const d = MODELS.find((m) => m.name === 'penguins')!.features.length;
+    predictRows(model, [Array(d).fill(0)], d);
+    const before = { data: tf.backend().numDataIds(), tensors: tf.memory().numTensors };
+    for (const n of [1, 7, 1000]) for (let i = 0; i < 20; i++) predictRows(model, Array.from({ length: n }, () => Array(d).fill(i)), d);
+    expect({ data: tf.backend().numDataIds(), tensors: tf.memory().numTensors }).toEqual(before);
   });
 
   it('refuses rows of the wrong width instead of reading past them', async () => {
