@@ -6,14 +6,15 @@
 // times (default 5) and prints a markdown table.
 //
 // What it shows: the aggregator shards lose nothing (their SQLite storage is durable before record() returns); what
-// is lost is the isolate's open tally (at most the last LINGER_MS of answered predictions) plus a record() call in
-// flight at the kill.
+// is lost is the isolate's open tally (at most the last RECORD_LINGER_MS of answered predictions) plus a record() call
+// in flight at the kill.
 //
-// Run: npm run bench:crash
+// Run: npm run bench:crash (RECORD_LINGER_MS=<ms> to run the Worker with another linger than the default)
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LINGER_MS, shardName } from '../src/aggregate/record.ts';
+import { shardName } from '../src/aggregate/record.ts';
+import { loadConfig } from '../src/config.ts';
 import type { Holdings } from '../src/aggregate/aggregator.ts';
 import { cli } from './lib/args.ts';
 import { HOST, loadTest, ROOT, sleep } from './lib/bench.ts';
@@ -23,7 +24,7 @@ const PORT = 8839;
 
 cli(
   'bench-crash',
-  `usage: npm run bench:crash   (TRIALS=<n> npm run bench:crash for more kills, default 5)
+  `usage: npm run bench:crash   (TRIALS=<n> for more kills, default 5; RECORD_LINGER_MS=<ms> for another linger)
 
 Runs the minified bundle on workerd through Miniflare (${HOST}:8839) with D1 and the Durable Objects on disk, kills
 workerd with SIGKILL in the middle of a burst of 1-row predict, starts it again on the same state and counts the
@@ -37,6 +38,8 @@ const MODEL = 'penguins';
 const SHARDS = 4;
 const TRIALS = Math.max(1, Number(process.env.TRIALS ?? 5) || 5);
 const CONNECTIONS = 10;
+// The Worker's own default unless the environment asks for another linger (checked as the Worker would).
+const LINGER_MS = loadConfig({ RECORD_LINGER_MS: process.env.RECORD_LINGER_MS }).recordLingerMs;
 
 /** Predictions that survived: in D1 (every window of the model) plus what the shards hold. */
 async function survived(worker: MiniflareWorker, version: string): Promise<{ d1: number; shards: number }> {
@@ -58,7 +61,7 @@ async function main() {
   const meta = JSON.parse(readFileSync(join(ROOT, 'models', MODEL, 'metadata.json'), 'utf8')) as { version: string; probes: { input: number[] }[] };
   const body = JSON.stringify({ instances: [meta.probes[0].input] });
   const url = `http://${HOST}:${PORT}/v1/models/${MODEL}:predict`;
-  const vars = { AGGREGATOR_SHARDS: String(SHARDS) };
+  const vars = { AGGREGATOR_SHARDS: String(SHARDS), RECORD_LINGER_MS: String(LINGER_MS) };
   console.error('bench-crash: bundle (minified)');
   const bundleDir = buildBundle(ROOT);
   const loadBefore = loadavg()[0];
@@ -94,7 +97,7 @@ async function main() {
   } finally {
     removeBundle(bundleDir);
   }
-  console.log(`\n### Crash benchmark: SIGKILL of workerd during a burst of single-row \`${MODEL}:predict\` (${CONNECTIONS} connections, Miniflare, LINGER_MS ${LINGER_MS})\n`);
+  console.log(`\n### Crash benchmark: SIGKILL of workerd during a burst of single-row \`${MODEL}:predict\` (${CONNECTIONS} connections, Miniflare, RECORD_LINGER_MS ${LINGER_MS})\n`);
   console.log(`Machine: ${availableParallelism()} cores; 1-min load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after.\n`);
   console.log('| trial | answered 200 | in D1 | held by shards | lost | req/s before the kill | lost as ms of traffic |');
   console.log('|---|---|---|---|---|---|---|');

@@ -18,6 +18,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { loadConfig } from '../src/config.ts';
 import { flushStatementCount } from '../src/db/windows.ts';
 import { emptyCounts } from '../src/monitor/window.ts';
 import { cli } from './lib/args.ts';
@@ -37,11 +38,19 @@ const GRACE_SECONDS = 1;
 const SHARDS = 4;
 const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 4) || 4);
 const TARGET_RATIO = 0.97;
-const VARS = { WINDOW_SECONDS: String(WINDOW_SECONDS), FLUSH_GRACE_SECONDS: String(GRACE_SECONDS), AGGREGATOR_SHARDS: String(SHARDS) };
+// The Worker's own default linger unless the environment asks for another (checked as the Worker would).
+const LINGER_MS = loadConfig({ RECORD_LINGER_MS: process.env.RECORD_LINGER_MS }).recordLingerMs;
+const VARS = {
+  WINDOW_SECONDS: String(WINDOW_SECONDS),
+  FLUSH_GRACE_SECONDS: String(GRACE_SECONDS),
+  AGGREGATOR_SHARDS: String(SHARDS),
+  RECORD_LINGER_MS: String(LINGER_MS),
+};
 
 cli(
   'bench-monitor',
-  `usage: npm run bench:monitor   (ROUNDS=<n> npm run bench:monitor for more interleaved chunks, default 4)
+  `usage: npm run bench:monitor   (ROUNDS=<n> for more interleaved chunks, default 4; RECORD_LINGER_MS=<ms> for another
+  linger than the default)
 
 Starts wrangler dev with monitoring off (${HOST}:${WRANGLER.off.port}) and on (${HOST}:${WRANGLER.on.port}) side by side,
 each on a snapshot of the tree (in temp dirs, removed at the end, on an error, and on Ctrl-C or SIGTERM), sends 1-row
@@ -219,7 +228,7 @@ async function main() {
 
   console.log(`\n### Monitoring benchmark (single-row \`${MODEL}:predict\`, ${CONNECTIONS} connections, ${ROUNDS} × 2 interleaved chunks of ≈ ${CHUNK_S} s, 127.0.0.1)\n`);
   console.log(`Machine: ${availableParallelism()} cores; 1-min load average ${loadBefore.toFixed(1)} before, ${loadMiddle.toFixed(1)} between the two pairs, ${loadAfter.toFixed(1)} after.`);
-  console.log(`All servers: WINDOW_SECONDS=${WINDOW_SECONDS}, FLUSH_GRACE_SECONDS=${GRACE_SECONDS}, AGGREGATOR_SHARDS=${SHARDS}; only MONITORING differs.`);
+  console.log(`All servers: WINDOW_SECONDS=${WINDOW_SECONDS}, FLUSH_GRACE_SECONDS=${GRACE_SECONDS}, AGGREGATOR_SHARDS=${SHARDS}, RECORD_LINGER_MS=${LINGER_MS}; only MONITORING differs.`);
   printPair('Through `wrangler dev`', viaWrangler);
   printPair('On workerd through Miniflare, without the wrangler dev proxy', viaMiniflare!);
   console.log('\n#### D1 writes (wrangler dev, monitoring on)\n');

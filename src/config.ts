@@ -66,6 +66,7 @@ export const SettingsSchema = v.object({
   FLUSH_GRACE_SECONDS: integer(5, 0, 3_600),
   CLOSE_MARGIN_SECONDS: integer(60, 0, 3_600),
   AGGREGATOR_SHARDS: integer(4, 1, 256),
+  RECORD_LINGER_MS: integer(50, 1, 1_000),
   RETENTION_DAYS: integer(30, 1, 3_650),
   MAX_INSTANCES: integer(1024, 1, 100_000),
   MONITORING: v.pipe(setting, v.transform((s) => (text(s) ?? 'on').toLowerCase() !== 'off')),
@@ -113,6 +114,12 @@ export interface Config {
    */
   closeMarginSeconds: number;
   aggregatorShards: number;
+  /**
+   * How long an isolate's tally stays open for other requests before it goes to a shard (aggregate/record.ts). It
+   * bounds what a hard crash can lose (that much answered traffic); shorter costs one more `record()` call, a SQLite
+   * write in the shard, per interval (docs/architecture.md, "What a crash can lose").
+   */
+  recordLingerMs: number;
   retentionDays: number;
   maxInstances: number;
   monitoring: boolean;
@@ -156,6 +163,7 @@ export function loadConfig(env: Partial<Env>): Config {
     flushGraceSeconds: s.FLUSH_GRACE_SECONDS,
     closeMarginSeconds: s.CLOSE_MARGIN_SECONDS,
     aggregatorShards: s.AGGREGATOR_SHARDS,
+    recordLingerMs: s.RECORD_LINGER_MS,
     retentionDays: s.RETENTION_DAYS,
     maxInstances: s.MAX_INSTANCES,
     monitoring: s.MONITORING,

@@ -1,5 +1,5 @@
 // The request side of recording: add the answered batch to this isolate's tally of its model version and window
-// (pure arithmetic in monitor/window.ts), and every LINGER_MS send what was tallied to one shard of the model
+// (pure arithmetic in monitor/window.ts), and every RECORD_LINGER_MS (default 50) send what was tallied to one shard of the model
 // version's aggregator. Runs after the answer is computed; a failure is logged, never thrown at the client.
 //
 // Tallies are merged per isolate, in place: under load a shard gets a few calls per second per isolate instead of
@@ -10,13 +10,6 @@ import type { ModelMetadata } from '../serving/metadata';
 import { windowLengthOf } from '../serving/package-defaults';
 import { addToTally, newTally, plainCounts, tallyCounts, windowStart, type Tally, type WindowCounts } from '../monitor/window';
 import type { WindowAggregator } from './aggregator';
-
-/**
- * How long a tally stays open in the isolate for other requests of its window before it goes to an aggregator
- * shard. It bounds what a hard crash of the isolate can lose: the predictions answered in the last LINGER_MS, plus
- * those of a record() call in flight (docs/architecture.md, "What a crash can lose").
- */
-export const LINGER_MS = 50;
 
 /** Durable Object name of one aggregator shard: `model@version#k`. */
 export const shardName = (model: string, version: string, shard: number): string => `${model}@${version}#${shard}`;
@@ -54,7 +47,9 @@ export function recordBatch(
   const opened: Open = { start, tally: newTally(metadata.labels.length, metadata.features.length) };
   addToTally(opened.tally, rows, probabilities);
   tallies.push(opened);
-  return new Promise<void>((resolve) => setTimeout(resolve, LINGER_MS)).then(() => {
+  // The linger bounds what a hard crash of the isolate can lose: the predictions answered in the last
+  // config.recordLingerMs, plus those of a record() call in flight (docs/architecture.md, "What a crash can lose").
+  return new Promise<void>((resolve) => setTimeout(resolve, config.recordLingerMs)).then(() => {
     // Out of the isolate's tallies before the call, so batches arriving meanwhile open the next one.
     tallies.splice(tallies.indexOf(opened), 1);
     const counts = tallyCounts(opened.tally, metadata.labels, metadata.features.map((f) => f.name));

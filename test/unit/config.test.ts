@@ -11,6 +11,7 @@ describe('loadConfig', () => {
       windowSeconds: 60,
       flushGraceSeconds: 5,
       aggregatorShards: 4,
+      recordLingerMs: 50,
       maxInstances: 1024,
       monitoring: true,
       falsePageBudget: 1,
@@ -27,6 +28,7 @@ describe('loadConfig', () => {
   it('converts what is set', () => {
     const config = loadConfig({
       WINDOW_SECONDS: '300',
+      RECORD_LINGER_MS: '10',
       MONITORING: 'OFF',
       FALSE_PAGE_BUDGET: '0.5',
       SEASONALITY: ' weekly ',
@@ -39,6 +41,7 @@ describe('loadConfig', () => {
     });
     expect(config).toMatchObject({
       windowSeconds: 300,
+      recordLingerMs: 10,
       monitoring: false,
       falsePageBudget: 0.5,
       seasonality: 'weekly',
@@ -53,6 +56,7 @@ describe('loadConfig', () => {
   it.each([
     [{ WINDOW_SECONDS: 'abc' }, 'WINDOW_SECONDS: expected an integer in [1, 86400], got "abc"'],
     [{ AGGREGATOR_SHARDS: '0' }, 'AGGREGATOR_SHARDS: expected an integer in [1, 256], got "0"'],
+    [{ RECORD_LINGER_MS: '0' }, 'RECORD_LINGER_MS: expected an integer in [1, 1000], got "0"'],
     [{ DELIVERY_MAX_ATTEMPTS: '21' }, 'DELIVERY_MAX_ATTEMPTS: expected an integer in [1, 20], got "21"'],
     [{ FALSE_PAGE_BUDGET: '0' }, 'FALSE_PAGE_BUDGET: expected a number > 0, got "0"'],
     [{ SEASONALITY: 'monthly' }, 'SEASONALITY: expected one of none, daily, weekly, yearly, got "monthly"'],
