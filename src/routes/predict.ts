@@ -54,6 +54,16 @@ async function infer(c: Context<App>, metadata: ModelMetadata, rows: number[][],
 
 const topLabels = (metadata: ModelMetadata, probabilities: Float32Array[]) => probabilities.map((p) => metadata.labels[argmax(p)]);
 
+/**
+ * A probability vector as a plain array for JSON (the same numbers: float32 values widened to double). A loop, not
+ * Array.from, whose iterator protocol was a fifth of a 1000-row request's time in the profile.
+ */
+function plain(p: Float32Array): number[] {
+  const out = new Array<number>(p.length);
+  for (let j = 0; j < p.length; j++) out[j] = p[j]!;
+  return out;
+}
+
 async function readJson(c: Context<App>): Promise<Parsed<unknown>> {
   const parsed = parseJsonBody(await c.req.text());
   return parsed.ok ? { ok: true, value: parsed.value } : parsed;
@@ -99,9 +109,9 @@ async function tfServing(c: Context<App>, target: string, version?: string) {
     return c.json({ result: probabilities.map((p) => labels.map((label, i) => [label, p[i]])), model_version: modelVersion });
   // The columnar format is answered in kind: {"outputs": ...} (TF Serving REST, "Response format").
   if (format === 'inputs')
-    return c.json({ outputs: probabilities.map((p) => Array.from(p)), labels: topLabels(found.metadata, probabilities), model_version: modelVersion });
+    return c.json({ outputs: probabilities.map(plain), labels: topLabels(found.metadata, probabilities), model_version: modelVersion });
   return c.json({
-    predictions: probabilities.map((p) => Array.from(p)),
+    predictions: probabilities.map(plain),
     labels: topLabels(found.metadata, probabilities),
     model_version: modelVersion,
   });
@@ -122,7 +132,7 @@ async function kserveInfer(c: Context<App>, name: string, version?: string) {
   const probabilities = inferred.value;
   const k = found.metadata.labels.length;
   const flat = new Array<number>(rows.length * k);
-  probabilities.forEach((p, i) => p.forEach((x, j) => (flat[i * k + j] = x)));
+  for (let i = 0; i < rows.length; i++) for (let j = 0; j < k; j++) flat[i * k + j] = probabilities[i]![j]!;
   return c.json({
     model_name: found.metadata.name,
     model_version: found.metadata.version,
