@@ -13,7 +13,7 @@
 //
 // The wrangler dev servers run on a snapshot of the tree in a temp dir (scripts/lib/bench.ts says why).
 //
-// Run: npm run bench:monitor (ROUNDS=4 by default). The load generator shares the machine with workerd: absolute
+// Run: npm run bench:monitor (ROUNDS=8 by default). The load generator shares the machine with workerd: absolute
 // req/s are relative, the on/off ratios measured in one run are the result.
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -36,7 +36,7 @@ const MODEL = 'penguins';
 const WINDOW_SECONDS = 60;
 const GRACE_SECONDS = 1;
 const SHARDS = 4;
-const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 4) || 4);
+const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 8) || 8);
 const TARGET_RATIO = 0.97;
 // The Worker's own default linger unless the environment asks for another (checked as the Worker would).
 const LINGER_MS = loadConfig({ RECORD_LINGER_MS: process.env.RECORD_LINGER_MS }).recordLingerMs;
@@ -49,7 +49,7 @@ const VARS = {
 
 cli(
   'bench-monitor',
-  `usage: npm run bench:monitor   (ROUNDS=<n> for more interleaved chunks, default 4; RECORD_LINGER_MS=<ms> for another
+  `usage: npm run bench:monitor   (ROUNDS=<n> for more interleaved chunks, default 8; RECORD_LINGER_MS=<ms> for another
   linger than the default)
 
 Starts wrangler dev with monitoring off (${HOST}:${WRANGLER.off.port}) and on (${HOST}:${WRANGLER.on.port}) side by side,
@@ -104,6 +104,8 @@ async function waitForFlushes(server: Server, expected: number): Promise<number>
 
 interface PairResult {
   runs: Record<Mode, ReturnType<typeof sumRuns>>;
+  /** Per round, on ÷ off: req/s, and CPU per request (off ÷ on) over that round's two chunks. */
+  rounds: { rate: number; cpu: number }[];
   answered: number;
   counted?: number;
 }
@@ -123,7 +125,7 @@ async function interleave(title: string, servers: Record<Mode, Server>): Promise
   const chunks: Record<Mode, TimedRun[]> = { off: [], on: [] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const mode of round % 2 === 0 ? MODES : [...MODES].reverse()) {
-      const run = await timedLoad({ url: predictUrl(servers[mode]), connections: CONNECTIONS, body: oneRow, amount });
+      const run = await timedLoad({ url: predictUrl(servers[mode]), connections: CONNECTIONS, body: oneRow, amount, cpu: servers[mode].cpu });
       chunks[mode].push(run);
       process.stderr.write(`  ${mode}: ${amount} requests in ${run.elapsed.toFixed(2)} s (${(run.result.requests.total / run.elapsed).toFixed(0)} req/s)\n`);
     }
@@ -136,7 +138,13 @@ async function interleave(title: string, servers: Record<Mode, Server>): Promise
     runs[mode].cpuPerRequest = cpuTotal[mode] / runs[mode].completed;
   }
   answered += runs.on.ok;
-  return { runs, answered };
+  const rounds = chunks.on.map((on, i) => {
+    const off = chunks.off[i]!;
+    const rate = (r: TimedRun) => r.result.requests.total / r.elapsed;
+    const cpu = (r: TimedRun) => r.cpuMs / r.result.requests.total;
+    return { rate: rate(on) / rate(off), cpu: cpu(off) / cpu(on) };
+  });
+  return { runs, rounds, answered };
 }
 
 /** Waits until D1 of the "on" server holds every prediction it answered; notes what it holds then. */
@@ -160,6 +168,12 @@ function printPair(title: string, r: PairResult) {
   console.log(row('off'));
   console.log(row('on'));
   console.log(`| **on / off** | | **${ratio.toFixed(3)}** (≥ ${TARGET_RATIO} ${mark(ratio >= TARGET_RATIO)}) | | | **${cpuRatio.toFixed(3)}** (off ÷ on, ≥ ${TARGET_RATIO} ${mark(cpuRatio >= TARGET_RATIO)}) | |`);
+  // The spread of the same ratio round by round: how far this machine's noise moves it (the pooled figure is the result).
+  const spread = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return `median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(3)}, range ${sorted[0]!.toFixed(3)}–${sorted[sorted.length - 1]!.toFixed(3)}`;
+  };
+  console.log(`| round by round (${r.rounds.length} pairs of chunks) | | ${spread(r.rounds.map((x) => x.rate))} | | | ${spread(r.rounds.map((x) => x.cpu))} (CPU within the chunks) | |`);
   console.log(`\nPredictions answered 200 with monitoring on: ${r.answered}; in D1 after the flushes: ${r.counted} ${r.counted === r.answered ? '✓ exact' : '✗ MISMATCH'}.`);
 }
 
