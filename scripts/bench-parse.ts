@@ -4,7 +4,7 @@
 // allows, the same errors at the same positions. Both run in this Node process on the already JSON-parsed body
 // (JSON.parse, which both pay, is timed apart), interleaved in rounds so drift in the machine's speed hits both alike.
 // Prints parses/s of each, the time ratio, and whether valibot's extra time per 1-row request stays under 3% of the
-// CPU time a request costs (--request-ms, 1 ms by default: docs/architecture.md measures 0.5–1.3 ms). Exits 0 either
+// CPU time a request costs (--request-ms, 1 ms by default: docs/serving.md measured 0.3–1.0 ms). Exits 0 either
 // way: it informs a decision, it does not gate anything.
 import { deepStrictEqual } from 'node:assert';
 import { readFileSync } from 'node:fs';
