@@ -3,7 +3,9 @@
 // autocannon sends 1-row `penguins:predict` requests, and prints the functions with the most self time, and the
 // inclusive time of a few parts of the path (TF.js predict, recording, JSON, Hono).
 //
-// Run: npm run profile:serve [-- --seconds 10 --monitoring on|off --rows 1 --out profile.cpuprofile --top 25]
+// With --first it profiles instead the first predict after start, alone (WASM backend, model load, first kernels).
+//
+// Run: npm run profile:serve [-- --seconds 10 --monitoring on|off --rows 1 --out profile.cpuprofile --top 25 --first]
 // The .cpuprofile opens in Chrome DevTools (Performance panel) or speedscope.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,12 +19,13 @@ const PORT = 8797;
 const INSPECTOR_PORT = 8798;
 const MODEL = 'penguins';
 
-const USAGE = `usage: npm run profile:serve -- [--seconds N] [--monitoring on|off] [--rows N] [--out FILE] [--top N]
+const USAGE = `usage: npm run profile:serve -- [--seconds N] [--monitoring on|off] [--rows N] [--out FILE] [--top N] [--first]
 
 Runs the Worker bundle (not minified) on workerd through Miniflare (${HOST}:${PORT}, inspector ${INSPECTOR_PORT}), takes a
 CPU profile of the Worker's isolate while 10 connections send N-row predict (default 1 row, 10 s, monitoring on), and
 prints the functions with the most self time (default top 25) and the time per part of the path. --out writes the
-.cpuprofile (Chrome DevTools, speedscope).
+.cpuprofile (Chrome DevTools, speedscope). --first profiles the first predict after start instead, alone (WASM
+backend set-up, model load, first kernel calls), and prints the same tables for it.
 
   -h, --help     this text`;
 
@@ -63,6 +66,15 @@ async function connect(url: string) {
   };
 }
 
+/** One predict, timed from here, in the shape of loadTest's result (what the tables read from it). */
+async function firstRequest(url: string, body: string) {
+  const t0 = performance.now();
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`first predict: ${res.status} ${text.slice(0, 200)}`);
+  return { requests: { total: 1 }, latency: { average: performance.now() - t0 } };
+}
+
 const label = (n: ProfileNode) => {
   const { functionName, url, lineNumber } = n.callFrame;
   const file = url.split('/').pop() || '(native)';
@@ -101,6 +113,7 @@ async function main(argv: string[]) {
     rows: { type: 'string', default: '1' },
     out: { type: 'string' },
     top: { type: 'string', default: '25' },
+    first: { type: 'boolean', default: false },
   });
   if (values.help) return console.log(USAGE);
   const seconds = Number(values.seconds);
@@ -118,17 +131,24 @@ async function main(argv: string[]) {
     const meta = JSON.parse(readFileSync(join(ROOT, 'models', MODEL, 'metadata.json'), 'utf8')) as { probes: { input: number[] }[] };
     const body = JSON.stringify({ instances: Array.from({ length: rows }, (_, i) => meta.probes[i % meta.probes.length].input) });
     const url = `http://${HOST}:${PORT}/v1/models/${MODEL}:predict`;
-    await loadTest({ url, connections: 10, body, duration: 2 }); // warm: model loaded, functions optimised
+    if (!values.first) await loadTest({ url, connections: 10, body, duration: 2 }); // warm: model loaded, functions optimised
     const cdp = await connect(`ws://${HOST}:${INSPECTOR_PORT}/core:user:`);
     await cdp.send('Profiler.enable');
     await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
     await cdp.send('Profiler.start');
-    const load = await loadTest({ url, connections: 10, body, duration: seconds });
+    const load = values.first ? await firstRequest(url, body) : await loadTest({ url, connections: 10, body, duration: seconds });
     const { profile } = await cdp.send<{ profile: Profile }>('Profiler.stop');
     cdp.close();
     if (values.out) writeFileSync(values.out, JSON.stringify(profile));
 
     const { total, self, inclusive } = summarize(profile, {
+      ...(values.first
+        ? {
+            'WASM backend set-up (createWasmBackend, setBackend)': /^(createWasmBackend|setBackend|initializeBackend|setupFunc|setup)$/,
+            'model load (loadLayersModel)': /^(loadLayersModel|loadLayersModelFromIOHandler|deserialize|fromConfig)$/,
+            'Dense plan (densePlan)': /^densePlan$/,
+          }
+        : {}),
       'TF.js predict (predictRows)': /^predictRows$/,
       'recording (recordBatch)': /^recordBatch$/,
       'request summary (summarizeBatch)': /^summarizeBatch$/,
@@ -139,8 +159,9 @@ async function main(argv: string[]) {
     const idle = self.filter(([k]) => /^\(idle\)|^\(program\)/.test(k)).reduce((a, [, us]) => a + us, 0);
     const busy = total - idle;
     const requests = load.requests.total;
-    console.log(`\n### CPU profile of the Worker isolate: ${rows}-row \`${MODEL}:predict\`, monitoring ${values.monitoring}, Miniflare (no proxy)\n`);
-    console.log(`${requests} requests in ${seconds} s (${(requests / seconds).toFixed(0)} req/s); isolate busy ${(busy / 1000).toFixed(0)} ms of ${(total / 1000).toFixed(0)} ms sampled: ${(busy / 1000 / requests).toFixed(3)} ms per request.\n`);
+    console.log(`\n### CPU profile of the Worker isolate: ${values.first ? 'the first ' : ''}${rows}-row \`${MODEL}:predict\`${values.first ? ' after start' : ''}, monitoring ${values.monitoring}, Miniflare (no proxy)\n`);
+    if (values.first) console.log(`One request, ${load.latency.average.toFixed(1)} ms from here (slowed by the profiler); isolate busy ${(busy / 1000).toFixed(1)} ms of ${(total / 1000).toFixed(1)} ms sampled.\n`);
+    else console.log(`${requests} requests in ${seconds} s (${(requests / seconds).toFixed(0)} req/s); isolate busy ${(busy / 1000).toFixed(0)} ms of ${(total / 1000).toFixed(0)} ms sampled: ${(busy / 1000 / requests).toFixed(3)} ms per request.\n`);
     console.log('| function (self time) | ms | share of busy |');
     console.log('|---|---|---|');
     for (const [k, us] of self.filter(([k]) => !/^\(idle\)/.test(k)).slice(0, top))
