@@ -2,6 +2,7 @@
 // training script computed, on the WASM backend, through the Worker's real entry point.
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
+import { layers, sequential } from '@tensorflow/tfjs-layers';
 import penguins from '../../models/penguins/metadata.json';
 import penguinsUnscaled from '../../models/penguins-unscaled/metadata.json';
 import seattle from '../../models/seattle-weather/metadata.json';
@@ -201,6 +202,29 @@ describe('the Dense shortcut of predictRows', () => {
       const layers = predictRowsLayers(model, rows, d);
       expect(fast).toHaveLength(rows.length);
       fast.forEach((p, i) => expect(Array.from(p), `${name} row ${i} of ${rows.length}`).toEqual(Array.from(layers[i])));
+    }
+  });
+
+  it('runs any other architecture through model.predict, with the same answer', async () => {
+    await registry.model('penguins'); // the WASM backend is up
+    // A Dropout layer (identity when predicting) is not a Dense step: the model must take the layers path.
+    const model = sequential({
+      layers: [
+        layers.dense({ units: 5, inputShape: [4], activation: 'relu', kernelInitializer: 'glorotUniform' }),
+        layers.dropout({ rate: 0.5 }),
+        layers.dense({ units: 3, activation: 'softmax' }),
+      ],
+    });
+    try {
+      expect(usesDenseShortcut(model)).toBe(false);
+      const rng = seededRandom(7);
+      const rows = Array.from({ length: 9 }, () => Array.from({ length: 4 }, () => rng() * 4 - 2));
+      const fast = predictRows(model, rows, 4);
+      const layered = predictRowsLayers(model, rows, 4);
+      expect(fast.map((p) => Array.from(p))).toEqual(layered.map((p) => Array.from(p)));
+      fast.forEach((p) => expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5));
+    } finally {
+      model.dispose();
     }
   });
 
