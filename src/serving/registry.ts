@@ -205,18 +205,29 @@ function runDense(plan: DenseStep[], flat: Float32Array, n: number, features: nu
   }
 }
 
+/** The rows (feature order) as one float32 buffer, row after row: what both paths hand to the backend. */
+function flatten(rows: number[][], features: number): Float32Array {
+  const flat = new Float32Array(rows.length * features);
+  for (let i = 0; i < rows.length; i++) flat.set(rows[i]!, i * features);
+  return flat;
+}
+
+/** One probability vector per row, as views of the n × k result. */
+function perRow(data: Float32Array, n: number, k: number): Float32Array[] {
+  const out = new Array<Float32Array>(n);
+  for (let i = 0; i < n; i++) out[i] = data.subarray(i * k, (i + 1) * k);
+  return out;
+}
+
 /** Runs the model on rows (feature order); returns one probability vector per row. */
 export function predictRows(model: LayersModel, rows: number[][], features: number): Float32Array[] {
   const n = rows.length;
-  const flat = new Float32Array(n * features);
-  for (let i = 0; i < n; i++) flat.set(rows[i]!, i * features);
+  const flat = flatten(rows, features);
   const plan = densePlan(model);
   if (plan && plan[0]!.kernel3d.shape[1] !== features)
     throw new Error(`model takes ${plan[0]!.kernel3d.shape[1]} features, rows have ${features}`);
   const { data, k } = plan ? runDense(plan, flat, n, features) : predictLayers(model, flat, n, features);
-  const out = new Array<Float32Array>(n);
-  for (let i = 0; i < n; i++) out[i] = data.subarray(i * k, (i + 1) * k);
-  return out;
+  return perRow(data, n, k);
 }
 
 /** Any other model: model.predict, one batch of the whole request (its default 32-row chunks cost ~10x at 1000 rows on WASM). */
@@ -232,16 +243,8 @@ function predictLayers(model: LayersModel, flat: Float32Array, n: number, featur
 
 /** The same through model.predict, without the Dense shortcut: what predictRows must equal (tests). */
 export function predictRowsLayers(model: LayersModel, rows: number[][], features: number): Float32Array[] {
-  const flat = new Float32Array(rows.length * features);
-  rows.forEach((row, i) => flat.set(row, i * features));
-  const output = tf.tidy(() => model.predict(tf.tensor2d(flat, [rows.length, features]), { batchSize: rows.length }) as tf.Tensor);
-  try {
-    const data = output.dataSync() as Float32Array;
-    const k = output.shape[1] ?? 1;
-    return rows.map((_, i) => data.slice(i * k, (i + 1) * k));
-  } finally {
-    output.dispose();
-  }
+  const { data, k } = predictLayers(model, flatten(rows, features), rows.length, features);
+  return perRow(data, rows.length, k);
 }
 
 export const registry = new ModelRegistry(MODEL_PACKAGES);
