@@ -14,10 +14,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { shardName } from '../src/aggregate/record.ts';
-import { loadConfig } from '../src/config.ts';
 import type { Holdings } from '../src/aggregate/aggregator.ts';
 import { cli } from './lib/args.ts';
-import { HOST, loadTest, ROOT, sleep } from './lib/bench.ts';
+import { HOST, loadTest, recordLingerMs, ROOT, sleep } from './lib/bench.ts';
 import { buildBundle, removeBundle, startMiniflare, type MiniflareWorker } from './lib/miniflare.ts';
 
 const PORT = 8839;
@@ -38,8 +37,7 @@ const MODEL = 'penguins';
 const SHARDS = 4;
 const TRIALS = Math.max(1, Number(process.env.TRIALS ?? 5) || 5);
 const CONNECTIONS = 10;
-// The Worker's own default unless the environment asks for another linger (checked as the Worker would).
-const LINGER_MS = loadConfig({ RECORD_LINGER_MS: process.env.RECORD_LINGER_MS }).recordLingerMs;
+const LINGER_MS = recordLingerMs();
 
 /** Predictions that survived: in D1 (every window of the model) plus what the shards hold. */
 async function survived(worker: MiniflareWorker, version: string): Promise<{ d1: number; shards: number }> {

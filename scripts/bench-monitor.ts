@@ -18,11 +18,10 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../src/config.ts';
 import { flushStatementCount } from '../src/db/windows.ts';
 import { emptyCounts } from '../src/monitor/window.ts';
 import { cli } from './lib/args.ts';
-import { cpuMs, HOST, mark, ROOT, Sandbox, sleep, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
+import { cpuMs, HOST, mark, recordLingerMs, ROOT, Sandbox, sleep, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
 import { buildBundle, removeBundle, startMiniflare, type MiniflareWorker } from './lib/miniflare.ts';
 
 type Mode = 'off' | 'on';
@@ -38,8 +37,7 @@ const GRACE_SECONDS = 1;
 const SHARDS = 4;
 const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 8) || 8);
 const TARGET_RATIO = 0.97;
-// The Worker's own default linger unless the environment asks for another (checked as the Worker would).
-const LINGER_MS = loadConfig({ RECORD_LINGER_MS: process.env.RECORD_LINGER_MS }).recordLingerMs;
+const LINGER_MS = recordLingerMs();
 const VARS = {
   WINDOW_SECONDS: String(WINDOW_SECONDS),
   FLUSH_GRACE_SECONDS: String(GRACE_SECONDS),

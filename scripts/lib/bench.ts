@@ -10,9 +10,13 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../src/config.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const HOST = '127.0.0.1';
+
+/** RECORD_LINGER_MS for the servers a benchmark starts: the environment's, checked as the Worker checks it, else its default. */
+export const recordLingerMs = (): number => loadConfig({ RECORD_LINGER_MS: process.env.RECORD_LINGER_MS }).recordLingerMs;
 const ENV = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' };
 const SNAPSHOT_ENTRIES = ['src', 'models', 'migrations', 'wrangler.toml', 'package.json', 'tsconfig.json'];
 
