@@ -1,17 +1,21 @@
 // Monitoring benchmark (not a test): what recording every prediction costs the hot path, and how many D1 statements
-// it takes. Two servers run side by side, identical but for MONITORING (off and on), each with its own local state,
-// 60 s windows (the default, so flushes cost what they cost in production) and 1 s grace; single-row predict is sent to them in alternating
-// chunks (off on on off off on …, ROUNDS × 2 chunks of about CHUNK_S seconds each), so that other load on the machine
-// hits both alike. Throughput is completed requests over the elapsed time measured here; server CPU per request is
-// the CPU time of a server's processes over the whole run (including the background flushes) over the requests it
-// answered. Then, for "on", it waits until D1 holds every prediction answered 200 and counts the flushes the
-// aggregator shards executed (the `flushes` table: one row per D1 batch).
+// it takes. Four servers run side by side, identical but for MONITORING: two off and two on (each with its own local
+// state, 60 s windows, the default, so flushes cost what they cost in production, and 1 s grace). Two of each,
+// because two processes of the very same server differ by a few percent on this machine (which core, which memory, how
+// the JIT went): the second pair is the control, "A/A", that says how large a difference this run can tell from
+// noise, and pooling both pairs halves the luck of the draw. Single-row predict is sent to them in chunks
+// (off a, on a, on b, off b, then the reverse, …: ROUNDS × 4 chunks of about CHUNK_S seconds each), so that other
+// load on the machine hits all alike. Throughput is completed requests over the elapsed time measured here; server
+// CPU per request is the CPU time of a server's processes over the whole run (including the background flushes)
+// over the requests it answered. Then, for the "on" servers, it waits until D1 holds every prediction answered 200
+// and counts the flushes the aggregator shards executed (the `flushes` table: one row per D1 batch).
 //
-// It does that twice: through `wrangler dev` (127.0.0.1:8792 off, 8791 on; what the README's figures have always
-// used) and on workerd through Miniflare's API without the wrangler dev proxy (8833 off, 8834 on). Prints markdown
-// tables with the targets and ✓ or ✗; exits 0 either way (it is a measurement, not a test).
+// It does that twice: through `wrangler dev` (127.0.0.1:8792 and 8790 off, 8791 and 8789 on; what the README's
+// figures have always used) and on workerd through Miniflare's API without the wrangler dev proxy (8833 and 8835
+// off, 8834 and 8836 on). Prints markdown tables with the targets and ✓ or ✗; exits 0 either way (it is a
+// measurement, not a test).
 //
-// The wrangler dev servers run on a snapshot of the tree in a temp dir (scripts/lib/bench.ts says why).
+// The wrangler dev servers run on snapshots of the tree in temp dirs (scripts/lib/bench.ts says why).
 //
 // Run: npm run bench:monitor (ROUNDS=8 by default). The load generator shares the machine with workerd: absolute
 // req/s are relative, the on/off ratios measured in one run are the result.
@@ -25,9 +29,18 @@ import { cpuMs, HOST, mark, recordLingerMs, ROOT, Sandbox, sleep, sumRuns, timed
 import { buildBundle, removeBundle, startMiniflare, type MiniflareWorker } from './lib/miniflare.ts';
 
 type Mode = 'off' | 'on';
-const MODES: Mode[] = ['off', 'on'];
-const WRANGLER = { off: { port: 8792, inspector: 9792 }, on: { port: 8791, inspector: 9791 } } as const;
-const MINIFLARE = { off: 8833, on: 8834 } as const;
+/** The four servers: two identical ones per mode ("a" and "b"), each with its own state. */
+type Slot = 'off a' | 'on a' | 'on b' | 'off b';
+/** The order of one round (the next round runs it backwards): each server sits first, second, third and last alike. */
+const SLOTS: Slot[] = ['off a', 'on a', 'on b', 'off b'];
+const modeOf = (slot: Slot): Mode => (slot.startsWith('on') ? 'on' : 'off');
+const WRANGLER: Record<Slot, { port: number; inspector: number }> = {
+  'off a': { port: 8792, inspector: 9792 },
+  'on a': { port: 8791, inspector: 9791 },
+  'off b': { port: 8790, inspector: 9790 },
+  'on b': { port: 8789, inspector: 9789 },
+};
+const MINIFLARE: Record<Slot, number> = { 'off a': 8833, 'on a': 8834, 'off b': 8835, 'on b': 8836 };
 const CHUNK_S = 2.5;
 const WARMUP_REQUESTS = 300;
 const CONNECTIONS = 10;
@@ -50,11 +63,12 @@ cli(
   `usage: npm run bench:monitor   (ROUNDS=<n> for more interleaved chunks, default 8; RECORD_LINGER_MS=<ms> for another
   linger than the default)
 
-Starts wrangler dev with monitoring off (${HOST}:${WRANGLER.off.port}) and on (${HOST}:${WRANGLER.on.port}) side by side,
-each on a snapshot of the tree (in temp dirs, removed at the end, on an error, and on Ctrl-C or SIGTERM), sends 1-row
-predict to them in alternating chunks (req/s and server CPU per request), then does the same on workerd through
-Miniflare without the wrangler dev proxy (${HOST}:${MINIFLARE.off} and ${MINIFLARE.on}); checks that D1 holds every
-prediction answered 200 and counts the D1 statements. Prints markdown tables with the targets and ✓ or ✗, and exits
+Starts four wrangler dev side by side, two with monitoring off (${HOST}:${WRANGLER['off a'].port}, ${WRANGLER['off b'].port}) and two on
+(${WRANGLER['on a'].port}, ${WRANGLER['on b'].port}), each on a snapshot of the tree (in temp dirs, removed at the end, on an error, and on
+Ctrl-C or SIGTERM), sends 1-row predict to them in interleaved chunks (req/s and server CPU per request; the second
+server of each mode is the A/A control), then does the same on workerd through Miniflare without the wrangler dev
+proxy (${MINIFLARE['off a']}, ${MINIFLARE['off b']} off; ${MINIFLARE['on a']}, ${MINIFLARE['on b']} on); checks that D1 holds every prediction answered 200
+and counts the D1 statements. Prints markdown tables with the targets and ✓ or ✗, and exits
 0 either way.
 
   -h, --help     this text`,
@@ -62,8 +76,8 @@ prediction answered 200 and counts the D1 statements. Prints markdown tables wit
   {},
 );
 
-// One snapshot and wrangler dev per mode; each is removed (and its server stopped) when the process exits.
-const sandboxes = { off: new Sandbox('labelwatch-bench-monitor-off-'), on: new Sandbox('labelwatch-bench-monitor-on-') };
+// One snapshot and wrangler dev per server; each is removed (and its server stopped) when the process exits.
+const sandboxes = Object.fromEntries(SLOTS.map((slot) => [slot, new Sandbox(`labelwatch-bench-monitor-${slot.replace(' ', '-')}-`)])) as Record<Slot, Sandbox>;
 
 /** One server under test, however it runs. */
 interface Server {
@@ -100,130 +114,162 @@ async function waitForFlushes(server: Server, expected: number): Promise<number>
   return counted;
 }
 
-interface PairResult {
-  runs: Record<Mode, ReturnType<typeof sumRuns>>;
-  /** Per round, on ÷ off: req/s, and CPU per request (off ÷ on) over that round's two chunks. */
+type Run = ReturnType<typeof sumRuns>;
+
+interface RunResult {
+  /** Per server, and per mode (both servers pooled); CPU per request over the whole interleaved run. */
+  servers: Record<Slot, Run>;
+  modes: Record<Mode, Run>;
+  /** Per round, on ÷ off (both servers of each mode pooled): req/s, and CPU per request (off ÷ on) within the chunks. */
   rounds: { rate: number; cpu: number }[];
-  answered: number;
-  counted?: number;
+  /** Predictions answered 200 by each "on" server, and what its D1 holds once flushed. */
+  answered: Record<'on a' | 'on b', number>;
+  counted: Partial<Record<'on a' | 'on b', number>>;
 }
 
-/** Warms both servers, then ROUNDS rounds of one chunk each, the order alternating. */
-async function interleave(title: string, servers: Record<Mode, Server>): Promise<PairResult> {
+/** Warms the servers, then ROUNDS rounds of one chunk each, the order reversing every round. */
+async function interleave(title: string, servers: Record<Slot, Server>): Promise<RunResult> {
   console.error(`${title}:`);
-  let answered = 0;
+  const answered = { 'on a': 0, 'on b': 0 };
   let amount = 0;
-  for (const mode of MODES) {
-    const warm = await timedLoad({ url: predictUrl(servers[mode]), connections: CONNECTIONS, body: oneRow, amount: WARMUP_REQUESTS });
-    if (mode === 'on') answered += warm.result['2xx'];
-    // About CHUNK_S seconds at the warm rate of "off" (so both do the same work per chunk).
-    if (mode === 'off') amount = Math.max(500, Math.round((WARMUP_REQUESTS / warm.elapsed) * CHUNK_S));
+  for (const slot of SLOTS) {
+    const warm = await timedLoad({ url: predictUrl(servers[slot]), connections: CONNECTIONS, body: oneRow, amount: WARMUP_REQUESTS });
+    if (slot === 'on a' || slot === 'on b') answered[slot] += warm.result['2xx'];
+    // About CHUNK_S seconds at the warm rate of "off a" (so every server does the same work per chunk).
+    if (slot === 'off a') amount = Math.max(500, Math.round((WARMUP_REQUESTS / warm.elapsed) * CHUNK_S));
   }
-  const cpu0 = { off: servers.off.cpu(), on: servers.on.cpu() };
-  const chunks: Record<Mode, TimedRun[]> = { off: [], on: [] };
+  const cpu0 = Object.fromEntries(SLOTS.map((slot) => [slot, servers[slot].cpu()])) as Record<Slot, number>;
+  const chunks = Object.fromEntries(SLOTS.map((slot) => [slot, [] as TimedRun[]])) as Record<Slot, TimedRun[]>;
   for (let round = 0; round < ROUNDS; round++) {
-    for (const mode of round % 2 === 0 ? MODES : [...MODES].reverse()) {
-      const run = await timedLoad({ url: predictUrl(servers[mode]), connections: CONNECTIONS, body: oneRow, amount, cpu: servers[mode].cpu });
-      chunks[mode].push(run);
-      process.stderr.write(`  ${mode}: ${amount} requests in ${run.elapsed.toFixed(2)} s (${(run.result.requests.total / run.elapsed).toFixed(0)} req/s)\n`);
+    for (const slot of round % 2 === 0 ? SLOTS : [...SLOTS].reverse()) {
+      const run = await timedLoad({ url: predictUrl(servers[slot]), connections: CONNECTIONS, body: oneRow, amount, cpu: servers[slot].cpu });
+      chunks[slot].push(run);
+      process.stderr.write(`  ${slot}: ${amount} requests in ${run.elapsed.toFixed(2)} s (${(run.result.requests.total / run.elapsed).toFixed(0)} req/s)\n`);
     }
   }
   // CPU over the whole interleaved run per server: a server's background work (the flushes) counts wherever it fell.
-  const cpuTotal = { off: servers.off.cpu() - cpu0.off, on: servers.on.cpu() - cpu0.on };
-  const runs = {} as PairResult['runs'];
-  for (const mode of MODES) {
-    runs[mode] = sumRuns(chunks[mode]);
-    runs[mode].cpuPerRequest = cpuTotal[mode] / runs[mode].completed;
-  }
-  answered += runs.on.ok;
-  const rounds = chunks.on.map((on, i) => {
-    const off = chunks.off[i]!;
-    const rate = (r: TimedRun) => r.result.requests.total / r.elapsed;
-    const cpu = (r: TimedRun) => r.cpuMs / r.result.requests.total;
-    return { rate: rate(on) / rate(off), cpu: cpu(off) / cpu(on) };
+  const cpuTotal = Object.fromEntries(SLOTS.map((slot) => [slot, servers[slot].cpu() - cpu0[slot]])) as Record<Slot, number>;
+  const pooled = (slots: Slot[]): Run => {
+    const run = sumRuns(slots.flatMap((slot) => chunks[slot]));
+    run.cpuPerRequest = slots.reduce((sum, slot) => sum + cpuTotal[slot], 0) / run.completed;
+    return run;
+  };
+  const perServer = Object.fromEntries(SLOTS.map((slot) => [slot, pooled([slot])])) as Record<Slot, Run>;
+  const modes = { off: pooled(['off a', 'off b']), on: pooled(['on a', 'on b']) };
+  answered['on a'] += perServer['on a'].ok;
+  answered['on b'] += perServer['on b'].ok;
+  const rounds = chunks['off a'].map((_, i) => {
+    const of = (mode: Mode) => sumRuns(SLOTS.filter((slot) => modeOf(slot) === mode).map((slot) => chunks[slot][i]!));
+    const off = of('off');
+    const on = of('on');
+    const cpu = (r: Run, mode: Mode) =>
+      SLOTS.filter((slot) => modeOf(slot) === mode).reduce((sum, slot) => sum + chunks[slot][i]!.cpuMs, 0) / r.completed;
+    return { rate: on.rps / off.rps, cpu: cpu(off, 'off') / cpu(on, 'on') };
   });
-  return { runs, rounds, answered };
+  return { servers: perServer, modes, rounds, answered, counted: {} };
 }
 
-/** Waits until D1 of the "on" server holds every prediction it answered; notes what it holds then. */
-async function settle(title: string, server: Server, r: PairResult) {
-  process.stderr.write(`${title}: waiting for the last ${WINDOW_SECONDS} s window to flush … `);
-  r.counted = await waitForFlushes(server, r.answered);
-  process.stderr.write(`${r.counted} of ${r.answered} predictions in D1\n`);
+/** Waits until D1 of each "on" server holds every prediction it answered; notes what they hold then. */
+async function settle(title: string, servers: Record<Slot, Server>, r: RunResult) {
+  for (const slot of ['on a', 'on b'] as const) {
+    process.stderr.write(`${title} (${slot}): waiting for the last ${WINDOW_SECONDS} s window to flush … `);
+    r.counted[slot] = await waitForFlushes(servers[slot], r.answered[slot]);
+    process.stderr.write(`${r.counted[slot]} of ${r.answered[slot]} predictions in D1\n`);
+  }
 }
 
-function printPair(title: string, r: PairResult) {
-  const { off, on } = r.runs;
+function printRun(title: string, r: RunResult) {
+  const { off, on } = r.modes;
   const ratio = on.rps / off.rps;
   const cpuRatio = off.cpuPerRequest / on.cpuPerRequest;
-  const row = (mode: Mode) => {
-    const x = r.runs[mode];
-    return `| monitoring ${mode} | ${x.completed} in ${x.elapsed.toFixed(1)} s | ${x.rps.toFixed(0)} | ${x.p50} ms | ${x.p99} ms | ${x.cpuPerRequest.toFixed(3)} ms | ${x.failures || 'none'} |`;
-  };
+  const row = (name: string, x: Run) =>
+    `| ${name} | ${x.completed} in ${x.elapsed.toFixed(1)} s | ${x.rps.toFixed(0)} | ${x.p50} ms | ${x.p99} ms | ${x.cpuPerRequest.toFixed(3)} ms | ${x.failures || 'none'} |`;
   console.log(`\n#### ${title}\n`);
-  console.log('| mode | requests completed | req/s | p50 (median chunk) | p99 (worst chunk) | server CPU per request | failures |');
+  console.log('| server | requests completed | req/s | p50 (median chunk) | p99 (worst chunk) | server CPU per request | failures |');
   console.log('|---|---|---|---|---|---|---|');
-  console.log(row('off'));
-  console.log(row('on'));
+  for (const slot of SLOTS) console.log(row(`monitoring ${slot}`, r.servers[slot]));
+  console.log(row('monitoring off (a and b pooled)', off));
+  console.log(row('monitoring on (a and b pooled)', on));
   console.log(`| **on / off** | | **${ratio.toFixed(3)}** (≥ ${TARGET_RATIO} ${mark(ratio >= TARGET_RATIO)}) | | | **${cpuRatio.toFixed(3)}** (off ÷ on, ≥ ${TARGET_RATIO} ${mark(cpuRatio >= TARGET_RATIO)}) | |`);
+  // Two servers of the same mode: any difference between them is this run's noise, not monitoring.
+  const aa = (mode: Mode) => {
+    const a = r.servers[`${mode} a`];
+    const b = r.servers[`${mode} b`];
+    return { rate: b.rps / a.rps, cpu: a.cpuPerRequest / b.cpuPerRequest };
+  };
+  const [aaOff, aaOn] = [aa('off'), aa('on')];
+  console.log(
+    `| A/A control: b / a of the same mode (off; on) | | ${aaOff.rate.toFixed(3)}; ${aaOn.rate.toFixed(3)} | | | ${aaOff.cpu.toFixed(3)}; ${aaOn.cpu.toFixed(3)} (a ÷ b) | |`,
+  );
   // The spread of the same ratio round by round: how far this machine's noise moves it (the pooled figure is the result).
   const spread = (xs: number[]) => {
     const sorted = [...xs].sort((a, b) => a - b);
     return `median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(3)}, range ${sorted[0]!.toFixed(3)}–${sorted[sorted.length - 1]!.toFixed(3)}`;
   };
-  console.log(`| round by round (${r.rounds.length} pairs of chunks) | | ${spread(r.rounds.map((x) => x.rate))} | | | ${spread(r.rounds.map((x) => x.cpu))} (CPU within the chunks) | |`);
-  console.log(`\nPredictions answered 200 with monitoring on: ${r.answered}; in D1 after the flushes: ${r.counted} ${r.counted === r.answered ? '✓ exact' : '✗ MISMATCH'}.`);
+  console.log(`| round by round (${r.rounds.length} rounds of 4 chunks) | | ${spread(r.rounds.map((x) => x.rate))} | | | ${spread(r.rounds.map((x) => x.cpu))} (CPU within the chunks) | |`);
+  const noise = Math.max(...[aaOff.rate, aaOn.rate, aaOff.cpu, aaOn.cpu].map((x) => Math.abs(1 - x)));
+  const cost = Math.max(1 - ratio, 1 - cpuRatio);
+  console.log(
+    `\nIdentical servers differed by up to ${(noise * 100).toFixed(1)}% in this run; monitoring's measured cost is ${(cost * 100).toFixed(1)}%` +
+      (cost <= noise ? ', within that noise.' : ', beyond it.'),
+  );
+  for (const slot of ['on a', 'on b'] as const) {
+    const [answered, counted] = [r.answered[slot], r.counted[slot]];
+    console.log(`Predictions answered 200 by monitoring ${slot}: ${answered}; in its D1 after the flushes: ${counted} ${counted === answered ? '✓ exact' : '✗ MISMATCH'}.`);
+  }
 }
 
 async function main() {
-  console.error('bench-monitor: registry, two snapshots (off, on), local migrations');
-  const stateOf = (mode: Mode) => join(sandboxes[mode].dir, '.wrangler', 'state');
-  for (const mode of MODES) {
-    sandboxes[mode].fill();
-    sandboxes[mode].run('npx', ['wrangler', 'd1', 'migrations', 'apply', 'labelwatch', '--local', '--persist-to', stateOf(mode)]);
+  console.error('bench-monitor: registry, four snapshots (off a, on a, on b, off b), local migrations');
+  const stateOf = (slot: Slot) => join(sandboxes[slot].dir, '.wrangler', 'state');
+  for (const slot of SLOTS) {
+    sandboxes[slot].fill();
+    sandboxes[slot].run('npx', ['wrangler', 'd1', 'migrations', 'apply', 'labelwatch', '--local', '--persist-to', stateOf(slot)]);
   }
   const loadBefore = loadavg()[0];
 
-  // 1. Through wrangler dev, both servers up at once.
-  const wrangler = {} as Record<Mode, Server>;
-  for (const mode of MODES) {
-    const sandbox = sandboxes[mode];
-    const { port, inspector } = WRANGLER[mode];
+  // 1. Through wrangler dev, all four servers up at once.
+  const wrangler = {} as Record<Slot, Server>;
+  for (const slot of SLOTS) {
+    const sandbox = sandboxes[slot];
+    const { port, inspector } = WRANGLER[slot];
     await sandbox.startServer({
-      name: `wrangler dev (${mode})`, port, inspectorPort: inspector, persistTo: stateOf(mode), readyPath: '/health',
-      args: Object.entries({ ...VARS, MONITORING: mode }).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
+      name: `wrangler dev (${slot})`, port, inspectorPort: inspector, persistTo: stateOf(slot), readyPath: '/health',
+      args: Object.entries({ ...VARS, MONITORING: modeOf(slot) }).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
     });
     const base = `http://${HOST}:${port}`;
-    wrangler[mode] = { base, cpu: () => cpuMs({ group: sandbox.serverPid! }), counted: () => countedViaApi(base) };
+    wrangler[slot] = { base, cpu: () => cpuMs({ group: sandbox.serverPid! }), counted: () => countedViaApi(base) };
   }
   const viaWrangler = await interleave(`wrangler dev (${CONNECTIONS} connections, ${ROUNDS} rounds)`, wrangler);
   const loadMiddle = loadavg()[0];
-  // The "on" wrangler dev stays up, idle, to flush its last window while the Miniflare pair runs; "off" can go.
-  await sandboxes.off.stopServerAndWait();
+  // The "on" wrangler devs stay up, idle, to flush their last window while Miniflare runs; the "off" ones can go.
+  await sandboxes['off a'].stopServerAndWait();
+  await sandboxes['off b'].stopServerAndWait();
 
-  // 2. Miniflare, no proxy: the minified bundle, both workers up at once.
+  // 2. Miniflare, no proxy: the minified bundle, four workers up at once.
   console.error('bundle for Miniflare: wrangler deploy --dry-run --minify');
-  const bundleDir = buildBundle(sandboxes.on.dir, { parent: sandboxes.on.dir });
-  const workers = {} as Record<Mode, MiniflareWorker>;
-  const direct = {} as Record<Mode, Server>;
-  let viaMiniflare: PairResult;
+  const bundleDir = buildBundle(sandboxes['on a'].dir, { parent: sandboxes['on a'].dir });
+  const workers: Partial<Record<Slot, MiniflareWorker>> = {};
+  const direct = {} as Record<Slot, Server>;
+  let viaMiniflare: RunResult;
   try {
-    for (const mode of MODES) {
-      const w = (workers[mode] = await startMiniflare({ root: sandboxes[mode].dir, bundleDir, port: MINIFLARE[mode], vars: { ...VARS, MONITORING: mode } }));
-      const base = `http://${HOST}:${MINIFLARE[mode]}`;
-      direct[mode] = { base, cpu: () => cpuMs({ pids: w.workerdPids }), counted: () => countedViaApi(base) };
+    for (const slot of SLOTS) {
+      const w = (workers[slot] = await startMiniflare({ root: sandboxes[slot].dir, bundleDir, port: MINIFLARE[slot], vars: { ...VARS, MONITORING: modeOf(slot) } }));
+      const base = `http://${HOST}:${MINIFLARE[slot]}`;
+      direct[slot] = { base, cpu: () => cpuMs({ pids: w.workerdPids }), counted: () => countedViaApi(base) };
     }
     viaMiniflare = await interleave(`Miniflare, no proxy (${CONNECTIONS} connections, ${ROUNDS} rounds)`, direct);
-    await settle('wrangler dev', wrangler.on, viaWrangler);
-    await settle('Miniflare', direct.on, viaMiniflare);
+    await settle('wrangler dev', wrangler, viaWrangler);
+    await settle('Miniflare', direct, viaMiniflare);
   } finally {
-    for (const mode of MODES) await workers[mode]?.dispose();
+    for (const slot of SLOTS) await workers[slot]?.dispose();
     removeBundle(bundleDir);
   }
   const loadAfter = loadavg()[0];
-  await sandboxes.on.stopServerAndWait();
+  await sandboxes['on a'].stopServerAndWait();
+  await sandboxes['on b'].stopServerAndWait();
   const flushes = (JSON.parse(
-    sandboxes.on.run('npx', ['wrangler', 'd1', 'execute', 'labelwatch', '--local', '--persist-to', stateOf('on'), '--json', '--command',
+    sandboxes['on a'].run('npx', ['wrangler', 'd1', 'execute', 'labelwatch', '--local', '--persist-to', stateOf('on a'), '--json', '--command',
       'SELECT count(*) AS batches, coalesce(sum(n), 0) AS predictions, count(DISTINCT start) AS windows FROM flushes']),
   ) as { results: { batches: number; predictions: number; windows: number }[] }[])[0].results[0];
 
@@ -234,19 +280,19 @@ async function main() {
   const perFlush = flushStatementCount(full);
   const perShardWindow = flushes.batches / (flushes.windows * SHARDS);
   const per10k = ((flushes.batches * perFlush) / flushes.predictions) * 10_000;
-  const rate = viaWrangler.runs.on.rps;
+  const rate = viaWrangler.servers['on a'].rps;
   // At a steady rate, every shard flushes once per window: the figure the run's few windows approximate.
   const steady = ((SHARDS * perFlush) / (rate * WINDOW_SECONDS)) * 10_000;
 
-  console.log(`\n### Monitoring benchmark (single-row \`${MODEL}:predict\`, ${CONNECTIONS} connections, ${ROUNDS} × 2 interleaved chunks of ≈ ${CHUNK_S} s, 127.0.0.1)\n`);
-  console.log(`Machine: ${availableParallelism()} cores; 1-min load average ${loadBefore.toFixed(1)} before, ${loadMiddle.toFixed(1)} between the two pairs, ${loadAfter.toFixed(1)} after.`);
+  console.log(`\n### Monitoring benchmark (single-row \`${MODEL}:predict\`, ${CONNECTIONS} connections, ${ROUNDS} × 4 interleaved chunks of ≈ ${CHUNK_S} s, 127.0.0.1)\n`);
+  console.log(`Machine: ${availableParallelism()} cores; 1-min load average ${loadBefore.toFixed(1)} before, ${loadMiddle.toFixed(1)} between wrangler dev and Miniflare, ${loadAfter.toFixed(1)} after.`);
   console.log(`All servers: WINDOW_SECONDS=${WINDOW_SECONDS}, FLUSH_GRACE_SECONDS=${GRACE_SECONDS}, AGGREGATOR_SHARDS=${SHARDS}, RECORD_LINGER_MS=${LINGER_MS}; only MONITORING differs.`);
-  printPair('Through `wrangler dev`', viaWrangler);
-  printPair('On workerd through Miniflare, without the wrangler dev proxy', viaMiniflare!);
-  console.log('\n#### D1 writes (wrangler dev, monitoring on)\n');
+  printRun('Through `wrangler dev`', viaWrangler);
+  printRun('On workerd through Miniflare, without the wrangler dev proxy', viaMiniflare!);
+  console.log('\n#### D1 writes (wrangler dev, monitoring on a)\n');
   console.log('| measure | value | target |');
   console.log('|---|---|---|');
-  console.log(`| predictions carried by flushes (\`flushes\` table) | ${flushes.predictions} | = answered ${mark(flushes.predictions === viaWrangler.answered)} |`);
+  console.log(`| predictions carried by flushes (\`flushes\` table) | ${flushes.predictions} | = answered ${mark(flushes.predictions === viaWrangler.answered['on a'])} |`);
   console.log(`| flush batches (D1 round trips) | ${flushes.batches} over ${flushes.windows} windows | |`);
   console.log(`| flush batches per shard and window | ${perShardWindow.toFixed(2)} | ≤ 1 ${mark(perShardWindow <= 1)} |`);
   console.log(`| statements per flush batch | ${perFlush} (window, labels, features, flush key) | ≤ 4 ${mark(perFlush <= 4)} |`);
@@ -254,4 +300,4 @@ async function main() {
   console.log(`| same at a steady ${rate.toFixed(0)} req/s (${SHARDS} shards × ${perFlush} statements per ${WINDOW_SECONDS} s window) | ${steady.toFixed(1)} | |`);
 }
 
-sandboxes.on.runMain('bench-monitor', main);
+sandboxes['on a'].runMain('bench-monitor', main);
