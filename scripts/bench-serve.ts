@@ -1,15 +1,18 @@
 // Serving benchmark (not a test): starts `wrangler dev` on 127.0.0.1:8793 with its own local state, measures the
 // first request after start (WASM backend + model load), then drives the server from this process with a keep-alive
-// load generator (10 connections): single-row predict vs `GET /v2/health/live` on the same server (the HTTP ceiling of this
-// machine) and vs the same POST refused with a 400 after its body was read and parsed (the ceiling for a request that
-// carries that body: what is left between it and predict is rows, inference, recording and the answer), interleaved
-// in chunks of a fixed number of requests (health, refused, predict, predict, refused, health, …) so background load
-// hits all alike; a rate is completed requests over the elapsed time measured here, and the server's CPU time
-// over the chunks gives CPU per request. Then 1000-row predict. It does all that twice: as configured, and with
-// MONITORING=off (the cost of recording apart from inference). Then the same on workerd through Miniflare's API,
-// without the `wrangler dev` proxy in front (closer to production: it shows how much of the cost is the proxy).
-// Last, the raw and gzip size of the deployable bundle, plain and --minify. Prints a markdown table with the targets
-// and ✓ or ✗; exits 0 either way (a measurement, not a test).
+// load generator (10 connections): single-row predict vs `GET /v2/health/live` on the same server (the HTTP ceiling of
+// this machine) and vs the same POST refused with a 400 after its body was read and parsed (what is left between it
+// and predict is rows, inference, recording and the answer). Beside the server runs a minimal Worker
+// (scripts/lib/ceiling-worker.js) that reads a POST's body and answers, and answers a GET: its POST / GET, with the
+// same body, is the most any Worker's POST can reach against a GET there (the runtime's and the proxy's cost of a
+// body). All of these are interleaved in chunks of a fixed number of requests (health, refused, predict, ceiling
+// GET, ceiling POST, then backwards, …) so background load hits all alike; a rate is completed requests over the
+// elapsed time measured here, and the server's CPU time over the chunks gives CPU per request. Then 1000-row
+// predict. It does all that twice: as configured, and with MONITORING=off (the cost of recording apart from
+// inference; without the ceiling Worker). Then the same on workerd through Miniflare's API, without the `wrangler
+// dev` proxy in front (closer to production: it shows how much of the cost is the proxy). Last, the raw and gzip size
+// of the deployable bundle, plain and --minify. Prints a markdown table with the targets and ✓ or ✗; exits 0 either
+// way (a measurement, not a test).
 //
 // The server runs on a snapshot of the tree in a temp dir (scripts/lib/bench.ts says why).
 //
@@ -20,12 +23,14 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { cli } from './lib/args.ts';
-import { cpuMs, HOST, mark, Sandbox, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
-import { buildBundle, removeBundle, startMiniflare } from './lib/miniflare.ts';
+import { cpuMs, HOST, mark, ROOT, Sandbox, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
+import { buildBundle, COMPATIBILITY_DATE, removeBundle, startMiniflare, startWorkerd } from './lib/miniflare.ts';
 
 const PORT = 8793;
 const INSPECTOR_PORT = 8794;
 const MINIFLARE_PORT = 8799;
+/** The ceiling Worker (scripts/lib/ceiling-worker.js): wrangler dev, its inspector, and Miniflare. */
+const CEILING = { port: 8802, inspector: 8803, miniflare: 8804 };
 const CHUNK_S = 2;
 const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 5) || 5);
 const BATCH_REQUESTS = 1500;
@@ -42,8 +47,9 @@ cli(
 
 Starts wrangler dev on ${HOST}:${PORT} on a snapshot of the tree (in a temp dir, removed at the end, on an error, and
 on Ctrl-C or SIGTERM), then measures the first request, 1-row predict against GET /v2/health/live (interleaved, req/s
-and server CPU per request), 1000-row predict, with monitoring on and off; then the same on workerd through
-Miniflare without the wrangler dev proxy (${HOST}:${MINIFLARE_PORT}); and the deployable bundle's size. Prints a
+and server CPU per request, beside a minimal Worker's POST against its GET on ${HOST}:${CEILING.port}: the ceiling),
+1000-row predict, with monitoring on and off; then the same on workerd through Miniflare without the wrangler dev
+proxy (${HOST}:${MINIFLARE_PORT}, ceiling ${CEILING.miniflare}); and the deployable bundle's size. Prints a
 markdown table with the targets and ✓ or ✗, and exits 0 either way.
 
   -h, --help     this text`,
@@ -53,6 +59,8 @@ markdown table with the targets and ✓ or ✗, and exits 0 either way.
 
 const sandbox = new Sandbox('labelwatch-bench-');
 const snapshot = sandbox.dir;
+const ceilingSandbox = new Sandbox('labelwatch-bench-ceiling-');
+const CEILING_SCRIPT = readFileSync(join(ROOT, 'scripts', 'lib', 'ceiling-worker.js'), 'utf8');
 const state = join(snapshot, '.wrangler', 'state');
 
 /** A server under test: where it listens and how to read its CPU time. */
@@ -71,10 +79,10 @@ async function timed(base: string, path: string, body: string): Promise<{ ms: nu
 
 type Run = ReturnType<typeof sumRuns>;
 
-/** One load of a comparison: its name, path, body (POST when present) and, for a control, the status it expects. */
+/** One load of a comparison: its name, URL, body (POST when present) and, for a control, the status it expects. */
 interface Load {
   name: string;
-  path: string;
+  url: string;
   body?: string;
   expect?: number;
 }
@@ -84,15 +92,15 @@ interface Load {
  * of requests (about CHUNK_S seconds of predict at its warm rate), so that a change in background load on the machine
  * hits every side alike instead of whichever happened to run last.
  */
-async function interleaved(server: Server, loads: Load[], amount: number): Promise<Run[]> {
+async function interleaved(loads: (Load & { cpu: () => number })[], amount: number): Promise<Run[]> {
   const chunks: TimedRun[][] = loads.map(() => []);
   process.stderr.write(`  ${loads.map((l) => l.name).join(' vs ')}: ${ROUNDS} × ${loads.length} × ${amount} requests … `);
   for (let i = 0; i < ROUNDS; i++) {
     const order = loads.map((_, k) => k);
     if (i % 2 === 1) order.reverse();
     for (const k of order) {
-      const { path, body, expect } = loads[k]!;
-      chunks[k]!.push(await timedLoad({ url: `${server.base}${path}`, connections: CONNECTIONS, body, amount, cpu: server.cpu, expect }));
+      const { url, body, expect, cpu } = loads[k]!;
+      chunks[k]!.push(await timedLoad({ url, connections: CONNECTIONS, body, amount, cpu, expect }));
     }
   }
   const result = chunks.map(sumRuns);
@@ -140,10 +148,15 @@ interface ServerRun {
   posted: Run;
   single: Run;
   batch: Run;
+  /** The ceiling Worker's GET and POST of the same body, when it ran beside: the most a POST can reach. */
+  ceiling?: { get: Run; post: Run };
 }
 
-/** One server: first and warm request, then health vs 1-row interleaved, then 1000-row predict. */
-async function measure(title: string, server: Server): Promise<ServerRun> {
+/**
+ * One server: first and warm request, then health vs 1-row interleaved (with the ceiling Worker's GET and POST in the
+ * same rounds when one runs beside it), then 1000-row predict.
+ */
+async function measure(title: string, server: Server, ceiling?: Server): Promise<ServerRun> {
   console.error(`${title}:`);
   const meta = JSON.parse(readFileSync(join(snapshot, 'models', MODEL, 'metadata.json'), 'utf8')) as { probes: { input: number[] }[] };
   const oneRow = JSON.stringify({ instances: [meta.probes[0].input] });
@@ -162,27 +175,38 @@ async function measure(title: string, server: Server): Promise<ServerRun> {
 
   const warmup = await timedLoad({ url: `${server.base}${predictPath}`, connections: CONNECTIONS, body: oneRow, amount: 1000 });
   const amount = Math.max(500, Math.round((warmup.result.requests.total / warmup.elapsed) * CHUNK_S));
-  const [live, posted, single] = await interleaved(
-    server,
+  const at = (path: string) => ({ url: `${server.base}${path}`, cpu: server.cpu });
+  const [live, posted, single, ceilingGet, ceilingPost] = await interleaved(
     [
-      { name: 'GET /v2/health/live', path: '/v2/health/live' },
-      { name: 'the same POST refused (400)', path: predictPath, body: refused, expect: 400 },
-      { name: '1-row predict', path: predictPath, body: oneRow },
+      { name: 'GET /v2/health/live', ...at('/v2/health/live') },
+      { name: 'the same POST refused (400)', ...at(predictPath), body: refused, expect: 400 },
+      { name: '1-row predict', ...at(predictPath), body: oneRow },
+      ...(ceiling
+        ? [
+            { name: 'ceiling GET', url: `${ceiling.base}/`, cpu: ceiling.cpu },
+            { name: 'ceiling POST of the 1-row body', url: `${ceiling.base}/`, cpu: ceiling.cpu, body: oneRow },
+          ]
+        : []),
     ],
     amount,
   );
   process.stderr.write(`  1000-row predict: ${BATCH_REQUESTS} requests … `);
   const batch = sumRuns([await timedLoad({ url: `${server.base}${predictPath}`, connections: CONNECTIONS, body: thousandRows, amount: BATCH_REQUESTS, cpu: server.cpu })]);
   process.stderr.write(`${rate(batch.rps * 1000)} rows/s\n`);
-  return { first: first.ms, warm: warm.ms, live, posted, single, batch };
+  return { first: first.ms, warm: warm.ms, live, posted, single, batch, ...(ceiling ? { ceiling: { get: ceilingGet!, post: ceilingPost! } } : {}) };
 }
 
 /** `wrangler dev` on the snapshot, measured, stopped. */
-async function viaWrangler(title: string, extraArgs: string[]): Promise<ServerRun & { readyMs: number }> {
+/** `wrangler dev` on the snapshot, measured (with the ceiling Worker beside it when asked), stopped. */
+async function viaWrangler(title: string, extraArgs: string[], withCeiling = false): Promise<ServerRun & { readyMs: number }> {
   const readyMs = await sandbox.startServer({ name: 'wrangler dev', port: PORT, inspectorPort: INSPECTOR_PORT, persistTo: state, readyPath: '/v2/health/live', args: extraArgs });
   try {
-    return { readyMs, ...(await measure(title, { base: `http://${HOST}:${PORT}`, cpu: () => cpuMs({ group: sandbox.serverPid! }) })) };
+    if (withCeiling)
+      await ceilingSandbox.startServer({ name: 'wrangler dev (ceiling)', port: CEILING.port, inspectorPort: CEILING.inspector, persistTo: join(ceilingSandbox.dir, '.wrangler', 'state'), readyPath: '/', args: [] });
+    const ceiling = withCeiling ? { base: `http://${HOST}:${CEILING.port}`, cpu: () => cpuMs({ group: ceilingSandbox.serverPid! }) } : undefined;
+    return { readyMs, ...(await measure(title, { base: `http://${HOST}:${PORT}`, cpu: () => cpuMs({ group: sandbox.serverPid! }) }, ceiling)) };
   } finally {
+    await ceilingSandbox.stopServerAndWait();
     await sandbox.stopServerAndWait();
   }
 }
@@ -192,9 +216,12 @@ async function viaMiniflare(title: string, bundleDir: string, vars: Record<strin
   const t0 = performance.now();
   const worker = await startMiniflare({ root: snapshot, bundleDir, port: MINIFLARE_PORT, vars });
   const readyMs = performance.now() - t0;
+  const ceilingWorker = await startWorkerd({ host: HOST, port: CEILING.miniflare, modules: true, script: CEILING_SCRIPT, compatibilityDate: COMPATIBILITY_DATE });
   try {
-    return { readyMs, ...(await measure(title, { base: `http://${HOST}:${MINIFLARE_PORT}`, cpu: () => cpuMs({ pids: worker.workerdPids }) })) };
+    const ceiling = { base: `http://${HOST}:${CEILING.miniflare}`, cpu: () => cpuMs({ pids: ceilingWorker.workerdPids }) };
+    return { readyMs, ...(await measure(title, { base: `http://${HOST}:${MINIFLARE_PORT}`, cpu: () => cpuMs({ pids: worker.workerdPids }) }, ceiling)) };
   } finally {
+    await ceilingWorker.dispose();
     await worker.dispose();
   }
 }
@@ -203,11 +230,12 @@ async function main() {
   console.error(`bench-serve: registry, snapshot in ${snapshot}, local migrations, wrangler dev on ${HOST}:${PORT}`);
   sandbox.fill();
   sandbox.run('npx', ['wrangler', 'd1', 'migrations', 'apply', 'labelwatch', '--local', '--persist-to', state]);
+  ceilingSandbox.fillWith({ 'index.js': CEILING_SCRIPT, 'wrangler.toml': `name = "ceiling"\nmain = "index.js"\ncompatibility_date = "${COMPATIBILITY_DATE}"\n` });
   const loadBefore = loadavg()[0];
 
   // As configured (monitoring on: every answered batch is tallied and goes to an aggregator Durable Object), then
   // with monitoring off, which isolates the cost of recording from the cost of inference.
-  const on = await viaWrangler('wrangler dev, as configured (10 connections)', []);
+  const on = await viaWrangler('wrangler dev, as configured (10 connections)', [], true);
   const off = await viaWrangler('wrangler dev, MONITORING=off', ['--var', 'MONITORING:off']);
   const loadMiddle = loadavg()[0];
   console.error('bundle for Miniflare: wrangler deploy --dry-run --minify');
@@ -241,6 +269,20 @@ async function main() {
       '',
     ],
   ];
+  // A minimal Worker's POST of the same body against its GET, in the same rounds: no Worker's POST does better.
+  const ceilingRows = (prefix: string, r: ServerRun): string[][] => {
+    if (!r.ceiling) return [];
+    const { get, post } = r.ceiling;
+    const ceiling = post.rps / get.rps;
+    return [
+      [
+        `${prefix}ceiling: a minimal Worker's POST of the same body (read, answered) / its GET`,
+        `**${ceiling.toFixed(3)}** (${rate(post.rps)} vs ${rate(get.rps)} req/s; CPU per request GET ÷ POST ${(get.cpuPerRequest / post.cpuPerRequest).toFixed(3)})`,
+        '',
+      ],
+      [`${prefix}1-row predict / health, as a share of that ceiling`, (ratio(r) / ceiling).toFixed(3), ''],
+    ];
+  };
   const rows: string[][] = [
     ['wrangler dev ready (spawn → first 200)', `${(on.readyMs / 1000).toFixed(1)} s`, ''],
     ['first predict after start (WASM init + model load)', `${ms(on.first)} (with monitoring off: ${ms(off.first)}; Miniflare: ${ms(direct.first)})`, `≤ ${TARGET_FIRST_MS} ms ${mark(on.first <= TARGET_FIRST_MS)}`],
@@ -249,6 +291,7 @@ async function main() {
     ['1-row `:predict`', `${rate(on.single.rps)} req/s, ${latency(on.single)}, ${cpu(on.single)}${failures(on.single)}`, ''],
     ratioRow('**1-row predict / health** (req/s)', on, true),
     ...postedRows('', on),
+    ...ceilingRows('', on),
     ['1000-row `:predict`', `${rate(on.batch.rps * 1000)} rows/s (${on.batch.rps.toFixed(1)} req/s, ${latency(on.batch)})${failures(on.batch)}`, `≥ 550k rows/s ${mark(on.batch.rps * 1000 >= TARGET_ROWS_PER_S)}`],
     ['MONITORING=off: health', `${rate(off.live.rps)} req/s, ${latency(off.live)}, ${cpu(off.live)}${failures(off.live)}`, ''],
     ['MONITORING=off: 1-row `:predict`', `${rate(off.single.rps)} req/s, ${latency(off.single)}, ${cpu(off.single)}${failures(off.single)}`, ''],
@@ -259,11 +302,12 @@ async function main() {
     ['Miniflare, no proxy: 1-row `:predict`', `${rate(direct.single.rps)} req/s, ${latency(direct.single)}, ${cpu(direct.single)}${failures(direct.single)}`, ''],
     ratioRow('Miniflare, no proxy: 1-row predict / health', direct, false),
     ...postedRows('Miniflare, no proxy: ', direct),
+    ...ceilingRows('Miniflare, no proxy: ', direct),
     ['Miniflare, no proxy: 1000-row `:predict`', `${rate(direct.batch.rps * 1000)} rows/s (${latency(direct.batch)})${failures(direct.batch)}`, ''],
     ['bundle (`wrangler deploy --dry-run`)', `${kib(plain.raw)} raw, ${kib(plain.gzip)} gzip`, ''],
     ['bundle with `--minify` (what `npm run deploy` uploads)', `${kib(minified.raw)} raw, ${kib(minified.gzip)} gzip`, `≤ 400 KiB gzip ${mark(minified.gzip <= TARGET_GZIP_BYTES)}`],
   ];
-  console.log(`\n### Serving benchmark (${CONNECTIONS} connections, ${ROUNDS} × 2 interleaved chunks of ≈ ${CHUNK_S} s, 127.0.0.1, model \`${MODEL}\`)\n`);
+  console.log(`\n### Serving benchmark (${CONNECTIONS} connections, ${ROUNDS} rounds of interleaved chunks of ≈ ${CHUNK_S} s, 127.0.0.1, model \`${MODEL}\`)\n`);
   console.log(`Machine: ${availableParallelism()} cores; 1-min load average ${loadBefore.toFixed(1)} before the runs, ${loadMiddle.toFixed(1)} before Miniflare, ${loadAfter.toFixed(1)} after.\n`);
   console.log('| measure | result | target |');
   console.log('|---|---|---|');

@@ -5,7 +5,7 @@
 // always watches its sources, and an edit during a run would reload the isolate mid-measurement.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -201,6 +201,12 @@ export class Sandbox {
   fill() {
     this.run('npm', ['run', '--silent', 'registry'], ROOT);
     for (const entry of SNAPSHOT_ENTRIES) cpSync(join(ROOT, entry), join(this.dir, entry), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules'), join(this.dir, 'node_modules'), 'dir');
+  }
+
+  /** Writes a Worker of a few files (name → text) into the sandbox instead of the tree's snapshot; node_modules linked. */
+  fillWith(files: Record<string, string>) {
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(this.dir, name), text);
     symlinkSync(join(ROOT, 'node_modules'), join(this.dir, 'node_modules'), 'dir');
   }
 

@@ -6,9 +6,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
-import { Miniflare } from 'miniflare';
+import { Miniflare, type MiniflareOptions } from 'miniflare';
 
 const MODULE_TYPES: Record<string, 'ESModule' | 'CompiledWasm' | 'Data'> = { '.js': 'ESModule', '.wasm': 'CompiledWasm', '.bin': 'Data' };
+/** wrangler.toml's compatibility_date. */
+export const COMPATIBILITY_DATE = '2026-04-01';
 const ENV = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' };
 
 /**
@@ -56,30 +58,37 @@ export async function startMiniflare(opts: {
   persistDir?: string;
 }): Promise<MiniflareWorker> {
   const { root, bundleDir } = opts;
-  const before = new Set(childPids('workerd'));
   const files = readdirSync(bundleDir)
     .filter((f) => MODULE_TYPES[extname(f)])
     .sort((a, b) => Number(extname(b) === '.js') - Number(extname(a) === '.js') || a.localeCompare(b));
-  const mf = new Miniflare({
+  const worker = await startWorkerd({
     host: '127.0.0.1',
     port: opts.port,
     ...(opts.inspectorPort !== undefined ? { inspectorPort: opts.inspectorPort } : {}),
     modulesRoot: bundleDir,
     modules: files.map((f) => ({ type: MODULE_TYPES[extname(f)], path: join(bundleDir, f) })),
-    compatibilityDate: '2026-04-01',
+    compatibilityDate: COMPATIBILITY_DATE,
     d1Databases: { DB: 'labelwatch-bench' },
     ...(opts.persistDir ? { d1Persist: join(opts.persistDir, 'd1'), durableObjectsPersist: join(opts.persistDir, 'do') } : {}),
     durableObjects: { AGGREGATOR: { className: 'WindowAggregator', useSQLite: true } },
     queueProducers: { DELIVERIES: { queueName: 'labelwatch-deliveries' } },
     bindings: { ...wranglerVars(root), ...opts.vars },
   });
-  const url = await mf.ready;
+  const { mf } = worker;
   const db = (await mf.getD1Database('DB')) as unknown as { prepare(s: string): { run(): Promise<unknown> } };
   const fresh = !opts.persistDir || !existsSync(join(opts.persistDir, 'migrated'));
   for (const file of fresh ? readdirSync(join(root, 'migrations')).filter((f) => f.endsWith('.sql')).sort() : [])
     for (const statement of readFileSync(join(root, 'migrations', file), 'utf8').split('--> statement-breakpoint'))
       if (statement.trim()) await db.prepare(statement).run();
   if (opts.persistDir && fresh) writeFileSync(join(opts.persistDir, 'migrated'), '');
+  return worker;
+}
+
+/** Starts Miniflare with `options` and finds the workerd processes it started (for their CPU time). */
+export async function startWorkerd(options: MiniflareOptions): Promise<MiniflareWorker> {
+  const before = new Set(childPids('workerd'));
+  const mf = new Miniflare(options);
+  const url = await mf.ready;
   const workerdPids = childPids('workerd').filter((p) => !before.has(p));
   if (workerdPids.length === 0) throw new Error('cannot find the workerd process Miniflare started');
   return { mf, url, workerdPids, dispose: () => mf.dispose() };
