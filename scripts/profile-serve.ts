@@ -145,7 +145,7 @@ async function main(argv: string[]) {
       ...(values.first
         ? {
             'WASM backend set-up (createWasmBackend, setBackend)': /^(createWasmBackend|setBackend|initializeBackend|setupFunc|setup)$/,
-            'model load (loadLayersModel)': /^(loadLayersModel|loadLayersModelFromIOHandler|deserialize|fromConfig)$/,
+            'model load (loadLayersModel, or readDenseSteps)': /^(loadLayersModel|loadLayersModelFromIOHandler|deserialize|fromConfig|readDenseSteps)$/,
             'Dense plan (densePlan)': /^densePlan$/,
           }
         : {}),

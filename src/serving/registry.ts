@@ -22,7 +22,7 @@ export interface ModelPackage {
 
 export class ModelRegistry {
   private readonly packages = new Map<string, ModelPackage>();
-  private readonly loaded = new Map<string, Promise<LayersModel>>();
+  private readonly loaded = new Map<string, Promise<ServedModel>>();
 
   constructor(packages: ModelPackage[]) {
     for (const p of packages) this.add(p);
@@ -51,8 +51,8 @@ export class ModelRegistry {
     return this.packages.get(name)?.metadata;
   }
 
-  /** The TF.js model, built from the bundled files on first use. */
-  model(name: string): Promise<LayersModel> {
+  /** The model, ready to run, built from the bundled files on first use. */
+  model(name: string): Promise<ServedModel> {
     const pkg = this.packages.get(name);
     if (!pkg) return Promise.reject(new Error(`unknown model ${name}`));
     let model = this.loaded.get(name);
@@ -74,11 +74,35 @@ function withNameRecords(metadata: ModelMetadata): ModelMetadata {
   };
 }
 
-async function load(pkg: ModelPackage): Promise<LayersModel> {
+/**
+ * A model ready to answer. `dense`: the Dense steps predictRows runs on the kernels directly, or null for any other
+ * architecture. `layers`: the tfjs-layers model, there only when the package was loaded through tfjs-layers.
+ */
+export type ServedModel = { dense: DenseStep[]; layers: LayersModel | null } | { dense: null; layers: LayersModel };
+
+/**
+ * A stack of Dense layers is read straight from the package (readDenseSteps): building a tfjs-layers model only to
+ * take its weights back out was the largest part of the first predict after start. Anything else goes through
+ * tfjs-layers' own loader, as it always did.
+ */
+async function load(pkg: ModelPackage): Promise<ServedModel> {
+  await ensureBackend();
+  const read = readDenseSteps(pkg);
+  return read.ok ? { dense: read.value, layers: null } : serve(await loadLayers(pkg));
+}
+
+/** The package through tfjs-layers' loadLayersModel: the way any other model is loaded, and the tests' reference. */
+export async function loadLayers(pkg: ModelPackage): Promise<LayersModel> {
   await ensureBackend();
   const weightSpecs = pkg.modelJson.weightsManifest.flatMap((group) => group.weights);
   const weightData = concat(pkg.shards);
   return loadLayersModel(tf.io.fromMemory({ modelTopology: pkg.modelJson.modelTopology, weightSpecs, weightData }));
+}
+
+/** A tfjs-layers model as served: its Dense steps when it is a stack of Dense layers, else model.predict. */
+export function serve(model: LayersModel): ServedModel {
+  const dense = densePlan(model);
+  return dense ? { dense, layers: model } : { dense: null, layers: model };
 }
 
 function concat(buffers: ArrayBuffer[]): ArrayBuffer {
@@ -113,14 +137,24 @@ interface DenseStep {
 }
 
 const FUSED = new Set(['linear', 'relu', 'elu']);
-const plans = new WeakMap<LayersModel, DenseStep[] | null>();
+const isDenseActivation = (name: unknown): name is string => typeof name === 'string' && (FUSED.has(name) || name === 'softmax');
 
-/** The model's Dense steps, or null when it is anything else (it then runs through model.predict). */
+/** One Dense layer's step, from its [in, out] kernel (which it does not take over), bias and activation. */
+function denseStep(kernel: tf.Tensor, bias: tf.Tensor | null, activation: string): DenseStep {
+  const [inputs, units] = kernel.shape as [number, number];
+  return {
+    kernel3d: tf.keep(tf.reshape(kernel, [1, inputs, units])),
+    bias,
+    fused: FUSED.has(activation) ? (activation as DenseStep['fused']) : null,
+  };
+}
+
+/** A loaded tfjs-layers model's Dense steps, or null when it is anything else (it then runs through model.predict). */
 function densePlan(model: LayersModel): DenseStep[] | null {
-  let plan = plans.get(model);
-  if (plan !== undefined) return plan;
-  plan = (model as unknown as { getClassName(): string }).getClassName() === 'Sequential' ? [] : null;
-  for (const layer of plan ? model.layers : []) {
+  if ((model as unknown as { getClassName(): string }).getClassName() !== 'Sequential') return null;
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) return null;
+  const plan: DenseStep[] = [];
+  for (const layer of model.layers) {
     const dense = layer as unknown as {
       getClassName(): string;
       activation?: { getClassName(): string };
@@ -131,27 +165,169 @@ function densePlan(model: LayersModel): DenseStep[] | null {
     if (layer.getClassName() === 'InputLayer') continue;
     const activation = dense.activation?.getClassName();
     const kernel = dense.kernel?.read();
-    if (
-      layer.getClassName() !== 'Dense' || !kernel || kernel.rank !== 2 || dense.inboundNodes.length !== 1 ||
-      (activation === undefined || (!FUSED.has(activation) && activation !== 'softmax'))
-    ) {
-      plan = null;
-      break;
+    if (layer.getClassName() !== 'Dense' || !kernel || kernel.rank !== 2 || dense.inboundNodes.length !== 1 || !isDenseActivation(activation)) {
+      tf.dispose(plan.map((step) => step.kernel3d));
+      return null;
     }
-    const [inputs, units] = kernel.shape as [number, number];
-    plan!.push({
-      kernel3d: tf.keep(tf.reshape(kernel, [1, inputs, units])),
-      bias: dense.bias ? dense.bias.read() : null,
-      fused: FUSED.has(activation) ? (activation as DenseStep['fused']) : null,
-    });
+    plan.push(denseStep(kernel, dense.bias ? dense.bias.read() : null, activation));
   }
-  if (plan !== null && (plan.length === 0 || model.inputs.length !== 1 || model.outputs.length !== 1)) plan = null;
-  plans.set(model, plan);
-  return plan;
+  return plan.length > 0 ? plan : null;
+}
+
+/**
+ * The Dense steps straight from the package: model.json's topology and weight manifest, and the shards decoded by
+ * tfjs-core's decodeWeights (the very decoder loadLayersModel uses), so the steps hold the same float32 values that
+ * densePlan would take from the loaded model. It reads only what it can read with certainty, and says why not
+ * otherwise (the package then goes through loadLayersModel, exactly as before):
+ *
+ * - the topology as tfjs-layers saves it, or as tensorflowjs_converter writes a Keras model (under `model_config`);
+ * - a Sequential of an optional InputLayer then Dense layers (linear, relu, elu or softmax), the input [null, d], every
+ *   config key one this knows, float32 throughout;
+ * - weights named as loadLayersModel would match them for tfjs and Keras 2 (`<layer name>/kernel`, `/bias`), or as
+ *   the converter names Keras 3's (`layers/dense/vars/0` for the first Dense layer's kernel, `layers/dense_1/vars/1`
+ *   for the second's bias: Keras 3 names them by class and position, not by the layer's name); each with the shape
+ *   the layers chain to, float32 and not quantized; none missing, none extra, none twice; the shards exactly as
+ *   long as the weights.
+ */
+export function readDenseSteps(pkg: ModelPackage): { ok: true; value: DenseStep[] } | { ok: false; error: string } {
+  const read = readDenseLayers(pkg.modelJson.modelTopology);
+  if (typeof read === 'string') return { ok: false, error: read };
+  const { inputs, layers, keras3 } = read;
+
+  // The weight each name must hold, and its shape: the kernels chain from the input width through each layer's units.
+  const expected = new Map<string, number[]>();
+  const weightNames = layers.map((layer, i) => {
+    const prefix = keras3 ? `layers/${i === 0 ? 'dense' : `dense_${i}`}/vars/` : `${layer.name}/`;
+    const kernel = prefix + (keras3 ? '0' : 'kernel');
+    const bias = layer.useBias ? prefix + (keras3 ? '1' : 'bias') : null;
+    expected.set(kernel, [i === 0 ? inputs : layers[i - 1]!.units, layer.units]);
+    if (bias) expected.set(bias, [layer.units]);
+    return { kernel, bias };
+  });
+  const specs = pkg.modelJson.weightsManifest.flatMap((group) => group.weights);
+  const seen = new Set<string>();
+  let bytes = 0;
+  for (const spec of specs) {
+    const shape = expected.get(spec.name);
+    if (!shape) return { ok: false, error: `weight ${spec.name}: not a weight of the Dense layers` };
+    if (seen.has(spec.name)) return { ok: false, error: `weight ${spec.name}: listed twice` };
+    seen.add(spec.name);
+    if (spec.dtype !== 'float32' || spec.quantization !== undefined || spec.group !== undefined)
+      return { ok: false, error: `weight ${spec.name}: expected a plain float32 weight` };
+    if (spec.shape.length !== shape.length || spec.shape.some((d, j) => d !== shape[j]))
+      return { ok: false, error: `weight ${spec.name}: shape [${spec.shape}], expected [${shape}]` };
+    bytes += 4 * shape.reduce((a, b) => a * b, 1);
+  }
+  const missing = [...expected.keys()].find((name) => !seen.has(name));
+  if (missing !== undefined) return { ok: false, error: `weight ${missing}: missing` };
+  const shardBytes = pkg.shards.reduce((n, b) => n + b.byteLength, 0);
+  if (shardBytes !== bytes) return { ok: false, error: `shards hold ${shardBytes} bytes, the weights ${bytes}` };
+
+  // One buffer, as loadLayers hands over: decodeWeights given several shards assumes every shard but the last is
+  // the same size, and reads zeros past a last shard longer than the others (a cut the manifest allows).
+  const weights = tf.io.decodeWeights(concat(pkg.shards), specs);
+  const steps: DenseStep[] = [];
+  try {
+    layers.forEach((layer, i) => {
+      const { kernel, bias } = weightNames[i]!;
+      steps.push(denseStep(weights[kernel]!, bias ? weights[bias]! : null, layer.activation));
+    });
+  } catch (e) {
+    tf.dispose([...Object.values(weights), ...steps.map((step) => step.kernel3d)]);
+    throw e;
+  }
+  // The steps hold the [1, in, out] reshapes of the kernels, which share their data.
+  tf.dispose(weightNames.map(({ kernel }) => weights[kernel]!));
+  return { ok: true, value: steps };
+}
+
+interface DenseLayer {
+  name: string;
+  units: number;
+  activation: string;
+  useBias: boolean;
+}
+
+// Config keys read or known to be irrelevant to inference (initializers, regularizers, constraints, trainable); any
+// other key might change what the layer computes, so it sends the package to loadLayersModel.
+const MODEL_KEYS = new Set(['name', 'layers', 'trainable', 'dtype', 'build_input_shape']);
+const ENTRY_KEYS = new Set(['class_name', 'config', 'module', 'registered_name', 'build_config']);
+const INPUT_KEYS = new Set(['name', 'batch_input_shape', 'batch_shape', 'dtype', 'sparse', 'ragged', 'optional']);
+const DENSE_KEYS = new Set([
+  'name', 'trainable', 'dtype', 'units', 'activation', 'use_bias', 'batch_input_shape',
+  'kernel_initializer', 'bias_initializer', 'kernel_regularizer', 'bias_regularizer', 'activity_regularizer',
+  'kernel_constraint', 'bias_constraint', 'lora_rank', 'lora_alpha', 'quantization_config',
+]);
+
+type Json = Record<string, unknown>;
+/** The names tfjs-layers accepts for tensors and variables (common.js isValidTensorName). */
+const TENSOR_NAME = /^[A-Za-z0-9][-A-Za-z0-9._/]*$/;
+const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
+const unknownKey = (o: Json, known: Set<string>) => Object.keys(o).find((key) => !known.has(key));
+const isCount = (x: unknown): x is number => Number.isInteger(x) && (x as number) > 0;
+/** float32 as Keras 2 and tfjs write it ("float32"), or as a dtype policy (Keras 3's DTypePolicy, Keras 2's Policy). */
+const isFloat32 = (dtype: unknown) =>
+  dtype === undefined || dtype === 'float32' || (isObject(dtype) && isObject(dtype.config) && dtype.config.name === 'float32' && (dtype.class_name === 'DTypePolicy' || dtype.class_name === 'Policy'));
+/** An input shape of one row of d features, any number of rows: [null, d]. */
+const rowWidth = (shape: unknown) => (Array.isArray(shape) && shape.length === 2 && shape[0] === null && isCount(shape[1]) ? shape[1] : null);
+
+/** The topology's input width and Dense layers, or why it is not a stack of Dense layers this reads with certainty. */
+function readDenseLayers(topology: object): { inputs: number; layers: DenseLayer[]; keras3: boolean } | string {
+  const top = topology as Json;
+  // As loadLayersModel does: the converter nests a Keras model's config under model_config.
+  const model = isObject(top.model_config) ? top.model_config : top;
+  const keras3 = typeof top.keras_version === 'string' && top.keras_version.startsWith('3.');
+  if (model.class_name !== 'Sequential') return `topology: a ${String(model.class_name)}, not a Sequential`;
+  const config = model.config;
+  if (!isObject(config) || !Array.isArray(config.layers)) return 'topology: a Sequential without a layers list';
+  const extra = unknownKey(config, MODEL_KEYS);
+  if (extra !== undefined) return `topology: unknown key ${extra}`;
+  if (!isFloat32(config.dtype)) return 'topology: not float32';
+
+  let inputs: number | null = null;
+  const layers: DenseLayer[] = [];
+  const names = new Set<string>();
+  for (const [i, entry] of config.layers.entries()) {
+    const where = `layers[${i}]`;
+    if (!isObject(entry) || !isObject(entry.config)) return `${where}: not a layer`;
+    const c = entry.config;
+    const extraEntry = unknownKey(entry, ENTRY_KEYS);
+    if (extraEntry !== undefined) return `${where}: unknown key ${extraEntry}`;
+    // A name tfjs-layers would refuse for its variables is refused here too.
+    if (typeof c.name !== 'string' || !TENSOR_NAME.test(c.name) || names.has(c.name)) return `${where}: no valid name, or a name used twice`;
+    names.add(c.name);
+    if (!isFloat32(c.dtype)) return `${where}: not float32`;
+    if (entry.class_name === 'InputLayer') {
+      const extraInput = unknownKey(c, INPUT_KEYS);
+      if (extraInput !== undefined) return `${where}: unknown key ${extraInput}`;
+      if (i !== 0) return `${where}: an InputLayer after the first layer`;
+      if (c.sparse || c.ragged || c.optional) return `${where}: a sparse, ragged or optional input`;
+      // Keras 3 says batch_shape, tfjs and Keras 2 batch_input_shape.
+      inputs = rowWidth(c.batch_input_shape ?? c.batch_shape);
+      if (inputs === null) return `${where}: input shape is not [null, d]`;
+      continue;
+    }
+    if (entry.class_name !== 'Dense') return `${where}: a ${String(entry.class_name)} layer`;
+    const extraDense = unknownKey(c, DENSE_KEYS);
+    if (extraDense !== undefined) return `${where}: unknown key ${extraDense}`;
+    if ((c.lora_rank ?? null) !== null || (c.quantization_config ?? null) !== null) return `${where}: LoRA or quantization`;
+    if (!isCount(c.units) || !isDenseActivation(c.activation) || typeof c.use_bias !== 'boolean')
+      return `${where}: units, activation or use_bias not readable`;
+    // The first layer's input shape is the model's; Keras 2 repeats it on the Dense layer after an InputLayer.
+    if (c.batch_input_shape !== undefined) {
+      const width = rowWidth(c.batch_input_shape);
+      if (width === null || (inputs !== null && width !== inputs)) return `${where}: input shape is not [null, ${inputs ?? 'd'}]`;
+      inputs = width;
+    }
+    if (inputs === null) return `${where}: the first layer has no input shape`;
+    layers.push({ name: c.name, units: c.units, activation: c.activation, useBias: c.use_bias });
+  }
+  if (layers.length === 0 || inputs === null) return 'topology: no Dense layer';
+  return { inputs, layers, keras3 };
 }
 
 /** Whether predictRows takes the Dense shortcut for this model (tests). */
-export const usesDenseShortcut = (model: LayersModel): boolean => densePlan(model) !== null;
+export const usesDenseShortcut = (model: ServedModel): boolean => model.dense !== null;
 
 /** The active backend's kernels the Dense steps run, looked up once per backend. */
 interface DenseKernels {
@@ -220,13 +396,13 @@ function perRow(data: Float32Array, n: number, k: number): Float32Array[] {
 }
 
 /** Runs the model on rows (feature order); returns one probability vector per row. */
-export function predictRows(model: LayersModel, rows: number[][], features: number): Float32Array[] {
+export function predictRows(model: ServedModel, rows: number[][], features: number): Float32Array[] {
   const n = rows.length;
   const flat = flatten(rows, features);
-  const plan = densePlan(model);
+  const plan = model.dense;
   if (plan && plan[0]!.kernel3d.shape[1] !== features)
     throw new Error(`model takes ${plan[0]!.kernel3d.shape[1]} features, rows have ${features}`);
-  const { data, k } = plan ? runDense(plan, flat, n, features) : predictLayers(model, flat, n, features);
+  const { data, k } = plan ? runDense(plan, flat, n, features) : predictLayers(model.layers, flat, n, features);
   return perRow(data, n, k);
 }
 

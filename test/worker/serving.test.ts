@@ -10,10 +10,17 @@ import seattleUnweighted from '../../models/seattle-weather-unweighted/metadata.
 import penguinsHoldout from '../fixtures/holdout/penguins.json';
 import seattleHoldout from '../fixtures/holdout/seattle-weather.json';
 import type { ModelMetadata } from '../../src/serving/metadata';
-import { ModelRegistry, predictRows, predictRowsLayers, registry, usesDenseShortcut, type ModelJson } from '../../src/serving/registry';
+import {
+  loadLayers, ModelRegistry, predictRows, predictRowsLayers, readDenseSteps, registry, serve, usesDenseShortcut,
+  type ModelJson, type ModelPackage,
+} from '../../src/serving/registry';
+import { MODEL_PACKAGES } from '../../src/serving/registry.generated';
 import { seededRandom } from '../../scripts/lib/random';
 import penguinsModel from '../../models/penguins/model.json';
 import penguinsWeights from '../../models/penguins/group1-shard1of1.bin';
+// penguins' weights in model.json as tensorflowjs_converter writes a Keras 2 (.h5) and a Keras 3 (.keras) model.
+import penguinsKeras2 from '../fixtures/converter/penguins-keras2.json';
+import penguinsKeras3 from '../fixtures/converter/penguins-keras3.json';
 import { apiClient, json } from './contract';
 
 const BASE = 'http://labelwatch.test';
@@ -177,6 +184,7 @@ describe('a package whose weights span several shards', () => {
     const meta = penguins as ModelMetadata;
     const registry = new ModelRegistry([{ metadata: meta, modelJson, shards }]);
     const model = await registry.model('penguins');
+    expect(model.layers).toBeNull(); // read straight from the package, not through tfjs-layers
     const out = await predictRows(model, meta.probes.map((p) => p.input), meta.features.length);
     expectClose(out.map((p) => Array.from(p)), meta.probes.map((p) => p.probabilities!));
 
@@ -188,21 +196,100 @@ describe('a package whose weights span several shards', () => {
 });
 
 describe('the Dense shortcut of predictRows', () => {
-  // predictRows runs the layers' kernels directly instead of model.predict: the probabilities must not move by a bit.
-  it.each(MODELS.map((m) => [m.name, m] as const))('%s: equals model.predict bit for bit on probes and random rows', async (name, meta) => {
-    const model = await registry.model(name);
+  const penguinsMeta = penguins as ModelMetadata;
+  const penguinsPackage = (modelJson: unknown, shards: ArrayBuffer[] = [penguinsWeights]): ModelPackage => ({
+    metadata: penguinsMeta,
+    modelJson: structuredClone(modelJson) as ModelJson,
+    shards,
+  });
+  // Every bundled model, and penguins' weights as the converter writes Keras models: Keras 2 names weights after the
+  // layer (dense/kernel), Keras 3 after the class and position (layers/dense_1/vars/0, here of a layer named "output").
+  const PACKAGES: [string, ModelPackage, ModelPackage][] = [
+    ...MODEL_PACKAGES.map((p) => [p.metadata.name, p, p] as [string, ModelPackage, ModelPackage]),
+    ['penguins as converted from Keras 2', penguinsPackage(penguinsKeras2), penguinsPackage(penguinsKeras2)],
+    // tfjs-layers 4.22 cannot load the Keras 3 topology (below): the reference is penguins' own package, same weights.
+    ['penguins as converted from Keras 3', penguinsPackage(penguinsKeras3), penguinsPackage(penguinsModel)],
+  ];
+
+  // predictRows runs the layers' kernels directly instead of model.predict, on steps read straight from the package
+  // instead of from a tfjs-layers model: the probabilities must not move by a bit.
+  it.each(PACKAGES)('%s: read from the package, equals model.predict of loadLayersModel bit for bit on probes and random rows', async (name, pkg, reference) => {
+    const meta = pkg.metadata;
+    const model = await new ModelRegistry([pkg]).model(meta.name);
     expect(usesDenseShortcut(model)).toBe(true);
-    const d = meta.features.length;
-    const rng = seededRandom(1313);
-    // Typical rows, rows far outside the training range (large logits, saturated softmax) and exact zeros.
-    const scale = [1, 100, 1e4];
-    const random = (n: number) => Array.from({ length: n }, (_, i) => Array.from({ length: d }, () => (i % 7 === 0 ? 0 : (rng() * 2 - 1) * scale[i % 3])));
-    for (const rows of [meta.probes.map((p) => p.input), random(1), random(7), random(1000)]) {
-      const fast = predictRows(model, rows, d);
-      const layers = predictRowsLayers(model, rows, d);
-      expect(fast).toHaveLength(rows.length);
-      fast.forEach((p, i) => expect(Array.from(p), `${name} row ${i} of ${rows.length}`).toEqual(Array.from(layers[i])));
+    expect(model.layers, 'no tfjs-layers model was built').toBeNull();
+    const layers = await loadLayers(reference);
+    try {
+      const d = meta.features.length;
+      const rng = seededRandom(1313);
+      // Typical rows, rows far outside the training range (large logits, saturated softmax) and exact zeros.
+      const scale = [1, 100, 1e4];
+      const random = (n: number) => Array.from({ length: n }, (_, i) => Array.from({ length: d }, () => (i % 7 === 0 ? 0 : (rng() * 2 - 1) * scale[i % 3])));
+      for (const rows of [meta.probes.map((p) => p.input), random(1), random(7), random(1000)]) {
+        const fast = predictRows(model, rows, d);
+        const slow = predictRowsLayers(layers, rows, d);
+        expect(fast).toHaveLength(rows.length);
+        fast.forEach((p, i) => expect(Array.from(p), `${name} row ${i} of ${rows.length}`).toEqual(Array.from(slow[i])));
+      }
+    } finally {
+      layers.dispose();
     }
+  });
+
+  it('serves the Keras 3 package, which tfjs-layers 4.22 itself refuses', async () => {
+    await expect(loadLayers(penguinsPackage(penguinsKeras3))).rejects.toThrow(/InputLayer should be passed either a `batchInputShape` or an `inputShape`/);
+  });
+
+  it('reads Keras 3 weight names only from a Keras 3 topology', () => {
+    const modelJson = structuredClone(penguinsKeras3);
+    modelJson.modelTopology.keras_version = '2.15.0';
+    expect(readDenseSteps(penguinsPackage(modelJson))).toEqual({ ok: false, error: 'weight layers/dense/vars/0: not a weight of the Dense layers' });
+  });
+
+  it('loads a package with a non-Dense layer through tfjs-layers and answers as its model.predict does', async () => {
+    // A Dropout layer (identity when predicting) is not a Dense step: the package must take the layers path.
+    const modelJson = structuredClone(penguinsModel);
+    modelJson.modelTopology.config.layers.splice(1, 0, { class_name: 'Dropout', config: { rate: 0.5, name: 'dropout', trainable: true } } as never);
+    const pkg = penguinsPackage(modelJson);
+    expect(readDenseSteps(pkg)).toEqual({ ok: false, error: 'layers[1]: a Dropout layer' });
+    const model = await new ModelRegistry([pkg]).model('penguins');
+    expect(usesDenseShortcut(model)).toBe(false);
+    expect(model.layers).not.toBeNull();
+    const rows = penguinsMeta.probes.map((p) => p.input);
+    const input = tf.tensor2d(rows, [rows.length, 4], 'float32');
+    const output = model.layers!.predict(input) as tf.Tensor;
+    const reference = output.arraySync() as number[][];
+    tf.dispose([input, output]);
+    expect(predictRows(model, rows, 4).map((p) => Array.from(p))).toEqual(reference);
+  });
+
+  it('takes a Dense stack it cannot read by name through tfjs-layers, then still runs the shortcut', async () => {
+    // loadLayersModel drops an inner scope from a name (TF 2.2's layer/cell/weight); the reader does not guess.
+    const modelJson = structuredClone(penguinsModel);
+    modelJson.weightsManifest[0].weights[0].name = 'hidden/cell/kernel';
+    const pkg = penguinsPackage(modelJson);
+    expect(readDenseSteps(pkg)).toEqual({ ok: false, error: 'weight hidden/cell/kernel: not a weight of the Dense layers' });
+    const model = await new ModelRegistry([pkg]).model('penguins');
+    expect(usesDenseShortcut(model)).toBe(true);
+    expect(model.layers).not.toBeNull();
+    const rows = penguinsMeta.probes.map((p) => p.input);
+    expect(predictRows(model, rows, 4).map((p) => Array.from(p))).toEqual(predictRowsLayers(model.layers!, rows, 4).map((p) => Array.from(p)));
+  });
+
+  // A package whose weights do not fit its layers is not read: it goes to loadLayersModel, which refuses it (strict
+  // loading), so the model is not served and /v2/health/ready says so. Never a wrong answer.
+  const bytes = penguinsWeights.byteLength;
+  it.each([
+    ['a weight missing', (w: tf.io.WeightsManifestEntry[]): unknown => w.pop(), [penguinsWeights.slice(0, bytes - 12)], 'weight output/bias: missing', /1 of 4 weights are not set: output\/bias/],
+    ['a weight of the wrong shape', (w: tf.io.WeightsManifestEntry[]): unknown => (w[2].shape = [12, 4]), [penguinsWeights], 'weight output/kernel: shape [12,4], expected [16,3]', /Shape mismatch/],
+    ['an extra weight', (w: tf.io.WeightsManifestEntry[]): unknown => w.push({ name: 'output/gamma', shape: [3], dtype: 'float32' }), [penguinsWeights, new ArrayBuffer(12)], 'weight output/gamma: not a weight of the Dense layers', /Provided weight data has no target variable: output\/gamma/],
+    ['a weight of another dtype', (w: tf.io.WeightsManifestEntry[]): unknown => (w[3].dtype = 'int32'), [penguinsWeights], 'weight output/bias: expected a plain float32 weight', /dtype/],
+  ] as const)('refuses a package with %s', async (_, edit, shards, why, refusal) => {
+    const modelJson = structuredClone(penguinsModel) as unknown as ModelJson;
+    edit(modelJson.weightsManifest[0].weights);
+    const pkg = penguinsPackage(modelJson, [...shards]);
+    expect(readDenseSteps(pkg)).toEqual({ ok: false, error: why });
+    await expect(new ModelRegistry([pkg]).model('penguins')).rejects.toThrow(refusal);
   });
 
   it('runs any other architecture through model.predict, with the same answer', async () => {
@@ -216,10 +303,11 @@ describe('the Dense shortcut of predictRows', () => {
       ],
     });
     try {
-      expect(usesDenseShortcut(model)).toBe(false);
+      const served = serve(model);
+      expect(usesDenseShortcut(served)).toBe(false);
       const rng = seededRandom(7);
       const rows = Array.from({ length: 9 }, () => Array.from({ length: 4 }, () => rng() * 4 - 2));
-      const fast = predictRows(model, rows, 4);
+      const fast = predictRows(served, rows, 4);
       // The reference is model.predict called here, as an app would (default batch size, arraySync).
       const input = tf.tensor2d(rows, [rows.length, 4], 'float32');
       const output = model.predict(input) as tf.Tensor;
