@@ -130,8 +130,8 @@ function concat(buffers: ArrayBuffer[]): ArrayBuffer {
  */
 interface DenseStep {
   /** The kernel as [1, in, out], the shape fused.matMul hands to the kernel. */
-  kernel3d: tf.Tensor;
-  bias: tf.Tensor | null;
+  kernel3d: tf.TensorInfo;
+  bias: tf.TensorInfo | null;
   /** Activation fused into the matmul kernel, or null when it follows as its own kernel (softmax). */
   fused: 'linear' | 'relu' | 'elu' | null;
 }
@@ -139,11 +139,14 @@ interface DenseStep {
 const FUSED = new Set(['linear', 'relu', 'elu']);
 const isDenseActivation = (name: unknown): name is string => typeof name === 'string' && (FUSED.has(name) || name === 'softmax');
 
-/** One Dense layer's step, from its [in, out] kernel (which it does not take over), bias and activation. */
-function denseStep(kernel: tf.Tensor, bias: tf.Tensor | null, activation: string): DenseStep {
+/**
+ * One Dense layer's step, from its [in, out] kernel, bias and activation, all held by the backend (the step does not
+ * own them). The kernel is viewed as [1, in, out], as fused.matMul's reshape does: the same data under another shape.
+ */
+function denseStep(kernel: tf.TensorInfo, bias: tf.TensorInfo | null, activation: string): DenseStep {
   const [inputs, units] = kernel.shape as [number, number];
   return {
-    kernel3d: tf.keep(tf.reshape(kernel, [1, inputs, units])),
+    kernel3d: { dataId: kernel.dataId, shape: [1, inputs, units], dtype: kernel.dtype },
     bias,
     fused: FUSED.has(activation) ? (activation as DenseStep['fused']) : null,
   };
@@ -165,20 +168,18 @@ function densePlan(model: LayersModel): DenseStep[] | null {
     if (layer.getClassName() === 'InputLayer') continue;
     const activation = dense.activation?.getClassName();
     const kernel = dense.kernel?.read();
-    if (layer.getClassName() !== 'Dense' || !kernel || kernel.rank !== 2 || dense.inboundNodes.length !== 1 || !isDenseActivation(activation)) {
-      tf.dispose(plan.map((step) => step.kernel3d));
+    if (layer.getClassName() !== 'Dense' || !kernel || kernel.rank !== 2 || dense.inboundNodes.length !== 1 || !isDenseActivation(activation))
       return null;
-    }
     plan.push(denseStep(kernel, dense.bias ? dense.bias.read() : null, activation));
   }
   return plan.length > 0 ? plan : null;
 }
 
 /**
- * The Dense steps straight from the package: model.json's topology and weight manifest, and the shards decoded by
- * tfjs-core's decodeWeights (the very decoder loadLayersModel uses), so the steps hold the same float32 values that
- * densePlan would take from the loaded model. It reads only what it can read with certainty, and says why not
- * otherwise (the package then goes through loadLayersModel, exactly as before):
+ * The Dense steps straight from the package: model.json's topology and weight manifest, and the shards read as
+ * loadLayersModel reads them, so the steps hold the same float32 values that densePlan would take from the loaded
+ * model. It reads only what it can read with certainty, and says why not otherwise (the package then goes through
+ * loadLayersModel, exactly as before):
  *
  * - the topology as tfjs-layers saves it, or as tensorflowjs_converter writes a Keras model (under `model_config`);
  * - a Sequential of an optional InputLayer then Dense layers (linear, relu, elu or softmax), the input [null, d], every
@@ -223,21 +224,22 @@ export function readDenseSteps(pkg: ModelPackage): { ok: true; value: DenseStep[
   const shardBytes = pkg.shards.reduce((n, b) => n + b.byteLength, 0);
   if (shardBytes !== bytes) return { ok: false, error: `shards hold ${shardBytes} bytes, the weights ${bytes}` };
 
-  // One buffer, as loadLayers hands over: decodeWeights given several shards assumes every shard but the last is
-  // the same size, and reads zeros past a last shard longer than the others (a cut the manifest allows).
-  const weights = tf.io.decodeWeights(concat(pkg.shards), specs);
-  const steps: DenseStep[] = [];
-  try {
-    layers.forEach((layer, i) => {
-      const { kernel, bias } = weightNames[i]!;
-      steps.push(denseStep(weights[kernel]!, bias ? weights[bias]! : null, layer.activation));
-    });
-  } catch (e) {
-    tf.dispose([...Object.values(weights), ...steps.map((step) => step.kernel3d)]);
-    throw e;
+  // Each weight's bytes as decodeWeights (loadLayersModel's decoder) reads a plain float32 weight, a Float32Array over
+  // them, from the shards joined as loadLayers joins them; written to the backend as a tensor's values are. The same
+  // float32 values, without the engine's tensor bookkeeping, which the Dense steps never use.
+  const data = concat(pkg.shards);
+  const backend = tf.backend();
+  const written = new Map<string, tf.TensorInfo>();
+  let offset = 0;
+  for (const spec of specs) {
+    const values = new Float32Array(data, offset, spec.shape.reduce((a, b) => a * b, 1));
+    written.set(spec.name, { dataId: backend.write(values, spec.shape, 'float32'), shape: spec.shape, dtype: 'float32' });
+    offset += values.byteLength;
   }
-  // The steps hold the [1, in, out] reshapes of the kernels, which share their data.
-  tf.dispose(weightNames.map(({ kernel }) => weights[kernel]!));
+  const steps = layers.map((layer, i) => {
+    const { kernel, bias } = weightNames[i]!;
+    return denseStep(written.get(kernel)!, bias ? written.get(bias)! : null, layer.activation);
+  });
   return { ok: true, value: steps };
 }
 
