@@ -210,13 +210,12 @@ export function readDenseSteps(pkg: ModelPackage): { ok: true; value: DenseStep[
   let bytes = 0;
   for (const spec of specs) {
     const shape = expected.get(spec.name);
-    if (!shape) return { ok: false, error: `weight ${spec.name}: not a weight of the Dense layers` };
-    if (seen.has(spec.name)) return { ok: false, error: `weight ${spec.name}: listed twice` };
+    if (!shape || seen.has(spec.name))
+      return { ok: false, error: `weight ${spec.name}: not a weight of the Dense layers, or listed twice` };
     seen.add(spec.name);
-    if (spec.dtype !== 'float32' || spec.quantization !== undefined || spec.group !== undefined)
-      return { ok: false, error: `weight ${spec.name}: expected a plain float32 weight` };
-    if (spec.shape.length !== shape.length || spec.shape.some((d, j) => d !== shape[j]))
-      return { ok: false, error: `weight ${spec.name}: shape [${spec.shape}], expected [${shape}]` };
+    const plain = spec.dtype === 'float32' && spec.quantization === undefined && spec.group === undefined;
+    if (!plain || spec.shape.length !== shape.length || spec.shape.some((d, j) => d !== shape[j]))
+      return { ok: false, error: `weight ${spec.name}: [${spec.shape}] ${spec.dtype}, expected [${shape}] float32` };
     bytes += 4 * shape.reduce((a, b) => a * b, 1);
   }
   const missing = [...expected.keys()].find((name) => !seen.has(name));
@@ -254,12 +253,14 @@ interface DenseLayer {
 // other key might change what the layer computes, so it sends the package to loadLayersModel.
 const MODEL_KEYS = new Set(['name', 'layers', 'trainable', 'dtype', 'build_input_shape']);
 const ENTRY_KEYS = new Set(['class_name', 'config', 'module', 'registered_name', 'build_config']);
-const INPUT_KEYS = new Set(['name', 'batch_input_shape', 'batch_shape', 'dtype', 'sparse', 'ragged', 'optional']);
-const DENSE_KEYS = new Set([
-  'name', 'trainable', 'dtype', 'units', 'activation', 'use_bias', 'batch_input_shape',
-  'kernel_initializer', 'bias_initializer', 'kernel_regularizer', 'bias_regularizer', 'activity_regularizer',
-  'kernel_constraint', 'bias_constraint', 'lora_rank', 'lora_alpha', 'quantization_config',
-]);
+const LAYER_KEYS: Record<string, Set<string>> = {
+  InputLayer: new Set(['name', 'batch_input_shape', 'batch_shape', 'dtype', 'sparse', 'ragged', 'optional']),
+  Dense: new Set([
+    'name', 'trainable', 'dtype', 'units', 'activation', 'use_bias', 'batch_input_shape',
+    'kernel_initializer', 'bias_initializer', 'kernel_regularizer', 'bias_regularizer', 'activity_regularizer',
+    'kernel_constraint', 'bias_constraint', 'lora_rank', 'lora_alpha', 'quantization_config',
+  ]),
+};
 
 type Json = Record<string, unknown>;
 /** The names tfjs-layers accepts for tensors and variables (common.js isValidTensorName). */
@@ -267,24 +268,17 @@ const TENSOR_NAME = /^[A-Za-z0-9][-A-Za-z0-9._/]*$/;
 const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
 const unknownKey = (o: Json, known: Set<string>) => Object.keys(o).find((key) => !known.has(key));
 const isCount = (x: unknown): x is number => Number.isInteger(x) && (x as number) > 0;
-/** float32 as Keras 2 and tfjs write it ("float32"), or as a dtype policy (Keras 3's DTypePolicy, Keras 2's Policy). */
-const isFloat32 = (dtype: unknown) =>
-  dtype === undefined || dtype === 'float32' || (isObject(dtype) && isObject(dtype.config) && dtype.config.name === 'float32' && (dtype.class_name === 'DTypePolicy' || dtype.class_name === 'Policy'));
-/** An input shape of one row of d features, any number of rows: [null, d]. */
-const rowWidth = (shape: unknown) => (Array.isArray(shape) && shape.length === 2 && shape[0] === null && isCount(shape[1]) ? shape[1] : null);
+/** float32, as TF.js and Keras 2 write it or as a dtype policy (Keras 3's DTypePolicy, Keras 2's Policy) names it. */
+const isFloat32 = (dtype: unknown) => dtype === undefined || dtype === 'float32' || (isObject(dtype) && isObject(dtype.config) && dtype.config.name === 'float32');
 
 /** The topology's input width and Dense layers, or why it is not a stack of Dense layers this reads with certainty. */
 function readDenseLayers(topology: object): { inputs: number; layers: DenseLayer[]; keras3: boolean } | string {
   const top = topology as Json;
   // As loadLayersModel does: the converter nests a Keras model's config under model_config.
   const model = isObject(top.model_config) ? top.model_config : top;
-  const keras3 = typeof top.keras_version === 'string' && top.keras_version.startsWith('3.');
-  if (model.class_name !== 'Sequential') return `topology: a ${String(model.class_name)}, not a Sequential`;
   const config = model.config;
-  if (!isObject(config) || !Array.isArray(config.layers)) return 'topology: a Sequential without a layers list';
-  const extra = unknownKey(config, MODEL_KEYS);
-  if (extra !== undefined) return `topology: unknown key ${extra}`;
-  if (!isFloat32(config.dtype)) return 'topology: not float32';
+  if (model.class_name !== 'Sequential' || !isObject(config) || !Array.isArray(config.layers)) return 'topology: not a Sequential';
+  if (unknownKey(config, MODEL_KEYS) !== undefined || !isFloat32(config.dtype)) return 'topology: an unknown key, or not float32';
 
   let inputs: number | null = null;
   const layers: DenseLayer[] = [];
@@ -292,40 +286,32 @@ function readDenseLayers(topology: object): { inputs: number; layers: DenseLayer
   for (const [i, entry] of config.layers.entries()) {
     const where = `layers[${i}]`;
     if (!isObject(entry) || !isObject(entry.config)) return `${where}: not a layer`;
-    const c = entry.config;
-    const extraEntry = unknownKey(entry, ENTRY_KEYS);
-    if (extraEntry !== undefined) return `${where}: unknown key ${extraEntry}`;
+    const [kind, c] = [String(entry.class_name), entry.config];
+    if (kind !== 'InputLayer' && kind !== 'Dense') return `${where}: a ${kind} layer`;
+    const oddKey = unknownKey(entry, ENTRY_KEYS) ?? unknownKey(c, LAYER_KEYS[kind]!);
+    if (oddKey !== undefined) return `${where}: unknown key ${oddKey}`;
     // A name tfjs-layers would refuse for its variables is refused here too.
-    if (typeof c.name !== 'string' || !TENSOR_NAME.test(c.name) || names.has(c.name)) return `${where}: no valid name, or a name used twice`;
+    if (typeof c.name !== 'string' || !TENSOR_NAME.test(c.name) || names.has(c.name) || !isFloat32(c.dtype))
+      return `${where}: name or dtype`;
     names.add(c.name);
-    if (!isFloat32(c.dtype)) return `${where}: not float32`;
-    if (entry.class_name === 'InputLayer') {
-      const extraInput = unknownKey(c, INPUT_KEYS);
-      if (extraInput !== undefined) return `${where}: unknown key ${extraInput}`;
-      if (i !== 0) return `${where}: an InputLayer after the first layer`;
-      if (c.sparse || c.ragged || c.optional) return `${where}: a sparse, ragged or optional input`;
-      // Keras 3 says batch_shape, tfjs and Keras 2 batch_input_shape.
-      inputs = rowWidth(c.batch_input_shape ?? c.batch_shape);
-      if (inputs === null) return `${where}: input shape is not [null, d]`;
-      continue;
-    }
-    if (entry.class_name !== 'Dense') return `${where}: a ${String(entry.class_name)} layer`;
-    const extraDense = unknownKey(c, DENSE_KEYS);
-    if (extraDense !== undefined) return `${where}: unknown key ${extraDense}`;
-    if ((c.lora_rank ?? null) !== null || (c.quantization_config ?? null) !== null) return `${where}: LoRA or quantization`;
-    if (!isCount(c.units) || !isDenseActivation(c.activation) || typeof c.use_bias !== 'boolean')
-      return `${where}: units, activation or use_bias not readable`;
-    // The first layer's input shape is the model's; Keras 2 repeats it on the Dense layer after an InputLayer.
-    if (c.batch_input_shape !== undefined) {
-      const width = rowWidth(c.batch_input_shape);
-      if (width === null || (inputs !== null && width !== inputs)) return `${where}: input shape is not [null, ${inputs ?? 'd'}]`;
+    if (kind === 'InputLayer' ? i !== 0 || c.sparse || c.ragged || c.optional : (c.lora_rank ?? c.quantization_config ?? null) !== null)
+      return `${where}: not a plain ${kind}`;
+    // The first layer's input shape is the model's (Keras 3 says batch_shape); Keras 2 repeats it on the Dense layer
+    // after an InputLayer, and tfjs ignores any later one: a disagreeing one is not read.
+    const shape = c.batch_input_shape ?? c.batch_shape;
+    if (shape !== undefined) {
+      const width = Array.isArray(shape) && shape.length === 2 && shape[0] === null && isCount(shape[1]) ? shape[1] : null;
+      if (inputs !== null && width !== inputs) return `${where}: input shape`;
       inputs = width;
     }
-    if (inputs === null) return `${where}: the first layer has no input shape`;
+    if (inputs === null) return `${where}: input shape`;
+    if (kind === 'InputLayer') continue;
+    if (!isCount(c.units) || !isDenseActivation(c.activation) || typeof c.use_bias !== 'boolean')
+      return `${where}: units, activation or use_bias`;
     layers.push({ name: c.name, units: c.units, activation: c.activation, useBias: c.use_bias });
   }
   if (layers.length === 0 || inputs === null) return 'topology: no Dense layer';
-  return { inputs, layers, keras3 };
+  return { inputs, layers, keras3: typeof top.keras_version === 'string' && top.keras_version.startsWith('3.') };
 }
 
 /** Whether predictRows takes the Dense shortcut for this model (tests). */

@@ -243,7 +243,7 @@ describe('the Dense shortcut of predictRows', () => {
   it('reads Keras 3 weight names only from a Keras 3 topology', () => {
     const modelJson = structuredClone(penguinsKeras3);
     modelJson.modelTopology.keras_version = '2.15.0';
-    expect(readDenseSteps(penguinsPackage(modelJson))).toEqual({ ok: false, error: 'weight layers/dense/vars/0: not a weight of the Dense layers' });
+    expect(readDenseSteps(penguinsPackage(modelJson))).toEqual({ ok: false, error: 'weight layers/dense/vars/0: not a weight of the Dense layers, or listed twice' });
   });
 
   it('loads a package with a non-Dense layer through tfjs-layers and answers as its model.predict does', async () => {
@@ -268,7 +268,7 @@ describe('the Dense shortcut of predictRows', () => {
     const modelJson = structuredClone(penguinsModel);
     modelJson.weightsManifest[0].weights[0].name = 'hidden/cell/kernel';
     const pkg = penguinsPackage(modelJson);
-    expect(readDenseSteps(pkg)).toEqual({ ok: false, error: 'weight hidden/cell/kernel: not a weight of the Dense layers' });
+    expect(readDenseSteps(pkg)).toEqual({ ok: false, error: 'weight hidden/cell/kernel: not a weight of the Dense layers, or listed twice' });
     const model = await new ModelRegistry([pkg]).model('penguins');
     expect(usesDenseShortcut(model)).toBe(true);
     expect(model.layers).not.toBeNull();
@@ -281,9 +281,9 @@ describe('the Dense shortcut of predictRows', () => {
   const bytes = penguinsWeights.byteLength;
   it.each([
     ['a weight missing', (w: tf.io.WeightsManifestEntry[]): unknown => w.pop(), [penguinsWeights.slice(0, bytes - 12)], 'weight output/bias: missing', /1 of 4 weights are not set: output\/bias/],
-    ['a weight of the wrong shape', (w: tf.io.WeightsManifestEntry[]): unknown => (w[2].shape = [12, 4]), [penguinsWeights], 'weight output/kernel: shape [12,4], expected [16,3]', /Shape mismatch/],
-    ['an extra weight', (w: tf.io.WeightsManifestEntry[]): unknown => w.push({ name: 'output/gamma', shape: [3], dtype: 'float32' }), [penguinsWeights, new ArrayBuffer(12)], 'weight output/gamma: not a weight of the Dense layers', /Provided weight data has no target variable: output\/gamma/],
-    ['a weight of another dtype', (w: tf.io.WeightsManifestEntry[]): unknown => (w[3].dtype = 'int32'), [penguinsWeights], 'weight output/bias: expected a plain float32 weight', /dtype/],
+    ['a weight of the wrong shape', (w: tf.io.WeightsManifestEntry[]): unknown => (w[2].shape = [12, 4]), [penguinsWeights], 'weight output/kernel: [12,4] float32, expected [16,3] float32', /Shape mismatch/],
+    ['an extra weight', (w: tf.io.WeightsManifestEntry[]): unknown => w.push({ name: 'output/gamma', shape: [3], dtype: 'float32' }), [penguinsWeights, new ArrayBuffer(12)], 'weight output/gamma: not a weight of the Dense layers, or listed twice', /Provided weight data has no target variable: output\/gamma/],
+    ['a weight of another dtype', (w: tf.io.WeightsManifestEntry[]): unknown => (w[3].dtype = 'int32'), [penguinsWeights], 'weight output/bias: [3] int32, expected [3] float32', /dtype/],
   ] as const)('refuses a package with %s', async (_, edit, shards, why, refusal) => {
     const modelJson = structuredClone(penguinsModel) as unknown as ModelJson;
     edit(modelJson.weightsManifest[0].weights);
