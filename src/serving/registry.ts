@@ -251,22 +251,18 @@ interface DenseLayer {
 
 // Config keys read or known to be irrelevant to inference (initializers, regularizers, constraints, trainable); any
 // other key might change what the layer computes, so it sends the package to loadLayersModel.
-const MODEL_KEYS = new Set(['name', 'layers', 'trainable', 'dtype', 'build_input_shape']);
-const ENTRY_KEYS = new Set(['class_name', 'config', 'module', 'registered_name', 'build_config']);
-const LAYER_KEYS: Record<string, Set<string>> = {
-  InputLayer: new Set(['name', 'batch_input_shape', 'batch_shape', 'dtype', 'sparse', 'ragged', 'optional']),
-  Dense: new Set([
-    'name', 'trainable', 'dtype', 'units', 'activation', 'use_bias', 'batch_input_shape',
-    'kernel_initializer', 'bias_initializer', 'kernel_regularizer', 'bias_regularizer', 'activity_regularizer',
-    'kernel_constraint', 'bias_constraint', 'lora_rank', 'lora_alpha', 'quantization_config',
-  ]),
+const MODEL_KEYS = /^(name|layers|trainable|dtype|build_input_shape)$/;
+const ENTRY_KEYS = /^(class_name|config|module|registered_name|build_config)$/;
+const LAYER_KEYS: Record<string, RegExp> = {
+  InputLayer: /^(name|batch_input_shape|batch_shape|dtype|sparse|ragged|optional)$/,
+  Dense: /^(name|trainable|dtype|units|activation|use_bias|batch_input_shape|(kernel|bias)_(initializer|regularizer|constraint)|activity_regularizer|lora_rank|lora_alpha|quantization_config)$/,
 };
 
 type Json = Record<string, unknown>;
 /** The names tfjs-layers accepts for tensors and variables (common.js isValidTensorName). */
 const TENSOR_NAME = /^[A-Za-z0-9][-A-Za-z0-9._/]*$/;
 const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
-const unknownKey = (o: Json, known: Set<string>) => Object.keys(o).find((key) => !known.has(key));
+const unknownKey = (o: Json, known: RegExp) => Object.keys(o).find((key) => !known.test(key));
 const isCount = (x: unknown): x is number => Number.isInteger(x) && (x as number) > 0;
 /** float32, as TF.js and Keras 2 write it or as a dtype policy (Keras 3's DTypePolicy, Keras 2's Policy) names it. */
 const isFloat32 = (dtype: unknown) => dtype === undefined || dtype === 'float32' || (isObject(dtype) && isObject(dtype.config) && dtype.config.name === 'float32');
