@@ -34,6 +34,7 @@ const CEILING = { port: 8802, inspector: 8803, miniflare: 8804 };
 const CHUNK_S = 2;
 const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 5) || 5);
 const BATCH_REQUESTS = 1500;
+const WARMUP_REQUESTS = 500;
 const CONNECTIONS = 10;
 const MODEL = 'penguins';
 const TARGET_RATIO = 0.9;
@@ -95,6 +96,8 @@ interface Load {
 async function interleaved(loads: (Load & { cpu: () => number })[], amount: number): Promise<Run[]> {
   const chunks: TimedRun[][] = loads.map(() => []);
   process.stderr.write(`  ${loads.map((l) => l.name).join(' vs ')}: ${ROUNDS} × ${loads.length} × ${amount} requests … `);
+  // Every load warmed alike first (connections, JIT), so no load's first chunk pays for a cold start the others did not.
+  for (const { url, body, expect } of loads) await timedLoad({ url, connections: CONNECTIONS, body, amount: WARMUP_REQUESTS, expect });
   for (let i = 0; i < ROUNDS; i++) {
     const order = loads.map((_, k) => k);
     if (i % 2 === 1) order.reverse();
