@@ -3,9 +3,9 @@
 // state, 60 s windows, the default, so flushes cost what they cost in production, and 1 s grace). Two of each,
 // because two processes of the very same server differ by a few percent on this machine (which core, which memory, how
 // the JIT went): the second pair is the control, "A/A", that says how large a difference this run can tell from
-// noise, and pooling both pairs halves the luck of the draw. Single-row predict is sent to them in chunks
-// (off a, on a, on b, off b, then the reverse, …: ROUNDS × 4 chunks of about CHUNK_S seconds each), so that other
-// load on the machine hits all alike. Throughput is completed requests over the elapsed time measured here; server
+// noise, and pooling both pairs halves the luck of the draw. Single-row predict is sent to them in chunks (off a,
+// on a, off b, on b, then the same order starting one later, …: ROUNDS × 4 chunks of about CHUNK_S seconds each), so
+// that other load on the machine hits all alike. Throughput is completed requests over the elapsed time measured here; server
 // CPU per request is the CPU time of a server's processes over the whole run (including the background flushes)
 // over the requests it answered. Then, for the "on" servers, it waits until D1 holds every prediction answered 200
 // and counts the flushes the aggregator shards executed (the `flushes` table: one row per D1 batch).
@@ -31,8 +31,14 @@ import { buildBundle, removeBundle, startMiniflare, type MiniflareWorker } from 
 type Mode = 'off' | 'on';
 /** The four servers: two identical ones per mode ("a" and "b"), each with its own state. */
 type Slot = 'off a' | 'on a' | 'on b' | 'off b';
-/** The order of one round (the next round runs it backwards): each server sits first, second, third and last alike. */
-const SLOTS: Slot[] = ['off a', 'on a', 'on b', 'off b'];
+/**
+ * The order of the first round; each next round starts one later (off a, on a, off b, on b; then on a, off b, on b,
+ * off a; …). So over every four rounds each server sits first, second, third and last once, modes alternate, and no
+ * server ever serves two chunks back to back: a reversed order (ABBA) gives the servers at its ends a second chunk on
+ * warm caches at every turn, and those in the middle none.
+ */
+const SLOTS: Slot[] = ['off a', 'on a', 'off b', 'on b'];
+const roundOrder = (round: number): Slot[] => SLOTS.map((_, i) => SLOTS[(i + round) % SLOTS.length]!);
 const modeOf = (slot: Slot): Mode => (slot.startsWith('on') ? 'on' : 'off');
 const WRANGLER: Record<Slot, { port: number; inspector: number }> = {
   'off a': { port: 8792, inspector: 9792 },
@@ -127,7 +133,7 @@ interface RunResult {
   counted: Partial<Record<'on a' | 'on b', number>>;
 }
 
-/** Warms the servers, then ROUNDS rounds of one chunk each, the order reversing every round. */
+/** Warms the servers, then ROUNDS rounds of one chunk each, in roundOrder. */
 async function interleave(title: string, servers: Record<Slot, Server>): Promise<RunResult> {
   console.error(`${title}:`);
   const answered = { 'on a': 0, 'on b': 0 };
@@ -141,7 +147,7 @@ async function interleave(title: string, servers: Record<Slot, Server>): Promise
   const cpu0 = Object.fromEntries(SLOTS.map((slot) => [slot, servers[slot].cpu()])) as Record<Slot, number>;
   const chunks = Object.fromEntries(SLOTS.map((slot) => [slot, [] as TimedRun[]])) as Record<Slot, TimedRun[]>;
   for (let round = 0; round < ROUNDS; round++) {
-    for (const slot of round % 2 === 0 ? SLOTS : [...SLOTS].reverse()) {
+    for (const slot of roundOrder(round)) {
       const run = await timedLoad({ url: predictUrl(servers[slot]), connections: CONNECTIONS, body: oneRow, amount, cpu: servers[slot].cpu });
       chunks[slot].push(run);
       process.stderr.write(`  ${slot}: ${amount} requests in ${run.elapsed.toFixed(2)} s (${(run.result.requests.total / run.elapsed).toFixed(0)} req/s)\n`);
