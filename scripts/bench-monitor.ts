@@ -5,10 +5,10 @@
 // the JIT went): the second pair is the control, "A/A", that says how large a difference this run can tell from
 // noise, and pooling both pairs halves the luck of the draw. Single-row predict is sent to them in chunks (off a,
 // on a, off b, on b, then the same order starting one later, …: ROUNDS × 4 chunks of about CHUNK_S seconds each), so
-// that other load on the machine hits all alike. Throughput is completed requests over the elapsed time measured here; server
-// CPU per request is the CPU time of a server's processes over the whole run (including the background flushes)
-// over the requests it answered. Then, for the "on" servers, it waits until D1 holds every prediction answered 200
-// and counts the flushes the aggregator shards executed (the `flushes` table: one row per D1 batch).
+// that other load on the machine hits all alike. Throughput is completed requests over the elapsed time measured
+// here; server CPU per request is the CPU time of a server's processes over the whole run (including the background
+// flushes) over the requests it answered. Then, for the "on" servers, it waits until D1 holds every prediction
+// answered 200 and counts the flushes the aggregator shards executed (the `flushes` table: one row per D1 batch).
 //
 // It does that twice: through `wrangler dev` (127.0.0.1:8792 and 8790 off, 8791 and 8789 on; what the README's
 // figures have always used) and on workerd through Miniflare's API without the wrangler dev proxy (8833 and 8835
@@ -161,16 +161,13 @@ async function interleave(title: string, servers: Record<Slot, Server>): Promise
     return run;
   };
   const perServer = Object.fromEntries(SLOTS.map((slot) => [slot, pooled([slot])])) as Record<Slot, Run>;
-  const modes = { off: pooled(['off a', 'off b']), on: pooled(['on a', 'on b']) };
+  const slotsOf = (mode: Mode) => SLOTS.filter((slot) => modeOf(slot) === mode);
+  const modes = { off: pooled(slotsOf('off')), on: pooled(slotsOf('on')) };
   answered['on a'] += perServer['on a'].ok;
   answered['on b'] += perServer['on b'].ok;
   const rounds = chunks['off a'].map((_, i) => {
-    const of = (mode: Mode) => sumRuns(SLOTS.filter((slot) => modeOf(slot) === mode).map((slot) => chunks[slot][i]!));
-    const off = of('off');
-    const on = of('on');
-    const cpu = (r: Run, mode: Mode) =>
-      SLOTS.filter((slot) => modeOf(slot) === mode).reduce((sum, slot) => sum + chunks[slot][i]!.cpuMs, 0) / r.completed;
-    return { rate: on.rps / off.rps, cpu: cpu(off, 'off') / cpu(on, 'on') };
+    const [off, on] = (['off', 'on'] as const).map((mode) => sumRuns(slotsOf(mode).map((slot) => chunks[slot][i]!)));
+    return { rate: on!.rps / off!.rps, cpu: off!.cpuPerRequest / on!.cpuPerRequest };
   });
   return { servers: perServer, modes, rounds, answered, counted: {} };
 }

@@ -1,19 +1,19 @@
 // Serving benchmark (not a test): starts `wrangler dev` on 127.0.0.1:8793 with its own local state, measures the
 // first request after start (WASM backend + model load; also over 5 more fresh starts each of wrangler dev and
 // Miniflare, for a median, FIRST_STARTS=<n> for another count), then drives the server from this process with a
-// keep-alive load generator (10 connections): single-row predict vs `GET /v2/health/live` on the same server (the HTTP ceiling of
-// this machine) and vs the same POST refused with a 400 after its body was read and parsed (what is left between it
-// and predict is rows, inference, recording and the answer). Beside the server runs a minimal Worker
-// (scripts/lib/ceiling-worker.js) that reads a POST's body and answers, and answers a GET: its POST / GET, with the
-// same body, is the most any Worker's POST can reach against a GET there (the runtime's and the proxy's cost of a
-// body). All of these are interleaved in chunks of a fixed number of requests (health, refused, predict, ceiling
-// GET, ceiling POST, then backwards, …) so background load hits all alike; a rate is completed requests over the
-// elapsed time measured here, and the server's CPU time over the chunks gives CPU per request. Then 1000-row
+// keep-alive load generator (10 connections): single-row predict vs `GET /v2/health/live` on the same server (the
+// HTTP ceiling of this machine) and vs the same POST refused with a 400 after its body was read and parsed (what is
+// left between it and predict is rows, inference, recording and the answer). Beside the server runs a minimal
+// Worker (scripts/lib/ceiling-worker.js) that reads a POST's body and answers, and answers a GET: its POST / GET,
+// with the same body, is the most any Worker's POST can reach against a GET there (the runtime's and the proxy's
+// cost of a body). All of these are interleaved in chunks of a fixed number of requests (health, refused, predict,
+// ceiling GET, ceiling POST, then backwards, …) so background load hits all alike; a rate is completed requests over
+// the elapsed time measured here, and the server's CPU time over the chunks gives CPU per request. Then 1000-row
 // predict. It does all that twice: as configured, and with MONITORING=off (the cost of recording apart from
 // inference; without the ceiling Worker). Then the same on workerd through Miniflare's API, without the `wrangler
-// dev` proxy in front (closer to production: it shows how much of the cost is the proxy). Last, the raw and gzip size
-// of the deployable bundle, plain and --minify. Prints a markdown table with the targets and ✓ or ✗; exits 0 either
-// way (a measurement, not a test).
+// dev` proxy in front (closer to production: it shows how much of the cost is the proxy). Last, the raw and gzip
+// size of the deployable bundle, plain and --minify. Prints a markdown table with the targets and ✓ or ✗; exits 0
+// either way (a measurement, not a test).
 //
 // The server runs on a snapshot of the tree in a temp dir (scripts/lib/bench.ts says why).
 //
@@ -50,8 +50,9 @@ cli(
   `usage: npm run bench:serve   (ROUNDS=<n> npm run bench:serve for more interleaved chunks, default 5)
 
 Starts wrangler dev on ${HOST}:${PORT} on a snapshot of the tree (in a temp dir, removed at the end, on an error, and
-on Ctrl-C or SIGTERM), then measures the first request (median of ${FIRST_STARTS} fresh starts), 1-row predict against GET /v2/health/live (interleaved, req/s
-and server CPU per request, beside a minimal Worker's POST against its GET on ${HOST}:${CEILING.port}: the ceiling),
+on Ctrl-C or SIGTERM), then measures the first request (median of ${FIRST_STARTS} fresh starts), 1-row predict
+against GET /v2/health/live (interleaved, req/s and server CPU per request, beside a minimal Worker's POST against its
+GET on ${HOST}:${CEILING.port}: the ceiling),
 1000-row predict, with monitoring on and off; then the same on workerd through Miniflare without the wrangler dev
 proxy (${HOST}:${MINIFLARE_PORT}, ceiling ${CEILING.miniflare}); and the deployable bundle's size. Prints a
 markdown table with the targets and ✓ or ✗, and exits 0 either way.
@@ -99,7 +100,7 @@ interface Load {
 async function interleaved(loads: (Load & { cpu: () => number })[], amount: number): Promise<Run[]> {
   const chunks: TimedRun[][] = loads.map(() => []);
   process.stderr.write(`  ${loads.map((l) => l.name).join(' vs ')}: ${ROUNDS} × ${loads.length} × ${amount} requests … `);
-  // Every load warmed alike first (connections, JIT), so no load's first chunk pays for a cold start the others did not.
+  // Every load warmed alike first (connections, JIT): no load's first chunk pays a cold start the others did not.
   for (const { url, body, expect } of loads) await timedLoad({ url, connections: CONNECTIONS, body, amount: WARMUP_REQUESTS, expect });
   for (let i = 0; i < ROUNDS; i++) {
     const order = loads.map((_, k) => k);
@@ -160,16 +161,21 @@ interface ServerRun {
   ceiling?: { get: Run; post: Run };
 }
 
+/** The model's probes from the snapshot, and the 1-row body every load sends (the first probe). */
+function probeBodies() {
+  const meta = JSON.parse(readFileSync(join(snapshot, 'models', MODEL, 'metadata.json'), 'utf8')) as { probes: { input: number[] }[] };
+  return { meta, oneRow: JSON.stringify({ instances: [meta.probes[0].input] }) };
+}
+
 /**
  * One server: first and warm request, then health vs 1-row interleaved (with the ceiling Worker's GET and POST in the
  * same rounds when one runs beside it), then 1000-row predict.
  */
 async function measure(title: string, server: Server, ceiling?: Server): Promise<ServerRun> {
   console.error(`${title}:`);
-  const meta = JSON.parse(readFileSync(join(snapshot, 'models', MODEL, 'metadata.json'), 'utf8')) as { probes: { input: number[] }[] };
-  const oneRow = JSON.stringify({ instances: [meta.probes[0].input] });
-  // The same request, read and parsed but refused before its rows are (an unknown signature_name gets 400): the
-  // ceiling for a request that carries this body through the proxy, the router, the body limit and JSON.parse.
+  const { meta, oneRow } = probeBodies();
+  // The same request, read and parsed but refused before its rows are (an unknown signature_name gets 400): what
+  // carrying this body through the proxy, the router, the body limit and JSON.parse costs in this Worker.
   const refused = JSON.stringify({ signature_name: 'none', instances: [meta.probes[0].input] });
   const thousandRows = JSON.stringify({ instances: Array.from({ length: 1000 }, (_, i) => meta.probes[i % meta.probes.length].input) });
   const predictPath = `/v1/models/${MODEL}:predict`;
@@ -204,7 +210,6 @@ async function measure(title: string, server: Server, ceiling?: Server): Promise
   return { first: first.ms, warm: warm.ms, live, posted, single, batch, ...(ceiling ? { ceiling: { get: ceilingGet!, post: ceilingPost! } } : {}) };
 }
 
-/** `wrangler dev` on the snapshot, measured, stopped. */
 /** `wrangler dev` on the snapshot, measured (with the ceiling Worker beside it when asked), stopped. */
 async function viaWrangler(title: string, extraArgs: string[], withCeiling = false): Promise<ServerRun & { readyMs: number }> {
   const readyMs = await sandbox.startServer({ name: 'wrangler dev', port: PORT, inspectorPort: INSPECTOR_PORT, persistTo: state, readyPath: '/v2/health/live', args: extraArgs });
@@ -236,8 +241,7 @@ async function viaMiniflare(title: string, bundleDir: string, vars: Record<strin
 
 /** The first 1-row predict after each of FIRST_STARTS fresh starts of a server (a new isolate each time), in ms. */
 async function firstPredicts(name: string, start: () => Promise<{ base: string; stop: () => Promise<void> }>): Promise<number[]> {
-  const meta = JSON.parse(readFileSync(join(snapshot, 'models', MODEL, 'metadata.json'), 'utf8')) as { probes: { input: number[] }[] };
-  const oneRow = JSON.stringify({ instances: [meta.probes[0].input] });
+  const { oneRow } = probeBodies();
   const times: number[] = [];
   process.stderr.write(`  first predict after start, ${name}, ${FIRST_STARTS} starts … `);
   for (let i = 0; i < FIRST_STARTS; i++) {
