@@ -223,7 +223,7 @@ function printRun(title: string, r: RunResult) {
 }
 
 async function main() {
-  console.error('bench-monitor: registry, four snapshots (off a, on a, on b, off b), local migrations');
+  console.error(`bench-monitor: registry, four snapshots (${SLOTS.join(', ')}), local migrations`);
   const stateOf = (slot: Slot) => join(sandboxes[slot].dir, '.wrangler', 'state');
   for (const slot of SLOTS) {
     sandboxes[slot].fill();
