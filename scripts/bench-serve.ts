@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { cli } from './lib/args.ts';
 import { cpuMs, HOST, mark, ROOT, Sandbox, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
-import { buildBundle, COMPATIBILITY_DATE, removeBundle, startMiniflare, startWorkerd } from './lib/miniflare.ts';
+import { buildBundle, compatibilityDate, removeBundle, startMiniflare, startWorkerd } from './lib/miniflare.ts';
 
 const PORT = 8793;
 const INSPECTOR_PORT = 8794;
@@ -229,7 +229,7 @@ async function viaMiniflare(title: string, bundleDir: string, vars: Record<strin
   const t0 = performance.now();
   const worker = await startMiniflare({ root: snapshot, bundleDir, port: MINIFLARE_PORT, vars });
   const readyMs = performance.now() - t0;
-  const ceilingWorker = await startWorkerd({ host: HOST, port: CEILING.miniflare, modules: true, script: CEILING_SCRIPT, compatibilityDate: COMPATIBILITY_DATE });
+  const ceilingWorker = await startWorkerd({ host: HOST, port: CEILING.miniflare, modules: true, script: CEILING_SCRIPT, compatibilityDate: compatibilityDate(ROOT) });
   try {
     const ceiling = { base: `http://${HOST}:${CEILING.miniflare}`, cpu: () => cpuMs({ pids: ceilingWorker.workerdPids }) };
     return { readyMs, ...(await measure(title, { base: `http://${HOST}:${MINIFLARE_PORT}`, cpu: () => cpuMs({ pids: worker.workerdPids }) }, ceiling)) };
@@ -262,7 +262,7 @@ async function main() {
   console.error(`bench-serve: registry, snapshot in ${snapshot}, local migrations, wrangler dev on ${HOST}:${PORT}`);
   sandbox.fill();
   sandbox.run('npx', ['wrangler', 'd1', 'migrations', 'apply', 'labelwatch', '--local', '--persist-to', state]);
-  ceilingSandbox.fillWith({ 'index.js': CEILING_SCRIPT, 'wrangler.toml': `name = "ceiling"\nmain = "index.js"\ncompatibility_date = "${COMPATIBILITY_DATE}"\n` });
+  ceilingSandbox.fillWith({ 'index.js': CEILING_SCRIPT, 'wrangler.toml': `name = "ceiling"\nmain = "index.js"\ncompatibility_date = "${compatibilityDate(ROOT)}"\n` });
   const loadBefore = loadavg()[0];
 
   // As configured (monitoring on: every answered batch is tallied and goes to an aggregator Durable Object), then

@@ -201,12 +201,16 @@ export class Sandbox {
   fill() {
     this.run('npm', ['run', '--silent', 'registry'], ROOT);
     for (const entry of SNAPSHOT_ENTRIES) cpSync(join(ROOT, entry), join(this.dir, entry), { recursive: true });
-    symlinkSync(join(ROOT, 'node_modules'), join(this.dir, 'node_modules'), 'dir');
+    this.linkNodeModules();
   }
 
   /** Writes a Worker of a few files (name → text) into the sandbox instead of the tree's snapshot; node_modules linked. */
   fillWith(files: Record<string, string>) {
     for (const [name, text] of Object.entries(files)) writeFileSync(join(this.dir, name), text);
+    this.linkNodeModules();
+  }
+
+  private linkNodeModules() {
     symlinkSync(join(ROOT, 'node_modules'), join(this.dir, 'node_modules'), 'dir');
   }
 

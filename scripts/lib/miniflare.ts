@@ -9,8 +9,6 @@ import { extname, join } from 'node:path';
 import { Miniflare, type MiniflareOptions } from 'miniflare';
 
 const MODULE_TYPES: Record<string, 'ESModule' | 'CompiledWasm' | 'Data'> = { '.js': 'ESModule', '.wasm': 'CompiledWasm', '.bin': 'Data' };
-/** wrangler.toml's compatibility_date. */
-export const COMPATIBILITY_DATE = '2026-04-01';
 const ENV = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' };
 
 /**
@@ -22,6 +20,13 @@ export function buildBundle(root: string, { minify = true, parent = tmpdir() } =
   const dir = mkdtempSync(join(parent, 'labelwatch-bundle-'));
   execFileSync('npx', ['wrangler', 'deploy', '--dry-run', ...(minify ? ['--minify'] : []), '--outdir', dir], { cwd: root, env: ENV, stdio: 'pipe' });
   return dir;
+}
+
+/** wrangler.toml's compatibility_date, which every Worker a benchmark starts runs with. */
+export function compatibilityDate(root: string): string {
+  const m = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(readFileSync(join(root, 'wrangler.toml'), 'utf8'));
+  if (!m) throw new Error(`${root}/wrangler.toml: no compatibility_date`);
+  return m[1]!;
 }
 
 /** The [vars] of wrangler.toml (flat `KEY = "value"` lines of that table). */
@@ -67,7 +72,7 @@ export async function startMiniflare(opts: {
     ...(opts.inspectorPort !== undefined ? { inspectorPort: opts.inspectorPort } : {}),
     modulesRoot: bundleDir,
     modules: files.map((f) => ({ type: MODULE_TYPES[extname(f)], path: join(bundleDir, f) })),
-    compatibilityDate: COMPATIBILITY_DATE,
+    compatibilityDate: compatibilityDate(root),
     d1Databases: { DB: 'labelwatch-bench' },
     ...(opts.persistDir ? { d1Persist: join(opts.persistDir, 'd1'), durableObjectsPersist: join(opts.persistDir, 'do') } : {}),
     durableObjects: { AGGREGATOR: { className: 'WindowAggregator', useSQLite: true } },
