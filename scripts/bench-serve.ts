@@ -210,9 +210,13 @@ async function measure(title: string, server: Server, ceiling?: Server): Promise
   return { first: first.ms, warm: warm.ms, live, posted, single, batch, ...(ceiling ? { ceiling: { get: ceilingGet!, post: ceilingPost! } } : {}) };
 }
 
+/** Starts `wrangler dev` on the snapshot with `extraArgs`; the ms until it answered. */
+const startWrangler = (extraArgs: string[]) =>
+  sandbox.startServer({ name: 'wrangler dev', port: PORT, inspectorPort: INSPECTOR_PORT, persistTo: state, readyPath: '/v2/health/live', args: extraArgs });
+
 /** `wrangler dev` on the snapshot, measured (with the ceiling Worker beside it when asked), stopped. */
 async function viaWrangler(title: string, extraArgs: string[], withCeiling = false): Promise<ServerRun & { readyMs: number }> {
-  const readyMs = await sandbox.startServer({ name: 'wrangler dev', port: PORT, inspectorPort: INSPECTOR_PORT, persistTo: state, readyPath: '/v2/health/live', args: extraArgs });
+  const readyMs = await startWrangler(extraArgs);
   try {
     if (withCeiling)
       await ceilingSandbox.startServer({ name: 'wrangler dev (ceiling)', port: CEILING.port, inspectorPort: CEILING.inspector, persistTo: join(ceilingSandbox.dir, '.wrangler', 'state'), readyPath: '/', args: [] });
@@ -270,7 +274,7 @@ async function main() {
   const on = await viaWrangler('wrangler dev, as configured (10 connections)', [], true);
   const off = await viaWrangler('wrangler dev, MONITORING=off', ['--var', 'MONITORING:off']);
   const firstViaWrangler = await firstPredicts('wrangler dev', async () => {
-    await sandbox.startServer({ name: 'wrangler dev', port: PORT, inspectorPort: INSPECTOR_PORT, persistTo: state, readyPath: '/v2/health/live', args: [] });
+    await startWrangler([]);
     return { base: `http://${HOST}:${PORT}`, stop: () => sandbox.stopServerAndWait() };
   });
   const loadMiddle = loadavg()[0];
