@@ -3,12 +3,14 @@
 // state, 60 s windows, the default, so flushes cost what they cost in production, and 1 s grace). Two of each,
 // because two processes of the very same server differ by a few percent on this machine (which core, which memory, how
 // the JIT went): the second pair is the control, "A/A", that says how large a difference this run can tell from
-// noise, and pooling both pairs halves the luck of the draw. Single-row predict is sent to them in chunks (off a,
-// on a, off b, on b, then the same order starting one later, …: ROUNDS × 4 chunks of about CHUNK_S seconds each), so
-// that other load on the machine hits all alike. Throughput is completed requests over the elapsed time measured
-// here; server CPU per request is the CPU time of a server's processes over the whole run (including the background
-// flushes) over the requests it answered. Then, for the "on" servers, it waits until D1 holds every prediction
-// answered 200 and counts the flushes the aggregator shards executed (the `flushes` table: one row per D1 batch).
+// noise. For the same reason the servers are started afresh for every trial (TRIALS of them, the start order
+// rotating too), on the same state: one process's luck then weighs one trial, not the whole result. Within a trial,
+// single-row predict is sent to them in chunks (off a, on a, off b, on b, then the same order starting one later, …:
+// ROUNDS × 4 chunks of about CHUNK_S seconds each), so that other load on the machine hits all alike. Throughput is
+// completed requests over the elapsed time measured here; server CPU per request is the CPU time of a server's
+// processes over each trial (including the background flushes) over the requests it answered. Then, for the "on"
+// servers, it waits until D1 holds every prediction answered 200 in all trials and counts the flushes the
+// aggregator shards executed (the `flushes` table: one row per D1 batch).
 //
 // It does that twice: through `wrangler dev` (127.0.0.1:8792 and 8790 off, 8791 and 8789 on; what the README's
 // figures have always used) and on workerd through Miniflare's API without the wrangler dev proxy (8833 and 8835
@@ -17,8 +19,8 @@
 //
 // The wrangler dev servers run on snapshots of the tree in temp dirs (scripts/lib/bench.ts says why).
 //
-// Run: npm run bench:monitor (ROUNDS=8 by default). The load generator shares the machine with workerd: absolute
-// req/s are relative, the on/off ratios measured in one run are the result.
+// Run: npm run bench:monitor (TRIALS=3 and ROUNDS=4 by default). The load generator shares the machine with workerd:
+// absolute req/s are relative, the on/off ratios measured in one run are the result.
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -54,7 +56,10 @@ const MODEL = 'penguins';
 const WINDOW_SECONDS = 60;
 const GRACE_SECONDS = 1;
 const SHARDS = 4;
-const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 8) || 8);
+const positive = (name: string, fallback: number) => Math.max(1, Math.floor(Number(process.env[name] ?? fallback)) || fallback);
+/** Fresh starts of the four servers; rounds of four chunks in each. */
+const TRIALS = positive('TRIALS', 3);
+const ROUNDS = positive('ROUNDS', 4);
 const TARGET_RATIO = 0.97;
 const LINGER_MS = recordLingerMs();
 const VARS = {
@@ -66,13 +71,13 @@ const VARS = {
 
 cli(
   'bench-monitor',
-  `usage: npm run bench:monitor   (ROUNDS=<n> for more interleaved chunks, default 8; RECORD_LINGER_MS=<ms> for another
-  linger than the default)
+  `usage: npm run bench:monitor   (TRIALS=<n> fresh starts of the servers, default 3; ROUNDS=<n> rounds of four chunks
+  in each, default 4; RECORD_LINGER_MS=<ms> for another linger than the default)
 
 Starts four wrangler dev side by side, two with monitoring off (${HOST}:${WRANGLER['off a'].port}, ${WRANGLER['off b'].port}) and two on
 (${WRANGLER['on a'].port}, ${WRANGLER['on b'].port}), each on a snapshot of the tree (in temp dirs, removed at the end, on an error, and on
 Ctrl-C or SIGTERM), sends 1-row predict to them in interleaved chunks (req/s and server CPU per request; the second
-server of each mode is the A/A control), then does the same on workerd through Miniflare without the wrangler dev
+server of each mode is the A/A control), starting them afresh for each trial, then does the same on workerd through Miniflare without the wrangler dev
 proxy (${MINIFLARE['off a']}, ${MINIFLARE['off b']} off; ${MINIFLARE['on a']}, ${MINIFLARE['on b']} on); checks that D1 holds every prediction answered 200
 and counts the D1 statements. Prints markdown tables with the targets and ✓ or ✗, and exits
 0 either way.
@@ -91,6 +96,13 @@ interface Server {
   cpu: () => number;
   /** Predictions D1 holds for the model. */
   counted: () => Promise<number>;
+  stop: () => Promise<void>;
+}
+
+/** A way to run the servers: starts one (on its slot's own state, kept from one start to the next). */
+interface Stack {
+  title: string;
+  start: (slot: Slot) => Promise<Server>;
 }
 
 const meta = JSON.parse(readFileSync(join(ROOT, 'models', MODEL, 'metadata.json'), 'utf8')) as {
@@ -121,62 +133,82 @@ async function waitForFlushes(server: Server, expected: number): Promise<number>
 }
 
 type Run = ReturnType<typeof sumRuns>;
+type OnSlot = 'on a' | 'on b';
+const ON_SLOTS: OnSlot[] = ['on a', 'on b'];
+const slotsOf = (mode: Mode) => SLOTS.filter((slot) => modeOf(slot) === mode);
 
 interface RunResult {
-  /** Per server, and per mode (both servers pooled); CPU per request over the whole interleaved run. */
+  /** Per server, and per mode (both servers pooled); CPU per request over the trials. */
   servers: Record<Slot, Run>;
   modes: Record<Mode, Run>;
-  /** Per round, on ÷ off (both servers of each mode pooled): req/s, and CPU per request (off ÷ on) within the chunks. */
-  rounds: { rate: number; cpu: number }[];
-  /** Predictions answered 200 by each "on" server, and what its D1 holds once flushed. */
-  answered: Record<'on a' | 'on b', number>;
-  counted: Partial<Record<'on a' | 'on b', number>>;
+  /** Per trial, on ÷ off (both servers of each mode pooled): req/s, and CPU per request (off ÷ on). */
+  trials: { rate: number; cpu: number }[];
+  /** Predictions answered 200 by each "on" server over all trials, and what its D1 holds once flushed. */
+  answered: Record<OnSlot, number>;
+  counted: Partial<Record<OnSlot, number>>;
+  /** The "on" servers of the last trial, left running to flush their last window. */
+  flushing: Record<OnSlot, Server>;
 }
 
-/** Warms the servers, then ROUNDS rounds of one chunk each, in roundOrder. */
-async function interleave(title: string, servers: Record<Slot, Server>): Promise<RunResult> {
-  console.error(`${title}:`);
+/**
+ * TRIALS times: starts the four servers (the start order rotating by one each trial), warms them, sends ROUNDS rounds
+ * of one chunk each in roundOrder, and stops them; the last trial leaves the "on" servers running for their flushes.
+ */
+async function measure(stack: Stack): Promise<RunResult> {
+  console.error(`${stack.title}:`);
   const answered = { 'on a': 0, 'on b': 0 };
-  let amount = 0;
-  for (const slot of SLOTS) {
-    const warm = await timedLoad({ url: predictUrl(servers[slot]), connections: CONNECTIONS, body: oneRow, amount: WARMUP_REQUESTS });
-    if (slot === 'on a' || slot === 'on b') answered[slot] += warm.result['2xx'];
-    // About CHUNK_S seconds at the warm rate of "off a" (so every server does the same work per chunk).
-    if (slot === 'off a') amount = Math.max(500, Math.round((WARMUP_REQUESTS / warm.elapsed) * CHUNK_S));
-  }
-  const cpu0 = Object.fromEntries(SLOTS.map((slot) => [slot, servers[slot].cpu()])) as Record<Slot, number>;
   const chunks = Object.fromEntries(SLOTS.map((slot) => [slot, [] as TimedRun[]])) as Record<Slot, TimedRun[]>;
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const slot of roundOrder(round)) {
-      const run = await timedLoad({ url: predictUrl(servers[slot]), connections: CONNECTIONS, body: oneRow, amount, cpu: servers[slot].cpu });
-      chunks[slot].push(run);
-      process.stderr.write(`  ${slot}: ${amount} requests in ${run.elapsed.toFixed(2)} s (${(run.result.requests.total / run.elapsed).toFixed(0)} req/s)\n`);
+  const cpuTotal = Object.fromEntries(SLOTS.map((slot) => [slot, 0])) as Record<Slot, number>;
+  const trials: RunResult['trials'] = [];
+  let amount = 0;
+  let servers = {} as Record<Slot, Server>;
+  for (let trial = 0; trial < TRIALS; trial++) {
+    servers = {} as Record<Slot, Server>;
+    for (const slot of roundOrder(trial)) servers[slot] = await stack.start(slot);
+    for (const slot of SLOTS) {
+      const warm = await timedLoad({ url: predictUrl(servers[slot]), connections: CONNECTIONS, body: oneRow, amount: WARMUP_REQUESTS });
+      if (modeOf(slot) === 'on') answered[slot as OnSlot] += warm.result['2xx'];
+      // About CHUNK_S seconds at the first warm rate of "off a" (so every server does the same work per chunk).
+      if (amount === 0 && slot === 'off a') amount = Math.max(500, Math.round((WARMUP_REQUESTS / warm.elapsed) * CHUNK_S));
     }
+    const cpu0 = Object.fromEntries(SLOTS.map((slot) => [slot, servers[slot].cpu()])) as Record<Slot, number>;
+    const mine = Object.fromEntries(SLOTS.map((slot) => [slot, [] as TimedRun[]])) as Record<Slot, TimedRun[]>;
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const slot of roundOrder(round)) {
+        const run = await timedLoad({ url: predictUrl(servers[slot]), connections: CONNECTIONS, body: oneRow, amount, cpu: servers[slot].cpu });
+        chunks[slot].push(run);
+        mine[slot].push(run);
+        if (modeOf(slot) === 'on') answered[slot as OnSlot] += run.result['2xx'];
+        process.stderr.write(`  trial ${trial + 1}, ${slot}: ${amount} requests in ${run.elapsed.toFixed(2)} s (${(run.result.requests.total / run.elapsed).toFixed(0)} req/s)\n`);
+      }
+    }
+    // CPU over the whole trial per server: a server's background work (the flushes) counts wherever it fell.
+    const cpu = Object.fromEntries(SLOTS.map((slot) => [slot, servers[slot].cpu() - cpu0[slot]])) as Record<Slot, number>;
+    for (const slot of SLOTS) cpuTotal[slot] += cpu[slot];
+    const [off, on] = (['off', 'on'] as const).map((mode) => {
+      const run = sumRuns(slotsOf(mode).flatMap((slot) => mine[slot]));
+      return { rps: run.rps, cpuPerRequest: slotsOf(mode).reduce((sum, slot) => sum + cpu[slot], 0) / run.completed };
+    });
+    trials.push({ rate: on!.rps / off!.rps, cpu: off!.cpuPerRequest / on!.cpuPerRequest });
+    // A tally lingers up to RECORD_LINGER_MS before it goes to a shard: let it go before the process does.
+    await sleep(LINGER_MS + 500);
+    for (const slot of SLOTS) if (trial < TRIALS - 1 || modeOf(slot) === 'off') await servers[slot].stop();
   }
-  // CPU over the whole interleaved run per server: a server's background work (the flushes) counts wherever it fell.
-  const cpuTotal = Object.fromEntries(SLOTS.map((slot) => [slot, servers[slot].cpu() - cpu0[slot]])) as Record<Slot, number>;
   const pooled = (slots: Slot[]): Run => {
     const run = sumRuns(slots.flatMap((slot) => chunks[slot]));
     run.cpuPerRequest = slots.reduce((sum, slot) => sum + cpuTotal[slot], 0) / run.completed;
     return run;
   };
   const perServer = Object.fromEntries(SLOTS.map((slot) => [slot, pooled([slot])])) as Record<Slot, Run>;
-  const slotsOf = (mode: Mode) => SLOTS.filter((slot) => modeOf(slot) === mode);
   const modes = { off: pooled(slotsOf('off')), on: pooled(slotsOf('on')) };
-  answered['on a'] += perServer['on a'].ok;
-  answered['on b'] += perServer['on b'].ok;
-  const rounds = chunks['off a'].map((_, i) => {
-    const [off, on] = (['off', 'on'] as const).map((mode) => sumRuns(slotsOf(mode).map((slot) => chunks[slot][i]!)));
-    return { rate: on!.rps / off!.rps, cpu: off!.cpuPerRequest / on!.cpuPerRequest };
-  });
-  return { servers: perServer, modes, rounds, answered, counted: {} };
+  return { servers: perServer, modes, trials, answered, counted: {}, flushing: { 'on a': servers['on a'], 'on b': servers['on b'] } };
 }
 
 /** Waits until D1 of each "on" server holds every prediction it answered; notes what they hold then. */
-async function settle(title: string, servers: Record<Slot, Server>, r: RunResult) {
-  for (const slot of ['on a', 'on b'] as const) {
+async function settle(title: string, r: RunResult) {
+  for (const slot of ON_SLOTS) {
     process.stderr.write(`${title} (${slot}): waiting for the last ${WINDOW_SECONDS} s window to flush … `);
-    r.counted[slot] = await waitForFlushes(servers[slot], r.answered[slot]);
+    r.counted[slot] = await waitForFlushes(r.flushing[slot], r.answered[slot]);
     process.stderr.write(`${r.counted[slot]} of ${r.answered[slot]} predictions in D1\n`);
   }
 }
@@ -204,19 +236,19 @@ function printRun(title: string, r: RunResult) {
   console.log(
     `| A/A control: b / a of the same mode (off; on) | | ${aaOff.rate.toFixed(3)}; ${aaOn.rate.toFixed(3)} | | | ${aaOff.cpu.toFixed(3)}; ${aaOn.cpu.toFixed(3)} (a ÷ b) | |`,
   );
-  // The spread of the same ratio round by round: how far this machine's noise moves it (the pooled figure is the result).
+  // The spread of the same ratio trial by trial: how far this machine's noise moves it (the pooled figure is the result).
   const spread = (xs: number[]) => {
     const sorted = [...xs].sort((a, b) => a - b);
     return `median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(3)}, range ${sorted[0]!.toFixed(3)}–${sorted[sorted.length - 1]!.toFixed(3)}`;
   };
-  console.log(`| round by round (${r.rounds.length} rounds of 4 chunks) | | ${spread(r.rounds.map((x) => x.rate))} | | | ${spread(r.rounds.map((x) => x.cpu))} (CPU within the chunks) | |`);
+  console.log(`| trial by trial (${r.trials.length} fresh starts, ${ROUNDS} rounds of 4 chunks each) | | ${spread(r.trials.map((x) => x.rate))} | | | ${spread(r.trials.map((x) => x.cpu))} | |`);
   const noise = Math.max(...[aaOff.rate, aaOn.rate, aaOff.cpu, aaOn.cpu].map((x) => Math.abs(1 - x)));
   const cost = Math.max(1 - ratio, 1 - cpuRatio);
   console.log(
     `\nIdentical servers differed by up to ${(noise * 100).toFixed(1)}% in this run; monitoring's measured cost is ${(cost * 100).toFixed(1)}%` +
       (cost <= noise ? ', within that noise.' : ', beyond it.'),
   );
-  for (const slot of ['on a', 'on b'] as const) {
+  for (const slot of ON_SLOTS) {
     const [answered, counted] = [r.answered[slot], r.counted[slot]];
     console.log(`Predictions answered 200 by monitoring ${slot}: ${answered}; in its D1 after the flushes: ${counted} ${counted === answered ? '✓ exact' : '✗ MISMATCH'}.`);
   }
@@ -231,41 +263,52 @@ async function main() {
   }
   const loadBefore = loadavg()[0];
 
-  // 1. Through wrangler dev, all four servers up at once.
-  const wrangler = {} as Record<Slot, Server>;
-  for (const slot of SLOTS) {
-    const sandbox = sandboxes[slot];
-    const { port, inspector } = WRANGLER[slot];
-    await sandbox.startServer({
-      name: `wrangler dev (${slot})`, port, inspectorPort: inspector, persistTo: stateOf(slot), readyPath: '/health',
-      args: Object.entries({ ...VARS, MONITORING: modeOf(slot) }).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
-    });
-    const base = `http://${HOST}:${port}`;
-    wrangler[slot] = { base, cpu: () => cpuMs({ group: sandbox.serverPid! }), counted: () => countedViaApi(base) };
-  }
-  const viaWrangler = await interleave(`wrangler dev (${CONNECTIONS} connections, ${ROUNDS} rounds)`, wrangler);
+  // 1. Through wrangler dev: each server keeps its state (--persist-to) from one start to the next.
+  const wrangler: Stack = {
+    title: `wrangler dev (${CONNECTIONS} connections, ${TRIALS} trials of ${ROUNDS} rounds)`,
+    async start(slot) {
+      const sandbox = sandboxes[slot];
+      const { port, inspector } = WRANGLER[slot];
+      await sandbox.startServer({
+        name: `wrangler dev (${slot})`, port, inspectorPort: inspector, persistTo: stateOf(slot), readyPath: '/health',
+        args: Object.entries({ ...VARS, MONITORING: modeOf(slot) }).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
+      });
+      const base = `http://${HOST}:${port}`;
+      const group = sandbox.serverPid!;
+      return { base, cpu: () => cpuMs({ group }), counted: () => countedViaApi(base), stop: () => sandbox.stopServerAndWait() };
+    },
+  };
+  // The last trial's "on" wrangler devs stay up, idle, to flush their last window while Miniflare runs.
+  const viaWrangler = await measure(wrangler);
   const loadMiddle = loadavg()[0];
-  // The "on" wrangler devs stay up, idle, to flush their last window while Miniflare runs; the "off" ones can go.
-  await sandboxes['off a'].stopServerAndWait();
-  await sandboxes['off b'].stopServerAndWait();
 
-  // 2. Miniflare, no proxy: the minified bundle, four workers up at once.
+  // 2. Miniflare, no proxy: the minified bundle; each server keeps D1 and its Durable Objects in its sandbox.
   console.error('bundle for Miniflare: wrangler deploy --dry-run --minify');
   const bundleDir = buildBundle(sandboxes['on a'].dir, { parent: sandboxes['on a'].dir });
-  const workers: Partial<Record<Slot, MiniflareWorker>> = {};
-  const direct = {} as Record<Slot, Server>;
+  const running = new Set<MiniflareWorker>();
+  const miniflare: Stack = {
+    title: `Miniflare, no proxy (${CONNECTIONS} connections, ${TRIALS} trials of ${ROUNDS} rounds)`,
+    async start(slot) {
+      const w = await startMiniflare({
+        root: sandboxes[slot].dir, bundleDir, port: MINIFLARE[slot], vars: { ...VARS, MONITORING: modeOf(slot) },
+        persistDir: join(sandboxes[slot].dir, 'miniflare-state'),
+      });
+      running.add(w);
+      const base = `http://${HOST}:${MINIFLARE[slot]}`;
+      const stop = async () => {
+        running.delete(w);
+        await w.dispose();
+      };
+      return { base, cpu: () => cpuMs({ pids: w.workerdPids }), counted: () => countedViaApi(base), stop };
+    },
+  };
   let viaMiniflare: RunResult;
   try {
-    for (const slot of SLOTS) {
-      const w = (workers[slot] = await startMiniflare({ root: sandboxes[slot].dir, bundleDir, port: MINIFLARE[slot], vars: { ...VARS, MONITORING: modeOf(slot) } }));
-      const base = `http://${HOST}:${MINIFLARE[slot]}`;
-      direct[slot] = { base, cpu: () => cpuMs({ pids: w.workerdPids }), counted: () => countedViaApi(base) };
-    }
-    viaMiniflare = await interleave(`Miniflare, no proxy (${CONNECTIONS} connections, ${ROUNDS} rounds)`, direct);
-    await settle('wrangler dev', wrangler, viaWrangler);
-    await settle('Miniflare', direct, viaMiniflare);
+    viaMiniflare = await measure(miniflare);
+    await settle('wrangler dev', viaWrangler);
+    await settle('Miniflare', viaMiniflare);
   } finally {
-    for (const slot of SLOTS) await workers[slot]?.dispose();
+    for (const w of running) await w.dispose();
     removeBundle(bundleDir);
   }
   const loadAfter = loadavg()[0];
@@ -287,7 +330,7 @@ async function main() {
   // At a steady rate, every shard flushes once per window: the figure the run's few windows approximate.
   const steady = ((SHARDS * perFlush) / (rate * WINDOW_SECONDS)) * 10_000;
 
-  console.log(`\n### Monitoring benchmark (single-row \`${MODEL}:predict\`, ${CONNECTIONS} connections, ${ROUNDS} × 4 interleaved chunks of ≈ ${CHUNK_S} s, 127.0.0.1)\n`);
+  console.log(`\n### Monitoring benchmark (single-row \`${MODEL}:predict\`, ${CONNECTIONS} connections, ${TRIALS} fresh starts × ${ROUNDS} × 4 interleaved chunks of ≈ ${CHUNK_S} s, 127.0.0.1)\n`);
   console.log(`Machine: ${availableParallelism()} cores; 1-min load average ${loadBefore.toFixed(1)} before, ${loadMiddle.toFixed(1)} between wrangler dev and Miniflare, ${loadAfter.toFixed(1)} after.`);
   console.log(`All servers: WINDOW_SECONDS=${WINDOW_SECONDS}, FLUSH_GRACE_SECONDS=${GRACE_SECONDS}, AGGREGATOR_SHARDS=${SHARDS}, RECORD_LINGER_MS=${LINGER_MS}; only MONITORING differs.`);
   printRun('Through `wrangler dev`', viaWrangler);

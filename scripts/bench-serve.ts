@@ -233,7 +233,7 @@ async function viaMiniflare(title: string, bundleDir: string, vars: Record<strin
   const t0 = performance.now();
   const worker = await startMiniflare({ root: snapshot, bundleDir, port: MINIFLARE_PORT, vars });
   const readyMs = performance.now() - t0;
-  const ceilingWorker = await startWorkerd({ host: HOST, port: CEILING.miniflare, modules: true, script: CEILING_SCRIPT, compatibilityDate: compatibilityDate(ROOT) });
+  const ceilingWorker = await startWorkerd({ port: CEILING.miniflare, modules: true, script: CEILING_SCRIPT, compatibilityDate: compatibilityDate(ROOT) });
   try {
     const ceiling = { base: `http://${HOST}:${CEILING.miniflare}`, cpu: () => cpuMs({ pids: ceilingWorker.workerdPids }) };
     return { readyMs, ...(await measure(title, { base: `http://${HOST}:${MINIFLARE_PORT}`, cpu: () => cpuMs({ pids: worker.workerdPids }) }, ceiling)) };
