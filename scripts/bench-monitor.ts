@@ -165,11 +165,15 @@ async function measure(stack: Stack): Promise<RunResult> {
   for (let trial = 0; trial < TRIALS; trial++) {
     servers = {} as Record<Slot, Server>;
     for (const slot of roundOrder(trial)) servers[slot] = await stack.start(slot);
-    for (const slot of SLOTS) {
+    // Twice each: the first load of a fresh server runs cold code, so the second gives the rate to size chunks by.
+    for (const slot of [...SLOTS, ...SLOTS]) {
       const warm = await timedLoad({ url: predictUrl(servers[slot]), connections: CONNECTIONS, body: oneRow, amount: WARMUP_REQUESTS });
       if (modeOf(slot) === 'on') answered[slot as OnSlot] += warm.result['2xx'];
-      // About CHUNK_S seconds at the first warm rate of "off a" (so every server does the same work per chunk).
-      if (amount === 0 && slot === 'off a') amount = Math.max(500, Math.round((WARMUP_REQUESTS / warm.elapsed) * CHUNK_S));
+    }
+    // About CHUNK_S seconds at the warm rate of "off a" in the first trial (every server does the same work per chunk).
+    if (amount === 0) {
+      const calibration = await timedLoad({ url: predictUrl(servers['off a']), connections: CONNECTIONS, body: oneRow, amount: WARMUP_REQUESTS });
+      amount = Math.max(500, Math.round((WARMUP_REQUESTS / calibration.elapsed) * CHUNK_S));
     }
     const cpu0 = Object.fromEntries(SLOTS.map((slot) => [slot, servers[slot].cpu()])) as Record<Slot, number>;
     const mine = Object.fromEntries(SLOTS.map((slot) => [slot, [] as TimedRun[]])) as Record<Slot, TimedRun[]>;
