@@ -1,6 +1,6 @@
 // Prediction endpoints in the shapes clients already speak: TF Serving REST (v1) and KServe V2 / Open Inference
 // Protocol (v2). HTTP only: parsing and answering here, inference in serving/, counting in aggregate/.
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { configOf, type Env } from '../config';
 import type { ModelMetadata } from '../serving/metadata';
@@ -17,10 +17,19 @@ import { requireApiKey } from './auth';
 type App = { Bindings: Env };
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-const limitBody = bodyLimit({
-  maxSize: MAX_BODY_BYTES,
-  onError: (c) => jsonError(c, 413, `body: larger than the limit of ${MAX_BODY_BYTES} bytes (1 MiB); split the batch`),
-});
+const tooLarge = (c: Context) => jsonError(c, 413, `body: larger than the limit of ${MAX_BODY_BYTES} bytes (1 MiB); split the batch`);
+const countedLimit = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
+/**
+ * The body limit. A declared Content-Length is checked as Hono's bodyLimit checks it, but without opening the body
+ * stream first (a few µs of a 1-row predict in the profile); a body without one (chunked) is counted as it is read,
+ * by Hono's bodyLimit.
+ */
+const limitBody: MiddlewareHandler<App> = (c, next) => {
+  const headers = c.req.raw.headers;
+  const length = headers.get('content-length');
+  if (length === null || headers.has('transfer-encoding')) return countedLimit(c, next);
+  return parseInt(length, 10) > MAX_BODY_BYTES ? Promise.resolve(tooLarge(c)) : next();
+};
 const apiKey = requireApiKey((env) => configOf(env as Env).apiKeys);
 
 /** Finds the model (and checks the version when one is asked for); the error is a 404 message. */
@@ -202,39 +211,49 @@ function modelMetadata(metadata: ModelMetadata) {
 const methodNotAllowed = (allow: string) => (c: Context<App>) =>
   jsonError(c, 405, `method: ${c.req.method} is not allowed here (allowed: ${allow})`, { allow });
 
+/** Whether a path segment is a verb target (`penguins:predict`, `3:classify`), which only POST serves. */
+const isVerbTarget = (segment: string) => /:(predict|classify)$/.test(segment);
+
+/**
+ * GET on `/v1/models/{model}[/versions/{version}]`: the model's status, or a 405 when the last segment is a verb
+ * target (only POST predicts).
+ */
+function getStatus(c: Context<App>, name: string, version?: string) {
+  if (isVerbTarget(version ?? name)) return methodNotAllowed('POST')(c);
+  const found = findModel(name, version);
+  return found.ok ? c.json(modelStatus(found.metadata)) : jsonError(c, 404, found.error);
+}
+
+/** Any other method there: a 405 naming what is allowed (POST on a verb target, GET on the status resource). */
+const otherMethod = (c: Context<App>, lastSegment: string) => methodNotAllowed(isVerbTarget(lastSegment) ? 'POST' : 'GET')(c);
+
+async function getMetadata(c: Context<App>, name: string, version?: string) {
+  const found = findModel(name, version);
+  if (!found.ok) return jsonError(c, 404, found.error);
+  await ensureBackend();
+  return c.json(modelMetadata(found.metadata));
+}
+
+// One parameter name per path position (`model`, then `version`), with Hono's default pattern: Hono's RegExpRouter
+// refuses two differently named or patterned parameters at one position, and the app would then fall back to the
+// TrieRouter for every route, at several µs per request. A verb (`penguins:predict`) is split off in the handlers.
 export const predictRoutes = new Hono<App>()
   // --- TF Serving REST ---
-  .post('/v1/models/:target{[^/]+}', apiKey, limitBody, (c) => tfServing(c, c.req.param('target')))
-  .post('/v1/models/:name{[^/:]+}/versions/:target{[^/]+}', apiKey, limitBody, async (c) => {
-    const split = splitVerb(c.req.param('target'));
-    if (!split) return postWithoutVerb(c, c.req.param('name'), c.req.param('target'));
-    return tfServing(c, `${c.req.param('name')}:${split.verb}`, split.name);
+  .post('/v1/models/:model', apiKey, limitBody, (c) => tfServing(c, c.req.param('model')))
+  .post('/v1/models/:model/versions/:version', apiKey, limitBody, async (c) => {
+    const split = splitVerb(c.req.param('version'));
+    if (!split) return postWithoutVerb(c, c.req.param('model'), c.req.param('version'));
+    return tfServing(c, `${c.req.param('model')}:${split.verb}`, split.name);
   })
-  .get('/v1/models/:name{[^/:]+}', async (c) => {
-    const found = findModel(c.req.param('name'));
-    return found.ok ? c.json(modelStatus(found.metadata)) : jsonError(c, 404, found.error);
-  })
-  .get('/v1/models/:name{[^/:]+}/versions/:version{[^/:]+}', async (c) => {
-    const found = findModel(c.req.param('name'), c.req.param('version'));
-    return found.ok ? c.json(modelStatus(found.metadata)) : jsonError(c, 404, found.error);
-  })
-  .get('/v1/models/:name{[^/:]+}/metadata', async (c) => {
-    const found = findModel(c.req.param('name'));
-    if (!found.ok) return jsonError(c, 404, found.error);
-    await ensureBackend();
-    return c.json(modelMetadata(found.metadata));
-  })
-  .get('/v1/models/:name{[^/:]+}/versions/:version{[^/:]+}/metadata', async (c) => {
-    const found = findModel(c.req.param('name'), c.req.param('version'));
-    if (!found.ok) return jsonError(c, 404, found.error);
-    await ensureBackend();
-    return c.json(modelMetadata(found.metadata));
-  })
-  .all('/v1/models/:target{[^/]+:(predict|classify)}', methodNotAllowed('POST'))
-  .all('/v1/models/:name{[^/:]+}/versions/:target{[^/]+:(predict|classify)}', methodNotAllowed('POST'))
-  .all('/v1/models/:name{[^/:]+}/metadata', methodNotAllowed('GET'))
-  .all('/v1/models/:name{[^/:]+}/versions/:version{[^/:]+}/metadata', methodNotAllowed('GET'))
-  .on(['PUT', 'PATCH', 'DELETE', 'OPTIONS'], ['/v1/models/:name{[^/:]+}', '/v1/models/:name{[^/:]+}/versions/:version{[^/:]+}'], methodNotAllowed('GET'))
+  .get('/v1/models/:model', (c) => getStatus(c, c.req.param('model')))
+  .get('/v1/models/:model/versions/:version', (c) => getStatus(c, c.req.param('model'), c.req.param('version')))
+  .get('/v1/models/:model/metadata', (c) => getMetadata(c, c.req.param('model')))
+  .get('/v1/models/:model/versions/:version/metadata', (c) => getMetadata(c, c.req.param('model'), c.req.param('version')))
+  // Registered after the POSTs and GETs above, so they only answer the other methods.
+  .all('/v1/models/:model', (c) => otherMethod(c, c.req.param('model')))
+  .all('/v1/models/:model/versions/:version', (c) => otherMethod(c, c.req.param('version')))
+  .all('/v1/models/:model/metadata', methodNotAllowed('GET'))
+  .all('/v1/models/:model/versions/:version/metadata', methodNotAllowed('GET'))
   // --- KServe V2 / Open Inference Protocol ---
   .get('/v2/health/live', (c) => c.json({ live: true }))
   .get('/v2/health/ready', async (c) => {

@@ -65,10 +65,10 @@ const reader = requireApiKey((env) => {
 });
 
 export const windowsRoutes = new Hono<App>()
-  .get('/v1/models/:name{[^/:]+}/windows', reader, async (c) => {
-    const metadata = registry.metadata(c.req.param('name'));
+  .get('/v1/models/:model/windows', reader, async (c) => {
+    const metadata = registry.metadata(c.req.param('model'));
     if (!metadata)
-      return jsonError(c, 404, `model "${c.req.param('name')}" not found (serving: ${registry.list().map((m) => m.name).join(', ')})`);
+      return jsonError(c, 404, `model "${c.req.param('model')}" not found (serving: ${registry.list().map((m) => m.name).join(', ')})`);
     const query = parseQuery(WindowsQuery, c.req.query());
     if (!query.ok) return jsonError(c, 400, query.error);
     const stored = await listWindows(c.env.DB, { model: metadata.name, version: metadata.version, ...query.value });
@@ -82,6 +82,6 @@ export const windowsRoutes = new Hono<App>()
     };
     return c.json(body);
   })
-  .all('/v1/models/:name{[^/:]+}/windows', (c) =>
+  .all('/v1/models/:model/windows', (c) =>
     jsonError(c, 405, `method: ${c.req.method} is not allowed here (allowed: GET)`, { allow: 'GET' }),
   );
