@@ -17,8 +17,21 @@ export const shardName = (model: string, version: string, shard: number): string
 /** An open tally of one model version and window, waiting in this isolate to be sent. */
 interface Open {
   start: number;
+  /** When its linger began (the clock of the request that opened it). */
+  openedMs: number;
   tally: Tally;
+  /** Sent, or taken over by a later request: its own timer must not send it again. */
+  done: boolean;
 }
+
+/**
+ * How long past its linger a tally may stay open before a request takes it over. Its timer runs in the context of
+ * the request that opened it; if that context is cancelled first (say, the client went away before the answer), the
+ * timer may never fire, and the predictions of every later request joining the tally would never be sent. Late is
+ * safe either way: a taken-over tally is sent once, by whichever side gets to it first.
+ */
+const OVERDUE_MS = 1000;
+const isOverdue = (t: Open, nowMs: number, lingerMs: number) => nowMs - t.openedMs > lingerMs + OVERDUE_MS;
 /** Open tallies per model version (the registry's metadata object), usually one: the current window's. */
 const open = new Map<ModelMetadata, Open[]>();
 
@@ -40,20 +53,31 @@ export function recordBatch(
   let tallies = open.get(metadata);
   if (!tallies) open.set(metadata, (tallies = []));
   for (const t of tallies)
-    if (t.start === start) {
+    if (t.start === start && !isOverdue(t, nowMs, config.recordLingerMs)) {
       addToTally(t.tally, rows, probabilities);
       return undefined;
     }
-  const opened: Open = { start, tally: newTally(metadata.labels.length, metadata.features.length) };
+  // Overdue tallies (of any window) leave the list with this request, which sends them with its own.
+  const overdue = tallies.filter((t) => isOverdue(t, nowMs, config.recordLingerMs));
+  for (const t of overdue) {
+    t.done = true;
+    tallies.splice(tallies.indexOf(t), 1);
+  }
+  const opened: Open = { start, openedMs: nowMs, tally: newTally(metadata.labels.length, metadata.features.length), done: false };
   addToTally(opened.tally, rows, probabilities);
   tallies.push(opened);
   // The linger bounds what a hard crash of the isolate can lose: the predictions answered in the last
   // config.recordLingerMs, plus those of a record() call in flight (docs/architecture.md, "What a crash can lose").
-  return new Promise<void>((resolve) => setTimeout(resolve, config.recordLingerMs)).then(() => {
+  return new Promise<void>((resolve) => setTimeout(resolve, config.recordLingerMs)).then(async () => {
+    // Taken over by a later request while this timer was late: that request sends it.
+    if (opened.done) return;
+    opened.done = true;
     // Out of the isolate's tallies before the call, so batches arriving meanwhile open the next one.
     tallies.splice(tallies.indexOf(opened), 1);
-    const counts = tallyCounts(opened.tally, metadata.labels, metadata.features.map((f) => f.name));
-    return send(env, config, metadata, start, length, counts);
+    const names = metadata.features.map((f) => f.name);
+    await Promise.all(
+      [opened, ...overdue].map((t) => send(env, config, metadata, t.start, length, tallyCounts(t.tally, metadata.labels, names))),
+    );
   });
 }
 

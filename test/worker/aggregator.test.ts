@@ -51,6 +51,34 @@ describe('window boundaries', () => {
   });
 });
 
+describe('a tally whose timer is late or never comes', () => {
+  // A tally is sent by a timer in the context of the request that opened it. If that context is cancelled first, the
+  // timer may never fire; a later request takes the tally over. The clock is the test's, so the first request's timer
+  // (real time) fires after the takeover, as a late one would: it must not send the tally a second time.
+  const countsAt = async (start: number) =>
+    (await holdingsOf(penguins)).flatMap((h) => h.pending).filter((p) => p.start === start).reduce((n, p) => n + p.counts.n, 0);
+
+  it('the next request after its linger plus a second takes it over; every prediction is sent once', async () => {
+    const start = FUTURE + 20 * 3600;
+    const t0 = epochMs(start + 5);
+    const first = record(rowsOf(2), [0, 1], t0);
+    expect(first).toBeInstanceOf(Promise);
+    expect(record(rowsOf(1), [2], t0 + 10)).toBeUndefined();
+    const taker = record(rowsOf(3), [0, 0, 0], t0 + config.recordLingerMs + 1001);
+    expect(taker).toBeInstanceOf(Promise);
+    await Promise.all([first, taker]);
+    expect(await countsAt(start)).toBe(6);
+  });
+
+  it('a tally of an earlier window is taken over too, and sent to its own window', async () => {
+    const start = FUTURE + 21 * 3600;
+    const first = record(rowsOf(4), topsOf(4), epochMs(start + L - 1));
+    const taker = record(rowsOf(1), [1], epochMs(start + L) + config.recordLingerMs + 1000);
+    await Promise.all([first, taker]);
+    expect([await countsAt(start), await countsAt(start + L)]).toEqual([4, 1]);
+  });
+});
+
 describe('exactly once', () => {
   const flushOf = (start: number, seq: number, counts = summarizeBatch(rowsOf(3), topsOf(3).map((t) => probabilitiesFor(t, 3)), penguins.labels, penguins.features.map((f) => f.name))): ShardFlush => ({
     shard: 'penguins@1#test',
