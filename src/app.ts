@@ -1,5 +1,5 @@
 // Builds the Hono app: error shape, middleware and route modules. The Worker and the tests use the same factory.
-import { Hono } from 'hono';
+import { newHono } from './routes/hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Env } from './config';
 import { ConfigError } from './config';
@@ -11,10 +11,8 @@ import { jsonError } from './routes/errors';
 // Built from the API's schemas at build time by the registry step (scripts/generate-registry.ts, contract/openapi.ts).
 import openApi from './contract/openapi.generated.json';
 
-
-
 export function createApp() {
-  const app = new Hono<{ Bindings: Env }>();
+  const app = newHono<{ Bindings: Env }>();
   app.route('/', predictRoutes);
   app.route('/', windowsRoutes);
   app.route('/', statusRoutes);

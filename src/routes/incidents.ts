@@ -2,7 +2,8 @@
 // delivery. Every route needs `Authorization: Bearer <ADMIN_TOKEN>`; without ADMIN_TOKEN the API is off (403),
 // never open. Responses carry no payload, URL or secret of a delivery. The incident state the monitor core stored
 // (camelCase) is converted to the wire's names by contract/wire.ts.
-import { Hono, type MiddlewareHandler } from 'hono';
+import type { MiddlewareHandler } from 'hono';
+import { newHono } from './hono';
 import { retryDelivery } from '../incidents/outbox';
 import { acknowledge, resolveIncident } from '../incidents/track';
 import { incidentUrlOf } from '../incidents/notice';
@@ -103,7 +104,7 @@ async function incidentDetail(d1: D1Database, row: IncidentRow, publicUrl: strin
 
 const notFound = (what: 'incident' | 'delivery', id: string) => `${what}: "${id}" not found`;
 
-export const incidentRoutes = new Hono<App>()
+export const incidentRoutes = newHono<App>()
   .use('/v1/incidents', requireAdmin)
   .use('/v1/incidents/*', requireAdmin)
   .use('/v1/deliveries/*', requireAdmin)

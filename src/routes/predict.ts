@@ -1,6 +1,7 @@
 // Prediction endpoints in the shapes clients already speak: TF Serving REST (v1) and KServe V2 / Open Inference
 // Protocol (v2). HTTP only: parsing and answering here, inference in serving/, counting in aggregate/.
-import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { newHono } from './hono';
 import { bodyLimit } from 'hono/body-limit';
 import { configOf, type Env } from '../config';
 import type { ModelMetadata } from '../serving/metadata';
@@ -237,7 +238,7 @@ async function getMetadata(c: Context<App>, name: string, version?: string) {
 // One parameter name per path position (`model`, then `version`), with Hono's default pattern: Hono's RegExpRouter
 // refuses two differently named or patterned parameters at one position, and the app would then fall back to the
 // TrieRouter for every route, at several µs per request. A verb (`penguins:predict`) is split off in the handlers.
-export const predictRoutes = new Hono<App>()
+export const predictRoutes = newHono<App>()
   // --- TF Serving REST ---
   .post('/v1/models/:model', apiKey, limitBody, (c) => tfServing(c, c.req.param('model')))
   .post('/v1/models/:model/versions/:version', apiKey, limitBody, async (c) => {

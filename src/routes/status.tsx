@@ -1,7 +1,8 @@
 // The status page: label distributions per window for every served model, open incidents with their diagnosis and
 // remedies, recent webhook deliveries (`GET /`, `/status`), and one model in detail (`GET /models/{name}`).
 // Server-rendered HTML with inline CSS and SVG, no script; it reads D1 only, through db/status.ts.
-import { Hono, type Context } from 'hono';
+import type { Context } from 'hono';
+import { newHono } from './hono';
 import type { FC } from 'hono/jsx';
 import { configOf, type Config, type Env } from '../config';
 import { pagedChannels } from '../incidents/channels';
@@ -387,7 +388,7 @@ async function incidentPage(c: Context<App>) {
   );
 }
 
-export const statusRoutes = new Hono<App>();
+export const statusRoutes = newHono<App>();
 // Middleware on these paths only: a wildcard here would guard every route once mounted at '/'.
 for (const path of ['/', '/status', '/models/:name', '/incidents/:id']) statusRoutes.use(path, statusAccess);
 statusRoutes.get('/', overview);

@@ -1,7 +1,7 @@
 // GET /v1/models/{name}/windows: the served version's time windows as D1 holds them, newest first. HTTP only:
 // parameters are checked here, the rows come from db/windows.ts, the statistics from monitor/window.ts; the stored
 // evaluation, diagnoses and remedies are converted to the wire's names by contract/wire.ts.
-import { Hono } from 'hono';
+import { newHono } from './hono';
 import { configOf, type Env } from '../config';
 import { listWindows, type StoredWindow } from '../db/windows';
 import { iso } from '../format';
@@ -64,7 +64,7 @@ const reader = requireApiKey((env) => {
   return [...config.apiKeys, ...(config.statusToken ? [config.statusToken] : [])];
 });
 
-export const windowsRoutes = new Hono<App>()
+export const windowsRoutes = newHono<App>()
   .get('/v1/models/:model/windows', reader, async (c) => {
     const metadata = registry.metadata(c.req.param('model'));
     if (!metadata)
