@@ -1,8 +1,8 @@
 // The Worker on workerd through Miniflare's own API, without the `wrangler dev` proxy in front: the bundle exactly as
 // `wrangler deploy --minify` would upload it, with local D1 (migrations applied) and the aggregator Durable Objects.
 // Requests reach the Worker on a socket of its own (Miniflare's `unsafeDirectSockets`), not through Miniflare's entry
-// Worker, which routes every request to the user Worker through a second Worker: on a health check that hop is about
-// half the process's CPU, and production has no such hop.
+// Worker, which routes every request to the user Worker through a second Worker: on a health check that hop was more
+// than half the process's CPU, and production has no such hop.
 // The benchmarks use it to measure how much of a request's cost is the proxy, and scripts/profile-serve.ts to take
 // a CPU profile of the Worker's isolate through workerd's inspector.
 import { execFileSync } from 'node:child_process';

@@ -235,9 +235,9 @@ async function getMetadata(c: Context<App>, name: string, version?: string) {
   return c.json(modelMetadata(found.metadata));
 }
 
-// One parameter name per path position (`model`, then `version`), with Hono's default pattern: Hono's RegExpRouter
-// refuses two differently named or patterned parameters at one position, and the app would then fall back to the
-// TrieRouter for every route, at several µs per request. A verb (`penguins:predict`) is split off in the handlers.
+// One parameter name per path position (`model`, then `version`), with Hono's default pattern: the RegExpRouter that
+// serves the app (routes/hono.ts) refuses two differently named or patterned parameters at one position. A verb
+// (`penguins:predict`) is split off in the handlers.
 export const predictRoutes = newHono<App>()
   // --- TF Serving REST ---
   .post('/v1/models/:model', apiKey, limitBody, (c) => tfServing(c, c.req.param('model')))
