@@ -6,11 +6,19 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
 const FLOAT32_MAX = 3.4028234663852886e38;
 
+/**
+ * Why `x` is not a finite float32 number, or null when it is one. The loops over a batch's values call this and
+ * spell out the value's place only for an error: a 1000-row batch has thousands of values.
+ */
+function whyNotFinite(x: unknown): string | null {
+  if (typeof x !== 'number') return `expected a finite number, got ${describe(x)}`;
+  if (!Number.isFinite(x) || Math.abs(x) > FLOAT32_MAX) return `expected a finite number (float32 range), got ${String(x)}`;
+  return null;
+}
+
 function finite(x: unknown, where: string): Parsed<number> {
-  if (typeof x !== 'number') return { ok: false, error: `${where}: expected a finite number, got ${describe(x)}` };
-  if (!Number.isFinite(x) || Math.abs(x) > FLOAT32_MAX)
-    return { ok: false, error: `${where}: expected a finite number (float32 range), got ${String(x)}` };
-  return { ok: true, value: x };
+  const why = whyNotFinite(x);
+  return why === null ? { ok: true, value: x as number } : { ok: false, error: `${where}: ${why}` };
 }
 
 /** `where.key` for a plain key; a client-chosen odd or long key is quoted and cut short, never echoed verbatim. */
@@ -35,9 +43,9 @@ function instanceRow(instance: unknown, features: FeatureSpec[], where: string):
       return { ok: false, error: `${where}: expected ${features.length} values (${features.map((f) => f.name).join(', ')}), got ${instance.length}` };
     const row = new Array<number>(features.length);
     for (let j = 0; j < features.length; j++) {
-      const v = finite(instance[j], `${where}[${j}]`);
-      if (!v.ok) return v;
-      row[j] = v.value;
+      const why = whyNotFinite(instance[j]);
+      if (why !== null) return { ok: false, error: `${where}[${j}]: ${why}` };
+      row[j] = instance[j] as number;
     }
     return { ok: true, value: row };
   }
@@ -52,9 +60,9 @@ function instanceRow(instance: unknown, features: FeatureSpec[], where: string):
     for (let j = 0; j < features.length; j++) {
       const name = features[j]!.name;
       if (!has(obj, name)) return { ok: false, error: `${member(where, name)}: missing feature` };
-      const v = finite(obj[name], member(where, name));
-      if (!v.ok) return v;
-      row[j] = v.value;
+      const why = whyNotFinite(obj[name]);
+      if (why !== null) return { ok: false, error: `${member(where, name)}: ${why}` };
+      row[j] = obj[name] as number;
     }
     return { ok: true, value: row };
   }
@@ -126,9 +134,9 @@ export function parseKServe(
     for (let i = 0; i < n; i++) {
       const row = new Array<number>(d);
       for (let j = 0; j < d; j++) {
-        const v = finite(data[i * d + j], `inputs[0].data[${i * d + j}]`);
-        if (!v.ok) return v;
-        row[j] = v.value;
+        const why = whyNotFinite(data[i * d + j]);
+        if (why !== null) return { ok: false, error: `inputs[0].data[${i * d + j}]: ${why}` };
+        row[j] = data[i * d + j] as number;
       }
       rows[i] = row;
     }
@@ -272,9 +280,9 @@ export function parseTfColumnar(inputs: unknown, features: FeatureSpec[], maxIns
   for (let i = 0; i < n; i++) {
     const row = new Array<number>(names.length);
     for (let j = 0; j < names.length; j++) {
-      const v = finite(columns[j]![i], `${member('inputs', names[j]!)}[${i}]`);
-      if (!v.ok) return v;
-      row[j] = v.value;
+      const why = whyNotFinite(columns[j]![i]);
+      if (why !== null) return { ok: false, error: `${member('inputs', names[j]!)}[${i}]: ${why}` };
+      row[j] = columns[j]![i] as number;
     }
     rows[i] = row;
   }
