@@ -6,6 +6,10 @@ export function jsonError(c: Context, status: ContentfulStatusCode, error: strin
   return c.json({ error }, status, headers);
 }
 
+/** A handler answering 405 with the Allow header, for the methods a path does not serve. */
+export const methodNotAllowed = (allow: string) => (c: Context) =>
+  jsonError(c, 405, `method: ${c.req.method} is not allowed here (allowed: ${allow})`, { allow });
+
 /** Parses a JSON body already read as text; a syntax error becomes a 400 naming the position. */
 export function parseJsonBody(text: string): { ok: true; value: unknown } | { ok: false; error: string } {
   if (text.trim() === '') return { ok: false, error: 'body: empty; expected JSON' };

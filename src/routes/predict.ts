@@ -12,7 +12,7 @@ import { predictRows, registry } from '../serving/registry';
 import { activeBackend, ensureBackend } from '../serving/backend';
 import { recordBatch } from '../aggregate/record';
 import { argmax } from '../monitor/window';
-import { jsonError, parseJsonBody } from './errors';
+import { jsonError, methodNotAllowed, parseJsonBody } from './errors';
 import { requireApiKey } from './auth';
 
 type App = { Bindings: Env };
@@ -208,9 +208,6 @@ function modelMetadata(metadata: ModelMetadata) {
     backend: activeBackend(),
   };
 }
-
-const methodNotAllowed = (allow: string) => (c: Context<App>) =>
-  jsonError(c, 405, `method: ${c.req.method} is not allowed here (allowed: ${allow})`, { allow });
 
 /** Whether a path segment is a verb target (`penguins:predict`, `3:classify`), which only POST serves. */
 const isVerbTarget = (segment: string) => /:(predict|classify)$/.test(segment);

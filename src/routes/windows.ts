@@ -10,7 +10,7 @@ import { featureMeanStd } from '../monitor/window';
 import type { ModelMetadata } from '../serving/metadata';
 import { registry } from '../serving/registry';
 import { requireApiKey } from './auth';
-import { jsonError } from './errors';
+import { jsonError, methodNotAllowed } from './errors';
 import { parseQuery, WindowsQuery } from '../contract/query';
 import type { WindowsBody, WindowViewBody } from '../contract/api';
 import { diagnosisOnWire, evaluationOnWire, remedyOnWire } from '../contract/wire';
@@ -82,6 +82,4 @@ export const windowsRoutes = newHono<App>()
     };
     return c.json(body);
   })
-  .all('/v1/models/:model/windows', (c) =>
-    jsonError(c, 405, `method: ${c.req.method} is not allowed here (allowed: GET)`, { allow: 'GET' }),
-  );
+  .all('/v1/models/:model/windows', methodNotAllowed('GET'));
