@@ -46,7 +46,6 @@ function wranglerVars(root: string): Record<string, string> {
 
 export interface MiniflareWorker {
   mf: Miniflare;
-  url: URL;
   /** Process ids of the workerd processes Miniflare started (for their CPU time, or to kill them). */
   workerdPids: number[];
   dispose(): Promise<void>;
@@ -100,10 +99,9 @@ export async function startWorkerd(options: MiniflareOptions & { port: number })
   const { port, ...rest } = options;
   const mf = new Miniflare({ ...rest, host: '127.0.0.1', port: 0, unsafeDirectSockets: [{ host: '127.0.0.1', port }] } as MiniflareOptions);
   await mf.ready;
-  const url = new URL(`http://127.0.0.1:${port}`);
   const workerdPids = childPids('workerd').filter((p) => !before.has(p));
   if (workerdPids.length === 0) throw new Error('cannot find the workerd process Miniflare started');
-  return { mf, url, workerdPids, dispose: () => mf.dispose() };
+  return { mf, workerdPids, dispose: () => mf.dispose() };
 }
 
 /** Removes a bundle dir made by buildBundle. */
