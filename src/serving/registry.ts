@@ -1,5 +1,6 @@
 // The served models: packages bundled by the generated registry, loaded into TF.js lazily, once per isolate.
 import * as tf from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { nameRecord } from '../monitor/names';
 import type { ModelMetadata } from './metadata';
@@ -124,9 +125,9 @@ function concat(buffers: ArrayBuffer[]): ArrayBuffer {
  *
  * Per layer, as Dense.call does: `_FusedMatMul` with the bias and the activation when the activation is one the
  * kernel fuses (linear, relu, elu), else `_FusedMatMul` then `Add` of the bias then the activation (softmax). The
- * kernels are the WASM backend's own, called through TF.js's kernel interface (`getKernel(...).kernelFunc` with
- * `{inputs, backend, attrs}`, the contract custom ops are written against), on data the backend holds: the same
- * kernels on the same float32 data give the same results bit for bit (tested against model.predict on every model).
+ * kernels are the WASM backend's own C functions, called with the arguments the backend's kernels give them (see
+ * Pass), on data the backend holds: the same functions on the same float32 data give the same results bit for bit
+ * (tested against model.predict on every model).
  */
 interface DenseStep {
   /** The kernel as [1, in, out], the shape fused.matMul hands to the kernel. */
@@ -313,55 +314,148 @@ function readDenseLayers(topology: object): { inputs: number; layers: DenseLayer
 /** Whether predictRows takes the Dense shortcut for this model (tests). */
 export const usesDenseShortcut = (model: ServedModel): boolean => model.dense !== null;
 
-/** The active backend's kernels the Dense steps run, looked up once per backend. */
-interface DenseKernels {
-  backend: tf.KernelBackend;
-  matMul: tf.KernelFunc;
-  add: tf.KernelFunc;
-  softmax: tf.KernelFunc;
+/**
+ * The WASM module's C functions a forward pass calls: the very functions the backend's `_FusedMatMul`, `Add` and
+ * `Softmax` kernels call (through emscripten's cwrap), with the arguments those kernels pass (kernels/_FusedMatMul.js,
+ * binary_kernel.js, Softmax.js in tfjs-backend-wasm 4.22). Tensors are named by the backend's numeric ids; shapes
+ * are int32 arrays in the heap.
+ */
+interface WasmKernels {
+  HEAPF32: Float32Array;
+  HEAP32: Int32Array;
+  _malloc(bytes: number): number;
+  _free(pointer: number): void;
+  // prettier-ignore
+  __FusedMatMul(aId: number, aShape: number, aRank: number, bId: number, bShape: number, bRank: number, transposeA: number,
+    transposeB: number, activation: number, biasId: number, preluWeightsId: number, leakyreluAlpha: number, outId: number): void;
+  _Add(aId: number, aShape: number, aRank: number, bId: number, bShape: number, bRank: number, dtype: number, outId: number): void;
+  _Softmax(logitsId: number, outId: number, channels: number, batch: number): void;
 }
-let kernels: DenseKernels | undefined;
+/** The kernels' enums (tfjs-backend-wasm kernels/types.js: FusableActivation, CppDType). */
+const ACTIVATION = { linear: 0, relu: 1, elu: 6 } as const;
+const FLOAT32 = 0;
+/** What `fused.matMul` hands the kernel for `leakyreluAlpha` (its default), unused by the activations fused here. */
+const LEAKYRELU_ALPHA = 0.2;
 
-function denseKernels(): DenseKernels {
-  const backend = tf.backend();
-  if (kernels?.backend === backend) return kernels;
-  const name = tf.getBackend();
-  const find = (kernel: string) => {
-    const config = tf.getKernel(kernel, name);
-    if (!config) throw new Error(`backend ${name} has no ${kernel} kernel`);
-    return config.kernelFunc;
+/**
+ * A forward pass of one plan at one batch size, set up once: every tensor it writes registered with the backend
+ * and every shape it passes written to the heap, then the kernel calls as a list. A 1-row predict then costs a copy
+ * in, the C calls, and a copy out: the kernels' JS wrappers (tensor lookups, an output allocated and registered per
+ * kernel, shapes copied to the stack per call) were most of TF.js's share of a 1-row request in the profile.
+ */
+interface Pass {
+  backend: BackendWasm;
+  rows: number;
+  /** Byte offset of the input tensor's data in the heap. */
+  input: number;
+  /** Byte offset and length (floats) of the output, and the output width. */
+  output: number;
+  size: number;
+  k: number;
+  calls: (() => void)[];
+  /** Releases what the pass registered and allocated. */
+  free(): void;
+}
+
+function newPass(backend: BackendWasm, plan: DenseStep[], rows: number, features: number): Pass {
+  const wasm = backend.wasm as unknown as WasmKernels;
+  const tensors: tf.DataId[] = [];
+  const shapes: number[] = [];
+  const free = () => {
+    for (const dataId of tensors) backend.disposeData(dataId, true);
+    for (const pointer of shapes) wasm._free(pointer);
   };
-  return (kernels = { backend, matMul: find('_FusedMatMul'), add: find('Add'), softmax: find('Softmax') });
+  const idOf = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.id;
+  /** A tensor of this shape, registered with the backend as a kernel's output is (makeOutput). */
+  const tensor = (shape: number[]) => {
+    const t = backend.makeOutput(shape, 'float32');
+    tensors.push(t.dataId);
+    return { id: idOf(t), offset: backend.dataIdMap.get(t.dataId)!.memoryOffset };
+  };
+  /** The shape as int32 in the heap, as cwrap's 'array' argument puts it on the stack. */
+  const shapeAt = (shape: number[]) => {
+    const pointer = wasm._malloc(4 * shape.length);
+    shapes.push(pointer);
+    wasm.HEAP32.set(shape, pointer >> 2);
+    return pointer;
+  };
+  try {
+    const input = tensor([1, rows, features]);
+    let h = { ...input, shape: shapeAt([1, rows, features]) };
+    const calls: (() => void)[] = [];
+    for (const step of plan) {
+      const units = step.kernel3d.shape[2]!;
+      const a = h;
+      const [b, bShape] = [idOf(step.kernel3d), shapeAt(step.kernel3d.shape)];
+      const out = { ...tensor([1, rows, units]), shape: shapeAt([1, rows, units]) };
+      const activation = ACTIVATION[step.fused ?? 'linear'];
+      const bias = step.fused !== null && step.bias ? idOf(step.bias) : 0;
+      calls.push(() => wasm.__FusedMatMul(a.id, a.shape, 3, b, bShape, 3, 0, 0, activation, bias, 0, LEAKYRELU_ALPHA, out.id));
+      h = out;
+      if (step.fused === null) {
+        if (step.bias) {
+          const [logits, c, cShape] = [h, idOf(step.bias), shapeAt(step.bias.shape)];
+          const added = { ...tensor([1, rows, units]), shape: logits.shape };
+          calls.push(() => wasm._Add(logits.id, logits.shape, 3, c, cShape, 1, FLOAT32, added.id));
+          h = added;
+        }
+        const [logits, softmax] = [h, { ...tensor([1, rows, units]), shape: h.shape }];
+        calls.push(() => wasm._Softmax(logits.id, softmax.id, units, rows));
+        h = softmax;
+      }
+    }
+    const k = plan[plan.length - 1]!.kernel3d.shape[2]!;
+    return { backend, rows, input: input.offset, output: h.offset, size: rows * k, k, calls, free };
+  } catch (e) {
+    free();
+    throw e;
+  }
 }
 
 /**
- * Runs the Dense steps on `flat` (n rows of `features`); the probabilities, n × k, and k. Every intermediate the
- * kernels make is released here, on success or on a throw: the engine, which would otherwise track them, never sees
- * them.
+ * The pass kept per plan for the next request of the same batch size: one per model, of at most REUSED_ROWS rows,
+ * so a burst of one odd size does not hold the heap. Larger batches set up a pass of their own and free it after.
  */
-function runDense(plan: DenseStep[], flat: Float32Array, n: number, features: number): { data: Float32Array; k: number } {
-  const { backend, matMul, add, softmax } = denseKernels();
-  const shape = [1, n, features];
-  let h: tf.TensorInfo = { dataId: backend.write(flat, shape, 'float32'), shape, dtype: 'float32' };
-  const made = [h];
-  const run = (kernel: tf.KernelFunc, inputs: tf.NamedTensorInfoMap, attrs: object) => {
-    h = kernel({ inputs, backend, attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
-    made.push(h);
-  };
+const REUSED_ROWS = 64;
+const passes = new WeakMap<DenseStep[], Pass>();
+
+/**
+ * Runs the Dense steps on n rows of `features` values; the probabilities, n × k, and k. The rows are written
+ * straight into the input tensor (the float32 conversion a Float32Array makes); the output is copied out of the heap,
+ * so it outlives the pass.
+ */
+function runDense(plan: DenseStep[], rows: number[][], features: number): { data: Float32Array; k: number } {
+  const backend = tf.backend() as BackendWasm;
+  const n = rows.length;
+  if (n === 0) return { data: new Float32Array(0), k: plan[plan.length - 1]!.kernel3d.shape[2]! };
+  let pass = passes.get(plan);
+  // A pass of a backend since replaced (tests re-register it) went with that backend's heap.
+  if (pass && pass.backend !== backend) passes.delete(plan), (pass = undefined);
+  if (!pass || pass.rows !== n) {
+    const fresh = newPass(backend, plan, n, features);
+    // A large batch does not evict the kept pass: the next 1-row request still finds it.
+    if (n <= REUSED_ROWS) pass?.free(), passes.set(plan, fresh);
+    pass = fresh;
+  }
   try {
-    for (const step of plan) {
-      const attrs = { transposeA: false, transposeB: false, activation: step.fused ?? 'linear', leakyreluAlpha: 0.2 };
-      if (step.fused !== null) run(matMul, step.bias ? { a: h, b: step.kernel3d, bias: step.bias } : { a: h, b: step.kernel3d }, attrs);
-      else {
-        run(matMul, { a: h, b: step.kernel3d }, attrs);
-        if (step.bias) run(add, { a: h, b: step.bias }, {});
-        run(softmax, { logits: h }, { dim: h.shape.length - 1 });
-      }
+    const wasm = backend.wasm as unknown as WasmKernels;
+    // The heap's views are replaced when it grows: read them after any allocation, never keep them.
+    const heap = wasm.HEAPF32;
+    const base = pass.input >> 2;
+    for (let i = 0; i < n; i++) {
+      // A longer row would write into the next tensor's memory.
+      if (rows[i]!.length !== features) throw new Error(`row ${i} has ${rows[i]!.length} values, the model takes ${features}`);
+      heap.set(rows[i]!, base + i * features);
     }
-    // readSync copies out of the WASM heap, so the data outlives the release below.
-    return { data: backend.readSync(h.dataId) as Float32Array, k: h.shape[h.shape.length - 1] ?? 1 };
+    for (const call of pass.calls) call();
+    const at = pass.output >> 2;
+    return { data: wasm.HEAPF32.slice(at, at + pass.size), k: pass.k };
+  } catch (e) {
+    // A kernel that threw may have left the pass half-written: it is not reused (freed below).
+    passes.delete(plan);
+    throw e;
   } finally {
-    for (const t of made) backend.disposeData(t.dataId, true);
+    if (passes.get(plan) !== pass) pass.free();
   }
 }
 
@@ -381,13 +475,11 @@ function perRow(data: Float32Array, n: number, k: number): Float32Array[] {
 
 /** Runs the model on rows (feature order); returns one probability vector per row. */
 export function predictRows(model: ServedModel, rows: number[][], features: number): Float32Array[] {
-  const n = rows.length;
-  const flat = flatten(rows, features);
   const plan = model.dense;
   if (plan && plan[0]!.kernel3d.shape[1] !== features)
     throw new Error(`model takes ${plan[0]!.kernel3d.shape[1]} features, rows have ${features}`);
-  const { data, k } = plan ? runDense(plan, flat, n, features) : predictLayers(model.layers, flat, n, features);
-  return perRow(data, n, k);
+  const { data, k } = plan ? runDense(plan, rows, features) : predictLayers(model.layers, flatten(rows, features), rows.length, features);
+  return perRow(data, rows.length, k);
 }
 
 /** Any other model: model.predict, one batch of the whole request (its default 32-row chunks cost ~10x at 1000 rows on WASM). */

@@ -320,13 +320,23 @@ describe('the Dense shortcut of predictRows', () => {
     }
   });
 
-  it('leaves nothing behind on the backend: every intermediate is released', async () => {
+  it('leaves nothing behind on the backend but the one pass it keeps per model', async () => {
     const model = await registry.model('penguins');
     const d = MODELS.find((m) => m.name === 'penguins')!.features.length;
-    predictRows(model, [Array(d).fill(0)], d);
-    const before = { data: tf.backend().numDataIds(), tensors: tf.memory().numTensors };
-    for (const n of [1, 7, 1000]) for (let i = 0; i < 20; i++) predictRows(model, Array.from({ length: n }, () => Array(d).fill(i)), d);
-    expect({ data: tf.backend().numDataIds(), tensors: tf.memory().numTensors }).toEqual(before);
+    const rows = (n: number, x: number) => Array.from({ length: n }, () => Array(d).fill(x));
+    const held = () => ({ data: tf.backend().numDataIds(), tensors: tf.memory().numTensors });
+    const first = Array.from(predictRows(model, rows(1, 0), d)[0]!);
+    // penguins: 2 Dense layers, a kernel and a bias each; its 1-row pass: input, hidden, logits, logits + bias, softmax.
+    const before = held();
+    expect(before.data).toBeGreaterThanOrEqual(4 + 5);
+    // Other small sizes replace the kept pass; 1000 rows (over REUSED_ROWS) run on a pass of their own, freed after.
+    for (const n of [1, 7, 1000]) for (let i = 0; i < 20; i++) predictRows(model, rows(n, i), d);
+    expect(held()).toEqual(before);
+    // A request that throws part-way (a row of the wrong width) releases its pass too, and the next one still answers.
+    expect(() => predictRows(model, [...rows(2, 1), [1, 2, 3]], d)).toThrow(/row 2 has 3 values, the model takes 4/);
+    expect(held()).toEqual({ ...before, data: before.data - 5 });
+    expect(Array.from(predictRows(model, rows(1, 0), d)[0]!)).toEqual(first);
+    expect(held()).toEqual(before);
   });
 
   it('refuses rows of the wrong width instead of reading past them', async () => {
