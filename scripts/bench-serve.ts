@@ -6,10 +6,10 @@
 // left between it and predict is rows, inference, recording and the answer). Beside the server runs a minimal
 // Worker (scripts/lib/ceiling-worker.js) that reads a POST's body and answers, and answers a GET: its POST / GET,
 // with the same body, is the most any Worker's POST can reach against a GET there (the runtime's and the proxy's
-// cost of a body). All of these are interleaved in chunks of a fixed number of requests (health, refused, predict,
-// ceiling GET, ceiling POST, then backwards, …) so background load hits all alike; a rate is completed requests over
-// the elapsed time measured here, and the server's CPU time over the chunks gives CPU per request. Then 1000-row
-// predict. It does all that twice: as configured, and with MONITORING=off (the cost of recording apart from
+// cost of a body), and 1000-row predict. All of these are interleaved in chunks of about 2 s each (health, refused,
+// predict, 1000-row, ceiling GET, ceiling POST, then backwards, …) so background load hits all alike; a rate is
+// completed requests over the elapsed time measured here, and the server's CPU time over the chunks gives CPU per
+// request. It does all that twice: as configured, and with MONITORING=off (the cost of recording apart from
 // inference; without the ceiling Worker). Then the same on workerd through Miniflare's API, without the `wrangler
 // dev` proxy in front (closer to production: it shows how much of the cost is the proxy). Last, the raw and gzip
 // size of the deployable bundle, plain and --minify. Prints a markdown table with the targets and ✓ or ✗; exits 0
@@ -34,7 +34,6 @@ const MINIFLARE_PORT = 8799;
 const CEILING = { port: 8802, inspector: 8803, miniflare: 8804 };
 const CHUNK_S = 2;
 const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 5) || 5);
-const BATCH_REQUESTS = 1500;
 const WARMUP_REQUESTS = 500;
 const CONNECTIONS = 10;
 const MODEL = 'penguins';
@@ -94,12 +93,13 @@ interface Load {
 
 /**
  * Loads compared as ratios, in interleaved chunks (A B C, C B A, A B C, …: ROUNDS of each), each chunk a fixed number
- * of requests (about CHUNK_S seconds of predict at its warm rate), so that a change in background load on the machine
- * hits every side alike instead of whichever happened to run last.
+ * of requests (`amount`, about CHUNK_S seconds of 1-row predict at its warm rate, or the load's own), so that a change
+ * in background load on the machine hits every side alike instead of whichever happened to run last.
  */
-async function interleaved(loads: (Load & { cpu: () => number })[], amount: number): Promise<Run[]> {
+async function interleaved(loads: (Load & { cpu: () => number; amount?: number })[], amount: number): Promise<Run[]> {
   const chunks: TimedRun[][] = loads.map(() => []);
-  process.stderr.write(`  ${loads.map((l) => l.name).join(' vs ')}: ${ROUNDS} × ${loads.length} × ${amount} requests … `);
+  const amounts = loads.map((l) => l.amount ?? amount);
+  process.stderr.write(`  ${loads.map((l, k) => `${l.name} (${amounts[k]})`).join(' vs ')}: ${ROUNDS} rounds … `);
   // Every load warmed alike first (connections, JIT): no load's first chunk pays a cold start the others did not.
   for (const { url, body, expect } of loads) await timedLoad({ url, connections: CONNECTIONS, body, amount: WARMUP_REQUESTS, expect });
   for (let i = 0; i < ROUNDS; i++) {
@@ -107,7 +107,7 @@ async function interleaved(loads: (Load & { cpu: () => number })[], amount: numb
     if (i % 2 === 1) order.reverse();
     for (const k of order) {
       const { url, body, expect, cpu } = loads[k]!;
-      chunks[k]!.push(await timedLoad({ url, connections: CONNECTIONS, body, amount, cpu, expect }));
+      chunks[k]!.push(await timedLoad({ url, connections: CONNECTIONS, body, amount: amounts[k]!, cpu, expect }));
     }
   }
   const result = chunks.map(sumRuns);
@@ -168,8 +168,8 @@ function probeBodies() {
 }
 
 /**
- * One server: first and warm request, then health vs 1-row interleaved (with the ceiling Worker's GET and POST in the
- * same rounds when one runs beside it), then 1000-row predict.
+ * One server: first and warm request, then health, the refused POST, 1-row and 1000-row predict interleaved (with the
+ * ceiling Worker's GET and POST in the same rounds when one runs beside it), each chunk about CHUNK_S seconds.
  */
 async function measure(title: string, server: Server, ceiling?: Server): Promise<ServerRun> {
   console.error(`${title}:`);
@@ -187,14 +187,20 @@ async function measure(title: string, server: Server, ceiling?: Server): Promise
   const big = await timed(server.base, predictPath, thousandRows);
   if (big.status !== 200 || JSON.parse(big.text).predictions.length !== 1000) throw new Error(`1000-row predict: ${big.status} ${big.text.slice(0, 200)}`);
 
-  const warmup = await timedLoad({ url: `${server.base}${predictPath}`, connections: CONNECTIONS, body: oneRow, amount: 1000 });
-  const amount = Math.max(500, Math.round((warmup.result.requests.total / warmup.elapsed) * CHUNK_S));
+  // Chunk sizes from a warm server's rates: about CHUNK_S seconds each.
+  const chunkOf = async (body: string, requests: number, least: number) => {
+    const warmup = await timedLoad({ url: `${server.base}${predictPath}`, connections: CONNECTIONS, body, amount: requests });
+    return Math.max(least, Math.round((warmup.result.requests.total / warmup.elapsed) * CHUNK_S));
+  };
+  const amount = await chunkOf(oneRow, 1000, 500);
+  const batchAmount = await chunkOf(thousandRows, 200, 100);
   const at = (path: string) => ({ url: `${server.base}${path}`, cpu: server.cpu });
-  const [live, posted, single, ceilingGet, ceilingPost] = await interleaved(
+  const [live, posted, single, batch, ceilingGet, ceilingPost] = await interleaved(
     [
       { name: 'GET /v2/health/live', ...at('/v2/health/live') },
       { name: 'the same POST refused (400)', ...at(predictPath), body: refused, expect: 400 },
       { name: '1-row predict', ...at(predictPath), body: oneRow },
+      { name: '1000-row predict', ...at(predictPath), body: thousandRows, amount: batchAmount },
       ...(ceiling
         ? [
             { name: 'ceiling GET', url: `${ceiling.base}/`, cpu: ceiling.cpu },
@@ -204,10 +210,7 @@ async function measure(title: string, server: Server, ceiling?: Server): Promise
     ],
     amount,
   );
-  process.stderr.write(`  1000-row predict: ${BATCH_REQUESTS} requests … `);
-  const batch = sumRuns([await timedLoad({ url: `${server.base}${predictPath}`, connections: CONNECTIONS, body: thousandRows, amount: BATCH_REQUESTS, cpu: server.cpu })]);
-  process.stderr.write(`${rate(batch.rps * 1000)} rows/s\n`);
-  return { first: first.ms, warm: warm.ms, live, posted, single, batch, ...(ceiling ? { ceiling: { get: ceilingGet!, post: ceilingPost! } } : {}) };
+  return { first: first.ms, warm: warm.ms, live, posted, single, batch: batch!, ...(ceiling ? { ceiling: { get: ceilingGet!, post: ceilingPost! } } : {}) };
 }
 
 /** Starts `wrangler dev` on the snapshot with `extraArgs`; the ms until it answered. */
