@@ -17,7 +17,8 @@
 // off, 8834 and 8836 on). Prints markdown tables with the targets and ✓ or ✗; exits 0 either way (it is a
 // measurement, not a test).
 //
-// The wrangler dev servers run on snapshots of the tree in temp dirs (scripts/lib/bench.ts says why).
+// The wrangler dev servers run on snapshots of the tree in temp dirs (scripts/lib/bench.ts says why), with their local
+// state, on tmpfs where the machine has one (stateParent in scripts/lib/bench.ts says why).
 //
 // Run: npm run bench:monitor (TRIALS=3 and ROUNDS=4 by default). The load generator shares the machine with workerd:
 // absolute req/s are relative, the on/off ratios measured in one run are the result.
@@ -27,7 +28,7 @@ import { join } from 'node:path';
 import { flushStatementCount } from '../src/db/windows.ts';
 import { emptyCounts } from '../src/monitor/window.ts';
 import { cli } from './lib/args.ts';
-import { cpuMs, HOST, mark, recordLingerMs, ROOT, Sandbox, sleep, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
+import { cpuMs, HOST, mark, recordLingerMs, ROOT, Sandbox, sleep, stateParent, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
 import { buildBundle, removeBundle, startMiniflare, type MiniflareWorker } from './lib/miniflare.ts';
 
 type Mode = 'off' | 'on';
@@ -72,7 +73,8 @@ const VARS = {
 cli(
   'bench-monitor',
   `usage: npm run bench:monitor   (TRIALS=<n> fresh starts of the servers, default 3; ROUNDS=<n> rounds of four chunks
-  in each, default 4; RECORD_LINGER_MS=<ms> for another linger than the default)
+  in each, default 4; RECORD_LINGER_MS=<ms> for another linger than the default; STATE_DIR=<dir> for the servers'
+  local state, default /dev/shm where there is one: local SQLite's disk sync is not a cost of the Worker on Cloudflare)
 
 Starts four wrangler dev side by side, two with monitoring off (${HOST}:${WRANGLER['off a'].port}, ${WRANGLER['off b'].port}) and two on
 (${WRANGLER['on a'].port}, ${WRANGLER['on b'].port}), each on a snapshot of the tree (in temp dirs, removed at the end, on an error, and on
@@ -88,7 +90,8 @@ and counts the D1 statements. Prints markdown tables with the targets and ✓ or
 );
 
 // One snapshot and wrangler dev per server; each is removed (and its server stopped) when the process exits.
-const sandboxes = Object.fromEntries(SLOTS.map((slot) => [slot, new Sandbox(`labelwatch-bench-monitor-${slot.replace(' ', '-')}-`)])) as Record<Slot, Sandbox>;
+const STATE = stateParent();
+const sandboxes = Object.fromEntries(SLOTS.map((slot) => [slot, new Sandbox(`labelwatch-bench-monitor-${slot.replace(' ', '-')}-`, STATE.dir)])) as Record<Slot, Sandbox>;
 
 /** One server under test, however it runs. */
 interface Server {
@@ -337,6 +340,7 @@ async function main() {
   console.log(`\n### Monitoring benchmark (single-row \`${MODEL}:predict\`, ${CONNECTIONS} connections, ${TRIALS} fresh starts × ${ROUNDS} × 4 interleaved chunks of ≈ ${CHUNK_S} s, 127.0.0.1)\n`);
   console.log(`Machine: ${availableParallelism()} cores; 1-min load average ${loadBefore.toFixed(1)} before, ${loadMiddle.toFixed(1)} between wrangler dev and Miniflare, ${loadAfter.toFixed(1)} after.`);
   console.log(`All servers: WINDOW_SECONDS=${WINDOW_SECONDS}, FLUSH_GRACE_SECONDS=${GRACE_SECONDS}, AGGREGATOR_SHARDS=${SHARDS}, RECORD_LINGER_MS=${LINGER_MS}; only MONITORING differs.`);
+  console.log(`Local state (SQLite of the objects and D1) in ${STATE.dir}: ${STATE.tmpfs ? 'tmpfs, no disk sync on workerd\'s thread (STATE_DIR=/tmp for disk)' : 'on disk: every aggregator commit waits for a disk sync on workerd\'s thread, which no Worker pays on Cloudflare'}.`);
   printRun('Through `wrangler dev`', viaWrangler);
   printRun('On workerd through Miniflare, without the wrangler dev proxy', viaMiniflare!);
   console.log('\n#### D1 writes (wrangler dev, monitoring on a)\n');
