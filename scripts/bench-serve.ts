@@ -9,7 +9,8 @@
 // cost of a body), and 1000-row predict. All of these are interleaved in chunks of about 2 s each (health, refused,
 // predict, 1000-row, ceiling GET, ceiling POST, then backwards, …) so background load hits all alike; a rate is
 // completed requests over the elapsed time measured here, and the server's CPU time over the chunks gives CPU per
-// request. It does all that twice: as configured, and with MONITORING=off (the cost of recording apart from
+// request. Each server is started afresh TRIALS times (default 3) and its chunks pooled, so that one process's luck
+// weighs one trial. It does all that twice: as configured, and with MONITORING=off (the cost of recording apart from
 // inference; without the ceiling Worker). Then the same on workerd through Miniflare's API, without the `wrangler
 // dev` proxy in front (closer to production: it shows how much of the cost is the proxy). Last, the raw and gzip
 // size of the deployable bundle, plain and --minify. Prints a markdown table with the targets and ✓ or ✗; exits 0
@@ -33,7 +34,13 @@ const MINIFLARE_PORT = 8799;
 /** The ceiling Worker (scripts/lib/ceiling-worker.js): wrangler dev, its inspector, and Miniflare. */
 const CEILING = { port: 8802, inspector: 8803, miniflare: 8804 };
 const CHUNK_S = 2;
-const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 5) || 5);
+const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 3) || 3);
+/**
+ * Fresh starts of each server, its chunks pooled: two processes of the very same server differ by several percent
+ * here for their whole life (bench:monitor's A/A control), and through `wrangler dev` one server's health ÷ predict
+ * moved from 0.74 to 1.02 between two servers of one run. One process's luck then weighs one trial.
+ */
+const TRIALS = Math.max(1, Number(process.env.TRIALS ?? 3) || 3);
 const WARMUP_REQUESTS = 500;
 const CONNECTIONS = 10;
 const MODEL = 'penguins';
@@ -46,7 +53,8 @@ const TARGET_GZIP_BYTES = 400 * 1024;
 
 cli(
   'bench-serve',
-  `usage: npm run bench:serve   (ROUNDS=<n> npm run bench:serve for more interleaved chunks, default 5)
+  `usage: npm run bench:serve   (TRIALS=<n> fresh starts of each server, default 3; ROUNDS=<n> rounds of interleaved
+  chunks in each, default 3)
 
 Starts wrangler dev on ${HOST}:${PORT} on a snapshot of the tree (in a temp dir, removed at the end, on an error, and
 on Ctrl-C or SIGTERM), then measures the first request (median of ${FIRST_STARTS} fresh starts), 1-row predict
@@ -96,7 +104,7 @@ interface Load {
  * of requests (`amount`, about CHUNK_S seconds of 1-row predict at its warm rate, or the load's own), so that a change
  * in background load on the machine hits every side alike instead of whichever happened to run last.
  */
-async function interleaved(loads: (Load & { cpu: () => number; amount?: number })[], amount: number): Promise<Run[]> {
+async function interleaved(loads: (Load & { cpu: () => number; amount?: number })[], amount: number): Promise<TimedRun[][]> {
   const chunks: TimedRun[][] = loads.map(() => []);
   const amounts = loads.map((l) => l.amount ?? amount);
   process.stderr.write(`  ${loads.map((l, k) => `${l.name} (${amounts[k]})`).join(' vs ')}: ${ROUNDS} rounds … `);
@@ -110,9 +118,8 @@ async function interleaved(loads: (Load & { cpu: () => number; amount?: number }
       chunks[k]!.push(await timedLoad({ url, connections: CONNECTIONS, body, amount: amounts[k]!, cpu, expect }));
     }
   }
-  const result = chunks.map(sumRuns);
-  process.stderr.write(`${result.map((r) => r.rps.toFixed(0)).join(' vs ')} req/s\n`);
-  return result;
+  process.stderr.write(`${chunks.map((c) => sumRuns(c).rps.toFixed(0)).join(' vs ')} req/s\n`);
+  return chunks;
 }
 
 function filesUnder(dir: string): string[] {
@@ -149,16 +156,41 @@ const rate = (n: number) => n.toFixed(0);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const spread = (xs: number[]) => `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)} ms`;
 
-interface ServerRun {
-  first: number;
-  warm: number;
-  live: Run;
+/** The loads of one server, as chunks (TimedRun[]) from one start, or pooled over its trials (Run). */
+interface Loads<T> {
+  live: T;
   /** The 1-row POST refused after its body was read and parsed: what carrying and reading the body costs. */
-  posted: Run;
-  single: Run;
-  batch: Run;
+  posted: T;
+  single: T;
+  batch: T;
   /** The ceiling Worker's GET and POST of the same body, when it ran beside: the most a POST can reach. */
-  ceiling?: { get: Run; post: Run };
+  ceiling?: { get: T; post: T };
+}
+/** One start of a server: its first and warm request, and its chunks. */
+type Trial = Loads<TimedRun[]> & { first: number; warm: number; readyMs: number };
+/** A server over its TRIALS fresh starts: first start's first requests, chunks pooled, each trial's 1-row / health. */
+type ServerRun = Loads<Run> & { first: number; warm: number; readyMs: number; trialRatios: number[] };
+
+/** Runs `start` (a fresh server, measured, stopped) TRIALS times and pools the chunks. */
+async function trials(title: string, start: () => Promise<Trial>): Promise<ServerRun> {
+  const runs: Trial[] = [];
+  for (let i = 0; i < TRIALS; i++) {
+    console.error(`${title}, trial ${i + 1} of ${TRIALS}:`);
+    runs.push(await start());
+  }
+  const pool = (f: (t: Trial) => TimedRun[]) => sumRuns(runs.flatMap(f));
+  const withCeiling = runs.every((t) => t.ceiling);
+  return {
+    first: runs[0]!.first,
+    warm: runs[0]!.warm,
+    readyMs: runs[0]!.readyMs,
+    live: pool((t) => t.live),
+    posted: pool((t) => t.posted),
+    single: pool((t) => t.single),
+    batch: pool((t) => t.batch),
+    ...(withCeiling ? { ceiling: { get: pool((t) => t.ceiling!.get), post: pool((t) => t.ceiling!.post) } } : {}),
+    trialRatios: runs.map((t) => sumRuns(t.single).rps / sumRuns(t.live).rps),
+  };
 }
 
 /** The model's probes from the snapshot, and the 1-row body every load sends (the first probe). */
@@ -171,8 +203,7 @@ function probeBodies() {
  * One server: first and warm request, then health, the refused POST, 1-row and 1000-row predict interleaved (with the
  * ceiling Worker's GET and POST in the same rounds when one runs beside it), each chunk about CHUNK_S seconds.
  */
-async function measure(title: string, server: Server, ceiling?: Server): Promise<ServerRun> {
-  console.error(`${title}:`);
+async function measure(server: Server, ceiling?: Server): Promise<Omit<Trial, 'readyMs'>> {
   const { meta, oneRow } = probeBodies();
   // The same request, read and parsed but refused before its rows are (an unknown signature_name gets 400): what
   // carrying this body through the proxy, the router, the body limit and JSON.parse costs in this Worker.
@@ -210,7 +241,7 @@ async function measure(title: string, server: Server, ceiling?: Server): Promise
     ],
     amount,
   );
-  return { first: first.ms, warm: warm.ms, live, posted, single, batch: batch!, ...(ceiling ? { ceiling: { get: ceilingGet!, post: ceilingPost! } } : {}) };
+  return { first: first.ms, warm: warm.ms, live: live!, posted: posted!, single: single!, batch: batch!, ...(ceiling ? { ceiling: { get: ceilingGet!, post: ceilingPost! } } : {}) };
 }
 
 /** Starts `wrangler dev` on the snapshot with `extraArgs`; the ms until it answered. */
@@ -218,13 +249,13 @@ const startWrangler = (extraArgs: string[]) =>
   sandbox.startServer({ name: 'wrangler dev', port: PORT, inspectorPort: INSPECTOR_PORT, persistTo: state, readyPath: '/v2/health/live', args: extraArgs });
 
 /** `wrangler dev` on the snapshot, measured (with the ceiling Worker beside it when asked), stopped. */
-async function viaWrangler(title: string, extraArgs: string[], withCeiling = false): Promise<ServerRun & { readyMs: number }> {
+async function viaWrangler(extraArgs: string[], withCeiling = false): Promise<Trial> {
   const readyMs = await startWrangler(extraArgs);
   try {
     if (withCeiling)
       await ceilingSandbox.startServer({ name: 'wrangler dev (ceiling)', port: CEILING.port, inspectorPort: CEILING.inspector, persistTo: join(ceilingSandbox.dir, '.wrangler', 'state'), readyPath: '/', args: [] });
     const ceiling = withCeiling ? { base: `http://${HOST}:${CEILING.port}`, cpu: () => cpuMs({ group: ceilingSandbox.serverPid! }) } : undefined;
-    return { readyMs, ...(await measure(title, { base: `http://${HOST}:${PORT}`, cpu: () => cpuMs({ group: sandbox.serverPid! }) }, ceiling)) };
+    return { readyMs, ...(await measure({ base: `http://${HOST}:${PORT}`, cpu: () => cpuMs({ group: sandbox.serverPid! }) }, ceiling)) };
   } finally {
     await ceilingSandbox.stopServerAndWait();
     await sandbox.stopServerAndWait();
@@ -232,14 +263,14 @@ async function viaWrangler(title: string, extraArgs: string[], withCeiling = fal
 }
 
 /** The minified bundle on workerd through Miniflare (no proxy), measured, stopped. */
-async function viaMiniflare(title: string, bundleDir: string, vars: Record<string, string>): Promise<ServerRun & { readyMs: number }> {
+async function viaMiniflare(bundleDir: string, vars: Record<string, string>): Promise<Trial> {
   const t0 = performance.now();
   const worker = await startMiniflare({ root: snapshot, bundleDir, port: MINIFLARE_PORT, vars });
   const readyMs = performance.now() - t0;
   const ceilingWorker = await startWorkerd({ port: CEILING.miniflare, modules: true, script: CEILING_SCRIPT, compatibilityDate: compatibilityDate(ROOT) });
   try {
     const ceiling = { base: `http://${HOST}:${CEILING.miniflare}`, cpu: () => cpuMs({ pids: ceilingWorker.workerdPids }) };
-    return { readyMs, ...(await measure(title, { base: `http://${HOST}:${MINIFLARE_PORT}`, cpu: () => cpuMs({ pids: worker.workerdPids }) }, ceiling)) };
+    return { readyMs, ...(await measure({ base: `http://${HOST}:${MINIFLARE_PORT}`, cpu: () => cpuMs({ pids: worker.workerdPids }) }, ceiling)) };
   } finally {
     await ceilingWorker.dispose();
     await worker.dispose();
@@ -274,8 +305,8 @@ async function main() {
 
   // As configured (monitoring on: every answered batch is tallied and goes to an aggregator Durable Object), then
   // with monitoring off, which isolates the cost of recording from the cost of inference.
-  const on = await viaWrangler('wrangler dev, as configured (10 connections)', [], true);
-  const off = await viaWrangler('wrangler dev, MONITORING=off', ['--var', 'MONITORING:off']);
+  const on = await trials('wrangler dev, as configured (10 connections)', () => viaWrangler([], true));
+  const off = await trials('wrangler dev, MONITORING=off', () => viaWrangler(['--var', 'MONITORING:off']));
   const firstViaWrangler = await firstPredicts('wrangler dev', async () => {
     await startWrangler([]);
     return { base: `http://${HOST}:${PORT}`, stop: () => sandbox.stopServerAndWait() };
@@ -283,10 +314,10 @@ async function main() {
   const loadMiddle = loadavg()[0];
   console.error('bundle for Miniflare: wrangler deploy --dry-run --minify');
   const bundleDir = buildBundle(snapshot, { parent: sandbox.dir });
-  let direct: ServerRun & { readyMs: number };
+  let direct: ServerRun;
   let firstViaMiniflare: number[];
   try {
-    direct = await viaMiniflare('Miniflare (no proxy), as configured', bundleDir, {});
+    direct = await trials('Miniflare (no proxy), as configured', () => viaMiniflare(bundleDir, {}));
     firstViaMiniflare = await firstPredicts('Miniflare', async () => {
       const worker = await startMiniflare({ root: snapshot, bundleDir, port: MINIFLARE_PORT });
       return { base: `http://${HOST}:${MINIFLARE_PORT}`, stop: () => worker.dispose() };
@@ -305,7 +336,7 @@ async function main() {
   const ratio = (r: ServerRun) => r.single.rps / r.live.rps;
   const ratioRow = (label: string, r: ServerRun, target: boolean): string[] => [
     label,
-    `**${ratio(r).toFixed(3)}** (CPU per request: health ÷ predict ${(r.live.cpuPerRequest / r.single.cpuPerRequest).toFixed(3)})`,
+    `**${ratio(r).toFixed(3)}** (CPU per request: health ÷ predict ${(r.live.cpuPerRequest / r.single.cpuPerRequest).toFixed(3)}; trial by trial ${r.trialRatios.map((x) => x.toFixed(3)).join(', ')})`,
     target ? `≥ ${TARGET_RATIO} ${mark(ratio(r) >= TARGET_RATIO)}` : '',
   ];
   // The same with the POST control as the ceiling: what is left is the Worker's own work for a predict.
@@ -332,14 +363,14 @@ async function main() {
     ];
   };
   const rows: string[][] = [
-    ['wrangler dev ready (spawn → first 200)', `${(on.readyMs / 1000).toFixed(1)} s`, ''],
+    ['wrangler dev ready (spawn → first 200, first trial)', `${(on.readyMs / 1000).toFixed(1)} s`, ''],
     [
       `first predict after start (WASM init + model load), median of ${FIRST_STARTS} fresh starts`,
       `${ms(median(firstViaWrangler))} (range ${spread(firstViaWrangler)}); Miniflare ${ms(median(firstViaMiniflare!))} (range ${spread(firstViaMiniflare!)})`,
       `≤ ${TARGET_FIRST_MS} ms ${mark(median(firstViaWrangler) <= TARGET_FIRST_MS)}`,
     ],
-    ['first predict of each measured server', `${ms(on.first)} (monitoring off: ${ms(off.first)}; Miniflare: ${ms(direct.first)})`, ''],
-    ['second predict, 1 row (one request, warm)', ms(on.warm), ''],
+    ['first predict of each measured server (first trial)', `${ms(on.first)} (monitoring off: ${ms(off.first)}; Miniflare: ${ms(direct.first)})`, ''],
+    ['second predict, 1 row (one request, warm, first trial)', ms(on.warm), ''],
     ['`GET /v2/health/live` (HTTP ceiling)', `${rate(on.live.rps)} req/s, ${latency(on.live)}, ${cpu(on.live)}${failures(on.live)}`, ''],
     ['1-row `:predict`', `${rate(on.single.rps)} req/s, ${latency(on.single)}, ${cpu(on.single)}${failures(on.single)}`, ''],
     ratioRow('**1-row predict / health** (req/s)', on, true),
@@ -360,7 +391,7 @@ async function main() {
     ['bundle (`wrangler deploy --dry-run`)', `${kib(plain.raw)} raw, ${kib(plain.gzip)} gzip`, ''],
     ['bundle with `--minify` (what `npm run deploy` uploads)', `${kib(minified.raw)} raw, ${kib(minified.gzip)} gzip`, `≤ 400 KiB gzip ${mark(minified.gzip <= TARGET_GZIP_BYTES)}`],
   ];
-  console.log(`\n### Serving benchmark (${CONNECTIONS} connections, ${ROUNDS} rounds of interleaved chunks of ≈ ${CHUNK_S} s, 127.0.0.1, model \`${MODEL}\`)\n`);
+  console.log(`\n### Serving benchmark (${CONNECTIONS} connections, ${TRIALS} fresh starts per server × ${ROUNDS} rounds of interleaved chunks of ≈ ${CHUNK_S} s, 127.0.0.1, model \`${MODEL}\`)\n`);
   console.log(`Machine: ${availableParallelism()} cores; 1-min load average ${loadBefore.toFixed(1)} before the runs, ${loadMiddle.toFixed(1)} before Miniflare, ${loadAfter.toFixed(1)} after.\n`);
   console.log('| measure | result | target |');
   console.log('|---|---|---|');
