@@ -2,7 +2,7 @@
 // training script computed, on the WASM backend, through the Worker's real entry point.
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { layers, sequential } from '@tensorflow/tfjs-layers';
+import { initializers, layers, sequential } from '@tensorflow/tfjs-layers';
 import penguins from '../../models/penguins/metadata.json';
 import penguinsUnscaled from '../../models/penguins-unscaled/metadata.json';
 import seattle from '../../models/seattle-weather/metadata.json';
@@ -290,6 +290,34 @@ describe('the Dense shortcut of predictRows', () => {
     const pkg = penguinsPackage(modelJson, [...shards]);
     expect(readDenseSteps(pkg)).toEqual({ ok: false, error: why });
     await expect(new ModelRegistry([pkg]).model('penguins')).rejects.toThrow(refusal);
+  });
+
+  // Every branch of the pass (newPass): each fused activation with and without a bias, and softmax with and without
+  // one (an Add kernel, or none), on a stack built here with seeded weights.
+  it('runs every Dense step it reads (linear, relu, elu, softmax; with and without a bias) bit for bit as model.predict', async () => {
+    await registry.model('penguins'); // the WASM backend is up
+    const model = sequential({
+      layers: [
+        layers.dense({ units: 6, inputShape: [4], activation: 'elu', useBias: false, kernelInitializer: initializers.glorotUniform({ seed: 1 }) }),
+        layers.dense({ units: 5, activation: 'linear', kernelInitializer: initializers.glorotUniform({ seed: 2 }), biasInitializer: initializers.randomNormal({ seed: 3 }) }),
+        layers.dense({ units: 7, activation: 'relu', useBias: false, kernelInitializer: initializers.glorotUniform({ seed: 4 }) }),
+        layers.dense({ units: 4, activation: 'softmax', useBias: false, kernelInitializer: initializers.glorotUniform({ seed: 5 }) }),
+        layers.dense({ units: 3, activation: 'softmax', kernelInitializer: initializers.glorotUniform({ seed: 6 }), biasInitializer: initializers.randomNormal({ seed: 7 }) }),
+      ],
+    });
+    try {
+      const served = serve(model);
+      expect(usesDenseShortcut(served)).toBe(true);
+      const rng = seededRandom(11);
+      for (const n of [1, 7, 100]) {
+        const rows = Array.from({ length: n }, () => Array.from({ length: 4 }, () => rng() * 6 - 3));
+        const fast = predictRows(served, rows, 4).map((p) => Array.from(p));
+        expect(fast, `${n} rows`).toEqual(predictRowsLayers(model, rows, 4).map((p) => Array.from(p)));
+        expect(fast[0]).toHaveLength(3);
+      }
+    } finally {
+      model.dispose();
+    }
   });
 
   it('runs any other architecture through model.predict, with the same answer', async () => {
