@@ -466,8 +466,9 @@ function flatten(rows: number[][], features: number): Float32Array {
   return flat;
 }
 
-/** One probability vector per row, as views of the n × k result. */
+/** One probability vector per row, as views of the n × k result (a single row is the result itself). */
 function perRow(data: Float32Array, n: number, k: number): Float32Array[] {
+  if (n === 1) return [data];
   const out = new Array<Float32Array>(n);
   for (let i = 0; i < n; i++) out[i] = data.subarray(i * k, (i + 1) * k);
   return out;
