@@ -22,6 +22,7 @@ import penguinsWeights from '../../models/penguins/group1-shard1of1.bin';
 import penguinsKeras2 from '../fixtures/converter/penguins-keras2.json';
 import penguinsKeras3 from '../fixtures/converter/penguins-keras3.json';
 import { apiClient, json } from './contract';
+import { rowsJson } from '../../src/routes/predict';
 
 const BASE = 'http://labelwatch.test';
 const MODELS = [penguins, penguinsUnscaled, seattle, seattleUnweighted] as ModelMetadata[];
@@ -370,5 +371,21 @@ describe('the Dense shortcut of predictRows', () => {
   it('refuses rows of the wrong width instead of reading past them', async () => {
     const model = await registry.model('penguins');
     expect(() => predictRows(model, [[1, 2, 3]], 3)).toThrow(/model takes 4 features, rows have 3/);
+  });
+});
+
+describe('rowsJson: the probability rows of an answer as JSON text', () => {
+  it('writes exactly what JSON.stringify writes for the same rows', () => {
+    const rng = seededRandom(5);
+    // Edge values of float32 (the smallest subnormal, the largest finite, -0, values without a short decimal form)
+    // and random ones across many magnitudes, in rows of 1 to 5 values.
+    const edge = [0, -0, 1, 1e-45, 1.1754943508222875e-38, 3.4028234663852886e38, 0.1, 1 / 3, 2 ** -20, 0.9999999];
+    const values = [...edge, ...Array.from({ length: 500 }, () => (rng() - 0.5) * 10 ** Math.floor(rng() * 20 - 10))];
+    const rows: Float32Array[] = [];
+    for (let at = 0, width = 1; at < values.length; at += width, width = (width % 5) + 1) rows.push(Float32Array.from(values.slice(at, at + width)));
+    const expected = JSON.stringify(rows.map((r) => Array.from(r)));
+    expect(rowsJson(rows)).toBe(expected);
+    expect(rowsJson([])).toBe('[]');
+    expect(rowsJson([Float32Array.of(0.5, 0.25)])).toBe('[[0.5,0.25]]');
   });
 });
