@@ -10,6 +10,22 @@ export class ConfigError extends Error {}
 const setting = v.optional(v.string('expected a string'), '');
 
 const text = (value: string | undefined): string | null => (value && value.trim() !== '' ? value.trim() : null);
+
+export type Monitoring = 'on' | 'off' | 'by-header';
+
+/**
+ * `off`; `by-header`: on, except for a request that carries `x-labelwatch-monitoring: off` (MONITORING_HEADER), so
+ * that bench:monitor compares both in one isolate, free of the few percent two processes of one server differ by.
+ * Never in production: any client could keep its requests out of the counts. Anything else is `on`.
+ */
+const monitoringMode = (s: string | null): Monitoring => {
+  const mode = (s ?? 'on').toLowerCase();
+  return mode === 'off' || mode === 'by-header' ? mode : 'on';
+};
+
+/** The request header a `by-header` deployment reads (see monitoringMode). */
+export const MONITORING_HEADER = 'x-labelwatch-monitoring';
+
 const blank = (value: string | undefined) => value === undefined || value.trim() === '';
 
 /** An integer in [min, max]; blank means the default. The error quotes the value (these are never secrets). */
@@ -69,7 +85,7 @@ export const SettingsSchema = v.object({
   RECORD_LINGER_MS: integer(50, 1, 1_000),
   RETENTION_DAYS: integer(30, 1, 3_650),
   MAX_INSTANCES: integer(1024, 1, 100_000),
-  MONITORING: v.pipe(setting, v.transform((s) => (text(s) ?? 'on').toLowerCase() !== 'off')),
+  MONITORING: v.pipe(setting, v.transform((s) => monitoringMode(text(s)))),
   FALSE_PAGE_BUDGET: positive(1),
   SEASONALITY: seasonality,
   MIN_PREDICTIONS: integer(30, 1, 1_000_000),
@@ -122,7 +138,8 @@ export interface Config {
   recordLingerMs: number;
   retentionDays: number;
   maxInstances: number;
-  monitoring: boolean;
+  /** Whether answered predictions are recorded: `on`, `off`, or `by-header` (benchmarks only; see monitoringMode). */
+  monitoring: Monitoring;
   /** False pages allowed per model and year (a model may override it: monitor.false_page_budget). */
   falsePageBudget: number;
   /** Default seasonality of traffic (a model may override it: monitor.seasonality). */

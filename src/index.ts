@@ -2,7 +2,7 @@
 import { createApp } from './app';
 import { deliverBatch } from './incidents/deliver';
 import { describeChannels } from './incidents/channels';
-import { configOf, type Env } from './config';
+import { configOf, MONITORING_HEADER, type Env } from './config';
 import { tick } from './schedule';
 
 export { WindowAggregator } from './aggregate/aggregator';
@@ -19,7 +19,12 @@ function announceChannels(env: Env): void {
   if (announced) return;
   announced = true;
   try {
-    console.log(describeChannels(configOf(env)));
+    const config = configOf(env);
+    console.log(describeChannels(config));
+    // Counting less than every answer is a choice someone should see in the log.
+    if (config.monitoring === 'off') console.warn('monitoring: off (MONITORING): answered predictions are not recorded');
+    if (config.monitoring === 'by-header')
+      console.warn(`monitoring: by-header (MONITORING): requests with ${MONITORING_HEADER}: off are not recorded; for benchmarks only`);
   } catch {
     // reported by whatever reads the configuration next
   }

@@ -3,7 +3,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { newHono } from './hono';
 import { bodyLimit } from 'hono/body-limit';
-import { configOf, type Env } from '../config';
+import { configOf, MONITORING_HEADER, type Env } from '../config';
 import type { ModelMetadata } from '../serving/metadata';
 import { DEFAULT_INPUT_NAME } from '../serving/package-defaults';
 import { checkSignature, parseKServe, parseKServeOutputs, parseTfClassify, parseTfPredict, SIGNATURE, type Parsed } from '../serving/instances';
@@ -54,7 +54,7 @@ async function infer(c: Context<App>, metadata: ModelMetadata, rows: number[][],
   if (bad >= 0)
     return { ok: false, error: `${rowWhere(bad)}: the model's output is not finite for this row (inputs far outside the range it was trained on?)` };
   const config = configOf(c.env);
-  if (config.monitoring) {
+  if (config.monitoring === 'on' || (config.monitoring === 'by-header' && c.req.raw.headers.get(MONITORING_HEADER) !== 'off')) {
     // Only the request that opens the isolate's tally gets a send to wait for; the others just add to it.
     const sending = recordBatch(c.env, config, metadata, rows, probabilities, Date.now());
     if (sending) c.executionCtx.waitUntil(sending);

@@ -13,7 +13,7 @@ describe('loadConfig', () => {
       aggregatorShards: 4,
       recordLingerMs: 50,
       maxInstances: 1024,
-      monitoring: true,
+      monitoring: 'on',
       falsePageBudget: 1,
       seasonality: 'none',
       apiKeys: [],
@@ -23,6 +23,11 @@ describe('loadConfig', () => {
       pagerDuty: null,
       deliveryBackoff: { baseSeconds: 30, maxSeconds: 3600 },
     });
+  });
+
+  it('reads MONITORING as on, off or by-header, anything else as on', () => {
+    const mode = (MONITORING: string | undefined) => loadConfig({ MONITORING }).monitoring;
+    expect([mode(undefined), mode(''), mode('on'), mode(' Off '), mode('BY-HEADER'), mode('yes')]).toEqual(['on', 'on', 'on', 'off', 'by-header', 'on']);
   });
 
   it('converts what is set', () => {
@@ -42,7 +47,7 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({
       windowSeconds: 300,
       recordLingerMs: 10,
-      monitoring: false,
+      monitoring: 'off',
       falsePageBudget: 0.5,
       seasonality: 'weekly',
       apiKeys: ['a', 'b'],

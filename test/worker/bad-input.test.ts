@@ -129,6 +129,20 @@ describe('named rejections (TF Serving)', () => {
     expect(aggregator.touches).toBe(1);
   });
 
+  it('MONITORING=by-header (bench:monitor only) leaves out exactly the requests that say x-labelwatch-monitoring: off', async () => {
+    const byHeader = { ...env, MONITORING: 'by-header' };
+    const body = JSON.stringify({ instances: [row] });
+    expect((await send('POST', P, body, byHeader, { 'x-labelwatch-monitoring': 'off' })).status).toBe(200);
+    expect(aggregator.touches).toBe(0);
+    expect((await send('POST', P, body, byHeader, { 'x-labelwatch-monitoring': 'on' })).status).toBe(200);
+    expect(aggregator.touches).toBe(1);
+    expect((await send('POST', P, body, byHeader)).status).toBe(200);
+    expect(aggregator.touches).toBe(2);
+    // With MONITORING=on the header changes nothing: a client cannot keep its requests out of the counts.
+    expect((await send('POST', P, body, env, { 'x-labelwatch-monitoring': 'off' })).status).toBe(200);
+    expect(aggregator.touches).toBe(3);
+  });
+
   it('finite inputs that overflow the network → 422 naming the row, not recorded', async () => {
     const huge = JSON.stringify({ instances: [row, [3e38, -3e38, 3e38, 3e38]] });
     expectError(await send('POST', P, huge), 422, /^instances\[1\]: the model's output is not finite for this row/);
