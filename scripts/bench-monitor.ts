@@ -12,6 +12,10 @@
 // servers, it waits until D1 holds every prediction answered 200 in all trials and counts the flushes the
 // aggregator shards executed (the `flushes` table: one row per D1 batch).
 //
+// Then, on each stack, both modes in one server (MONITORING=by-header: requests with `x-labelwatch-monitoring: off`
+// are not recorded), chunks with and without the header alternating, over TRIALS fresh starts: the same comparison
+// without the difference between two processes, which the A/A control shows to be as large as the cost sought.
+//
 // It does that twice: through `wrangler dev` (127.0.0.1:8792 and 8790 off, 8791 and 8789 on; what the README's
 // figures have always used) and on workerd through Miniflare's API without the wrangler dev proxy (8833 and 8835
 // off, 8834 and 8836 on). Prints markdown tables with the targets and ✓ or ✗; exits 0 either way (it is a
@@ -29,6 +33,7 @@ import { flushStatementCount } from '../src/db/windows.ts';
 import { emptyCounts } from '../src/monitor/window.ts';
 import { cli } from './lib/args.ts';
 import { cpuMs, HOST, mark, recordLingerMs, ROOT, Sandbox, sleep, stateParent, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
+import { MONITORING_HEADER } from '../src/config.ts';
 import { buildBundle, removeBundle, startMiniflare, type MiniflareWorker } from './lib/miniflare.ts';
 
 type Mode = 'off' | 'on';
@@ -102,10 +107,13 @@ interface Server {
   stop: () => Promise<void>;
 }
 
-/** A way to run the servers: starts one (on its slot's own state, kept from one start to the next). */
+/**
+ * A way to run the servers: starts one (on its slot's own state, kept from one start to the next), with its slot's
+ * MONITORING or the one given.
+ */
 interface Stack {
   title: string;
-  start: (slot: Slot) => Promise<Server>;
+  start: (slot: Slot, monitoring?: 'by-header') => Promise<Server>;
 }
 
 const meta = JSON.parse(readFileSync(join(ROOT, 'models', MODEL, 'metadata.json'), 'utf8')) as {
@@ -211,6 +219,67 @@ async function measure(stack: Stack): Promise<RunResult> {
   return { servers: perServer, modes, trials, answered, counted: {}, flushing: { 'on a': servers['on a'], 'on b': servers['on b'] } };
 }
 
+/** Monitoring on and off in one server: pooled chunks of each, and each trial's on ÷ off. */
+interface SameIsolate {
+  on: Run;
+  off: Run;
+  trials: { rate: number; cpu: number }[];
+}
+
+/**
+ * Monitoring on and off in one isolate: TRIALS fresh starts of one server with MONITORING=by-header (on the "off a"
+ * slot), each sent 2 × ROUNDS rounds of two chunks, with `x-labelwatch-monitoring: on` and `: off` (on off, off on,
+ * …). Two processes of the very same server differ here by a few percent for their whole life (the A/A control
+ * above); in one server both modes share the process, its JIT and its luck, so what is left between them is the
+ * recording. CPU per request is the server's over each chunk (an "on" chunk's last send, up to RECORD_LINGER_MS after
+ * it, may fall in the next chunk).
+ */
+async function measureSameIsolate(stack: Stack): Promise<SameIsolate> {
+  console.error(`${stack.title}, one server, MONITORING=by-header:`);
+  const chunks = { on: [] as TimedRun[], off: [] as TimedRun[] };
+  const trials: SameIsolate['trials'] = [];
+  // Both with the header, so that the requests differ by its value alone.
+  const headers = { on: { [MONITORING_HEADER]: 'on' }, off: { [MONITORING_HEADER]: 'off' } };
+  for (let trial = 0; trial < TRIALS; trial++) {
+    const server = await stack.start('off a', 'by-header');
+    try {
+      for (const mode of ['on', 'off', 'on', 'off'] as const)
+        await timedLoad({ url: predictUrl(server), connections: CONNECTIONS, body: oneRow, amount: WARMUP_REQUESTS, headers: headers[mode] });
+      const calibration = await timedLoad({ url: predictUrl(server), connections: CONNECTIONS, body: oneRow, amount: WARMUP_REQUESTS });
+      const amount = Math.max(500, Math.round((WARMUP_REQUESTS / calibration.elapsed) * CHUNK_S));
+      const mine = { on: [] as TimedRun[], off: [] as TimedRun[] };
+      for (let round = 0; round < 2 * ROUNDS; round++)
+        for (const mode of round % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const)) {
+          const run = await timedLoad({ url: predictUrl(server), connections: CONNECTIONS, body: oneRow, amount, cpu: server.cpu, headers: headers[mode] });
+          mine[mode].push(run);
+          chunks[mode].push(run);
+        }
+      const [on, off] = [sumRuns(mine.on), sumRuns(mine.off)];
+      trials.push({ rate: on.rps / off.rps, cpu: off.cpuPerRequest / on.cpuPerRequest });
+      process.stderr.write(`  trial ${trial + 1}: on / off ${trials.at(-1)!.rate.toFixed(3)} in req/s, ${trials.at(-1)!.cpu.toFixed(3)} in CPU\n`);
+      await sleep(LINGER_MS + 500);
+    } finally {
+      await server.stop();
+    }
+  }
+  return { on: sumRuns(chunks.on), off: sumRuns(chunks.off), trials };
+}
+
+function printSameIsolate(title: string, r: SameIsolate) {
+  const ratio = r.on.rps / r.off.rps;
+  const cpuRatio = r.off.cpuPerRequest / r.on.cpuPerRequest;
+  const row = (name: string, x: Run) =>
+    `| ${name} | ${x.completed} in ${x.elapsed.toFixed(1)} s | ${x.rps.toFixed(0)} | ${x.p50} ms | ${x.p99} ms | ${x.cpuPerRequest.toFixed(3)} ms | ${x.failures || 'none'} |`;
+  console.log(`\n#### ${title}: monitoring on and off in one server (MONITORING=by-header)\n`);
+  console.log('| requests | requests completed | req/s | p50 (median chunk) | p99 (worst chunk) | server CPU per request | failures |');
+  console.log('|---|---|---|---|---|---|---|');
+  console.log(row(`recorded (\`${MONITORING_HEADER}: on\`)`, r.on));
+  console.log(row(`not recorded (\`${MONITORING_HEADER}: off\`)`, r.off));
+  console.log(`| **on / off** | | **${ratio.toFixed(3)}** (≥ ${TARGET_RATIO} ${mark(ratio >= TARGET_RATIO)}) | | | **${cpuRatio.toFixed(3)}** (off ÷ on, ≥ ${TARGET_RATIO} ${mark(cpuRatio >= TARGET_RATIO)}) | |`);
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(3)).join(', ');
+  console.log(`| trial by trial (${r.trials.length} fresh starts, ${2 * ROUNDS} rounds of 2 chunks each) | | ${list(r.trials.map((x) => x.rate))} | | | ${list(r.trials.map((x) => x.cpu))} | |`);
+}
+
 /** Waits until D1 of each "on" server holds every prediction it answered; notes what they hold then. */
 async function settle(title: string, r: RunResult) {
   for (const slot of ON_SLOTS) {
@@ -273,12 +342,12 @@ async function main() {
   // 1. Through wrangler dev: each server keeps its state (--persist-to) from one start to the next.
   const wrangler: Stack = {
     title: `wrangler dev (${CONNECTIONS} connections, ${TRIALS} trials of ${ROUNDS} rounds)`,
-    async start(slot) {
+    async start(slot, monitoring) {
       const sandbox = sandboxes[slot];
       const { port, inspector } = WRANGLER[slot];
       await sandbox.startServer({
         name: `wrangler dev (${slot})`, port, inspectorPort: inspector, persistTo: stateOf(slot), readyPath: '/health',
-        args: Object.entries({ ...VARS, MONITORING: modeOf(slot) }).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
+        args: Object.entries({ ...VARS, MONITORING: monitoring ?? modeOf(slot) }).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
       });
       const base = `http://${HOST}:${port}`;
       const group = sandbox.serverPid!;
@@ -287,6 +356,7 @@ async function main() {
   };
   // The last trial's "on" wrangler devs stay up, idle, to flush their last window while Miniflare runs.
   const viaWrangler = await measure(wrangler);
+  const wranglerSame = await measureSameIsolate(wrangler);
   const loadMiddle = loadavg()[0];
 
   // 2. Miniflare, no proxy: the minified bundle; each server keeps D1 and its Durable Objects in its sandbox.
@@ -295,9 +365,9 @@ async function main() {
   const running = new Set<MiniflareWorker>();
   const miniflare: Stack = {
     title: `Miniflare, no proxy (${CONNECTIONS} connections, ${TRIALS} trials of ${ROUNDS} rounds)`,
-    async start(slot) {
+    async start(slot, monitoring) {
       const w = await startMiniflare({
-        root: sandboxes[slot].dir, bundleDir, port: MINIFLARE[slot], vars: { ...VARS, MONITORING: modeOf(slot) },
+        root: sandboxes[slot].dir, bundleDir, port: MINIFLARE[slot], vars: { ...VARS, MONITORING: monitoring ?? modeOf(slot) },
         persistDir: join(sandboxes[slot].dir, 'miniflare-state'),
       });
       running.add(w);
@@ -310,8 +380,10 @@ async function main() {
     },
   };
   let viaMiniflare: RunResult;
+  let miniflareSame: SameIsolate;
   try {
     viaMiniflare = await measure(miniflare);
+    miniflareSame = await measureSameIsolate(miniflare);
     await settle('wrangler dev', viaWrangler);
     await settle('Miniflare', viaMiniflare);
   } finally {
@@ -342,7 +414,9 @@ async function main() {
   console.log(`All servers: WINDOW_SECONDS=${WINDOW_SECONDS}, FLUSH_GRACE_SECONDS=${GRACE_SECONDS}, AGGREGATOR_SHARDS=${SHARDS}, RECORD_LINGER_MS=${LINGER_MS}; only MONITORING differs.`);
   console.log(`Local state (SQLite of the objects and D1) in ${STATE.dir}: ${STATE.tmpfs ? 'tmpfs, no disk sync on workerd\'s thread (STATE_DIR=/tmp for disk)' : 'on disk: every aggregator commit waits for a disk sync on workerd\'s thread, which no Worker pays on Cloudflare'}.`);
   printRun('Through `wrangler dev`', viaWrangler);
+  printSameIsolate('Through `wrangler dev`', wranglerSame);
   printRun('On workerd through Miniflare, without the wrangler dev proxy', viaMiniflare!);
+  printSameIsolate('On workerd through Miniflare', miniflareSame!);
   console.log('\n#### D1 writes (wrangler dev, monitoring on a)\n');
   console.log('| measure | value | target |');
   console.log('|---|---|---|');

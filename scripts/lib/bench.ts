@@ -66,11 +66,15 @@ export interface TimedRun {
 }
 
 /** One HTTP request on a keep-alive agent; resolves with its status (0 on a network error) once the body is read. */
-function send(agent: Agent, url: URL, body: string | undefined): Promise<number> {
+function send(agent: Agent, url: URL, body: string | undefined, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve) => {
     const req = request(
       url,
-      { agent, method: body ? 'POST' : 'GET', headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {} },
+      {
+        agent,
+        method: body ? 'POST' : 'GET',
+        headers: { ...headers, ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}) },
+      },
       (res) => {
         res.on('data', () => {});
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -97,6 +101,8 @@ export async function timedLoad(opts: {
   cpu?: () => number;
   /** The status every answer should have (a control load answered 405 on purpose); any 2xx when absent. */
   expect?: number;
+  /** Extra request headers. */
+  headers?: Record<string, string>;
 }): Promise<TimedRun> {
   const url = new URL(opts.url);
   const agent = new Agent({ keepAlive: true, maxSockets: opts.connections });
@@ -112,7 +118,7 @@ export async function timedLoad(opts: {
       while (issued < opts.amount) {
         issued++;
         const start = performance.now();
-        const status = await send(agent, url, opts.body);
+        const status = await send(agent, url, opts.body, opts.headers);
         latencies.push(performance.now() - start);
         if (status === 0) errors++;
         else if (opts.expect === undefined ? status >= 200 && status < 300 : status === opts.expect) ok++;
