@@ -325,7 +325,6 @@ interface WasmKernels {
   HEAP32: Int32Array;
   _malloc(bytes: number): number;
   _free(pointer: number): void;
-  // prettier-ignore
   __FusedMatMul(aId: number, aShape: number, aRank: number, bId: number, bShape: number, bRank: number, transposeA: number,
     transposeB: number, activation: number, biasId: number, preluWeightsId: number, leakyreluAlpha: number, outId: number): void;
   _Add(aId: number, aShape: number, aRank: number, bId: number, bShape: number, bRank: number, dtype: number, outId: number): void;
@@ -430,11 +429,17 @@ function runDense(plan: DenseStep[], rows: number[][], features: number): { data
   if (n === 0) return { data: new Float32Array(0), k: plan[plan.length - 1]!.kernel3d.shape[2]! };
   let pass = passes.get(plan);
   // A pass of a backend since replaced (tests re-register it) went with that backend's heap.
-  if (pass && pass.backend !== backend) passes.delete(plan), (pass = undefined);
+  if (pass && pass.backend !== backend) {
+    passes.delete(plan);
+    pass = undefined;
+  }
   if (!pass || pass.rows !== n) {
     const fresh = newPass(backend, plan, n, features);
     // A large batch does not evict the kept pass: the next 1-row request still finds it.
-    if (n <= REUSED_ROWS) pass?.free(), passes.set(plan, fresh);
+    if (n <= REUSED_ROWS) {
+      pass?.free();
+      passes.set(plan, fresh);
+    }
     pass = fresh;
   }
   try {
@@ -451,7 +456,8 @@ function runDense(plan: DenseStep[], rows: number[][], features: number): { data
     const at = pass.output >> 2;
     return { data: wasm.HEAPF32.slice(at, at + pass.size), k: pass.k };
   } catch (e) {
-    // A kernel that threw may have left the pass half-written: it is not reused (freed below).
+    // A run that threw (a row of the wrong width, a kernel that failed) may have left the pass half-written: it is
+    // not reused (freed below).
     passes.delete(plan);
     throw e;
   } finally {
