@@ -144,6 +144,18 @@ async function waitForFlushes(server: Server, expected: number): Promise<number>
 }
 
 type Run = ReturnType<typeof sumRuns>;
+/** On ÷ off of one trial: req/s, and CPU per request (off ÷ on). */
+type TrialRatio = { rate: number; cpu: number };
+
+/** Requests in a chunk: about CHUNK_S seconds at the rate of a warm server (a calibration load on it, with `headers`). */
+async function chunkSize(server: Server, headers?: Record<string, string>): Promise<number> {
+  const calibration = await timedLoad({ url: predictUrl(server), connections: CONNECTIONS, body: oneRow, amount: WARMUP_REQUESTS, headers });
+  return Math.max(500, Math.round((WARMUP_REQUESTS / calibration.elapsed) * CHUNK_S));
+}
+
+/** A table row of a pooled run. */
+const runRow = (name: string, x: Run) =>
+  `| ${name} | ${x.completed} in ${x.elapsed.toFixed(1)} s | ${x.rps.toFixed(0)} | ${x.p50} ms | ${x.p99} ms | ${x.cpuPerRequest.toFixed(3)} ms | ${x.failures || 'none'} |`;
 type OnSlot = 'on a' | 'on b';
 const ON_SLOTS: OnSlot[] = ['on a', 'on b'];
 const slotsOf = (mode: Mode) => SLOTS.filter((slot) => modeOf(slot) === mode);
@@ -152,8 +164,8 @@ interface RunResult {
   /** Per server, and per mode (both servers pooled); CPU per request over the trials. */
   servers: Record<Slot, Run>;
   modes: Record<Mode, Run>;
-  /** Per trial, on ÷ off (both servers of each mode pooled): req/s, and CPU per request (off ÷ on). */
-  trials: { rate: number; cpu: number }[];
+  /** Per trial, on ÷ off (both servers of each mode pooled). */
+  trials: TrialRatio[];
   /** Predictions answered 200 by each "on" server over all trials, and what its D1 holds once flushed. */
   answered: Record<OnSlot, number>;
   counted: Partial<Record<OnSlot, number>>;
@@ -170,7 +182,7 @@ async function measure(stack: Stack): Promise<RunResult> {
   const answered = { 'on a': 0, 'on b': 0 };
   const chunks = Object.fromEntries(SLOTS.map((slot) => [slot, [] as TimedRun[]])) as Record<Slot, TimedRun[]>;
   const cpuTotal = Object.fromEntries(SLOTS.map((slot) => [slot, 0])) as Record<Slot, number>;
-  const trials: RunResult['trials'] = [];
+  const trials: TrialRatio[] = [];
   let amount = 0;
   let servers = {} as Record<Slot, Server>;
   for (let trial = 0; trial < TRIALS; trial++) {
@@ -182,10 +194,7 @@ async function measure(stack: Stack): Promise<RunResult> {
       if (modeOf(slot) === 'on') answered[slot as OnSlot] += warm.result['2xx'];
     }
     // About CHUNK_S seconds at the warm rate of "off a" in the first trial (every server does the same work per chunk).
-    if (amount === 0) {
-      const calibration = await timedLoad({ url: predictUrl(servers['off a']), connections: CONNECTIONS, body: oneRow, amount: WARMUP_REQUESTS });
-      amount = Math.max(500, Math.round((WARMUP_REQUESTS / calibration.elapsed) * CHUNK_S));
-    }
+    if (amount === 0) amount = await chunkSize(servers['off a']);
     const cpu0 = Object.fromEntries(SLOTS.map((slot) => [slot, servers[slot].cpu()])) as Record<Slot, number>;
     const mine = Object.fromEntries(SLOTS.map((slot) => [slot, [] as TimedRun[]])) as Record<Slot, TimedRun[]>;
     for (let round = 0; round < ROUNDS; round++) {
@@ -223,7 +232,7 @@ async function measure(stack: Stack): Promise<RunResult> {
 interface SameIsolate {
   on: Run;
   off: Run;
-  trials: { rate: number; cpu: number }[];
+  trials: TrialRatio[];
 }
 
 /**
@@ -237,7 +246,7 @@ interface SameIsolate {
 async function measureSameIsolate(stack: Stack): Promise<SameIsolate> {
   console.error(`${stack.title}, one server, MONITORING=by-header:`);
   const chunks = { on: [] as TimedRun[], off: [] as TimedRun[] };
-  const trials: SameIsolate['trials'] = [];
+  const trials: TrialRatio[] = [];
   // Both with the header, so that the requests differ by its value alone.
   const headers = { on: { [MONITORING_HEADER]: 'on' }, off: { [MONITORING_HEADER]: 'off' } };
   for (let trial = 0; trial < TRIALS; trial++) {
@@ -245,8 +254,7 @@ async function measureSameIsolate(stack: Stack): Promise<SameIsolate> {
     try {
       for (const mode of ['on', 'off', 'on', 'off'] as const)
         await timedLoad({ url: predictUrl(server), connections: CONNECTIONS, body: oneRow, amount: WARMUP_REQUESTS, headers: headers[mode] });
-      const calibration = await timedLoad({ url: predictUrl(server), connections: CONNECTIONS, body: oneRow, amount: WARMUP_REQUESTS });
-      const amount = Math.max(500, Math.round((WARMUP_REQUESTS / calibration.elapsed) * CHUNK_S));
+      const amount = await chunkSize(server, headers.on);
       const mine = { on: [] as TimedRun[], off: [] as TimedRun[] };
       for (let round = 0; round < 2 * ROUNDS; round++)
         for (const mode of round % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const)) {
@@ -268,13 +276,11 @@ async function measureSameIsolate(stack: Stack): Promise<SameIsolate> {
 function printSameIsolate(title: string, r: SameIsolate) {
   const ratio = r.on.rps / r.off.rps;
   const cpuRatio = r.off.cpuPerRequest / r.on.cpuPerRequest;
-  const row = (name: string, x: Run) =>
-    `| ${name} | ${x.completed} in ${x.elapsed.toFixed(1)} s | ${x.rps.toFixed(0)} | ${x.p50} ms | ${x.p99} ms | ${x.cpuPerRequest.toFixed(3)} ms | ${x.failures || 'none'} |`;
   console.log(`\n#### ${title}: monitoring on and off in one server (MONITORING=by-header)\n`);
   console.log('| requests | requests completed | req/s | p50 (median chunk) | p99 (worst chunk) | server CPU per request | failures |');
   console.log('|---|---|---|---|---|---|---|');
-  console.log(row(`recorded (\`${MONITORING_HEADER}: on\`)`, r.on));
-  console.log(row(`not recorded (\`${MONITORING_HEADER}: off\`)`, r.off));
+  console.log(runRow(`recorded (\`${MONITORING_HEADER}: on\`)`, r.on));
+  console.log(runRow(`not recorded (\`${MONITORING_HEADER}: off\`)`, r.off));
   console.log(`| **on / off** | | **${ratio.toFixed(3)}** (≥ ${TARGET_RATIO} ${mark(ratio >= TARGET_RATIO)}) | | | **${cpuRatio.toFixed(3)}** (off ÷ on, ≥ ${TARGET_RATIO} ${mark(cpuRatio >= TARGET_RATIO)}) | |`);
   const list = (xs: number[]) => xs.map((x) => x.toFixed(3)).join(', ');
   console.log(`| trial by trial (${r.trials.length} fresh starts, ${2 * ROUNDS} rounds of 2 chunks each) | | ${list(r.trials.map((x) => x.rate))} | | | ${list(r.trials.map((x) => x.cpu))} | |`);
@@ -293,14 +299,12 @@ function printRun(title: string, r: RunResult) {
   const { off, on } = r.modes;
   const ratio = on.rps / off.rps;
   const cpuRatio = off.cpuPerRequest / on.cpuPerRequest;
-  const row = (name: string, x: Run) =>
-    `| ${name} | ${x.completed} in ${x.elapsed.toFixed(1)} s | ${x.rps.toFixed(0)} | ${x.p50} ms | ${x.p99} ms | ${x.cpuPerRequest.toFixed(3)} ms | ${x.failures || 'none'} |`;
   console.log(`\n#### ${title}\n`);
   console.log('| server | requests completed | req/s | p50 (median chunk) | p99 (worst chunk) | server CPU per request | failures |');
   console.log('|---|---|---|---|---|---|---|');
-  for (const slot of SLOTS) console.log(row(`monitoring ${slot}`, r.servers[slot]));
-  console.log(row('monitoring off (a and b pooled)', off));
-  console.log(row('monitoring on (a and b pooled)', on));
+  for (const slot of SLOTS) console.log(runRow(`monitoring ${slot}`, r.servers[slot]));
+  console.log(runRow('monitoring off (a and b pooled)', off));
+  console.log(runRow('monitoring on (a and b pooled)', on));
   console.log(`| **on / off** | | **${ratio.toFixed(3)}** (≥ ${TARGET_RATIO} ${mark(ratio >= TARGET_RATIO)}) | | | **${cpuRatio.toFixed(3)}** (off ÷ on, ≥ ${TARGET_RATIO} ${mark(cpuRatio >= TARGET_RATIO)}) | |`);
   // Two servers of the same mode: any difference between them is this run's noise, not monitoring.
   const aa = (mode: Mode) => {
