@@ -50,7 +50,7 @@ function findModel(name: string, version?: string): { ok: true; metadata: ModelM
 async function infer(c: Context<App>, metadata: ModelMetadata, rows: number[][], rowWhere: (i: number) => string): Promise<Parsed<Float32Array[]>> {
   const model = await registry.model(metadata.name);
   const probabilities = predictRows(model, rows, metadata.features.length);
-  const bad = probabilities.findIndex((p) => !p.every(Number.isFinite));
+  const bad = firstNotFinite(probabilities);
   if (bad >= 0)
     return { ok: false, error: `${rowWhere(bad)}: the model's output is not finite for this row (inputs far outside the range it was trained on?)` };
   const config = configOf(c.env);
@@ -62,7 +62,30 @@ async function infer(c: Context<App>, metadata: ModelMetadata, rows: number[][],
   return { ok: true, value: probabilities };
 }
 
+/**
+ * The first row holding a NaN or an infinity, or -1. A row's sum is finite exactly when each of its values is
+ * (float32 values summed as doubles cannot overflow), so one sum per row is checked instead of a callback per value
+ * (4.6% of a 1000-row request in the profile).
+ */
+export function firstNotFinite(rows: Float32Array[]): number {
+  for (let i = 0; i < rows.length; i++) {
+    const p = rows[i]!;
+    let sum = 0;
+    for (let j = 0; j < p.length; j++) sum += p[j]!;
+    if (!Number.isFinite(sum)) return i;
+  }
+  return -1;
+}
+
 const topLabels = (metadata: ModelMetadata, probabilities: Float32Array[]) => probabilities.map((p) => metadata.labels[argmax(p)]);
+
+/** The top labels as JSON text: each label quoted once per request, not once per row as JSON.stringify would. */
+export function topLabelsJson(labels: readonly string[], probabilities: Float32Array[]): string {
+  const quoted = labels.map((label) => JSON.stringify(label));
+  let text = '[';
+  for (let i = 0; i < probabilities.length; i++) text += (i === 0 ? '' : ',') + quoted[argmax(probabilities[i]!)];
+  return text + ']';
+}
 
 /**
  * Probability rows as JSON text, `[[p, …], …]`: the very text JSON.stringify writes for them (a number's shortest
@@ -128,7 +151,7 @@ async function tfServing(c: Context<App>, target: string, version?: string) {
     return c.json({ result: probabilities.map((p) => labels.map((label, i) => [label, p[i]])), model_version: modelVersion });
   // The columnar format is answered in kind: {"outputs": ...} (TF Serving REST, "Response format").
   const key = format === 'inputs' ? 'outputs' : 'predictions';
-  const labelsJson = JSON.stringify(topLabels(found.metadata, probabilities));
+  const labelsJson = topLabelsJson(labels, probabilities);
   return jsonText(c, `{"${key}":${rowsJson(probabilities)},"labels":${labelsJson},"model_version":${JSON.stringify(modelVersion)}}`);
 }
 

@@ -41,13 +41,12 @@ function instanceRow(instance: unknown, features: FeatureSpec[], where: string):
   if (Array.isArray(instance)) {
     if (instance.length !== features.length)
       return { ok: false, error: `${where}: expected ${features.length} values (${features.map((f) => f.name).join(', ')}), got ${instance.length}` };
-    const row = new Array<number>(features.length);
     for (let j = 0; j < features.length; j++) {
       const why = whyNotFinite(instance[j]);
       if (why !== null) return { ok: false, error: `${where}[${j}]: ${why}` };
-      row[j] = instance[j] as number;
     }
-    return { ok: true, value: row };
+    // Already the row: fresh from JSON.parse, owned by this request, and never written to after.
+    return { ok: true, value: instance as number[] };
   }
   if (typeof instance === 'object' && instance !== null) {
     const obj = instance as Record<string, unknown>;

@@ -22,7 +22,7 @@ import penguinsWeights from '../../models/penguins/group1-shard1of1.bin';
 import penguinsKeras2 from '../fixtures/converter/penguins-keras2.json';
 import penguinsKeras3 from '../fixtures/converter/penguins-keras3.json';
 import { apiClient, json } from './contract';
-import { rowsJson } from '../../src/routes/predict';
+import { firstNotFinite, rowsJson, topLabelsJson } from '../../src/routes/predict';
 
 const BASE = 'http://labelwatch.test';
 const MODELS = [penguins, penguinsUnscaled, seattle, seattleUnweighted] as ModelMetadata[];
@@ -387,5 +387,32 @@ describe('rowsJson: the probability rows of an answer as JSON text', () => {
     expect(rowsJson(rows)).toBe(expected);
     expect(rowsJson([])).toBe('[]');
     expect(rowsJson([Float32Array.of(0.5, 0.25)])).toBe('[[0.5,0.25]]');
+  });
+});
+
+describe('the rest of an answer as JSON text', () => {
+  it('topLabelsJson writes what JSON.stringify writes for the top labels', () => {
+    // Labels that JSON must escape, and one that is not ASCII.
+    const labels = ['plain', 'with "quotes"', 'back\\slash', '</script><b>x</b>', 'line\nbreak', 'Gentoo 🐧'];
+    const rng = seededRandom(9);
+    const rows = Array.from({ length: 200 }, () => Float32Array.from(labels, () => rng()));
+    const expected = JSON.stringify(rows.map((p) => labels[p.indexOf(Math.max(...p))]));
+    expect(topLabelsJson(labels, rows)).toBe(expected);
+    expect(topLabelsJson(labels, [])).toBe('[]');
+  });
+
+  it('firstNotFinite finds the first row with a NaN or an infinity anywhere in it, even beside float32 extremes', () => {
+    const max = 3.4028234663852886e38;
+    const fine = [Float32Array.of(max, max, max), Float32Array.of(-max, -max, 0), Float32Array.of(0.2, 0.3, 0.5)];
+    expect(firstNotFinite(fine)).toBe(-1);
+    expect(firstNotFinite([])).toBe(-1);
+    for (const bad of [NaN, Infinity, -Infinity])
+      for (let j = 0; j < 3; j++) {
+        const row = Float32Array.of(0.2, 0.3, 0.5);
+        row[j] = bad;
+        expect(firstNotFinite([...fine, row, Float32Array.of(NaN, 0, 0)])).toBe(3);
+      }
+    // +∞ and −∞ in one row: their sum is NaN, still not finite.
+    expect(firstNotFinite([Float32Array.of(Infinity, -Infinity)])).toBe(0);
   });
 });
