@@ -3,9 +3,10 @@
 // autocannon sends 1-row `penguins:predict` requests, and prints the functions with the most self time, and the
 // inclusive time of a few parts of the path (TF.js predict, recording, JSON, Hono).
 //
-// With --first it profiles instead the first predict after start, alone (WASM backend, model load, first kernels).
+// With --first it profiles instead the first predict after start, alone (WASM backend, model load, first kernels);
+// with --health, `GET /v2/health/live` under the same load: what any request costs, predict's floor.
 //
-// Run: npm run profile:serve [-- --seconds 10 --monitoring on|off --rows 1 --out profile.cpuprofile --top 25 --first]
+// Run: npm run profile:serve [-- --seconds 10 --monitoring on|off --rows 1 --out profile.cpuprofile --top 25 --first --health]
 // The .cpuprofile opens in Chrome DevTools (Performance panel) or speedscope.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,13 +20,14 @@ const PORT = 8797;
 const INSPECTOR_PORT = 8798;
 const MODEL = 'penguins';
 
-const USAGE = `usage: npm run profile:serve -- [--seconds N] [--monitoring on|off] [--rows N] [--out FILE] [--top N] [--first]
+const USAGE = `usage: npm run profile:serve -- [--seconds N] [--monitoring on|off] [--rows N] [--out FILE] [--top N] [--first] [--health]
 
 Runs the Worker bundle (not minified) on workerd through Miniflare (${HOST}:${PORT}, inspector ${INSPECTOR_PORT}), takes a
 CPU profile of the Worker's isolate while 10 connections send N-row predict (default 1 row, 10 s, monitoring on), and
 prints the functions with the most self time (default top 25) and the time per part of the path. --out writes the
 .cpuprofile (Chrome DevTools, speedscope). --first profiles the first predict after start instead, alone (WASM
-backend set-up, model load, first kernel calls), and prints the same tables for it.
+backend set-up, model load, first kernel calls), and prints the same tables for it. --health profiles
+GET /v2/health/live instead of predict, under the same load: the part of a predict's time any request costs.
 
   -h, --help     this text`;
 
@@ -114,6 +116,7 @@ async function main(argv: string[]) {
     out: { type: 'string' },
     top: { type: 'string', default: '25' },
     first: { type: 'boolean', default: false },
+    health: { type: 'boolean', default: false },
   });
   if (values.help) return console.log(USAGE);
   const seconds = Number(values.seconds);
@@ -123,6 +126,7 @@ async function main(argv: string[]) {
   if (!Number.isInteger(rows) || rows < 1 || rows > 1000) throw new UsageError(`--rows: expected an integer from 1 to 1000, got "${values.rows}"`);
   if (!Number.isInteger(top) || top < 1) throw new UsageError(`--top: expected a positive integer, got "${values.top}"`);
   if (values.monitoring !== 'on' && values.monitoring !== 'off') throw new UsageError(`--monitoring: expected on or off, got "${values.monitoring}"`);
+  if (values.health && values.first) throw new UsageError('--health and --first: choose one');
 
   console.error('profile-serve: bundle (not minified), Miniflare with the inspector');
   const bundleDir = buildBundle(ROOT, { minify: false });
@@ -130,13 +134,14 @@ async function main(argv: string[]) {
   try {
     const meta = JSON.parse(readFileSync(join(ROOT, 'models', MODEL, 'metadata.json'), 'utf8')) as { probes: { input: number[] }[] };
     const body = JSON.stringify({ instances: Array.from({ length: rows }, (_, i) => meta.probes[i % meta.probes.length].input) });
-    const url = `http://${HOST}:${PORT}/v1/models/${MODEL}:predict`;
-    if (!values.first) await loadTest({ url, connections: 10, body, duration: 2 }); // warm: model loaded, functions optimised
+    const predictUrl = `http://${HOST}:${PORT}/v1/models/${MODEL}:predict`;
+    const target = values.health ? { url: `http://${HOST}:${PORT}/v2/health/live` } : { url: predictUrl, body };
+    if (!values.first) await loadTest({ ...target, connections: 10, duration: 2 }); // warm: model loaded, functions optimised
     const cdp = await connect(`ws://${HOST}:${INSPECTOR_PORT}/core:user:`);
     await cdp.send('Profiler.enable');
     await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
     await cdp.send('Profiler.start');
-    const load = values.first ? await firstRequest(url, body) : await loadTest({ url, connections: 10, body, duration: seconds });
+    const load = values.first ? await firstRequest(predictUrl, body) : await loadTest({ ...target, connections: 10, duration: seconds });
     const { profile } = await cdp.send<{ profile: Profile }>('Profiler.stop');
     cdp.close();
     if (values.out) writeFileSync(values.out, JSON.stringify(profile));
@@ -159,12 +164,14 @@ async function main(argv: string[]) {
     const idle = self.filter(([k]) => /^\(idle\)|^\(program\)/.test(k)).reduce((a, [, us]) => a + us, 0);
     const busy = total - idle;
     const requests = load.requests.total;
-    console.log(`\n### CPU profile of the Worker isolate: ${values.first ? 'the first ' : ''}${rows}-row \`${MODEL}:predict\`${values.first ? ' after start' : ''}, monitoring ${values.monitoring}, Miniflare (no proxy)\n`);
+    const what = values.health ? '`GET /v2/health/live`' : `${values.first ? 'the first ' : ''}${rows}-row \`${MODEL}:predict\`${values.first ? ' after start' : ''}`;
+    console.log(`\n### CPU profile of the Worker isolate: ${what}, monitoring ${values.monitoring}, Miniflare (no proxy)\n`);
     if (values.first) console.log(`One request, ${load.latency.average.toFixed(1)} ms from here (slowed by the profiler); isolate busy ${(busy / 1000).toFixed(1)} ms of ${(total / 1000).toFixed(1)} ms sampled.\n`);
     else console.log(`${requests} requests in ${seconds} s (${(requests / seconds).toFixed(0)} req/s); isolate busy ${(busy / 1000).toFixed(0)} ms of ${(total / 1000).toFixed(0)} ms sampled: ${(busy / 1000 / requests).toFixed(3)} ms per request.\n`);
     console.log('| function (self time) | ms | share of busy |');
     console.log('|---|---|---|');
-    for (const [k, us] of self.filter(([k]) => !/^\(idle\)/.test(k)).slice(0, top))
+    // (program) is native time V8 does not attribute to this isolate's JS (workerd's own loop among it): not busy.
+    for (const [k, us] of self.filter(([k]) => !/^\(idle\)|^\(program\)/.test(k)).slice(0, top))
       console.log(`| \`${k}\` | ${(us / 1000).toFixed(0)} | ${((us / busy) * 100).toFixed(1)}% |`);
     console.log('\n| part of the path (inclusive) | ms | share of busy | µs per request |');
     console.log('|---|---|---|---|');
