@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import { flushStatementCount } from '../src/db/windows.ts';
 import { emptyCounts } from '../src/monitor/window.ts';
 import { cli } from './lib/args.ts';
-import { cpuMs, HOST, mark, recordLingerMs, ROOT, Sandbox, sleep, stateParent, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
+import { cpuMs, failureNote, HOST, mark, recordLingerMs, ROOT, Sandbox, sleep, stateParent, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
 import { MONITORING_HEADER } from '../src/config.ts';
 import { buildBundle, removeBundle, startMiniflare, type MiniflareWorker } from './lib/miniflare.ts';
 
@@ -284,6 +284,8 @@ function printSameIsolate(title: string, r: SameIsolate) {
   console.log(`| **on / off** | | **${ratio.toFixed(3)}** (≥ ${TARGET_RATIO} ${mark(ratio >= TARGET_RATIO)}) | | | **${cpuRatio.toFixed(3)}** (off ÷ on, ≥ ${TARGET_RATIO} ${mark(cpuRatio >= TARGET_RATIO)}) | |`);
   const list = (xs: number[]) => xs.map((x) => x.toFixed(3)).join(', ');
   console.log(`| trial by trial (${r.trials.length} fresh starts, ${2 * ROUNDS} rounds of 2 chunks each) | | ${list(r.trials.map((x) => x.rate))} | | | ${list(r.trials.map((x) => x.cpu))} | |`);
+  const note = failureNote([['recorded', r.on], ['not recorded', r.off]]);
+  if (note) console.log(note);
 }
 
 /** Waits until D1 of each "on" server holds every prediction it answered; notes what they hold then. */
@@ -322,6 +324,8 @@ function printRun(title: string, r: RunResult) {
     return `median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(3)}, range ${sorted[0]!.toFixed(3)}–${sorted[sorted.length - 1]!.toFixed(3)}`;
   };
   console.log(`| trial by trial (${r.trials.length} fresh starts, ${ROUNDS} rounds of 4 chunks each) | | ${spread(r.trials.map((x) => x.rate))} | | | ${spread(r.trials.map((x) => x.cpu))} | |`);
+  const note = failureNote(SLOTS.map((slot) => [`monitoring ${slot}`, r.servers[slot]]));
+  if (note) console.log(note);
   const noise = Math.max(...[aaOff.rate, aaOn.rate, aaOff.cpu, aaOn.cpu].map((x) => Math.abs(1 - x)));
   const cost = Math.max(1 - ratio, 1 - cpuRatio);
   console.log(

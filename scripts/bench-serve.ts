@@ -148,8 +148,8 @@ function bundleSize(minify: boolean): { raw: number; gzip: number } {
   }
 }
 
-/** ", 3 failures" when a run had failures (they would flatter the rate), else nothing. */
-const failures = (r: Run) => (r.failures ? `; **${r.failures} non-2xx, errors or timeouts**` : '');
+/** "; 3 non-2xx…: 2× 503 …" when a run had failures (they would flatter the rate), else nothing. */
+const failures = (r: Run) => (r.failures ? `; **${r.failures} non-2xx, errors or timeouts**: ${r.failed.slice(0, 2).join(', ')}${r.failed.length > 2 ? ', …' : ''}` : '');
 const kib = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
 const ms = (n: number) => `${n.toFixed(1)} ms`;
 const rate = (n: number) => n.toFixed(0);

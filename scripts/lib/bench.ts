@@ -63,10 +63,19 @@ export interface TimedRun {
   elapsed: number;
   /** Server CPU ms spent meanwhile (when a way to read it was given). */
   cpuMs: number;
+  /** Each failed request: `503 <body start>` or the socket error. */
+  failed: string[];
 }
 
-/** One HTTP request on a keep-alive agent; resolves with its status (0 on a network error) once the body is read. */
-function send(agent: Agent, url: URL, body: string | undefined, headers: Record<string, string> = {}): Promise<number> {
+/** What one request got: its status (0 on a network error) and, for a failure, what it was. */
+interface Sent {
+  status: number;
+  /** The start of a non-2xx answer's body, or the socket error; kept only for failures. */
+  detail?: string;
+}
+
+/** One HTTP request on a keep-alive agent; resolves once the body is read. */
+function send(agent: Agent, url: URL, body: string | undefined, headers: Record<string, string> = {}): Promise<Sent> {
   return new Promise((resolve) => {
     const req = request(
       url,
@@ -76,14 +85,27 @@ function send(agent: Agent, url: URL, body: string | undefined, headers: Record<
         headers: { ...headers, ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}) },
       },
       (res) => {
-        res.on('data', () => {});
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', () => resolve(0));
+        const status = res.statusCode ?? 0;
+        // A 2xx body is thrown away unread; a failure's start is kept, to say what went wrong.
+        let text = '';
+        res.on('data', (chunk: Buffer) => {
+          if ((status < 200 || status >= 300) && text.length < 200) text += chunk.toString('utf8');
+        });
+        res.on('end', () => resolve(status >= 200 && status < 300 ? { status } : { status, detail: text.slice(0, 200) }));
+        res.on('error', (e) => resolve({ status: 0, detail: `response: ${(e as NodeJS.ErrnoException).code ?? e.message}` }));
       },
     );
-    req.on('error', () => resolve(0));
+    req.on('error', (e) => resolve({ status: 0, detail: `${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}`.trim() }));
     req.end(body);
   });
+}
+
+/** Failures described, most frequent first: `3× 503 "…"`, `1× ECONNRESET …`. */
+function describeFailures(details: string[]): string[] {
+  const counts = new Map<string, number>();
+  // One line each, and safe inside a markdown table cell.
+  for (const d of details.map((x) => x.replace(/\s+/g, ' ').replace(/\|/g, '\\|'))) counts.set(d, (counts.get(d) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([d, n]) => `${n}× ${d}`);
 }
 
 /**
@@ -111,6 +133,7 @@ export async function timedLoad(opts: {
   let ok = 0;
   let non2xx = 0;
   let errors = 0;
+  const failed: string[] = [];
   const cpu0 = opts.cpu?.() ?? 0;
   const t0 = performance.now();
   await Promise.all(
@@ -118,11 +141,15 @@ export async function timedLoad(opts: {
       while (issued < opts.amount) {
         issued++;
         const start = performance.now();
-        const status = await send(agent, url, opts.body, opts.headers);
+        const { status, detail } = await send(agent, url, opts.body, opts.headers);
         latencies.push(performance.now() - start);
-        if (status === 0) errors++;
-        else if (opts.expect === undefined ? status >= 200 && status < 300 : status === opts.expect) ok++;
-        else non2xx++;
+        const good = opts.expect === undefined ? status >= 200 && status < 300 : status === opts.expect;
+        if (good) ok++;
+        else {
+          if (status === 0) errors++;
+          else non2xx++;
+          failed.push(status === 0 ? (detail ?? 'network error') : `${status} ${JSON.stringify(detail ?? '')}`);
+        }
       }
     }),
   );
@@ -141,7 +168,7 @@ export async function timedLoad(opts: {
     timeouts: 0,
     duration: elapsed,
   };
-  return { result, elapsed, cpuMs };
+  return { result, elapsed, cpuMs, failed };
 }
 
 /** Sums of several timed runs (chunks): completed/elapsed is the rate over all of them. */
@@ -159,7 +186,18 @@ export function sumRuns(runs: TimedRun[]) {
     p50: p50s[Math.floor(p50s.length / 2)],
     p99: Math.max(...runs.map((r) => r.result.latency.p99)),
     failures: sum((r) => r.result.non2xx + r.result.errors + r.result.timeouts),
+    /** What the failures were, grouped, most frequent first. */
+    failed: describeFailures(runs.flatMap((r) => r.failed)),
   };
+}
+
+/**
+ * A line naming what failed, per load (`name: 5× 503 "…"; …`), to print under a table; empty when nothing failed.
+ * A failure is never silently part of a rate: the tables count them, and this says what they were.
+ */
+export function failureNote(loads: [name: string, run: ReturnType<typeof sumRuns>][]): string {
+  const failed = loads.filter(([, r]) => r.failures > 0).map(([name, r]) => `${name}: ${r.failed.slice(0, 3).join(', ')}${r.failed.length > 3 ? ', …' : ''}`);
+  return failed.length ? `\nFailed requests (${failed.join('; ')}).` : '';
 }
 
 /** `✓` or `✗` for a value against its target. */

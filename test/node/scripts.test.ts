@@ -3,10 +3,13 @@
 // or SIGINT removes its temp folder. `npm start`'s port reaches both the server and its cron.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseDevArgs } from '../../scripts/dev';
+import { failureNote, sumRuns, timedLoad } from '../../scripts/lib/bench';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 /** A temp dir of this test's own (TMPDIR for the children), so other runs' folders do not count. */
@@ -112,5 +115,35 @@ describe('benchmarks clean up when killed', () => {
     expect(r.stderr).toContain(`${signal}: stopping the server and removing`);
     expect(r.code).toBe(code);
     expect(ours()).toEqual([]);
+  });
+});
+
+describe('benchmark loads say what failed', () => {
+  it('counts a non-2xx answer and a dropped connection as failures, naming each, and not as completed work', async () => {
+    // Every 4th request: a 503 with a body; every 7th: the socket destroyed without an answer.
+    let n = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      n++;
+      if (n % 7 === 0) return req.socket.destroy();
+      if (n % 4 === 0) return res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"busy |\n now"}');
+      res.end('{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const run = await timedLoad({ url: `http://127.0.0.1:${port}/`, connections: 1, amount: 28 });
+      expect(run.result['2xx']).toBe(28 - 4 - 7 + 1); // 28 is both: destroyed
+      expect(run.result.non2xx).toBe(6);
+      expect(run.result.errors).toBe(4);
+      const pooled = sumRuns([run]);
+      expect(pooled.failures).toBe(10);
+      // The body as a JSON string (its newline escaped), its pipe escaped for a markdown table.
+      expect(pooled.failed[0]).toBe(String.raw`6× 503 "{\"error\":\"busy \|\n now\"}"`);
+      expect(pooled.failed[1]).toMatch(/^4× ECONNRESET/);
+      expect(failureNote([['health', pooled], ['quiet', sumRuns([])]])).toBe(`\nFailed requests (health: ${pooled.failed.join(', ')}).`);
+    } finally {
+      server.close();
+    }
   });
 });
