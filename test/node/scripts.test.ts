@@ -1,6 +1,7 @@
 // Every script a user runs answers --help with its usage and stops at once, with status 2 and the flag named, on a
 // flag it does not know (before any work: no server, no temp folder, no training). A benchmark killed with SIGTERM
-// or SIGINT removes its temp folder. `npm start`'s port reaches both the server and its cron. A benchmark load names each failed request.
+// or SIGINT removes its temp folder. `npm start`'s port reaches both the server and its cron. A benchmark load
+// names each failed request.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
