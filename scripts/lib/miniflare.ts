@@ -97,11 +97,33 @@ export async function startMiniflare(opts: {
 export async function startWorkerd(options: MiniflareOptions & { port: number }): Promise<MiniflareWorker> {
   const before = new Set(childPids('workerd'));
   const { port, ...rest } = options;
-  const mf = new Miniflare({ ...rest, host: '127.0.0.1', port: 0, unsafeDirectSockets: [{ host: '127.0.0.1', port }] } as MiniflareOptions);
+  // Miniflare keeps its scratch state in a `miniflare-<hex>` folder of the OS temp dir, which its dispose() removes
+  // only after returning (fire and forget): a script that exits right after left one behind per run. So its temp dir
+  // is a folder of ours, removed once it is done, or when the process exits.
+  const scratch = mkdtempSync(join(tmpdir(), 'labelwatch-miniflare-'));
+  const removeScratch = () => rmSync(scratch, { recursive: true, force: true });
+  process.once('exit', removeScratch);
+  const tmp = process.env.TMPDIR;
+  process.env.TMPDIR = scratch;
+  let mf: Miniflare;
+  try {
+    mf = new Miniflare({ ...rest, host: '127.0.0.1', port: 0, unsafeDirectSockets: [{ host: '127.0.0.1', port }] } as MiniflareOptions);
+  } finally {
+    if (tmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = tmp;
+  }
   await mf.ready;
   const workerdPids = childPids('workerd').filter((p) => !before.has(p));
   if (workerdPids.length === 0) throw new Error('cannot find the workerd process Miniflare started');
-  return { mf, workerdPids, dispose: () => mf.dispose() };
+  return {
+    mf,
+    workerdPids,
+    dispose: async () => {
+      await mf.dispose();
+      removeScratch();
+      process.off('exit', removeScratch);
+    },
+  };
 }
 
 /** Removes a bundle dir made by buildBundle. */
