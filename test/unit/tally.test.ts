@@ -55,6 +55,18 @@ describe('tally', () => {
     }
   });
 
+  it('a batch added at once is the same to the bit as its rows added one by one, onto a tally already holding some', () => {
+    const [whole, byRow] = [newTally(labels.length, features.length), newTally(labels.length, features.length)];
+    const first = batch(9);
+    addToTally(whole, first.rows, first.probabilities);
+    addToTally(byRow, first.rows, first.probabilities);
+    const { rows, probabilities } = batch(300);
+    addToTally(whole, rows, probabilities);
+    rows.forEach((row, i) => addToTally(byRow, [row], [probabilities[i]!]));
+    expect(whole).toEqual(byRow);
+    expect(whole.n).toBe(309);
+  });
+
   it('an empty tally is empty counts: no labels, no features', () => {
     expect(tallyCounts(newTally(3, 3), labels, features)).toEqual(emptyCounts());
   });
