@@ -119,6 +119,15 @@ describe('benchmarks clean up when killed', () => {
   });
 });
 
+describe('benchmarks leave no temp folders behind when they finish', () => {
+  it('profile-serve (Miniflare with the inspector) leaves neither its bundle nor Miniflare\'s scratch folder', async () => {
+    const r = await run('scripts/profile-serve.ts', ['--seconds', '0.5', '--top', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/### CPU profile of the Worker isolate: 1-row `penguins:predict`/);
+    expect(readdirSync(TMP).filter((d) => d.startsWith('labelwatch-') || d.startsWith('miniflare-'))).toEqual([]);
+  }, 120_000);
+});
+
 describe('benchmark loads say what failed', () => {
   it('counts a non-2xx answer and a dropped connection as failures, naming each, and not as completed work', async () => {
     // Every 4th request: a 503 with a body; every 7th: the socket destroyed without an answer.
