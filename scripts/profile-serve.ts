@@ -4,9 +4,10 @@
 // inclusive time of a few parts of the path (TF.js predict, recording, JSON, Hono).
 //
 // With --first it profiles instead the first predict after start, alone (WASM backend, model load, first kernels);
-// with --health, `GET /v2/health/live` under the same load: what any request costs, predict's floor.
+// with --health, `GET /v2/health/live` under the same load: what any request costs, predict's floor; with --kserve,
+// the same rows through KServe V2's `/v2/models/penguins/infer` instead of TF Serving's `:predict`.
 //
-// Run: npm run profile:serve [-- --seconds 10 --monitoring on|off --rows 1 --out profile.cpuprofile --top 25 --first --health]
+// Run: npm run profile:serve [-- --seconds 10 --monitoring on|off --rows 1 --out profile.cpuprofile --top 25 --first --health --kserve]
 // The .cpuprofile opens in Chrome DevTools (Performance panel) or speedscope.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +21,7 @@ const PORT = 8797;
 const INSPECTOR_PORT = 8798;
 const MODEL = 'penguins';
 
-const USAGE = `usage: npm run profile:serve -- [--seconds N] [--monitoring on|off] [--rows N] [--out FILE] [--top N] [--first] [--health]
+const USAGE = `usage: npm run profile:serve -- [--seconds N] [--monitoring on|off] [--rows N] [--out FILE] [--top N] [--first] [--health] [--kserve]
 
 Runs the Worker bundle (not minified) on workerd through Miniflare (${HOST}:${PORT}, inspector ${INSPECTOR_PORT}), takes a
 CPU profile of the Worker's isolate while 10 connections send N-row predict (default 1 row, 10 s, monitoring on), and
@@ -28,6 +29,7 @@ prints the functions with the most self time (default top 25) and the time per p
 .cpuprofile (Chrome DevTools, speedscope). --first profiles the first predict after start instead, alone (WASM
 backend set-up, model load, first kernel calls), and prints the same tables for it. --health profiles
 GET /v2/health/live instead of predict, under the same load: the part of a predict's time any request costs.
+--kserve sends the rows to KServe V2's /v2/models/${MODEL}/infer instead of TF Serving's :predict.
 
   -h, --help     this text`;
 
@@ -117,6 +119,7 @@ async function main(argv: string[]) {
     top: { type: 'string', default: '25' },
     first: { type: 'boolean', default: false },
     health: { type: 'boolean', default: false },
+    kserve: { type: 'boolean', default: false },
   });
   if (values.help) return console.log(USAGE);
   const seconds = Number(values.seconds);
@@ -133,8 +136,13 @@ async function main(argv: string[]) {
   const worker = await startMiniflare({ root: ROOT, bundleDir, port: PORT, inspectorPort: INSPECTOR_PORT, vars: { MONITORING: values.monitoring } });
   try {
     const meta = JSON.parse(readFileSync(join(ROOT, 'models', MODEL, 'metadata.json'), 'utf8')) as { probes: { input: number[] }[] };
-    const body = JSON.stringify({ instances: Array.from({ length: rows }, (_, i) => meta.probes[i % meta.probes.length].input) });
-    const predictUrl = `http://${HOST}:${PORT}/v1/models/${MODEL}:predict`;
+    const instances = Array.from({ length: rows }, (_, i) => meta.probes[i % meta.probes.length].input);
+    const body = JSON.stringify(
+      values.kserve
+        ? { inputs: [{ name: 'features', shape: [rows, instances[0].length], datatype: 'FP32', data: instances }] }
+        : { instances },
+    );
+    const predictUrl = values.kserve ? `http://${HOST}:${PORT}/v2/models/${MODEL}/infer` : `http://${HOST}:${PORT}/v1/models/${MODEL}:predict`;
     const target = values.health ? { url: `http://${HOST}:${PORT}/v2/health/live` } : { url: predictUrl, body };
     if (!values.first) await loadTest({ ...target, connections: 10, duration: 2 }); // warm: model loaded, functions optimised
     const cdp = await connect(`ws://${HOST}:${INSPECTOR_PORT}/core:user:`);
@@ -164,7 +172,8 @@ async function main(argv: string[]) {
     const idle = self.filter(([k]) => /^\(idle\)|^\(program\)/.test(k)).reduce((a, [, us]) => a + us, 0);
     const busy = total - idle;
     const requests = load.requests.total;
-    const what = values.health ? '`GET /v2/health/live`' : `${values.first ? 'the first ' : ''}${rows}-row \`${MODEL}:predict\`${values.first ? ' after start' : ''}`;
+    const verb = values.kserve ? `/v2/models/${MODEL}/infer` : `${MODEL}:predict`;
+    const what = values.health ? '`GET /v2/health/live`' : `${values.first ? 'the first ' : ''}${rows}-row \`${verb}\`${values.first ? ' after start' : ''}`;
     console.log(`\n### CPU profile of the Worker isolate: ${what}, monitoring ${values.monitoring}, Miniflare (no proxy)\n`);
     if (values.first) console.log(`One request, ${load.latency.average.toFixed(1)} ms from here (slowed by the profiler); isolate busy ${(busy / 1000).toFixed(1)} ms of ${(total / 1000).toFixed(1)} ms sampled.\n`);
     else console.log(`${requests} requests in ${seconds} s (${(requests / seconds).toFixed(0)} req/s); isolate busy ${(busy / 1000).toFixed(0)} ms of ${(total / 1000).toFixed(0)} ms sampled: ${(busy / 1000 / requests).toFixed(3)} ms per request.\n`);
