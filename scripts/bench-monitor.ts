@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import { flushStatementCount } from '../src/db/windows.ts';
 import { emptyCounts } from '../src/monitor/window.ts';
 import { cli } from './lib/args.ts';
-import { cpuMs, failureNote, HOST, mark, recordLingerMs, ROOT, Sandbox, sleep, stateParent, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
+import { cpuMs, failureNote, groupMeter, HOST, mark, recordLingerMs, ROOT, Sandbox, sleep, stateParent, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
 import { MONITORING_HEADER } from '../src/config.ts';
 import { buildBundle, removeBundle, startMiniflare, type MiniflareWorker } from './lib/miniflare.ts';
 
@@ -348,6 +348,7 @@ async function main() {
   const loadBefore = loadavg()[0];
 
   // 1. Through wrangler dev: each server keeps its state (--persist-to) from one start to the next.
+  const runtimeRestarts: string[] = [];
   const wrangler: Stack = {
     title: `wrangler dev (${CONNECTIONS} connections, ${TRIALS} trials of ${ROUNDS} rounds)`,
     async start(slot, monitoring) {
@@ -358,8 +359,13 @@ async function main() {
         args: Object.entries({ ...VARS, MONITORING: monitoring ?? modeOf(slot) }).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
       });
       const base = `http://${HOST}:${port}`;
-      const group = sandbox.serverPid!;
-      return { base, cpu: () => cpuMs({ group }), counted: () => countedViaApi(base), stop: () => sandbox.stopServerAndWait() };
+      const meter = groupMeter(sandbox.serverPid!);
+      const stop = async () => {
+        // Seen at chunk boundaries: wrangler dev started a new workerd meanwhile (its proxy 503s POSTs in flight then).
+        if (meter.restarts() > 0) runtimeRestarts.push(`${monitoring === 'by-header' ? 'one server' : slot}: ${meter.restarts()}×`);
+        await sandbox.stopServerAndWait();
+      };
+      return { base, cpu: meter.cpu, counted: () => countedViaApi(base), stop };
     },
   };
   // The last trial's "on" wrangler devs stay up, idle, to flush their last window while Miniflare runs.
@@ -399,8 +405,8 @@ async function main() {
     removeBundle(bundleDir);
   }
   const loadAfter = loadavg()[0];
-  await sandboxes['on a'].stopServerAndWait();
-  await sandboxes['on b'].stopServerAndWait();
+  await viaWrangler.flushing['on a'].stop();
+  await viaWrangler.flushing['on b'].stop();
   const flushes = (JSON.parse(
     sandboxes['on a'].run('npx', ['wrangler', 'd1', 'execute', 'labelwatch', '--local', '--persist-to', stateOf('on a'), '--json', '--command',
       'SELECT count(*) AS batches, coalesce(sum(n), 0) AS predictions, count(DISTINCT start) AS windows FROM flushes']),
@@ -423,6 +429,8 @@ async function main() {
   console.log(`Local state (SQLite of the objects and D1) in ${STATE.dir}: ${STATE.tmpfs ? 'tmpfs, no disk sync on workerd\'s thread (STATE_DIR=/tmp for disk)' : 'on disk: every aggregator commit waits for a disk sync on workerd\'s thread, which no Worker pays on Cloudflare'}.`);
   printRun('Through `wrangler dev`', viaWrangler);
   printSameIsolate('Through `wrangler dev`', wranglerSame);
+  if (runtimeRestarts.length)
+    console.log(`\n\`wrangler dev\` started a new runtime (workerd) while measured: ${runtimeRestarts.join(', ')}. Its proxy answers a POST in flight then with a 503; CPU still counts the old runtime's time.`);
   printRun('On workerd through Miniflare, without the wrangler dev proxy', viaMiniflare!);
   printSameIsolate('On workerd through Miniflare', miniflareSame!);
   console.log('\n#### D1 writes (wrangler dev, monitoring on a)\n');

@@ -38,22 +38,45 @@ const CLOCK_TICKS_PER_S = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: '
 
 /**
  * CPU time (ms, user + system) used so far by processes: those of process group `group` (a `wrangler dev` and
- * the workerd processes it starts), or the processes `pids` (Miniflare's workerd).
+ * the workerd processes it starts), or the processes `pids` (Miniflare's workerd). A group's count includes its
+ * processes' reaped children, so a runtime that `wrangler dev` replaced mid-run still counts (in its parent's).
  */
 export function cpuMs(which: { group: number } | { pids: number[] }): number {
+  return 'pids' in which ? sumTicks(which.pids.map(String), false).ms : groupMeter(which.group).cpu();
+}
+
+/** A process group's CPU time, and how often its runtime (the workerd process) was replaced since the first look. */
+export function groupMeter(group: number): { cpu: () => number; restarts: () => number } {
+  let runtimes = '';
+  let restarts = 0;
+  return {
+    cpu: () => {
+      const { ms, workerd } = sumTicks(readdirSync('/proc').filter((d) => /^\d+$/.test(d)), true, group);
+      if (runtimes !== '' && workerd !== '' && workerd !== runtimes) restarts++;
+      if (workerd !== '') runtimes = workerd;
+      return ms;
+    },
+    restarts: () => restarts,
+  };
+}
+
+/** CPU ms of `pids` (only those in `group` when one is given, with their reaped children), and the workerd pids among them. */
+function sumTicks(pids: string[], withChildren: boolean, group?: number): { ms: number; workerd: string } {
   let ticks = 0;
-  const pids = 'pids' in which ? which.pids.map(String) : readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  const workerd: string[] = [];
   for (const pid of pids) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // After "pid (comm) ": state, ppid, pgrp, ... utime and stime are fields 14 and 15 of stat(5).
+      // After "pid (comm) ": state, ppid, pgrp, ... utime, stime, cutime, cstime are fields 14 to 17 of stat(5).
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if ('pids' in which || Number(fields[2]) === which.group) ticks += Number(fields[11]) + Number(fields[12]);
+      if (group !== undefined && Number(fields[2]) !== group) continue;
+      ticks += Number(fields[11]) + Number(fields[12]) + (withChildren ? Number(fields[13]) + Number(fields[14]) : 0);
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === 'workerd') workerd.push(pid);
     } catch {
       /* exited meanwhile */
     }
   }
-  return (ticks / CLOCK_TICKS_PER_S) * 1000;
+  return { ms: (ticks / CLOCK_TICKS_PER_S) * 1000, workerd: workerd.sort().join(',') };
 }
 
 /** A load run timed from here: what was completed, over the elapsed time measured around it. */

@@ -3,14 +3,15 @@
 // or SIGINT removes its temp folder. `npm start`'s port reaches both the server and its cron. A benchmark load
 // names each failed request.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseDevArgs } from '../../scripts/dev';
-import { failureNote, sumRuns, timedLoad } from '../../scripts/lib/bench';
+import { failureNote, groupMeter, sleep, sumRuns, timedLoad } from '../../scripts/lib/bench';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 /** A temp dir of this test's own (TMPDIR for the children), so other runs' folders do not count. */
@@ -154,6 +155,43 @@ describe('benchmark loads say what failed', () => {
       expect(failureNote([['health', pooled], ['quiet', sumRuns([])]])).toBe(`\nFailed requests (health: ${pooled.failed.join(', ')}).`);
     } finally {
       server.close();
+    }
+  });
+});
+
+describe("a wrangler dev process group's CPU meter", () => {
+  it("counts a reaped child's CPU, and notices when the runtime (workerd) is replaced", async () => {
+    const dir = mkdtempSync(join(TMP, 'labelwatch-meter-'));
+    const workerd = join(dir, 'workerd'); // `sleep` under the runtime's process name
+    symlinkSync('/bin/sleep', workerd);
+    // The group's leader: a child that burns 300 ms of CPU and is reaped, then a "workerd", replaced on SIGUSR2.
+    const leader = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const { spawn, spawnSync } = require('node:child_process');
+         spawnSync(process.execPath, ['-e', 'const t = Date.now(); while (Date.now() - t < 300);']);
+         let runtime = spawn(${JSON.stringify(workerd)}, ['30']);
+         process.on('SIGUSR2', () => { runtime.kill(); runtime = spawn(${JSON.stringify(workerd)}, ['30']); process.stdout.write('replaced\\n'); });
+         process.stdout.write('ready\\n');
+         setInterval(() => {}, 1000);`,
+      ],
+      { detached: true, stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    try {
+      await once(leader.stdout, 'data');
+      const meter = groupMeter(leader.pid!);
+      expect(meter.cpu()).toBeGreaterThanOrEqual(250);
+      expect(meter.restarts()).toBe(0);
+      meter.cpu();
+      expect(meter.restarts()).toBe(0);
+      process.kill(leader.pid!, 'SIGUSR2');
+      await once(leader.stdout, 'data');
+      await sleep(100);
+      meter.cpu();
+      expect(meter.restarts()).toBe(1);
+    } finally {
+      process.kill(-leader.pid!, 'SIGKILL');
     }
   });
 });
