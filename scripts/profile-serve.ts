@@ -14,7 +14,7 @@ import { join } from 'node:path';
 // undici (Miniflare's HTTP client) has the WebSocket that Node 20 lacks as a global.
 import { WebSocket } from 'undici';
 import { parseFlags, UsageError } from './lib/args.ts';
-import { HOST, loadTest, ROOT } from './lib/bench.ts';
+import { HOST, loadTest, ROOT, type AutocannonResult } from './lib/bench.ts';
 import { buildBundle, removeBundle, startMiniflare } from './lib/miniflare.ts';
 
 const PORT = 8797;
@@ -77,6 +77,13 @@ async function firstRequest(url: string, body: string) {
   const text = await res.text();
   if (res.status !== 200) throw new Error(`first predict: ${res.status} ${text.slice(0, 200)}`);
   return { requests: { total: 1 }, latency: { average: performance.now() - t0 } };
+}
+
+/** The load's result, once every request was answered 2xx: a profile of refusals would pass for one of predictions. */
+function allAnswered(load: AutocannonResult): AutocannonResult {
+  const failed = load.non2xx + load.errors + load.timeouts;
+  if (failed > 0) throw new Error(`${failed} of the ${load.requests.total} requests were not answered 2xx: the profile would not be of what was asked`);
+  return load;
 }
 
 const label = (n: ProfileNode) => {
@@ -149,9 +156,10 @@ async function main(argv: string[]) {
     await cdp.send('Profiler.enable');
     await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
     await cdp.send('Profiler.start');
-    const load = values.first ? await firstRequest(predictUrl, body) : await loadTest({ ...target, connections: 10, duration: seconds });
+    const load = values.first ? await firstRequest(predictUrl, body) : allAnswered(await loadTest({ ...target, connections: 10, duration: seconds }));
     const { profile } = await cdp.send<{ profile: Profile }>('Profiler.stop');
     cdp.close();
+
     if (values.out) writeFileSync(values.out, JSON.stringify(profile));
 
     const { total, self, inclusive } = summarize(profile, {
