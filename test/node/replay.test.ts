@@ -2,7 +2,7 @@
 // records every request: what replay sends (scaled, faulty, by name), how fast, and how it fails.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -75,9 +75,15 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
+/** The data files the tests write, in one temp folder removed at the end. */
+let scratch: string;
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'labelwatch-replay-'));
+});
 afterAll(async () => {
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
+  await rm(scratch, { recursive: true, force: true });
 });
 beforeEach(() => {
   requests = [];
@@ -128,8 +134,7 @@ describe('replay against a fake labelwatch', () => {
   });
 
   it('rows as arrays in feature order, raw units: scaled like keyed rows, and the plan says so', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'labelwatch-replay-'));
-    const data = join(dir, 'rows.json');
+    const data = join(scratch, 'rows.json');
     await writeFile(data, JSON.stringify(holdout.rows.map((r) => r.input)));
     const summary = await replay(options({ requests: 4, batch: 5, data }));
     expect(sentRows().every((row) => origin(row, standardize) >= 0)).toBe(true);
@@ -138,8 +143,7 @@ describe('replay against a fake labelwatch', () => {
   });
 
   it('--scaled: model-ready rows are sent as given, not scaled a second time', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'labelwatch-replay-'));
-    const data = join(dir, 'ready.json');
+    const data = join(scratch, 'ready.json');
     const ready = holdout.rows.map((r) => standardize(r.input));
     await writeFile(data, JSON.stringify(ready));
     const summary = await replay(options({ requests: 4, batch: 5, data, scaled: true }));
@@ -175,8 +179,7 @@ describe('replay against a fake labelwatch', () => {
   });
 
   it("matches a user's CSV to the features by name, whatever the column order", async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'replay-'));
-    const csv = join(dir, 'rows.csv');
+    const csv = join(scratch, 'columns-reordered.csv');
     await writeFile(csv, 'body_mass_g,island,flipper_length_mm,beak_depth_mm,beak_length_mm,species\n4000,Dream,200,18,44,Adelie\n');
     const summary = await replay(options({ requests: 1, data: csv, fault: { kind: 'unscale' } }));
     expect(sentRows()).toEqual([[44, 18, 200, 4000]]);
@@ -184,8 +187,7 @@ describe('replay against a fake labelwatch', () => {
   });
 
   it("lists the columns a user's file lacks, before sending anything", async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'replay-'));
-    const csv = join(dir, 'rows.csv');
+    const csv = join(scratch, 'columns-missing.csv');
     await writeFile(csv, 'beak_length_mm,body_mass_g\n44,4000\n');
     await expect(replay(options({ data: csv }))).rejects.toThrow(
       new ReplayError(`${csv}: missing columns beak_depth_mm, flipper_length_mm (the model needs beak_length_mm, beak_depth_mm, flipper_length_mm, body_mass_g; the file has beak_length_mm, body_mass_g)`),

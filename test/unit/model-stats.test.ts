@@ -1,13 +1,13 @@
 // scripts/model-stats.ts: training statistics against hand-computed values and against the real seattle-weather.csv.
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cpSync, readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { StatsError, balancedClassWeights, buildMetadata, computeStats, main } from '../../scripts/model-stats';
 import { parseCsv } from '../../scripts/lib/csv';
 import { parseMetadata } from '../../src/serving/metadata';
+import { testTempDir } from '../temp-dir';
 
 // a: 2 4 4 4 5 5 7 9 → mean 5, population std 2 (the textbook example); b: 1 1 1 1 3 3 3 3 → mean 2, std 1.
 // Labels: x ×6, y ×2 → balanced weights 8/(2·6) = 0.666667 and 8/(2·2) = 2.
@@ -153,7 +153,7 @@ describe('npm run stats (main)', () => {
   afterEach(() => vi.restoreAllMocks());
 
   it('creates metadata.json named after its folder, then merges into it', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'stats-'));
+    const dir = await testTempDir('stats');
     const csv = join(dir, 'train.csv');
     const out = join(dir, 'tiny-model', 'metadata.json');
     await writeFile(csv, TINY);
@@ -172,7 +172,7 @@ describe('npm run stats (main)', () => {
 
   it("--model-dir writes the model's own answers on held-out rows as its reference: the same counts npm run train wrote", async () => {
     const root = join(import.meta.dirname, '..', '..');
-    const dir = await mkdtemp(join(tmpdir(), 'stats-ref-'));
+    const dir = await testTempDir('stats-ref');
     const pkg = join(dir, 'seattle-weather');
     cpSync(join(root, 'models', 'seattle-weather'), pkg, { recursive: true });
     const packaged = JSON.parse(readFileSync(join(pkg, 'metadata.json'), 'utf8'));

@@ -1,6 +1,5 @@
 // Replay's data handling: reading rows, matching them to features by name, scaling and the simulated faults.
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -18,6 +17,7 @@ import {
 } from '../../scripts/replay/data';
 import { CsvError, parseCsv } from '../../scripts/lib/csv';
 import type { FeatureSpec } from '../../src/serving/metadata';
+import { testTempDir } from '../temp-dir';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'holdout');
 
@@ -170,7 +170,7 @@ describe('holdoutFixture', () => {
     expect(m.rows.length).toBe(292);
   });
   it('says which file cannot be read or parsed', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'replay-'));
+    const dir = await testTempDir('replay-data');
     await writeFile(join(dir, 'bad.json'), '[{"a": 1},');
     await expect(readTable(join(dir, 'bad.json'))).rejects.toThrow(/bad\.json: malformed JSON/);
     await expect(readTable(join(dir, 'missing.csv'))).rejects.toThrow(/missing\.csv: cannot read \(ENOENT\)/);
