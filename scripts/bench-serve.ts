@@ -25,7 +25,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { cli } from './lib/args.ts';
-import { cpuMs, HOST, mark, ROOT, Sandbox, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
+import { cpuMs, failedList, HOST, mark, ROOT, Sandbox, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
 import { buildBundle, compatibilityDate, removeBundle, startMiniflare, startWorkerd } from './lib/miniflare.ts';
 
 const PORT = 8793;
@@ -149,7 +149,7 @@ function bundleSize(minify: boolean): { raw: number; gzip: number } {
 }
 
 /** "; 3 non-2xx…: 2× 503 …" when a run had failures (they would flatter the rate), else nothing. */
-const failures = (r: Run) => (r.failures ? `; **${r.failures} non-2xx, errors or timeouts**: ${r.failed.slice(0, 2).join(', ')}${r.failed.length > 2 ? ', …' : ''}` : '');
+const failures = (r: Run) => (r.failures ? `; **${r.failures} non-2xx, errors or timeouts**: ${failedList(r, 2)}` : '');
 const kib = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
 const ms = (n: number) => `${n.toFixed(1)} ms`;
 const rate = (n: number) => n.toFixed(0);

@@ -42,7 +42,7 @@ const CLOCK_TICKS_PER_S = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: '
  * processes' reaped children, so a runtime that `wrangler dev` replaced mid-run still counts (in its parent's).
  */
 export function cpuMs(which: { group: number } | { pids: number[] }): number {
-  return 'pids' in which ? sumTicks(which.pids.map(String), false).ms : groupMeter(which.group).cpu();
+  return 'pids' in which ? sumTicks(which.pids.map(String)).ms : groupMeter(which.group).cpu();
 }
 
 /** A process group's CPU time, and how often its runtime (the workerd process) was replaced since the first look. */
@@ -51,7 +51,7 @@ export function groupMeter(group: number): { cpu: () => number; restarts: () => 
   let restarts = 0;
   return {
     cpu: () => {
-      const { ms, workerd } = sumTicks(readdirSync('/proc').filter((d) => /^\d+$/.test(d)), true, group);
+      const { ms, workerd } = sumTicks(readdirSync('/proc').filter((d) => /^\d+$/.test(d)), group);
       if (runtimes !== '' && workerd !== '' && workerd !== runtimes) restarts++;
       if (workerd !== '') runtimes = workerd;
       return ms;
@@ -61,7 +61,7 @@ export function groupMeter(group: number): { cpu: () => number; restarts: () => 
 }
 
 /** CPU ms of `pids` (only those in `group` when one is given, with their reaped children), and the workerd pids among them. */
-function sumTicks(pids: string[], withChildren: boolean, group?: number): { ms: number; workerd: string } {
+function sumTicks(pids: string[], group?: number): { ms: number; workerd: string } {
   let ticks = 0;
   const workerd: string[] = [];
   for (const pid of pids) {
@@ -70,7 +70,7 @@ function sumTicks(pids: string[], withChildren: boolean, group?: number): { ms: 
       // After "pid (comm) ": state, ppid, pgrp, ... utime, stime, cutime, cstime are fields 14 to 17 of stat(5).
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       if (group !== undefined && Number(fields[2]) !== group) continue;
-      ticks += Number(fields[11]) + Number(fields[12]) + (withChildren ? Number(fields[13]) + Number(fields[14]) : 0);
+      ticks += Number(fields[11]) + Number(fields[12]) + (group !== undefined ? Number(fields[13]) + Number(fields[14]) : 0);
       if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === 'workerd') workerd.push(pid);
     } catch {
       /* exited meanwhile */
@@ -219,9 +219,13 @@ export function sumRuns(runs: TimedRun[]) {
  * A failure is never silently part of a rate: the tables count them, and this says what they were.
  */
 export function failureNote(loads: [name: string, run: ReturnType<typeof sumRuns>][]): string {
-  const failed = loads.filter(([, r]) => r.failures > 0).map(([name, r]) => `${name}: ${r.failed.slice(0, 3).join(', ')}${r.failed.length > 3 ? ', …' : ''}`);
+  const failed = loads.filter(([, r]) => r.failures > 0).map(([name, r]) => `${name}: ${failedList(r, 3)}`);
   return failed.length ? `\nFailed requests (${failed.join('; ')}).` : '';
 }
+
+/** A run's kinds of failure, the `most` most frequent, `…` when there were more kinds. */
+export const failedList = (run: ReturnType<typeof sumRuns>, most: number): string =>
+  run.failed.slice(0, most).join(', ') + (run.failed.length > most ? ', …' : '');
 
 /** `✓` or `✗` for a value against its target. */
 export const mark = (ok: boolean) => (ok ? '✓' : '✗');
