@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import { flushStatementCount } from '../src/db/windows.ts';
 import { emptyCounts } from '../src/monitor/window.ts';
 import { cli } from './lib/args.ts';
-import { cpuMs, failureNote, groupMeter, HOST, mark, recordLingerMs, ROOT, Sandbox, sleep, stateParent, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
+import { cpuMs, failureNote, groupMeter, HOST, mark, ratioInterval, recordLingerMs, ROOT, type Round, Sandbox, sleep, span, stateParent, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
 import { MONITORING_HEADER } from '../src/config.ts';
 import { buildBundle, removeBundle, startMiniflare, type MiniflareWorker } from './lib/miniflare.ts';
 
@@ -55,7 +55,15 @@ const WRANGLER: Record<Slot, { port: number; inspector: number }> = {
   'on b': { port: 8789, inspector: 9789 },
 };
 const MINIFLARE: Record<Slot, number> = { 'off a': 8833, 'on a': 8834, 'off b': 8835, 'on b': 8836 };
-const CHUNK_S = 2.5;
+/**
+ * About 4 s a chunk. In rounds of four, rotated by one, a server waits two chunks between its own (or six, once a
+ * round). `wrangler dev` keeps its proxy's connections to the Worker's runtime pooled, and both ends drop an idle one
+ * after 5 s (kj's client idleTimeout and server pipelineTimeout): a POST written as they do fails, and the proxy
+ * answers it 503 "Your worker restarted mid-request" though nothing restarted (workers-sdk#14641; wrangler 4.86.0
+ * does not retry a POST). At 2.5 s chunks two of them were 5 s, and up to all ten connections of a chunk's first
+ * sends failed so; at 4 s the shortest wait is about 8 s, when both ends have long let go.
+ */
+const CHUNK_S = 4;
 const WARMUP_REQUESTS = 300;
 const CONNECTIONS = 10;
 const MODEL = 'penguins';
@@ -153,6 +161,26 @@ async function chunkSize(server: Server, headers?: Record<string, string>): Prom
   return Math.max(500, Math.round((WARMUP_REQUESTS / calibration.elapsed) * CHUNK_S));
 }
 
+/**
+ * The on ÷ off row: pooled req/s and CPU per request against the target, each with its 95% interval over the rounds
+ * (ratioInterval), and a line saying whether the run tells the result from the target. Across four servers the
+ * interval holds the rounds' noise but not the processes' (the A/A control's), so only one server's gets the line.
+ */
+function ratioRow(rate: number, cpu: number, rounds: Round[]): { row: string; verdict: string } {
+  const interval = ratioInterval(rounds);
+  const cell = (x: number, [lo, hi]: [number, number], what: string) =>
+    `**${x.toFixed(3)}**${what} (≥ ${TARGET_RATIO} ${mark(x >= TARGET_RATIO)}; 95% interval ${span([lo, hi])})`;
+  const above = Math.min(interval.rate[0], interval.cpu[0]) >= TARGET_RATIO;
+  const below = Math.min(interval.rate[1], interval.cpu[1]) < TARGET_RATIO;
+  const where = above
+    ? 'both intervals lie above it: this run shows monitoring within the target'
+    : below
+      ? 'an interval lies wholly below it: this run shows monitoring over the target'
+      : 'the intervals reach both sides of it: this run cannot tell the result from the target';
+  const verdict = `Over its ${rounds.length} rounds, against ${TARGET_RATIO}, ${where}.`;
+  return { row: `| **on / off** | | ${cell(rate, interval.rate, '')} | | | ${cell(cpu, interval.cpu, ' (off ÷ on)')} | |`, verdict };
+}
+
 /** A table row of a pooled run. */
 const runRow = (name: string, x: Run) =>
   `| ${name} | ${x.completed} in ${x.elapsed.toFixed(1)} s | ${x.rps.toFixed(0)} | ${x.p50} ms | ${x.p99} ms | ${x.cpuPerRequest.toFixed(3)} ms | ${x.failures || 'none'} |`;
@@ -166,6 +194,8 @@ interface RunResult {
   modes: Record<Mode, Run>;
   /** Per trial, on ÷ off (both servers of each mode pooled). */
   trials: TrialRatio[];
+  /** Each round's chunks, on against off: for the interval. */
+  rounds: Round[];
   /** Predictions answered 200 by each "on" server over all trials, and what its D1 holds once flushed. */
   answered: Record<OnSlot, number>;
   counted: Partial<Record<OnSlot, number>>;
@@ -183,6 +213,7 @@ async function measure(stack: Stack): Promise<RunResult> {
   const chunks = Object.fromEntries(SLOTS.map((slot) => [slot, [] as TimedRun[]])) as Record<Slot, TimedRun[]>;
   const cpuTotal = Object.fromEntries(SLOTS.map((slot) => [slot, 0])) as Record<Slot, number>;
   const trials: TrialRatio[] = [];
+  const rounds: Round[] = [];
   let amount = 0;
   let servers = {} as Record<Slot, Server>;
   for (let trial = 0; trial < TRIALS; trial++) {
@@ -198,8 +229,11 @@ async function measure(stack: Stack): Promise<RunResult> {
     const cpu0 = Object.fromEntries(SLOTS.map((slot) => [slot, servers[slot].cpu()])) as Record<Slot, number>;
     const mine = Object.fromEntries(SLOTS.map((slot) => [slot, [] as TimedRun[]])) as Record<Slot, TimedRun[]>;
     for (let round = 0; round < ROUNDS; round++) {
+      const thisRound: Round = { a: [], b: [] };
+      rounds.push(thisRound);
       for (const slot of roundOrder(round)) {
         const run = await timedLoad({ url: predictUrl(servers[slot]), connections: CONNECTIONS, body: oneRow, amount, cpu: servers[slot].cpu });
+        (modeOf(slot) === 'on' ? thisRound.a : thisRound.b).push(run);
         chunks[slot].push(run);
         mine[slot].push(run);
         if (modeOf(slot) === 'on') answered[slot as OnSlot] += run.result['2xx'];
@@ -225,7 +259,7 @@ async function measure(stack: Stack): Promise<RunResult> {
   };
   const perServer = Object.fromEntries(SLOTS.map((slot) => [slot, pooled([slot])])) as Record<Slot, Run>;
   const modes = { off: pooled(slotsOf('off')), on: pooled(slotsOf('on')) };
-  return { servers: perServer, modes, trials, answered, counted: {}, flushing: { 'on a': servers['on a'], 'on b': servers['on b'] } };
+  return { servers: perServer, modes, trials, rounds, answered, counted: {}, flushing: { 'on a': servers['on a'], 'on b': servers['on b'] } };
 }
 
 /** Monitoring on and off in one server: pooled chunks of each, and each trial's on ÷ off. */
@@ -233,6 +267,7 @@ interface SameIsolate {
   on: Run;
   off: Run;
   trials: TrialRatio[];
+  rounds: Round[];
 }
 
 /**
@@ -247,6 +282,7 @@ async function measureSameIsolate(stack: Stack): Promise<SameIsolate> {
   console.error(`${stack.title}, one server, MONITORING=by-header:`);
   const chunks = { on: [] as TimedRun[], off: [] as TimedRun[] };
   const trials: TrialRatio[] = [];
+  const rounds: Round[] = [];
   // Both with the header, so that the requests differ by its value alone.
   const headers = { on: { [MONITORING_HEADER]: 'on' }, off: { [MONITORING_HEADER]: 'off' } };
   for (let trial = 0; trial < TRIALS; trial++) {
@@ -256,12 +292,16 @@ async function measureSameIsolate(stack: Stack): Promise<SameIsolate> {
         await timedLoad({ url: predictUrl(server), connections: CONNECTIONS, body: oneRow, amount: WARMUP_REQUESTS, headers: headers[mode] });
       const amount = await chunkSize(server, headers.on);
       const mine = { on: [] as TimedRun[], off: [] as TimedRun[] };
-      for (let round = 0; round < 2 * ROUNDS; round++)
+      for (let round = 0; round < 2 * ROUNDS; round++) {
+        const thisRound: Round = { a: [], b: [] };
+        rounds.push(thisRound);
         for (const mode of round % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const)) {
           const run = await timedLoad({ url: predictUrl(server), connections: CONNECTIONS, body: oneRow, amount, cpu: server.cpu, headers: headers[mode] });
+          (mode === 'on' ? thisRound.a : thisRound.b).push(run);
           mine[mode].push(run);
           chunks[mode].push(run);
         }
+      }
       const [on, off] = [sumRuns(mine.on), sumRuns(mine.off)];
       trials.push({ rate: on.rps / off.rps, cpu: off.cpuPerRequest / on.cpuPerRequest });
       process.stderr.write(`  trial ${trial + 1}: on / off ${trials.at(-1)!.rate.toFixed(3)} in req/s, ${trials.at(-1)!.cpu.toFixed(3)} in CPU\n`);
@@ -270,7 +310,7 @@ async function measureSameIsolate(stack: Stack): Promise<SameIsolate> {
       await server.stop();
     }
   }
-  return { on: sumRuns(chunks.on), off: sumRuns(chunks.off), trials };
+  return { on: sumRuns(chunks.on), off: sumRuns(chunks.off), trials, rounds };
 }
 
 function printSameIsolate(title: string, r: SameIsolate) {
@@ -281,11 +321,13 @@ function printSameIsolate(title: string, r: SameIsolate) {
   console.log('|---|---|---|---|---|---|---|');
   console.log(runRow(`recorded (\`${MONITORING_HEADER}: on\`)`, r.on));
   console.log(runRow(`not recorded (\`${MONITORING_HEADER}: off\`)`, r.off));
-  console.log(`| **on / off** | | **${ratio.toFixed(3)}** (≥ ${TARGET_RATIO} ${mark(ratio >= TARGET_RATIO)}) | | | **${cpuRatio.toFixed(3)}** (off ÷ on, ≥ ${TARGET_RATIO} ${mark(cpuRatio >= TARGET_RATIO)}) | |`);
+  const { row, verdict } = ratioRow(ratio, cpuRatio, r.rounds);
+  console.log(row);
   const list = (xs: number[]) => xs.map((x) => x.toFixed(3)).join(', ');
   console.log(`| trial by trial (${r.trials.length} fresh starts, ${2 * ROUNDS} rounds of 2 chunks each) | | ${list(r.trials.map((x) => x.rate))} | | | ${list(r.trials.map((x) => x.cpu))} | |`);
   const note = failureNote([['recorded', r.on], ['not recorded', r.off]]);
   if (note) console.log(note);
+  console.log(`\n${verdict}`);
 }
 
 /** Waits until D1 of each "on" server holds every prediction it answered; notes what they hold then. */
@@ -307,7 +349,7 @@ function printRun(title: string, r: RunResult) {
   for (const slot of SLOTS) console.log(runRow(`monitoring ${slot}`, r.servers[slot]));
   console.log(runRow('monitoring off (a and b pooled)', off));
   console.log(runRow('monitoring on (a and b pooled)', on));
-  console.log(`| **on / off** | | **${ratio.toFixed(3)}** (≥ ${TARGET_RATIO} ${mark(ratio >= TARGET_RATIO)}) | | | **${cpuRatio.toFixed(3)}** (off ÷ on, ≥ ${TARGET_RATIO} ${mark(cpuRatio >= TARGET_RATIO)}) | |`);
+  console.log(ratioRow(ratio, cpuRatio, r.rounds).row);
   // Two servers of the same mode: any difference between them is this run's noise, not monitoring.
   const aa = (mode: Mode) => {
     const a = r.servers[`${mode} a`];
@@ -361,7 +403,7 @@ async function main() {
       const base = `http://${HOST}:${port}`;
       const meter = groupMeter(sandbox.serverPid!);
       const stop = async () => {
-        // Seen at chunk boundaries: wrangler dev started a new workerd meanwhile (its proxy 503s POSTs in flight then).
+        // wrangler dev reloads (a new workerd) only when its config or sources change: none should while measured.
         if (meter.restarts() > 0) runtimeRestarts.push(`${monitoring === 'by-header' ? 'one server' : slot}: ${meter.restarts()}×`);
         await sandbox.stopServerAndWait();
       };

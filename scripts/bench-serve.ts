@@ -25,7 +25,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { cli } from './lib/args.ts';
-import { cpuMs, failedList, HOST, mark, ROOT, Sandbox, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
+import { cpuMs, failedList, HOST, mark, ratioInterval, ROOT, type Round, Sandbox, span, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
 import { buildBundle, compatibilityDate, removeBundle, startMiniflare, startWorkerd } from './lib/miniflare.ts';
 
 const PORT = 8793;
@@ -169,7 +169,7 @@ interface Loads<T> {
 /** One start of a server: its first and warm request, and its chunks. */
 type Trial = Loads<TimedRun[]> & { first: number; warm: number; readyMs: number };
 /** A server over its TRIALS fresh starts: first start's first requests, chunks pooled, each trial's 1-row / health. */
-type ServerRun = Loads<Run> & { first: number; warm: number; readyMs: number; trialRatios: number[] };
+type ServerRun = Loads<Run> & { first: number; warm: number; readyMs: number; trialRatios: number[]; rounds: Round[] };
 
 /** Runs `start` (a fresh server, measured, stopped) TRIALS times and pools the chunks. */
 async function trials(title: string, start: () => Promise<Trial>): Promise<ServerRun> {
@@ -190,6 +190,8 @@ async function trials(title: string, start: () => Promise<Trial>): Promise<Serve
     batch: pool((t) => t.batch),
     ...(withCeiling ? { ceiling: { get: pool((t) => t.ceiling!.get), post: pool((t) => t.ceiling!.post) } } : {}),
     trialRatios: runs.map((t) => sumRuns(t.single).rps / sumRuns(t.live).rps),
+    // 1-row predict against health, round by round: chunks of one round are seconds apart.
+    rounds: runs.flatMap((t) => t.single.map((single, i) => ({ a: [single], b: [t.live[i]!] }))),
   };
 }
 
@@ -334,11 +336,16 @@ async function main() {
   const latency = (r: Run) => `p50 ${r.p50} ms, p99 ${r.p99} ms`;
   const cpu = (r: Run) => `${r.cpuPerRequest.toFixed(3)} ms CPU/request`;
   const ratio = (r: ServerRun) => r.single.rps / r.live.rps;
-  const ratioRow = (label: string, r: ServerRun, target: boolean): string[] => [
-    label,
-    `**${ratio(r).toFixed(3)}** (CPU per request: health ÷ predict ${(r.live.cpuPerRequest / r.single.cpuPerRequest).toFixed(3)}; trial by trial ${r.trialRatios.map((x) => x.toFixed(3)).join(', ')})`,
-    target ? `≥ ${TARGET_RATIO} ${mark(ratio(r) >= TARGET_RATIO)}` : '',
-  ];
+  // With its 95% interval over the rounds (ratioInterval); against the target, whether the run tells them apart.
+  const ratioRow = (label: string, r: ServerRun, target: boolean): string[] => {
+    const interval = ratioInterval(r.rounds).rate;
+    const told = interval[0] >= TARGET_RATIO ? ', above it' : interval[1] < TARGET_RATIO ? ', below it' : ', cannot tell';
+    return [
+      label,
+      `**${ratio(r).toFixed(3)}** (95% interval over ${r.rounds.length} rounds ${span(interval)}; CPU per request: health ÷ predict ${(r.live.cpuPerRequest / r.single.cpuPerRequest).toFixed(3)}; trial by trial ${r.trialRatios.map((x) => x.toFixed(3)).join(', ')})`,
+      target ? `≥ ${TARGET_RATIO} ${mark(ratio(r) >= TARGET_RATIO)} (interval${told})` : '',
+    ];
+  };
   // The same with the POST control as the ceiling: what is left is the Worker's own work for a predict.
   const postedRows = (prefix: string, r: ServerRun): string[][] => [
     [`${prefix}the same POST refused after JSON.parse (unknown signature_name, 400)`, `${rate(r.posted.rps)} req/s, ${latency(r.posted)}, ${cpu(r.posted)}${failures(r.posted)}`, ''],

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config.ts';
+import { seededRandom } from './random.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const HOST = '127.0.0.1';
@@ -213,6 +214,52 @@ export function sumRuns(runs: TimedRun[]) {
     failed: describeFailures(runs.flatMap((r) => r.failed)),
   };
 }
+
+/** The chunks of two loads sent in one round, close together in time: `a` is compared against `b`. */
+export interface Round {
+  a: TimedRun[];
+  b: TimedRun[];
+}
+
+/**
+ * 95% intervals for `a` against `b` (pooled req/s a ÷ b, and CPU per request b ÷ a, from the chunks' own CPU), by
+ * bootstrap over rounds: as many rounds as there are, drawn with replacement, pooled, 2000 times; the 2.5th and 97.5th
+ * percentiles. A round's chunks are seconds apart, so this machine's swings (CPU per request moved twofold between
+ * chunks of one process) weigh on both sides of it; how far they carry the ratio from round to round is what the
+ * interval shows and the pooled figure alone hides. Seeded: the same chunks give the same interval.
+ */
+export function ratioInterval(rounds: Round[], draws = 2000): { rate: [number, number]; cpu: [number, number] } {
+  const random = seededRandom(13);
+  type Sum = { requests: number; elapsed: number; cpuMs: number };
+  const add = (sum: Sum, runs: TimedRun[]) => {
+    for (const r of runs) {
+      sum.requests += r.result.requests.total;
+      sum.elapsed += r.elapsed;
+      sum.cpuMs += r.cpuMs;
+    }
+  };
+  const rate: number[] = [];
+  const cpu: number[] = [];
+  for (let d = 0; d < draws; d++) {
+    const a: Sum = { requests: 0, elapsed: 0, cpuMs: 0 };
+    const b: Sum = { requests: 0, elapsed: 0, cpuMs: 0 };
+    for (let i = 0; i < rounds.length; i++) {
+      const drawn = rounds[Math.floor(random() * rounds.length)]!;
+      add(a, drawn.a);
+      add(b, drawn.b);
+    }
+    rate.push(a.requests / a.elapsed / (b.requests / b.elapsed));
+    cpu.push(b.cpuMs / b.requests / (a.cpuMs / a.requests));
+  }
+  const bounds = (xs: number[]): [number, number] => {
+    xs.sort((x, y) => x - y);
+    return [xs[Math.floor(0.025 * draws)]!, xs[Math.ceil(0.975 * draws) - 1]!];
+  };
+  return { rate: bounds(rate), cpu: bounds(cpu) };
+}
+
+/** `0.95–1.01` */
+export const span = ([lo, hi]: [number, number]) => `${lo.toFixed(3)}–${hi.toFixed(3)}`;
 
 /**
  * A line naming what failed, per load (`name: 5× 503 "…"; …`), to print under a table; empty when nothing failed.

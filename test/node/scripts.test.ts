@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseDevArgs } from '../../scripts/dev';
-import { failureNote, groupMeter, sleep, sumRuns, timedLoad } from '../../scripts/lib/bench';
+import { failureNote, groupMeter, ratioInterval, sleep, sumRuns, timedLoad, type TimedRun } from '../../scripts/lib/bench';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 /** A temp dir of this test's own (TMPDIR for the children), so other runs' folders do not count. */
@@ -156,6 +156,40 @@ describe('benchmark loads say what failed', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('the interval of a ratio over rounds', () => {
+  /** A chunk: `requests` answered in `elapsed` s, with `cpuMs` of the server's CPU. */
+  const chunk = (requests: number, elapsed: number, cpuMs: number): TimedRun => ({
+    result: { requests: { average: requests / elapsed, p50: 0, p99: 0, total: requests }, latency: { average: 0, p50: 0, p99: 0 }, '2xx': requests, non2xx: 0, errors: 0, timeouts: 0, duration: elapsed },
+    elapsed,
+    cpuMs,
+    failed: [],
+  });
+
+  it('is a single point when every round has the same ratio, whatever the machine did to both sides', () => {
+    // Rounds run at different speeds (the machine's swings), but in each "a" does 0.9 of "b"'s rate and takes 1.25
+    // times its CPU per request (b: 0.1 ms ÷ speed a request; a: 0.125 ms ÷ speed).
+    const rounds = [1, 0.5, 2, 0.7, 1.3].map((speed) => ({ a: [chunk(900 * speed, 1, 112.5)], b: [chunk(1000 * speed, 1, 100)] }));
+    const { rate, cpu } = ratioInterval(rounds);
+    expect(rate[0]).toBeCloseTo(0.9, 10);
+    expect(rate[1]).toBeCloseTo(0.9, 10);
+    expect(cpu[0]).toBeCloseTo(0.8, 10);
+    expect(cpu[1]).toBeCloseTo(0.8, 10);
+  });
+
+  it('spans the rounds\' own ratios when they disagree, and comes out the same every time', () => {
+    const ratios = [0.8, 0.9, 1.0, 1.1, 1.2, 0.95, 1.05, 0.85];
+    const rounds = ratios.map((x) => ({ a: [chunk(1000 * x, 1, 100)], b: [chunk(1000, 1, 100)] }));
+    const { rate } = ratioInterval(rounds);
+    // The pooled ratio, 0.981, lies inside; the interval is narrower than the rounds' range, but not a point.
+    expect(rate[0]).toBeLessThan(0.981);
+    expect(rate[1]).toBeGreaterThan(0.981);
+    expect(rate[0]).toBeGreaterThan(0.8);
+    expect(rate[1]).toBeLessThan(1.2);
+    expect(rate[1] - rate[0]).toBeGreaterThan(0.08);
+    expect(ratioInterval(rounds)).toEqual(ratioInterval(rounds));
   });
 });
 
