@@ -168,8 +168,8 @@ async function chunkSize(server: Server, headers?: Record<string, string>): Prom
  */
 function ratioRow(rate: number, cpu: number, rounds: Round[]): { row: string; verdict: string } {
   const interval = ratioInterval(rounds);
-  const cell = (x: number, [lo, hi]: [number, number], what: string) =>
-    `**${x.toFixed(3)}**${what} (≥ ${TARGET_RATIO} ${mark(x >= TARGET_RATIO)}; 95% interval ${span([lo, hi])})`;
+  const cell = (x: number, within: [number, number], what: string) =>
+    `**${x.toFixed(3)}**${what} (≥ ${TARGET_RATIO} ${mark(x >= TARGET_RATIO)}; 95% interval ${span(within)})`;
   const above = Math.min(interval.rate[0], interval.cpu[0]) >= TARGET_RATIO;
   const below = Math.min(interval.rate[1], interval.cpu[1]) < TARGET_RATIO;
   const where = above
