@@ -24,6 +24,9 @@
 // The wrangler dev servers run on snapshots of the tree in temp dirs (scripts/lib/bench.ts says why), with their local
 // state, on tmpfs where the machine has one (stateParent in scripts/lib/bench.ts says why).
 //
+// Every on / off ratio comes with its 95% interval over the rounds (ratioInterval in scripts/lib/bench.ts); for one
+// server, a line says whether the run tells the result from the target.
+//
 // Run: npm run bench:monitor (TRIALS=3 and ROUNDS=4 by default). The load generator shares the machine with workerd:
 // absolute req/s are relative, the on/off ratios measured in one run are the result.
 import { readFileSync } from 'node:fs';

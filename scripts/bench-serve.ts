@@ -13,7 +13,8 @@
 // weighs one trial. It does all that twice: as configured, and with MONITORING=off (the cost of recording apart from
 // inference; without the ceiling Worker). Then the same on workerd through Miniflare's API, without the `wrangler
 // dev` proxy in front (closer to production: it shows how much of the cost is the proxy). Last, the raw and gzip
-// size of the deployable bundle, plain and --minify. Prints a markdown table with the targets and ✓ or ✗; exits 0
+// size of the deployable bundle, plain and --minify. Each predict / health ratio comes with its 95% interval over the
+// rounds (ratioInterval in scripts/lib/bench.ts). Prints a markdown table with the targets and ✓ or ✗; exits 0
 // either way (a measurement, not a test).
 //
 // The server runs on a snapshot of the tree in a temp dir (scripts/lib/bench.ts says why).

@@ -224,9 +224,10 @@ export interface Round {
 /**
  * 95% intervals for `a` against `b` (pooled req/s a ÷ b, and CPU per request b ÷ a, from the chunks' own CPU), by
  * bootstrap over rounds: as many rounds as there are, drawn with replacement, pooled, 2000 times; the 2.5th and 97.5th
- * percentiles. A round's chunks are seconds apart, so this machine's swings (CPU per request moved twofold between
- * chunks of one process) weigh on both sides of it; how far they carry the ratio from round to round is what the
- * interval shows and the pooled figure alone hides. Seeded: the same chunks give the same interval.
+ * percentiles. A round's chunks are seconds apart, so this machine's swings (one server's chunks of the same requests
+ * ran at 706 to 1056 req/s within one trial of bench:monitor) weigh on both sides of it; how far they carry the ratio
+ * from round to round is what the interval shows and the pooled figure alone hides. Seeded: the same chunks give the
+ * same interval.
  */
 export function ratioInterval(rounds: Round[], draws = 2000): { rate: [number, number]; cpu: [number, number] } {
   const random = seededRandom(13);
