@@ -277,9 +277,9 @@ interface SameIsolate {
  * Monitoring on and off in one isolate: TRIALS fresh starts of one server with MONITORING=by-header (on the "off a"
  * slot), each sent 2 × ROUNDS rounds of two chunks, with `x-labelwatch-monitoring: on` and `: off` (on off, off on,
  * …; every other trial off on, on off, …: the chunks that open and close a trial, right after the warm-up and
- * the calibration, go to each mode in turn, not always to "on"). Two processes of the very same server differ here by a few percent for their whole life (the A/A control
- * above); in one server both modes share the process, its JIT and its luck, so what is left between them is the
- * recording. CPU per request is the server's over each chunk (an "on" chunk's last send, up to RECORD_LINGER_MS after
+ * the calibration, go to each mode in turn, not always to "on"). Two processes of the very same server differ here
+ * by a few percent for their whole life (the A/A control above); in one server both modes share the process, its JIT
+ * and its luck, so what is left between them is the recording. CPU per request is the server's over each chunk (an "on" chunk's last send, up to RECORD_LINGER_MS after
  * it, may fall in the next chunk).
  */
 async function measureSameIsolate(stack: Stack): Promise<SameIsolate> {
