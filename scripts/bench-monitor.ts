@@ -35,7 +35,7 @@ import { join } from 'node:path';
 import { flushStatementCount } from '../src/db/windows.ts';
 import { emptyCounts } from '../src/monitor/window.ts';
 import { cli } from './lib/args.ts';
-import { cpuMs, failureNote, groupMeter, HOST, mark, ratioInterval, recordLingerMs, ROOT, type Round, Sandbox, sleep, span, stateParent, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
+import { cpuMs, failureNote, groupMeter, HOST, mark, ratioInterval, recordLingerMs, ROOT, type Round, Sandbox, sideOf, sleep, span, stateParent, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
 import { MONITORING_HEADER } from '../src/config.ts';
 import { buildBundle, removeBundle, startMiniflare, type MiniflareWorker } from './lib/miniflare.ts';
 
@@ -173,11 +173,10 @@ function ratioRow(rate: number, cpu: number, rounds: Round[]): { row: string; ve
   const interval = ratioInterval(rounds);
   const cell = (x: number, within: [number, number], what: string) =>
     `**${x.toFixed(3)}**${what} (≥ ${TARGET_RATIO} ${mark(x >= TARGET_RATIO)}; 95% interval ${span(within)})`;
-  const above = Math.min(interval.rate[0], interval.cpu[0]) >= TARGET_RATIO;
-  const below = Math.min(interval.rate[1], interval.cpu[1]) < TARGET_RATIO;
-  const where = above
+  const sides = [sideOf(interval.rate, TARGET_RATIO), sideOf(interval.cpu, TARGET_RATIO)];
+  const where = sides.every((side) => side === 'above')
     ? 'both intervals lie above it: this run shows monitoring within the target'
-    : below
+    : sides.includes('below')
       ? 'an interval lies wholly below it: this run shows monitoring over the target'
       : 'the intervals reach both sides of it: this run cannot tell the result from the target';
   const verdict = `Over its ${rounds.length} rounds, against ${TARGET_RATIO}, ${where}.`;
@@ -279,8 +278,8 @@ interface SameIsolate {
  * …; every other trial off on, on off, …: the chunks that open and close a trial, right after the warm-up and
  * the calibration, go to each mode in turn, not always to "on"). Two processes of the very same server differ here
  * by a few percent for their whole life (the A/A control above); in one server both modes share the process, its JIT
- * and its luck, so what is left between them is the recording. CPU per request is the server's over each chunk (an "on" chunk's last send, up to RECORD_LINGER_MS after
- * it, may fall in the next chunk).
+ * and its luck, so what is left between them is the recording. CPU per request is the server's over each chunk (an
+ * "on" chunk's last send, up to RECORD_LINGER_MS after it, may fall in the next chunk).
  */
 async function measureSameIsolate(stack: Stack): Promise<SameIsolate> {
   console.error(`${stack.title}, one server, MONITORING=by-header:`);

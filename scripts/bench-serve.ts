@@ -26,7 +26,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { cli } from './lib/args.ts';
-import { cpuMs, failedList, HOST, mark, ratioInterval, ROOT, type Round, Sandbox, span, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
+import { cpuMs, failedList, HOST, mark, ratioInterval, ROOT, type Round, Sandbox, sideOf, span, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
 import { buildBundle, compatibilityDate, removeBundle, startMiniflare, startWorkerd } from './lib/miniflare.ts';
 
 const PORT = 8793;
@@ -340,7 +340,7 @@ async function main() {
   // With its 95% interval over the rounds (ratioInterval); against the target, whether the run tells them apart.
   const ratioRow = (label: string, r: ServerRun, target: boolean): string[] => {
     const interval = ratioInterval(r.rounds).rate;
-    const told = interval[0] >= TARGET_RATIO ? ', above it' : interval[1] < TARGET_RATIO ? ', below it' : ', cannot tell';
+    const told = { above: ', above it', below: ', below it', both: ', cannot tell' }[sideOf(interval, TARGET_RATIO)];
     return [
       label,
       `**${ratio(r).toFixed(3)}** (95% interval over ${r.rounds.length} rounds ${span(interval)}; CPU per request: health ÷ predict ${(r.live.cpuPerRequest / r.single.cpuPerRequest).toFixed(3)}; trial by trial ${r.trialRatios.map((x) => x.toFixed(3)).join(', ')})`,

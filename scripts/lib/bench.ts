@@ -259,6 +259,10 @@ export function ratioInterval(rounds: Round[], draws = 2000): { rate: [number, n
   return { rate: bounds(rate), cpu: bounds(cpu) };
 }
 
+/** Where an interval lies against a target: wholly at or above it, wholly below it, or reaching both sides. */
+export const sideOf = ([lo, hi]: [number, number], target: number): 'above' | 'below' | 'both' =>
+  lo >= target ? 'above' : hi < target ? 'below' : 'both';
+
 /** `0.95–1.01` */
 export const span = ([lo, hi]: [number, number]) => `${lo.toFixed(3)}–${hi.toFixed(3)}`;
 

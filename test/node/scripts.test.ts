@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseDevArgs } from '../../scripts/dev';
-import { failureNote, groupMeter, ratioInterval, sleep, sumRuns, timedLoad, type TimedRun } from '../../scripts/lib/bench';
+import { failureNote, groupMeter, ratioInterval, sideOf, sleep, sumRuns, timedLoad, type TimedRun } from '../../scripts/lib/bench';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 /** A temp dir of this test's own (TMPDIR for the children), so other runs' folders do not count. */
@@ -190,6 +190,12 @@ describe('the interval of a ratio over rounds', () => {
     expect(rate[1]).toBeLessThan(1.2);
     expect(rate[1] - rate[0]).toBeGreaterThan(0.08);
     expect(ratioInterval(rounds)).toEqual(ratioInterval(rounds));
+  });
+
+  it('says on which side of a target an interval lies, a bound on the target counting as above it', () => {
+    expect(sideOf([0.97, 1.02], 0.97)).toBe('above');
+    expect(sideOf([0.9, 0.969], 0.97)).toBe('below');
+    expect(sideOf([0.92, 1.04], 0.97)).toBe('both');
   });
 });
 
