@@ -259,6 +259,19 @@ export function ratioInterval(rounds: Round[], draws = 2000): { rate: [number, n
   return { rate: bounds(rate), cpu: bounds(cpu) };
 }
 
+/** A 95% interval of the mean of `xs`, by bootstrap (2000 draws; seeded: the same values give the same interval). */
+export function meanInterval(xs: number[], draws = 2000): [number, number] {
+  const random = seededRandom(13);
+  const means: number[] = [];
+  for (let d = 0; d < draws; d++) {
+    let sum = 0;
+    for (let i = 0; i < xs.length; i++) sum += xs[Math.floor(random() * xs.length)]!;
+    means.push(sum / xs.length);
+  }
+  means.sort((a, b) => a - b);
+  return [means[Math.floor(0.025 * draws)]!, means[Math.ceil(0.975 * draws) - 1]!];
+}
+
 /** Where an interval lies against a target: wholly at or above it, wholly below it, or reaching both sides. */
 export const sideOf = ([lo, hi]: [number, number], target: number): 'above' | 'below' | 'both' =>
   lo >= target ? 'above' : hi < target ? 'below' : 'both';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseDevArgs } from '../../scripts/dev';
-import { failureNote, groupMeter, ratioInterval, sideOf, sleep, sumRuns, timedLoad, type TimedRun } from '../../scripts/lib/bench';
+import { failureNote, groupMeter, meanInterval, ratioInterval, sideOf, sleep, sumRuns, timedLoad, type TimedRun } from '../../scripts/lib/bench';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 /** A temp dir of this test's own (TMPDIR for the children), so other runs' folders do not count. */
@@ -190,6 +190,18 @@ describe('the interval of a ratio over rounds', () => {
     expect(rate[1]).toBeLessThan(1.2);
     expect(rate[1] - rate[0]).toBeGreaterThan(0.08);
     expect(ratioInterval(rounds)).toEqual(ratioInterval(rounds));
+  });
+
+  it('of a mean: a point for equal values, around the mean for spread ones, the same every time', () => {
+    expect(meanInterval([0.5, 0.5, 0.5])).toEqual([0.5, 0.5]);
+    const sends = [0.39, 0.44, 0.48, 0.63, 0.74, 0.61];
+    const [lo, hi] = meanInterval(sends);
+    const mean = sends.reduce((a, b) => a + b, 0) / sends.length;
+    expect(lo).toBeLessThan(mean);
+    expect(hi).toBeGreaterThan(mean);
+    expect(lo).toBeGreaterThan(0.39);
+    expect(hi).toBeLessThan(0.74);
+    expect(meanInterval(sends)).toEqual([lo, hi]);
   });
 
   it('says on which side of a target an interval lies, a bound on the target counting as above it', () => {
