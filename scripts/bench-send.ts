@@ -5,17 +5,19 @@
 //
 // 1. One send: the workerd CPU of a tally going to its aggregator shard (the timer, the Durable Object call and its
 //    SQLite write). Paced requests, one every PACE_MS, to a server lingering 1 ms: every request's tally goes alone,
-//    so a request costs a whole send more than the same request on a server with monitoring off. Off and on chunks
-//    alternate in rounds; the difference per request, with a 95% interval over the rounds.
+//    so a request costs a whole send more than the same request on a server with monitoring off. Two more servers
+//    run copies of the Worker with a part of the send taken out, so that the differences split it into its parts.
+//    Chunks of each server in rounds; the differences per request, with 95% intervals over the rounds.
 // 2. The request's own part: recordBatch adding one answered row to an open tally, timed in this Node process (V8,
 //    the engine workerd runs) on the penguins model's metadata.
 // 3. A busy server: req/s and workerd CPU per request of the off server under 10 connections.
 //
 // A busy isolate opens at most one tally per model every RECORD_LINGER_MS (a tally lingers that long before it is
 // sent, and the next opens after that), so monitoring's share of its CPU is at most
-//   sends/s × send + R × own part, over R × CPU per request,  with sends/s ≤ 1000 / linger.
-// A send measured alone, with its own wake-ups, is the expensive case; under load sends share them.
-import { readFileSync } from 'node:fs';
+//   (sends/s × send + R × own part) / (R × CPU per request),  with sends/s ≤ 1000 / linger, R in req/s.
+// The sends per second are a bound; a send's cost is the one measured alone, with its own wake-ups (under load a
+// send may share them), so the share is an estimate, which bench:monitor's direct on / off comparison checks.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { recordBatch } from '../src/aggregate/record.ts';
 import { type Env, loadConfig } from '../src/config.ts';
@@ -25,7 +27,8 @@ import { cpuMs, HOST, mark, meanInterval, recordLingerMs, ROOT, Sandbox, sideOf,
 import { buildBundle, removeBundle, startMiniflare, type MiniflareWorker } from './lib/miniflare.ts';
 
 const MODEL = 'penguins';
-const PORTS = { off: 8843, on: 8844 };
+/** The servers' ports, one per variant from here. */
+const FIRST_PORT = 8843;
 const TARGET_SHARE = 0.03;
 const positive = (name: string, fallback: number) => Math.max(1, Math.floor(Number(process.env[name] ?? fallback)) || fallback);
 /** Rounds of one paced chunk per server, and requests in a paced chunk. */
@@ -41,11 +44,12 @@ cli(
   `usage: npm run bench:send   (ROUNDS=<n> rounds, default ${ROUNDS}; PACED=<n> requests in a paced chunk, default ${PACED};
   RECORD_LINGER_MS=<ms> for the bound at another linger than the default)
 
-What monitoring costs a busy Worker, from its parts: one send of a tally (workerd CPU, through Miniflare on its own
-socket: ${HOST}:${PORTS.off} monitoring off, ${PORTS.on} on with a 1 ms linger, paced requests ${PACE_MS} ms apart, so that each sends its
-own), the request's own part (recordBatch on an open tally, in this Node process), and a busy server's CPU per
-request. Prints them, the bound they put on monitoring's share of a busy isolate's CPU, and ✓ or ✗ against
-${TARGET_SHARE * 100}%; exits 0 either way.
+What monitoring costs a busy Worker, from its parts: one send of a tally (workerd CPU, through Miniflare, the Worker
+on its own socket: ${HOST}:${FIRST_PORT} monitoring off, ${FIRST_PORT + 1} on with a 1 ms linger, paced requests ${PACE_MS} ms apart, so that each
+sends its own; ${FIRST_PORT + 2} and ${FIRST_PORT + 3} copies of the Worker without the call to the aggregator, and with an aggregator that
+returns at once, for the send's parts), the request's own part (recordBatch on an open tally, in this Node
+process), and a busy server's CPU per request. Prints them, the share of a busy isolate's CPU they add up to, and
+✓ or ✗ against ${TARGET_SHARE * 100}%; exits 0 either way. The snapshots and bundles go in temp dirs, removed at the end.
 
   -h, --help     this text`,
   process.argv.slice(2),
@@ -89,36 +93,80 @@ function ownPartMicros(): number {
   return warm[Math.floor(warm.length / 2)]!;
 }
 
+/** A copy of the Worker with one part of the send taken out: a textual patch of the snapshot, checked to apply. */
+interface Variant {
+  name: string;
+  what: string;
+  patch?: { file: string; from: string; to: string };
+}
+const VARIANTS: Variant[] = [
+  { name: 'off', what: 'monitoring off' },
+  { name: 'on', what: 'monitoring on, each request\'s tally sent alone' },
+  {
+    name: 'no call',
+    what: 'the timer and the tally made plain, no call to the aggregator',
+    patch: { file: 'src/aggregate/record.ts', from: 'counts: WindowCounts) {', to: 'counts: WindowCounts) {\n  if (counts) return;' },
+  },
+  {
+    name: 'empty call',
+    what: 'the call to the aggregator, its method returning at once',
+    patch: { file: 'src/aggregate/aggregator.ts', from: 'async record(req: RecordRequest): Promise<void> {', to: 'async record(req: RecordRequest): Promise<void> {\n    if (req) return;' },
+  },
+];
+
 async function main() {
-  const sandbox = new Sandbox('labelwatch-bench-send-', stateParent().dir);
-  console.error('bench-send: registry, snapshot, bundle (wrangler deploy --dry-run --minify)');
-  sandbox.fill();
-  const bundleDir = buildBundle(sandbox.dir, { parent: sandbox.dir });
-  const servers: Record<'off' | 'on', MiniflareWorker> = {} as never;
+  console.error('bench-send: registry, snapshots, bundles (wrangler deploy --dry-run --minify)');
+  const state = stateParent().dir;
+  const servers = new Map<string, MiniflareWorker>();
+  const bundles: string[] = [];
   try {
-    for (const mode of ['off', 'on'] as const)
-      servers[mode] = await startMiniflare({
-        root: sandbox.dir, bundleDir, port: PORTS[mode], persistDir: join(sandbox.dir, `state-${mode}`),
-        vars: { MONITORING: mode, RECORD_LINGER_MS: '1' },
-      });
-    const url = (mode: 'off' | 'on') => `http://${HOST}:${PORTS[mode]}/v1/models/${MODEL}:predict`;
-    const cpu = (mode: 'off' | 'on') => () => cpuMs({ pids: servers[mode].workerdPids });
-    for (const mode of ['off', 'on'] as const) {
-      await timedLoad({ url: url(mode), connections: BUSY_CONNECTIONS, body: oneRow, amount: 2000 });
-      await pacedCpuPerRequest(url(mode), cpu(mode), 200);
+    let port = FIRST_PORT;
+    for (const variant of VARIANTS) {
+      const sandbox = new Sandbox(`labelwatch-bench-send-${variant.name.replace(' ', '-')}-`, state);
+      sandbox.fill();
+      if (variant.patch) {
+        const path = join(sandbox.dir, variant.patch.file);
+        const text = readFileSync(path, 'utf8');
+        if (!text.includes(variant.patch.from)) throw new Error(`${variant.patch.file} no longer has \`${variant.patch.from}\`: update bench-send's ${variant.name} variant`);
+        writeFileSync(path, text.replace(variant.patch.from, variant.patch.to));
+      }
+      const bundleDir = buildBundle(sandbox.dir, { parent: sandbox.dir });
+      bundles.push(bundleDir);
+      servers.set(
+        variant.name,
+        await startMiniflare({
+          root: sandbox.dir, bundleDir, port: port++, persistDir: join(sandbox.dir, 'state'),
+          vars: { MONITORING: variant.name === 'off' ? 'off' : 'on', RECORD_LINGER_MS: '1' },
+        }),
+      );
+    }
+    const ports = new Map(VARIANTS.map((v, i) => [v.name, FIRST_PORT + i]));
+    const url = (name: string) => `http://${HOST}:${ports.get(name)}/v1/models/${MODEL}:predict`;
+    const cpu = (name: string) => () => cpuMs({ pids: servers.get(name)!.workerdPids });
+    for (const { name } of VARIANTS) {
+      await timedLoad({ url: url(name), connections: BUSY_CONNECTIONS, body: oneRow, amount: 2000 });
+      await pacedCpuPerRequest(url(name), cpu(name), 200);
     }
 
-    // 1. A send: paced chunks, off and on in turn (which goes first alternates), the difference per round.
-    const sends: number[] = [];
-    const pacedOff: number[] = [];
+    // 1. A send and its parts: paced chunks of every server in rounds (the order rotating), CPU per request.
+    const paced = new Map<string, number[]>(VARIANTS.map((v) => [v.name, []]));
     for (let round = 0; round < ROUNDS; round++) {
-      const perRequest = { off: 0, on: 0 };
-      for (const mode of round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const))
-        perRequest[mode] = await pacedCpuPerRequest(url(mode), cpu(mode), PACED);
-      sends.push(perRequest.on - perRequest.off);
-      pacedOff.push(perRequest.off);
-      console.error(`  round ${round + 1}: paced CPU per request off ${perRequest.off.toFixed(3)} ms, on ${perRequest.on.toFixed(3)} ms`);
+      for (let i = 0; i < VARIANTS.length; i++) {
+        const { name } = VARIANTS[(i + round) % VARIANTS.length]!;
+        paced.get(name)!.push(await pacedCpuPerRequest(url(name), cpu(name), PACED));
+      }
+      console.error(`  round ${round + 1}: paced CPU per request ${VARIANTS.map(({ name }) => `${name} ${paced.get(name)![round]!.toFixed(3)} ms`).join(', ')}`);
     }
+    // Per round, the difference between two servers' CPU per request: the part of the send one has and the other lacks.
+    const between = (more: string, less: string) => paced.get(more)!.map((x, round) => x - paced.get(less)![round]!);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const sends = between('on', 'off');
+    const parts: [string, number[]][] = [
+      ['the timer, and the tally made plain', between('no call', 'off')],
+      ['the call to the aggregator (a Durable Object method that returns at once)', between('empty call', 'no call')],
+      ["the aggregator's work: its SQLite write (committed before it answers) and alarm check", between('on', 'empty call')],
+    ];
+
     // 3. A busy server: monitoring off, 10 connections, a few seconds.
     const busy = await timedLoad({ url: url('off'), connections: BUSY_CONNECTIONS, body: oneRow, amount: 20_000, cpu: cpu('off') });
     const busyRate = busy.result.requests.total / busy.elapsed;
@@ -126,7 +174,7 @@ async function main() {
     // 2. The request's own part, in this process, after the servers are done (it would compete with them for a core).
     const ownMicros = ownPartMicros();
 
-    const send = sends.reduce((a, b) => a + b, 0) / sends.length;
+    const send = mean(sends);
     const sendSpan = meanInterval(sends);
     const share = (sendMs: number, lingerMs: number) => ((1000 / lingerMs) * sendMs + busyRate * (ownMicros / 1000)) / (busyRate * busyCpu);
     const shareCell = (lingerMs: number) => {
@@ -135,20 +183,25 @@ async function main() {
       const verdict = { below: 'the interval lies below it', above: 'the interval lies over it', both: 'the interval reaches both sides: cannot tell' }[sideOf([lo, hi], TARGET_SHARE)];
       return `**${(at * 100).toFixed(2)}%** (${(lo * 100).toFixed(2)}–${(hi * 100).toFixed(2)}%) | ≤ ${TARGET_SHARE * 100}% ${mark(at <= TARGET_SHARE)} (${verdict})`;
     };
+    const ms = (xs: number[]) => {
+      const [lo, hi] = meanInterval(xs);
+      return `${mean(xs).toFixed(3)} ms (95% interval ${lo.toFixed(3)}–${hi.toFixed(3)})`;
+    };
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
     console.log(`\n#### What monitoring costs a busy isolate, part by part (Miniflare, the Worker on its own socket)\n`);
     console.log('| part | measured | how |');
     console.log('|---|---|---|');
-    console.log(`| one send of a tally (workerd CPU) | **${send.toFixed(3)} ms** (95% interval ${sendSpan[0].toFixed(3)}–${sendSpan[1].toFixed(3)}) | paced 1-row predict ${PACE_MS} ms apart, linger 1 ms: on − off per request, ${ROUNDS} rounds of ${PACED} (off alone: ${median(pacedOff).toFixed(3)} ms per request, median round) |`);
+    console.log(`| one send of a tally (workerd CPU) | **${ms(sends)}** | paced 1-row predict ${PACE_MS} ms apart, linger 1 ms: on − off per request, ${ROUNDS} rounds of ${PACED} (off alone: ${median(paced.get('off')!).toFixed(3)} ms per request, median round) |`);
+    for (const [what, xs] of parts) console.log(`| of which ${what} | ${ms(xs)} | the same rounds, against a copy of the Worker without it |`);
     console.log(`| the request's own part (recordBatch on an open tally, 1 row) | **${ownMicros.toFixed(2)} µs** | this Node process, median of 5 rounds of 200,000 calls |`);
     console.log(`| a busy server, monitoring off | **${busyRate.toFixed(0)} req/s** at **${busyCpu.toFixed(3)} ms** CPU per request | ${BUSY_CONNECTIONS} connections, ${busy.result.requests.total} requests |`);
-    console.log('\n| linger | sends per second at most (one model) | monitoring\'s share of a busy isolate\'s CPU, at most (interval from the send\'s) | target |');
+    console.log("\n| linger | sends per second at most (one model) | monitoring's share of a busy isolate's CPU (interval from the send's) | target |");
     console.log('|---|---|---|---|');
     for (const lingerMs of [...new Set([LINGER_MS, 5])]) console.log(`| ${lingerMs} ms${lingerMs === LINGER_MS ? ' (this build)' : ''} | ${(1000 / lingerMs).toFixed(0)} | ${shareCell(lingerMs)} |`);
   } finally {
-    for (const w of Object.values(servers)) await w.dispose();
-    removeBundle(bundleDir);
+    for (const w of servers.values()) await w.dispose();
+    for (const dir of bundles) removeBundle(dir);
   }
 }
 
