@@ -15,8 +15,9 @@
 // A busy isolate opens at most one tally per model every RECORD_LINGER_MS (a tally lingers that long before it is
 // sent, and the next opens after that), so monitoring's share of its CPU is at most
 //   (sends/s × send + R × own part) / (R × CPU per request),  with sends/s ≤ 1000 / linger, R in req/s.
-// The sends per second are a bound; a send's cost is the one measured alone, with its own wake-ups (under load a
-// send may share them), so the share is an estimate, which bench:monitor's direct on / off comparison checks.
+// The sends per second are a bound, but a send's cost is the one measured alone: under load a send costs more. At a
+// 5 ms linger, where the whole-server comparison can resolve it, bench:monitor measured 14–24% more CPU per request
+// against 11–12% here (docs/architecture.md, "Part by part"). So the share is an estimate from below, not a bound.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { recordBatch } from '../src/aggregate/record.ts';
@@ -196,7 +197,7 @@ async function main() {
     for (const [what, xs] of parts) console.log(`| of which ${what} | ${ms(xs)} | the same rounds, against a copy of the Worker without it |`);
     console.log(`| the request's own part (recordBatch on an open tally, 1 row) | **${ownMicros.toFixed(2)} µs** | this Node process, median of 5 rounds of 200,000 calls |`);
     console.log(`| a busy server, monitoring off | **${busyRate.toFixed(0)} req/s** at **${busyCpu.toFixed(3)} ms** CPU per request | ${BUSY_CONNECTIONS} connections, ${busy.result.requests.total} requests |`);
-    console.log("\n| linger | sends per second at most (one model) | monitoring's share of a busy isolate's CPU (interval from the send's) | target |");
+    console.log("\n| linger | sends per second at most (one model) | monitoring's share of a busy isolate's CPU, sends costing what one costs alone (interval from the send's) | target |");
     console.log('|---|---|---|---|');
     for (const lingerMs of [...new Set([LINGER_MS, 5])]) console.log(`| ${lingerMs} ms${lingerMs === LINGER_MS ? ' (this build)' : ''} | ${(1000 / lingerMs).toFixed(0)} | ${shareCell(lingerMs)} |`);
   } finally {
