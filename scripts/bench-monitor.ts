@@ -35,7 +35,7 @@ import { join } from 'node:path';
 import { flushStatementCount } from '../src/db/windows.ts';
 import { emptyCounts } from '../src/monitor/window.ts';
 import { cli } from './lib/args.ts';
-import { cpuMs, failureNote, groupMeter, HOST, mark, ratioInterval, recordLingerMs, ROOT, type Round, Sandbox, sideOf, sleep, span, stateParent, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
+import { cpuMs, failureNote, groupMeter, HOST, mark, positive, ratioInterval, recordLingerMs, ROOT, type Round, Sandbox, sideOf, sleep, span, stateParent, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
 import { MONITORING_HEADER } from '../src/config.ts';
 import { buildBundle, removeBundle, startMiniflare, type MiniflareWorker } from './lib/miniflare.ts';
 
@@ -73,7 +73,6 @@ const MODEL = 'penguins';
 const WINDOW_SECONDS = 60;
 const GRACE_SECONDS = 1;
 const SHARDS = 4;
-const positive = (name: string, fallback: number) => Math.max(1, Math.floor(Number(process.env[name] ?? fallback)) || fallback);
 /** Fresh starts of the four servers; rounds of four chunks in each. */
 const TRIALS = positive('TRIALS', 3);
 const ROUNDS = positive('ROUNDS', 4);

@@ -24,14 +24,13 @@ import { recordBatch } from '../src/aggregate/record.ts';
 import { type Env, loadConfig } from '../src/config.ts';
 import { parseMetadata } from '../src/serving/metadata.ts';
 import { cli } from './lib/args.ts';
-import { cpuMs, HOST, mark, meanInterval, recordLingerMs, ROOT, Sandbox, sideOf, sleep, stateParent, timedLoad } from './lib/bench.ts';
+import { cpuMs, HOST, mark, meanInterval, positive, recordLingerMs, ROOT, Sandbox, sideOf, sleep, stateParent, timedLoad } from './lib/bench.ts';
 import { buildBundle, removeBundle, startMiniflare, type MiniflareWorker } from './lib/miniflare.ts';
 
 const MODEL = 'penguins';
 /** The servers' ports, one per variant from here. */
 const FIRST_PORT = 8843;
 const TARGET_SHARE = 0.03;
-const positive = (name: string, fallback: number) => Math.max(1, Math.floor(Number(process.env[name] ?? fallback)) || fallback);
 /** Rounds of one paced chunk per server, and requests in a paced chunk. */
 const ROUNDS = positive('ROUNDS', 6);
 const PACED = positive('PACED', 1000);

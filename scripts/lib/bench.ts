@@ -33,6 +33,9 @@ export const stateParent = (): { dir: string; tmpfs: boolean } => {
   return existsSync('/dev/shm') ? { dir: '/dev/shm', tmpfs: true } : { dir: tmpdir(), tmpfs: false };
 };
 
+/** A whole number ≥ 1 from the environment variable `name`, or `fallback` (ROUNDS=, TRIALS=, …). */
+export const positive = (name: string, fallback: number) => Math.max(1, Math.floor(Number(process.env[name] ?? fallback)) || fallback);
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const CLOCK_TICKS_PER_S = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
