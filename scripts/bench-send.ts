@@ -13,7 +13,7 @@
 // 3. A busy server: req/s and workerd CPU per request of the off server under 10 connections.
 //
 // A busy isolate opens at most one tally per model every RECORD_LINGER_MS (a tally lingers that long before it is
-// sent, and the next opens after that), so monitoring's share of its CPU is at most
+// sent, and the next opens after that), so monitoring's share of its CPU is about
 //   (sends/s × send + R × own part) / (R × CPU per request),  with sends/s ≤ 1000 / linger, R in req/s.
 // The sends per second are a bound, but a send's cost is the one measured alone: under load a send costs more. At a
 // 5 ms linger, where the whole-server comparison can resolve it, bench:monitor measured 14–24% more CPU per request
@@ -42,7 +42,7 @@ const LINGER_MS = recordLingerMs();
 cli(
   'bench-send',
   `usage: npm run bench:send   (ROUNDS=<n> rounds, default ${ROUNDS}; PACED=<n> requests in a paced chunk, default ${PACED};
-  RECORD_LINGER_MS=<ms> for the bound at another linger than the default)
+  RECORD_LINGER_MS=<ms> for the share at another linger than the default)
 
 What monitoring costs a busy Worker, from its parts: one send of a tally (workerd CPU, through Miniflare, the Worker
 on its own socket: ${HOST}:${FIRST_PORT} monitoring off, ${FIRST_PORT + 1} on with a 1 ms linger, paced requests ${PACE_MS} ms apart, so that each
