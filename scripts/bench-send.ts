@@ -25,7 +25,7 @@ import { type Env, loadConfig } from '../src/config.ts';
 import { parseMetadata } from '../src/serving/metadata.ts';
 import { cli } from './lib/args.ts';
 import { cpuMs, HOST, mark, meanInterval, positive, recordLingerMs, ROOT, Sandbox, sideOf, sleep, stateParent, timedLoad } from './lib/bench.ts';
-import { buildBundle, removeBundle, startMiniflare, type MiniflareWorker } from './lib/miniflare.ts';
+import { buildBundle, startMiniflare, type MiniflareWorker } from './lib/miniflare.ts';
 
 const MODEL = 'penguins';
 /** The servers' ports, one per variant from here. */
@@ -96,20 +96,16 @@ function ownPartMicros(): number {
 /** A copy of the Worker with one part of the send taken out: a textual patch of the snapshot, checked to apply. */
 interface Variant {
   name: string;
-  what: string;
   patch?: { file: string; from: string; to: string };
 }
 const VARIANTS: Variant[] = [
-  { name: 'off', what: 'monitoring off' },
-  { name: 'on', what: 'monitoring on, each request\'s tally sent alone' },
-  {
-    name: 'no call',
-    what: 'the timer and the tally made plain, no call to the aggregator',
-    patch: { file: 'src/aggregate/record.ts', from: 'counts: WindowCounts) {', to: 'counts: WindowCounts) {\n  if (counts) return;' },
-  },
+  { name: 'off' },
+  { name: 'on' },
+  // The timer and the tally made plain, no call to the aggregator.
+  { name: 'no call', patch: { file: 'src/aggregate/record.ts', from: 'counts: WindowCounts) {', to: 'counts: WindowCounts) {\n  if (counts) return;' } },
+  // The call to the aggregator, its method returning at once.
   {
     name: 'empty call',
-    what: 'the call to the aggregator, its method returning at once',
     patch: { file: 'src/aggregate/aggregator.ts', from: 'async record(req: RecordRequest): Promise<void> {', to: 'async record(req: RecordRequest): Promise<void> {\n    if (req) return;' },
   },
 ];
@@ -117,30 +113,34 @@ const VARIANTS: Variant[] = [
 async function main() {
   console.error('bench-send: registry, snapshots, bundles (wrangler deploy --dry-run --minify)');
   const state = stateParent().dir;
+  const ports = new Map(VARIANTS.map((v, i) => [v.name, FIRST_PORT + i]));
   const servers = new Map<string, MiniflareWorker>();
-  const bundles: string[] = [];
   try {
-    let port = FIRST_PORT;
+    // One snapshot and bundle per patch; the unpatched ones ("off" and "on") share theirs, each with its own state.
+    const built = new Map<Variant['patch'], { root: string; bundleDir: string }>();
     for (const variant of VARIANTS) {
-      const sandbox = new Sandbox(`labelwatch-bench-send-${variant.name.replace(' ', '-')}-`, state);
-      sandbox.fill();
-      if (variant.patch) {
-        const path = join(sandbox.dir, variant.patch.file);
-        const text = readFileSync(path, 'utf8');
-        if (!text.includes(variant.patch.from)) throw new Error(`${variant.patch.file} no longer has \`${variant.patch.from}\`: update bench-send's ${variant.name} variant`);
-        writeFileSync(path, text.replace(variant.patch.from, variant.patch.to));
+      let tree = built.get(variant.patch);
+      if (!tree) {
+        const sandbox = new Sandbox(`labelwatch-bench-send-${variant.name.replace(' ', '-')}-`, state);
+        sandbox.fill();
+        if (variant.patch) {
+          const path = join(sandbox.dir, variant.patch.file);
+          const text = readFileSync(path, 'utf8');
+          if (!text.includes(variant.patch.from)) throw new Error(`${variant.patch.file} no longer has \`${variant.patch.from}\`: update bench-send's ${variant.name} variant`);
+          writeFileSync(path, text.replace(variant.patch.from, variant.patch.to));
+        }
+        // Inside the sandbox, which is removed when the process exits.
+        tree = { root: sandbox.dir, bundleDir: buildBundle(sandbox.dir, { parent: sandbox.dir }) };
+        built.set(variant.patch, tree);
       }
-      const bundleDir = buildBundle(sandbox.dir, { parent: sandbox.dir });
-      bundles.push(bundleDir);
       servers.set(
         variant.name,
         await startMiniflare({
-          root: sandbox.dir, bundleDir, port: port++, persistDir: join(sandbox.dir, 'state'),
+          ...tree, port: ports.get(variant.name)!, persistDir: join(tree.root, `state-${variant.name.replace(' ', '-')}`),
           vars: { MONITORING: variant.name === 'off' ? 'off' : 'on', RECORD_LINGER_MS: '1' },
         }),
       );
     }
-    const ports = new Map(VARIANTS.map((v, i) => [v.name, FIRST_PORT + i]));
     const url = (name: string) => `http://${HOST}:${ports.get(name)}/v1/models/${MODEL}:predict`;
     const cpu = (name: string) => () => cpuMs({ pids: servers.get(name)!.workerdPids });
     for (const { name } of VARIANTS) {
@@ -201,7 +201,6 @@ async function main() {
     for (const lingerMs of [...new Set([LINGER_MS, 5])]) console.log(`| ${lingerMs} ms${lingerMs === LINGER_MS ? ' (this build)' : ''} | ${(1000 / lingerMs).toFixed(0)} | ${shareCell(lingerMs)} |`);
   } finally {
     for (const w of servers.values()) await w.dispose();
-    for (const dir of bundles) removeBundle(dir);
   }
 }
 

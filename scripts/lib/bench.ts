@@ -255,11 +255,13 @@ export function ratioInterval(rounds: Round[], draws = 2000): { rate: [number, n
     rate.push(a.requests / a.elapsed / (b.requests / b.elapsed));
     cpu.push(b.cpuMs / b.requests / (a.cpuMs / a.requests));
   }
-  const bounds = (xs: number[]): [number, number] => {
-    xs.sort((x, y) => x - y);
-    return [xs[Math.floor(0.025 * draws)]!, xs[Math.ceil(0.975 * draws) - 1]!];
-  };
-  return { rate: bounds(rate), cpu: bounds(cpu) };
+  return { rate: middle95(rate), cpu: middle95(cpu) };
+}
+
+/** The 2.5th and 97.5th percentiles of bootstrap draws (sorts them in place). */
+function middle95(draws: number[]): [number, number] {
+  draws.sort((x, y) => x - y);
+  return [draws[Math.floor(0.025 * draws.length)]!, draws[Math.ceil(0.975 * draws.length) - 1]!];
 }
 
 /** A 95% interval of the mean of `xs`, by bootstrap (2000 draws; seeded: the same values give the same interval). */
@@ -271,8 +273,7 @@ export function meanInterval(xs: number[], draws = 2000): [number, number] {
     for (let i = 0; i < xs.length; i++) sum += xs[Math.floor(random() * xs.length)]!;
     means.push(sum / xs.length);
   }
-  means.sort((a, b) => a - b);
-  return [means[Math.floor(0.025 * draws)]!, means[Math.ceil(0.975 * draws) - 1]!];
+  return middle95(means);
 }
 
 /** Where an interval lies against a target: wholly at or above it, wholly below it, or reaching both sides. */
