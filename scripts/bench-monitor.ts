@@ -35,7 +35,7 @@ import { join } from 'node:path';
 import { flushStatementCount } from '../src/db/windows.ts';
 import { emptyCounts } from '../src/monitor/window.ts';
 import { cli } from './lib/args.ts';
-import { cpuMs, failureNote, groupMeter, HOST, mark, positive, ratioInterval, recordLingerMs, ROOT, type Round, Sandbox, sideOf, sleep, span, stateParent, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
+import { cpuMs, failureNote, groupMeter, HOST, mark, positive, ratioInterval, recordLingerMs, ROOT, type Round, Sandbox, sideOf, sleep, span, stateParent, sumRuns, timedLoad, type TimedRun, TREE, treeLine } from './lib/bench.ts';
 import { MONITORING_HEADER } from '../src/config.ts';
 import { buildBundle, removeBundle, startMiniflare, type MiniflareWorker } from './lib/miniflare.ts';
 
@@ -77,6 +77,8 @@ const SHARDS = 4;
 const TRIALS = positive('TRIALS', 3);
 const ROUNDS = positive('ROUNDS', 4);
 const TARGET_RATIO = 0.97;
+/** Whether the Worker has MONITORING=by-header, which one server's comparison needs (a BENCH_TREE from before it has not). */
+const BY_HEADER = readFileSync(join(TREE, 'src', 'config.ts'), 'utf8').includes("'by-header'");
 const LINGER_MS = recordLingerMs();
 const VARS = {
   WINDOW_SECONDS: String(WINDOW_SECONDS),
@@ -89,7 +91,8 @@ cli(
   'bench-monitor',
   `usage: npm run bench:monitor   (TRIALS=<n> fresh starts of the servers, default 3; ROUNDS=<n> rounds of four chunks
   in each, default 4; RECORD_LINGER_MS=<ms> for another linger than the default; STATE_DIR=<dir> for the servers'
-  local state, default /dev/shm where there is one: local SQLite's disk sync is not a cost of the Worker on Cloudflare)
+  local state, default /dev/shm where there is one: local SQLite's disk sync is not a cost of the Worker on Cloudflare;
+  BENCH_TREE=<dir> to serve another checkout's Worker, for a before-and-after pair)
 
 Starts four wrangler dev side by side, two with monitoring off (${HOST}:${WRANGLER['off a'].port}, ${WRANGLER['off b'].port}) and two on
 (${WRANGLER['on a'].port}, ${WRANGLER['on b'].port}), each on a snapshot of the tree (in temp dirs, removed at the end, on an error, and on
@@ -315,7 +318,11 @@ async function measureSameIsolate(stack: Stack): Promise<SameIsolate> {
   return { on: sumRuns(chunks.on), off: sumRuns(chunks.off), trials, rounds };
 }
 
-function printSameIsolate(title: string, r: SameIsolate) {
+function printSameIsolate(title: string, r: SameIsolate | undefined) {
+  if (!r) {
+    console.log(`\n#### ${title}: monitoring on and off in one server: not measured (BENCH_TREE's Worker has no MONITORING=by-header)`);
+    return;
+  }
   const ratio = r.on.rps / r.off.rps;
   const cpuRatio = r.off.cpuPerRequest / r.on.cpuPerRequest;
   console.log(`\n#### ${title}: monitoring on and off in one server (MONITORING=by-header)\n`);
@@ -414,7 +421,7 @@ async function main() {
   };
   // The last trial's "on" wrangler devs stay up, idle, to flush their last window while Miniflare runs.
   const viaWrangler = await measure(wrangler);
-  const wranglerSame = await measureSameIsolate(wrangler);
+  const wranglerSame = BY_HEADER ? await measureSameIsolate(wrangler) : undefined;
   const loadMiddle = loadavg()[0];
 
   // 2. Miniflare, no proxy: the minified bundle; each server keeps D1 and its Durable Objects in its sandbox.
@@ -438,10 +445,10 @@ async function main() {
     },
   };
   let viaMiniflare: RunResult;
-  let miniflareSame: SameIsolate;
+  let miniflareSame: SameIsolate | undefined;
   try {
     viaMiniflare = await measure(miniflare);
-    miniflareSame = await measureSameIsolate(miniflare);
+    miniflareSame = BY_HEADER ? await measureSameIsolate(miniflare) : undefined;
     await settle('wrangler dev', viaWrangler);
     await settle('Miniflare', viaMiniflare);
   } finally {
@@ -468,6 +475,7 @@ async function main() {
   const steady = ((SHARDS * perFlush) / (rate * WINDOW_SECONDS)) * 10_000;
 
   console.log(`\n### Monitoring benchmark (single-row \`${MODEL}:predict\`, ${CONNECTIONS} connections, ${TRIALS} fresh starts × ${ROUNDS} × 4 interleaved chunks of ≈ ${CHUNK_S} s, 127.0.0.1)\n`);
+  console.log(treeLine());
   console.log(`Machine: ${availableParallelism()} cores; 1-min load average ${loadBefore.toFixed(1)} before, ${loadMiddle.toFixed(1)} between wrangler dev and Miniflare, ${loadAfter.toFixed(1)} after.`);
   console.log(`All servers: WINDOW_SECONDS=${WINDOW_SECONDS}, FLUSH_GRACE_SECONDS=${GRACE_SECONDS}, AGGREGATOR_SHARDS=${SHARDS}, RECORD_LINGER_MS=${LINGER_MS}; only MONITORING differs.`);
   console.log(`Local state (SQLite of the objects and D1) in ${STATE.dir}: ${STATE.tmpfs ? 'tmpfs, no disk sync on workerd\'s thread (STATE_DIR=/tmp for disk)' : 'on disk: every aggregator commit waits for a disk sync on workerd\'s thread, which no Worker pays on Cloudflare'}.`);
@@ -476,7 +484,7 @@ async function main() {
   if (runtimeRestarts.length)
     console.log(`\n\`wrangler dev\` started a new runtime (workerd) while measured: ${runtimeRestarts.join(', ')}. Its proxy answers a POST in flight then with a 503; CPU still counts the old runtime's time.`);
   printRun('On workerd through Miniflare, without the wrangler dev proxy', viaMiniflare!);
-  printSameIsolate('On workerd through Miniflare', miniflareSame!);
+  printSameIsolate('On workerd through Miniflare', miniflareSame);
   console.log('\n#### D1 writes (wrangler dev, monitoring on a)\n');
   console.log('| measure | value | target |');
   console.log('|---|---|---|');

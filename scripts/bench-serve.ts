@@ -26,7 +26,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { cli } from './lib/args.ts';
-import { cpuMs, failedList, HOST, mark, ratioInterval, ROOT, type Round, Sandbox, sideOf, span, sumRuns, timedLoad, type TimedRun } from './lib/bench.ts';
+import { cpuMs, failedList, HOST, mark, ratioInterval, ROOT, type Round, Sandbox, sideOf, span, sumRuns, timedLoad, type TimedRun, treeLine } from './lib/bench.ts';
 import { buildBundle, compatibilityDate, removeBundle, startMiniflare, startWorkerd } from './lib/miniflare.ts';
 
 const PORT = 8793;
@@ -55,7 +55,7 @@ const TARGET_GZIP_BYTES = 400 * 1024;
 cli(
   'bench-serve',
   `usage: npm run bench:serve   (TRIALS=<n> fresh starts of each server, default 3; ROUNDS=<n> rounds of interleaved
-  chunks in each, default 3)
+  chunks in each, default 3; BENCH_TREE=<dir> to serve another checkout's Worker, for a before-and-after pair)
 
 Starts wrangler dev on ${HOST}:${PORT} on a snapshot of the tree (in a temp dir, removed at the end, on an error, and
 on Ctrl-C or SIGTERM), then measures the first request (median of ${FIRST_STARTS} fresh starts), 1-row predict
@@ -400,6 +400,7 @@ async function main() {
     ['bundle with `--minify` (what `npm run deploy` uploads)', `${kib(minified.raw)} raw, ${kib(minified.gzip)} gzip`, `≤ 400 KiB gzip ${mark(minified.gzip <= TARGET_GZIP_BYTES)}`],
   ];
   console.log(`\n### Serving benchmark (${CONNECTIONS} connections, ${TRIALS} fresh starts per server × ${ROUNDS} rounds of interleaved chunks of ≈ ${CHUNK_S} s, 127.0.0.1, model \`${MODEL}\`)\n`);
+  console.log(treeLine());
   console.log(`Machine: ${availableParallelism()} cores; 1-min load average ${loadBefore.toFixed(1)} before the runs, ${loadMiddle.toFixed(1)} before Miniflare, ${loadAfter.toFixed(1)} after.\n`);
   console.log('| measure | result | target |');
   console.log('|---|---|---|');

@@ -15,6 +15,19 @@ import { seededRandom } from './random.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const HOST = '127.0.0.1';
+/**
+ * The checkout whose Worker the servers run: this one, or BENCH_TREE=<dir>, another checkout of the repo (for example
+ * `git worktree add /dev/shm/before <commit>`), so that a before-and-after pair runs today's benchmark on the same
+ * machine within the same hour. The benchmark's own code, its load and its targets stay this checkout's.
+ */
+export const TREE = process.env.BENCH_TREE ? resolve(process.env.BENCH_TREE) : ROOT;
+
+/** The report's line on what ran: TREE's commit, and whether it had uncommitted changes. */
+export function treeLine(): string {
+  const git = (...args: string[]) => spawnSync('git', ['-C', TREE, ...args], { encoding: 'utf8' }).stdout.trim();
+  const changed = git('status', '--porcelain', '--untracked-files=no') !== '';
+  return `Worker: ${TREE === ROOT ? 'this checkout' : `BENCH_TREE=${TREE}`} at ${git('rev-parse', '--short', 'HEAD') || 'an unknown commit'}${changed ? ' with uncommitted changes' : ''}.`;
+}
 
 /** RECORD_LINGER_MS for the servers a benchmark starts: the environment's, checked as the Worker checks it, else its default. */
 export const recordLingerMs = (): number => loadConfig({ RECORD_LINGER_MS: process.env.RECORD_LINGER_MS }).recordLingerMs;
@@ -350,10 +363,12 @@ export class Sandbox {
       });
   }
 
-  /** Regenerates the model registry in the tree, then snapshots the tree. */
+  /** Regenerates the model registry in the tree (TREE), then snapshots it. */
   fill() {
-    this.run('npm', ['run', '--silent', 'registry'], ROOT);
-    for (const entry of SNAPSHOT_ENTRIES) cpSync(join(ROOT, entry), join(this.dir, entry), { recursive: true });
+    // Another checkout generates its registry with its own script, on this checkout's packages.
+    if (!existsSync(join(TREE, 'node_modules'))) symlinkSync(join(ROOT, 'node_modules'), join(TREE, 'node_modules'), 'dir');
+    this.run('npm', ['run', '--silent', 'registry'], TREE);
+    for (const entry of SNAPSHOT_ENTRIES) cpSync(join(TREE, entry), join(this.dir, entry), { recursive: true });
     this.linkNodeModules();
   }
 
