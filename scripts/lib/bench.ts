@@ -22,11 +22,11 @@ export const HOST = '127.0.0.1';
  */
 export const TREE = process.env.BENCH_TREE ? resolve(process.env.BENCH_TREE) : ROOT;
 
-/** The report's line on what ran: TREE's commit, and whether it had uncommitted changes. */
+/** The report's line on what ran: TREE's commit, and whether the Worker's files (the snapshot's) had uncommitted changes. */
 export function treeLine(): string {
   const git = (...args: string[]) => spawnSync('git', ['-C', TREE, ...args], { encoding: 'utf8' }).stdout.trim();
-  const changed = git('status', '--porcelain', '--untracked-files=no') !== '';
-  return `Worker: ${TREE === ROOT ? 'this checkout' : `BENCH_TREE=${TREE}`} at ${git('rev-parse', '--short', 'HEAD') || 'an unknown commit'}${changed ? ' with uncommitted changes' : ''}.`;
+  const changed = git('status', '--porcelain', '--untracked-files=no', '--', ...SNAPSHOT_ENTRIES) !== '';
+  return `Worker: ${TREE === ROOT ? 'this checkout' : `BENCH_TREE=${TREE}`} at ${git('rev-parse', '--short', 'HEAD') || 'an unknown commit'}${changed ? ' with uncommitted changes to the Worker' : ''}.`;
 }
 
 /** RECORD_LINGER_MS for the servers a benchmark starts: the environment's, checked as the Worker checks it, else its default. */
