@@ -1,10 +1,10 @@
 // Every script a user runs answers --help with its usage and stops at once, with status 2 and the flag named, on a
 // flag it does not know (before any work: no server, no temp folder, no training). A benchmark killed with SIGTERM
 // or SIGINT removes its temp folder. `npm start`'s port reaches both the server and its cron. A benchmark load
-// names each failed request.
-import { spawn } from 'node:child_process';
+// names each failed request. BENCH_TREE's report line names the other checkout's commit.
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -245,5 +245,39 @@ describe("a wrangler dev process group's CPU meter", () => {
     } finally {
       process.kill(-leader.pid!, 'SIGKILL');
     }
+  });
+});
+
+describe('BENCH_TREE: a benchmark of another checkout', () => {
+  /** treeLine() as a benchmark run with BENCH_TREE=<tree> prints it. */
+  async function reportLine(tree: string): Promise<string> {
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', "import('./scripts/lib/bench.ts').then((m) => console.log(m.treeLine()))"], {
+      cwd: ROOT,
+      env: { ...process.env, BENCH_TREE: tree },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    await once(child, 'close');
+    return out.trim();
+  }
+
+  it("names the checkout's commit, and uncommitted changes to its Worker but not to its docs", async () => {
+    const tree = mkdtempSync(join(TMP, 'labelwatch-tree-'));
+    const git = (...args: string[]) => execFileSync('git', ['-C', tree, ...args], { encoding: 'utf8' }).trim();
+    mkdirSync(join(tree, 'src'));
+    mkdirSync(join(tree, 'docs'));
+    writeFileSync(join(tree, 'src', 'index.ts'), 'export {};\n');
+    writeFileSync(join(tree, 'docs', 'notes.md'), '# notes\n');
+    git('init', '-q');
+    git('add', '.');
+    git('-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-qm', 'a Worker');
+    const commit = git('rev-parse', '--short', 'HEAD');
+
+    expect(await reportLine(tree)).toBe(`Worker: BENCH_TREE=${tree} at ${commit}.`);
+    writeFileSync(join(tree, 'docs', 'notes.md'), '# notes, edited\n');
+    expect(await reportLine(tree)).toBe(`Worker: BENCH_TREE=${tree} at ${commit}.`);
+    writeFileSync(join(tree, 'src', 'index.ts'), 'export const edited = 1;\n');
+    expect(await reportLine(tree)).toBe(`Worker: BENCH_TREE=${tree} at ${commit} with uncommitted changes to the Worker.`);
   });
 });
