@@ -35,7 +35,7 @@ import { join } from 'node:path';
 import { flushStatementCount } from '../src/db/windows.ts';
 import { emptyCounts } from '../src/monitor/window.ts';
 import { cli } from './lib/args.ts';
-import { cpuMs, failureNote, groupMeter, HOST, mark, positive, ratioInterval, recordLingerMs, ROOT, type Round, Sandbox, sideOf, sleep, span, stateParent, sumRuns, timedLoad, type TimedRun, TREE, treeLine } from './lib/bench.ts';
+import { cpuMs, failureNote, groupMeter, HOST, mark, positive, ratioInterval, recordLingerMs, type Round, Sandbox, sideOf, sleep, span, stateParent, sumRuns, timedLoad, type TimedRun, TREE, treeLine } from './lib/bench.ts';
 import { MONITORING_HEADER } from '../src/config.ts';
 import { buildBundle, removeBundle, startMiniflare, type MiniflareWorker } from './lib/miniflare.ts';
 
@@ -129,7 +129,7 @@ interface Stack {
   start: (slot: Slot, monitoring?: 'by-header') => Promise<Server>;
 }
 
-const meta = JSON.parse(readFileSync(join(ROOT, 'models', MODEL, 'metadata.json'), 'utf8')) as {
+const meta = JSON.parse(readFileSync(join(TREE, 'models', MODEL, 'metadata.json'), 'utf8')) as {
   labels: string[];
   features: { name: string }[];
   probes: { input: number[] }[];
@@ -393,7 +393,7 @@ async function main() {
   console.error(`bench-monitor: registry, four snapshots (${SLOTS.join(', ')}), local migrations`);
   const stateOf = (slot: Slot) => join(sandboxes[slot].dir, '.wrangler', 'state');
   for (const slot of SLOTS) {
-    sandboxes[slot].fill();
+    sandboxes[slot].fill(TREE);
     sandboxes[slot].run('npx', ['wrangler', 'd1', 'migrations', 'apply', 'labelwatch', '--local', '--persist-to', stateOf(slot)]);
   }
   const loadBefore = loadavg()[0];

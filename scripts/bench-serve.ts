@@ -26,7 +26,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { cli } from './lib/args.ts';
-import { cpuMs, failedList, HOST, mark, ratioInterval, ROOT, type Round, Sandbox, sideOf, span, sumRuns, timedLoad, type TimedRun, treeLine } from './lib/bench.ts';
+import { cpuMs, failedList, HOST, mark, ratioInterval, ROOT, type Round, Sandbox, sideOf, span, sumRuns, timedLoad, type TimedRun, TREE, treeLine } from './lib/bench.ts';
 import { buildBundle, compatibilityDate, removeBundle, startMiniflare, startWorkerd } from './lib/miniflare.ts';
 
 const PORT = 8793;
@@ -301,7 +301,7 @@ async function firstPredicts(name: string, start: () => Promise<{ base: string; 
 
 async function main() {
   console.error(`bench-serve: registry, snapshot in ${snapshot}, local migrations, wrangler dev on ${HOST}:${PORT}`);
-  sandbox.fill();
+  sandbox.fill(TREE);
   sandbox.run('npx', ['wrangler', 'd1', 'migrations', 'apply', 'labelwatch', '--local', '--persist-to', state]);
   ceilingSandbox.fillWith({ 'index.js': CEILING_SCRIPT, 'wrangler.toml': `name = "ceiling"\nmain = "index.js"\ncompatibility_date = "${compatibilityDate(ROOT)}"\n` });
   const loadBefore = loadavg()[0];

@@ -363,12 +363,12 @@ export class Sandbox {
       });
   }
 
-  /** Regenerates the model registry in the tree (TREE), then snapshots it. */
-  fill() {
+  /** Regenerates the model registry in a checkout (this one unless told: bench:serve and bench:monitor pass TREE), then snapshots it. */
+  fill(tree = ROOT) {
     // Another checkout generates its registry with its own script, on this checkout's packages.
-    if (!existsSync(join(TREE, 'node_modules'))) symlinkSync(join(ROOT, 'node_modules'), join(TREE, 'node_modules'), 'dir');
-    this.run('npm', ['run', '--silent', 'registry'], TREE);
-    for (const entry of SNAPSHOT_ENTRIES) cpSync(join(TREE, entry), join(this.dir, entry), { recursive: true });
+    if (!existsSync(join(tree, 'node_modules'))) symlinkSync(join(ROOT, 'node_modules'), join(tree, 'node_modules'), 'dir');
+    this.run('npm', ['run', '--silent', 'registry'], tree);
+    for (const entry of SNAPSHOT_ENTRIES) cpSync(join(tree, entry), join(this.dir, entry), { recursive: true });
     this.linkNodeModules();
   }
 
