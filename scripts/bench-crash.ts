@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { shardName } from '../src/aggregate/record.ts';
 import type { Holdings } from '../src/aggregate/aggregator.ts';
 import { cli } from './lib/args.ts';
-import { HOST, loadTest, recordLingerMs, ROOT, sleep } from './lib/bench.ts';
+import { HOST, loadTest, positive, recordLingerMs, ROOT, sleep } from './lib/bench.ts';
 import { buildBundle, removeBundle, startMiniflare, type MiniflareWorker } from './lib/miniflare.ts';
 
 const PORT = 8839;
@@ -35,7 +35,7 @@ answered predictions that survived (in D1 or held by an aggregator shard). Print
 );
 const MODEL = 'penguins';
 const SHARDS = 4;
-const TRIALS = Math.max(1, Number(process.env.TRIALS ?? 5) || 5);
+const TRIALS = positive('TRIALS', 5);
 const CONNECTIONS = 10;
 const LINGER_MS = recordLingerMs();
 

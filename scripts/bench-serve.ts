@@ -26,7 +26,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { cli } from './lib/args.ts';
-import { cpuMs, failedList, HOST, mark, ratioInterval, ROOT, type Round, Sandbox, sideOf, span, sumRuns, timedLoad, type TimedRun, TREE, treeLine } from './lib/bench.ts';
+import { cpuMs, failedList, HOST, mark, positive, ratioInterval, ROOT, type Round, Sandbox, sideOf, span, sumRuns, timedLoad, type TimedRun, TREE, treeLine } from './lib/bench.ts';
 import { buildBundle, compatibilityDate, removeBundle, startMiniflare, startWorkerd } from './lib/miniflare.ts';
 
 const PORT = 8793;
@@ -35,13 +35,13 @@ const MINIFLARE_PORT = 8799;
 /** The ceiling Worker (scripts/lib/ceiling-worker.js): wrangler dev, its inspector, and Miniflare. */
 const CEILING = { port: 8802, inspector: 8803, miniflare: 8804 };
 const CHUNK_S = 2;
-const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 3) || 3);
+const ROUNDS = positive('ROUNDS', 3);
 /**
  * Fresh starts of each server, its chunks pooled: two processes of the very same server differ by several percent
  * here for their whole life (bench:monitor's A/A control), and through `wrangler dev` one server's health ÷ predict
  * moved from 0.74 to 1.02 between two servers of one run. One process's luck then weighs one trial.
  */
-const TRIALS = Math.max(1, Number(process.env.TRIALS ?? 3) || 3);
+const TRIALS = positive('TRIALS', 3);
 const WARMUP_REQUESTS = 500;
 const CONNECTIONS = 10;
 const MODEL = 'penguins';
@@ -49,7 +49,7 @@ const TARGET_RATIO = 0.9;
 const TARGET_ROWS_PER_S = 550_000;
 const TARGET_FIRST_MS = 50;
 /** Fresh starts for the first predict: one request is too noisy to judge alone (35–64 ms in runs an hour apart). */
-const FIRST_STARTS = Math.max(1, Number(process.env.FIRST_STARTS ?? 5) || 5);
+const FIRST_STARTS = positive('FIRST_STARTS', 5);
 const TARGET_GZIP_BYTES = 400 * 1024;
 
 cli(
