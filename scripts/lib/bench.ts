@@ -246,29 +246,61 @@ export interface Round {
  * same interval.
  */
 export function ratioInterval(rounds: Round[], draws = 2000): { rate: [number, number]; cpu: [number, number] } {
-  const random = seededRandom(13);
-  type Sum = { requests: number; elapsed: number; cpuMs: number };
-  const add = (sum: Sum, runs: TimedRun[]) => {
-    for (const r of runs) {
+  const [rate, cpu] = bootstrapRounds(rounds, draws, (drawn) => {
+    const a = pooled(drawn.map((r) => r.a));
+    const b = pooled(drawn.map((r) => r.b));
+    return [a.requests / a.elapsed / (b.requests / b.elapsed), b.cpuMs / b.requests / (a.cpuMs / a.requests)];
+  });
+  return { rate: rate!, cpu: cpu! };
+}
+
+/** Four loads sent in one round: `a` against `b`, as a share of what `c` reaches against `d`. */
+export interface ShareRound {
+  a: TimedRun[];
+  b: TimedRun[];
+  c: TimedRun[];
+  d: TimedRun[];
+}
+
+/**
+ * The 95% interval of a ratio of ratios, (a ÷ b) ÷ (c ÷ d) in pooled req/s, by the same bootstrap over rounds as
+ * ratioInterval: how much of a ceiling (c against d, measured in the same rounds) `a` against `b` reaches. An
+ * interval that holds 1 cannot tell the two apart.
+ */
+export function shareInterval(rounds: ShareRound[], draws = 2000): [number, number] {
+  const rate = (runs: TimedRun[][]) => {
+    const sum = pooled(runs);
+    return sum.requests / sum.elapsed;
+  };
+  return bootstrapRounds(rounds, draws, (drawn) => [
+    rate(drawn.map((r) => r.a)) / rate(drawn.map((r) => r.b)) / (rate(drawn.map((r) => r.c)) / rate(drawn.map((r) => r.d))),
+  ])[0]!;
+}
+
+/** Requests, elapsed seconds and CPU ms summed over chunks. */
+function pooled(runs: TimedRun[][]): { requests: number; elapsed: number; cpuMs: number } {
+  const sum = { requests: 0, elapsed: 0, cpuMs: 0 };
+  for (const chunks of runs)
+    for (const r of chunks) {
       sum.requests += r.result.requests.total;
       sum.elapsed += r.elapsed;
       sum.cpuMs += r.cpuMs;
     }
-  };
-  const rate: number[] = [];
-  const cpu: number[] = [];
+  return sum;
+}
+
+/**
+ * The bootstrap behind the intervals: as many rounds as there are, drawn with replacement, `draws` times; for each
+ * statistic `of` returns, the 2.5th and 97.5th percentiles of its draws. Seeded: the same rounds, the same interval.
+ */
+function bootstrapRounds<R>(rounds: R[], draws: number, of: (drawn: R[]) => number[]): [number, number][] {
+  const random = seededRandom(13);
+  const values: number[][] = [];
   for (let d = 0; d < draws; d++) {
-    const a: Sum = { requests: 0, elapsed: 0, cpuMs: 0 };
-    const b: Sum = { requests: 0, elapsed: 0, cpuMs: 0 };
-    for (let i = 0; i < rounds.length; i++) {
-      const drawn = rounds[Math.floor(random() * rounds.length)]!;
-      add(a, drawn.a);
-      add(b, drawn.b);
-    }
-    rate.push(a.requests / a.elapsed / (b.requests / b.elapsed));
-    cpu.push(b.cpuMs / b.requests / (a.cpuMs / a.requests));
+    const drawn = Array.from({ length: rounds.length }, () => rounds[Math.floor(random() * rounds.length)]!);
+    of(drawn).forEach((x, i) => (values[i] ??= []).push(x));
   }
-  return { rate: middle95(rate), cpu: middle95(cpu) };
+  return values.map(middle95);
 }
 
 /** The 2.5th and 97.5th percentiles of bootstrap draws (sorts them in place). */

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseDevArgs } from '../../scripts/dev';
-import { failureNote, groupMeter, meanInterval, ratioInterval, sideOf, sleep, sumRuns, timedLoad, type TimedRun } from '../../scripts/lib/bench';
+import { failureNote, groupMeter, meanInterval, ratioInterval, shareInterval, sideOf, sleep, sumRuns, timedLoad, type TimedRun } from '../../scripts/lib/bench';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 /** A temp dir of this test's own (TMPDIR for the children), so other runs' folders do not count. */
@@ -190,6 +190,30 @@ describe('the interval of a ratio over rounds', () => {
     expect(rate[1]).toBeLessThan(1.2);
     expect(rate[1] - rate[0]).toBeGreaterThan(0.08);
     expect(ratioInterval(rounds)).toEqual(ratioInterval(rounds));
+  });
+
+  it('of a share of a ceiling: a point when every round agrees, and holding 1 when the two only differ by noise', () => {
+    // Each round at its own speed: a ÷ b is 0.855 and c ÷ d 0.9 in every round, so the share is 0.95 throughout.
+    const steady = [1, 0.6, 1.4, 0.8].map((speed) => ({
+      a: [chunk(855 * speed, 1, 100)],
+      b: [chunk(1000 * speed, 1, 100)],
+      c: [chunk(900 * speed, 1, 100)],
+      d: [chunk(1000 * speed, 1, 100)],
+    }));
+    const [lo, hi] = shareInterval(steady);
+    expect(lo).toBeCloseTo(0.95, 10);
+    expect(hi).toBeCloseTo(0.95, 10);
+    // a ÷ b and c ÷ d scatter alike around 0.9: the share's interval holds 1, and the same rounds give the same one.
+    const scattered = [0.84, 0.95, 0.9, 0.86, 0.93, 0.88, 0.97, 0.83].map((x, i) => ({
+      a: [chunk(1000 * x, 1, 100)],
+      b: [chunk(1000, 1, 100)],
+      c: [chunk(1000 * [0.92, 0.85, 0.89, 0.94, 0.87, 0.91, 0.84, 0.96][i]!, 1, 100)],
+      d: [chunk(1000, 1, 100)],
+    }));
+    const share = shareInterval(scattered);
+    expect(share[0]).toBeLessThan(1);
+    expect(share[1]).toBeGreaterThan(1);
+    expect(shareInterval(scattered)).toEqual(share);
   });
 
   it('of a mean: a point for equal values, around the mean for spread ones, the same every time', () => {
