@@ -4,15 +4,17 @@ import type { FeatureSpec } from './metadata';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
-const FLOAT32_MAX = 3.4028234663852886e38;
-
 /**
  * Why `x` is not a finite float32 number, or null when it is one. The loops over a batch's values call this and
  * spell out the value's place only for an error: a 1000-row batch has thousands of values.
+ *
+ * The test is the model's own conversion (Math.fround, as the rows are written into the float32 input): a value
+ * that rounds to the largest float32, such as `3.4028235e38` (how float32 printers, numpy's among them, write it),
+ * is that number, not beyond it; a value that rounds to infinity is refused.
  */
 function whyNotFinite(x: unknown): string | null {
   if (typeof x !== 'number') return `expected a finite number, got ${describe(x)}`;
-  if (!Number.isFinite(x) || Math.abs(x) > FLOAT32_MAX) return `expected a finite number (float32 range), got ${String(x)}`;
+  if (!Number.isFinite(Math.fround(x))) return `expected a finite number (float32 range), got ${String(x)}`;
   return null;
 }
 

@@ -21,6 +21,17 @@ describe('parseTfServing', () => {
     expect(r).toEqual({ ok: true, value: [[1, 2, 3], [4, 5, 6], [-0.5, 0, 1e-30]] });
   });
 
+  it('accepts the largest float32 however it is written, in every format', () => {
+    // 3.4028235e38 is the largest float32 as float32 printers write it (numpy's str, TF Serving's own JSON): a double
+    // just above 3.4028234663852886e38 that the model's float32 input rounds to that very number.
+    for (const max of [3.4028234663852886e38, 3.4028235e38, 3.4028235677973362e38]) {
+      expect(tf({ instances: [[max, -max, 0], { a: -max, b: max, c: 0 }] })).toEqual({ ok: true, value: [[max, -max, 0], [-max, max, 0]] });
+      expect(ks(kInput({ shape: [1, 3], data: [max, -max, 0] })).ok).toBe(true);
+      expect(parseTfPredict({ inputs: { a: [max], b: [-max], c: [0] } }, features, MAX, 'x').ok).toBe(true);
+      expect(parseTfClassify({ examples: [{ a: [max], b: -max, c: 0 }] }, features, MAX).ok).toBe(true);
+    }
+  });
+
   it('accepts exactly the limit and rejects one more', () => {
     expect(tf({ instances: Array(MAX).fill([0, 0, 0]) }).ok).toBe(true);
     expect(errorOf(tf({ instances: Array(MAX + 1).fill([0, 0, 0]) }))).toBe('instances: 5 instances exceed the limit of 4 per request');
@@ -45,6 +56,8 @@ describe('parseTfServing', () => {
     ['1e999 (Infinity)', JSON.parse('{"instances": [[1, 2, 1e999]]}'), 'instances[0][2]: expected a finite number (float32 range), got Infinity'],
     ['-1e999', JSON.parse('{"instances": [[-1e999, 2, 3]]}'), 'instances[0][0]: expected a finite number (float32 range), got -Infinity'],
     ['beyond float32', { instances: [[1e39, 2, 3]] }, 'instances[0][0]: expected a finite number (float32 range), got 1e+39'],
+    // Just past the largest float32 by half its last unit: rounds to infinity as a float32.
+    ['rounding to float32 infinity', { instances: [[1, -3.4028235677973366e38, 3]] }, 'instances[0][1]: expected a finite number (float32 range), got -3.4028235677973366e+38'],
     ['a missing feature', { instances: [{ a: 1, c: 3 }] }, 'instances[0].b: missing feature'],
     ['an unknown feature', { instances: [{ a: 1, b: 2, c: 3, d: 4 }] }, 'instances[0].d: unknown feature (expected a, b, c)'],
     ['a feature name from the prototype', { instances: [{ a: 1, b: 2, constructor: 3 }] }, 'instances[0].constructor: unknown feature (expected a, b, c)'],
