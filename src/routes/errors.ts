@@ -6,6 +6,12 @@ export function jsonError(c: Context, status: ContentfulStatusCode, error: strin
   return c.json({ error }, status, headers);
 }
 
+/**
+ * A client-chosen name (a model, a version) as an error message quotes it: JSON-quoted, so a `"` in it cannot end the
+ * quote early, and cut to `max` characters, so a long URL is not echoed back whole. Served names are at most 64.
+ */
+export const quoted = (name: string, max = 64): string => JSON.stringify(name.length > max ? name.slice(0, max) + '…' : name);
+
 /** A handler answering 405 with the Allow header, for the methods a path does not serve. */
 export const methodNotAllowed = (allow: string) => (c: Context) =>
   jsonError(c, 405, `method: ${c.req.method} is not allowed here (allowed: ${allow})`, { allow });

@@ -11,6 +11,7 @@ import type { ModelMetadata } from '../serving/metadata';
 import { registry } from '../serving/registry';
 import { requireApiKey } from './auth';
 import { jsonError, methodNotAllowed } from './errors';
+import { modelNotFound } from './predict';
 import { parseQuery, WindowsQuery } from '../contract/query';
 import type { WindowsBody, WindowViewBody } from '../contract/api';
 import { diagnosisOnWire, evaluationOnWire, remedyOnWire } from '../contract/wire';
@@ -67,8 +68,7 @@ const reader = requireApiKey((env) => {
 export const windowsRoutes = newHono<App>()
   .get('/v1/models/:model/windows', reader, async (c) => {
     const metadata = registry.metadata(c.req.param('model'));
-    if (!metadata)
-      return jsonError(c, 404, `model "${c.req.param('model')}" not found (serving: ${registry.list().map((m) => m.name).join(', ')})`);
+    if (!metadata) return jsonError(c, 404, modelNotFound(c.req.param('model')));
     const query = parseQuery(WindowsQuery, c.req.query());
     if (!query.ok) return jsonError(c, 400, query.error);
     const stored = await listWindows(c.env.DB, { model: metadata.name, version: metadata.version, ...query.value });

@@ -201,6 +201,27 @@ describe('wrong method → 405 with Allow', () => {
   });
 });
 
+describe('unknown model or version → 404 quoting the name as sent, cut short', () => {
+  const long = 'm'.repeat(5000);
+  const cut = `"${'m'.repeat(64)}…"`;
+  const kBody = kserve(row);
+  it.each([
+    ['a quote in a TF Serving model name', 'POST', '/v1/models/a%22b:predict', /^model "a\\"b" not found \(serving: /],
+    ['a quote in a KServe model name', 'POST', '/v2/models/a%22b/infer', /^model "a\\"b" not found \(serving: /],
+    ['a quote in a version', 'POST', '/v1/models/penguins/versions/1%22:predict', 'model "penguins" has no version "1\\"" (serving version "1")'],
+    ['a long model name', 'POST', `/v1/models/${long}:classify`, new RegExp(`^model ${cut} not found \\(serving: `)],
+    ['a long KServe model name', 'POST', `/v2/models/${long}/versions/1/infer`, new RegExp(`^model ${cut} not found \\(serving: `)],
+    ['a long version', 'POST', `/v2/models/penguins/versions/${long}/infer`, `model "penguins" has no version ${cut} (serving version "1")`],
+    ['a long model name for its status', 'GET', `/v1/models/${long}`, new RegExp(`^model ${cut} not found \\(serving: `)],
+    ['a long model name for its windows', 'GET', `/v1/models/${long}/windows`, new RegExp(`^model ${cut} not found \\(serving: `)],
+    ['a long model name on the status page', 'GET', `/models/${long}`, `model ${cut} is not served and has no windows in the last 1h`],
+  ])('%s', async (_what, method, path, message) => {
+    const error = expectError(await send(method, path, method === 'POST' ? (path.startsWith('/v2') ? kBody : JSON.stringify({ instances: [row] })) : null), 404, message);
+    expect(error.length).toBeLessThan(300);
+    expect(aggregator.touches).toBe(0);
+  });
+});
+
 describe('routing', () => {
   // The app runs on Hono's RegExpRouter alone (src/routes/hono.ts): one regular expression for all routes. A route
   // that does not fit it (two differently named parameters at one path position, say) throws when it is registered,
