@@ -1,7 +1,7 @@
 // A notice: one incident event worth telling the outside world about, with everything a channel needs to render it.
 // Channels are pure functions of a notice; the notice is fixed when the event happens, so every retry of a
 // delivery carries the same body.
-import { iso } from '../format';
+import { iso, percent } from '../format';
 import type { Evaluation } from '../monitor/detector';
 import type { Incident, IncidentEvent } from '../monitor/incident';
 
@@ -51,15 +51,35 @@ export function labelShares(n: Notice): { label: string; share: number }[] {
   return topLabel === null || topShare === null ? [] : [{ label: topLabel, share: topShare }];
 }
 
-/** One line for humans: what happened to which model. */
+/** Labels as a list for a one-line text: at most `max` named, the rest counted, so the line stays one line. */
+function labelList(labels: readonly string[], max = 3): string {
+  const named = labels.slice(0, max);
+  const rest = labels.length - named.length;
+  return rest > 0 ? `${named.join(', ')} and ${rest} more` : named.join(', ');
+}
+
+/**
+ * What happened, from the window behind the event: the label the answers collapsed onto, or the labels that
+ * vanished. It names them: "collapsed onto one label" would read the same for every collapse, and a collapse onto
+ * another label during an open incident escalates with nothing else to tell it apart.
+ */
+function whatHappened(i: Incident): string {
+  const w = i.latest;
+  const onto = w.dominantLabel ?? w.topLabel;
+  if (i.kind === 'model_defect') {
+    // The label it always answers is implicated too (incident.labels), but it is the one it does answer.
+    const missing = labelList(w.vanishedLabels.filter((l) => l !== w.dominantLabel));
+    const always = w.dominantLabel !== null && w.topShare !== null ? `answers ${w.dominantLabel} for ${percent(w.topShare)} of its own ${w.n} held-out rows and ` : '';
+    return `has a model defect: ${always}never or rarely answers ${missing}${always ? '' : ` on its own ${w.n} held-out rows`}`;
+  }
+  if (i.kind === 'collapsed') return onto === null ? 'collapsed onto one label' : `collapsed onto ${onto}`;
+  return w.vanishedLabels.length > 0 ? `lost ${labelList(w.vanishedLabels)} (partial collapse)` : 'lost labels (partial collapse)';
+}
+
+/** One line for humans: what happened to which model, naming the labels involved. */
 export function headline(n: Notice): string {
   const i = n.incident;
-  const what =
-    i.kind === 'collapsed'
-      ? 'collapsed onto one label'
-      : i.kind === 'model_defect'
-        ? `has a model defect: never answers ${i.labels.join(', ')} on its own held-out rows`
-        : 'lost labels (partial collapse)';
+  const what = whatHappened(i);
   switch (n.event) {
     case 'opened':
       return `${i.model} v${i.version} ${what}`;

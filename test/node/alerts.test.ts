@@ -308,7 +308,7 @@ describe('incidents, end to end', () => {
     expect(of('pagerduty').map((r) => json(r).event_action)).toEqual(['trigger', 'resolve']);
     expect(of('alert').map((r) => verified(r).type)).toEqual(['incident.opened', 'incident.resolved']);
     expect(of('slack').map((r) => json(r).text)).toEqual([
-      ':rotating_light: labelwatch: seattle-weather v1 collapsed onto one label',
+      ':rotating_light: labelwatch: seattle-weather v1 collapsed onto rain',
       ':white_check_mark: labelwatch: seattle-weather v1 recovered (healthy again)',
     ]);
 

@@ -10,8 +10,11 @@ import { escapeMrkdwn, slackPayload } from '../../src/incidents/channels/slack';
 import { alertPayload, signedRequest } from '../../src/incidents/channels/webhook';
 import { sortableId } from '../../src/incidents/ids';
 import { incidentUrlOf, type Notice, statusUrlOf } from '../../src/incidents/notice';
-import { advanceIncident } from '../../src/monitor';
-import { AT, collapsedWindow, configWith, healthyWindow, openedIncident, partialWindow, SECRETS, START, WINDOW } from './alerts.fixtures';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { advanceIncident, explainModelDefect, modelDefect, openModelDefect } from '../../src/monitor';
+import { parseMetadata } from '../../src/serving/metadata';
+import { AT, collapsedWindow, configWith, healthyWindow, judged, openedIncident, partialWindow, SECRETS, START, WINDOW } from './alerts.fixtures';
 
 const { incident, notice } = openedIncident();
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -124,7 +127,7 @@ describe('PagerDuty Events API v2 payload', () => {
     if (p.event_action !== 'trigger') throw new Error('expected a trigger');
     expect(Object.keys(p.payload).sort()).toEqual(['class', 'component', 'custom_details', 'group', 'severity', 'source', 'summary', 'timestamp']);
     expect(p.payload).toMatchObject({ severity: 'critical', source: 'labelwatch.example.test', component: 'seattle-weather@1', group: 'seattle-weather', class: 'collapsed' });
-    expect(p.payload.summary).toMatch(/^labelwatch: seattle-weather v1 collapsed onto one label\. rain took 100%/);
+    expect(p.payload.summary).toMatch(/^labelwatch: seattle-weather v1 collapsed onto rain\. rain took 100%/);
     expect(p.payload.timestamp).toMatch(ISO);
     expect(p.links).toEqual([{ href: notice.statusUrl, text: 'labelwatch incident page: seattle-weather v1' }]);
     expect(JSON.stringify(p)).not.toContain(SECRETS.routingKey);
@@ -172,7 +175,7 @@ describe('PagerDuty Events API v2 payload', () => {
 describe('Slack payload', () => {
   it('has text and header/section blocks with model, version, verdict, top labels and the status page link', () => {
     const p = slackPayload(notice);
-    expect(p.text).toBe(':rotating_light: labelwatch: seattle-weather v1 collapsed onto one label');
+    expect(p.text).toBe(':rotating_light: labelwatch: seattle-weather v1 collapsed onto rain');
     expect(p.blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: 'Incident opened: seattle-weather v1', emoji: true } });
     expect(p.blocks[1]).toEqual({
       type: 'section',
@@ -205,6 +208,47 @@ describe('Slack payload', () => {
     const p = slackPayload(resolvedNotice());
     expect(p.text).toBe(':white_check_mark: labelwatch: seattle-weather v1 recovered (healthy again)');
     expect(p.blocks[1].fields![2]).toEqual({ type: 'mrkdwn', text: '*Verdict*\nresolved (was collapsed)' });
+  });
+});
+
+describe('the one line every channel leads with (webhook summary, PagerDuty summary, Slack text)', () => {
+  const lines = (n: Notice) => {
+    const pd = pagerDutyPayload(n);
+    if (pd.event_action !== 'trigger') throw new Error('expected a trigger');
+    return [alertPayload(n).data.summary, pd.payload.summary, slackPayload(n).text];
+  };
+
+  it('names the label a collapse went onto, so a collapse onto another label does not read like the first one', () => {
+    const opened = advanceIncident(null, collapsedWindow(START), { newId: () => 'inc_rain' }).incident!;
+    const t = advanceIncident(opened, judged({ sun: 300 }, START + WINDOW), { newId: () => 'unused' });
+    expect(t.events).toEqual(['escalated']);
+    const escalated: Notice = { ...notice, event: 'escalated', incident: t.incident!, evaluation: null };
+    for (const line of lines(escalated)) expect(line).toContain('seattle-weather v1 escalated: collapsed onto sun');
+    for (const line of lines({ ...notice, incident: opened })) expect(line).toContain('seattle-weather v1 collapsed onto rain');
+  });
+
+  it('names the labels a partial collapse lost', () => {
+    const opened = advanceIncident(null, partialWindow(START), { newId: () => 'inc_partial' }).incident!;
+    expect(opened.latest.vanishedLabels).toEqual(['fog']);
+    for (const line of lines({ ...notice, incident: opened })) expect(line).toContain('seattle-weather v1 lost fog (partial collapse)');
+  });
+
+  it('a model defect names the label the model always answers as answered, not among those it never answers', () => {
+    const root = join(import.meta.dirname, '..', '..');
+    const unscaled = parseMetadata(JSON.parse(readFileSync(join(root, 'models/penguins-unscaled/metadata.json'), 'utf8')));
+    const found = modelDefect(unscaled)!;
+    expect(found.dominantLabel).toBe('Chinstrap');
+    const incident = openModelDefect({ model: unscaled.name, version: unscaled.version, at: START, ...explainModelDefect(found, unscaled) }, () => 'inc_defect').incident!;
+    for (const line of lines({ ...notice, incident, evaluation: found })) {
+      expect(line).toContain('penguins-unscaled v1 has a model defect: answers Chinstrap for 100% of its own 86 held-out rows and never or rarely answers Adelie, Gentoo');
+      expect(line).not.toMatch(/never[^.]*Chinstrap/);
+    }
+    const weighted = parseMetadata(JSON.parse(readFileSync(join(root, 'models/seattle-weather-unweighted/metadata.json'), 'utf8')));
+    const partial = modelDefect(weighted)!;
+    const defect = openModelDefect({ model: weighted.name, version: weighted.version, at: START, evaluation: partial }, () => 'inc_defect2').incident!;
+    expect(alertPayload({ ...notice, incident: defect, evaluation: partial }).data.summary).toBe(
+      `seattle-weather-unweighted v1 has a model defect: never or rarely answers ${partial.vanishedLabels.join(', ')} on its own ${partial.n} held-out rows`,
+    );
   });
 });
 
