@@ -26,6 +26,9 @@ const PORT = 8795;
 const INSPECTOR_PORT = 8796;
 const BASE = `http://127.0.0.1:${PORT}`;
 const XSS_LABEL = '<img src=x onerror=alert(1)>';
+/** Labels as long as metadata allows, without a space: snake_case class names that no browser breaks by itself. */
+const LONG_LABELS = ['Adelie', 'Chinstrap', 'Gentoo'].map((l) => `${l}_${'very_long_snake_case_class_name_'.repeat(6)}`.slice(0, 200));
+const LONG_MODEL = 'long-labels';
 /** Windows of the detailed scenario per model; a week of healthy history continues right behind them. */
 const SCENARIO_WINDOWS = 57;
 const WEEK = 7 * 1440;
@@ -54,6 +57,19 @@ function metadataIn(dir: string): ModelMetadata[] {
     .map((e) => JSON.parse(readFileSync(join(dir, e, 'metadata.json'), 'utf8')) as ModelMetadata);
 }
 
+/** The penguins package with LONG_LABELS for its labels. */
+function longLabelled(m: ModelMetadata): ModelMetadata {
+  const rename = <T,>(byLabel: Record<string, T>) => Object.fromEntries(Object.entries(byLabel).map(([l, v]) => [LONG_LABELS[m.labels.indexOf(l)]!, v]));
+  return {
+    ...m,
+    name: LONG_MODEL,
+    labels: LONG_LABELS,
+    training: { ...m.training, label_counts: rename(m.training.label_counts), ...(m.training.class_weight ? { class_weight: rename(m.training.class_weight) } : {}) },
+    ...(m.reference ? { reference: { ...m.reference, label_counts: rename(m.reference.label_counts) } } : {}),
+    probes: m.probes.map((p) => ({ ...p, label: LONG_LABELS[m.labels.indexOf(p.label)]! })),
+  };
+}
+
 let server: ChildProcess | undefined;
 let browser: Browser;
 let receiver: Receiver;
@@ -65,7 +81,7 @@ const secrets = {
 /** Seeded windows of an unserved model: one minute of five busy 10-s windows and one idle one. */
 let busyMinute = 0;
 /** Models with their own seeding (not the week of one-minute history). */
-const OWN_SEED = ['xss-label', 'penguins-10s', 'penguins-live'];
+const OWN_SEED = ['xss-label', 'penguins-10s', 'penguins-live', LONG_MODEL];
 /** Starts of every seeded window of each model (all models get the same one-minute grid). */
 let seededStarts: number[] = [];
 
@@ -120,6 +136,8 @@ beforeAll(async () => {
       // The injected label collapses too (its partial collapse loses the injected label), so it is on every new page.
       ...statusScenario([byName('xss-label')], { now, windows: SCENARIO_WINDOWS, seed: 7 }),
       ...statusScenario([byName('penguins-10s')], { now, windows: SCENARIO_WINDOWS, windowSeconds: 10, seed: 9 }),
+      // Windows and a collapse of a model with long labels (stored only, not served), for the narrow screens.
+      ...statusScenario([longLabelled(models.find((m) => m.name === 'penguins')!)], { now, windows: SCENARIO_WINDOWS, seed: 11 }),
       ...historyStatements(models, { now, fromWindow: SCENARIO_WINDOWS + 1, toWindow: WEEK }),
       `INSERT INTO windows (model, version, start, length, n, closed, verdict) VALUES ${busy.join(', ')};`,
     ].join('\n'),
@@ -399,6 +417,22 @@ describe('status page in Chromium', () => {
       await page.close();
     }
   });
+
+  it('long labels without a space wrap: no horizontal scroll at 375 or 1440 px on the main, model and incident pages', async () => {
+    const { page: main } = await open(`/models/${LONG_MODEL}`, 1440);
+    const incident = await main.locator('article.model a.pill[href^="/incidents/"]').getAttribute('href');
+    expect(incident).not.toBeNull();
+    await main.close();
+    for (const width of [375, 1440])
+      for (const path of ['/', `/models/${LONG_MODEL}`, incident!]) {
+        const { page } = await open(path, width);
+        expect(await page.locator('.legend li', { hasText: LONG_LABELS[2]! }).first().isVisible(), path).toBe(true);
+        const { scrollWidth, innerWidth } = await page.evaluate(pageWidths);
+        expect(scrollWidth, `${path} @${width}px`).toBeLessThanOrEqual(innerWidth);
+        if (path === incident) await page.screenshot({ path: join(artifacts, `long-labels-incident-${width}.png`), fullPage: true });
+        await page.close();
+      }
+  }, 240_000);
 
   it('merges a week of one-minute windows into at most 180 bars a model', async () => {
     const { page } = await open('/?range=7d', 1440);

@@ -4,13 +4,16 @@ import { FLAG_LETTER } from './chart';
 import { clock, verdictWords } from '../../format';
 import { RANGES, type RangeName } from './range';
 
+// Label, feature and model names can be long words without a space (snake_case class names, up to 200 characters):
+// main breaks any word that does not fit rather than widen the page past a phone's screen, and the name column of a
+// dl takes at most half its width.
 // Colours checked for WCAG AA: every text colour here has at least 4.5:1 against its background.
 const CSS = `
 :root{--ink:#101828;--muted:#475467;--line:#e4e7ec;--bg:#f4f5f7;--card:#fff;--red:#b42318;--amber:#b54708;--grey:#475467;--ok:#067647;--link:#175cd3}
 *{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%}
 body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:var(--ink);background:var(--bg)}
-main{max-width:1240px;margin:0 auto;padding:16px 16px 40px}
+main{max-width:1240px;margin:0 auto;padding:16px 16px 40px;overflow-wrap:anywhere}
 a{color:var(--link)}
 h1{font-size:20px;margin:0;letter-spacing:-.01em}
 h1 a{color:inherit;text-decoration:none}
@@ -142,7 +145,7 @@ thead th{font-size:12px;color:var(--muted);font-weight:600;border-bottom:1px sol
 .confidence{font-size:12px;color:var(--muted);white-space:nowrap}
 details{font-size:13px;color:var(--muted)}
 summary{cursor:pointer;color:var(--link)}
-dl{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:2px 12px;margin:4px 0 0}
+dl{display:grid;grid-template-columns:fit-content(50%) minmax(0,1fr);gap:2px 12px;margin:4px 0 0}
 dt{font-weight:600;color:var(--ink);overflow-wrap:anywhere}
 dd{margin:0;overflow-wrap:anywhere}
 .table-scroll{overflow-x:auto}
