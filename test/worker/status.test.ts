@@ -9,6 +9,8 @@ import { createApp } from '../../src/app';
 import type { Env } from '../../src/config';
 import type { ModelMetadata } from '../../src/serving/metadata';
 import { registry } from '../../src/serving/registry';
+import { reportModelDefect } from '../../src/incidents/track';
+import { explainModelDefect, modelDefect } from '../../src/monitor';
 import { recorded } from './contract';
 
 const XSS_LABEL = '<img src=x onerror=alert(1)>';
@@ -258,6 +260,23 @@ describe('GET /incidents/{id}', () => {
     expect(html).toMatch(/Resolved by the monitor after 3 healthy windows in a row/);
     expect(html).toContain('<th scope="col">during</th>');
     expect(html).toContain('No retraining webhook is configured');
+  });
+
+  it('a model defect says what the package answers on its held-out rows, not "no predictions" and a count of 0 flagged windows', async () => {
+    const unscaled = registry.metadata('penguins-unscaled')!;
+    const found = modelDefect(unscaled)!;
+    const nowMs = Date.now();
+    await reportModelDefect(env, { model: unscaled.name, version: unscaled.version, at: Math.floor(nowMs / 1000), ...explainModelDefect(found, unscaled) }, nowMs);
+    const { id } = (await env.DB.prepare("SELECT id FROM incidents WHERE model = 'penguins-unscaled' AND kind = 'model_defect'").first<{ id: string }>())!;
+    const html = await (await get(`/incidents/${id}`)).text();
+    const headline = html.slice(html.indexOf('<p class="headline">'), html.indexOf('</p>', html.indexOf('<p class="headline">')));
+    expect(headline).toContain('answers Chinstrap 100% of the time and never or rarely answers Adelie');
+    expect(html).not.toContain('No predictions since the incident');
+    expect(html).not.toContain('0 flagged windows');
+    expect(html).toContain('Found in the package’s own held-out answers when v1 was first served');
+    const timeline = html.slice(html.indexOf('<ol class="timeline">'), html.indexOf('</ol>', html.indexOf('<ol class="timeline">')));
+    expect(timeline).not.toContain('First flagged window');
+    expect(timeline).toContain('Model defect found in the package’s own held-out answers');
   });
 });
 

@@ -42,7 +42,9 @@ export function timelineOf({ incident: i, windowSeconds, verdicts, deliveries, a
   const out: TimelineEntry[] = [];
   const first = i.firstWindowStart;
   const firstVerdict = verdicts.find((w) => w.start === first)?.verdict ?? null;
-  out.push({ at: first, kind: 'window', text: `First flagged window ${windowWords(first, windowSeconds)}: ${verdictWords(firstVerdict ?? i.kind)}` });
+  // A model defect has no flagged window: its "first window" is when the package's held-out answers were checked.
+  if (i.kind === 'model_defect') out.push({ at: first, kind: 'window', text: 'Model defect found in the package’s own held-out answers (no window of traffic flagged it)' });
+  else out.push({ at: first, kind: 'window', text: `First flagged window ${windowWords(first, windowSeconds)}: ${verdictWords(firstVerdict ?? i.kind)}` });
   out.push({ at: i.openedAt, kind: 'opened', text: `labelwatch opened the incident (${verdictWords(firstVerdict ?? i.kind)})` });
   // Escalations: a flagged window more severe than every one before it in the incident.
   let worst = firstVerdict !== null && FLAGGED(firstVerdict) ? severityOf(firstVerdict) : -1;

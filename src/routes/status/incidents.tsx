@@ -2,6 +2,7 @@
 import type { FC } from 'hono/jsx';
 import type { IncidentRow } from '../../db/status';
 import type { Diagnosis } from '../../monitor/diagnosis';
+import type { Incident } from '../../monitor/incident';
 import type { Remedy } from '../../monitor/remedies';
 import { colourOf } from './chart';
 import { Diagnoses, Remedies } from './findings';
@@ -48,6 +49,10 @@ export const IncidentCard: FC<{ view: IncidentView; nowSeconds: number; page?: b
   const top = topLabel(since).top;
   const first = i.firstWindowStart;
   const shown = labels.filter((l) => (before[l] ?? 0) + (since[l] ?? 0) > 0);
+  // A model defect was found in the package's own held-out answers when the version was first served, not in a window
+  // of traffic: what happened is that finding (the label it always answers, the ones it never does), and it has no
+  // flagged windows to count. Traffic since then, if any, is still in the table.
+  const defect = i.kind === 'model_defect' ? (i.state as Partial<Incident> | null)?.latest?.reason : undefined;
   return (
     <article class={`card incident k-${i.kind}`} id={`incident-${i.id}`} data-model={i.model}>
       <header class="incident-head">
@@ -76,7 +81,9 @@ export const IncidentCard: FC<{ view: IncidentView; nowSeconds: number; page?: b
       </header>
       <div class="incident-body">
         <div>
-          {top ? (
+          {defect ? (
+            <p class="headline">{defect}</p>
+          ) : top ? (
             <p class="headline">
               Top label <strong>{top.label}</strong>: <Share share={shareOf(before, top.label)} /> before →{' '}
               <strong>
@@ -87,10 +94,17 @@ export const IncidentCard: FC<{ view: IncidentView; nowSeconds: number; page?: b
           ) : (
             <p class="headline">No predictions {during} the incident.</p>
           )}
-          <p class="muted">
-            {i.flaggedWindows} flagged window{i.flaggedWindows === 1 ? '' : 's'} of {duration(view.windowSeconds)}, last one at{' '}
-            {clock(i.lastWindowStart, false, view.windowSeconds < 60)} UTC. “Before” is {view.beforeFrom}.
-          </p>
+          {defect ? (
+            <p class="muted">
+              Found in the package’s own held-out answers when v{i.version} was first served, at{' '}
+              {clock(i.openedAt, nowSeconds - i.openedAt >= 86_400)} UTC; traffic neither flags nor resolves it. “Before” is {view.beforeFrom}.
+            </p>
+          ) : (
+            <p class="muted">
+              {i.flaggedWindows} flagged window{i.flaggedWindows === 1 ? '' : 's'} of {duration(view.windowSeconds)}, last one at{' '}
+              {clock(i.lastWindowStart, false, view.windowSeconds < 60)} UTC. “Before” is {view.beforeFrom}.
+            </p>
+          )}
           <table class="shift">
             <thead>
               <tr>
