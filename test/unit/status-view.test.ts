@@ -6,6 +6,7 @@ import { bucketSeconds, fittedSeconds, MAX_BARS, parseRange, RANGES, spanOf } fr
 import { barVerdict } from '../../src/db/status';
 import { flaggedRuns } from '../../src/routes/status/model-details';
 import { retrainShown, timelineOf } from '../../src/routes/status/incident-page';
+import { numbersOf } from '../../src/routes/status/findings';
 import { describeChannels, pagedChannels } from '../../src/incidents/channels';
 import { loadConfig } from '../../src/config';
 import type { Incident } from '../../src/monitor/incident';
@@ -231,5 +232,25 @@ describe('the retraining request as the incident page shows it', () => {
       expect(shown).not.toMatch(/status_?url|lw\.example|train\.example/i);
     }
     expect(retrainShown(null)).toBeNull();
+  });
+});
+
+describe('the numbers of a finding', () => {
+  it('puts field names in words but shows label and feature names as spelled', () => {
+    // A class-imbalance diagnosis's evidence and a class-weight remedy, with snake_case and camelCase labels.
+    const evidence = {
+      trainingCounts: { heavy_rain: 40, lightDrizzle: 3 },
+      imbalanceRatio: 13.3,
+      probes: { accuracy: 0.5, predictedCounts: { heavy_rain: 12, lightDrizzle: 0 } },
+      largest: { name: 'body_mass_g', magnitude: 4200 },
+    };
+    const lines = Object.fromEntries(numbersOf(evidence, []));
+    expect(lines['training counts: heavy_rain']).toBe('40');
+    expect(lines['training counts: lightDrizzle']).toBe('3');
+    expect(lines['imbalance ratio']).toBe('13.3');
+    expect(lines['probes: predicted counts']).toBe('heavy_rain 12, lightDrizzle 0');
+    expect(lines['largest: name']).toBe('body_mass_g');
+    const weights = Object.fromEntries(numbersOf({ kind: 'class_weight', weights: { heavy_rain: 0.5375, lightDrizzle: 7.1667 } }, ['kind']));
+    expect(Object.keys(weights)).toEqual(['weights: heavy_rain', 'weights: lightDrizzle']);
   });
 });

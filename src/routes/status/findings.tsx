@@ -26,6 +26,12 @@ const REMEDY_TITLE: Record<string, string> = {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const words = (key: string) => key.replace(/_/g, ' ').replace(/([a-z])([A-Z])/g, (_, a: string, b: string) => `${a} ${b.toLowerCase()}`);
+/**
+ * A key of `record` as shown: a field name in words (`trainingCounts` → "training counts"), but a label's or a
+ * feature's name as spelled (`class_13` stays `class_13`). The findings' records of numbers (counts, weights, rows to
+ * add per label) are the ones keyed by such names; their field-keyed objects mix in strings or objects.
+ */
+const keyOf = (record: Record<string, unknown>, key: string) => (Object.values(record).every((v) => typeof v === 'number') ? key : words(key));
 
 /** A diagnosis in a few words, for lists where the full sentence would repeat itself window after window. */
 export const diagnosisTitle = (d: Diagnosis): string => DIAGNOSIS_TITLE[d.kind] ?? words(d.kind);
@@ -47,7 +53,7 @@ function inline(value: unknown): string {
   if (Array.isArray(value)) return value.map(inline).join(', ');
   if (isObject(value))
     return Object.entries(value)
-      .map(([k, v]) => `${words(k)} ${inline(v)}`)
+      .map(([k, v]) => `${keyOf(value, k)} ${inline(v)}`)
       .join(', ');
   return String(value);
 }
@@ -56,13 +62,14 @@ function inline(value: unknown): string {
 export function numbersOf(finding: unknown, skip: readonly string[]): [string, string][] {
   if (!isObject(finding)) return [];
   const out: [string, string][] = [];
-  const add = (key: string, value: unknown, depth: number) => {
+  // `shown` is the line's name as printed: the key in words, and a nested key after a colon (keyOf).
+  const add = (shown: string, value: unknown, depth: number) => {
     if (Array.isArray(value) && value.length > 0 && value.every((v) => isObject(v) && (typeof v.name === 'string' || typeof v.label === 'string')))
       for (const { name, label, ...rest } of value as Record<string, unknown>[]) out.push([String(name ?? label), inline(rest)]);
-    else if (isObject(value) && depth < 1) for (const [k, v] of Object.entries(value)) add(`${words(key)}: ${words(k)}`, v, depth + 1);
-    else out.push([words(key), inline(value)]);
+    else if (isObject(value) && depth < 1) for (const [k, v] of Object.entries(value)) add(`${shown}: ${keyOf(value, k)}`, v, depth + 1);
+    else out.push([shown, inline(value)]);
   };
-  for (const [key, value] of Object.entries(finding)) if (!skip.includes(key)) add(key, value, 0);
+  for (const [key, value] of Object.entries(finding)) if (!skip.includes(key)) add(words(key), value, 0);
   return out.slice(0, 16);
 }
 
