@@ -390,7 +390,7 @@ async function main() {
     return [
       [
         `${prefix}ceiling: a minimal Worker's POST of the same body (read, answered) / its GET`,
-        `**${ceiling.toFixed(3)}** (95% interval ${span(interval)}, ${reach}; ${rate(post.rps)} vs ${rate(get.rps)} req/s; CPU per request GET ÷ POST ${(get.cpuPerRequest / post.cpuPerRequest).toFixed(3)})`,
+        `**${ceiling.toFixed(3)}** (95% interval ${span(interval)}, ${reach}; ${rate(post.rps)} vs ${rate(get.rps)} req/s; CPU per request ${post.cpuPerRequest.toFixed(3)} vs ${get.cpuPerRequest.toFixed(3)} ms, GET ÷ POST ${(get.cpuPerRequest / post.cpuPerRequest).toFixed(3)})`,
         '',
       ],
       [`${prefix}1-row predict / health, as a share of that ceiling`, `**${(ratio(r) / ceiling).toFixed(3)}** (95% interval ${span(share)}: ${told})`, ''],
