@@ -243,9 +243,9 @@ describe('the one line every channel leads with (webhook summary, PagerDuty summ
       expect(line).toContain('penguins-unscaled v1 has a model defect: answers Chinstrap for 100% of its own 86 held-out rows and never or rarely answers Adelie, Gentoo');
       expect(line).not.toMatch(/never[^.]*Chinstrap/);
     }
-    const weighted = parseMetadata(JSON.parse(readFileSync(join(root, 'models/seattle-weather-unweighted/metadata.json'), 'utf8')));
-    const partial = modelDefect(weighted)!;
-    const defect = openModelDefect({ model: weighted.name, version: weighted.version, at: START, evaluation: partial }, () => 'inc_defect2').incident!;
+    const unweighted = parseMetadata(JSON.parse(readFileSync(join(root, 'models/seattle-weather-unweighted/metadata.json'), 'utf8')));
+    const partial = modelDefect(unweighted)!;
+    const defect = openModelDefect({ model: unweighted.name, version: unweighted.version, at: START, evaluation: partial }, () => 'inc_defect2').incident!;
     expect(alertPayload({ ...notice, incident: defect, evaluation: partial }).data.summary).toBe(
       `seattle-weather-unweighted v1 has a model defect: never or rarely answers ${partial.vanishedLabels.join(', ')} on its own ${partial.n} held-out rows`,
     );
