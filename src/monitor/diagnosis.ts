@@ -18,6 +18,15 @@ export type DiagnosisKind =
   | 'insufficient_data'
   | 'degenerate_model';
 
+/** Each cause in a few words: the status page's titles, and the probable cause in a page's one-line summary. */
+export const DIAGNOSIS_TITLES: Record<DiagnosisKind, string> = {
+  preprocessing_lost_variance: 'Inputs lost their variance',
+  scaler_missing: 'Inputs not scaled as in training',
+  class_imbalance: 'Imbalanced training data',
+  insufficient_data: 'Too little training data',
+  degenerate_model: 'The model itself is degenerate',
+};
+
 /** What the caller learnt by running metadata.probes through the model: one predicted label per probe, in order. */
 export interface ProbeResult {
   predictedLabels: string[];

@@ -12,7 +12,7 @@ import { sortableId } from '../../src/incidents/ids';
 import { incidentUrlOf, type Notice, statusUrlOf } from '../../src/incidents/notice';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { advanceIncident, explainModelDefect, modelDefect, openModelDefect } from '../../src/monitor';
+import { advanceIncident, explainModelDefect, modelDefect, openModelDefect, type Incident } from '../../src/monitor';
 import { parseMetadata } from '../../src/serving/metadata';
 import { AT, collapsedWindow, configWith, healthyWindow, judged, openedIncident, partialWindow, SECRETS, START, WINDOW } from './alerts.fixtures';
 
@@ -120,6 +120,26 @@ describe('retraining webhook payload', () => {
 describe('PagerDuty Events API v2 payload', () => {
   const config = configWith();
 
+  it('a summary names the most probable cause right after what happened, in a few words with its confidence', () => {
+    const diagnosed = {
+      ...incident,
+      diagnoses: [
+        { kind: 'scaler_missing', confidence: 0.85, sentence: 'The inputs arrive unscaled.', evidence: {} },
+        { kind: 'class_imbalance', confidence: 0.4, sentence: 'Imbalanced.', evidence: {} },
+      ],
+    } as unknown as Incident;
+    const p = pagerDutyPayload({ ...notice, incident: diagnosed });
+    if (p.event_action !== 'trigger') throw new Error('expected a trigger');
+    expect(p.payload.summary).toMatch(
+      /^labelwatch: seattle-weather v1 collapsed onto rain\. Probable cause: inputs not scaled as in training \(85% confidence\)\. rain took 100%/,
+    );
+    expect(p.payload.summary).not.toContain('mbalanced');
+    // Without a diagnosis, nothing is claimed.
+    const plain = pagerDutyPayload({ ...notice, incident: { ...incident, diagnoses: [] } });
+    if (plain.event_action !== 'trigger') throw new Error('expected a trigger');
+    expect(plain.payload.summary).not.toContain('Probable cause');
+  });
+
   it('a trigger has exactly the documented fields; routing_key is added only when sending', () => {
     const p = pagerDutyPayload(notice);
     expect(Object.keys(p).sort()).toEqual(['client', 'client_url', 'dedup_key', 'event_action', 'links', 'payload']);
@@ -127,7 +147,7 @@ describe('PagerDuty Events API v2 payload', () => {
     if (p.event_action !== 'trigger') throw new Error('expected a trigger');
     expect(Object.keys(p.payload).sort()).toEqual(['class', 'component', 'custom_details', 'group', 'severity', 'source', 'summary', 'timestamp']);
     expect(p.payload).toMatchObject({ severity: 'critical', source: 'labelwatch.example.test', component: 'seattle-weather@1', group: 'seattle-weather', class: 'collapsed' });
-    expect(p.payload.summary).toMatch(/^labelwatch: seattle-weather v1 collapsed onto rain\. rain took 100%/);
+    expect(p.payload.summary).toMatch(/^labelwatch: seattle-weather v1 collapsed onto rain\. Probable cause: too little training data \(49% confidence\)\. rain took 100%/);
     expect(p.payload.timestamp).toMatch(ISO);
     expect(p.links).toEqual([{ href: notice.statusUrl, text: 'labelwatch incident page: seattle-weather v1' }]);
     expect(JSON.stringify(p)).not.toContain(SECRETS.routingKey);

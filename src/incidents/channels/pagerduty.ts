@@ -6,10 +6,20 @@
 // delivery but added from the configuration when the request is sent.
 import { iso, percent, truncate } from '../../format';
 import { headline, isAbsoluteUrl, type Notice } from '../notice';
+import { DIAGNOSIS_TITLES, type Diagnosis } from '../../monitor/diagnosis';
+import { own } from '../../monitor/names';
 
 export const SUMMARY_MAX = 1024;
 
 export type PagerDutySeverity = 'critical' | 'error' | 'warning' | 'info';
+
+/** ` Probable cause: inputs not scaled as in training (85% confidence).`, or nothing without a diagnosis. */
+function probableCause(d: Diagnosis | undefined): string {
+  if (!d) return '';
+  const title = own(DIAGNOSIS_TITLES, d.kind) ?? d.kind;
+  const confidence = typeof d.confidence === 'number' ? ` (${Math.round(d.confidence * 100)}% confidence)` : '';
+  return ` Probable cause: ${title.charAt(0).toLowerCase()}${title.slice(1)}${confidence}.`;
+}
 
 /** The event without its routing_key. */
 export function pagerDutyPayload(n: Notice) {
@@ -22,7 +32,8 @@ export function pagerDutyPayload(n: Notice) {
     event_action: 'trigger' as const,
     dedup_key: i.id,
     payload: {
-      summary: truncate(`labelwatch: ${headline(n)}. ${w.reason}`, SUMMARY_MAX),
+      // The probable cause in a few words right after what happened: a phone shows the summary's start, at 3 a.m.
+      summary: truncate(`labelwatch: ${headline(n)}.${probableCause(i.diagnoses[0])} ${w.reason}`, SUMMARY_MAX),
       // The affected system: this labelwatch deployment (its host when PUBLIC_URL is set); the model is the component.
       source: absolute ? new URL(n.statusUrl).host : 'labelwatch',
       severity,

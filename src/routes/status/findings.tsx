@@ -1,17 +1,10 @@
 // Diagnoses and remedies in plain words: a title per kind, the monitor's own sentence, the confidence, and the
 // numbers behind it folded away. Stored JSON is read defensively: a row written by an older monitor still renders.
 import type { FC } from 'hono/jsx';
-import type { Diagnosis } from '../../monitor/diagnosis';
+import { DIAGNOSIS_TITLES, type Diagnosis } from '../../monitor/diagnosis';
 import type { Remedy } from '../../monitor/remedies';
 import { number } from '../../format';
-
-const DIAGNOSIS_TITLE: Record<string, string> = {
-  preprocessing_lost_variance: 'Inputs lost their variance',
-  scaler_missing: 'Inputs not scaled as in training',
-  class_imbalance: 'Imbalanced training data',
-  insufficient_data: 'Too little training data',
-  degenerate_model: 'The model itself is degenerate',
-};
+import { own } from '../../monitor/names';
 
 const REMEDY_TITLE: Record<string, string> = {
   class_weight: 'Retrain with class weights',
@@ -34,7 +27,7 @@ const words = (key: string) => key.replace(/_/g, ' ').replace(/([a-z])([A-Z])/g,
 const keyOf = (record: Record<string, unknown>, key: string) => (Object.values(record).every((v) => typeof v === 'number') ? key : words(key));
 
 /** A diagnosis in a few words, for lists where the full sentence would repeat itself window after window. */
-export const diagnosisTitle = (d: Diagnosis): string => DIAGNOSIS_TITLE[d.kind] ?? words(d.kind);
+export const diagnosisTitle = (d: Diagnosis): string => own(DIAGNOSIS_TITLES, d.kind) ?? words(d.kind);
 
 /** The human sentence of a finding. */
 export const sentenceOf = (f: unknown): string =>
