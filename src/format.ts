@@ -29,6 +29,12 @@ export const lengthWords = (seconds: number): string =>
 /** Epoch seconds as ISO 8601 (UTC, milliseconds): what APIs and payloads carry. */
 export const iso = (epochSeconds: number): string => new Date(epochSeconds * 1000).toISOString();
 
+/**
+ * A client-chosen name (a model, a version, a key) as an error message quotes it: JSON-quoted, so a `"` in it cannot
+ * end the quote early, and cut to `max` characters, so a long URL or key is not echoed back whole.
+ */
+export const quoted = (name: string, max: number): string => JSON.stringify(name.length > max ? name.slice(0, max) + '…' : name);
+
 /** The text cut to at most `max` characters, the last one an ellipsis when it was cut. */
 export const truncate = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 

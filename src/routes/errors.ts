@@ -1,16 +1,14 @@
 // The one shape of every error response: {"error": "<what is wrong and where>"}.
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { quoted } from '../format';
 
 export function jsonError(c: Context, status: ContentfulStatusCode, error: string, headers?: Record<string, string>) {
   return c.json({ error }, status, headers);
 }
 
-/**
- * A client-chosen name (a model, a version) as an error message quotes it: JSON-quoted, so a `"` in it cannot end the
- * quote early, and cut to `max` characters, so a long URL is not echoed back whole. Served names are at most 64.
- */
-export const quoted = (name: string, max = 64): string => JSON.stringify(name.length > max ? name.slice(0, max) + '…' : name);
+/** A client-chosen model name, version or id as a 404 quotes it (format.ts, `quoted`): served names are at most 64. */
+export const quotedName = (name: string): string => quoted(name, 64);
 
 /** A handler answering 405 with the Allow header, for the methods a path does not serve. */
 export const methodNotAllowed = (allow: string) => (c: Context) =>

@@ -19,7 +19,7 @@ import {
 import type { StoredWindow } from '../db/windows';
 import { nameRecord } from '../monitor/names';
 import { bearerToken, secretsEqual } from './auth';
-import { jsonError, quoted } from './errors';
+import { jsonError, quotedName } from './errors';
 import { IncidentsQuery, parseQuery } from '../contract/query';
 import type { DeliveryViewBody, IncidentDetailBody, IncidentViewBody, IncidentWindowBody } from '../contract/api';
 import { diagnosisOnWire, flaggedWindowOnWire, remedyOnWire } from '../contract/wire';
@@ -102,7 +102,7 @@ async function incidentDetail(d1: D1Database, row: IncidentRow, publicUrl: strin
   };
 }
 
-const notFound = (what: 'incident' | 'delivery', id: string) => `${what}: ${quoted(id)} not found`;
+const notFound = (what: 'incident' | 'delivery', id: string) => `${what}: ${quotedName(id)} not found`;
 
 export const incidentRoutes = newHono<App>()
   .use('/v1/incidents', requireAdmin)

@@ -12,7 +12,7 @@ import { predictRows, registry } from '../serving/registry';
 import { activeBackend, ensureBackend } from '../serving/backend';
 import { recordBatch } from '../aggregate/record';
 import { argmax } from '../monitor/window';
-import { jsonError, methodNotAllowed, parseJsonBody, quoted } from './errors';
+import { jsonError, methodNotAllowed, parseJsonBody, quotedName } from './errors';
 import { requireApiKey } from './auth';
 
 type App = { Bindings: Env };
@@ -34,14 +34,14 @@ const limitBody: MiddlewareHandler<App> = (c, next) => {
 const apiKey = requireApiKey((env) => configOf(env as Env).apiKeys);
 
 /** The 404 message for a model name that is not served (the windows route gives the same). */
-export const modelNotFound = (name: string) => `model ${quoted(name)} not found (serving: ${registry.list().map((m) => m.name).join(', ')})`;
+export const modelNotFound = (name: string) => `model ${quotedName(name)} not found (serving: ${registry.list().map((m) => m.name).join(', ')})`;
 
 /** Finds the model (and checks the version when one is asked for); the error is a 404 message. */
 function findModel(name: string, version?: string): { ok: true; metadata: ModelMetadata } | { ok: false; error: string } {
   const metadata = registry.metadata(name);
   if (!metadata) return { ok: false, error: modelNotFound(name) };
   if (version !== undefined && version !== metadata.version)
-    return { ok: false, error: `model ${quoted(name)} has no version ${quoted(version)} (serving version "${metadata.version}")` };
+    return { ok: false, error: `model ${quotedName(name)} has no version ${quotedName(version)} (serving version "${metadata.version}")` };
   return { ok: true, metadata };
 }
 

@@ -34,7 +34,7 @@ import type { Remedy } from '../monitor/remedies';
 import type { ModelMetadata } from '../serving/metadata';
 import { windowLengthOf } from '../serving/package-defaults';
 import { registry } from '../serving/registry';
-import { jsonError, quoted } from './errors';
+import { jsonError, quotedName } from './errors';
 import { statusAccess } from './status/access';
 import { collapseLine, labelOrder } from './status/chart';
 import { HistorySection, MAX_HISTORY_DAYS, parseHistoryDays } from './status/history';
@@ -270,7 +270,7 @@ async function modelPage(c: Context<App>) {
     resolvedIncidents(now - days * 86_400, name),
   ] as const);
   const pairs = modelPairs(stored, name);
-  if (pairs.length === 0) return jsonError(c, 404, `model ${quoted(name)} is not served and has no windows in the last ${range}`);
+  if (pairs.length === 0) return jsonError(c, 404, `model ${quotedName(name)} is not served and has no windows in the last ${range}`);
   const batch = new ReadBatch(c.env.DB);
   const pending = Promise.all([
     Promise.all(
@@ -340,7 +340,7 @@ async function incidentPage(c: Context<App>) {
   const now = nowSeconds();
   const started = Date.now();
   const [incident] = await readAll(c.env.DB, [incidentRow(id)] as const);
-  if (!incident) return jsonError(c, 404, `incident: ${quoted(id)} not found`);
+  if (!incident) return jsonError(c, 404, `incident: ${quotedName(id)} not found`);
   const served = registry.metadata(incident.model);
   const pair: Pair = { name: incident.model, version: incident.version, metadata: served?.version === incident.version ? served : undefined };
   const length = windowLengthOf(pair.metadata, config);

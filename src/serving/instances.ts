@@ -1,6 +1,7 @@
 // Turns the request shapes clients already speak into rows of finite float32 numbers in feature order.
 // Every rejection names what is wrong and where, e.g. `instances[3][2]: expected a finite number`.
 import type { FeatureSpec } from './metadata';
+import { quoted } from '../format';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -26,7 +27,7 @@ function finite(x: unknown, where: string): Parsed<number> {
 /** `where.key` for a plain key; a client-chosen odd or long key is quoted and cut short, never echoed verbatim. */
 function member(where: string, key: string): string {
   if (/^[A-Za-z_$][\w$]{0,39}$/.test(key)) return `${where}.${key}`;
-  return `${where}[${JSON.stringify(key.length > 40 ? key.slice(0, 40) + '…' : key)}]`;
+  return `${where}[${quoted(key, 40)}]`;
 }
 
 const has = (obj: object, key: string): boolean => Object.prototype.hasOwnProperty.call(obj, key);
@@ -34,7 +35,7 @@ const has = (obj: object, key: string): boolean => Object.prototype.hasOwnProper
 function describe(x: unknown): string {
   if (x === null) return 'null';
   if (Array.isArray(x)) return 'an array';
-  if (typeof x === 'string') return `the string ${JSON.stringify(x.length > 20 ? x.slice(0, 20) + '…' : x)}`;
+  if (typeof x === 'string') return `the string ${quoted(x, 20)}`;
   return typeof x === 'object' ? 'an object' : typeof x;
 }
 
@@ -160,7 +161,7 @@ export function checkSignature(body: unknown): Parsed<null> {
   const name = (body as Record<string, unknown>).signature_name;
   if (name === '' || name === SIGNATURE) return { ok: true, value: null };
   if (typeof name !== 'string') return { ok: false, error: `signature_name: expected a string, got ${describe(name)}` };
-  return { ok: false, error: `signature_name: no signature ${JSON.stringify(name.length > 40 ? name.slice(0, 40) + '…' : name)} (this model has: ${SIGNATURE})` };
+  return { ok: false, error: `signature_name: no signature ${quoted(name, 40)} (this model has: ${SIGNATURE})` };
 }
 
 /** A TF Serving `<value>|<list>` feature value: a number or a list holding exactly one number. */
@@ -318,7 +319,7 @@ export function parseKServeOutputs(body: unknown): Parsed<KServeOutput[]> {
       return { ok: false, error: `outputs[${i}].name: expected one of ${KSERVE_OUTPUTS.join(', ')}` };
     const name = (o as { name: string }).name;
     if (!(KSERVE_OUTPUTS as readonly string[]).includes(name))
-      return { ok: false, error: `outputs[${i}].name: unknown output ${JSON.stringify(name.length > 40 ? name.slice(0, 40) + '…' : name)} (this model has: ${KSERVE_OUTPUTS.join(', ')})` };
+      return { ok: false, error: `outputs[${i}].name: unknown output ${quoted(name, 40)} (this model has: ${KSERVE_OUTPUTS.join(', ')})` };
     if (names.includes(name as KServeOutput)) return { ok: false, error: `outputs[${i}].name: "${name}" is asked for twice` };
     names.push(name as KServeOutput);
   }
