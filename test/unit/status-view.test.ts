@@ -1,6 +1,6 @@
 // The pure parts of the status page: how a range becomes bars, how numbers read, where the collapse line sits.
 import { describe, expect, it } from 'vitest';
-import { collapseLine, isFlagged, labelOrder } from '../../src/routes/status/chart';
+import { axisTicks, collapseLine, isFlagged, labelOrder } from '../../src/routes/status/chart';
 import { clock, duration, percent, redactUrls, topLabel } from '../../src/format';
 import { bucketSeconds, fittedSeconds, MAX_BARS, parseRange, RANGES, spanOf } from '../../src/routes/status/range';
 import { barVerdict } from '../../src/db/status';
@@ -10,6 +10,21 @@ import { numbersOf } from '../../src/routes/status/findings';
 import { describeChannels, pagedChannels } from '../../src/incidents/channels';
 import { loadConfig } from '../../src/config';
 import type { Incident } from '../../src/monitor/incident';
+
+describe('the x axis', () => {
+  const from = 1_000_020; // a whole minute: 1970-01-12 13:47:00 UTC
+  it('reads to the second when a tick falls between minutes, so no two ticks read alike', () => {
+    // Twenty 10-s bars, as around a short incident: ticks 50 s apart.
+    const ticks = axisTicks({ model: 'm', version: '1', from, to: from + 200, bucket: 10 });
+    expect(ticks.map((t) => t.label)).toEqual(['13:47:00', '13:47:50', '13:48:40', '13:49:30']);
+    expect(ticks.map((t) => t.minor)).toEqual([false, true, false, true]);
+  });
+
+  it('stays at minutes when every tick is on one, and dates a span of a day or more', () => {
+    expect(axisTicks({ model: 'm', version: '1', from, to: from + 3_600, bucket: 60 }).map((t) => t.label)).toEqual(['13:47', '14:02', '14:17', '14:32']);
+    expect(axisTicks({ model: 'm', version: '1', from, to: from + 7 * 86_400, bucket: 3_600 })[0]!.label).toBe('Jan 12 13:47');
+  });
+});
 
 describe('bars of a range', () => {
   it('keeps one bar per window while the range fits, merges into nice multiples beyond', () => {

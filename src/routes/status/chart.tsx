@@ -59,7 +59,16 @@ export function labelOrder(metadataLabels: readonly string[], buckets: readonly 
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;
-const whenOf = (span: Span) => (start: number) => clock(start, span.to - span.from >= 86_400);
+/**
+ * The x axis: bar starts at 0, ¼, ½ and ¾ of the span (the ¼ and ¾ ones minor), with the date over a day, and with
+ * seconds when one of them is not on a whole minute: ticks of a few minutes of 10-s windows otherwise read "07:07"
+ * twice.
+ */
+export function axisTicks(span: Span): { at: number; label: string; minor: boolean }[] {
+  const ticks = [0, 0.25, 0.5, 0.75].map((at) => ({ at, t: span.from + Math.round((at * (span.to - span.from)) / span.bucket) * span.bucket }));
+  const withSeconds = ticks.some(({ t }) => t % 60 !== 0);
+  return ticks.map(({ at, t }) => ({ at, label: clock(t, span.to - span.from >= 86_400, withSeconds), minor: at === 0.25 || at === 0.75 }));
+}
 
 /** Whether a bar's verdict is a finding: idle bars only where the model is expected to have traffic. */
 export const isFlagged = (v: LabelBucket['verdict'], expectTraffic: boolean): v is FlaggedVerdict =>
@@ -199,13 +208,11 @@ export interface LabelChartProps {
 
 export const LabelChart: FC<LabelChartProps> = ({ span, buckets, labels, threshold, windowSeconds, expectTraffic, barHref, tall }) => {
   const slots = slotsOf(span);
-  const when = whenOf(span);
   const whenExact = clockOf(span, windowSeconds);
   let lastLetter = -Infinity;
   const width = slots > 90 ? 0.86 : 0.8;
   const thresholdY = round((1 - threshold.share) * 100);
   const path = topSharePath(buckets, span);
-  const ticks = [0, 0.25, 0.5, 0.75];
   return (
     <figure class={tall ? 'chart tall' : 'chart'} data-from={span.from} data-to={span.to} data-bucket={span.bucket}>
       <div class="flags">
@@ -256,9 +263,9 @@ export const LabelChart: FC<LabelChartProps> = ({ span, buckets, labels, thresho
         {buckets.length === 0 ? <p class="no-data">No windows in this range yet.</p> : null}
       </div>
       <div class="xaxis" aria-hidden="true">
-        {ticks.map((t) => (
-          <span class={t === 0.25 || t === 0.75 ? 'minor' : undefined} style={`left:${t * 100}%`}>
-            {when(span.from + Math.round((t * (span.to - span.from)) / span.bucket) * span.bucket)}
+        {axisTicks(span).map((t) => (
+          <span class={t.minor ? 'minor' : undefined} style={`left:${t.at * 100}%`}>
+            {t.label}
           </span>
         ))}
         <span style="left:100%">now</span>
