@@ -57,7 +57,8 @@ const TARGET_GZIP_BYTES = 400 * 1024;
 cli(
   'bench-serve',
   `usage: npm run bench:serve   (TRIALS=<n> fresh starts of each server, default 3; ROUNDS=<n> rounds of interleaved
-  chunks in each, default 3; BENCH_TREE=<dir> to serve another checkout's Worker, for a before-and-after pair)
+  chunks in each, default 3; FIRST_STARTS=<n> fresh starts timed for the first predict, default 5; BENCH_TREE=<dir> to
+  serve another checkout's Worker, for a before-and-after pair)
 
 Starts wrangler dev on ${HOST}:${PORT} on a snapshot of the tree (in a temp dir, removed at the end, on an error, and
 on Ctrl-C or SIGTERM), then measures the first request (median of ${FIRST_STARTS} fresh starts), 1-row predict
