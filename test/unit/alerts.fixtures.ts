@@ -14,7 +14,11 @@ export const weather = parseMetadata(JSON.parse(readFileSync(join(ROOT, 'models/
 
 export const WINDOW = 60;
 export const START = 1_780_000_020; // a window start (multiple of 60), 2026-05-28
-export const AT = (START + 2 * WINDOW) * 1000 + 123;
+/**
+ * When the incident opens: the first minute cron that may close the START window, its end plus the default
+ * FLUSH_GRACE_SECONDS and CLOSE_MARGIN_SECONDS (5 + 60 s), rounded up to the minute (webhooks.md's examples show it).
+ */
+export const AT = (START + 3 * WINDOW) * 1000 + 123;
 
 export const SECRETS = {
   alert: 'whsec_YWxlcnQtc2VjcmV0LWZvci10ZXN0cw==',
