@@ -44,7 +44,7 @@ import { FeatureCards, WindowTable } from './status/features';
 import { findingsOf } from './status/findings';
 import { duration, verdictWords } from '../format';
 import { IncidentCard, type IncidentView } from './status/incidents';
-import { MarkerKey, Page, TopBar } from './status/layout';
+import { MarkerKey, Page, securityHeaders, TopBar } from './status/layout';
 import { expectsTraffic, latestJudged, ModelCard, type ModelView } from './status/model-card';
 import { FlaggedList, Training } from './status/model-details';
 import { bucketSeconds, parseRange, RANGES, spanOf, type RangeName } from './status/range';
@@ -169,10 +169,7 @@ const Banner: FC<{ incidents: IncidentRow[]; models: ModelView[]; now: number }>
 function pageHeaders(c: Context, dbMs: number) {
   c.header('server-timing', `db;dur=${dbMs}`);
   c.header('cache-control', 'no-store');
-  // No script may run at all: even a rendering bug could not execute injected markup.
-  c.header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
-  c.header('referrer-policy', 'no-referrer');
-  c.header('x-content-type-options', 'nosniff');
+  for (const [name, value] of Object.entries(securityHeaders())) c.header(name, value);
 }
 
 /** A visible note when no alert channel is configured: a page nobody receives must not look like an all-clear. */

@@ -163,6 +163,12 @@ dd{margin:0;overflow-wrap:anywhere}
 .shifted{color:var(--red);font-weight:700}
 .windows-table td,.windows-table th{white-space:nowrap;font-variant-numeric:tabular-nums}
 footer{margin-top:28px;font-size:13px;color:var(--muted)}
+.problem{margin-top:14px;max-width:44em}
+.problem h2{font-size:17px;text-transform:none;letter-spacing:0;color:var(--ink);margin:0 0 6px}
+.problem form{display:flex;flex-wrap:wrap;align-items:center;gap:8px;margin:12px 0}
+.problem input,.problem button{font:inherit;padding:6px 12px;border-radius:8px;border:1px solid #d0d5dd}
+.problem input{flex:1 1 14em}
+.problem button{background:var(--ink);color:#fff;font-weight:600;cursor:pointer}
 @media (max-width:640px){
 .deliveries thead{display:none}
 .deliveries tr{display:grid;grid-template-columns:minmax(0,1fr) auto;grid-template-areas:"state when" "channel channel" "model tries" "answer answer";gap:2px 12px;padding:8px 0;border-bottom:1px solid var(--line)}
@@ -189,7 +195,7 @@ export const VerdictPill: FC<{ verdict: string | null }> = ({ verdict }) => {
   );
 };
 
-export const RangeNav: FC<{ range: RangeName; path: string }> = ({ range, path }) => (
+export const RangeNav: FC<{ range?: RangeName; path: string }> = ({ range, path }) => (
   <nav class="ranges" aria-label="time range">
     {(Object.keys(RANGES) as RangeName[]).map((r) => (
       <a href={`${path}?range=${r}`} aria-current={r === range ? 'page' : undefined}>
@@ -250,7 +256,18 @@ export const TopBar: FC<{ range: RangeName; path: string; now: number; refresh: 
   </header>
 );
 
-export const Page: FC<{ title: string; refreshSeconds: number; children: Child }> = ({ title, refreshSeconds, children }) => (
+/**
+ * The headers of every status page, its error pages too. No script may run at all: even a rendering bug could not
+ * execute injected markup. Only the token form submits anything, and only to this origin (`forms: 'self'`).
+ */
+export const securityHeaders = (forms: 'none' | 'self' = 'none'): Record<string, string> => ({
+  'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action '${forms}'; frame-ancestors 'none'`,
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+});
+
+/** `refreshSeconds`: how often the page reloads itself; error pages do not (a reload would wipe a token being typed). */
+export const Page: FC<{ title: string; refreshSeconds?: number; children: Child }> = ({ title, refreshSeconds, children }) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
@@ -258,7 +275,7 @@ export const Page: FC<{ title: string; refreshSeconds: number; children: Child }
       <meta name="color-scheme" content="light" />
       <meta name="robots" content="noindex" />
       {/* A reload, not a script: the page needs no JavaScript at all. */}
-      <meta http-equiv="refresh" content={String(refreshSeconds)} />
+      {refreshSeconds === undefined ? null : <meta http-equiv="refresh" content={String(refreshSeconds)} />}
       <title>{title}</title>
       {/* The stylesheet is a constant of this file, never data, so it may skip escaping (which would break `>`). */}
       <style dangerouslySetInnerHTML={{ __html: CSS }} />
