@@ -7,6 +7,7 @@ import * as api from './api';
 import { AlertWebhook, RetrainWebhook, WEBHOOK_DEFINITIONS } from './webhooks';
 import { IncidentsQuery, WindowsQuery } from './query';
 import { RANGES } from '../routes/status/range';
+import { HISTORY_DAYS, MAX_HISTORY_DAYS } from '../routes/status/history';
 
 type Schema = v.GenericSchema;
 type Json = Record<string, unknown>;
@@ -74,6 +75,8 @@ const use = (name: keyof typeof RESPONSES) => ({ $ref: `#/components/responses/$
 const param = (name: 'name' | 'version' | 'id') => ({ $ref: `#/components/parameters/${name}` });
 const body = (name: Component) => ({ required: true, content: { 'application/json': { schema: ref(name) } } });
 const html = (description: string) => ({ description, content: { 'text/html': { schema: { type: 'string' } } } });
+/** An error a browser gets as a page (its Accept lists text/html) and every other client as `{"error": ...}`. */
+const pageOrError = (description: string) => ({ description, content: { ...html(description).content, ...error(description).content } });
 
 /** Security requirements: API keys when API_KEYS is set (open otherwise), the admin token, the status token. */
 const API_KEY = [{ apiKey: [] }, {}];
@@ -190,18 +193,30 @@ function adminOp(summary: string, ok: [Component, string], extra: Record<string,
   };
 }
 
-const statusPage = (summary: string, parameters: unknown[]) => ({
+const queryParam = (name: string, description: string) => ({ name, in: 'query', required: false, schema: { type: 'string' }, description });
+const VIEW_PARAMS = [
+  queryParam('range', `Time range shown: one of ${Object.keys(RANGES).join(', ')}.`),
+  queryParam('history', `Days of resolved incidents listed: a whole number from 1 to ${MAX_HISTORY_DAYS} (default ${HISTORY_DAYS}).`),
+];
+const TOKEN_PARAM = queryParam('token', 'The status token, once: answered with a cookie and a 303 to the same page without it.');
+
+/**
+ * A status page route. `of`: the path parameter of a page of one model or incident (404 when unknown); `view`: it
+ * takes ?range= and ?history= (400 when bad). Its errors are a page saying what to do next when Accept lists
+ * text/html (a browser), else the JSON error.
+ */
+const statusPage = (summary: string, { of, view }: { of?: unknown; view: boolean }) => ({
   get: {
     tags: ['Status page'],
     summary,
     security: STATUS,
-    parameters: [...parameters, { name: 'range', in: 'query', required: false, schema: { type: 'string' }, description: `Time range shown: one of ${Object.keys(RANGES).join(', ')}.` }, { name: 'token', in: 'query', required: false, schema: { type: 'string' }, description: 'The status token, once: answered with a cookie and a 303 to the same page without it.' }],
+    parameters: [...(of ? [of] : []), ...(view ? VIEW_PARAMS : []), TOKEN_PARAM],
     responses: {
       '200': html('The page.'),
       '303': { description: 'After ?token=: the same page, now with the cookie.' },
-      '400': error('A bad `range`, named.'),
-      '401': { description: 'STATUS_TOKEN is set and none was presented.', content: { 'text/html': { schema: { type: 'string' } }, 'application/json': { schema: ref('Error') } } },
-      '404': { description: 'No such model or incident.', content: { 'text/html': { schema: { type: 'string' } }, 'application/json': { schema: ref('Error') } } },
+      ...(view ? { '400': pageOrError('A bad `range` or `history`, named; the page links the accepted values.') } : {}),
+      '401': pageOrError('STATUS_TOKEN is set and none was presented; the page is a form asking for it.'),
+      ...(of ? { '404': pageOrError('No such model or incident; the page links the overview.') } : {}),
     },
   },
 });
@@ -298,10 +313,10 @@ function build(version: string): Json {
       '/openapi.json': {
         get: { tags: ['Monitoring'], summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1.', content: { 'application/json': { schema: { type: 'object' } } } } } },
       },
-      '/': statusPage('Status page: every model', []),
-      '/status': statusPage('Status page: every model', []),
-      '/models/{name}': statusPage('Status page of one model', [MODEL]),
-      '/incidents/{id}': statusPage('Incident page', [ID]),
+      '/': statusPage('Status page: every model', { view: true }),
+      '/status': statusPage('Status page: every model', { view: true }),
+      '/models/{name}': statusPage('Status page of one model', { of: MODEL, view: true }),
+      '/incidents/{id}': statusPage('Incident page', { of: ID, view: false }),
     },
     webhooks: WEBHOOKS,
     components: {

@@ -34,10 +34,10 @@ import type { Remedy } from '../monitor/remedies';
 import type { ModelMetadata } from '../serving/metadata';
 import { windowLengthOf } from '../serving/package-defaults';
 import { registry } from '../serving/registry';
-import { jsonError, quotedName } from './errors';
 import { statusAccess } from './status/access';
+import { badHistory, badRange, incidentNotFound, modelNotFound } from './status/error-pages';
 import { collapseLine, labelOrder } from './status/chart';
-import { HistorySection, MAX_HISTORY_DAYS, parseHistoryDays } from './status/history';
+import { HistorySection, parseHistoryDays } from './status/history';
 import { IncidentPage, timelineOf } from './status/incident-page';
 import { Deliveries } from './status/deliveries';
 import { FeatureCards, WindowTable } from './status/features';
@@ -182,16 +182,16 @@ const NobodyPaged: FC<{ config: Config }> = ({ config }) =>
 
 
 /** The page's view: `range` and `history` from the query, or the 400 that names the bad one. */
-function pageQuery(c: Context<App>): { range: RangeName; days: number } | Response {
+async function pageQuery(c: Context<App>): Promise<{ range: RangeName; days: number } | Response> {
   const range = parseRange(c.req.query('range'));
-  if (range === null) return jsonError(c, 400, `range: expected one of ${Object.keys(RANGES).join(', ')}`);
+  if (range === null) return badRange(c);
   const days = parseHistoryDays(c.req.query('history'));
-  if (days === null) return jsonError(c, 400, `history: expected a whole number of days from 1 to ${MAX_HISTORY_DAYS}`);
+  if (days === null) return badHistory(c);
   return { range, days };
 }
 
 async function overview(c: Context<App>) {
-  const query = pageQuery(c);
+  const query = await pageQuery(c);
   if (query instanceof Response) return query;
   const { range, days } = query;
   const config = configOf(c.env);
@@ -255,7 +255,7 @@ async function overview(c: Context<App>) {
 
 async function modelPage(c: Context<App>) {
   const name = c.req.param('name') ?? '';
-  const query = pageQuery(c);
+  const query = await pageQuery(c);
   if (query instanceof Response) return query;
   const { range, days } = query;
   const config = configOf(c.env);
@@ -267,7 +267,7 @@ async function modelPage(c: Context<App>) {
     resolvedIncidents(now - days * 86_400, name),
   ] as const);
   const pairs = modelPairs(stored, name);
-  if (pairs.length === 0) return jsonError(c, 404, `model ${quotedName(name)} is not served and has no windows in the last ${range}`);
+  if (pairs.length === 0) return modelNotFound(c, name, range);
   const batch = new ReadBatch(c.env.DB);
   const pending = Promise.all([
     Promise.all(
@@ -337,7 +337,7 @@ async function incidentPage(c: Context<App>) {
   const now = nowSeconds();
   const started = Date.now();
   const [incident] = await readAll(c.env.DB, [incidentRow(id)] as const);
-  if (!incident) return jsonError(c, 404, `incident: ${quotedName(id)} not found`);
+  if (!incident) return incidentNotFound(c, id);
   const served = registry.metadata(incident.model);
   const pair: Pair = { name: incident.model, version: incident.version, metadata: served?.version === incident.version ? served : undefined };
   const length = windowLengthOf(pair.metadata, config);

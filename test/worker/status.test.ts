@@ -315,6 +315,78 @@ describe('GET /models/{name}', () => {
   });
 });
 
+/** What Chromium sends for a navigation: text/html listed, with a weighted catch-all. */
+const BROWSER = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8';
+/** Clients that keep today's JSON errors: curl, an API client, and none at all. */
+const NOT_BROWSERS: Record<string, string>[] = [{ accept: '*/*' }, { accept: 'application/json' }, {}];
+
+describe('errors: a page for a browser, the JSON error for every other client', () => {
+  const cases: { path: string; status: number; error: string; page: string[] }[] = [
+    {
+      path: '/incidents/inc_nope',
+      status: 404,
+      error: 'incident: "inc_nope" not found',
+      page: ['No such incident', 'There is no incident &quot;inc_nope&quot; here.', 'on <a href="/">the overview</a>', 'href="/?history=90"'],
+    },
+    {
+      path: '/models/nope',
+      status: 404,
+      error: 'model "nope" is not served and has no windows in the last 1h',
+      page: ['No such model', 'No model &quot;nope&quot; is served here', '<a href="/">the overview</a>', 'href="/models/nope?range=7d"'],
+    },
+    {
+      path: '/?range=2w',
+      status: 400,
+      error: 'range: expected one of 15m, 1h, 6h, 24h, 7d',
+      page: ['Unknown time range', 'The range &quot;2w&quot; is not one', ...['15m', '1h', '6h', '24h', '7d'].map((r) => `<a href="/?range=${r}">${r}</a>`)],
+    },
+    {
+      path: '/models/penguins?history=0',
+      status: 400,
+      error: 'history: expected a whole number of days from 1 to 90',
+      page: ['Unknown history span', 'a whole number of days from 1 to 90', '<a href="/models/penguins?history=7">7 days</a>', '<a href="/models/penguins?history=90">'],
+    },
+  ];
+
+  it.each(cases)('$path: a browser gets the page with status $status', async ({ path, status, page }) => {
+    const res = await get(path, { headers: { accept: BROWSER } });
+    expect(res.status).toBe(status);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(res.headers.get('content-security-policy')).toContain("form-action 'none'");
+    const html = await res.text();
+    for (const part of page) expect(html).toContain(part);
+    // In the status page's layout, and still: a page that only reloads itself would not fix the link.
+    expect(html).toContain('labelwatch <span class="muted">status</span>');
+    expect(html).not.toContain('http-equiv="refresh"');
+  });
+
+  it.each(cases)('$path: every other client gets the JSON error, as before', async ({ path, status, error }) => {
+    for (const headers of NOT_BROWSERS) {
+      const res = await get(path, { headers });
+      expect(res.status, JSON.stringify(headers)).toBe(status);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(await res.json()).toEqual({ error });
+    }
+  });
+
+  it('renders hostile ids, names and query values as text', async () => {
+    for (const path of [
+      `/incidents/${encodeURIComponent(XSS_MODEL)}`,
+      `/models/${encodeURIComponent(XSS_LABEL)}`,
+      `/?range=${encodeURIComponent(XSS_MODEL)}`,
+      `/models/penguins?history=${encodeURIComponent(XSS_LABEL)}`,
+    ]) {
+      const res = await get(path, { headers: { accept: BROWSER } });
+      expect(res.headers.get('content-type'), path).toMatch(/^text\/html/);
+      const html = await res.text();
+      expect(html, path).not.toContain('<script');
+      expect(html, path).not.toContain('<img');
+      expect(html, path).toMatch(/&lt;(script|img)/);
+    }
+  });
+});
+
 describe('STATUS_TOKEN', () => {
   const token = 'status-token-for-tests';
   const app = recorded(createApp());
@@ -337,6 +409,71 @@ describe('STATUS_TOKEN', () => {
     const html = await request('/', { accept: 'text/html' });
     expect(html.status).toBe(401);
     expect(html.headers.get('content-type')).toMatch(/text\/html/);
+  });
+
+  /** The token form of a 401 page: where it submits and the name and value of each input. */
+  function formOf(html: string) {
+    const form = /<form method="get" action="([^"]*)">([\s\S]*?)<\/form>/.exec(html);
+    if (!form) throw new Error('no form');
+    const inputs = [...form[2].matchAll(/<input type="(\w+)"(?: id="\w+")? name="([^"]*)"(?: value="([^"]*)")?/g)].map((m) => ({ type: m[1], name: m[2], value: m[3] }));
+    return { action: form[1], inputs };
+  }
+
+  it('asks a browser for the token with a form that keeps the query, and opens the page from it', async () => {
+    const res = await request('/incidents/inc_nope?range=6h', { accept: BROWSER });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="labelwatch status"');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    // The form may submit, to this origin only; still no script.
+    expect(res.headers.get('content-security-policy')).toContain("form-action 'self'");
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const html = await res.text();
+    expect(html).toContain('This status page needs its token');
+    expect(html).toContain('<code>STATUS_TOKEN</code> secret');
+    expect(html).not.toContain('not accepted');
+    expect(html).not.toContain(token);
+    const form = formOf(html);
+    expect(form).toEqual({
+      action: '/incidents/inc_nope',
+      inputs: [
+        { type: 'hidden', name: 'range', value: '6h' },
+        { type: 'password', name: 'token', value: undefined },
+      ],
+    });
+    // Submitting it (a GET of the fields) is the ?token= that trades the token for the cookie.
+    const submitted = new URLSearchParams([...form.inputs.filter((i) => i.type === 'hidden').map((i) => [i.name, i.value!]), ['token', token]]);
+    const opened = await request(`${form.action}?${submitted}`, { accept: BROWSER });
+    expect(opened.status).toBe(303);
+    expect(opened.headers.get('location')).toBe('/incidents/inc_nope?range=6h');
+    expect(opened.headers.get('set-cookie')).toMatch(/^labelwatch_status=/);
+  });
+
+  it('shows a browser the form again after a wrong token, saying only that it was not accepted', async () => {
+    const res = await request(`/models/penguins?history=30&token=wrong`, { accept: BROWSER });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('set-cookie')).toBeNull();
+    const html = await res.text();
+    expect(html).toContain('That token was not accepted.');
+    expect(html).not.toContain('wrong');
+    expect(formOf(html).inputs.map((i) => i.name)).toEqual(['history', 'token']);
+    // Hidden inputs carry client-chosen values: escaped like any other text.
+    const hostile = await (await request(`/?range=${encodeURIComponent('"><script>alert(1)</script>')}`, { accept: BROWSER })).text();
+    expect(hostile).not.toContain('<script');
+    expect(hostile).toContain('value="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"');
+  });
+
+  it('answers every other client with the JSON error, as before', async () => {
+    for (const headers of [...NOT_BROWSERS, { accept: 'application/json', authorization: 'Bearer wrong' }]) {
+      for (const path of ['/incidents/inc_nope', '/?token=wrong']) {
+        const res = await request(path, headers);
+        expect(res.status, `${path} ${JSON.stringify(headers)}`).toBe(401);
+        expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+        expect(res.headers.get('www-authenticate')).toBe('Bearer realm="labelwatch status"');
+        expect(res.headers.get('cache-control')).toBe('no-store');
+        expect(await res.json()).toEqual({ error: 'authorization: a valid status token is required' });
+      }
+    }
   });
 
   it('accepts the bearer token', async () => {

@@ -1,11 +1,11 @@
 // Who may see the status page. Open when STATUS_TOKEN is unset (the local default); otherwise the token as a bearer
 // header, or a cookie set once by opening the page with ?token=<token>, so a bookmark or a wall screen works
 // without a header and without the token staying in the address bar, history or referrers.
-import type { Context, MiddlewareHandler } from 'hono';
+import type { MiddlewareHandler } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { configOf, type Env } from '../../config';
 import { bearerToken, secretsEqual } from '../auth';
-import { jsonError } from '../errors';
+import { tokenRequired } from './error-pages';
 
 export const STATUS_COOKIE = 'labelwatch_status';
 const COOKIE_MAX_AGE = 30 * 86_400;
@@ -19,21 +19,15 @@ async function cookieValue(token: string): Promise<string> {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-function unauthorized(c: Context) {
-  // Short and the same for every failure: which check failed is nobody's business.
-  const headers = { 'www-authenticate': 'Bearer realm="labelwatch status"', 'cache-control': 'no-store' };
-  if (c.req.header('accept')?.includes('text/html'))
-    return c.html('<!doctype html><title>401</title><p>401: this status page needs its token.</p>', 401, headers);
-  return jsonError(c, 401, 'authorization: a valid status token is required', headers);
-}
-
 export const statusAccess: MiddlewareHandler<{ Bindings: Env }> = async (c, next) => {
   const token = configOf(c.env).statusToken;
   if (token === null) return next();
   const url = new URL(c.req.url);
   const offered = url.searchParams.get('token');
   if (offered !== null) {
-    if (!(await secretsEqual(offered, token))) return unauthorized(c);
+    // The one failure the answer tells apart, to the person who just typed the token; which other check failed is
+    // nobody's business.
+    if (!(await secretsEqual(offered, token))) return tokenRequired(c, true);
     setCookie(c, STATUS_COOKIE, await cookieValue(token), {
       httpOnly: true,
       sameSite: 'Strict',
@@ -47,8 +41,8 @@ export const statusAccess: MiddlewareHandler<{ Bindings: Env }> = async (c, next
     return c.redirect(`${url.pathname}${url.search}`, 303);
   }
   const bearer = bearerToken(c.req.header('authorization'));
-  if (bearer !== null) return (await secretsEqual(bearer, token)) ? next() : unauthorized(c);
+  if (bearer !== null) return (await secretsEqual(bearer, token)) ? next() : tokenRequired(c, false);
   const cookie = getCookie(c, STATUS_COOKIE);
   if (cookie !== undefined && (await secretsEqual(cookie, await cookieValue(token)))) return next();
-  return unauthorized(c);
+  return tokenRequired(c, false);
 };
