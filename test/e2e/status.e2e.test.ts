@@ -4,8 +4,10 @@
 // injection), penguins-10s (10-second windows, seeded with a 13-window collapse) and penguins-live (5-second windows,
 // fed by a real replay of a collapse and its recovery while the cron is fired by hand, with a verifying webhook
 // receiver on 127.0.0.1). The registry without them is regenerated right after the build and again in afterAll.
+// A second, short-lived server on a copy of the seeded state runs with STATUS_TOKEN, as production does: what an
+// alert's link opens in a browser without the cookie (the token form), and an unknown incident.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, createWriteStream } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, createWriteStream } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -25,6 +27,12 @@ const build = join(artifacts, 'e2e-build');
 const PORT = 8795;
 const INSPECTOR_PORT = 8796;
 const BASE = `http://127.0.0.1:${PORT}`;
+/** A second server on a copy of the seeded state, with STATUS_TOKEN set: the page as production serves it. */
+const GUARDED_PORT = 8797;
+const GUARDED_INSPECTOR_PORT = 8798;
+const GUARDED = `http://127.0.0.1:${GUARDED_PORT}`;
+const guardedState = join(artifacts, 'e2e-state-guarded');
+const STATUS_TOKEN = `status-${randomBytes(12).toString('hex')}`;
 const XSS_LABEL = '<img src=x onerror=alert(1)>';
 /** Labels as long as metadata allows, without a space: snake_case class names that no browser breaks by itself. */
 const LONG_LABELS = ['Adelie', 'Chinstrap', 'Gentoo'].map((l) => `${l}_${'very_long_snake_case_class_name_'.repeat(6)}`.slice(0, 200));
@@ -92,17 +100,57 @@ async function windowsInChart(chart: Locator): Promise<number> {
   return seededStarts.filter((s) => s >= from && s < to).length;
 }
 
-async function waitForServer(deadline: number) {
+/** `wrangler dev` of the built bundle on `port`, with its own state and vars (an env file, like the demo's: it also
+ * keeps a developer's .dev.vars out of the run), logged to test/artifacts/<name>.log. */
+function startServer(name: string, port: number, inspectorPort: number, persistTo: string, vars: Record<string, string>): ChildProcess {
+  const envFile = join(artifacts, `${name}.env`);
+  writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${v}\n`).join(''), { mode: 0o600 });
+  const log = createWriteStream(join(artifacts, `${name}.log`));
+  const child = spawn(
+    bin('wrangler'),
+    [
+      'dev',
+      join(build, 'index.js'),
+      '--no-bundle',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--inspector-port',
+      String(inspectorPort),
+      '--persist-to',
+      persistTo,
+      '--env-file',
+      envFile,
+    ],
+    { cwd: root, env: quiet, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  return child;
+}
+
+async function waitForServer(child: ChildProcess, base: string, name: string, deadline: number) {
   while (Date.now() < deadline) {
-    if (server?.exitCode !== null && server?.exitCode !== undefined) throw new Error(`wrangler dev exited (${server.exitCode}); see test/artifacts/e2e-wrangler.log`);
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}); see test/artifacts/${name}.log`);
     try {
-      if ((await fetch(`${BASE}/health`)).ok) return;
+      if ((await fetch(`${base}/health`)).ok) return;
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  throw new Error('wrangler dev did not answer /health in time; see test/artifacts/e2e-wrangler.log');
+  throw new Error(`wrangler dev did not answer /health in time; see test/artifacts/${name}.log`);
+}
+
+/** wrangler runs workerd as a child: end the whole process group it leads. */
+function stopServer(child: ChildProcess | undefined) {
+  if (!child?.pid) return;
+  try {
+    process.kill(-child.pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
 }
 
 beforeAll(async () => {
@@ -143,6 +191,9 @@ beforeAll(async () => {
     ].join('\n'),
   );
   await wrangler('d1', 'execute', 'labelwatch', '--local', '--persist-to', state, '--file', seed);
+  // Copied before any server opens it: the guarded server starts from the same seeded data.
+  rmSync(guardedState, { recursive: true, force: true });
+  cpSync(state, guardedState, { recursive: true });
 
   receiver = await startReceiver(secrets);
   const vars = {
@@ -156,46 +207,15 @@ beforeAll(async () => {
     CLOSE_MARGIN_SECONDS: '4',
     DELIVERY_BACKOFF_BASE_SECONDS: '1',
   };
-  // An env file, like the demo's: it also keeps a developer's .dev.vars out of the run.
-  const envFile = join(artifacts, 'e2e.env');
-  writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${v}\n`).join(''), { mode: 0o600 });
-  const log = createWriteStream(join(artifacts, 'e2e-wrangler.log'));
-  server = spawn(
-    bin('wrangler'),
-    [
-      'dev',
-      join(build, 'index.js'),
-      '--no-bundle',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(PORT),
-      '--inspector-port',
-      String(INSPECTOR_PORT),
-      '--persist-to',
-      state,
-      '--env-file',
-      envFile,
-    ],
-    { cwd: root, env: quiet, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  server.stdout!.pipe(log);
-  server.stderr!.pipe(log);
-  await waitForServer(Date.now() + 120_000);
+  server = startServer('e2e-wrangler', PORT, INSPECTOR_PORT, state, vars);
+  await waitForServer(server, BASE, 'e2e-wrangler', Date.now() + 120_000);
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
 });
 
 afterAll(async () => {
   await browser?.close();
   await receiver?.close();
-  // wrangler runs workerd as a child: end the whole process group it leads.
-  if (server?.pid) {
-    try {
-      process.kill(-server.pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
+  stopServer(server);
   await restoreRegistry();
 });
 
@@ -515,5 +535,87 @@ describe('status page in Chromium', () => {
     expect(dialogs).toEqual([]);
     await page.screenshot({ path: join(artifacts, 'incident-live-1440.png'), fullPage: true });
     await page.close();
+  });
+});
+
+describe('behind STATUS_TOKEN, in Chromium: what an alert link opens', () => {
+  let guarded: ChildProcess | undefined;
+  /** The seeded open incident of penguins, as its alert's status_url names it. */
+  let incidentPath = '';
+
+  beforeAll(async () => {
+    guarded = startServer('e2e-wrangler-guarded', GUARDED_PORT, GUARDED_INSPECTOR_PORT, guardedState, { PUBLIC_URL: GUARDED, STATUS_TOKEN });
+    await waitForServer(guarded, GUARDED, 'e2e-wrangler-guarded', Date.now() + 120_000);
+    const overview = await (await fetch(`${GUARDED}/`, { headers: { authorization: `Bearer ${STATUS_TOKEN}` } })).text();
+    incidentPath = /<article class="card incident[^>]*data-model="penguins"[\s\S]*?href="(\/incidents\/[^"]+)"/.exec(overview)![1]!;
+  });
+
+  afterAll(() => stopServer(guarded));
+
+  /** A browser of its own: no cookie from another test. */
+  async function freshPage(width: number): Promise<{ page: Page; dialogs: string[] }> {
+    const context = await browser.newContext({ viewport: { width, height: 900 } });
+    const page = await context.newPage();
+    page.setDefaultNavigationTimeout(120_000);
+    const dialogs: string[] = [];
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    return { page, dialogs };
+  }
+
+  it('without the cookie: a form asks for the token, a wrong one is refused, the right one opens the incident without token= in the address bar', async () => {
+    // A phone at 3 a.m.
+    const { page, dialogs } = await freshPage(390);
+    const first = await page.goto(`${GUARDED}${incidentPath}`);
+    expect(first?.status()).toBe(401);
+    expect(await page.locator('h2#problem').textContent()).toBe('This status page needs its token');
+    expect(await page.locator('.problem').textContent()).toContain('STATUS_TOKEN');
+    const input = page.locator('input[name="token"]');
+    expect(await input.getAttribute('type')).toBe('password');
+    expect(await page.locator('.banner.bad').count()).toBe(0);
+    const { scrollWidth, innerWidth } = await page.evaluate(pageWidths);
+    expect(scrollWidth).toBeLessThanOrEqual(innerWidth);
+    await page.screenshot({ path: join(artifacts, 'token-form-390.png'), fullPage: true });
+
+    await input.fill('not-the-token');
+    const refused = page.waitForResponse((r) => new URL(r.url()).pathname === incidentPath);
+    await page.getByRole('button', { name: 'Open the page' }).click();
+    expect((await refused).status()).toBe(401);
+    expect(await page.locator('.banner.bad').textContent()).toBe('That token was not accepted.');
+
+    await page.locator('input[name="token"]').fill(STATUS_TOKEN);
+    await page.getByRole('button', { name: 'Open the page' }).click();
+    await page.waitForURL((url) => url.pathname === incidentPath && !url.search.includes('token'));
+    expect(await page.locator('h2#incident-title').isVisible()).toBe(true);
+    expect(await page.locator('h2#incident-title').textContent()).toMatch(/^Incident open/);
+    expect(page.url()).toBe(`${GUARDED}${incidentPath}`);
+    expect(page.url()).not.toContain('token=');
+    expect((await page.context().cookies()).map((c) => c.name)).toEqual(['labelwatch_status']);
+    expect(dialogs).toEqual([]);
+    await page.context().close();
+  });
+
+  it('an unknown incident id: a page saying so, with a working link to the overview; a hostile id stays text', async () => {
+    const { page, dialogs } = await freshPage(1440);
+    // The token once, as a bookmark would carry it: the cookie then opens every page, the overview link too.
+    const response = await page.goto(`${GUARDED}/incidents/inc-from-another-deployment?token=${STATUS_TOKEN}`);
+    expect(response?.status()).toBe(404);
+    expect(page.url()).toBe(`${GUARDED}/incidents/inc-from-another-deployment`);
+    expect(await page.locator('h2#problem').textContent()).toBe('No such incident');
+    expect(await page.locator('.problem').textContent()).toContain('There is no incident "inc-from-another-deployment" here.');
+    await page.screenshot({ path: join(artifacts, 'incident-404-1440.png'), fullPage: true });
+    await page.getByRole('link', { name: 'the overview' }).click();
+    await page.waitForURL(`${GUARDED}/`);
+    expect(await page.locator('h2#incidents').textContent()).toBe('Open incidents');
+    expect(await page.locator('article.incident[data-model="penguins"]').isVisible()).toBe(true);
+
+    const hostile = await page.goto(`${GUARDED}/incidents/${encodeURIComponent('<script>alert(1)</script>')}`);
+    expect(hostile?.status()).toBe(404);
+    expect(await page.locator('.problem p').first().textContent()).toContain('"<script>alert(1)</script>"');
+    await page.waitForTimeout(300);
+    expect(dialogs).toEqual([]);
+    await page.context().close();
   });
 });
