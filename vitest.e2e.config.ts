@@ -1,5 +1,5 @@
 // End-to-end tests (`npm run test:e2e`): a real `wrangler dev` on 127.0.0.1 driven by a real headless Chromium.
-// Kept out of `npm test`: they need /usr/bin/chromium (Debian's chromium package) and take about a minute.
+// Kept out of `npm test`: they need /usr/bin/chromium (Debian's chromium package) and take about two minutes.
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({

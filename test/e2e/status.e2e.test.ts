@@ -28,8 +28,8 @@ const PORT = 8795;
 const INSPECTOR_PORT = 8796;
 const BASE = `http://127.0.0.1:${PORT}`;
 /** A second server on a copy of the seeded state, with STATUS_TOKEN set: the page as production serves it. */
-const GUARDED_PORT = 8797;
-const GUARDED_INSPECTOR_PORT = 8798;
+const GUARDED_PORT = 8805;
+const GUARDED_INSPECTOR_PORT = 8806;
 const GUARDED = `http://127.0.0.1:${GUARDED_PORT}`;
 const guardedState = join(artifacts, 'e2e-state-guarded');
 const STATUS_TOKEN = `status-${randomBytes(12).toString('hex')}`;
