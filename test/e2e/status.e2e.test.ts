@@ -580,10 +580,13 @@ describe('behind STATUS_TOKEN, in Chromium: what an alert link opens', () => {
     await page.screenshot({ path: join(artifacts, 'token-form-390.png'), fullPage: true });
 
     await input.fill('not-the-token');
-    const refused = page.waitForResponse((r) => new URL(r.url()).pathname === incidentPath);
+    const refused = page.waitForResponse((r) => new URL(r.url()).pathname === incidentPath && r.status() === 401);
     await page.getByRole('button', { name: 'Open the page' }).click();
-    expect((await refused).status()).toBe(401);
+    await refused;
+    await page.locator('.banner.bad').waitFor();
     expect(await page.locator('.banner.bad').textContent()).toBe('That token was not accepted.');
+    // The wrong token does not stay in the address bar (nor, so, in the history).
+    expect(page.url()).toBe(`${GUARDED}${incidentPath}`);
 
     await page.locator('input[name="token"]').fill(STATUS_TOKEN);
     await page.getByRole('button', { name: 'Open the page' }).click();

@@ -449,14 +449,23 @@ describe('STATUS_TOKEN', () => {
     expect(opened.headers.get('set-cookie')).toMatch(/^labelwatch_status=/);
   });
 
-  it('shows a browser the form again after a wrong token, saying only that it was not accepted', async () => {
+  it('sends a browser on without a wrong token, to the form again saying only that it was not accepted', async () => {
     const res = await request(`/models/penguins?history=30&token=wrong`, { accept: BROWSER });
-    expect(res.status).toBe(401);
-    expect(res.headers.get('set-cookie')).toBeNull();
-    const html = await res.text();
+    // The near-miss leaves the address bar and history: a redirect without it, and a mark that opens nothing.
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/models/penguins?history=30');
+    const mark = res.headers.get('set-cookie')!;
+    expect(mark).toMatch(/^labelwatch_status_rejected=1; Max-Age=60; Path=\/; HttpOnly; SameSite=Strict/);
+    expect(mark).not.toContain('labelwatch_status=');
+    const back = await request('/models/penguins?history=30', { accept: BROWSER, cookie: 'labelwatch_status_rejected=1' });
+    expect(back.status).toBe(401);
+    expect(back.headers.get('set-cookie')).toMatch(/^labelwatch_status_rejected=; Max-Age=0; Path=\//);
+    const html = await back.text();
     expect(html).toContain('That token was not accepted.');
     expect(html).not.toContain('wrong');
     expect(formOf(html).inputs.map((i) => i.name)).toEqual(['history', 'token']);
+    // Without the mark (a reload after it was cleared), the plain form.
+    expect(await (await request('/models/penguins?history=30', { accept: BROWSER })).text()).not.toContain('not accepted');
     // Hidden inputs carry client-chosen values: escaped like any other text.
     const hostile = await (await request(`/?range=${encodeURIComponent('"><script>alert(1)</script>')}`, { accept: BROWSER })).text();
     expect(hostile).not.toContain('<script');
