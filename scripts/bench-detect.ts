@@ -30,12 +30,17 @@ import {
   advanceIncident,
   type Incident,
   smoothedShares,
+  summarizeBatch,
+  type Evaluation,
+  type Explanation,
+  type IncidentEvent,
   type WindowCounts,
 } from '../src/monitor/index';
 import type { ModelMetadata } from '../src/serving/metadata';
 import { parseFlags, UsageError } from './lib/args';
 import { seededRandom } from './lib/random';
-import { loadMetadata, predictDays, seattleDays } from './lib/seattle';
+import { toModelUnits } from './lib/model';
+import { loadMetadata, predictDays, predictProbes, seattleDays } from './lib/seattle';
 
 export const USAGE = `usage: npm run bench:detect [-- --quick]
 
@@ -340,15 +345,34 @@ function delayTable(quick: boolean) {
   return { lines, targets, runs };
 }
 
+/** A page of the seasonal sequences: the window that opened or escalated an incident, and what it said. */
+interface SeasonalPage {
+  sequence: string;
+  seasonality: string;
+  start: number;
+  event: string;
+  evaluation: Evaluation;
+  explanation: Explanation;
+}
+
+const oneHot = (labels: readonly string[], label: string) => labels.map((l) => (l === label ? 1 : 0));
+
 async function seasonalTable() {
   const days = seattleDays();
   const metadata = loadMetadata('seattle-weather');
   const answers = await predictDays('seattle-weather', days);
+  // The real rows' features as the model receives them (standardized with its raw scaler), for the feature moments
+  // the diagnosis reads, and the model's answers on its own probes, which the cron runs for a flagged window.
+  const inputs = toModelUnits(metadata, days.map((d) => d.raw));
+  const probe = { predictedLabels: await predictProbes('seattle-weather') };
+  const featureNames = metadata.features.map((f) => f.name);
+  const windowFrom = (rows: number[][], labels: string[]): WindowCounts =>
+    summarizeBatch(rows, labels.map((l) => oneHot(metadata.labels, l)), metadata.labels, featureNames);
   const dayOfYear = (t: number) => {
     const d = new Date(t * 1000);
     return Math.floor((t - Date.UTC(d.getUTCFullYear(), 0, 1) / 1000) / 86_400);
   };
-  const pool = days.map((d, i) => ({ doy: dayOfYear(d.time), answer: answers[i], truth: d.truth }));
+  const pool = days.map((d, i) => ({ doy: dayOfYear(d.time), answer: answers[i], truth: d.truth, x: inputs[i] }));
   const near = days.map((d) => {
     const doy = dayOfYear(d.time);
     return pool.filter((p) => Math.min(Math.abs(p.doy - doy), 365 - Math.abs(p.doy - doy)) <= 15);
@@ -358,19 +382,24 @@ async function seasonalTable() {
     '|---|---|---|---|---:|---:|---:|---|',
   ];
   const results: { perDay: number; seasonality: string; pages: number }[] = [];
+  const paged: SeasonalPage[] = [];
+  const pagesOf = (sequence: string, seasonality: string) => (w: { start: number }, evaluation: Evaluation, events: IncidentEvent[], explanation: Explanation) => {
+    for (const event of events) if (event === 'opened' || event === 'escalated') paged.push({ sequence, seasonality, start: w.start, event, evaluation, explanation });
+  };
   const run = (name: string, which: 'answer' | 'truth', perDay: number, seasonality: 'none' | 'yearly') => {
     random = seededRandom(7 + perDay);
     const windows = days.map((d, i) => {
-      const counts = emptyCounts();
+      const rows: number[][] = [];
+      const labels: string[] = [];
       for (let j = 0; j < perDay; j++) {
-        const label = near[i][Math.floor(random() * near[i].length)][which];
-        counts.labelCounts[label] = (counts.labelCounts[label] ?? 0) + 1;
-        counts.n++;
+        const row = near[i][Math.floor(random() * near[i].length)];
+        rows.push(row.x);
+        labels.push(row[which]);
       }
-      return { start: d.time, counts };
+      return { start: d.time, counts: windowFrom(rows, labels) };
     });
     const settings = detectorSettings({ ...metadata, monitor: { seasonality } }, { windowSeconds: 86_400 });
-    const r = backtest(metadata, settings, windows);
+    const r = backtest(metadata, settings, windows, { probe, onWindow: pagesOf(`${which === 'answer' ? 'resampled' : 'true weather'}, ${perDay} a day`, seasonality) });
     const traffic = r.incidents.filter((x) => x.kind !== 'model_defect');
     const pages = traffic.reduce((s, x) => s + x.pages - (x.resolvedWindowStart === null ? 0 : 1), 0);
     const when = traffic.map((x) => new Date(x.openedWindowStart * 1000).toISOString().slice(0, 10)).join(', ') || '—';
@@ -381,15 +410,20 @@ async function seasonalTable() {
   run('perfect model (the true weather), resampled', 'truth', 100, 'none');
   // The literal rows: one prediction a day, 30-day windows.
   const literal = (seasonality: 'none' | 'yearly') => {
-    const windows: { start: number; counts: WindowCounts }[] = [];
+    const windows: { start: number; rows: number[][]; labels: string[] }[] = [];
     days.forEach((d, i) => {
       const start = Math.floor(d.time / (30 * 86_400)) * 30 * 86_400;
       let w = windows.at(-1);
-      if (!w || w.start !== start) windows.push((w = { start, counts: emptyCounts() }));
-      w.counts.labelCounts[answers[i]] = (w.counts.labelCounts[answers[i]] ?? 0) + 1;
-      w.counts.n++;
+      if (!w || w.start !== start) windows.push((w = { start, rows: [], labels: [] }));
+      w.rows.push(inputs[i]);
+      w.labels.push(answers[i]);
     });
-    const r = backtest(metadata, detectorSettings({ ...metadata, monitor: { seasonality } }, { windowSeconds: 30 * 86_400 }), windows);
+    const r = backtest(
+      metadata,
+      detectorSettings({ ...metadata, monitor: { seasonality } }, { windowSeconds: 30 * 86_400 }),
+      windows.map((w) => ({ start: w.start, counts: windowFrom(w.rows, w.labels) })),
+      { probe, onWindow: pagesOf('literal rows, 30-day windows', seasonality) },
+    );
     const traffic = r.incidents.filter((x) => x.kind !== 'model_defect');
     const pages = traffic.reduce((s, x) => s + x.pages - (x.resolvedWindowStart === null ? 0 : 1), 0);
     lines.push(
@@ -398,7 +432,19 @@ async function seasonalTable() {
   };
   literal('none');
   literal('yearly');
-  return { lines, results };
+  return { lines, results, pageLines: seasonalPageLines(paged) };
+}
+
+/** What each page of the seasonal sequences said: its window, verdict and diagnoses (most confident first). */
+function seasonalPageLines(pages: SeasonalPage[]): string[] {
+  const lines = ['| sequence | seasonality | window | page | verdict | diagnoses (confidence) |', '|---|---|---|---|---|---|'];
+  for (const p of pages) {
+    const e = p.evaluation;
+    const verdict = e.verdict === 'collapsed' ? `collapsed onto ${e.dominantLabel}` : `partial collapse: ${e.vanishedLabels.join(', ')} vanished`;
+    const diagnoses = p.explanation.diagnoses.map((d) => `${d.kind} ${d.confidence.toFixed(2)}`).join(', ') || 'none';
+    lines.push(`| ${p.sequence} | ${p.seasonality} | ${new Date(p.start * 1000).toISOString().slice(0, 10)} | ${p.event} | ${verdict} | ${diagnoses} |`);
+  }
+  return lines;
 }
 
 function defectLines() {
@@ -443,6 +489,11 @@ export async function main(argv: string[]): Promise<number> {
 
   console.log('\n## The real seasonal sequence: the healthy seattle-weather model on 2012–2015 in date order\n');
   console.log(seasonal.lines.join('\n'));
+
+  console.log('\n## What each page of the seasonal sequence said\n');
+  console.log('The window that paged (opened or escalated an incident), its verdict, and the diagnoses its page carried,');
+  console.log("most confident first: the model's real probe answers and the days' real features, standardized.\n");
+  console.log(seasonal.pageLines.join('\n'));
 
   console.log('\n## Median windows to the first page after a collapse onto the top label (60-s windows)\n');
   const delays = delayTable(quick);

@@ -46,3 +46,9 @@ export async function predictDays(model: string, days: readonly WeatherDay[]): P
   const metadata = loadMetadata(model);
   return predictLabels(join(ROOT, 'models', model), metadata, toModelUnits(metadata, days.map((d) => d.raw)));
 }
+
+/** What the packaged model answers on its own probes (argmax), as the cron runs them for a flagged window. */
+export async function predictProbes(model: string): Promise<string[]> {
+  const metadata = loadMetadata(model);
+  return predictLabels(join(ROOT, 'models', model), metadata, metadata.probes.map((p) => p.input));
+}

@@ -64,8 +64,14 @@ export interface BacktestResult {
 
 export interface BacktestOptions {
   resolveAfterHealthy?: number;
-  /** Called for every window judged (the CLI's table and progress). */
-  onWindow?: (window: BacktestWindow, evaluation: Evaluation, events: IncidentEvent[]) => void;
+  /**
+   * The model's answers on its own probes, which the cron runs for every flagged window (src/evaluate.ts). A model's
+   * answers on fixed rows do not change, so one run serves every window; without it, flagged windows are explained
+   * without probes, as when the cron's probe run fails.
+   */
+  probe?: ProbeResult;
+  /** Called for every window judged (the CLI's table and progress), with what a flagged window was explained by. */
+  onWindow?: (window: BacktestWindow, evaluation: Evaluation, events: IncidentEvent[], explanation: Explanation) => void;
 }
 
 /**
@@ -129,7 +135,7 @@ export function backtest(
       flagged++;
       firstFlagged ??= window.start;
     }
-    const explanation = explain(evaluation, window.counts, metadata);
+    const explanation = explain(evaluation, window.counts, metadata, isFlagged(evaluation.verdict) ? options.probe : undefined);
     const transition = advanceIncident(
       open,
       { model: metadata.name, version: metadata.version, windowStart: window.start, evaluation, ...explanation },
@@ -137,7 +143,7 @@ export function backtest(
     );
     if (transition.incident && transition.incident !== open) note(transition.incident, transition.events, explanation.diagnoses);
     open = transition.incident && transition.incident.status !== 'resolved' ? transition.incident : null;
-    options.onWindow?.(window, evaluation, transition.events);
+    options.onWindow?.(window, evaluation, transition.events, explanation);
   }
   const judgedCount = verdicts.healthy + verdicts.drift + verdicts.collapsed + verdicts.partial_collapse;
   return { windows: count, judged: judgedCount, flagged, verdicts, incidents, firstFlagged };
