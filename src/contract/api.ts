@@ -4,7 +4,7 @@
 // core's camelCase objects are converted by contract/wire.ts). Maps keyed by a label or feature name are records.
 import * as v from 'valibot';
 import { FeatureSpecSchema, MonitorOverridesSchema, TrainingInfoSchema } from '../serving/metadata';
-import { Diagnosis, IncidentKind, Remedy, Verdict } from './webhooks';
+import { BaselineSource, Diagnosis, IncidentKind, Remedy, Seasonality, Verdict } from './webhooks';
 
 const instant = v.pipe(v.string(), v.description('ISO 8601, UTC.'));
 const nullableInstant = v.nullable(instant);
@@ -175,9 +175,9 @@ export const Evaluation = v.pipe(
     min_predictions: v.number(),
     required_predictions: v.number(),
     baseline: v.strictObject({
-      source: v.picklist(['seasonal', 'trailing', 'held_out_predictions', 'training_labels']),
+      source: BaselineSource,
       predictions: v.number(),
-      seasonality: v.picklist(['none', 'daily', 'weekly', 'yearly']),
+      seasonality: Seasonality,
     }),
     evidence: v.strictObject({ threshold: v.number(), false_page_budget: v.number(), accumulated: v.number() }),
     drift: v.nullable(

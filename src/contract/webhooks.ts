@@ -25,8 +25,12 @@ export const IncidentKind = v.pipe(
 /** A window's verdict (the windows API's `verdict`, a diagnosis's `window_verdict`). */
 export const Verdict = v.picklist(['healthy', 'drift', 'collapsed', 'partial_collapse', 'insufficient_data', 'no_traffic']);
 
-export const DiagnosisKind = v.picklist(['preprocessing_lost_variance', 'scaler_missing', 'class_imbalance', 'insufficient_data', 'degenerate_model']);
-export const RemedyKind = v.picklist(['class_weight', 'resample', 'scaler', 'fix_preprocessing', 'collect_data', 'augment', 'learning_rate', 'capacity']);
+export const DiagnosisKind = v.picklist(['preprocessing_lost_variance', 'scaler_missing', 'class_imbalance', 'insufficient_data', 'degenerate_model', 'input_shift']);
+export const RemedyKind = v.picklist(['class_weight', 'resample', 'scaler', 'fix_preprocessing', 'collect_data', 'augment', 'learning_rate', 'capacity', 'rebaseline']);
+/** A model's declared seasonality (`monitor.seasonality`, or the deployment's SEASONALITY). */
+export const Seasonality = v.picklist(['none', 'daily', 'weekly', 'yearly']);
+/** Where a window's baseline came from. */
+export const BaselineSource = v.picklist(['seasonal', 'trailing', 'held_out_predictions', 'training_labels']);
 
 // --- Diagnoses with their evidence ------------------------------------------------------------------------------
 
@@ -116,6 +120,34 @@ export const Diagnosis = v.pipe(
         hidden_units: v.nullable(v.number()),
       }),
     ),
+    diagnosisOf(
+      'input_shift',
+      v.strictObject({
+        features: v.pipe(
+          v.array(
+            v.strictObject({
+              ...featureComparison,
+              shift: v.pipe(v.number(), v.description('(observed mean − expected mean) / expected std: the move in training stds.')),
+              std_ratio: v.pipe(v.number(), v.description('Observed std / expected std.')),
+              standard_error: v.pipe(v.number(), v.description("The window mean's standard error in training stds, max(1, std_ratio) / √rows.")),
+            }),
+          ),
+          v.description('Features whose window mean moved at least 0.5 training stds beyond 3 standard errors, most moved first.'),
+        ),
+        probes: v.pipe(v.nullable(ProbeSummary), v.description("The model on its own probes; null when none were run.")),
+        held_out_accuracy: v.pipe(v.nullable(share), v.description("The package's training.accuracy, what the probes are held to.")),
+        probe_p_value: v.pipe(
+          v.nullable(share),
+          v.description('P[X ≤ probes answered right] for X ~ Bin(probes, held_out_accuracy); null without probes or accuracy.'),
+        ),
+        labels: v.pipe(
+          v.array(v.strictObject({ label: v.string(), share, baseline_share: share })),
+          v.description("Labels whose share moved by at least 5 points against the window's baseline, most moved first."),
+        ),
+        seasonality: v.pipe(Seasonality, v.description('The seasonality the window was judged with.')),
+        baseline_source: v.pipe(BaselineSource, v.description("Where the window's baseline came from.")),
+      }),
+    ),
   ]),
   v.description('A probable cause: `confidence` in [0, 1] says how strongly the evidence points at it; `evidence` holds the numbers, by `kind`.'),
 );
@@ -152,6 +184,24 @@ export const Remedy = v.pipe(
     remedyOf('augment', { labels: v.array(v.string()), method: v.literal('smote'), target_per_label: count() }),
     remedyOf('learning_rate', { current: v.nullable(v.number()), suggested: v.number(), evidence: ProbeSummary }),
     remedyOf('capacity', { current_hidden_units: v.nullable(count()), suggested_hidden_units: count(1), evidence: ProbeSummary }),
+    remedyOf('rebaseline', {
+      seasonality: v.pipe(Seasonality, v.description('The seasonality the window was judged with (none: none declared).')),
+      features: v.pipe(
+        v.array(
+          v.strictObject({
+            name: v.string(),
+            mean: v.pipe(v.number(), v.description('Window mean, model units.')),
+            std: v.pipe(v.number(), v.description('Window std, model units.')),
+            shift: v.pipe(v.number(), v.description('The move in training stds.')),
+            raw: v.pipe(
+              v.nullable(v.strictObject({ mean: v.number(), std: v.number() })),
+              v.description('The same moments in raw units (the scaler recent data would give), when the feature has a raw scaler.'),
+            ),
+          }),
+        ),
+        v.description('The moved features as the window saw them.'),
+      ),
+    }),
   ]),
   v.description(
     'What to change, with the numbers a retraining pipeline acts on (by `kind`). `diagnosis`: the diagnosis it answers. `after`, present when another diagnosis explains the window with high confidence (≥ 0.85): this remedy is for after that one is fixed, if the problem persists.',

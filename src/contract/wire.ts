@@ -144,6 +144,22 @@ export function diagnosisOnWire(d: Diagnosis): WireDiagnosis {
     }
     case 'degenerate_model':
       return { kind: d.kind, ...head, evidence: { ...probesOf(d.evidence), learning_rate: d.evidence.learningRate, hidden_units: d.evidence.hiddenUnits } };
+    case 'input_shift': {
+      const e = d.evidence;
+      return {
+        kind: d.kind,
+        ...head,
+        evidence: {
+          features: e.features.map((f) => ({ ...featureOf(f), shift: f.shift, std_ratio: f.stdRatio, standard_error: f.standardError })),
+          probes: e.probes && probesOf(e.probes),
+          held_out_accuracy: e.heldOutAccuracy,
+          probe_p_value: e.probePValue,
+          labels: e.labels.map((l) => ({ label: l.label, share: l.share, baseline_share: l.baselineShare })),
+          seasonality: e.seasonality,
+          baseline_source: e.baselineSource,
+        },
+      };
+    }
   }
 }
 
@@ -172,6 +188,13 @@ export function remedyOnWire(r: Remedy): WireRemedy {
         current_hidden_units: r.currentHiddenUnits,
         suggested_hidden_units: r.suggestedHiddenUnits,
         evidence: probesOf(r.evidence),
+      };
+    case 'rebaseline':
+      return {
+        kind: r.kind,
+        ...head,
+        seasonality: r.seasonality,
+        features: r.features.map((f) => ({ name: f.name, mean: f.mean, std: f.std, shift: f.shift, raw: f.raw && { mean: f.raw.mean, std: f.raw.std } })),
       };
   }
 }

@@ -1,11 +1,15 @@
 // Why a window's answers look the way they do: the four causes of a constant prediction (plus a degenerate model),
+// and the one cause that is no fault at all (the inputs moved within what the model knows, and its answers followed),
 // each with the numbers that support it and a confidence in [0, 1]. Several can hold at once.
 //
 // Input-side causes (lost variance, missing scaler) are read from the window's feature moments and are reported
 // whatever the verdict, because bad inputs are worth knowing about before the labels show it. Model-side causes
-// (class imbalance, too little training data, degenerate model) need label evidence: a flagged window or probes.
+// (class imbalance, too little training data, degenerate model) need label evidence: a flagged window or probes. An
+// input shift needs both: a flagged window whose inputs moved, and a model that still answers its probes.
 
 import type { FeatureSpec, ModelMetadata } from '../serving/metadata';
+import type { BaselineSource, Seasonality } from './baseline';
+import { binomialLowerTail } from './binomial';
 import type { Evaluation } from './detector';
 import { normalizedEntropy } from './distribution';
 import { nameRecord } from './names';
@@ -16,7 +20,8 @@ export type DiagnosisKind =
   | 'scaler_missing'
   | 'class_imbalance'
   | 'insufficient_data'
-  | 'degenerate_model';
+  | 'degenerate_model'
+  | 'input_shift';
 
 /** Each cause in a few words: the status page's titles, and the probable cause in a page's one-line summary. */
 export const DIAGNOSIS_TITLES: Record<DiagnosisKind, string> = {
@@ -25,6 +30,7 @@ export const DIAGNOSIS_TITLES: Record<DiagnosisKind, string> = {
   class_imbalance: 'Imbalanced training data',
   insufficient_data: 'Too little training data',
   degenerate_model: 'The model itself is degenerate',
+  input_shift: 'Inputs shifted; the model followed them',
 };
 
 /** What the caller learnt by running metadata.probes through the model: one predicted label per probe, in order. */
@@ -132,12 +138,39 @@ export type DegenerateModelDiagnosis = DiagnosisOf<
   ProbeSummary & { learningRate: number | null; hiddenUnits: number | null }
 >;
 
+export type InputShiftDiagnosis = DiagnosisOf<
+  'input_shift',
+  {
+    /** Features whose window mean moved at least MOVED_STDS training stds beyond NOISE_SE standard errors. */
+    features: (FeatureComparison & {
+      /** (window mean − training mean) / training std. */
+      shift: number;
+      /** Window std / training std. */
+      stdRatio: number;
+      /** Standard error of the window mean in training stds: max(1, stdRatio) / √rows. */
+      standardError: number;
+    })[];
+    /** The model on its own probes; null when none were run. */
+    probes: ProbeSummary | null;
+    /** training.accuracy, what the probes are held to; null when the package does not say. */
+    heldOutAccuracy: number | null;
+    /** P[X ≤ probes answered right] for X ~ Bin(probes, heldOutAccuracy); null without probes or accuracy. */
+    probePValue: number | null;
+    /** Labels whose share moved by at least LABEL_MOVE against the baseline, most moved first. */
+    labels: { label: string; share: number; baselineShare: number }[];
+    /** The seasonality the window was judged with, and where its baseline came from. */
+    seasonality: Seasonality;
+    baselineSource: BaselineSource;
+  }
+>;
+
 export type Diagnosis =
   | PreprocessingLostVarianceDiagnosis
   | ScalerMissingDiagnosis
   | ClassImbalanceDiagnosis
   | InsufficientDataDiagnosis
-  | DegenerateModelDiagnosis;
+  | DegenerateModelDiagnosis
+  | InputShiftDiagnosis;
 
 /** A feature lost its variance when its window std is below this fraction of the std the model expects. */
 export const LOST_VARIANCE_RATIO = 0.1;
@@ -153,14 +186,24 @@ export const IMBALANCE_RATIO = 3;
 export const SAMPLES_PER_FEATURE = 10;
 /** Window moments from fewer rows than this are too noisy to judge a feature by. */
 export const MIN_FEATURE_ROWS = 5;
+/** A feature moved when its window mean sits at least this many training stds from the training mean (a medium effect). */
+export const MOVED_STDS = 0.5;
+/** Standard errors of the window mean a move must clear before it counts: |shift| − NOISE_SE · SE ≥ MOVED_STDS. */
+export const NOISE_SE = 3;
+/** Probes answered right less often than held-out accuracy allows at this one-sided level: not the validated model. */
+export const PROBE_ALPHA = 0.05;
+/** A label's share moving this much against the baseline is named in an input shift's evidence. */
+export const LABEL_MOVE = 0.05;
 
 const clamp01 = (x: number) => Math.min(1, Math.max(0, x));
 const round = (x: number, digits = 3) => Number(x.toPrecision(digits));
 // Four significant digits; float dust around 0 (a standardized mean of 1e-15) prints as 0.
 const fmt = (x: number) => String(Math.abs(x) < 1e-9 ? 0 : round(x, 4));
 
-function compareFeatures(metadata: ModelMetadata, window: WindowCounts): (FeatureComparison & { spec: FeatureSpec })[] {
-  const out: (FeatureComparison & { spec: FeatureSpec })[] = [];
+type Compared = FeatureComparison & { spec: FeatureSpec; rows: number };
+
+function compareFeatures(metadata: ModelMetadata, window: WindowCounts): Compared[] {
+  const out: Compared[] = [];
   for (const spec of metadata.features) {
     const moments = window.features[spec.name];
     if (!moments || moments.count < MIN_FEATURE_ROWS) continue;
@@ -168,6 +211,7 @@ function compareFeatures(metadata: ModelMetadata, window: WindowCounts): (Featur
     if (!observed) continue;
     out.push({
       spec,
+      rows: moments.count,
       name: spec.name,
       expectedMean: spec.mean,
       expectedStd: spec.std,
@@ -178,7 +222,7 @@ function compareFeatures(metadata: ModelMetadata, window: WindowCounts): (Featur
   return out;
 }
 
-const strip = ({ spec: _spec, ...rest }: FeatureComparison & { spec: FeatureSpec }): FeatureComparison => rest;
+const strip = ({ spec: _spec, rows: _rows, ...rest }: Compared): FeatureComparison => rest;
 
 /**
  * Summary of the probe answers against the probes' true labels; null when there are no probes or the answers do
@@ -424,6 +468,86 @@ function degenerateModel(metadata: ModelMetadata, probes: ProbeSummary | null, s
 }
 
 /**
+ * The inputs moved and the answers followed them: nothing is broken, the traffic changed (a season the baseline does
+ * not know, a new customer, an upstream change). It takes four things at once, each the negation of a fault:
+ *
+ * - a flagged window (the answers moved), not explained by the package's known model defect;
+ * - some feature's window mean moved notably: |shift| ≥ MOVED_STDS (0.5 training stds) even after NOISE_SE (3)
+ *   standard errors are taken off, SE = max(window std, training std) / √rows, so a small window's noise never counts
+ *   as a move (the larger std: a window narrower than training does not get a narrower interval for it);
+ * - the inputs still look like training: no other input-side cause (lost variance, zero rows, missing scaler), and
+ *   every feature's rows sit on average within SHIFT_Z training stds of the training mean, √(shift² + stdRatio²) ≤ 3
+ *   (the root-mean-square distance; any slice making up at least 1/9 of the training data satisfies it, so a season
+ *   of it does, while traffic in other units or with several times the spread does not);
+ * - the model is the one that was validated: on its own labelled probes it is not degenerate and, when the package
+ *   states its held-out accuracy, it is not worse than that accuracy allows (one-sided exact binomial test at
+ *   PROBE_ALPHA). A deterministic model that answers its fixed probes as it did when it was validated has not
+ *   changed, so a change in its answers must come from its inputs.
+ *
+ * Confidence: 0.3 × the strength of the move (its noise-cleared size, capped at one training std), on top of what the
+ * probes establish: 0.6 when they pass the accuracy test (0.75–0.9), 0.45 when only their diversity could be checked
+ * (0.6–0.75), 0.15 when no probes were run (0.3–0.45: the model itself is unchecked, so a cause about the training
+ * data may still be the better one).
+ */
+function inputShift(
+  evaluation: Evaluation,
+  metadata: ModelMetadata,
+  features: Compared[],
+  probes: ProbeSummary | null,
+  inputsLookLikeTraining: boolean,
+): InputShiftDiagnosis | null {
+  const flagged = evaluation.verdict === 'collapsed' || evaluation.verdict === 'partial_collapse';
+  if (!flagged || evaluation.knownDefect || !inputsLookLikeTraining || probesCollapsed(probes)) return null;
+  const compared = features
+    .filter((f) => f.expectedStd > 0)
+    .map((f) => {
+      const shift = (f.observedMean - f.expectedMean) / f.expectedStd;
+      const stdRatio = f.observedStd / f.expectedStd;
+      const standardError = Math.max(1, stdRatio) / Math.sqrt(f.rows);
+      return { f, shift, stdRatio, standardError, cleared: Math.abs(shift) - NOISE_SE * standardError };
+    });
+  if (compared.some((c) => Math.hypot(c.shift, c.stdRatio) > SHIFT_Z)) return null;
+  const moved = compared.filter((c) => c.cleared >= MOVED_STDS).sort((a, b) => b.cleared - a.cleared);
+  if (moved.length === 0) return null;
+  const accuracy = metadata.training.accuracy;
+  const heldOutAccuracy = accuracy !== undefined && accuracy > 0 && accuracy <= 1 ? accuracy : null;
+  const probePValue =
+    probes && heldOutAccuracy !== null
+      ? binomialLowerTail(Math.round(probes.accuracy * probes.probes), probes.probes, heldOutAccuracy)
+      : null;
+  if (probePValue !== null && probePValue < PROBE_ALPHA) return null;
+  const strength = Math.min(1, moved[0]!.cleared); // moved is not empty
+  const confidence = (probes === null ? 0.15 : probePValue === null ? 0.45 : 0.6) + 0.3 * strength;
+  const labels = evaluation.statistics.perLabel
+    .filter((l) => l.share !== null && Math.abs(l.share - l.referenceShare) >= LABEL_MOVE)
+    .map((l) => ({ label: l.label, share: round(l.share!, 4), baselineShare: round(l.referenceShare, 4) }))
+    .sort((a, b) => Math.abs(b.share - b.baselineShare) - Math.abs(a.share - a.baselineShare));
+  const pct = (x: number) => `${Math.round(100 * x)}%`;
+  const modelWords = !probes
+    ? 'no probes were run, so the model itself is unchecked'
+    : `it still answers ${Math.round(probes.accuracy * probes.probes)} of its ${probes.probes} probes right` +
+      (heldOutAccuracy !== null ? ` (held-out accuracy ${pct(heldOutAccuracy)})` : ' with varied labels');
+  return {
+    kind: 'input_shift',
+    confidence: round(confidence, 2),
+    sentence:
+      `The inputs moved, within what the model was trained on: ${moved
+        .map((c) => `${c.f.name} ${c.shift > 0 ? '+' : '−'}${round(Math.abs(c.shift))} training stds`)
+        .join(', ')}; ${modelWords}` +
+      (labels.length > 0 ? `; its answers followed (${labels.map((l) => `${l.label} ${pct(l.baselineShare)} → ${pct(l.share)}`).join(', ')}).` : '.'),
+    evidence: {
+      features: moved.map((c) => ({ ...strip(c.f), shift: round(c.shift), stdRatio: round(c.stdRatio), standardError: round(c.standardError) })),
+      probes,
+      heldOutAccuracy,
+      probePValue: probePValue === null ? null : round(probePValue),
+      labels,
+      seasonality: evaluation.baseline.seasonality,
+      baselineSource: evaluation.baseline.source,
+    },
+  };
+}
+
+/**
  * Everything that probably explains this window, most confident first. `probe` is the model's answers on
  * metadata.probes when the caller ran them (it does so for flagged windows). A window with no traffic has nothing to
  * diagnose.
@@ -448,6 +572,7 @@ export function diagnose(
     classImbalance(metadata, evaluation, inputsLookLikeTraining),
     insufficientTraining(metadata, evaluation),
     degenerateModel(metadata, probes, trained !== null),
+    inputShift(evaluation, metadata, features, probes, inputsLookLikeTraining && trained === null),
   ];
   return found.filter((d): d is Diagnosis => d !== null).sort((a, b) => b.confidence - a.confidence);
 }

@@ -2,6 +2,7 @@
 // per diagnosis, computed from the model's own metadata.
 
 import type { ModelMetadata } from '../serving/metadata';
+import { SEASONAL_MIN_PREDICTIONS, type Seasonality } from './baseline';
 import type { DiagnosisKind, Diagnosis, ProbeSummary } from './diagnosis';
 import { SAMPLES_PER_FEATURE } from './diagnosis';
 import { nameRecord } from './names';
@@ -74,6 +75,21 @@ export interface CapacityRemedy extends RemedyOf<'capacity'> {
   evidence: ProbeSummary;
 }
 
+/**
+ * The model looks healthy and its traffic changed: make the baseline compare like with like (a declared season),
+ * or move the model to the new traffic (retrain, or a new version whose reference is its answers on recent rows),
+ * or, if nothing should have changed, look upstream at the moved features.
+ */
+export interface RebaselineRemedy extends RemedyOf<'rebaseline'> {
+  /** The seasonality the window was judged with ('none': none declared). */
+  seasonality: Seasonality;
+  /**
+   * The moved features as the window saw them: mean and std in model units, the shift in training stds, and the same
+   * moments in raw units (the scaler recent data would give) when the feature has a raw scaler.
+   */
+  features: { name: string; mean: number; std: number; shift: number; raw: { mean: number; std: number } | null }[];
+}
+
 export type Remedy =
   | ClassWeightRemedy
   | ResampleRemedy
@@ -82,17 +98,20 @@ export type Remedy =
   | CollectDataRemedy
   | AugmentRemedy
   | LearningRateRemedy
-  | CapacityRemedy;
+  | CapacityRemedy
+  | RebaselineRemedy;
 
 
 /** A diagnosis this confident explains the window on its own: the other remedies are listed as "after fixing it". */
 export const DECISIVE_CONFIDENCE = 0.85;
+/** How a remedy that waits for the decisive diagnosis's fix begins. */
 const AFTER_WORDS: Record<DiagnosisKind, string> = {
-  scaler_missing: 'the scaler',
-  preprocessing_lost_variance: 'the input pipeline',
-  class_imbalance: 'the class imbalance',
-  insufficient_data: 'the training data',
-  degenerate_model: 'the model',
+  scaler_missing: 'After fixing the scaler, if it persists: ',
+  preprocessing_lost_variance: 'After fixing the input pipeline, if it persists: ',
+  class_imbalance: 'After fixing the class imbalance, if it persists: ',
+  insufficient_data: 'After fixing the training data, if it persists: ',
+  degenerate_model: 'After fixing the model, if it persists: ',
+  input_shift: 'If it persists once the baseline compares like with like: ',
 };
 
 /** Adam's customary default, suggested when the training learning rate is unknown. */
@@ -101,7 +120,8 @@ const DEFAULT_HIDDEN_UNITS = 32;
 
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
 // Four significant digits; float dust around 0 (a standardized mean of 1e-15) prints as 0.
-const fmt = (x: number) => String(Math.abs(x) < 1e-9 ? 0 : Number(x.toPrecision(4)));
+const round4sig = (x: number) => Number(x.toPrecision(4));
+const fmt = (x: number) => String(Math.abs(x) < 1e-9 ? 0 : round4sig(x));
 
 /**
  * Class weights n / (k · n_c) from training counts: each label then carries the same total weight. Labels with no
@@ -256,6 +276,48 @@ function forDegenerateModel(diagnosis: Extract<Diagnosis, { kind: 'degenerate_mo
   ];
 }
 
+/** Each seasonality's phase, as the sentence names it (baseline.ts SEASONS). */
+const PHASE_WORDS = { yearly: 'week of year', weekly: 'hour of week', daily: 'hour of day' } as const;
+
+function forInputShift(metadata: ModelMetadata, diagnosis: Extract<Diagnosis, { kind: 'input_shift' }>): Remedy[] {
+  const { seasonality, baselineSource } = diagnosis.evidence;
+  const specs = new Map(metadata.features.map((f) => [f.name, f]));
+  const words: string[] = [];
+  const features = diagnosis.evidence.features.map((f) => {
+    const scaler = specs.get(f.name)?.raw;
+    const raw = scaler ? { mean: round4sig(scaler.mean + f.observedMean * scaler.std), std: round4sig(f.observedStd * scaler.std) } : null;
+    // In the units a person knows the feature in: raw when there is a raw scaler.
+    words.push(
+      raw && scaler
+        ? `${f.name} ${fmt(raw.mean)} ± ${fmt(raw.std)} (training ${fmt(scaler.mean)} ± ${fmt(scaler.std)})`
+        : `${f.name} ${fmt(f.observedMean)} ± ${fmt(f.observedStd)} (training ${fmt(f.expectedMean)} ± ${fmt(f.expectedStd)})`,
+    );
+    return { name: f.name, mean: f.observedMean, std: f.observedStd, shift: f.shift, raw };
+  });
+  const moved = words.join(', ');
+  const byHand = 'resolve this incident by hand (POST /v1/incidents/{id}/resolve)';
+  const cycle =
+    seasonality === 'none'
+      ? `A known cycle: set monitor.seasonality to the one these features follow (${Object.entries(PHASE_WORDS)
+          .map(([s, phase]) => `"${s}": by ${phase}`)
+          .join(', ')}), then ${byHand}.`
+      : baselineSource === 'seasonal'
+        ? `monitor.seasonality is "${seasonality}" and earlier cycles at this ${PHASE_WORDS[seasonality]} did not look like this: if the season is merely unusual, ${byHand}.`
+        : `monitor.seasonality is "${seasonality}", but no earlier cycle has ${SEASONAL_MIN_PREDICTIONS} predictions at this ${PHASE_WORDS[seasonality]} yet: if it is the season, ${byHand}.`;
+  return [
+    {
+      kind: 'rebaseline',
+      diagnosis: 'input_shift',
+      seasonality,
+      features,
+      sentence:
+        `The model looks healthy; its traffic changed: ${moved}. ${cycle} Here to stay: retrain on recent data, or bump ` +
+        `the version with a reference from recent rows (npm run stats -- --model-dir models/${metadata.name} --csv ` +
+        `recent.csv). Not expected: check upstream what feeds ${features.map((f) => f.name).join(', ')}.`,
+    },
+  ];
+}
+
 /**
  * The remedies for these diagnoses, in the diagnoses' order (most confident first), at most one remedy of each kind.
  * `evaluation` is accepted so remedies can be tied to the window (and for future rules); today they depend only on
@@ -275,10 +337,12 @@ export function remedies(diagnoses: readonly Diagnosis[], metadata: ModelMetadat
             ? forLostVariance(d)
             : d.kind === 'insufficient_data'
               ? forInsufficientData(d)
-              : forDegenerateModel(d);
+              : d.kind === 'input_shift'
+                ? forInputShift(metadata, d)
+                : forDegenerateModel(d);
     for (const r of proposed) {
       if (out.some((o) => o.kind === r.kind)) continue;
-      out.push(decisive && r.diagnosis !== decisive ? { ...r, after: decisive, sentence: `After fixing ${AFTER_WORDS[decisive]}, if it persists: ${r.sentence}` } : r);
+      out.push(decisive && r.diagnosis !== decisive ? { ...r, after: decisive, sentence: `${AFTER_WORDS[decisive]}${r.sentence}` } : r);
     }
   }
   return out;

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { advanceIncident, explainModelDefect, modelDefect, openModelDefect, type Incident } from '../../src/monitor';
 import { parseMetadata } from '../../src/serving/metadata';
-import { AT, collapsedWindow, configWith, healthyWindow, judged, openedIncident, partialWindow, SECRETS, START, WINDOW } from './alerts.fixtures';
+import { AT, collapsedWindow, configWith, healthyWindow, januaryWindow, judged, openedIncident, partialWindow, SECRETS, START, WINDOW } from './alerts.fixtures';
 
 const { incident, notice } = openedIncident();
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -138,6 +138,16 @@ describe('PagerDuty Events API v2 payload', () => {
     const plain = pagerDutyPayload({ ...notice, incident: { ...incident, diagnoses: [] } });
     if (plain.event_action !== 'trigger') throw new Error('expected a trigger');
     expect(plain.payload.summary).not.toContain('Probable cause');
+  });
+
+  it('a page on a healthy model whose inputs moved with the season says so, not "too little training data"', () => {
+    const january = openedIncident(januaryWindow()).notice;
+    const p = pagerDutyPayload(january);
+    if (p.event_action !== 'trigger') throw new Error('expected a trigger');
+    expect(p.payload.summary).toMatch(
+      /^labelwatch: seattle-weather v1 lost sun \(partial collapse\)\. Probable cause: inputs shifted; the model followed them \(85% confidence\)\./,
+    );
+    expect(p.payload.custom_details.remedies[0]).toMatch(/^The model looks healthy; its traffic changed: temp_max 8\.229 ± 3\.327/);
   });
 
   it('a trigger has exactly the documented fields; routing_key is added only when sending', () => {

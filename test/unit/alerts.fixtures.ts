@@ -6,7 +6,7 @@ import type { Config } from '../../src/config';
 import { loadConfig } from '../../src/config';
 import type { Notice } from '../../src/incidents/notice';
 import { advanceIncident, emptyCounts, explain, type Incident } from '../../src/monitor';
-import { judgedAfterHealthy } from './monitor.fixtures';
+import { answersOf, judgedAfterHealthy, SEATTLE_PROBE_ANSWERS, seattleRows, windowOf } from './monitor.fixtures';
 import { parseMetadata } from '../../src/serving/metadata';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -58,6 +58,17 @@ export const collapsedWindow = (start = START) => judged({ rain: 300 }, start);
 export const healthyWindow = (start: number) => judged({ drizzle: 15, fog: 49, rain: 96, snow: 20, sun: 112 }, start);
 /** fog and drizzle gone, the rest as usual. */
 export const partialWindow = (start: number) => judged({ rain: 150, sun: 150, snow: 4 }, start);
+
+/**
+ * The healthy model in January: the 124 real January days (standardized) answered as the model answers them
+ * (monitor-diagnosis.test.ts), its probes answered as validated: explained as inputs that moved (input_shift).
+ */
+export function januaryWindow(start = START) {
+  const counts = windowOf(seattleRows(1), answersOf({ drizzle: 27, fog: 27, rain: 40, snow: 23, sun: 7 }), weather);
+  const evaluation = judgedAfterHealthy(weather, [counts, counts, counts], 30, 100);
+  const explanation = explain(evaluation, counts, weather, { predictedLabels: SEATTLE_PROBE_ANSWERS });
+  return { model: weather.name, version: weather.version, windowStart: start, evaluation, ...explanation };
+}
 
 export function openedIncident(window = collapsedWindow()): { incident: Incident; notice: Notice } {
   const t = advanceIncident(null, window, { newId: () => 'inc_01KWQ4M2Z8E3T5V7X9Y1B3D5F7' });

@@ -6,8 +6,14 @@ import { explain, type ProbeResult } from '../../src/monitor/index';
 import { balancedClassWeights, remedies, type Remedy } from '../../src/monitor/remedies';
 import type { WindowCounts } from '../../src/monitor/window';
 import {
+  answersOf,
   labelWindow,
   modelWith,
+  momentsOf,
+  SEATTLE_PROBE_ANSWERS,
+  SEATTLE_UNWEIGHTED_PROBE_ANSWERS,
+  seattleRows,
+  seattleWeather,
   penguinRows,
   penguins,
   penguinsUnscaled,
@@ -196,6 +202,163 @@ describe('diagnose: the model', () => {
   });
 });
 
+// The healthy seattle-weather model in its own seasons: the 124 real January (or July) days of 2012–2015, standardized
+// as the model expects, answered as the packaged model answers them (its January answers: drizzle 27, fog 27, rain
+// 40, snow 23, sun 7; July: drizzle 7, fog 6, rain 8, sun 103; scripts/lib/seattle.ts predictDays), after a healthy
+// history at its reference mix. Moments by hand (Python over the same CSV rows): January temp_max mean −1.11175 std
+// 0.45408, temp_min −1.09873 / 0.68542, precipitation +0.09455 / 0.96137, wind −0.08266 / 1.2557.
+const JANUARY = { drizzle: 27, fog: 27, rain: 40, snow: 23, sun: 7 };
+const JULY = { drizzle: 7, fog: 6, rain: 8, sun: 103 };
+const seasonWindow = (month: number, answers: Record<string, number>, metadata = seattleWeather) =>
+  windowOf(seattleRows(month), answersOf(answers), metadata);
+const seasonJudged = (counts: WindowCounts, metadata = seattleWeather) => judgedAfterHealthy(metadata, [counts, counts, counts], 30, 100);
+const goodProbes = { predictedLabels: SEATTLE_PROBE_ANSWERS };
+const inputShiftOf = (ds: Diagnosis[]) => ds.find((d) => d.kind === 'input_shift') as Extract<Diagnosis, { kind: 'input_shift' }> | undefined;
+
+describe('diagnose: inputs that moved, and a model that followed them', () => {
+  it('input_shift: January on the healthy seattle model, probes answered as validated', () => {
+    const counts = seasonWindow(1, JANUARY);
+    const evaluation = seasonJudged(counts);
+    expect(evaluation.verdict).toBe('partial_collapse');
+    expect(evaluation.vanishedLabels).toEqual(['sun']);
+    const { diagnoses, remedies: rs } = explain(evaluation, counts, seattleWeather, goodProbes);
+    expect(kinds(diagnoses)).toEqual(['input_shift']);
+    const d = inputShiftOf(diagnoses)!;
+    // Moved: |shift| − 3 · max(1, std ratio) / √124 ≥ 0.5 → temp_max 1.11175 − 0.26941 = 0.842, temp_min 0.829;
+    // precipitation 0.095 and wind 0.083 (SE 3 · 1.2557 / √124 = 0.338) stay within noise.
+    expect(d.evidence.features.map((f) => [f.name, f.shift, f.stdRatio, f.standardError])).toEqual([
+      ['temp_max', -1.11, 0.454, 0.0898],
+      ['temp_min', -1.1, 0.685, 0.0898],
+    ]);
+    expect(d.evidence.features[0]!.observedMean).toBeCloseTo(-1.11175, 4);
+    expect(d.evidence.features[0]!.observedStd).toBeCloseTo(0.45408, 4);
+    // 11 of 20 probes right against held-out accuracy 0.6884: P[X ≤ 11], X ~ Bin(20, 0.6884) = 0.13753 (scipy.stats.binom.cdf).
+    expect(d.evidence.probes).toMatchObject({ probes: 20, accuracy: 0.55 });
+    expect(d.evidence.heldOutAccuracy).toBe(0.6884);
+    expect(d.evidence.probePValue).toBe(0.138);
+    // Which labels moved: sun fell from its baseline share (≈ the reference's 112/292 = 0.38) to 7/124.
+    expect(d.evidence.labels[0]).toMatchObject({ label: 'sun', share: 0.05645 });
+    expect(d.evidence.labels[0]!.baselineShare).toBeCloseTo(0.38, 1);
+    expect(d.evidence.labels.map((l) => l.label)).toEqual(expect.arrayContaining(['drizzle', 'snow']));
+    expect(d.evidence).toMatchObject({ seasonality: 'none', baselineSource: 'trailing' });
+    // 0.6 (probes pass the accuracy test) + 0.3 · min(1, 0.842) = 0.853
+    expect(d.confidence).toBe(0.85);
+    expect(d.sentence).toContain('temp_max −1.11 training stds, temp_min −1.1 training stds');
+    expect(d.sentence).toContain('11 of its 20 probes right (held-out accuracy 69%)');
+    expect(d.sentence).toContain('sun 38% → 6%');
+    expect(rs.map((r) => r.kind)).toEqual(['rebaseline']);
+  });
+
+  it('input_shift comes first in July, and the training-data remedies wait for it', () => {
+    const counts = seasonWindow(7, JULY);
+    const evaluation = seasonJudged(counts);
+    expect(evaluation.verdict).toBe('collapsed');
+    expect(evaluation.dominantLabel).toBe('sun');
+    const { diagnoses, remedies: rs } = explain(evaluation, counts, seattleWeather, goodProbes);
+    // Before input_shift, this page said "too little training data" (snow: 21 rows < 40) first.
+    expect(kinds(diagnoses)).toEqual(['input_shift', 'insufficient_data', 'class_imbalance']);
+    // temp_max +1.31 std, cleared of 3 SE: well over one std, so the full 0.6 + 0.3.
+    expect(diagnoses[0]!.confidence).toBe(0.9);
+    expect(diagnoses[1]!.confidence).toBe(0.49);
+    expect(rs.map((r) => [r.kind, r.after])).toEqual([
+      ['rebaseline', undefined],
+      ['collect_data', 'input_shift'],
+      ['augment', 'input_shift'],
+      ['resample', 'input_shift'],
+    ]);
+    expect(rs[1]!.sentence).toMatch(/^If it persists once the baseline compares like with like: Collect at least 40/);
+  });
+
+  it('not input_shift when the model fails its probes: the same January, answered with one label', () => {
+    const counts = seasonWindow(1, JANUARY);
+    const degenerate = { predictedLabels: SEATTLE_PROBE_ANSWERS.map(() => 'rain') };
+    expect(kinds(explain(seasonJudged(counts), counts, seattleWeather, degenerate).diagnoses)).toEqual(['degenerate_model']);
+    // Also when the package states no held-out accuracy to hold the probes to: one label for five is degenerate.
+    const noAccuracy = { ...seattleWeather, training: { ...seattleWeather.training, accuracy: undefined } };
+    const { diagnoses } = explain(seasonJudged(counts, noAccuracy), counts, noAccuracy, degenerate);
+    expect(kinds(diagnoses)).toEqual(['degenerate_model']);
+    // …while varied probe answers there give input_shift at the middle level: 0.45 + 0.3 · 0.842.
+    const varied = inputShiftOf(explain(seasonJudged(counts, noAccuracy), counts, noAccuracy, goodProbes).diagnoses)!;
+    expect(varied.confidence).toBe(0.7);
+    expect(varied.evidence).toMatchObject({ heldOutAccuracy: null, probePValue: null });
+  });
+
+  it('not input_shift when the probes do worse than the held-out accuracy allows (the unweighted model, 9 of 20 at 0.8288)', () => {
+    const unweighted = { ...seattleUnweighted, training: { ...seattleUnweighted.training, accuracy: 0.8288 } };
+    const counts = seasonWindow(7, JULY, unweighted);
+    const evaluation = seasonJudged(counts, unweighted);
+    expect(evaluation.verdict).toBe('collapsed');
+    const { diagnoses } = explain(evaluation, counts, unweighted, { predictedLabels: SEATTLE_UNWEIGHTED_PROBE_ANSWERS });
+    // P[X ≤ 9], X ~ Bin(20, 0.8288) = 0.000135 < 0.05: not the model that was validated (it is imbalanced).
+    expect(kinds(diagnoses)).not.toContain('input_shift');
+    expect(kinds(diagnoses)[0]).toBe('class_imbalance');
+  });
+
+  it('not input_shift for unscaled inputs: raw January rows are a missing scaler', () => {
+    const raw = seattleRows(1).map((x) => x.map((v, j) => v * seattleWeather.features[j]!.raw!.std + seattleWeather.features[j]!.raw!.mean));
+    const counts = windowOf(raw, answersOf(JANUARY), seattleWeather);
+    const { diagnoses } = explain(seasonJudged(counts), counts, seattleWeather, goodProbes);
+    expect(kinds(diagnoses)[0]).toBe('scaler_missing');
+    expect(kinds(diagnoses)).not.toContain('input_shift');
+  });
+
+  it('not input_shift when a feature lost its variance, though the temperatures moved', () => {
+    const rows = seattleRows(1).map((x) => [x[0]!, x[1]!, x[2]!, 0.3]); // wind replaced by a constant upstream
+    const counts = windowOf(rows, answersOf(JANUARY), seattleWeather);
+    const { diagnoses } = explain(seasonJudged(counts), counts, seattleWeather, goodProbes);
+    expect(kinds(diagnoses)).toEqual(['preprocessing_lost_variance']);
+  });
+
+  it('not input_shift when the spread is far wider than training, though every mean is within 3 stds', () => {
+    // 992 predictions (January's mix × 8), temp_max at mean −1.5: with std 1 it moved (1.5 − 3/√992 = 1.40); with
+    // std 3 too (1.5 − 9/√992 = 1.21), but its rows then sit √(1.5² + 3²) = 3.35 training stds from the training mean
+    // on average: not a slice of the training data.
+    const eight = Object.fromEntries(Object.entries(JANUARY).map(([l, c]) => [l, 8 * c]));
+    const withSpread = (std: number) => {
+      const counts = labelWindow(eight, seattleWeather);
+      counts.features.temp_max = momentsOf(992, -1.5, std);
+      return kinds(explain(seasonJudged(counts), counts, seattleWeather, goodProbes).diagnoses);
+    };
+    expect(withSpread(1)).toContain('input_shift');
+    expect(withSpread(3)).not.toContain('input_shift');
+    expect(withSpread(3)).not.toContain('scaler_missing'); // its mean is within SHIFT_Z: no other input cause either
+  });
+
+  it('a shift counts beyond the noise of its window only: 0.6 std moves at 1000 rows, not at 30', () => {
+    const windowWith = (n: number) => {
+      const counts = labelWindow({ rain: n }, seattleWeather);
+      counts.features.temp_max = momentsOf(n, -0.6, 0.5);
+      return counts;
+    };
+    for (const [n, moved] of [[30, false], [1000, true]] as const) {
+      const counts = windowWith(n);
+      const evaluation = judgedAfterHealthy(seattleWeather, [counts, counts], 30, 100);
+      expect(evaluation.verdict).toBe('collapsed');
+      // n = 30: 0.6 − 3/√30 = 0.052 < 0.5; n = 1000: 0.6 − 3/√1000 = 0.505 ≥ 0.5.
+      const d = inputShiftOf(explain(evaluation, counts, seattleWeather, goodProbes).diagnoses);
+      expect(d !== undefined, `n = ${n}`).toBe(moved);
+      if (d) expect(d.confidence).toBe(0.75); // 0.6 + 0.3 · 0.505
+    }
+  });
+
+  it('without probes, input_shift is only a hypothesis: under 0.45, below too little training data', () => {
+    const counts = seasonWindow(7, JULY);
+    const { diagnoses } = explain(seasonJudged(counts), counts, seattleWeather);
+    expect(kinds(diagnoses)).toEqual(['insufficient_data', 'input_shift', 'class_imbalance']);
+    const d = inputShiftOf(diagnoses)!;
+    expect(d.confidence).toBe(0.45); // 0.15 + 0.3 · 1
+    expect(d.evidence).toMatchObject({ probes: null, probePValue: null });
+    expect(d.sentence).toContain('no probes were run');
+  });
+
+  it('never on a healthy window, whatever its inputs did', () => {
+    const counts = seasonWindow(1, { drizzle: 6, fog: 21, rain: 41, snow: 9, sun: 47 }); // January's inputs, the normal mix
+    const evaluation = seasonJudged(counts);
+    expect(evaluation.verdict).toBe('healthy');
+    expect(diagnose(counts, evaluation, seattleWeather, goodProbes)).toEqual([]);
+  });
+});
+
 describe('summarizeProbes', () => {
   it('counts answers, accuracy and diversity; null when the answers do not match the probes', () => {
     const model = modelWith({ a: 10, b: 10 });
@@ -211,6 +374,39 @@ describe('summarizeProbes', () => {
 });
 
 describe('remedies', () => {
+  it('rebaseline: the moved features in model and raw units, and what to do in each case', () => {
+    const counts = seasonWindow(1, JANUARY);
+    const { remedies: rs } = explain(seasonJudged(counts), counts, seattleWeather, goodProbes);
+    const r = remedy(rs, 'rebaseline');
+    expect(r.diagnosis).toBe('input_shift');
+    expect(r.seasonality).toBe('none');
+    // Raw units by hand: 16.37399 + (−1.11175)(7.32626) = 8.22903 °C, 0.45408 · 7.32626 = 3.32672;
+    // 8.17553 + (−1.09873)(4.98644) = 2.69677, 0.68542 · 4.98644 = 3.41781.
+    expect(r.features.map((f) => [f.name, f.shift, f.raw])).toEqual([
+      ['temp_max', -1.11, { mean: 8.229, std: 3.327 }],
+      ['temp_min', -1.1, { mean: 2.697, std: 3.418 }],
+    ]);
+    expect(r.features[0]!.mean).toBeCloseTo(-1.11175, 4);
+    expect(r.sentence).toContain('temp_max 8.229 ± 3.327 (training 16.37 ± 7.326), temp_min 2.697 ± 3.418 (training 8.176 ± 4.986)');
+    expect(r.sentence).toContain('set monitor.seasonality');
+    expect(r.sentence).toContain('"yearly": by week of year');
+    expect(r.sentence).toContain('POST /v1/incidents/{id}/resolve');
+    expect(r.sentence).toContain('npm run stats -- --model-dir models/seattle-weather --csv recent.csv');
+    expect(r.sentence).toContain('check upstream what feeds temp_max, temp_min');
+  });
+
+  it('rebaseline with a declared season says what the seasonal baseline lacked', () => {
+    const counts = seasonWindow(1, JANUARY);
+    const evaluation = seasonJudged(counts);
+    const declared = (source: 'trailing' | 'seasonal') => {
+      const e = { ...evaluation, baseline: { ...evaluation.baseline, seasonality: 'yearly' as const, source } };
+      return remedy(explain(e, counts, seattleWeather, goodProbes).remedies, 'rebaseline');
+    };
+    expect(declared('trailing').sentence).toContain('monitor.seasonality is "yearly", but no earlier cycle has 200 predictions at this week of year yet');
+    expect(declared('seasonal').sentence).toContain('earlier cycles at this week of year did not look like this');
+    expect(declared('trailing').seasonality).toBe('yearly');
+  });
+
   it('balancedClassWeights is n / (k · n_c), skipping labels without rows', () => {
     // 40 / (3 · 10) = 1.3333, 40 / (3 · 30) = 0.4444
     expect(balancedClassWeights({ a: 10, b: 30, c: 0 }, ['a', 'b', 'c'])).toEqual({ a: 1.3333, b: 0.4444 });

@@ -66,6 +66,60 @@ export const seattleUnweighted: ModelMetadata = {
   probes: probesOf(SEATTLE_LABELS, 4, 4),
 };
 
+/**
+ * The healthy seattle-weather model: trained with 'balanced' class weights, held-out accuracy 0.6884, its own held-out
+ * answers as reference (models/seattle-weather/metadata.json).
+ */
+export const seattleWeather: ModelMetadata = {
+  ...seattleUnweighted,
+  name: 'seattle-weather',
+  features: seattleUnweighted.features.map((f) =>
+    f.name === 'precipitation' ? { ...f, mode: { value: -0.44878338868088585, share: 0.5757 } } : f,
+  ),
+  training: {
+    ...seattleUnweighted.training,
+    class_weight: { drizzle: 5.566667, fog: 2.88642, rain: 0.45575, snow: 11.133333, sun: 0.456641 },
+    accuracy: 0.6884,
+    epochs: 60,
+  },
+  reference: { label_counts: { drizzle: 15, fog: 49, rain: 96, snow: 20, sun: 112 }, samples: 292 },
+};
+/**
+ * What the seattle-weather model answers on its 20 probes (4 per label, in the order drizzle, fog, rain, snow, sun):
+ * the argmax of each probe's recorded `probabilities` in its metadata.json, 11 of 20 right.
+ */
+export const SEATTLE_PROBE_ANSWERS = [
+  ...['sun', 'fog', 'sun', 'sun'],
+  ...['sun', 'fog', 'fog', 'fog'],
+  ...['snow', 'rain', 'rain', 'rain'],
+  ...['snow', 'rain', 'snow', 'snow'],
+  ...['fog', 'sun', 'sun', 'fog'],
+];
+/** The same for seattle-weather-unweighted (held-out accuracy 0.8288): it never answers drizzle or fog, 9 of 20 right. */
+export const SEATTLE_UNWEIGHTED_PROBE_ANSWERS = [
+  ...['sun', 'sun', 'sun', 'sun'],
+  ...['sun', 'sun', 'sun', 'sun'],
+  ...['rain', 'rain', 'rain', 'rain'],
+  ...['rain', 'rain', 'rain', 'snow'],
+  ...['sun', 'sun', 'sun', 'sun'],
+];
+
+/** The real Seattle days (vega-datasets seattle-weather.csv, 2012–2015) whose date is in `month` (1–12), standardized as the seattle models expect. */
+export function seattleRows(month: number): number[][] {
+  const entry = createRequire(import.meta.url).resolve('vega-datasets');
+  const lines = readFileSync(join(dirname(entry), '..', 'data', 'seattle-weather.csv'), 'utf8').trim().split(/\r?\n/);
+  const header = lines[0]!.split(',');
+  const columns = seattleUnweighted.features.map((f) => header.indexOf(f.name));
+  return lines
+    .slice(1)
+    .map((line) => line.split(','))
+    .filter((cells) => Number(cells[header.indexOf('date')]!.slice(5, 7)) === month)
+    .map((cells) => columns.map((c, j) => (Number(cells[c]) - seattleUnweighted.features[j]!.raw!.mean) / seattleUnweighted.features[j]!.raw!.std));
+}
+
+/** The labels of `counts`, one per prediction (in label order): answers to pair with input rows in windowOf. */
+export const answersOf = (counts: Record<string, number>): string[] => Object.entries(counts).flatMap(([label, c]) => Array.from({ length: c }, () => label));
+
 /** A plain model with the given training counts and `features` standardized features. */
 export function modelWith(labelCounts: Record<string, number>, extra: Partial<ModelMetadata> = {}, features = 2): ModelMetadata {
   const labels = Object.keys(labelCounts);

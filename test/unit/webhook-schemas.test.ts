@@ -19,7 +19,7 @@ import { advanceIncident, explainModelDefect, type Incident, modelDefect, openMo
 import { parseMetadata } from '../../src/serving/metadata';
 import type { Diagnosis } from '../../src/monitor/diagnosis';
 import type { Remedy } from '../../src/monitor/remedies';
-import { collapsedWindow, healthyWindow, openedIncident, partialWindow, START, WINDOW } from './alerts.fixtures';
+import { collapsedWindow, healthyWindow, januaryWindow, openedIncident, partialWindow, START, WINDOW } from './alerts.fixtures';
 
 const NAMES = ['alert schema', 'alert example', 'retrain schema', 'retrain example'];
 const doc = readFileSync(WEBHOOKS_DOC, 'utf8');
@@ -71,6 +71,20 @@ const EVERY_DIAGNOSIS: Diagnosis[] = [
   },
   { kind: 'insufficient_data', confidence: 0.4, sentence: 's', evidence: { rule: 'r', features: 4, requiredPerLabel: 40, shortLabels: [{ label: 'b', count: 10 }] } },
   { kind: 'degenerate_model', confidence: 0.8, sentence: 's', evidence: { ...probes, learningRate: 0.5, hiddenUnits: null } },
+  {
+    kind: 'input_shift',
+    confidence: 0.85,
+    sentence: 's',
+    evidence: {
+      features: [{ ...feature, observedMean: -1.1, observedStd: 0.45, shift: -1.1, stdRatio: 0.45, standardError: 0.09 }],
+      probes: { ...probes, accuracy: 0.55, predictedLabels: 3 },
+      heldOutAccuracy: 0.69,
+      probePValue: 0.138,
+      labels: [{ label: 'Gentoo', share: 0.06, baselineShare: 0.38 }],
+      seasonality: 'none',
+      baselineSource: 'trailing',
+    },
+  },
 ];
 const EVERY_REMEDY: Remedy[] = [
   { kind: 'class_weight', diagnosis: 'class_imbalance', sentence: 's', weights: { a: 0.5556, b: 5 } },
@@ -81,6 +95,16 @@ const EVERY_REMEDY: Remedy[] = [
   { kind: 'augment', diagnosis: 'insufficient_data', sentence: 's', labels: ['b'], method: 'smote', targetPerLabel: 40 },
   { kind: 'learning_rate', diagnosis: 'degenerate_model', sentence: 's', current: 0.5, suggested: 0.05, evidence: probes },
   { kind: 'capacity', diagnosis: 'degenerate_model', sentence: 's', currentHiddenUnits: null, suggestedHiddenUnits: 32, evidence: probes },
+  {
+    kind: 'rebaseline',
+    diagnosis: 'input_shift',
+    sentence: 's',
+    seasonality: 'none',
+    features: [
+      { name: 'beak_length_mm', mean: -1.1, std: 0.45, shift: -1.1, raw: { mean: 37.7, std: 2.5 } },
+      { name: 'x', mean: 2, std: 1, shift: 2, raw: null },
+    ],
+  },
 ];
 // A model defect as the cron reports it for the unweighted seattle package: no window flagged it.
 const unweighted = parseMetadata(JSON.parse(read(join(import.meta.dirname, '..', '..', 'models/seattle-weather-unweighted/metadata.json'), 'utf8')));
@@ -88,6 +112,8 @@ const found = modelDefect(unweighted)!;
 const defect = openModelDefect({ model: unweighted.name, version: unweighted.version, at: START, ...explainModelDefect(found, unweighted) }, () => incident.id).incident!;
 const modelDefectNotice: Notice = { ...notice, incident: defect, evaluation: found };
 const everything: Notice = { ...notice, incident: { ...incident, diagnoses: EVERY_DIAGNOSIS, remedies: EVERY_REMEDY } as Incident };
+// A healthy model paged on its own season, explained by the real core: input_shift and its rebaseline remedy.
+const january = openedIncident(januaryWindow()).notice;
 
 describe('docs/webhooks.md', () => {
   it('publishes the JSON Schemas converted from the valibot schemas, and examples the code builds (npm run docs:webhooks)', () => {
@@ -110,6 +136,7 @@ describe('docs/webhooks.md', () => {
     ['opened (partial collapse)', partial],
     ['opened (every diagnosis and remedy)', everything],
     ['opened (model defect)', modelDefectNotice],
+    ['opened (inputs shifted with the season)', january],
   ] as const)('the alert payload of an %s incident validates and parses', (_, n) => {
     const p = wire(alertPayload(n));
     expect(errorsOf(validateAlert, p)).toEqual([]);
@@ -122,6 +149,7 @@ describe('docs/webhooks.md', () => {
     ['every diagnosis and remedy', everything],
     ['no evaluation', { ...notice, evaluation: null }],
     ['a model defect', modelDefectNotice],
+    ['inputs that shifted with the season', january],
   ] as const)('the retraining payload of %s validates and parses', (_, n) => {
     const p = wire(retrainPayload(n));
     expect(errorsOf(validateRetrain, p)).toEqual([]);
@@ -140,6 +168,26 @@ describe('docs/webhooks.md', () => {
     const r = retrainPayload(everything).data;
     expect(r.remedies.find((x) => x.kind === 'resample')).toMatchObject({ after: 'scaler_missing', target_per_label: 90, add_per_label: { a: 0, b: 80 } });
     expect(r.diagnoses.find((x) => x.kind === 'degenerate_model')!.evidence).toMatchObject({ predicted_counts: { Adelie: 20 }, learning_rate: 0.5 });
+  });
+
+  it('carries the input shift with its numbers: the moved features, the probes, the labels, the raw moments', () => {
+    expect(january.incident.diagnoses.map((d) => d.kind)).toEqual(['input_shift']);
+    const r = wire(retrainPayload(january)).data;
+    expect(r.diagnoses[0]).toMatchObject({
+      kind: 'input_shift',
+      confidence: 0.85,
+      evidence: { held_out_accuracy: 0.6884, probe_p_value: 0.138, seasonality: 'none', baseline_source: 'trailing', probes: { probes: 20, accuracy: 0.55 } },
+    });
+    expect(r.diagnoses[0].evidence.features.map((f: { name: string; shift: number }) => [f.name, f.shift])).toEqual([['temp_max', -1.11], ['temp_min', -1.1]]);
+    expect(r.remedies).toEqual([
+      expect.objectContaining({ kind: 'rebaseline', diagnosis: 'input_shift', seasonality: 'none', features: [
+        expect.objectContaining({ name: 'temp_max', shift: -1.11, raw: { mean: 8.229, std: 3.327 } }),
+        expect.objectContaining({ name: 'temp_min', shift: -1.1, raw: { mean: 2.697, std: 3.418 } }),
+      ] }),
+    ]);
+    const a = wire(alertPayload(january)).data;
+    expect(a.diagnoses).toEqual([{ kind: 'input_shift', confidence: 0.85, sentence: expect.stringContaining('temp_max −1.11 training stds') }]);
+    expect(a.remedies[0].kind).toBe('rebaseline');
   });
 
   it('the validator does reject what the schemas forbid', () => {

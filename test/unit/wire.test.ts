@@ -9,6 +9,7 @@ import { diagnosisOnWire, evaluationOnWire, remedyOnWire } from '../../src/contr
 import type { Evaluation } from '../../src/monitor/detector';
 import type { Diagnosis } from '../../src/monitor/diagnosis';
 import type { Remedy } from '../../src/monitor/remedies';
+import { januaryWindow } from './alerts.fixtures';
 
 const label = (name: string, count: number, share: number | null, referenceShare: number, down: number | null) => ({
   label: name,
@@ -98,5 +99,23 @@ describe('diagnoses and remedies read back from D1 JSON', () => {
     const weights = remedyOnWire(r);
     expect(v.safeParse(RemedySchema, weights).issues).toBeUndefined();
     expect(JSON.stringify(weights)).toBe('{"kind":"class_weight","diagnosis":"class_imbalance","sentence":"s","weights":{"__proto__":5.5,"toString":0.55}}');
+  });
+});
+
+describe('an input shift as the windows and incidents API carry it', () => {
+  it('read back from D1 JSON, validates against the API schemas with its numbers', () => {
+    const { diagnoses, remedies } = januaryWindow();
+    const stored = JSON.parse(JSON.stringify({ diagnoses, remedies })) as { diagnoses: Diagnosis[]; remedies: Remedy[] };
+    const d = diagnosisOnWire(stored.diagnoses[0]!);
+    expect(v.safeParse(DiagnosisSchema, d).issues).toBeUndefined();
+    if (d.kind !== 'input_shift') throw new Error(d.kind);
+    expect(d.evidence.features[0]).toMatchObject({ name: 'temp_max', shift: -1.11, std_ratio: 0.454, standard_error: 0.0898, expected_mean: expect.any(Number) });
+    expect(d.evidence.labels[0]).toMatchObject({ label: 'sun', share: 0.05645 });
+    const r = remedyOnWire(stored.remedies[0]!);
+    expect(v.safeParse(RemedySchema, r).issues).toBeUndefined();
+    expect(r).toMatchObject({ kind: 'rebaseline', diagnosis: 'input_shift', seasonality: 'none', features: [{ name: 'temp_max', raw: { mean: 8.229, std: 3.327 } }, { name: 'temp_min' }] });
+    // A remedy without raw units (a feature with no raw scaler) keeps raw: null.
+    const plain = remedyOnWire({ ...(stored.remedies[0] as Extract<Remedy, { kind: 'rebaseline' }>), features: [{ name: 'x', mean: 1, std: 1, shift: 1, raw: null }] });
+    expect(v.safeParse(RemedySchema, plain).issues).toBeUndefined();
   });
 });
