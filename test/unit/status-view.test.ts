@@ -6,7 +6,8 @@ import { bucketSeconds, fittedSeconds, MAX_BARS, parseRange, RANGES, spanOf } fr
 import { barVerdict } from '../../src/db/status';
 import { flaggedRuns } from '../../src/routes/status/model-details';
 import { retrainShown, timelineOf } from '../../src/routes/status/incident-page';
-import { numbersOf } from '../../src/routes/status/findings';
+import { Diagnoses, numbersOf, Remedies } from '../../src/routes/status/findings';
+import { januaryWindow } from './alerts.fixtures';
 import { describeChannels, pagedChannels } from '../../src/incidents/channels';
 import { loadConfig } from '../../src/config';
 import type { Incident } from '../../src/monitor/incident';
@@ -267,5 +268,27 @@ describe('the numbers of a finding', () => {
     expect(lines['largest: name']).toBe('body_mass_g');
     const weights = Object.fromEntries(numbersOf({ kind: 'class_weight', weights: { heavy_rain: 0.5375, lightDrizzle: 7.1667 } }, ['kind']));
     expect(Object.keys(weights)).toEqual(['weights: heavy_rain', 'weights: lightDrizzle']);
+  });
+});
+
+describe('an input shift on the status page', () => {
+  it('shows its title, sentence and numbers: the moved features in model and raw units, the probes, the labels', async () => {
+    const { diagnoses, remedies } = januaryWindow();
+    const diagnosisHtml = String(await Diagnoses({ diagnoses }));
+    expect(diagnosisHtml).toContain('<strong>Inputs shifted; the model followed them</strong>');
+    expect(diagnosisHtml).toContain('85% confidence');
+    expect(diagnosisHtml).toContain('temp_max −1.11 training stds');
+    // A named row's fields in words (a record of numbers keyed by labels keeps its keys as spelled: see above).
+    expect(diagnosisHtml).toContain(
+      '<dt>temp_max</dt><dd>expected mean 0, expected std 1, observed mean -1.11, observed std 0.454, shift -1.11, std ratio 0.454, standard error 0.0898</dd>',
+    );
+    expect(diagnosisHtml).toContain('<dt>sun</dt><dd>share 0.0565, baseline share 0.38</dd>');
+    expect(diagnosisHtml).toContain('<dt>held out accuracy</dt><dd>0.688</dd>');
+    expect(diagnosisHtml).toContain('<dt>probes: accuracy</dt><dd>0.55</dd>');
+    const remedyHtml = String(await Remedies({ remedies }));
+    expect(remedyHtml).toContain('<strong>Compare like with like, or re-baseline</strong>');
+    expect(remedyHtml).toContain('temp_max 8.229 ± 3.327 (training 16.37 ± 7.326)');
+    expect(remedyHtml).toContain('<dt>temp_max</dt><dd>mean -1.11, std 0.454, shift -1.11, raw mean 8.23, std 3.33</dd>');
+    expect(remedyHtml).toContain('<dt>seasonality</dt><dd>none</dd>');
   });
 });

@@ -15,6 +15,7 @@ const REMEDY_TITLE: Record<string, string> = {
   augment: 'Augment the rare labels',
   learning_rate: 'Lower the learning rate',
   capacity: 'Give the model more capacity',
+  rebaseline: 'Compare like with like, or re-baseline',
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -38,15 +39,16 @@ export function findingsOf<T>(value: unknown): T[] {
   return Array.isArray(value) ? (value.filter((f) => isObject(f) && typeof f.kind === 'string') as T[]) : [];
 }
 
-function inline(value: unknown): string {
+/** A value on one line; `fields`: the object's own keys are field names (a named row's), never a label's. */
+function inline(value: unknown, fields = false): string {
   if (typeof value === 'number') return number(value);
   if (typeof value === 'string') return value;
   if (typeof value === 'boolean') return value ? 'yes' : 'no';
   if (value === null || value === undefined) return '–';
-  if (Array.isArray(value)) return value.map(inline).join(', ');
+  if (Array.isArray(value)) return value.map((v) => inline(v)).join(', ');
   if (isObject(value))
     return Object.entries(value)
-      .map(([k, v]) => `${keyOf(value, k)} ${inline(v)}`)
+      .map(([k, v]) => `${fields ? words(k) : keyOf(value, k)} ${inline(v)}`)
       .join(', ');
   return String(value);
 }
@@ -58,7 +60,7 @@ export function numbersOf(finding: unknown, skip: readonly string[]): [string, s
   // `shown` is the line's name as printed: the key in words, and a nested key after a colon (keyOf).
   const add = (shown: string, value: unknown, depth: number) => {
     if (Array.isArray(value) && value.length > 0 && value.every((v) => isObject(v) && (typeof v.name === 'string' || typeof v.label === 'string')))
-      for (const { name, label, ...rest } of value as Record<string, unknown>[]) out.push([String(name ?? label), inline(rest)]);
+      for (const { name, label, ...rest } of value as Record<string, unknown>[]) out.push([String(name ?? label), inline(rest, true)]);
     else if (isObject(value) && depth < 1) for (const [k, v] of Object.entries(value)) add(`${shown}: ${keyOf(value, k)}`, v, depth + 1);
     else out.push([shown, inline(value)]);
   };
