@@ -313,7 +313,7 @@ function forInputShift(metadata: ModelMetadata, diagnosis: Extract<Diagnosis, { 
       sentence:
         `The model looks healthy; its traffic changed: ${moved}. ${cycle} Here to stay: retrain on recent data, or bump ` +
         `the version with a reference from recent rows (npm run stats -- --model-dir models/${metadata.name} --csv ` +
-        `recent.csv). Not expected: check upstream what feeds ${features.map((f) => f.name).join(', ')}.`,
+        `recent.csv). Not expected: look upstream at what feeds ${features.map((f) => f.name).join(', ')} (a new filter or source of rows).`,
     },
   ];
 }

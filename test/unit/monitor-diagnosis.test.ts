@@ -392,7 +392,7 @@ describe('remedies', () => {
     expect(r.sentence).toContain('"yearly": by week of year');
     expect(r.sentence).toContain('POST /v1/incidents/{id}/resolve');
     expect(r.sentence).toContain('npm run stats -- --model-dir models/seattle-weather --csv recent.csv');
-    expect(r.sentence).toContain('check upstream what feeds temp_max, temp_min');
+    expect(r.sentence).toContain('look upstream at what feeds temp_max, temp_min');
   });
 
   it('rebaseline with a declared season says what the seasonal baseline lacked', () => {
