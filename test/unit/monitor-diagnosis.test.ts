@@ -232,7 +232,7 @@ describe('diagnose: inputs that moved, and a model that followed them', () => {
     ]);
     expect(d.evidence.features[0]!.observedMean).toBeCloseTo(-1.11175, 4);
     expect(d.evidence.features[0]!.observedStd).toBeCloseTo(0.45408, 4);
-    // 11 of 20 probes right against held-out accuracy 0.6884: P[X ≤ 11], X ~ Bin(20, 0.6884) = 0.13753 (scipy.stats.binom.cdf).
+    // 11 of 20 probes right against held-out accuracy 0.6884: P[X ≤ 11], X ~ Bin(20, 0.6884) = 0.13753 (the exact sum, by hand in Python).
     expect(d.evidence.probes).toMatchObject({ probes: 20, accuracy: 0.55 });
     expect(d.evidence.heldOutAccuracy).toBe(0.6884);
     expect(d.evidence.probePValue).toBe(0.138);
