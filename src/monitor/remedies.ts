@@ -320,8 +320,7 @@ function forInputShift(metadata: ModelMetadata, diagnosis: Extract<Diagnosis, { 
 
 /**
  * The remedies for these diagnoses, in the diagnoses' order (most confident first), at most one remedy of each kind.
- * `evaluation` is accepted so remedies can be tied to the window (and for future rules); today they depend only on
- * the diagnoses and the model's metadata.
+ * They depend only on the diagnoses (which carry the window's numbers they need) and the model's metadata.
  */
 export function remedies(diagnoses: readonly Diagnosis[], metadata: ModelMetadata): Remedy[] {
   const out: Remedy[] = [];
