@@ -14,8 +14,10 @@ export const USAGE = `usage: npm start [-- [--port <n>] [wrangler dev flags]]
 
 Serves labelwatch on http://${HOST}:<port>/ with wrangler dev and fires the minute cron at the same server.
 
-  --port <n>     port of the server and of its cron (default: $PORT, else ${DEFAULT_PORT})
-  -h, --help     this text
+  --port <n>          port of the server and of its cron (default: $PORT, else ${DEFAULT_PORT})
+  --persist-to <dir>  where the local D1, Durable Objects and Queues live (default: .wrangler/state); the
+                      migrations are applied there too
+  -h, --help          this text
 
 Any other flag is passed to wrangler dev, e.g. --var WINDOW_SECONDS:10.`;
 
@@ -27,20 +29,33 @@ function port(value: string | undefined, where: string): number {
   return n;
 }
 
-/** The port (flag, else $PORT, else 8787), --help, and the flags left for wrangler dev. */
-export function parseDevArgs(argv: string[], env: Record<string, string | undefined> = process.env): { port: number; help: boolean; wrangler: string[] } {
+/**
+ * The port (flag, else $PORT, else 8787), --help, the local state's folder when --persist-to names one, and the
+ * flags left for wrangler dev (--persist-to among them).
+ */
+export function parseDevArgs(
+  argv: string[],
+  env: Record<string, string | undefined> = process.env,
+): { port: number; help: boolean; persistTo?: string; wrangler: string[] } {
   let chosen: number | undefined;
   let help = false;
+  let persistTo: string | undefined;
   const wrangler: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '-h' || arg === '--help') help = true;
+    // wrangler dev keeps its state there, so the migrations must go there too, or the first flush finds no tables.
+    else if (arg === '--persist-to' || arg.startsWith('--persist-to=')) {
+      persistTo = arg === '--persist-to' ? argv[++i] : arg.slice('--persist-to='.length);
+      if (!persistTo) throw new DevUsageError('--persist-to: expected a folder');
+      wrangler.push('--persist-to', persistTo);
+    }
     else if (arg === '--port') chosen = port(argv[++i], '--port');
     else if (arg.startsWith('--port=')) chosen = port(arg.slice('--port='.length), '--port');
     else if (arg === '--ip' || arg.startsWith('--ip=')) throw new DevUsageError(`${arg}: the server listens on ${HOST} only`);
     else wrangler.push(arg);
   }
-  return { port: chosen ?? (env.PORT ? port(env.PORT, 'PORT') : DEFAULT_PORT), help, wrangler };
+  return { port: chosen ?? (env.PORT ? port(env.PORT, 'PORT') : DEFAULT_PORT), help, ...(persistTo === undefined ? {} : { persistTo }), wrangler };
 }
 
 function main(argv: string[]): void {
@@ -59,7 +74,8 @@ function main(argv: string[]): void {
   const base = `http://${HOST}:${args.port}`;
   const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' };
   const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-  for (const step of [['run', '--silent', 'registry'], ['run', '--silent', 'db:migrate:local']]) {
+  const migrate = ['run', '--silent', 'db:migrate:local', ...(args.persistTo === undefined ? [] : ['--', '--persist-to', args.persistTo])];
+  for (const step of [['run', '--silent', 'registry'], migrate]) {
     const r = spawnSync('npm', step, { cwd: root, stdio: 'inherit', env });
     if (r.status !== 0) process.exit(r.status ?? 1);
   }

@@ -100,6 +100,17 @@ describe('npm start -- --port', () => {
     expect(() => parseDevArgs([], { PORT: 'x' })).toThrow('PORT: expected a port from 1 to 65535, got "x"');
     expect(() => parseDevArgs(['--port'], {})).toThrow('--port: expected a port from 1 to 65535, got ""');
   });
+
+  it('applies the migrations where --persist-to keeps the state, and still hands the flag to wrangler dev', () => {
+    expect(parseDevArgs(['--persist-to', '/tmp/lw', '--var', 'A:1'], {})).toEqual({
+      port: 8787,
+      help: false,
+      persistTo: '/tmp/lw',
+      wrangler: ['--persist-to', '/tmp/lw', '--var', 'A:1'],
+    });
+    expect(parseDevArgs(['--persist-to=/tmp/lw'], {}).persistTo).toBe('/tmp/lw');
+    expect(() => parseDevArgs(['--persist-to'], {})).toThrow('--persist-to: expected a folder');
+  });
 });
 
 describe('benchmarks clean up when killed', () => {
