@@ -6,11 +6,26 @@ import { bucketSeconds, fittedSeconds, MAX_BARS, parseRange, RANGES, spanOf } fr
 import { barVerdict } from '../../src/db/status';
 import { flaggedRuns } from '../../src/routes/status/model-details';
 import { retrainShown, timelineOf } from '../../src/routes/status/incident-page';
+import { leadLabel } from '../../src/routes/status/incidents';
 import { Diagnoses, numbersOf, Remedies } from '../../src/routes/status/findings';
 import { januaryWindow } from './alerts.fixtures';
 import { describeChannels, pagedChannels } from '../../src/incidents/channels';
 import { loadConfig } from '../../src/config';
 import type { Incident } from '../../src/monitor/incident';
+
+describe("an incident's headline label", () => {
+  const labels = ['drizzle', 'fog', 'rain', 'snow', 'sun'];
+  const before = { drizzle: 5, fog: 17, rain: 33, snow: 7, sun: 38 };
+  const since = { drizzle: 18, fog: 18, rain: 36, snow: 22, sun: 6 };
+  it('names the label that fell most in a partial collapse, where the top label hardly moved', () => {
+    expect(leadLabel('partial_collapse', labels, before, since)).toEqual({ label: 'sun', before: 0.38, since: 0.06, fell: true });
+  });
+  it('names the top label of a collapse, and of a partial collapse without a history to fall from', () => {
+    expect(leadLabel('collapsed', labels, before, { rain: 100 })).toEqual({ label: 'rain', before: 0.33, since: 1, fell: false });
+    expect(leadLabel('partial_collapse', labels, {}, since)).toEqual({ label: 'rain', before: null, since: 0.36, fell: false });
+    expect(leadLabel('collapsed', labels, before, {})).toBeNull();
+  });
+});
 
 describe('the x axis', () => {
   const from = 1_000_020; // a whole minute: 1970-01-12 13:47:00 UTC

@@ -31,6 +31,31 @@ const shareOf = (counts: Record<string, number>, label: string): number | null =
 
 const Share: FC<{ share: number | null }> = ({ share }) => <>{share === null ? '–' : percent(share)}</>;
 
+/**
+ * The label that says what happened: in a partial collapse the one whose share fell most (the top label may hardly
+ * have moved: rain 33% → 36% while sun fell 38% → 6%), otherwise the top label since the incident began.
+ */
+export function leadLabel(
+  kind: string,
+  labels: readonly string[],
+  before: Record<string, number>,
+  since: Record<string, number>,
+): { label: string; before: number | null; since: number | null; fell: boolean } | null {
+  const top = topLabel(since).top;
+  if (!top) return null;
+  if (kind === 'partial_collapse') {
+    let fallen: { label: string; drop: number } | null = null;
+    for (const label of labels) {
+      const b = shareOf(before, label);
+      const s = shareOf(since, label);
+      if (b === null || s === null) continue;
+      if (b - s > (fallen?.drop ?? 0)) fallen = { label, drop: b - s };
+    }
+    if (fallen) return { label: fallen.label, before: shareOf(before, fallen.label), since: shareOf(since, fallen.label), fell: true };
+  }
+  return { label: top.label, before: shareOf(before, top.label), since: top.share, fell: false };
+}
+
 /** A share as text with a small bar behind it in the label's colour: the shift reads at a glance. */
 const Meter: FC<{ share: number | null; colour: string }> = ({ share, colour }) => (
   <td class="meter">
@@ -46,7 +71,7 @@ export const IncidentCard: FC<{ view: IncidentView; nowSeconds: number; page?: b
   const { incident: i, labels, before, since } = view;
   const during = i.status === 'resolved' ? 'during' : 'since';
   const href = `/incidents/${encodeURIComponent(i.id)}`;
-  const top = topLabel(since).top;
+  const lead = leadLabel(i.kind, labels, before, since);
   const first = i.firstWindowStart;
   const shown = labels.filter((l) => (before[l] ?? 0) + (since[l] ?? 0) > 0);
   // A model defect was found in the package's own held-out answers when the version was first served, not in a window
@@ -83,11 +108,13 @@ export const IncidentCard: FC<{ view: IncidentView; nowSeconds: number; page?: b
         <div>
           {defect ? (
             <p class="headline">{defect}</p>
-          ) : top ? (
+          ) : lead ? (
             <p class="headline">
-              Top label <strong>{top.label}</strong>: <Share share={shareOf(before, top.label)} /> before →{' '}
+              {lead.fell ? null : 'Top label '}
+              <strong>{lead.label}</strong>
+              {lead.fell ? ' fell' : null}: <Share share={lead.before} /> before →{' '}
               <strong>
-                <Share share={top.share} />
+                <Share share={lead.since} />
               </strong>{' '}
               {during}.
             </p>
