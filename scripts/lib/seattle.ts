@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { ModelMetadata } from '../../src/serving/metadata';
-import { predictLabels, readPackageMetadata, toModelUnits } from './model';
+import { predictLabels, predictProbes as predictPackageProbes, readPackageMetadata, toModelUnits } from './model';
 import { ROOT } from './bench';
 
 export interface WeatherDay {
@@ -48,7 +48,4 @@ export async function predictDays(model: string, days: readonly WeatherDay[]): P
 }
 
 /** What the packaged model answers on its own probes (argmax), as the cron runs them for a flagged window. */
-export async function predictProbes(model: string): Promise<string[]> {
-  const metadata = loadMetadata(model);
-  return predictLabels(join(ROOT, 'models', model), metadata, metadata.probes.map((p) => p.input));
-}
+export const predictProbes = (model: string): Promise<string[]> => predictPackageProbes(join(ROOT, 'models', model), loadMetadata(model));
