@@ -44,6 +44,8 @@ export interface BacktestIncident {
   /** Events that notified someone: opened, escalated, resolved. */
   pages: number;
   diagnoses: string[];
+  /** The highest confidence each diagnosis reached over the incident's windows, by kind. */
+  confidence: Record<string, number>;
 }
 
 export interface BacktestWindow {
@@ -66,8 +68,8 @@ export interface BacktestOptions {
   resolveAfterHealthy?: number;
   /**
    * The model's answers on its own probes, which the cron runs for every flagged window (src/evaluate.ts). A model's
-   * answers on fixed rows do not change, so one run serves every window; without it, flagged windows are explained
-   * without probes, as when the cron's probe run fails.
+   * answers on fixed rows do not change, so one run serves every window and the model defect; without it, flagged
+   * windows and the defect are explained without probes, as when the cron's probe run fails.
    */
   probe?: ProbeResult;
   /** Called for every window judged (the CLI's table and progress), with what a flagged window was explained by. */
@@ -106,6 +108,7 @@ export function backtest(
         labels: [],
         pages: 0,
         diagnoses: [],
+        confidence: {},
       };
       record.set(incident.id, entry);
       incidents.push(entry);
@@ -114,14 +117,18 @@ export function backtest(
     entry.labels = [...incident.labels];
     entry.pages += events.filter((e) => e !== 'updated').length;
     if (incident.status === 'resolved') entry.resolvedWindowStart = incident.resolvedAt ?? null;
-    for (const d of diagnoses) if (!entry.diagnoses.includes(d.kind)) entry.diagnoses.push(d.kind);
+    for (const d of diagnoses) {
+      if (!entry.diagnoses.includes(d.kind)) entry.diagnoses.push(d.kind);
+      entry.confidence[d.kind] = Math.max(entry.confidence[d.kind] ?? 0, d.confidence);
+    }
   };
 
   for (const window of windows) {
     if (count === 0) {
       const found = modelDefect(metadata);
       if (found) {
-        const defect = explainModelDefect(found, metadata);
+        // The Worker runs the probes for a package with a defect too (they tell a degenerate model from an imbalanced one).
+        const defect = explainModelDefect(found, metadata, options.probe);
         const t = openModelDefect({ model: metadata.name, version: metadata.version, at: window.start, ...defect }, newId);
         note(t.incident!, t.events, defect.diagnoses);
       }
