@@ -55,13 +55,19 @@ export async function predictLabels(dir: string, metadata: ModelMetadata, rows: 
       }),
     ),
   );
-  const net = await tf.loadLayersModel(
-    tf.io.fromMemory({
-      modelTopology: json.modelTopology,
-      weightSpecs: groups.flatMap((g) => g.weights),
-      weightData: new Uint8Array(bytes).buffer,
-    }),
-  );
+  let net: tf.LayersModel;
+  try {
+    net = await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: json.modelTopology,
+        weightSpecs: groups.flatMap((g) => g.weights),
+        weightData: new Uint8Array(bytes).buffer,
+      }),
+    );
+  } catch (e) {
+    // tfjs's messages name no file (a weights file cut short: "the tensor should have 80 values but has 45").
+    throw new Error(`${modelJson}: cannot be loaded: ${(e as Error).message}`);
+  }
   try {
     const output = tf.tidy(() => net.predict(tf.tensor2d(rows as number[][], [rows.length, metadata.features.length], 'float32')) as tf.Tensor2D);
     const probabilities = (await output.array()) as number[][];
