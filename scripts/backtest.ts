@@ -1,6 +1,8 @@
 // Runs the monitor over a log of past predictions, exactly as the cron would have run it window after window
 // (aggregation, baseline, detector, incident state machine, diagnosis: src/monitor/backtest.ts), and says how many
-// incidents and pages there would have been. The log is read as a stream (scripts/backtest/log.ts).
+// incidents and pages there would have been. The log is read as a stream (scripts/backtest/log.ts). The package's
+// probes are run through its model once, at the start (scripts/lib/model.ts), for the diagnoses that need them, as the
+// cron runs them for every flagged window.
 //
 //   npm run backtest -- --model seattle-weather --data predictions.csv
 //   npm run backtest -- --model-dir ./my-model --data predictions.jsonl --window-seconds 300 --var FALSE_PAGE_BUDGET:2 --json
@@ -12,6 +14,7 @@ import { iso, lengthWords } from '../src/format.ts';
 import { backtest, type BacktestResult } from '../src/monitor/backtest.ts';
 import type { Seasonality } from '../src/monitor/baseline.ts';
 import { detectorSettings, type DetectorSettings, type Verdict } from '../src/monitor/detector.ts';
+import type { ProbeResult } from '../src/monitor/diagnosis.ts';
 import { MetadataError, parseMetadata, windowLengthOf, type ModelMetadata } from '../src/serving/metadata.ts';
 import { parseFlags, UsageError } from './lib/args.ts';
 import { LogError, logRows, type LogProgress, type WindowTally, windowsOf } from './backtest/log.ts';
@@ -52,7 +55,20 @@ export interface BacktestOptions {
   json: boolean;
 }
 
+/** Whether the package's probes went through its model, and why not. */
+export interface ProbeRun {
+  probes: 'run' | 'none';
+  /** Why not (no probes in the package, or the model could not be run); null when they ran. */
+  reason: string | null;
+  /** The model could not be read or run: a broken package, worth a line on stderr. */
+  failed: boolean;
+  /** The model's answers, when they ran. */
+  probe?: ProbeResult;
+}
+
 export interface BacktestHooks {
+  /** Told once, before the log is read, whether the probes ran. */
+  onProbes?: (run: ProbeRun) => void;
   /** Every 100,000 rows, and once at the end. */
   onProgress?: (p: LogProgress & { windows: number }) => void;
   /** Told once whether the log's feature columns are used, which are missing and which are there. */
@@ -73,6 +89,8 @@ export interface ReportIncident {
   labels: string[];
   /** Diagnosis kinds, in the order they were first made. */
   diagnoses: string[];
+  /** The highest confidence each diagnosis reached, by kind. */
+  confidence: Record<string, number>;
   /** Notifications it sent: opened, escalated, resolved. */
   pages: number;
 }
@@ -82,6 +100,10 @@ export interface BacktestReport {
   version: string;
   window_seconds: number;
   settings: { false_page_budget: number; seasonality: Seasonality; min_predictions: number; resolve_after_healthy: number };
+  /** Whether flagged windows (and the model defect) were explained with the model's answers on its probes. */
+  probes: 'run' | 'none';
+  /** Why not: null when they ran. */
+  probes_reason: string | null;
   rows: number;
   /** Whether the log's feature columns went into the windows (diagnosis by feature moments). */
   features: boolean;
@@ -218,12 +240,32 @@ export function settingsFor(
 }
 
 /**
- * The backtest itself: reads the log, builds its windows and runs the monitor's pipeline over them.
- * Throws LogError on bad data or a bad package, UsageError on bad settings.
+ * The package's probes through its model (model.json and weights in `modelDir`, run in Node as `npm run stats` runs
+ * it): the answers the Worker gets for every flagged window, the same for every window. A model that cannot be read or
+ * run gives none, with the reason, as the cron explains a window without probes when its probe run fails.
  */
-export function runBacktest(options: Omit<BacktestOptions, 'json'>, hooks: BacktestHooks = {}): BacktestReport {
+export async function runProbes(modelDir: string, metadata: ModelMetadata): Promise<ProbeRun> {
+  if (metadata.probes.length === 0) return { probes: 'none', reason: 'the package has no probes', failed: false };
+  try {
+    // Loaded here, not at the top: tfjs takes a while to load, and a usage error needs none of it.
+    const { predictProbes } = await import('./lib/model.ts');
+    return { probes: 'run', reason: null, failed: false, probe: { predictedLabels: await predictProbes(modelDir, metadata, { quiet: true }) } };
+  } catch (e) {
+    const message = String((e as Error).message ?? e).split('\n')[0]!.trim();
+    return { probes: 'none', reason: `the model could not be run (${message})`, failed: true };
+  }
+}
+
+/**
+ * The backtest itself: runs the package's probes, reads the log, builds its windows and runs the monitor's pipeline
+ * over them. Throws LogError on bad data or a bad package, UsageError on bad settings; a model that cannot be run is
+ * no error (see runProbes).
+ */
+export async function runBacktest(options: Omit<BacktestOptions, 'json'>, hooks: BacktestHooks = {}): Promise<BacktestReport> {
   const metadata = loadModel(options.modelDir);
   const { settings, resolveAfterHealthy } = settingsFor(metadata, options.vars, options.windowSeconds);
+  const probes = await runProbes(options.modelDir, metadata);
+  hooks.onProbes?.(probes);
   const tally: WindowTally = { rows: 0, windows: 0, firstWindowStart: null, lastWindowStart: null };
   let features = false;
   const rows = logRows(options.data, metadata, {
@@ -235,6 +277,7 @@ export function runBacktest(options: Omit<BacktestOptions, 'json'>, hooks: Backt
   });
   const result: BacktestResult = backtest(metadata, settings, windowsOf(rows, metadata, settings.windowSeconds, tally, options.data), {
     resolveAfterHealthy,
+    probe: probes.probe,
   });
   const incidents: ReportIncident[] = result.incidents.map((i) => ({
     kind: i.kind,
@@ -243,6 +286,7 @@ export function runBacktest(options: Omit<BacktestOptions, 'json'>, hooks: Backt
     verdict: i.verdict,
     labels: i.labels,
     diagnoses: i.diagnoses,
+    confidence: i.confidence,
     pages: i.pages,
   }));
   return {
@@ -255,6 +299,8 @@ export function runBacktest(options: Omit<BacktestOptions, 'json'>, hooks: Backt
       min_predictions: settings.minPredictions,
       resolve_after_healthy: resolveAfterHealthy,
     },
+    probes: probes.probes,
+    probes_reason: probes.reason,
     rows: tally.rows,
     features,
     first_window_start: iso(tally.firstWindowStart!),
@@ -289,6 +335,9 @@ export function formatReport(r: BacktestReport, data: string): string {
     `  windows    ${thousands(r.windows)} of ${lengthWords(r.window_seconds)}, ${r.first_window_start} to ${r.last_window_start}`,
     `  settings   false-page budget ${s.false_page_budget}/year, seasonality ${s.seasonality}, ` +
       `min predictions ${s.min_predictions}, resolve after ${s.resolve_after_healthy} healthy`,
+    r.probes === 'run'
+      ? `  probes     run: the model's answers on its probes explain the flagged windows, as the cron's do`
+      : `  probes     none: ${r.probes_reason}; flagged windows explained without them`,
     `  judged     ${thousands(r.judged)}`,
     `  flagged    ${thousands(r.flagged)}`,
     `  verdicts   ${Object.entries(r.verdicts)
@@ -341,7 +390,7 @@ export interface Io {
   stderr: NodeJS.WriteStream | { write(text: string): unknown; isTTY?: boolean };
 }
 
-export function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): number {
+export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   let options: BacktestOptions | null;
   try {
     options = parseBacktestArgs(argv);
@@ -355,7 +404,10 @@ export function main(argv: string[], io: Io = { stdout: process.stdout, stderr: 
   }
   const printer = progressPrinter(io.stderr as NodeJS.WriteStream);
   try {
-    const report = runBacktest(options, {
+    const report = await runBacktest(options, {
+      onProbes: (run) => {
+        if (run.failed) io.stderr.write(`backtest: no probes: ${run.reason}; flagged windows are explained without them\n`);
+      },
       onProgress: (p) => printer.update(p),
       onFeatures: (used, missing, present) => {
         // Some feature columns but not all: say why they do not count, rather than silently ignoring them.
@@ -388,4 +440,4 @@ function invokedAsScript(): boolean {
     return false;
   }
 }
-if (invokedAsScript()) process.exitCode = main(process.argv.slice(2));
+if (invokedAsScript()) process.exitCode = await main(process.argv.slice(2));

@@ -58,21 +58,21 @@ function traffic(from: number, windows: number, perWindow: number, label: () => 
   return lines;
 }
 
-function run(argv: string[]): { code: number; stdout: string; stderr: string } {
+async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const code = main(argv, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t), isTTY: false } });
+  const code = await main(argv, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t), isTTY: false } });
   return { code, stdout, stderr };
 }
 
-const backtestOf = (model: string, data: string, vars = {}): BacktestReport =>
+const backtestOf = (model: string, data: string, vars = {}): Promise<BacktestReport> =>
   runBacktest({ modelDir: join(ROOT, 'models', model), data, vars });
 
 describe('npm run backtest', () => {
-  it('the unweighted Seattle model: one model_defect incident at the first window, naming the labels its own answers lack', () => {
+  it('the unweighted Seattle model: one model_defect incident at the first window, naming the labels its own answers lack', async () => {
     const random = seededRandom(7);
     const log = write('seattle.csv', ['time,label', ...traffic(T0, 60, 40, ownAnswers(unweighted, random))].join('\n'));
-    const report = backtestOf('seattle-weather-unweighted', log);
+    const report = await backtestOf('seattle-weather-unweighted', log);
     const defects = report.incidents.filter((i) => i.kind === 'model_defect');
     expect(defects).toHaveLength(1);
     expect(defects[0]).toMatchObject({
@@ -90,17 +90,17 @@ describe('npm run backtest', () => {
     expect(report.incidents, JSON.stringify(report.incidents)).toHaveLength(1);
 
     // The class-weighted model answers fog: no defect on the same log.
-    expect(backtestOf('seattle-weather', log).incidents.filter((i) => i.kind === 'model_defect')).toEqual([]);
+    expect((await backtestOf('seattle-weather', log)).incidents.filter((i) => i.kind === 'model_defect')).toEqual([]);
   });
 
   // Drizzle is 3.6% of training: 0 of 292 held-out answers is p ≈ 2e-5 (DEFECT_MIN_SHARE keeps labels from 1%).
-  it('the unweighted Seattle model: the model_defect incident names drizzle as well as fog', () => {
+  it('the unweighted Seattle model: the model_defect incident names drizzle as well as fog', async () => {
     const log = write('seattle-drizzle.csv', ['time,label', ...traffic(T0, 5, 40, ownAnswers(unweighted, seededRandom(8)))].join('\n'));
-    const defect = backtestOf('seattle-weather-unweighted', log).incidents.find((i) => i.kind === 'model_defect')!;
+    const defect = (await backtestOf('seattle-weather-unweighted', log)).incidents.find((i) => i.kind === 'model_defect')!;
     expect([...defect.labels].sort()).toEqual(['drizzle', 'fog']);
   });
 
-  it('healthy traffic, then a total collapse onto one label: a collapsed incident opened at the collapse, resolved after the recovery', () => {
+  it('healthy traffic, then a total collapse onto one label: a collapsed incident opened at the collapse, resolved after the recovery', async () => {
     const random = seededRandom(11);
     const healthy = ownAnswers(penguins, random);
     const collapseAt = T0 + 120 * 60;
@@ -113,7 +113,7 @@ describe('npm run backtest', () => {
       ...traffic(recoveryAt, 30, 50, healthy),
     ];
     const log = write('collapse.csv', ['time,label', ...lines].join('\n'));
-    const report = backtestOf('penguins', log);
+    const report = await backtestOf('penguins', log);
 
     expect(report.windows).toBe(170);
     expect(report.rows).toBe(lines.length);
@@ -135,17 +135,17 @@ describe('npm run backtest', () => {
     expect(incident.diagnoses).toEqual([]); // no feature columns: nothing to read a cause from
 
     // The deployment's RESOLVE_AFTER_HEALTHY, as the Worker reads it: 30 healthy windows are not 1000.
-    const patient = backtestOf('penguins', log, { RESOLVE_AFTER_HEALTHY: '1000' });
+    const patient = await backtestOf('penguins', log, { RESOLVE_AFTER_HEALTHY: '1000' });
     expect(patient.incidents[0]).toMatchObject({ resolved_window_start: null, pages: 1 });
     expect(patient.settings.resolve_after_healthy).toBe(1000);
 
     // --window-seconds cuts the same log into 5-minute windows.
-    const coarse = run(['--model', 'penguins', '--data', log, '--window-seconds', '300', '--json']);
+    const coarse = await run(['--model', 'penguins', '--data', log, '--window-seconds', '300', '--json']);
     expect(coarse.code).toBe(0);
     expect(JSON.parse(coarse.stdout.trim().split('\n').at(-1)!)).toMatchObject({ window_seconds: 300, windows: 34 });
   });
 
-  it('builds each window as the Worker does: summarizeBatch of one-hot answers and the features, zero-filled gaps', () => {
+  it('builds each window as the Worker does: summarizeBatch of one-hot answers and the features, zero-filled gaps', async () => {
     const rows = holdout.rows.slice(0, 6);
     const times = [T0 + 1, T0 + 2, T0 + 59, T0 + 180, T0 + 181, T0 + 239.5];
     const log = write(
@@ -173,7 +173,7 @@ describe('npm run backtest', () => {
     expect(first.counts).toMatchObject({ n: 3, features: {}, zeroRows: 0 });
   });
 
-  it('penguins rows in raw units reaching the standardized model: the collapse is diagnosed scaler_missing from the feature columns', () => {
+  it('penguins rows in raw units reaching the standardized model: the collapse is diagnosed scaler_missing from the feature columns', async () => {
     const random = seededRandom(5);
     const names = penguins.features.map((f) => f.name);
     const standardized = (x: number[]) => x.map((v, j) => (v - penguins.features[j].raw!.mean) / penguins.features[j].raw!.std);
@@ -190,7 +190,7 @@ describe('npm run backtest', () => {
     for (let w = 0; w < 10; w++) for (let i = 0; i < 40; i++) lines.push(`${faultAt + w * 60 + i},Gentoo,${pick().input.join(',')}`);
     const log = write('raw-units.csv', [`time,label,${names.join(',')}`, ...lines].join('\n'));
 
-    const report = backtestOf('penguins', log);
+    const report = await backtestOf('penguins', log);
     expect(report.features).toBe(true);
     expect(report.incidents).toHaveLength(1);
     expect(report.incidents[0]).toMatchObject({ kind: 'collapsed', opened_window_start: iso(faultAt) });
@@ -199,23 +199,23 @@ describe('npm run backtest', () => {
 
     // The same answers without the feature columns: the collapse is seen, its cause is not.
     const bare = write('raw-units-bare.csv', ['time,label', ...lines.map((l) => l.split(',').slice(0, 2).join(','))].join('\n'));
-    const blind = backtestOf('penguins', bare);
+    const blind = await backtestOf('penguins', bare);
     expect(blind.features).toBe(false);
     expect(blind.incidents[0]).toMatchObject({ kind: 'collapsed', opened_window_start: iso(faultAt) });
     expect(blind.incidents[0].diagnoses).not.toContain('scaler_missing');
   });
 
-  it('some feature columns but not all: features unused, and stderr says which are missing', () => {
+  it('some feature columns but not all: features unused, and stderr says which are missing', async () => {
     const log = write('partial.csv', 'time,label,beak_length_mm,body_mass_g\n2024-01-01T00:00:00Z,Adelie,39.1,3750\n');
-    const { code, stdout, stderr } = run(['--model', 'penguins', '--data', log, '--json']);
+    const { code, stdout, stderr } = await run(['--model', 'penguins', '--data', log, '--json']);
     expect(code).toBe(0);
     expect(stderr).toBe('backtest: feature columns ignored: the log lacks beak_depth_mm, flipper_length_mm\n');
     expect(JSON.parse(stdout)).toMatchObject({ rows: 1, features: false });
   });
 
-  it('prints a table with one row per incident', () => {
+  it('prints a table with one row per incident', async () => {
     const log = write('table.csv', ['time,label', ...traffic(T0, 30, 40, ownAnswers(unweighted, seededRandom(3)))].join('\n'));
-    const { code, stdout, stderr } = run(['--model', 'seattle-weather-unweighted', '--data', log]);
+    const { code, stdout, stderr } = await run(['--model', 'seattle-weather-unweighted', '--data', log]);
     expect(code).toBe(0);
     expect(stderr).toBe('');
     expect(stdout).toMatch(/^backtest: seattle-weather-unweighted@1, 1,200 rows from /);
@@ -230,7 +230,7 @@ describe('the CLI process', () => {
   const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
   const cli = (args: string[]) => spawnSync(TSX, ['scripts/backtest.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
 
-  it('--json: the last line of stdout is one JSON object of the documented shape', () => {
+  it('--json: the last line of stdout is one JSON object of the documented shape', async () => {
     const log = write('json.jsonl', traffic(T0, 30, 40, ownAnswers(unweighted, seededRandom(9))).map((l) => {
       const [time, label] = l.split(',');
       return JSON.stringify({ time: iso(Number(time)), label });
@@ -241,13 +241,15 @@ describe('the CLI process', () => {
     const last = p.stdout.trimEnd().split('\n').at(-1)!;
     const report = JSON.parse(last);
     expect(Object.keys(report).sort()).toEqual(
-      ['model', 'version', 'window_seconds', 'settings', 'rows', 'features', 'first_window_start', 'last_window_start', 'windows', 'judged', 'flagged', 'verdicts', 'pages', 'incidents'].sort(),
+      ['model', 'version', 'window_seconds', 'settings', 'probes', 'probes_reason', 'rows', 'features', 'first_window_start', 'last_window_start', 'windows', 'judged', 'flagged', 'verdicts', 'pages', 'incidents'].sort(),
     );
     expect(report).toMatchObject({
       model: 'seattle-weather-unweighted',
       version: '1',
       window_seconds: 60,
       settings: { false_page_budget: 1, seasonality: 'none', min_predictions: 30, resolve_after_healthy: 3 },
+      probes: 'run',
+      probes_reason: null,
       rows: 1200,
       features: false,
       windows: 30,
@@ -257,12 +259,13 @@ describe('the CLI process', () => {
     expect(report.judged).toBe(report.verdicts.healthy + report.verdicts.drift + report.verdicts.collapsed + report.verdicts.partial_collapse);
     expect(report.incidents).toHaveLength(1);
     const [incident] = report.incidents;
-    expect(Object.keys(incident).sort()).toEqual(['diagnoses', 'kind', 'labels', 'opened_window_start', 'pages', 'resolved_window_start', 'verdict']);
+    expect(Object.keys(incident).sort()).toEqual(['confidence', 'diagnoses', 'kind', 'labels', 'opened_window_start', 'pages', 'resolved_window_start', 'verdict']);
     expect(incident).toMatchObject({ kind: 'model_defect', opened_window_start: '2024-01-01T00:00:00.000Z', resolved_window_start: null, verdict: 'model_defect' });
     expect(incident.labels).toContain('fog');
+    expect(Object.keys(incident.confidence)).toEqual(incident.diagnoses);
   });
 
-  it('exits 2 on bad data, naming the line and the column', () => {
+  it('exits 2 on bad data, naming the line and the column', async () => {
     const bad = write('bad-process.csv', 'time,label\n2024-01-01T00:00:00Z,Adelie\n2024-01-01T00:00:01Z,Emperor\n');
     const p = cli(['--model', 'penguins', '--data', bad]);
     expect(p.status).toBe(2);
@@ -273,9 +276,9 @@ describe('the CLI process', () => {
 });
 
 describe('bad data and bad command lines', () => {
-  const badLog = (name: string, text: string) => {
+  const badLog = async (name: string, text: string) => {
     const path = write(name, text);
-    return { path, ...run(['--model', 'penguins', '--data', path]) };
+    return { path, ...(await run(['--model', 'penguins', '--data', path])) };
   };
   const FEATURES = 'beak_length_mm,beak_depth_mm,flipper_length_mm,body_mass_g';
 
@@ -291,25 +294,25 @@ describe('bad data and bad command lines', () => {
     ['a ragged row', 'ragged.csv', 'time,label\n2024-01-01T00:00:00Z,Adelie,extra\n', 'line 2: expected 2 cells (as the header), got 3'],
     ['a line that is not JSON', 'broken.jsonl', '{"time": "2024-01-01T00:00:00Z", "label": "Adelie"}\n{"time": \n', 'line 2: not a JSON object'],
     ['no rows', 'empty.csv', 'time,label\n', 'no rows after the header'],
-  ])('%s: exit 2, naming the line and the column', (_what, name, text, message) => {
-    const { path, code, stdout, stderr } = badLog(name, text);
+  ])('%s: exit 2, naming the line and the column', async (_what, name, text, message) => {
+    const { path, code, stdout, stderr } = await badLog(name, text);
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr.startsWith(`backtest: ${path}: ${message}`)).toBe(true);
   });
 
-  it('a time span that would take hours of empty windows (a mistyped year) fails fast', () => {
-    const { code, stderr } = badLog('span.csv', 'time,label\n1970-01-01T00:00:00Z,Adelie\n2024-01-01T00:00:00Z,Adelie\n');
+  it('a time span that would take hours of empty windows (a mistyped year) fails fast', async () => {
+    const { code, stderr } = await badLog('span.csv', 'time,label\n1970-01-01T00:00:00Z,Adelie\n2024-01-01T00:00:00Z,Adelie\n');
     expect(code).toBe(2);
     expect(stderr).toMatch(/line 3, column "time": 2024-01-01T00:00:00\.000Z would make the log span 28,401,121 windows of 60 s from the first row's \(line 2, 1970-01-01T00:00:00\.000Z\); at most 2,000,000: check the times/);
   });
 
-  it('reads ISO times with offsets, dates, epoch seconds and quoted CSV cells alike', () => {
+  it('reads ISO times with offsets, dates, epoch seconds and quoted CSV cells alike', async () => {
     const path = write(
       'formats.csv',
       'label,time\nAdelie,2024-01-01T01:00:00+01:00\n"Gentoo",2024-01-01 00:00:30Z\nChinstrap,1704067259.5\nAdelie,"2024-01-01T00:01:00.250Z"\n',
     );
-    const report = runBacktest({ modelDir: join(ROOT, 'models', 'penguins'), data: path, vars: {} });
+    const report = await runBacktest({ modelDir: join(ROOT, 'models', 'penguins'), data: path, vars: {} });
     expect(report).toMatchObject({ rows: 4, windows: 2, first_window_start: iso(T0), last_window_start: iso(T0 + 60) });
   });
 
@@ -321,34 +324,34 @@ describe('bad data and bad command lines', () => {
     [['--model', 'penguins', '--data', 'x.csv', '--window-seconds', '0'], '--window-seconds: expected a positive integer, got "0"'],
     [['--model', 'penguins', '--data', 'x.csv', '--var', 'ALERT_WEBHOOK_URL:http://x'], `--var: unknown variable "ALERT_WEBHOOK_URL" (allowed: ${BACKTEST_VARS.join(', ')})`],
     [['--model', 'penguins', '--data', 'x.csv', '--var', 'FALSE_PAGE_BUDGET'], '--var: expected NAME:value, got "FALSE_PAGE_BUDGET"'],
-  ])('%j: usage error, exit 2', (argv, message) => {
-    const { code, stderr } = run(argv);
+  ])('%j: usage error, exit 2', async (argv, message) => {
+    const { code, stderr } = await run(argv);
     expect(code).toBe(2);
     expect(stderr).toContain(`backtest: ${message}`);
     expect(stderr).toContain(USAGE);
   });
 
-  it('an unknown flag fails fast with the usage; --help prints it and exits 0', () => {
-    const unknown = run(['--model', 'penguins', '--data', 'x.csv', '--verbose']);
+  it('an unknown flag fails fast with the usage; --help prints it and exits 0', async () => {
+    const unknown = await run(['--model', 'penguins', '--data', 'x.csv', '--verbose']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/^backtest: Unknown option '--verbose'/);
     expect(unknown.stderr).toContain(`\n\n${USAGE}\n`);
-    const help = run(['--help']);
+    const help = await run(['--help']);
     expect(help).toEqual({ code: 0, stdout: `${USAGE}\n`, stderr: '' });
   });
 
-  it('a --var value the Worker would refuse is refused the same way', () => {
+  it('a --var value the Worker would refuse is refused the same way', async () => {
     const log = write('var.csv', 'time,label\n2024-01-01T00:00:00Z,Adelie\n');
-    const { code, stderr } = run(['--model', 'penguins', '--data', log, '--var', 'SEASONALITY:monthly']);
+    const { code, stderr } = await run(['--model', 'penguins', '--data', log, '--var', 'SEASONALITY:monthly']);
     expect(code).toBe(2);
     expect(stderr).toContain('backtest: --var SEASONALITY: expected one of none, daily, weekly, yearly, got "monthly"');
   });
 
-  it('a model package whose metadata.json is invalid: the file and the field', () => {
+  it('a model package whose metadata.json is invalid: the file and the field', async () => {
     const pkg = mkdtempSync(join(dir, 'pkg-'));
     writeFileSync(join(pkg, 'metadata.json'), JSON.stringify({ ...penguins, labels: ['Adelie'] }));
     const log = write('pkg.csv', 'time,label\n2024-01-01T00:00:00Z,Adelie\n');
-    const { code, stderr } = run(['--model-dir', pkg, '--data', log]);
+    const { code, stderr } = await run(['--model-dir', pkg, '--data', log]);
     expect(code).toBe(2);
     expect(stderr).toBe(`backtest: ${join(pkg, 'metadata.json')}: labels: expected an array of at least 2 label strings\n`);
   });
