@@ -3,22 +3,26 @@
 // the error for each kind of bad data. In-process through main() where the exit status is all that matters; the
 // real CLI for the JSON line and the exit codes of the process.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKTEST_VARS, main, runBacktest, USAGE, type BacktestReport } from '../../scripts/backtest';
 import { logRows, windowsOf } from '../../scripts/backtest/log';
 import { seededRandom } from '../../scripts/lib/random';
+import { backtest } from '../../src/monitor/backtest';
 import { modelDefect } from '../../src/monitor/defect';
+import { detectorSettings } from '../../src/monitor/detector';
 import { summarizeBatch } from '../../src/monitor/window';
 import { parseMetadata, type ModelMetadata } from '../../src/serving/metadata';
+import { answersOf, seattleRows } from '../unit/monitor.fixtures';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const metadataOf = (name: string): ModelMetadata =>
   parseMetadata(JSON.parse(readFileSync(join(ROOT, 'models', name, 'metadata.json'), 'utf8')));
 const penguins = metadataOf('penguins');
 const unweighted = metadataOf('seattle-weather-unweighted');
+const weather = metadataOf('seattle-weather');
 const holdout: { rows: { input: number[]; label: string }[] } = JSON.parse(
   readFileSync(join(ROOT, 'test/fixtures/holdout/penguins.json'), 'utf8'),
 );
@@ -263,6 +267,84 @@ describe('the CLI process', () => {
     expect(incident).toMatchObject({ kind: 'model_defect', opened_window_start: '2024-01-01T00:00:00.000Z', resolved_window_start: null, verdict: 'model_defect' });
     expect(incident.labels).toContain('fog');
     expect(Object.keys(incident.confidence)).toEqual(incident.diagnoses);
+  });
+
+  // The healthy seattle-weather model's winter: 30 windows of 100 answers at its reference mix on days from the whole
+  // year, then three windows of the 124 real January days (2012–2015, standardized) answered as the packaged model
+  // answers them (drizzle 27, fog 27, rain 40, snow 23, sun 7: test/unit/monitor-diagnosis.test.ts). Sun vanishes:
+  // a page, and the inputs moved (temp_max −1.11, temp_min −1.10 training stds) while still looking like training.
+  const winterLog = () => {
+    const random = seededRandom(21);
+    const year = Array.from({ length: 12 }, (_, m) => seattleRows(m + 1)).flat();
+    const answer = ownAnswers(weather, random);
+    const lines: string[] = [];
+    for (let w = 0; w < 30; w++)
+      for (let i = 0; i < 100; i++) lines.push(`${T0 + w * 60 + Math.floor((i * 60) / 100)},${answer()},${year[Math.floor(random() * year.length)]!.join(',')}`);
+    const january = seattleRows(1);
+    const answers = answersOf({ drizzle: 27, fog: 27, rain: 40, snow: 23, sun: 7 });
+    for (let w = 30; w < 33; w++)
+      january.forEach((row, i) => lines.push(`${T0 + w * 60 + Math.floor((i * 60) / january.length)},${answers[i]},${row.join(',')}`));
+    return write('winter.csv', [`time,label,${weather.features.map((f) => f.name).join(',')}`, ...lines].join('\n'));
+  };
+  const lastJson = (stdout: string) => JSON.parse(stdout.trimEnd().split('\n').at(-1)!) as BacktestReport;
+
+  it('runs the probes through the model: a winter page on the healthy seattle model is input_shift at its probe-backed confidence', () => {
+    const log = winterLog();
+    const p = cli(['--model', 'seattle-weather', '--data', log, '--json']);
+    expect(p.status, p.stderr).toBe(0);
+    expect(p.stderr).toBe('');
+    const report = lastJson(p.stdout);
+    expect(report).toMatchObject({ probes: 'run', probes_reason: null, features: true, windows: 33 });
+    expect(report.incidents).toHaveLength(1);
+    const [incident] = report.incidents;
+    expect(incident).toMatchObject({ kind: 'partial_collapse', opened_window_start: iso(T0 + 30 * 60), labels: ['sun'] });
+    // The model answers 11 of its 20 probes right against held-out accuracy 0.6884 (P = 0.14): the validated model,
+    // so 0.6 + 0.3 · min(1, 0.842), as production's page says (0.75–0.9), and nothing else is asserted.
+    expect(incident.diagnoses).toEqual(['input_shift']);
+    expect(incident.confidence.input_shift).toBe(0.85);
+
+    // What the backtest said before it ran the probes: the same windows explained without them, 0.15 + 0.3 · 0.842.
+    const blind = backtest(weather, detectorSettings(weather, { windowSeconds: 60 }), windowsOf(logRows(log, weather), weather, 60));
+    expect(blind.incidents[0]!.confidence.input_shift).toBe(0.4);
+
+    // The readable summary says so in its settings.
+    const text = cli(['--model', 'seattle-weather', '--data', log]);
+    expect(text.status).toBe(0);
+    expect(text.stdout).toMatch(/\n {2}probes {5}run: the model's answers on its probes explain the flagged windows/);
+  });
+
+  it('a package elsewhere (--model-dir) runs its probes too; one whose model files are broken falls back to none, saying so on stderr', () => {
+    const log = winterLog();
+    const pkg = mkdtempSync(join(dir, 'weather-pkg-'));
+    cpSync(join(ROOT, 'models', 'seattle-weather'), pkg, { recursive: true });
+    const intact = cli(['--model-dir', pkg, '--data', log, '--json']);
+    expect(intact.status, intact.stderr).toBe(0);
+    expect(intact.stderr).toBe('');
+    expect(lastJson(intact.stdout)).toMatchObject({ probes: 'run', probes_reason: null });
+    expect(lastJson(intact.stdout).incidents[0]!.confidence.input_shift).toBe(0.85);
+
+    // The weights file cut short: model.json loads, its weights do not fit.
+    const weights = join(pkg, 'group1-shard1of1.bin');
+    writeFileSync(weights, readFileSync(weights).subarray(0, 500));
+    const broken = cli(['--model-dir', pkg, '--data', log, '--json']);
+    expect(broken.status, broken.stderr).toBe(0);
+    const reason = `the model could not be run (${join(pkg, 'model.json')}: cannot be loaded: Based on the provided shape, [16,5], the tensor should have 80 values but has 45)`;
+    expect(broken.stderr).toBe(`backtest: no probes: ${reason}; flagged windows are explained without them\n`);
+    const report = lastJson(broken.stdout);
+    expect(report).toMatchObject({ probes: 'none', probes_reason: reason });
+    // The backtest still ran, the page explained as the cron explains it when its probe run fails.
+    expect(report.incidents[0]).toMatchObject({ kind: 'partial_collapse', diagnoses: ['input_shift'] });
+    expect(report.incidents[0]!.confidence.input_shift).toBe(0.4);
+    const text = cli(['--model-dir', pkg, '--data', log]);
+    expect(text.status).toBe(0);
+    expect(text.stdout).toContain(`\n  probes     none: ${reason}; flagged windows explained without them\n`);
+
+    // No model.json at all.
+    rmSync(join(pkg, 'model.json'));
+    const missing = cli(['--model-dir', pkg, '--data', log, '--json']);
+    expect(missing.status).toBe(0);
+    expect(missing.stderr).toBe(`backtest: no probes: the model could not be run (${join(pkg, 'model.json')}: cannot read (ENOENT)); flagged windows are explained without them\n`);
+    expect(lastJson(missing.stdout)).toMatchObject({ probes: 'none' });
   });
 
   it('exits 2 on bad data, naming the line and the column', async () => {
