@@ -41,6 +41,10 @@ export const USAGE = `usage: npm run backtest -- (--model <name> | --model-dir <
                           ${BACKTEST_VARS.join(', ')}
   --json                  print the result as one JSON object, on the last line of stdout
 
+The package's probes (metadata.probes) go through its model (model.json and weights, run in Node) once, at the
+start, and explain flagged windows as the cron's probe run does; a model that cannot be run is said in one line on
+stderr, and the windows are explained without them.
+
 Exit status: 0 when the backtest ran (whatever it found), 2 on a usage error or bad data (the message names
 the line and column), 1 on anything else.`;
 
