@@ -1,6 +1,6 @@
 // npm run backtest on real model packages and on logs written here: the model defect of the unweighted Seattle model,
-// a collapse in synthetic traffic (opened, paged, resolved), the windows the log reader builds, the JSON line, and
-// the error for each kind of bad data. In-process through main() where the exit status is all that matters; the
+// a collapse in synthetic traffic (opened, paged, resolved), the windows the log reader builds, the JSON line, the
+// probes run through the model (and the fallback when it cannot run), and the error for each kind of bad data. In-process through main() where the exit status is all that matters; the
 // real CLI for the JSON line and the exit codes of the process.
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
