@@ -511,10 +511,8 @@ function inputShift(
   if (moved.length === 0) return null;
   const accuracy = metadata.training.accuracy;
   const heldOutAccuracy = accuracy !== undefined && accuracy > 0 && accuracy <= 1 ? accuracy : null;
-  const probePValue =
-    probes && heldOutAccuracy !== null
-      ? binomialLowerTail(Math.round(probes.accuracy * probes.probes), probes.probes, heldOutAccuracy)
-      : null;
+  const answeredRight = probes ? Math.round(probes.accuracy * probes.probes) : 0;
+  const probePValue = probes && heldOutAccuracy !== null ? binomialLowerTail(answeredRight, probes.probes, heldOutAccuracy) : null;
   if (probePValue !== null && probePValue < PROBE_ALPHA) return null;
   const strength = Math.min(1, moved[0]!.cleared); // moved is not empty
   const confidence = (probes === null ? 0.15 : probePValue === null ? 0.45 : 0.6) + 0.3 * strength;
@@ -525,7 +523,7 @@ function inputShift(
   const pct = (x: number) => `${Math.round(100 * x)}%`;
   const modelWords = !probes
     ? 'no probes were run, so the model itself is unchecked'
-    : `it still answers ${Math.round(probes.accuracy * probes.probes)} of its ${probes.probes} probes right` +
+    : `it still answers ${answeredRight} of its ${probes.probes} probes right` +
       (heldOutAccuracy !== null ? ` (held-out accuracy ${pct(heldOutAccuracy)})` : ' with varied labels');
   return {
     kind: 'input_shift',

@@ -3,7 +3,6 @@
 // the same status, headers and message as before, which scripts and tests read.
 import type { Context } from 'hono';
 import type { Child } from 'hono/jsx';
-import { quoted } from '../../format';
 import { jsonError, quotedName } from '../errors';
 import { HISTORY_DAYS, MAX_HISTORY_DAYS } from './history';
 import { Page, RangeNav, securityHeaders } from './layout';
@@ -39,7 +38,7 @@ function answer(c: Context, status: 400 | 401 | 404, error: string, page: ErrorP
 }
 
 /** What the query asked for, quoted as a client-chosen value is (the address bar is the client's). */
-const asked = (c: Context, name: string) => quoted(c.req.query(name) ?? '', 64);
+const asked = (c: Context, name: string) => quotedName(c.req.query(name) ?? '');
 
 /**
  * 401. The browser's page is a plain GET form back to the same path, keeping the other query parameters: submitting
@@ -136,7 +135,7 @@ export const badRange = (c: Context) =>
         <p>
           The range {asked(c, 'range')} is not one this page shows. It shows the last:
         </p>
-        <RangeNav path={new URL(c.req.url).pathname} />
+        <RangeNav path={c.req.path} />
       </>
     ),
   });
@@ -153,7 +152,7 @@ export const badHistory = (c: Context) =>
         </p>
         <nav class="ranges" aria-label="history">
           {[1, HISTORY_DAYS, 30, MAX_HISTORY_DAYS].map((days) => (
-            <a href={`${new URL(c.req.url).pathname}?history=${days}`}>{days === 1 ? '1 day' : `${days} days`}</a>
+            <a href={`${c.req.path}?history=${days}`}>{days === 1 ? '1 day' : `${days} days`}</a>
           ))}
         </nav>
       </>

@@ -44,14 +44,13 @@ export function leadLabel(
   const top = topLabel(since).top;
   if (!top) return null;
   if (kind === 'partial_collapse') {
-    let fallen: { label: string; drop: number } | null = null;
+    let fallen: { label: string; before: number; since: number; fell: true } | null = null;
     for (const label of labels) {
       const b = shareOf(before, label);
       const s = shareOf(since, label);
-      if (b === null || s === null) continue;
-      if (b - s > (fallen?.drop ?? 0)) fallen = { label, drop: b - s };
+      if (b !== null && s !== null && b - s > (fallen ? fallen.before - fallen.since : 0)) fallen = { label, before: b, since: s, fell: true };
     }
-    if (fallen) return { label: fallen.label, before: shareOf(before, fallen.label), since: shareOf(since, fallen.label), fell: true };
+    if (fallen) return fallen;
   }
   return { label: top.label, before: shareOf(before, top.label), since: top.share, fell: false };
 }
