@@ -23,6 +23,24 @@ export const TRAILING_HALF_LIFE_SECONDS = 3 * 86_400;
 /** Half-life of the overdispersion estimate: it describes the traffic's nature, so it changes slowly. */
 export const DISPERSION_HALF_LIFE_SECONDS = 30 * 86_400;
 /**
+ * Each half-life spans at least this many windows. A half-life shorter than a window forgets the history between
+ * one window and the next: with 30-day windows, 3 days is ten half-lives, the trailing baseline held 0.03 predictions
+ * when the next window came, and every window was judged against the package's held-out answers (a year's average)
+ * with the prior's scatter, so a healthy model paged on its seasons. The trailing level keeps the last few windows;
+ * the scatter estimate keeps enough of them (twenty, against the prior's PRIOR_WINDOWS) to learn how far healthy
+ * windows swing. With windows of a day or less both bounds are below the half-lives in seconds and change nothing.
+ */
+export const TRAILING_HALF_LIFE_WINDOWS = 3;
+export const DISPERSION_HALF_LIFE_WINDOWS = 20;
+
+/** The trailing baseline's and the scatter estimate's half-lives (seconds) for windows of `windowSeconds`. */
+export function halfLives(windowSeconds: number): { trailing: number; dispersion: number } {
+  return {
+    trailing: Math.max(TRAILING_HALF_LIFE_SECONDS, TRAILING_HALF_LIFE_WINDOWS * windowSeconds),
+    dispersion: Math.max(DISPERSION_HALF_LIFE_SECONDS, DISPERSION_HALF_LIFE_WINDOWS * windowSeconds),
+  };
+}
+/**
  * Weight, in predictions, of the package's held-out outputs in the baseline before production history exists.
  * Held-out rows are one data set's year, production is this week's: as the model's own history grows (m decayed
  * predictions), the package's weight shrinks to PACKAGE_WEIGHT² / (PACKAGE_WEIGHT + m), so a label that production
@@ -41,8 +59,14 @@ export const PACKAGE_ICC: Record<Seasonality, number> = { none: 0.01, daily: 0.1
 /** Prior extra-binomial scatter of production windows around their own baseline (as a fraction of p(1 − p)), and its weight in windows. */
 export const PRODUCTION_ICC = 0.002;
 export const PRIOR_WINDOWS = 10;
-/** A seasonal phase is used once the previous cycles put at least this many predictions there. */
-export const SEASONAL_MIN_PREDICTIONS = 200;
+/**
+ * A seasonal phase is used once the previous cycles put at least this many predictions there (the default
+ * MIN_PREDICTIONS). A thin phase is still a better baseline than the trailing one for a model declared seasonal, and
+ * its own sampling error is counted: it enters the dispersion as n / m, a two-sample comparison. At 200, a model
+ * answering once a day in 30-day windows never had a phase to compare with, so every season was judged against the
+ * month before it.
+ */
+export const SEASONAL_MIN_PREDICTIONS = 30;
 /** Each completed cycle halves the weight of the cycles before it. */
 export const SEASONAL_CYCLE_DECAY = 0.5;
 
@@ -143,10 +167,11 @@ export function baselineOf(
   reference: PackageReference,
   seasonality: Seasonality,
   windowStart: number,
+  windowSeconds: number,
 ): Baseline {
   const k = reference.counts.length;
   const sinceLearnt = state.learnedAt === null ? 0 : windowStart - state.learnedAt;
-  const trailing = state.trailing.map((c) => c * decay(sinceLearnt, TRAILING_HALF_LIFE_SECONDS));
+  const trailing = state.trailing.map((c) => c * decay(sinceLearnt, halfLives(windowSeconds).trailing));
   const trailingPredictions = sum(trailing);
   const refTotal = sum(reference.counts);
   const packageWeight = Math.min(refTotal, PACKAGE_WEIGHT) * (PACKAGE_WEIGHT / (PACKAGE_WEIGHT + trailingPredictions));
@@ -193,6 +218,7 @@ export function learn(
   baseline: Baseline,
   seasonality: Seasonality,
   windowStart: number,
+  windowSeconds: number,
   flagged = false,
 ): MonitorState {
   const n = sum(observed);
@@ -208,8 +234,9 @@ export function learn(
     return { ...state, learnedAt: windowStart, seasonal };
   }
   const since = state.learnedAt === null ? 0 : windowStart - state.learnedAt;
-  const keep = decay(since, TRAILING_HALF_LIFE_SECONDS);
-  const keepExcess = decay(since, DISPERSION_HALF_LIFE_SECONDS);
+  const halfLife = halfLives(windowSeconds);
+  const keep = decay(since, halfLife.trailing);
+  const keepExcess = decay(since, halfLife.dispersion);
   // Method of moments: E[(s − p)²] = p(1 − p)/n + p(1 − p)/m + τ². Small windows say little about τ², so they weigh less.
   const w = n / (n + 20);
   // Only scatter around the model's own production baseline describes its traffic; the cold start against the

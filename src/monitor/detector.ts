@@ -244,7 +244,7 @@ export function judgeWindow(
   const k = labels.length;
   const state = compatibleState(previous, k, settings.seasonality);
   const replay = state.lastWindowStart !== null && windowStart <= state.lastWindowStart;
-  const baseline = baselineOf(state, settings.reference, settings.seasonality, windowStart);
+  const baseline = baselineOf(state, settings.reference, settings.seasonality, windowStart, settings.windowSeconds);
   const ref = baseline.shares;
   const observed = labels.map((l) => countOf(counts.labelCounts, l));
   const n = observed.reduce((s, c) => s + c, 0);
@@ -377,7 +377,7 @@ export function judgeWindow(
   let next: MonitorState = { ...state, lastWindowStart: windowStart, up, total, down, pending: decided ? 0 : pending };
   // A flagged window does not teach the trailing baseline what normal is (baseline.ts learn); one that shows only the
   // package's known defect does, or a defective model would be judged forever against labels it never answers.
-  if (n > 0) next = learn(next, observed, baseline, settings.seasonality, windowStart, flagged && !evaluation.knownDefect);
+  if (n > 0) next = learn(next, observed, baseline, settings.seasonality, windowStart, settings.windowSeconds, flagged && !evaluation.knownDefect);
   return { evaluation, state: next };
 }
 

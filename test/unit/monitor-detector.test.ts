@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { baselineOf, initialState, SEASONS, TRAILING_HALF_LIFE_SECONDS } from '../../src/monitor/baseline';
+import { baselineOf, halfLives, initialState, SEASONAL_MIN_PREDICTIONS, SEASONS, TRAILING_HALF_LIFE_SECONDS } from '../../src/monitor/baseline';
 import { modelDefect } from '../../src/monitor/defect';
 import { DEFAULT_MIN_PREDICTIONS, detectorSettings, judgeWindow, packageReference } from '../../src/monitor/detector';
 import { countOf } from '../../src/monitor/names';
@@ -236,7 +236,7 @@ describe('baseline', () => {
   const labels = ['a', 'b'];
   const reference = { counts: [50, 50], source: 'held_out_predictions' as const };
   it('starts as the smoothed package reference', () => {
-    const b = baselineOf(initialState(2, 'none'), reference, 'none', 0);
+    const b = baselineOf(initialState(2, 'none'), reference, 'none', 0, 60);
     expect(b.source).toBe('held_out_predictions');
     expect(b.shares).toEqual(smoothedShares([50, 50]));
   });
@@ -244,7 +244,7 @@ describe('baseline', () => {
     const settings = detectorSettings(modelWith({ a: 50, b: 50 }), { windowSeconds: 3600 });
     const { state } = judgeSequence(modelWith({ a: 50, b: 50 }), [labelWindow({ a: 600, b: 400 })], 3600);
     expect(state!.trailing).toEqual([600, 400]);
-    const later = baselineOf(state!, reference, 'none', TRAILING_HALF_LIFE_SECONDS);
+    const later = baselineOf(state!, reference, 'none', TRAILING_HALF_LIFE_SECONDS, 3600);
     expect(later.trailingPredictions).toBeCloseTo(500, 9);
     expect(later.source).toBe('trailing');
     expect(settings.labels).toEqual(labels);
@@ -255,11 +255,41 @@ describe('baseline', () => {
     // One day of hourly windows: mornings answer a, evenings b.
     const hour = (h: number) => (h < 12 ? labelWindow({ a: 90, b: 10 }) : labelWindow({ a: 10, b: 90 }));
     const { state } = judgeSequence(model, [...Array.from({ length: 24 }, (_, h) => hour(h)), hour(0)], 3600);
-    const morning = baselineOf(state!, reference, 'daily', day + 6 * 3600);
-    const evening = baselineOf(state!, reference, 'daily', day + 18 * 3600);
+    const morning = baselineOf(state!, reference, 'daily', day + 6 * 3600, 3600);
+    const evening = baselineOf(state!, reference, 'daily', day + 18 * 3600, 3600);
     expect(SEASONS.daily.bins).toBe(24);
     expect(morning.source).toBe('seasonal');
     expect(morning.shares[0]).toBeGreaterThan(0.85);
     expect(evening.shares[0]).toBeLessThan(0.15);
+  });
+  it('uses a phase of the previous cycle once it holds SEASONAL_MIN_PREDICTIONS, however thin the traffic', () => {
+    const day = 86_400;
+    const model = { ...modelWith({ a: 50, b: 50 }), monitor: { seasonality: 'daily' as const } };
+    // Ten predictions an hour: the phase of 06:00 (05:00–07:00 with its neighbours) holds 30 after one day, 27 if
+    // its hours had nine.
+    const thin = (perHour: number) =>
+      judgeSequence(model, [...Array.from({ length: 24 }, (_, h) => labelWindow(h < 12 ? { a: perHour, b: 0 } : { a: 0, b: perHour })), labelWindow({ a: 1, b: 1 })], 3600).state!;
+    expect(SEASONAL_MIN_PREDICTIONS).toBe(30);
+    const morning = baselineOf(thin(10), reference, 'daily', day + 6 * 3600, 3600);
+    expect(morning.source).toBe('seasonal');
+    expect(morning.shares[0]).toBeGreaterThan(0.5);
+    expect(baselineOf(thin(9), reference, 'daily', day + 6 * 3600, 3600).source).toBe('trailing');
+  });
+  it('keeps each half-life at least a few windows long, so month-long windows still learn from the model', () => {
+    // Windows of a day or less: the half-lives in seconds.
+    for (const w of [60, 3600, 86_400]) expect(halfLives(w)).toEqual({ trailing: 3 * 86_400, dispersion: 30 * 86_400 });
+    // 30-day windows: three windows for the trailing level, twenty for the scatter.
+    expect(halfLives(30 * 86_400)).toEqual({ trailing: 90 * 86_400, dispersion: 600 * 86_400 });
+    // Before, the trailing history of one 30-day window had decayed to 0.03 predictions when the next one came, and
+    // every window was judged against the package's held-out answers, never against the model's own traffic.
+    const month = 30 * 86_400;
+    const model = modelWith({ a: 50, b: 50 });
+    const { state, evaluations } = judgeSequence(model, [labelWindow({ a: 20, b: 10 }), labelWindow({ a: 20, b: 10 }), labelWindow({ a: 20, b: 10 })], month);
+    expect(evaluations[1]!.baseline.source).toBe('trailing');
+    const next = baselineOf(state!, reference, 'none', 3 * month, month);
+    expect(next.trailingPredictions).toBeCloseTo(30 * (1 + 0.5 ** (1 / 3) + 0.5 ** (2 / 3)) * 0.5 ** (1 / 3), 6);
+    expect(next.shares[0]).toBeGreaterThan(0.55); // the package says 0.5; the package prior still weighs about as much
+    // And the scatter between windows is learnt from them: the estimate's weight is theirs, not the prior's alone.
+    expect(state!.excessWeight).toBeGreaterThan(1);
   });
 });

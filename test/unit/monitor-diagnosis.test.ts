@@ -402,7 +402,7 @@ describe('remedies', () => {
       const e = { ...evaluation, baseline: { ...evaluation.baseline, seasonality: 'yearly' as const, source } };
       return remedy(explain(e, counts, seattleWeather, goodProbes).remedies, 'rebaseline');
     };
-    expect(declared('trailing').sentence).toContain('monitor.seasonality is "yearly", but no earlier cycle has 200 predictions at this week of year yet');
+    expect(declared('trailing').sentence).toContain('monitor.seasonality is "yearly", but no earlier cycle has 30 predictions at this week of year yet');
     expect(declared('seasonal').sentence).toContain('earlier cycles at this week of year did not look like this');
     expect(declared('trailing').seasonality).toBe('yearly');
   });
