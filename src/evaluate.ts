@@ -9,20 +9,28 @@
 // order. The incident is advanced before the verdict is stored: if storing fails, the next tick re-evaluates the
 // window from the state stored with the previous verdict, and the incident state machine ignores the replay (it
 // remembers the last window it saw).
+//
+// A rebaseline someone asked for (an incident resolved with `rebaseline`) is applied here, to the state loaded
+// before the version's next window is judged, and marked applied with that window's verdict: the cron stays the one
+// writer of the detector's state, so a request can never be overwritten by a tick that read the state before it.
 import { configOf, type Env } from './config';
 import { reportModelDefect, trackIncident } from './incidents/track';
-import { monitorState, storeVerdict, windowCounts, windowsAwaitingVerdict } from './db/verdicts';
+import { labelTotals, monitorState, storeVerdict, waitingRebaselines, windowCounts, windowsAwaitingVerdict } from './db/verdicts';
 import type { WindowKey } from './db/windows';
 import {
   detectorSettings,
   explain,
   explainModelDefect,
   isFlagged,
+  halfLives,
   judgeWindow,
   modelDefect,
   type MonitorState,
   type ProbeResult,
+  rebaseline,
 } from './monitor';
+import { countOf } from './monitor/names';
+import { windowLengthOf } from './serving/package-defaults';
 import { argmax } from './monitor/window';
 import type { ModelMetadata } from './serving/metadata';
 import { predictRows, registry } from './serving/registry';
@@ -58,16 +66,17 @@ export async function evaluateClosedWindows(env: Env, nowMs: number): Promise<Ev
     EVALUATIONS_PER_VERSION,
   );
   const stalled = new Set<string>();
-  const states = new Map<string, MonitorState | null>();
+  const states = new Map<string, { state: MonitorState | null; rebaselined: string[] }>();
   for (const key of pending) {
     const version = `${key.model}@${key.version}`;
     // After a failure, later windows of the same version wait: incidents and the detector's state must see windows
     // in order.
     if (stalled.has(version)) continue;
     try {
-      if (!states.has(version)) states.set(version, await monitorState(env.DB, key.model, key.version));
-      const { flagged, state } = await evaluateOne(env, key, states.get(version) ?? null, nowMs);
-      states.set(version, state);
+      if (!states.has(version)) states.set(version, await loadState(env, key));
+      const { state: previous, rebaselined } = states.get(version)!;
+      const { flagged, state } = await evaluateOne(env, key, previous, nowMs, rebaselined);
+      states.set(version, { state, rebaselined: [] });
       report.evaluated++;
       if (flagged) report.flagged++;
     } catch (e) {
@@ -94,12 +103,35 @@ async function checkModelDefect(env: Env, metadata: ModelMetadata, nowMs: number
   return opened;
 }
 
+/**
+ * The detector's stored state of a window's version, with the rebaselines waiting for it applied: the trailing
+ * baseline becomes the label counts of the incident's windows from the last trailing half-life (from its first
+ * window at the earliest) up to the latest window judged. Returns the incidents applied, to be marked with the
+ * next verdict; until then a failed tick applies them again, to the same stored state, with the same result.
+ */
+async function loadState(env: Env, key: WindowKey): Promise<{ state: MonitorState | null; rebaselined: string[] }> {
+  const stored = await monitorState(env.DB, key.model, key.version);
+  const waiting = await waitingRebaselines(env.DB, key.model, key.version);
+  if (waiting.length === 0) return { state: stored, rebaselined: [] };
+  const rebaselined = waiting.map((r) => r.incidentId);
+  const metadata = registry.metadata(key.model);
+  // Nothing judged yet, or a version no longer served: nothing to adopt; the requests are done with.
+  if (!stored || stored.lastWindowStart === null || !metadata) return { state: stored, rebaselined };
+  const latest = stored.lastWindowStart;
+  const length = windowLengthOf(metadata, configOf(env));
+  const from = Math.max(Math.min(...waiting.map((r) => r.fromWindowStart)), latest - halfLives(length).trailing + length);
+  const totals = await labelTotals(env.DB, key.model, key.version, from, latest);
+  console.log(`evaluate: ${key.model}@${key.version} rebaselined on windows ${from}–${latest} (incidents ${rebaselined.join(', ')})`);
+  return { state: rebaseline(stored, metadata.labels.map((l) => countOf(totals, l))), rebaselined };
+}
+
 /** Evaluates one window end to end; returns whether it was flagged and the detector's state after it. */
 async function evaluateOne(
   env: Env,
   key: WindowKey,
   previous: MonitorState | null,
   nowMs: number,
+  rebaselined: string[],
 ): Promise<{ flagged: boolean; state: MonitorState }> {
   const metadata = registry.metadata(key.model);
   if (!metadata) throw new Error(`model ${key.model} is not served`);
@@ -112,7 +144,7 @@ async function evaluateOne(
   const probe = flagged ? await runProbes(metadata) : undefined;
   const explanation = explain(evaluation, counts, metadata, probe);
   await trackIncident(env, { model: key.model, version: key.version, windowStart: key.start, evaluation, ...explanation }, nowMs);
-  await storeVerdict(env.DB, key, evaluation, explanation, state, Math.floor(nowMs / 1000));
+  await storeVerdict(env.DB, key, evaluation, explanation, state, Math.floor(nowMs / 1000), rebaselined);
   return { flagged, state };
 }
 /** The model's answers on its own labelled probe rows: a canary of the model itself, independent of traffic. */

@@ -294,7 +294,34 @@ export const IncidentDetail = v.intersect([
 ]);
 
 export const IncidentList = v.object({ incidents: v.array(IncidentView) });
-export const ResolvedIncident = v.intersect([IncidentDetail, v.object({ resolved_now: v.boolean() })]);
+export const ResolvedIncident = v.intersect([
+  IncidentDetail,
+  v.object({
+    resolved_now: v.pipe(v.boolean(), v.description('Whether this request resolved it (false: it already was).')),
+    rebaseline: v.pipe(
+      v.picklist(['none', 'waiting', 'applied']),
+      v.description(
+        "Whether the traffic it flagged becomes the model's baseline: none asked for, waiting for the cron to apply it before the version's next window, or applied.",
+      ),
+    ),
+  }),
+]);
+
+/** The optional body of a resolve: `{"rebaseline": true}` adopts the traffic the incident flagged as the model's normal. */
+export const ResolveRequest = v.pipe(
+  v.strictObject({
+    rebaseline: v.optional(
+      v.pipe(
+        v.boolean('expected true or false'),
+        v.description(
+          "true: the traffic the incident flagged is the model's new normal (inputs that shifted for good, a season nobody declared). The detector's trailing baseline becomes the label counts of its windows from the last trailing half-life, and its evidence restarts, so traffic that stays there opens no new incident. Without it, a resolved incident whose traffic is still flagged opens a new one at the next window.",
+        ),
+      ),
+      false,
+    ),
+  }),
+  v.description('Optional; an empty body resolves without rebaselining.'),
+);
 
 export type IncidentViewBody = v.InferOutput<typeof IncidentView>;
 export type IncidentDetailBody = v.InferOutput<typeof IncidentDetail>;

@@ -37,6 +37,7 @@ const COMPONENTS = {
   IncidentList: api.IncidentList,
   IncidentDetail: api.IncidentDetail,
   ResolvedIncident: api.ResolvedIncident,
+  ResolveRequest: api.ResolveRequest,
   DeliveryView: api.DeliveryView,
   // The webhooks labelwatch sends (the document's top-level `webhooks`).
   ...WEBHOOK_DEFINITIONS,
@@ -305,7 +306,15 @@ function build(version: string): Json {
       '/v1/incidents': { get: adminOp('List incidents, newest first', ['IncidentList', 'Incidents.'], { '400': use('BadParameter') }, queryParams(IncidentsQuery)) },
       '/v1/incidents/{id}': { get: adminOp('One incident with windows, diagnosis, remedies and deliveries', ['IncidentDetail', 'The incident.']) },
       '/v1/incidents/{id}/ack': { post: adminOp('Acknowledge', ['IncidentView', 'Acknowledged.'], { '409': error('Already resolved.') }) },
-      '/v1/incidents/{id}/resolve': { post: adminOp('Resolve by hand (notifies like an automatic resolution)', ['ResolvedIncident', 'Resolved (resolved_now: false when it already was).']) },
+      '/v1/incidents/{id}/resolve': {
+        post: {
+          ...adminOp('Resolve by hand (notifies like an automatic resolution); optionally adopt its traffic as the baseline', ['ResolvedIncident', 'Resolved (resolved_now: false when it already was).'], {
+            '400': use('BadInput'),
+            '409': error('rebaseline asked for a model defect, which has no traffic to adopt.'),
+          }),
+          requestBody: { ...body('ResolveRequest'), required: false },
+        },
+      },
       '/v1/deliveries/{id}/retry': {
         post: adminOp('Give a dead delivery a fresh budget', ['DeliveryView', 'Queued again.'], { '409': error('Only a dead delivery can be retried.') }, [ID], '202'),
       },

@@ -199,3 +199,23 @@ export const monitorStates = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.model, t.version] })],
 );
+
+/**
+ * Incidents resolved with `rebaseline`: someone declared the traffic they flagged the model's new normal. The admin
+ * API only records the request; the cron, the one writer of monitor_states, applies it before it judges the
+ * version's next window (monitor/baseline.ts rebaseline) and marks it applied in the same batch as that verdict.
+ */
+export const rebaselines = sqliteTable(
+  'rebaselines',
+  {
+    incidentId: text('incident_id').primaryKey(),
+    model: text('model').notNull(),
+    version: text('version').notNull(),
+    /** Start of the incident's first window: the traffic declared normal begins there. */
+    fromWindowStart: integer('from_window_start').notNull(),
+    requestedAt: integer('requested_at').notNull(),
+    /** Epoch seconds when the cron applied it; null until then. */
+    appliedAt: integer('applied_at'),
+  },
+  (t) => [index('rebaselines_waiting').on(t.model, t.version, t.appliedAt)],
+);

@@ -1,11 +1,12 @@
 // The detector's side of the window tables: which closed windows still wait for a verdict, a window's counts as
-// the monitor core reads them, the detector's remembered state per model version, and storing the verdict with it.
-import { and, asc, eq, isNull } from 'drizzle-orm';
+// the monitor core reads them, the detector's remembered state per model version, and storing the verdict with it;
+// and the rebaselines someone asked for, which the cron applies to that state.
+import { and, asc, between, eq, isNull, sql } from 'drizzle-orm';
 import type { Explanation } from '../monitor';
 import type { Evaluation } from '../monitor/detector';
 import type { MonitorState } from '../monitor/baseline';
 import { emptyCounts, type WindowCounts } from '../monitor/window';
-import { monitorStates, windowFeatures, windowLabels, windows } from './schema';
+import { monitorStates, rebaselines, windowFeatures, windowLabels, windows } from './schema';
 import { database } from './client';
 import type { WindowKey } from './windows';
 
@@ -75,6 +76,8 @@ export async function storeVerdict(
   explanation: Explanation,
   state: MonitorState,
   nowSec: number,
+  /** Incidents whose rebaseline `state` applied: marked applied in the same transaction. */
+  rebaselined: readonly string[] = [],
 ): Promise<void> {
   const db = database(d1);
   await db.batch([
@@ -89,5 +92,40 @@ export async function storeVerdict(
         target: [monitorStates.model, monitorStates.version],
         set: { lastWindowStart: key.start, state, updatedAt: nowSec },
       }),
+    ...rebaselined.map((id) => db.update(rebaselines).set({ appliedAt: nowSec }).where(eq(rebaselines.incidentId, id))),
   ]);
+}
+
+/** Records that the traffic an incident flagged is the model's new normal; asking again changes nothing. */
+export async function requestRebaseline(
+  d1: D1Database,
+  request: { incidentId: string; model: string; version: string; fromWindowStart: number; requestedAt: number },
+): Promise<void> {
+  await database(d1).insert(rebaselines).values(request).onConflictDoNothing();
+}
+
+/** Rebaselines of a model version the cron has not applied yet. */
+export async function waitingRebaselines(d1: D1Database, model: string, version: string): Promise<{ incidentId: string; fromWindowStart: number }[]> {
+  return database(d1)
+    .select({ incidentId: rebaselines.incidentId, fromWindowStart: rebaselines.fromWindowStart })
+    .from(rebaselines)
+    .where(and(eq(rebaselines.model, model), eq(rebaselines.version, version), isNull(rebaselines.appliedAt)));
+}
+
+/** Predictions per label over a version's windows starting in [from, to]: one row per label, summed by D1. */
+export async function labelTotals(d1: D1Database, model: string, version: string, from: number, to: number): Promise<Record<string, number>> {
+  const rows = await database(d1)
+    .select({ label: windowLabels.label, count: sql<number>`sum(${windowLabels.count})` })
+    .from(windowLabels)
+    .where(and(eq(windowLabels.model, model), eq(windowLabels.version, version), between(windowLabels.start, from, to)))
+    .groupBy(windowLabels.label);
+  const totals = emptyCounts().labelCounts;
+  for (const r of rows) totals[r.label] = Number(r.count);
+  return totals;
+}
+
+/** Where the rebaseline of an incident stands (incidents/track.ts Rebaseline). */
+export async function rebaselineOf(d1: D1Database, incidentId: string): Promise<'none' | 'waiting' | 'applied'> {
+  const [row] = await database(d1).select({ appliedAt: rebaselines.appliedAt }).from(rebaselines).where(eq(rebaselines.incidentId, incidentId));
+  return !row ? 'none' : row.appliedAt === null ? 'waiting' : 'applied';
 }

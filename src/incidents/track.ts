@@ -20,6 +20,7 @@ import {
   type ModelDefectFinding,
   openModelDefect,
 } from '../monitor/incident';
+import { rebaselineOf, requestRebaseline } from '../db/verdicts';
 import { windowLengthOf } from '../serving/package-defaults';
 import { registry } from '../serving/registry';
 import { acknowledgeOutbox, outboxFor, pagedChannels } from './channels';
@@ -102,12 +103,37 @@ export async function reportModelDefect(env: Env, finding: ModelDefectFinding, n
 }
 
 /**
- * Resolves an incident by hand (the admin API): the same notifications as an automatic resolution. Returns the
- * stored incident and whether this call resolved it (false: it already was); undefined for an unknown id.
+ * Resolves an incident by hand (the admin API): the same notifications as an automatic resolution. With
+ * `rebaselineAsked`, the traffic the incident flagged also becomes the model's baseline (recorded here, applied by
+ * the cron before it judges the version's next window; evaluate.ts), so traffic that stays where it went does not
+ * open the next incident. Returns the stored incident, whether this call resolved it (false: it already was) and
+ * where its rebaseline stands; a refusal for a model defect asked to rebaseline; undefined for an unknown id.
  */
-export async function resolveIncident(env: Env, id: string, nowMs: number): Promise<{ incident: IncidentRow; resolved: boolean } | undefined> {
+export async function resolveIncident(
+  env: Env,
+  id: string,
+  nowMs: number,
+  rebaselineAsked = false,
+): Promise<{ incident: IncidentRow; resolved: boolean; rebaseline: Rebaseline } | { refused: string } | undefined> {
   const row = await incidentById(env.DB, id);
   if (!row) return undefined;
+  if (rebaselineAsked) {
+    // A model defect is the package's own held-out answers; there is no traffic of it to adopt.
+    if (row.kind === 'model_defect') return { refused: `rebaseline: incident "${id}" is a model defect of the package, not a change in its traffic; nothing to adopt` };
+    await requestRebaseline(env.DB, { incidentId: id, model: row.model, version: row.version, fromWindowStart: row.firstWindowStart, requestedAt: Math.floor(nowMs / 1000) });
+  }
+  const resolved = await resolveOnce(env, row, nowMs);
+  return { ...resolved, rebaseline: await rebaselineOf(env.DB, id) };
+}
+
+/**
+ * Where an incident's rebaseline stands: none asked for, waiting for the cron to apply it before the version's next
+ * window, or applied.
+ */
+export type Rebaseline = 'none' | 'waiting' | 'applied';
+
+async function resolveOnce(env: Env, row: IncidentRow, nowMs: number): Promise<{ incident: IncidentRow; resolved: boolean }> {
+  const id = row.id;
   if (row.status === 'resolved') return { incident: row, resolved: false };
   const incident: Incident = { ...incidentOf(row), status: 'resolved' };
   try {

@@ -107,6 +107,11 @@ export interface MonitorState {
   down: number[];
   /** Predictions since the last window that had enough evidence to be decided (healthy or drift). */
   pending: number;
+  /**
+   * Label counts someone declared the model's normal (`rebaseline`): they stand in for the package's reference as
+   * the baseline's prior. Absent until then.
+   */
+  adopted?: number[];
 }
 
 export function initialState(k: number, seasonality: Seasonality): MonitorState {
@@ -173,9 +178,12 @@ export function baselineOf(
   const sinceLearnt = state.learnedAt === null ? 0 : windowStart - state.learnedAt;
   const trailing = state.trailing.map((c) => c * decay(sinceLearnt, halfLives(windowSeconds).trailing));
   const trailingPredictions = sum(trailing);
-  const refTotal = sum(reference.counts);
+  // Traffic declared normal replaces the package's held-out answers as the prior: otherwise the package would keep
+  // pulling the baseline back to the mix that was declared outdated, and evidence against it would build up again.
+  const priorCounts = state.adopted?.length === k ? state.adopted : reference.counts;
+  const refTotal = sum(priorCounts);
   const packageWeight = Math.min(refTotal, PACKAGE_WEIGHT) * (PACKAGE_WEIGHT / (PACKAGE_WEIGHT + trailingPredictions));
-  const prior = reference.counts.map((c) => (refTotal > 0 ? (c / refTotal) * packageWeight : 0));
+  const prior = priorCounts.map((c) => (refTotal > 0 ? (c / refTotal) * packageWeight : 0));
 
   let source: BaselineSource = trailingPredictions >= 1 ? 'trailing' : reference.source;
   let production = trailing;
@@ -279,4 +287,28 @@ function learnSeason(
 function rollOver(phase: SeasonalBin, cycle: number): SeasonalBin {
   if (phase.cycle === cycle) return phase;
   return { cycle, past: phase.past.map((c, i) => c * SEASONAL_CYCLE_DECAY + phase.current[i]!), current: phase.current.map(() => 0) };
+}
+
+/**
+ * The state after someone declared recent traffic the model's normal (an incident resolved with `rebaseline`): the
+ * trailing baseline becomes `observed`, the label counts of the incident's recent windows, as learnt at the latest
+ * window folded in; they also replace the package's reference as the baseline's prior (`adopted`); and every CUSUM
+ * restarts from 0, so the next window is judged against that traffic. Without it, resolving an incident whose
+ * traffic stays where it went (inputs that shifted for good, a season nobody declared) opens a new one at the next
+ * window: a flagged window never teaches the trailing level. The scatter estimate and the seasonal profile stay:
+ * they describe how the traffic varies and its cycles, not where it is now. No traffic to adopt: only the restart.
+ */
+export function rebaseline(state: MonitorState, observed: readonly number[]): MonitorState {
+  const zeros = () => state.trailing.map(() => 0);
+  if (sum(observed) === 0) return { ...state, up: zeros(), total: zeros(), down: zeros(), pending: 0 };
+  return {
+    ...state,
+    adopted: state.trailing.map((_, i) => observed[i] ?? 0),
+    learnedAt: state.lastWindowStart ?? state.learnedAt,
+    trailing: state.trailing.map((_, i) => observed[i] ?? 0),
+    up: zeros(),
+    total: zeros(),
+    down: zeros(),
+    pending: 0,
+  };
 }

@@ -311,7 +311,8 @@ function forInputShift(metadata: ModelMetadata, diagnosis: Extract<Diagnosis, { 
       seasonality,
       features,
       sentence:
-        `The model looks healthy; its traffic changed: ${moved}. ${cycle} Here to stay: retrain on recent data, or bump ` +
+        `The model looks healthy; its traffic changed: ${moved}. ${cycle} Here to stay: resolve it with ` +
+        `{"rebaseline": true} to adopt this traffic as the model's normal now; then retrain on recent data, or bump ` +
         `the version with a reference from recent rows (npm run stats -- --model-dir models/${metadata.name} --csv ` +
         `recent.csv). Not expected: look upstream at what feeds ${features.map((f) => f.name).join(', ')} (a new filter or source of rows).`,
     },

@@ -19,9 +19,11 @@ import {
 import type { StoredWindow } from '../db/windows';
 import { nameRecord } from '../monitor/names';
 import { bearerToken, secretsEqual } from './auth';
-import { jsonError, quotedName } from './errors';
+import * as v from 'valibot';
+import { jsonError, parseJsonBody, quotedName } from './errors';
 import { IncidentsQuery, parseQuery } from '../contract/query';
-import type { DeliveryViewBody, IncidentDetailBody, IncidentViewBody, IncidentWindowBody } from '../contract/api';
+import { ResolveRequest, type DeliveryViewBody, type IncidentDetailBody, type IncidentViewBody, type IncidentWindowBody } from '../contract/api';
+import { issuePath } from '../serving/metadata';
 import { diagnosisOnWire, flaggedWindowOnWire, remedyOnWire } from '../contract/wire';
 
 type App = { Bindings: Env };
@@ -129,10 +131,17 @@ export const incidentRoutes = newHono<App>()
   })
   .post('/v1/incidents/:id/resolve', async (c) => {
     const id = c.req.param('id');
-    const result = await resolveIncident(c.env, id, Date.now());
+    const request = await resolveRequest(await c.req.text());
+    if (!request.ok) return jsonError(c, 400, request.error);
+    const result = await resolveIncident(c.env, id, Date.now(), request.value.rebaseline);
     if (!result) return jsonError(c, 404, notFound('incident', id));
+    if ('refused' in result) return jsonError(c, 409, result.refused);
     // Resolving twice is not an error (a retried request); only the first one notifies.
-    return c.json({ ...(await incidentDetail(c.env.DB, result.incident, configOf(c.env).publicUrl)), resolved_now: result.resolved });
+    return c.json({
+      ...(await incidentDetail(c.env.DB, result.incident, configOf(c.env).publicUrl)),
+      resolved_now: result.resolved,
+      rebaseline: result.rebaseline,
+    });
   })
   .post('/v1/deliveries/:id/retry', async (c) => {
     const id = c.req.param('id');
@@ -142,3 +151,14 @@ export const incidentRoutes = newHono<App>()
     if (!retried) return jsonError(c, 409, `delivery: "${id}" is ${delivery.status}; only a dead delivery can be retried`);
     return c.json(deliveryView(delivery), 202);
   });
+
+/** The optional body of a resolve: none (or whitespace) resolves without rebaselining; else `{"rebaseline": boolean}`. */
+function resolveRequest(text: string): { ok: true; value: v.InferOutput<typeof ResolveRequest> } | { ok: false; error: string } {
+  if (text.trim() === '') return { ok: true, value: { rebaseline: false } };
+  const parsed = parseJsonBody(text);
+  if (!parsed.ok) return parsed;
+  const result = v.safeParse(ResolveRequest, parsed.value, { abortEarly: true });
+  if (result.success) return { ok: true, value: result.output };
+  const issue = result.issues[0];
+  return { ok: false, error: `body${issue.path ? `.${issuePath(issue.path)}` : ''}: ${issue.message}` };
+}

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { baselineOf, halfLives, initialState, SEASONAL_MIN_PREDICTIONS, SEASONS, TRAILING_HALF_LIFE_SECONDS } from '../../src/monitor/baseline';
+import { baselineOf, halfLives, initialState, type MonitorState, rebaseline, SEASONAL_MIN_PREDICTIONS, SEASONS, TRAILING_HALF_LIFE_SECONDS } from '../../src/monitor/baseline';
 import { modelDefect } from '../../src/monitor/defect';
 import { DEFAULT_MIN_PREDICTIONS, detectorSettings, judgeWindow, packageReference } from '../../src/monitor/detector';
 import { countOf } from '../../src/monitor/names';
@@ -291,5 +291,53 @@ describe('baseline', () => {
     expect(next.shares[0]).toBeGreaterThan(0.55); // the package says 0.5; the package prior still weighs about as much
     // And the scatter between windows is learnt from them: the estimate's weight is theirs, not the prior's alone.
     expect(state!.excessWeight).toBeGreaterThan(1);
+  });
+});
+
+describe('rebaseline: traffic declared normal', () => {
+  // The real penguins package; its answers move to Gentoo alone (a new island) and stay there.
+  const settings = detectorSettings(penguinsPackaged, { windowSeconds: 60 });
+  const gentoo = labelWindow({ Gentoo: 60 });
+  const judgeFrom = (state: MonitorState, from: number, windows: number) => {
+    const verdicts: string[] = [];
+    for (let i = 0; i < windows; i++) {
+      const judged = judgeWindow(state, gentoo, (from + i) * 60, settings);
+      verdicts.push(judged.evaluation.verdict);
+      state = judged.state;
+    }
+    return { verdicts, state };
+  };
+  const healthyHistory = judgeSequence(penguinsPackaged, Array.from({ length: 30 }, () => windowAt(penguinsPackaged.labels, sharesOf(penguinsPackaged), 60))).state!;
+  const incident = judgeFrom(healthyHistory, 30, 3);
+
+  it('without it, the traffic stays flagged: a flagged window never teaches the baseline', () => {
+    expect(incident.verdicts).toEqual(['collapsed', 'collapsed', 'collapsed']);
+    expect(judgeFrom(incident.state, 33, 20).verdicts.every((v) => v === 'collapsed')).toBe(true);
+  });
+
+  it('with it, the adopted traffic is the baseline and its prior: twenty more windows of it flag nothing', () => {
+    const adopted = rebaseline(incident.state, [0, 0, 180]);
+    expect(adopted.trailing).toEqual([0, 0, 180]);
+    expect(adopted.adopted).toEqual([0, 0, 180]);
+    expect([...adopted.up, ...adopted.total, ...adopted.down]).toEqual(new Array(9).fill(0));
+    // The scatter and the seasonal profile describe the traffic's nature: kept.
+    expect(adopted.excess).toEqual(incident.state.excess);
+    expect(adopted.learnedAt).toBe(incident.state.lastWindowStart);
+    const after = judgeFrom(adopted, 33, 20);
+    expect(after.verdicts.filter((v) => v === 'collapsed' || v === 'partial_collapse')).toEqual([]);
+    expect(baselineOf(after.state, packageReference(penguinsPackaged), 'none', 53 * 60, 60).shares[2]).toBeGreaterThan(0.98);
+  });
+
+  it("keeps the package's reference out of the prior once traffic is adopted, and only restarts the evidence when there is none", () => {
+    const adopted = rebaseline(incident.state, [0, 0, 180]);
+    // With the package as the prior (Gentoo 36%), 180 Gentoo answers give a baseline share of about 0.9.
+    const withPackage = baselineOf({ ...adopted, adopted: undefined }, packageReference(penguinsPackaged), 'none', 33 * 60, 60);
+    const withAdopted = baselineOf(adopted, packageReference(penguinsPackaged), 'none', 33 * 60, 60);
+    expect(withPackage.shares[2]).toBeLessThan(0.92);
+    expect(withAdopted.shares[2]).toBeGreaterThan(0.99);
+    const nothing = rebaseline(incident.state, [0, 0, 0]);
+    expect(nothing.trailing).toEqual(incident.state.trailing);
+    expect(nothing.adopted).toBeUndefined();
+    expect(Math.max(...nothing.up, ...nothing.total, ...nothing.down)).toBe(0);
   });
 });

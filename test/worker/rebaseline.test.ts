@@ -1,0 +1,99 @@
+// Resolving an incident with {"rebaseline": true} inside workerd against the real D1: real rows through predict, the
+// aggregators and the cron. Traffic that moved for good (here: only Gentoo penguins, which the healthy model answers
+// right) opens an incident; resolved by hand it opens the next one at the next window, because a flagged window
+// never teaches the baseline; resolved with rebaseline, the cron adopts that traffic before it judges the next
+// window, and the same traffic opens nothing.
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import penguinsHoldout from '../fixtures/holdout/penguins.json';
+import { createApp } from '../../src/app';
+import type { Env } from '../../src/config';
+import { windowStart } from '../../src/monitor/window';
+import { tick } from '../../src/schedule';
+import { config, epochMs, flushAll, metadataOf } from './helpers';
+import { BASE, predictAt, standardized, tally, type Holdout } from './scenario-traffic';
+import { recorded } from './contract';
+
+const L = config.windowSeconds;
+const T = windowStart(Date.UTC(2034, 0, 1) / 1000, L);
+const penguins = metadataOf('penguins');
+const gentoo = (penguinsHoldout as Holdout).rows.filter((r) => r.label === 'Gentoo').map((r) => r.input);
+// Every Gentoo row of the held-out set, twice: 62 predictions a window.
+const shifted = standardized(penguins, [...gentoo, ...gentoo]);
+
+const TOKEN = 'admin-token-rebaseline-3f2a';
+const admin = { ...(env as unknown as Env), ADMIN_TOKEN: TOKEN };
+const app = recorded(createApp());
+
+async function call(method: string, path: string, body?: string) {
+  const res = await app.request(`${BASE}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body }, admin);
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+/** The shifted traffic in window slot k, recorded, flushed, closed and judged; returns the window's verdict. */
+async function shiftedWindow(k: number): Promise<string> {
+  const start = T + k * L;
+  const served = tally(await predictAt(penguins, shifted, epochMs(start + 10)));
+  expect(served).toEqual({ Gentoo: shifted.length });
+  await flushAll(penguins, epochMs(start + L + config.flushGraceSeconds));
+  const report = await tick(env, epochMs(start + L + config.flushGraceSeconds + config.closeMarginSeconds));
+  expect(report.evaluation.failed).toBe(0);
+  const row = await env.DB.prepare('SELECT verdict FROM windows WHERE model = ? AND start = ?').bind('penguins', start).first<{ verdict: string }>();
+  return row!.verdict;
+}
+
+const openIncidents = async () => (await call('GET', '/v1/incidents?status=active&model=penguins')).body.incidents as { id: string; kind: string }[];
+
+describe('resolve with rebaseline', () => {
+  it('without it, shifted traffic opens the next incident at once; with it, the cron adopts the traffic and the same traffic opens nothing', async () => {
+    expect(gentoo.length).toBe(31);
+    // Two windows of it: an incident, collapsed onto Gentoo.
+    expect(await shiftedWindow(0)).toBe('collapsed');
+    expect(await shiftedWindow(1)).toBe('collapsed');
+    const [first] = await openIncidents();
+    expect(first).toMatchObject({ kind: 'collapsed' });
+
+    // Resolved by hand alone: the traffic has not changed, so the next window opens a new incident.
+    const plain = await call('POST', `/v1/incidents/${first!.id}/resolve`);
+    expect(plain.status).toBe(200);
+    expect(plain.body).toMatchObject({ status: 'resolved', resolved_now: true, rebaseline: 'none' });
+    expect(await shiftedWindow(2)).toBe('collapsed');
+    const [second] = await openIncidents();
+    expect(second!.id).not.toBe(first!.id);
+
+    // Resolved with rebaseline: recorded now, applied by the cron before the next window.
+    const rebased = await call('POST', `/v1/incidents/${second!.id}/resolve`, JSON.stringify({ rebaseline: true }));
+    expect(rebased.status).toBe(200);
+    expect(rebased.body).toMatchObject({ id: second!.id, status: 'resolved', resolved_now: true, rebaseline: 'waiting' });
+    const verdict = await shiftedWindow(3);
+    expect(['collapsed', 'partial_collapse']).not.toContain(verdict);
+    expect(await openIncidents()).toEqual([]);
+    // Applied once, with that window's verdict; asking again changes nothing and notifies nobody.
+    const again = await call('POST', `/v1/incidents/${second!.id}/resolve`, '{"rebaseline": true}');
+    expect(again.body).toMatchObject({ resolved_now: false, rebaseline: 'applied' });
+    expect(await shiftedWindow(4)).not.toMatch(/collapse/);
+    expect(await openIncidents()).toEqual([]);
+    const state = await env.DB.prepare('SELECT state FROM monitor_states WHERE model = ?').bind('penguins').first<{ state: string }>();
+    const { up, total, trailing } = JSON.parse(state!.state) as { up: number[]; total: number[]; trailing: number[] };
+    // The trailing baseline is Gentoo's now (label order: Adelie, Chinstrap, Gentoo), and no evidence builds up.
+    expect(penguins.labels).toEqual(['Adelie', 'Chinstrap', 'Gentoo']);
+    expect(trailing[2]).toBeGreaterThan(100 * (trailing[0]! + trailing[1]! + 1));
+    expect(Math.max(...up, ...total)).toBeLessThan(1);
+  });
+
+  it('a body that is not {"rebaseline": boolean} is a 400 naming what is wrong, and resolves nothing', async () => {
+    const id = 'inc_does_not_matter';
+    for (const [body, error] of [
+      ['{"rebaseline": "yes"}', 'body.rebaseline: expected true or false'],
+      ['{"rebase": true}', 'body.rebase'],
+      ['[true]', 'body'],
+      ['{"rebaseline": tru', 'body: malformed JSON'],
+    ] as const) {
+      const res = await call('POST', `/v1/incidents/${id}/resolve`, body);
+      expect(res.status, body).toBe(400);
+      expect(res.body.error, body).toContain(error);
+    }
+    // An empty body is a plain resolve: here, of an unknown incident.
+    expect((await call('POST', `/v1/incidents/${id}/resolve`, '')).status).toBe(404);
+  });
+});
