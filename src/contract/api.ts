@@ -169,7 +169,12 @@ export const Evaluation = v.pipe(
         }),
       ),
     }),
-    vanished_labels: v.array(v.string()),
+    vanished_labels: v.pipe(
+      v.array(v.string()),
+      v.description(
+        'Labels a flagged window lost: their vanish statistic crossed the threshold, or this window alone has them under a quarter of their normal share, beyond chance.',
+      ),
+    ),
     dominant_label: v.pipe(v.nullable(v.string()), v.description('The label it collapsed onto (collapsed only).')),
     alpha: v.pipe(v.number(), v.description('The per-window false-alarm bound.')),
     min_predictions: v.number(),

@@ -243,7 +243,12 @@ export const AlertWebhook = v.pipe(
         top_label: v.nullable(v.string()),
         top_share: v.nullable(share),
         dominant_label: v.pipe(v.nullable(v.string()), v.description('The label it collapsed onto (collapsed only).')),
-        vanished_labels: v.array(v.string()),
+        vanished_labels: v.pipe(
+          v.array(v.string()),
+          v.description(
+            'Labels the window lost: their vanish statistic crossed the threshold, or this window alone has them under a quarter of their normal share, beyond chance. For a model defect: the labels its held-out answers lack.',
+          ),
+        ),
         reason: v.string(),
       }),
       diagnoses: v.pipe(

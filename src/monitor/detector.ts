@@ -13,7 +13,7 @@
 
 import { percent } from '../format';
 import type { ModelMetadata } from '../serving/metadata';
-import { modelDefect } from './defect';
+import { DEFECT_ALPHA, modelDefect } from './defect';
 import {
   type Baseline,
   type BaselineSource,
@@ -36,6 +36,7 @@ import {
   TOTAL_MIX,
   cusumThreshold,
   dispersion,
+  FAR_BELOW,
   predictionsToDecide,
   RARE_SHARE,
   SECONDS_PER_YEAR,
@@ -162,7 +163,12 @@ export interface Evaluation {
   verdict: Verdict;
   n: number;
   statistics: WindowStatistics;
-  /** Labels whose down CUSUM crossed the threshold: they vanished, or fell far below their baseline share. */
+  /**
+   * In a flagged window, every watched label that vanished or fell far below its baseline share: those whose down
+   * CUSUM crossed the threshold, and those this window alone puts below a quarter of their share, beyond chance
+   * (judgeWindow says why). Empty when no statistic is at the threshold. Naming a label decides nothing: a
+   * partial_collapse still needs a down CUSUM at the threshold (perLabel[].down = 1).
+   */
   vanishedLabels: string[];
   /** The label the answers collapsed onto (verdict collapsed only). */
   dominantLabel?: string;
@@ -223,10 +229,14 @@ function withDefect(state: MonitorState, labels: readonly string[], defect: NonN
   return { ...state, up: at(state.up, dominant), total: at(state.total, dominant), down: at(state.down, defect.vanished) };
 }
 
-/** Whether a flag implicates only what the package's model defect already says. */
-function onlyDefect(defect: DetectorSettings['defect'], takingOver: string[], vanished: string[]): boolean {
+/**
+ * Whether a flag implicates only what the package's model defect already says. `crossed` are the labels whose own
+ * down statistic crossed h, not every label the window names as vanished: what decides a page stays a decision of
+ * the statistics, so a defect window that also names a label that merely fell does not start paging.
+ */
+function onlyDefect(defect: DetectorSettings['defect'], takingOver: string[], crossed: string[]): boolean {
   if (!defect) return false;
-  return takingOver.every((l) => l === defect.dominant) && vanished.every((l) => defect.vanished.includes(l) || l === defect.dominant);
+  return takingOver.every((l) => l === defect.dominant) && crossed.every((l) => defect.vanished.includes(l) || l === defect.dominant);
 }
 
 /**
@@ -301,8 +311,27 @@ export function judgeWindow(
         };
 
   const takingOver = labels.map((_, i) => i).filter((i) => upAny[i]! >= h).sort((a, b) => upAny[b]! - upAny[a]!);
-  const vanished = labels.map((_, i) => i).filter((i) => watchedDown[i] && down[i]! >= h).sort((a, b) => down[b]! - down[a]!);
-  const flagged = takingOver.length > 0 || vanished.length > 0;
+  const crossedDown = labels.map((_, i) => i).filter((i) => watchedDown[i] && down[i]! >= h);
+  const flagged = takingOver.length > 0 || crossedDown.length > 0;
+  // The flag, the verdict and knownDefect rest on the statistics that crossed h alone; the labels a flagged window
+  // names as vanished describe it and decide nothing. Naming only the crossed ones would tell on-call the others are
+  // fine: with all 400 answers Gentoo, Chinstrap's down statistic is still short of h (one window's evidence is
+  // divided by the package baseline's own uncertainty), and "Adelie vanished" alone reads as "Chinstrap is fine".
+  // So a flagged window also names each watched label that this window by itself shows vanished, by the rule that
+  // names the labels a package's held-out answers lack (defect.ts): below a quarter of its baseline share (FAR_BELOW,
+  // what the down statistic calls vanished; a label that kept half of its share while another took over is not named
+  // by its count, however many predictions show it), at a count less likely than DEFECT_ALPHA had it kept its share
+  // (exact binomial lower tail, pLow). Not `alpha`: that bound spreads the false-page budget over every window of a
+  // year, while names are given only in windows already flagged; at 60-s windows it would leave a label unnamed at
+  // 0 of 50 answers where about 10 are normal.
+  const fellInWindow = (i: number) =>
+    watchedDown[i] && n > 0 && observed[i]! < FAR_BELOW * ref[i]! * n && perLabel[i]!.pLow < DEFECT_ALPHA;
+  const vanished = flagged
+    ? labels
+        .map((_, i) => i)
+        .filter((i) => crossedDown.includes(i) || fellInWindow(i))
+        .sort((a, b) => down[b]! - down[a]!)
+    : [];
   const pending = n === 0 || flagged ? state.pending : state.pending + n;
   const decided = !flagged && n > 0 && pending >= requiredPredictions;
   const drift = decided ? driftOf(state, baseline, settings) : null;
@@ -317,7 +346,7 @@ export function judgeWindow(
     evidence: { threshold: h, falsePageBudget: settings.falsePageBudget, accumulated: decided ? 0 : pending },
     drift,
     vanishedLabels: vanished.map((i) => labels[i]!),
-    knownDefect: flagged && onlyDefect(settings.defect, takingOver.map((i) => labels[i]!), vanished.map((i) => labels[i]!)),
+    knownDefect: flagged && onlyDefect(settings.defect, takingOver.map((i) => labels[i]!), crossedDown.map((i) => labels[i]!)),
   };
   const against = `against ${BASELINE_WORDS[baseline.source]}`;
   let evaluation: Evaluation;
@@ -325,15 +354,18 @@ export function judgeWindow(
     evaluation = { ...base, verdict: 'no_traffic', reason: 'No predictions in this window.' };
   } else if (takingOver.length > 0) {
     const i = takingOver[0]!;
+    // It names the labels the collapse took from too: "Gentoo took 100%" alone does not say Chinstrap is gone.
+    const fell = vanished.map((j) => `${labels[j]} (${percent(observed[j]! / n)}, normal ${percent(ref[j]!)})`);
+    const alsoFell = fell.length === 0 ? '' : `, and ${listLabels(fell)} fell far below ${fell.length > 1 ? 'their' : 'its'} normal share`;
     evaluation = {
       ...base,
       verdict: 'collapsed',
       dominantLabel: labels[i]!,
       reason:
         `${labels[i]} took ${percent(observed[i]! / n)} of ${n} predictions where ${percent(ref[i]!)} is normal ` +
-        `(${against}); the evidence across recent windows crossed the threshold.`,
+        `(${against})${alsoFell}; the evidence across recent windows crossed the threshold.`,
     };
-  } else if (vanished.length > 0) {
+  } else if (crossedDown.length > 0) {
     const names = vanished.map((i) => labels[i]!);
     const shares = vanished.map((i) => `${labels[i]} ${percent(observed[i]! / n)} (normal ${percent(ref[i]!)})`);
     evaluation = {

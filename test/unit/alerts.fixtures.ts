@@ -56,7 +56,7 @@ export function judged(labelCounts: Record<string, number>, start: number) {
 
 export const collapsedWindow = (start = START) => judged({ rain: 300 }, start);
 export const healthyWindow = (start: number) => judged({ drizzle: 15, fog: 49, rain: 96, snow: 20, sun: 112 }, start);
-/** fog and drizzle gone, the rest as usual. */
+/** fog and drizzle gone and snow down to 4 where about 21 are normal; rain and sun answer the rest. */
 export const partialWindow = (start: number) => judged({ rain: 150, sun: 150, snow: 4 }, start);
 
 /**

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { baselineOf, halfLives, initialState, type MonitorState, rebaseline, SEASONAL_MIN_PREDICTIONS, SEASONS, TRAILING_HALF_LIFE_SECONDS } from '../../src/monitor/baseline';
 import { modelDefect } from '../../src/monitor/defect';
+import { advanceIncident } from '../../src/monitor/incident';
 import { DEFAULT_MIN_PREDICTIONS, detectorSettings, judgeWindow, packageReference } from '../../src/monitor/detector';
 import { countOf } from '../../src/monitor/names';
 import { smoothedShares } from '../../src/monitor/reference';
@@ -229,6 +230,64 @@ describe('judgeWindow: evidence across windows', () => {
     expect(judgeWindow(roundTripped, w, 30 * 60, settings)).toEqual(judgeWindow(state, w, 30 * 60, settings));
     state = null;
     expect(state).toBeNull();
+  });
+});
+
+describe('judgeWindow: the labels a flagged window names as vanished', () => {
+  // The penguins package's held-out answers: Adelie 37, Chinstrap 18, Gentoo 31 of 86 (43%, 21%, 36%).
+  const down = (e: ReturnType<typeof judgeSequence>['last'], label: string) => e.statistics.perLabel.find((l) => l.label === label)!.down;
+
+  it('a first window of 400 answers, all Gentoo, names Adelie and Chinstrap, though only Adelie crossed h', () => {
+    const e = judgeSequence(penguinsPackaged, [labelWindow({ Gentoo: 400 })]).last;
+    expect(e.verdict).toBe('collapsed');
+    expect(e.dominantLabel).toBe('Gentoo');
+    expect(e.vanishedLabels).toEqual(['Adelie', 'Chinstrap']);
+    expect(e.reason).toMatch(/Adelie \(0%, normal 43%\) and Chinstrap \(0%, normal 21%\) fell far below their normal share/);
+    // Only Adelie's statistic crossed; Chinstrap's evidence, divided by the package baseline's own uncertainty, is
+    // short of h: it is named by this window's count (0 where 84 are normal), and that decides nothing.
+    expect(down(e, 'Adelie')).toBe(1);
+    expect(down(e, 'Chinstrap')).toBeLessThan(1);
+    expect(e.knownDefect).toBe(false);
+    // And it pages once, as a collapse onto Gentoo.
+    const t = advanceIncident(null, { model: 'penguins', version: '1', windowStart: 0, evaluation: e }, { newId: () => 'inc' });
+    expect(t.events).toEqual(['opened']);
+    expect(t.incident).toMatchObject({ kind: 'collapsed', collapsedOnto: ['Gentoo'], labels: ['Gentoo', 'Adelie', 'Chinstrap'] });
+  });
+
+  it('a healthy label just below its normal share in a flagged window is not named', () => {
+    // Adelie gone, Gentoo in its place, Chinstrap at 20% where 21% is normal.
+    const e = judgedAfterHealthy(penguinsPackaged, [labelWindow({ Adelie: 0, Chinstrap: 80, Gentoo: 320 })]);
+    expect(e.verdict).toBe('collapsed');
+    expect(e.vanishedLabels).toEqual(['Adelie']);
+    expect(e.reason).not.toMatch(/Chinstrap/);
+  });
+
+  it('nor is a label that kept more than a quarter of its share, however unlikely its count', () => {
+    // 40% of the answers turned into Gentoo: Adelie and Chinstrap keep 60% of their shares, far beyond chance in 400.
+    const e = judgedAfterHealthy(penguinsPackaged, [labelWindow({ Adelie: 103, Chinstrap: 51, Gentoo: 246 })]);
+    expect(e.verdict).toBe('collapsed');
+    for (const l of e.statistics.perLabel.filter((l) => l.label !== 'Gentoo')) expect(l.pLow).toBeLessThan(1e-4);
+    expect(e.vanishedLabels).toEqual([]);
+  });
+
+  it('a label that vanished from a window nothing flagged is not named, and flags nothing', () => {
+    // 0 Adelie in 40 (P = 0.57^40 ≈ 2e-10 at its share), but its evidence is well short of h.
+    const e = judgeSequence(penguinsPackaged, [labelWindow({ Adelie: 0, Chinstrap: 15, Gentoo: 25 })]).last;
+    expect(e.statistics.perLabel[0].pLow).toBeLessThan(1e-9);
+    expect(e.verdict).toBe('healthy');
+    expect(e.vanishedLabels).toEqual([]);
+  });
+
+  it("a window that shows only the package's defect stays known, whatever else it names", () => {
+    // The unweighted seattle model never answers fog or drizzle (its defect). This first window has rain at 0 of 25
+    // too: named (P ≈ 7e-7 at rain's 43%), but its CUSUM did not cross, so nothing new was found: no page.
+    const e = judgeSequence(seattleUnweighted, [labelWindow({ sun: 25 })]).last;
+    expect(e.verdict).toBe('partial_collapse');
+    expect(e.vanishedLabels).toEqual(['drizzle', 'fog', 'rain']);
+    expect(down(e, 'rain')).toBeLessThan(1);
+    expect(e.knownDefect).toBe(true);
+    const t = advanceIncident(null, { model: seattleUnweighted.name, version: '1', windowStart: 0, evaluation: e }, { newId: () => 'inc' });
+    expect(t).toEqual({ incident: null, events: [] });
   });
 });
 

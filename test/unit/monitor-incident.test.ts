@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { evaluateWindow, type Evaluation } from '../../src/monitor/detector';
 import { advanceIncident, type EvaluatedWindow, type Incident, type IncidentEvent } from '../../src/monitor/incident';
-import { judgedAfterHealthy, labelWindow, seattleUnweighted } from './monitor.fixtures';
+import { parseMetadata } from '../../src/serving/metadata';
+import { judgedAfterHealthy, judgeSequence, labelWindow, seattleUnweighted } from './monitor.fixtures';
 
 // Each verdict as the real detector gives it, on a model with half an hour of healthy history.
 const partial = labelWindow({ rain: 150, sun: 140, snow: 2 });
@@ -73,6 +76,25 @@ describe('advanceIncident', () => {
     expect(events).toEqual(['opened', 'updated', 'escalated', 'updated', 'updated']);
     expect(incident!.labels).toEqual(expect.arrayContaining(['rain', 'sun']));
     expect(incident!.latest.dominantLabel).toBe('rain');
+  });
+
+  it('the same collapse naming more vanished labels is recorded, not paged again', () => {
+    // The real penguins package: Gentoo takes over, first from Adelie alone, then from Chinstrap too (named by the
+    // window's count, 0 of 400, while Chinstrap's own statistic is still short of h).
+    const penguins = parseMetadata(JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'models', 'penguins', 'metadata.json'), 'utf8')));
+    const { evaluations } = judgeSequence(penguins, [labelWindow({ Chinstrap: 70, Gentoo: 330 }), labelWindow({ Gentoo: 400 })]);
+    expect(evaluations.map((e) => [e.verdict, e.dominantLabel, e.vanishedLabels])).toEqual([
+      ['collapsed', 'Gentoo', ['Adelie']],
+      ['collapsed', 'Gentoo', ['Adelie', 'Chinstrap']],
+    ]);
+    let incident: Incident | null = null;
+    const events = evaluations.flatMap((evaluation, i) => {
+      const t = advanceIncident(incident, { model: 'penguins', version: '1', windowStart: i * 60, evaluation }, { newId: () => 'inc' });
+      incident = t.incident;
+      return t.events;
+    });
+    expect(events).toEqual(['opened', 'updated']);
+    expect(incident).toMatchObject({ kind: 'collapsed', collapsedOnto: ['Gentoo'], labels: ['Gentoo', 'Adelie', 'Chinstrap'] });
   });
 
   it("windows showing only the package's known model defect neither open nor change an incident", () => {
