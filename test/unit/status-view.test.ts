@@ -5,6 +5,7 @@ import { clock, duration, percent, redactUrls, topLabel } from '../../src/format
 import { bucketSeconds, fittedSeconds, MAX_BARS, parseRange, RANGES, spanOf } from '../../src/routes/status/range';
 import { barVerdict } from '../../src/db/status';
 import { flaggedRuns } from '../../src/routes/status/model-details';
+import { prefersHtml } from '../../src/routes/status/error-pages';
 import { retrainShown, timelineOf } from '../../src/routes/status/incident-page';
 import { leadLabel } from '../../src/routes/status/incidents';
 import { Diagnoses, numbersOf, Remedies } from '../../src/routes/status/findings';
@@ -305,5 +306,53 @@ describe('an input shift on the status page', () => {
     expect(remedyHtml).toContain('temp_max 8.229 ± 3.327 (training 16.37 ± 7.326)');
     expect(remedyHtml).toContain('<dt>temp_max</dt><dd>mean -1.11, std 0.454, shift -1.11, raw mean 8.23, std 3.33</dd>');
     expect(remedyHtml).toContain('<dt>seasonality</dt><dd>none</dd>');
+  });
+});
+
+describe('prefersHtml: an error page for browsers, the JSON error for everyone else (Accept, RFC 9110 §12.5.1)', () => {
+  // The navigation Accept headers of Chrome 131 and Firefox 133 (Safari sends Firefox's), and Java's URLConnection.
+  const CHROME =
+    'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7';
+  const FIREFOX = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+  const JAVA = 'text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2';
+
+  it("gives browsers the page: text/html at 1 over the catch-all's 0.8", () => {
+    expect(prefersHtml(CHROME)).toBe(true);
+    expect(prefersHtml(FIREFOX)).toBe(true);
+    expect(prefersHtml(JAVA)).toBe(true); // text/html at 1 over .2 (a weight without its leading 0)
+  });
+  it("gives curl's catch-all, no header and an empty one the JSON", () => {
+    expect(prefersHtml('*/*')).toBe(false);
+    expect(prefersHtml(undefined)).toBe(false);
+    expect(prefersHtml('')).toBe(false);
+  });
+  it('follows the weights: HTML only when text/html weighs strictly more than application/json', () => {
+    expect(prefersHtml('application/json, text/html;q=0.1')).toBe(false);
+    expect(prefersHtml('application/json;q=0.5, text/html')).toBe(true);
+    expect(prefersHtml('application/json ; q=0.2 , TEXT/HTML ; Q=0.3')).toBe(true); // spaces and case do not matter
+    expect(prefersHtml('text/html, application/json')).toBe(false); // a tie keeps the JSON
+    expect(prefersHtml('text/html;q=0.5')).toBe(true); // application/json not acceptable at all
+  });
+  it('q=0 refuses, and the most specific range decides for a type', () => {
+    expect(prefersHtml('text/html;q=0, */*')).toBe(false);
+    expect(prefersHtml('text/html;q=0, application/json;q=0')).toBe(false);
+    expect(prefersHtml('*/*;q=0.1, text/html;q=0.9')).toBe(true);
+    expect(prefersHtml('text/*;q=0.3, */*;q=0.8, application/json;q=0.5')).toBe(false); // text/* over */* for text/html
+    expect(prefersHtml('text/html;q=0.9, text/*;q=0.1, application/json;q=0.5')).toBe(true); // text/html over text/*
+  });
+  it('does not count application/xhtml+xml: the page is sent as text/html', () => {
+    expect(prefersHtml('application/xhtml+xml, application/json;q=0.5')).toBe(false);
+    expect(prefersHtml('text/html;q=0.4, application/xhtml+xml, application/json;q=0.5')).toBe(false);
+  });
+  it('ignores malformed weights (as if absent: q = 1) and malformed ranges, and never throws', () => {
+    expect(prefersHtml('text/html;q=abc, application/json;q=0.5')).toBe(true);
+    expect(prefersHtml('application/json;q=2, text/html;q=0.5')).toBe(false); // above 1: ignored, so json at 1
+    expect(prefersHtml('application/json;q=-1, text/html;q=0.5')).toBe(false);
+    expect(prefersHtml('application/json;q=1e-3, text/html;q=0.5')).toBe(false);
+    expect(prefersHtml('application/json;q=, text/html;q=0.5')).toBe(false);
+    expect(prefersHtml('application/json;q=0.1=0.9, text/html;q=0.5')).toBe(false);
+    expect(prefersHtml('html, text, /, text/, /html, application/json;q=0.1')).toBe(false); // no range names text/html
+    for (const garbage of [';', ',,,', ';q=0.5', 'text/html;;;q', 'text/html;q', 'text/html;="a,b";q=0.1', '\u0000/\u0000', 'x'.repeat(100_000)])
+      expect(() => prefersHtml(garbage)).not.toThrow();
   });
 });

@@ -30,7 +30,7 @@ export const statusAccess: MiddlewareHandler<{ Bindings: Env }> = async (c, next
     const accepted = await secretsEqual(offered, token);
     // The one failure the answer tells apart, to the person who just typed the token; which other check failed is
     // nobody's business. Other clients get the 401 at once.
-    if (!accepted && !prefersHtml(c)) return tokenRequired(c, true);
+    if (!accepted && !prefersHtml(c.req.header('accept'))) return tokenRequired(c, true);
     const cookie = { httpOnly: true, sameSite: 'Strict', secure: url.protocol === 'https:', path: '/' } as const;
     // Either way a browser is sent on without the token: a near-miss is almost the secret, and must not stay in its
     // address bar or history either. A wrong one leaves a minute-long mark instead, for the form to say so.

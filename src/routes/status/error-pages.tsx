@@ -8,8 +8,69 @@ import { HISTORY_DAYS, MAX_HISTORY_DAYS } from './history';
 import { Page, RangeNav, securityHeaders } from './layout';
 import { RANGES, type RangeName } from './range';
 
-// A browser lists text/html in Accept; curl (*/*), fetch and API clients do not, and keep the JSON errors.
-export const prefersHtml = (c: Context): boolean => c.req.header('accept')?.includes('text/html') ?? false;
+/** One media range of an Accept header, lower-cased, with its weight. */
+interface MediaRange {
+  type: string;
+  subtype: string;
+  q: number;
+}
+
+// A weight as RFC 9110 writes it ("0.8", "1.000"), tolerating what clients send besides (".2", more than three
+// decimals). Anything else is malformed.
+const QVALUE = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
+
+/**
+ * The media ranges of an Accept header (RFC 9110 §12.5.1), in order. A malformed range is skipped; a malformed or
+ * out-of-range weight is ignored, as if the range had none (q = 1). Other parameters are dropped: a range is weighed
+ * by its type and subtype alone, which is all that tells the page from the JSON. A quoted comma inside a parameter
+ * splits a range, which at worst skips it: this never throws.
+ */
+function mediaRanges(accept: string): MediaRange[] {
+  const ranges: MediaRange[] = [];
+  for (const part of accept.split(',')) {
+    const [range = '', ...params] = part.split(';');
+    const name = /^\s*([^\s/]+)\/([^\s/]+)\s*$/.exec(range.toLowerCase());
+    if (!name) continue;
+    let q = 1;
+    for (const param of params) {
+      const eq = param.indexOf('=');
+      const weight = param.slice(eq + 1).trim();
+      if (eq > 0 && param.slice(0, eq).trim().toLowerCase() === 'q' && QVALUE.test(weight) && Number(weight) <= 1) q = Number(weight);
+    }
+    ranges.push({ type: name[1]!, subtype: name[2]!, q });
+  }
+  return ranges;
+}
+
+/** How specifically a range names type/subtype: 2 itself, 1 its type with any subtype, 0 anything; -1 not at all. */
+const specificity = (r: MediaRange, type: string, subtype: string): number =>
+  r.type === type ? (r.subtype === subtype ? 2 : r.subtype === '*' ? 1 : -1) : r.type === '*' && r.subtype === '*' ? 0 : -1;
+
+/**
+ * The weight the ranges give type/subtype: that of the most specific range matching it (the highest of equally
+ * specific ones), so `text/html;q=0` refuses HTML whatever the catch-all says; 0, not acceptable, when none matches.
+ */
+function quality(ranges: readonly MediaRange[], type: string, subtype: string): number {
+  let best = { specificity: -1, q: 0 };
+  for (const r of ranges) {
+    const s = specificity(r, type, subtype);
+    if (s > best.specificity || (s === best.specificity && s >= 0 && r.q > best.q)) best = { specificity: s, q: r.q };
+  }
+  return best.q;
+}
+
+/**
+ * Whether an error is answered with a page rather than the API's JSON: when the Accept header weighs text/html, the
+ * page's type, strictly above application/json. Browsers list text/html at q = 1 over a weighted catch-all, so they
+ * get the page; curl's bare catch-all weighs both alike, and no header weighs neither, so they keep the JSON, as do
+ * clients that weigh application/json as high as text/html or higher. application/xhtml+xml does not count: the
+ * page is sent as text/html, and a client ranking xhtml above JSON but text/html below it prefers the JSON.
+ */
+export function prefersHtml(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const ranges = mediaRanges(accept);
+  return quality(ranges, 'text', 'html') > quality(ranges, 'application', 'json');
+}
 
 interface ErrorPage {
   title: string;
@@ -19,7 +80,7 @@ interface ErrorPage {
 }
 
 function answer(c: Context, status: 400 | 401 | 404, error: string, page: ErrorPage, headers: Record<string, string> = {}) {
-  if (!prefersHtml(c)) return jsonError(c, status, error, headers);
+  if (!prefersHtml(c.req.header('accept'))) return jsonError(c, status, error, headers);
   return c.html(
     <Page title={`${page.title} · labelwatch`}>
       <header class="top">
