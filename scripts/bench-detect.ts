@@ -1,5 +1,5 @@
 // The detector's benchmark: how often it pages a healthy model, per model and year, and how fast it pages a real
-// collapse, next to the baselines people use, on seeded simulated traffic and on the real seasonal Seattle sequence.
+// collapse or a vanishing label, next to the baselines people use, on seeded simulated traffic and on the real seasonal Seattle sequence.
 // Every table in docs/detection.md is printed by this script; nothing is asserted (it is not a test), each target is
 // printed with ✓ or ✗.
 //
@@ -45,7 +45,8 @@ import { loadMetadata, predictDays, predictProbes, seattleDays } from './lib/sea
 export const USAGE = `usage: npm run bench:detect [-- --quick]
 
 Prints the detector's false pages per model-year on healthy traffic, its pages on the real seasonal Seattle
-sequence, and the windows it needs to page collapses, next to the baselines (markdown tables, targets with ✓/✗).
+sequence, and the windows it needs to page collapses and vanishing labels (down to one prediction per window), next
+to the baselines (markdown tables, targets with ✓/✗).
 
   --quick     fewer simulated years and runs: a smoke test, not the published figures
   -h, --help  this text`;
@@ -257,11 +258,22 @@ function healthyRun(m: ModelMetadata, make: () => Detector, perWindow: number, w
 function windowsToPage(m: ModelMetadata, make: () => Detector, mix: number, perWindow: number, windowSeconds: number, warmup: number, cap: number): number {
   const normal = normalMix(m);
   const top = topOf(normal);
-  const collapsed = normal.map((s, i) => (1 - mix) * s + (i === top ? mix : 0));
+  return windowsToPageOn(m, make, normal.map((s, i) => (1 - mix) * s + (i === top ? mix : 0)), perWindow, windowSeconds, warmup, cap);
+}
+
+/** Windows until the first page once traffic answers `after` instead of the normal mix (cap: `cap`). */
+function windowsToPageOn(m: ModelMetadata, make: () => Detector, after: readonly number[], perWindow: number, windowSeconds: number, warmup: number, cap: number): number {
+  const normal = normalMix(m);
   const d = make();
   for (let t = 0; t < warmup; t++) d.step(sampleCounts(normal, perWindow), t * windowSeconds);
-  for (let t = 1; t <= cap; t++) if (d.step(sampleCounts(collapsed, perWindow), (warmup + t) * windowSeconds)) return t;
+  for (let t = 1; t <= cap; t++) if (d.step(sampleCounts(after, perWindow), (warmup + t) * windowSeconds)) return t;
   return Infinity;
+}
+
+/** The normal mix with label `i` kept at `kept` of its share; what it loses goes to the others in proportion. */
+function vanishing(normal: readonly number[], i: number, kept: number): number[] {
+  const freed = normal[i] * (1 - kept);
+  return normal.map((s, j) => (j === i ? s * kept : s + (freed * s) / (1 - normal[i])));
 }
 
 // ---- the tables --------------------------------------------------------------------------------------------------
@@ -343,6 +355,71 @@ function delayTable(quick: boolean) {
     }
   }
   return { lines, targets, runs };
+}
+
+/** The label each model loses in the vanishing table: a mid-sized one, neither the top nor a rare label. */
+const VANISHING: Record<string, string> = { 'seattle-weather': 'fog', penguins: 'Chinstrap', 'skewed-85-10-5': 'minor' };
+const VANISH_RATES = [1, 10, 100, 1000];
+const KEPT = [0, 0.1, 0.25];
+
+/**
+ * Windows to the first page after a label the model normally answers vanishes (kept at 0%, 10% or 25% of its share,
+ * the rest going to the other labels in proportion): the partial collapse of a filter dropping a category, or of a
+ * model that stopped answering one. Down to one prediction per window, where only evidence across windows can tell;
+ * next to the χ² test matched to the same budget. And what one prediction per window costs in false pages.
+ */
+function vanishTable(quick: boolean) {
+  // Its own seed: the tables above print the same whether or not this one runs.
+  random = seededRandom(20261203);
+  const runs = quick ? 5 : 31;
+  const cap = 200;
+  const lines = [
+    '| model | label (normal share) | detector | per window | gone (0% left) | 10% left | 25% left |',
+    '|---|---|---|---:|---:|---:|---:|',
+  ];
+  const targets: { what: string; ok: boolean; got: string }[] = [];
+  for (const m of MODELS) {
+    const settings = detectorSettings(m, { windowSeconds: WINDOW_SECONDS });
+    const normal = normalMix(m);
+    const i = m.labels.indexOf(VANISHING[m.name]!);
+    for (const rate of VANISH_RATES) {
+      const warmup = Math.min(1440, Math.ceil(20_000 / rate));
+      const detectors: { make: () => Detector; warm: number }[] = [
+        { make: () => labelwatch(m, settings), warm: warmup },
+        { make: () => evidently(m, WINDOW_SECONDS / SECONDS_PER_YEAR, 'χ² matched (p < 1.9e-6)'), warm: 0 },
+      ];
+      for (const { make, warm } of detectors) {
+        const name = make().name;
+        const cells = KEPT.map((kept) => {
+          const delays = Array.from({ length: runs }, () => windowsToPageOn(m, make, vanishing(normal, i, kept), rate, WINDOW_SECONDS, warm, cap));
+          // Targets for the labels of at least 15%; the skewed model's 10% label is printed, at the floor the budget sets.
+          if (name === 'labelwatch' && kept === 0 && normal[i] >= 0.15) {
+            const med = median(delays);
+            if (rate === 10) targets.push({ what: `${m.labels[i]} (${(100 * normal[i]).toFixed(0)}%) gone at 10 per window: paged within 20 windows`, ok: med <= 20, got: fmtWindows(delays, cap) });
+            if (rate === 100) targets.push({ what: `${m.labels[i]} gone at 100 per window: within 3 windows`, ok: med <= 3, got: fmtWindows(delays, cap) });
+          }
+          return fmtWindows(delays, cap);
+        });
+        lines.push(`| ${m.name} | ${m.labels[i]} (${(100 * normal[i]).toFixed(0)}%) | ${name} | ${rate} | ${cells.join(' | ')} |`);
+      }
+    }
+  }
+  // One prediction a window, the rate the collapse table does not cover: a total and a half collapse onto the top label.
+  const lowRateCollapse = MODELS.map((m) => {
+    const settings = detectorSettings(m, { windowSeconds: WINDOW_SECONDS });
+    const at = (mix: number) =>
+      fmtWindows(Array.from({ length: runs }, () => windowsToPage(m, () => labelwatch(m, settings), mix, 1, WINDOW_SECONDS, 1440, cap)), cap);
+    return { name: m.name, top: m.labels[topOf(normalMix(m))]!, total: at(1), half: at(0.5) };
+  });
+  // One prediction a window: the rate the i.i.d. table above does not cover.
+  const years = quick ? 0.05 : 1;
+  const windows = Math.round((years * SECONDS_PER_YEAR) / WINDOW_SECONDS);
+  const lowRate = MODELS.map((m) => {
+    const pages = falsePages(m, () => labelwatch(m, detectorSettings(m, { windowSeconds: WINDOW_SECONDS })), 1, WINDOW_SECONDS, windows);
+    return { name: m.name, pages };
+  });
+  for (const r of lowRate) targets.push({ what: `${r.name}, healthy i.i.d. at 1 per 60-s window: ≤ 1 false page in a model-year`, ok: r.pages / years <= 1, got: `${r.pages} in ${years} yr` });
+  return { lines, targets, runs, lowRate, lowRateCollapse, years };
 }
 
 /** A page of the seasonal sequences: the window that opened or escalated an incident, and what it said. */
@@ -500,6 +577,15 @@ export async function main(argv: string[]): Promise<number> {
   console.log(`${delays.runs} seeded runs per cell; "> 200" when most runs never paged within 200 windows.\n`);
   console.log(delays.lines.join('\n'));
 
+  console.log('\n## Median windows to the first page after a label vanishes (60-s windows)\n');
+  const vanish = vanishTable(quick);
+  console.log(`${vanish.runs} seeded runs per cell after a day of healthy history; "> 200" when most runs never paged within 200 windows.\n`);
+  console.log(vanish.lines.join('\n'));
+  console.log('\nAt 1 prediction per 60-s window, a collapse onto the top label (median windows to the first page, same runs):\n');
+  console.log('| model | top label | 100% | 50% |\n|---|---|---:|---:|');
+  console.log(vanish.lowRateCollapse.map((r) => `| ${r.name} | ${r.top} | ${r.total} | ${r.half} |`).join('\n'));
+  console.log(`\nHealthy i.i.d. traffic at 1 prediction per 60-s window: ${vanish.lowRate.map((r) => `${r.name} ${r.pages}`).join(', ')} false pages in ${vanish.years} model-year.`);
+
   console.log('\n## Targets\n');
   const mark = (ok: boolean) => (ok ? '✓' : '✗');
   const seasonalWorst = Math.max(...seasonal.results.filter((r) => r.seasonality === 'yearly').map((r) => r.pages));
@@ -508,6 +594,7 @@ export async function main(argv: string[]): Promise<number> {
   console.log(`${mark(seasonalNone <= 4)} the same without declaring seasonality (worst ${seasonalNone})`);
   console.log(`${mark(iid.worst <= 1)} i.i.d. healthy: ≤ 1 false page per model-year at every rate and window length (worst ${iid.worst.toFixed(2)})`);
   for (const t of delays.targets) console.log(`${mark(t.ok)} ${t.what} (median ${t.got})`);
+  for (const t of vanish.targets) console.log(`${mark(t.ok)} ${t.what} (${t.what.includes('false page') ? '' : 'median '}${t.got})`);
   console.log(`\n(${((Date.now() - started) / 1000).toFixed(0)} s)`);
   return 0;
 }
