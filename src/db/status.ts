@@ -13,7 +13,7 @@ import { nameRecord } from '../monitor/names';
 import { featureMeanStd } from '../monitor/window';
 import { database } from './client';
 import { deliveryStatusColumns, type DeliveryStatusRow } from './deliveries';
-import { deliveries, deliveryAttempts, incidents, windowFeatures, windowLabels, windows } from './schema';
+import { deliveries, deliveryAttempts, incidents, rebaselines, windowFeatures, windowLabels, windows } from './schema';
 
 type Db = DrizzleD1Database;
 
@@ -435,6 +435,17 @@ export const attemptsOf = (incidentId: string): Read<DeliveryAttemptRow[]> =>
  * The retraining request of an incident as it was sent: its stored payload, which holds no secret (the URL and the
  * signing key are added at send time). Only the retrain channel's payload is ever read for the page.
  */
+/** The rebaseline asked for with an incident's resolve, if any: when, and when the cron applied it. */
+export const rebaselineRequestOf = (incidentId: string): Read<{ requestedAt: number; appliedAt: number | null } | undefined> =>
+  rowsOf(
+    (db) =>
+      db
+        .select({ requestedAt: rebaselines.requestedAt, appliedAt: rebaselines.appliedAt })
+        .from(rebaselines)
+        .where(eq(rebaselines.incidentId, incidentId)),
+    (rows) => rows[0],
+  );
+
 export const retrainRequestOf = (incidentId: string): Read<{ id: string; status: string; payload: unknown } | undefined> =>
   rowsOf(
     (db) =>

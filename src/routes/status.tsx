@@ -21,6 +21,7 @@ import {
   ReadBatch,
   recentDeliveries,
   resolvedIncidents,
+  rebaselineRequestOf,
   retrainRequestOf,
   verdictsBetween,
   versionsWithWindows,
@@ -360,10 +361,11 @@ async function incidentPage(c: Context<App>) {
     batch.add(attemptsOf(incident.id)),
     batch.add(retrainRequestOf(incident.id)),
     batch.add(verdictsBetween(incident.model, incident.version, first, last + 1)),
+    batch.add(rebaselineRequestOf(incident.id)),
   ]);
   await batch.run();
-  const [view, model, deliveries, attempts, retrain, verdicts] = await pending;
-  const timeline = timelineOf({ incident, windowSeconds: length, verdicts, deliveries: deliveries as DeliveryStatusRow[], attempts });
+  const [view, model, deliveries, attempts, retrain, verdicts, rebaseline] = await pending;
+  const timeline = timelineOf({ incident, windowSeconds: length, verdicts, deliveries: deliveries as DeliveryStatusRow[], attempts, rebaseline });
   const refresh = refreshSeconds(config);
   pageHeaders(c, Date.now() - started);
   return c.html(

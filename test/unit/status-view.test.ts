@@ -243,6 +243,17 @@ describe('incident timeline', () => {
     expect(timeline[5].text).toBe('PagerDuty · incident.opened: attempt 1: HTTP 503 (HTTP 503: [url])');
     expect(timeline[8].text).toMatch(/^Resolved by the monitor after 3 healthy windows in a row \(healthy again from window 00:17:10–00:17:20 UTC\)$/);
   });
+  it('shows a rebaseline when it was asked for and when the cron applied it', () => {
+    const resolvedByHand = { ...incident, resolvedBy: 'admin' } as const;
+    const base = { incident: resolvedByHand, windowSeconds: 10, verdicts: [], deliveries: [], attempts: [] };
+    const asked = timelineOf({ ...base, rebaseline: { requestedAt: 1_200, appliedAt: null } });
+    expect(asked.map((e) => `${e.at} ${e.kind}`).slice(-2)).toEqual(['1200 resolved', '1200 rebaseline']);
+    expect(asked.at(-1)!.text).toMatch(/^Rebaseline asked/);
+    const applied = timelineOf({ ...base, rebaseline: { requestedAt: 1_200, appliedAt: 1_260 } });
+    expect(applied.at(-1)).toMatchObject({ at: 1_260, kind: 'rebaseline' });
+    expect(applied.at(-1)!.text).toMatch(/^Rebaseline applied: later windows are judged against this traffic/);
+    expect(timelineOf(base).some((e) => e.kind === 'rebaseline')).toBe(false);
+  });
 });
 
 describe('idle windows', () => {

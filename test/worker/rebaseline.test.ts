@@ -71,6 +71,12 @@ describe('resolve with rebaseline', () => {
     // Applied once, with that window's verdict; asking again changes nothing and notifies nobody.
     const again = await call('POST', `/v1/incidents/${second!.id}/resolve`, '{"rebaseline": true}');
     expect(again.body).toMatchObject({ resolved_now: false, rebaseline: 'applied' });
+    // The incident page, where a page's link lands, says the baseline moved.
+    const page = await app.request(`${BASE}/incidents/${second!.id}`, {}, admin);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('Rebaseline asked');
+    expect(html).toContain('Rebaseline applied: later windows are judged against this traffic');
     expect(await shiftedWindow(4)).not.toMatch(/collapse/);
     expect(await openIncidents()).toEqual([]);
     const state = await env.DB.prepare('SELECT state FROM monitor_states WHERE model = ?').bind('penguins').first<{ state: string }>();

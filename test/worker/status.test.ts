@@ -352,6 +352,8 @@ describe('errors: a page for a browser, the JSON error for every other client', 
     const res = await get(path, { headers: { accept: BROWSER } });
     expect(res.status).toBe(status);
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    // The same URL answers JSON to other clients: a shared cache must key on Accept.
+    expect(res.headers.get('vary')).toBe('Accept');
     expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
     expect(res.headers.get('content-security-policy')).toContain("form-action 'none'");
     const html = await res.text();
@@ -366,6 +368,7 @@ describe('errors: a page for a browser, the JSON error for every other client', 
       const res = await get(path, { headers });
       expect(res.status, JSON.stringify(headers)).toBe(status);
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(res.headers.get('vary')).toBe('Accept');
       expect(await res.json()).toEqual({ error });
     }
   });

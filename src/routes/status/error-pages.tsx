@@ -79,7 +79,10 @@ interface ErrorPage {
   form?: boolean;
 }
 
-function answer(c: Context, status: 400 | 401 | 404, error: string, page: ErrorPage, headers: Record<string, string> = {}) {
+function answer(c: Context, status: 400 | 401 | 404, error: string, page: ErrorPage, extra: Record<string, string> = {}) {
+  // The same URL answers a page or JSON by the Accept header: a cache in between must key on it, or it could hand
+  // a browser's HTML to an API client, or the reverse.
+  const headers = { vary: 'Accept', ...extra };
   if (!prefersHtml(c.req.header('accept'))) return jsonError(c, status, error, headers);
   return c.html(
     <Page title={`${page.title} · labelwatch`}>

@@ -14,7 +14,7 @@ import type { RangeName } from './range';
 export interface TimelineEntry {
   /** Epoch seconds. */
   at: number;
-  kind: 'window' | 'opened' | 'escalated' | 'delivery' | 'attempt' | 'acknowledged' | 'resolved';
+  kind: 'window' | 'opened' | 'escalated' | 'delivery' | 'attempt' | 'acknowledged' | 'resolved' | 'rebaseline';
   text: string;
   /** A state word for the eye (delivered, dead, …). */
   status?: string;
@@ -32,13 +32,15 @@ export interface TimelineInput {
   verdicts: { start: number; n: number; verdict: string | null }[];
   deliveries: readonly DeliveryStatusRow[];
   attempts: readonly DeliveryAttemptRow[];
+  /** The rebaseline asked for with its resolve, if any (epoch seconds). */
+  rebaseline?: { requestedAt: number; appliedAt: number | null };
 }
 
 const windowWords = (start: number, length: number) => `${clock(start, false, length < 60)}–${clock(start + length, false, length < 60)} UTC`;
 const channelWords = (d: DeliveryStatusRow) => `${CHANNEL_NAMES[d.channel] ?? d.channel} · ${d.event}`;
 
 /** What happened, in order: windows (by their start), labelwatch's own actions (when it took them), every attempt. */
-export function timelineOf({ incident: i, windowSeconds, verdicts, deliveries, attempts }: TimelineInput): TimelineEntry[] {
+export function timelineOf({ incident: i, windowSeconds, verdicts, deliveries, attempts, rebaseline }: TimelineInput): TimelineEntry[] {
   const out: TimelineEntry[] = [];
   const first = i.firstWindowStart;
   const firstVerdict = verdicts.find((w) => w.start === first)?.verdict ?? null;
@@ -89,6 +91,12 @@ export function timelineOf({ incident: i, windowSeconds, verdicts, deliveries, a
       kind: 'resolved',
       text: i.resolvedBy === 'admin' ? 'Resolved by an operator' : `Resolved by the monitor after ${i.healthyStreak} healthy windows in a row${healthyWindow}`,
     });
+  }
+  // Whoever lands here later must see that the detector's baseline moved: later windows are judged against this traffic.
+  if (rebaseline) {
+    out.push({ at: rebaseline.requestedAt, kind: 'rebaseline', text: 'Rebaseline asked: the traffic this incident flagged is to become the model’s baseline' });
+    if (rebaseline.appliedAt !== null)
+      out.push({ at: rebaseline.appliedAt, kind: 'rebaseline', text: 'Rebaseline applied: later windows are judged against this traffic, not the package’s reference' });
   }
   // Stable: at equal times, the order above (window, opened, deliveries in creation order) is kept.
   return out.map((e, k) => ({ e, k })).sort((a, b) => a.e.at - b.e.at || a.k - b.k).map(({ e }) => e);

@@ -114,7 +114,7 @@ svg g.bar:hover rect{fill-opacity:.75}
 .timeline li{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:2px 14px;padding:5px 0;border-bottom:1px solid var(--line);overflow-wrap:anywhere}
 .timeline li:last-child{border-bottom:0}
 .timeline time{font-variant-numeric:tabular-nums;color:var(--muted);font-size:13px}
-.timeline .t-opened,.timeline .t-escalated,.timeline .t-resolved,.timeline .t-acknowledged{font-weight:600}
+.timeline .t-opened,.timeline .t-escalated,.timeline .t-resolved,.timeline .t-acknowledged,.timeline .t-rebaseline{font-weight:600}
 pre.payload{margin:8px 0 0;padding:10px;background:#f8f9fc;border:1px solid var(--line);border-radius:8px;font-size:12px;max-height:420px;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere}
 .runs .run{padding-bottom:4px}
 .fchart{margin:6px 0 2px;display:grid;grid-template-columns:44px minmax(0,1fr);grid-template-rows:80px 16px}
