@@ -327,6 +327,7 @@ export const ResolveRequest = v.pipe(
   }),
   v.description('Optional; an empty body resolves without rebaselining.'),
 );
+export type ResolveRequestBody = v.InferOutput<typeof ResolveRequest>;
 
 export type IncidentViewBody = v.InferOutput<typeof IncidentView>;
 export type IncidentDetailBody = v.InferOutput<typeof IncidentDetail>;

@@ -19,11 +19,10 @@ import {
 import type { StoredWindow } from '../db/windows';
 import { nameRecord } from '../monitor/names';
 import { bearerToken, secretsEqual } from './auth';
-import * as v from 'valibot';
-import { jsonError, parseJsonBody, quotedName } from './errors';
+import { jsonError, quotedName } from './errors';
+import { resolveRequest } from './resolve-body';
 import { IncidentsQuery, parseQuery } from '../contract/query';
-import { ResolveRequest, type DeliveryViewBody, type IncidentDetailBody, type IncidentViewBody, type IncidentWindowBody } from '../contract/api';
-import { issuePath } from '../serving/metadata';
+import type { DeliveryViewBody, IncidentDetailBody, IncidentViewBody, IncidentWindowBody } from '../contract/api';
 import { diagnosisOnWire, flaggedWindowOnWire, remedyOnWire } from '../contract/wire';
 
 type App = { Bindings: Env };
@@ -151,14 +150,3 @@ export const incidentRoutes = newHono<App>()
     if (!retried) return jsonError(c, 409, `delivery: "${id}" is ${delivery.status}; only a dead delivery can be retried`);
     return c.json(deliveryView(delivery), 202);
   });
-
-/** The optional body of a resolve: none (or whitespace) resolves without rebaselining; else `{"rebaseline": boolean}`. */
-function resolveRequest(text: string): { ok: true; value: v.InferOutput<typeof ResolveRequest> } | { ok: false; error: string } {
-  if (text.trim() === '') return { ok: true, value: { rebaseline: false } };
-  const parsed = parseJsonBody(text);
-  if (!parsed.ok) return parsed;
-  const result = v.safeParse(ResolveRequest, parsed.value, { abortEarly: true });
-  if (result.success) return { ok: true, value: result.output };
-  const issue = result.issues[0];
-  return { ok: false, error: `body${issue.path ? `.${issuePath(issue.path)}` : ''}: ${issue.message}` };
-}
