@@ -15,7 +15,7 @@
 // writer of the detector's state, so a request can never be overwritten by a tick that read the state before it.
 import { configOf, type Env } from './config';
 import { reportModelDefect, trackIncident } from './incidents/track';
-import { labelTotals, monitorState, storeVerdict, waitingRebaselines, windowCounts, windowsAwaitingVerdict } from './db/verdicts';
+import { labelTotals, monitorState, storeVerdict, waitingRebaselines, windowCounts, windowSizes, windowsAwaitingVerdict } from './db/verdicts';
 import type { WindowKey } from './db/windows';
 import {
   detectorSettings,
@@ -28,6 +28,8 @@ import {
   type MonitorState,
   type ProbeResult,
   rebaseline,
+  rebaselineFrom,
+  REBASELINE_PREDICTIONS,
 } from './monitor';
 import { countOf } from './monitor/names';
 import { windowLengthOf } from './serving/package-defaults';
@@ -105,9 +107,10 @@ async function checkModelDefect(env: Env, metadata: ModelMetadata, nowMs: number
 
 /**
  * The detector's stored state of a window's version, with the rebaselines waiting for it applied: the trailing
- * baseline becomes the label counts of the incident's windows from the last trailing half-life (from its first
- * window at the earliest) up to the latest window judged. Returns the incidents applied, to be marked with the
- * next verdict; until then a failed tick applies them again, to the same stored state, with the same result.
+ * baseline becomes the label counts of the incident's traffic as it is now (monitor/baseline.ts rebaselineFrom: its
+ * newest windows up to the latest judged, back to REBASELINE_PREDICTIONS predictions, within the last trailing
+ * half-life). Returns the incidents applied, to be marked with the next verdict; until then a failed tick applies
+ * them again, to the same stored state, with the same result.
  */
 async function loadState(env: Env, key: WindowKey): Promise<{ state: MonitorState | null; rebaselined: string[] }> {
   const stored = await monitorState(env.DB, key.model, key.version);
@@ -119,9 +122,12 @@ async function loadState(env: Env, key: WindowKey): Promise<{ state: MonitorStat
   if (!stored || stored.lastWindowStart === null || !metadata) return { state: stored, rebaselined };
   const latest = stored.lastWindowStart;
   const length = windowLengthOf(metadata, configOf(env));
-  const from = Math.max(Math.min(...waiting.map((r) => r.fromWindowStart)), latest - halfLives(length).trailing + length);
-  const totals = await labelTotals(env.DB, key.model, key.version, from, latest);
-  console.log(`evaluate: ${key.model}@${key.version} rebaselined on windows ${from}–${latest} (incidents ${rebaselined.join(', ')})`);
+  const first = Math.min(...waiting.map((r) => r.fromWindowStart));
+  const floor = Math.max(first, latest - halfLives(length).trailing + length);
+  // Windows of at least one prediction each: REBASELINE_PREDICTIONS of them always reach the count.
+  const from = rebaselineFrom(await windowSizes(env.DB, key.model, key.version, floor, latest, REBASELINE_PREDICTIONS), first);
+  const totals = from === null ? {} : await labelTotals(env.DB, key.model, key.version, from, latest);
+  console.log(`evaluate: ${key.model}@${key.version} rebaselined on windows ${from ?? 'none'}–${latest} (incidents ${rebaselined.join(', ')})`);
   return { state: rebaseline(stored, metadata.labels.map((l) => countOf(totals, l))), rebaselined };
 }
 

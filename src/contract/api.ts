@@ -319,7 +319,7 @@ export const ResolveRequest = v.pipe(
       v.pipe(
         v.boolean('expected true or false'),
         v.description(
-          "true: the traffic the incident flagged is the model's new normal (inputs that shifted for good, a season nobody declared). The detector's trailing baseline becomes the label counts of its windows from the last trailing half-life, and its evidence restarts, so traffic that stays there opens no new incident. Without it, a resolved incident whose traffic is still flagged opens a new one at the next window.",
+          "true: the traffic the incident flagged is the model's new normal (inputs that shifted for good, a season nobody declared). The detector's trailing baseline becomes the label counts of its traffic as it is now (its newest windows, back to 100 predictions, leaving out the first one where the traffic was still moving), and its evidence restarts, so traffic that stays there opens no new incident. Without it, a resolved incident whose traffic is still flagged opens a new one at the next window.",
         ),
       ),
       false,

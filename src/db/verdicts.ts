@@ -1,7 +1,7 @@
 // The detector's side of the window tables: which closed windows still wait for a verdict, a window's counts as
 // the monitor core reads them, the detector's remembered state per model version, and storing the verdict with it;
 // and the rebaselines someone asked for, which the cron applies to that state.
-import { and, asc, between, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, between, desc, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { Explanation } from '../monitor';
 import type { Evaluation } from '../monitor/detector';
 import type { MonitorState } from '../monitor/baseline';
@@ -110,6 +110,16 @@ export async function waitingRebaselines(d1: D1Database, model: string, version:
     .select({ incidentId: rebaselines.incidentId, fromWindowStart: rebaselines.fromWindowStart })
     .from(rebaselines)
     .where(and(eq(rebaselines.model, model), eq(rebaselines.version, version), isNull(rebaselines.appliedAt)));
+}
+
+/** A version's windows with traffic starting in [from, to], newest first, at most `limit`: their start and size. */
+export async function windowSizes(d1: D1Database, model: string, version: string, from: number, to: number, limit: number): Promise<{ start: number; n: number }[]> {
+  return database(d1)
+    .select({ start: windows.start, n: windows.n })
+    .from(windows)
+    .where(and(eq(windows.model, model), eq(windows.version, version), between(windows.start, from, to), gt(windows.n, 0)))
+    .orderBy(desc(windows.start))
+    .limit(limit);
 }
 
 /** Predictions per label over a version's windows starting in [from, to]: one row per label, summed by D1. */

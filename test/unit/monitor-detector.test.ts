@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { baselineOf, halfLives, initialState, type MonitorState, rebaseline, SEASONAL_MIN_PREDICTIONS, SEASONS, TRAILING_HALF_LIFE_SECONDS } from '../../src/monitor/baseline';
+import { baselineOf, halfLives, initialState, type MonitorState, rebaseline, rebaselineFrom, REBASELINE_PREDICTIONS, SEASONAL_MIN_PREDICTIONS, SEASONS, TRAILING_HALF_LIFE_SECONDS } from '../../src/monitor/baseline';
 import { modelDefect } from '../../src/monitor/defect';
 import { advanceIncident } from '../../src/monitor/incident';
 import { DEFAULT_MIN_PREDICTIONS, detectorSettings, judgeWindow, packageReference } from '../../src/monitor/detector';
@@ -385,6 +385,21 @@ describe('rebaseline: traffic declared normal', () => {
     const after = judgeFrom(adopted, 33, 20);
     expect(after.verdicts.filter((v) => v === 'collapsed' || v === 'partial_collapse')).toEqual([]);
     expect(baselineOf(after.state, packageReference(penguinsPackaged), 'none', 53 * 60, 60).shares[2]).toBeGreaterThan(0.98);
+  });
+
+  it('adopts the traffic as it is now: the newest windows back to REBASELINE_PREDICTIONS, not the first one where it was still moving', () => {
+    expect(REBASELINE_PREDICTIONS).toBe(100);
+    // The real run: the incident's first window was 81% Gentoo, the next 100%.
+    expect(rebaselineFrom([{ start: 30, n: 500 }, { start: 20, n: 460 }], 20)).toBe(30);
+    // Thin windows: back as far as it takes, but never into the first window while later ones have traffic.
+    const thin = [40, 30, 20, 10].map((start) => ({ start, n: 30 }));
+    expect(rebaselineFrom(thin, 10)).toBe(20);
+    expect(rebaselineFrom(thin.slice(0, 2), 0)).toBe(30);
+    expect(rebaselineFrom([...thin, { start: 0, n: 30 }], 0)).toBe(10);
+    // The first window alone: it is all there is.
+    expect(rebaselineFrom([{ start: 20, n: 50 }, { start: 30, n: 0 }], 20)).toBe(20);
+    expect(rebaselineFrom([], 20)).toBeNull();
+    expect(rebaselineFrom([{ start: 20, n: 0 }], 20)).toBeNull();
   });
 
   it("keeps the package's reference out of the prior once traffic is adopted, and only restarts the evidence when there is none", () => {

@@ -30,11 +30,14 @@ async function call(method: string, path: string, body?: string) {
   return { status: res.status, body: (await res.json()) as any };
 }
 
-/** The shifted traffic in window slot k, recorded, flushed, closed and judged; returns the window's verdict. */
-async function shiftedWindow(k: number): Promise<string> {
+// A window in which the traffic is still moving: every held-out penguin, and the Gentoo rows twice more.
+const moving = [...standardized(penguins, (penguinsHoldout as Holdout).rows.map((r) => r.input)), ...shifted];
+
+/** Rows (the shifted traffic unless said) in window slot k, recorded, flushed, closed and judged; returns its verdict. */
+async function shiftedWindow(k: number, rows = shifted): Promise<string> {
   const start = T + k * L;
-  const served = tally(await predictAt(penguins, shifted, epochMs(start + 10)));
-  expect(served).toEqual({ Gentoo: shifted.length });
+  const served = tally(await predictAt(penguins, rows, epochMs(start + 10)));
+  if (rows === shifted) expect(served).toEqual({ Gentoo: shifted.length });
   await flushAll(penguins, epochMs(start + L + config.flushGraceSeconds));
   const report = await tick(env, epochMs(start + L + config.flushGraceSeconds + config.closeMarginSeconds));
   expect(report.evaluation.failed).toBe(0);
@@ -57,15 +60,17 @@ describe('resolve with rebaseline', () => {
     const plain = await call('POST', `/v1/incidents/${first!.id}/resolve`);
     expect(plain.status).toBe(200);
     expect(plain.body).toMatchObject({ status: 'resolved', resolved_now: true, rebaseline: 'none' });
-    expect(await shiftedWindow(2)).toBe('collapsed');
+    // The next window opens a new incident: here one where the traffic is still moving, then the shifted traffic.
+    expect(await shiftedWindow(2, moving)).toMatch(/collapse/);
     const [second] = await openIncidents();
     expect(second!.id).not.toBe(first!.id);
+    expect(await shiftedWindow(3)).toBe('collapsed');
 
     // Resolved with rebaseline: recorded now, applied by the cron before the next window.
     const rebased = await call('POST', `/v1/incidents/${second!.id}/resolve`, JSON.stringify({ rebaseline: true }));
     expect(rebased.status).toBe(200);
     expect(rebased.body).toMatchObject({ id: second!.id, status: 'resolved', resolved_now: true, rebaseline: 'waiting' });
-    const verdict = await shiftedWindow(3);
+    const verdict = await shiftedWindow(4);
     expect(['collapsed', 'partial_collapse']).not.toContain(verdict);
     expect(await openIncidents()).toEqual([]);
     // Applied once, with that window's verdict; asking again changes nothing and notifies nobody.
@@ -77,10 +82,12 @@ describe('resolve with rebaseline', () => {
     const html = await page.text();
     expect(html).toContain('Rebaseline asked');
     expect(html).toContain('Rebaseline applied: later windows are judged against this traffic');
-    expect(await shiftedWindow(4)).not.toMatch(/collapse/);
+    expect(await shiftedWindow(5)).not.toMatch(/collapse/);
     expect(await openIncidents()).toEqual([]);
     const state = await env.DB.prepare('SELECT state FROM monitor_states WHERE model = ?').bind('penguins').first<{ state: string }>();
-    const { up, total, trailing } = JSON.parse(state!.state) as { up: number[]; total: number[]; trailing: number[] };
+    const { up, total, trailing, adopted } = JSON.parse(state!.state) as { up: number[]; total: number[]; trailing: number[]; adopted: number[] };
+    // What was adopted is the traffic as it is now: window 3, not the moving window 2 where the incident began.
+    expect(adopted).toEqual([0, 0, shifted.length]);
     // The trailing baseline is Gentoo's now (label order: Adelie, Chinstrap, Gentoo), and no evidence builds up.
     expect(penguins.labels).toEqual(['Adelie', 'Chinstrap', 'Gentoo']);
     expect(trailing[2]).toBeGreaterThan(100 * (trailing[0]! + trailing[1]! + 1));
