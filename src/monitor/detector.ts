@@ -278,11 +278,22 @@ export function judgeWindow(
   });
   const upAny = up.map((s, i) => Math.max(s, total[i]!));
 
-  const top = ref.indexOf(Math.max(...ref));
-  const requiredPredictions = Math.max(
-    minPredictions,
-    finiteOrMax(predictionsToDecide(ref[top]!, h, baseline.size, baseline.tau2[top]!)),
-  );
+  // Decided once the accumulated predictions could show a total collapse onto any label the budget can show one onto
+  // at all: the hardest of those, usually the most common label. A label that already holds nearly all of the
+  // baseline (a model whose normal is one answer, such as traffic adopted by a rebaseline) has no collapse left to
+  // show; waiting for one would leave every later window undecided, so the next hardest label sets the count.
+  const toDecide = ref.map((p, i) => predictionsToDecide(p, h, baseline.size, baseline.tau2[i]!));
+  const mostCommon = ref.indexOf(Math.max(...ref));
+  let top = -1;
+  toDecide.forEach((x, i) => {
+    if (Number.isFinite(x) && (top < 0 || x > toDecide[top]!)) top = i;
+  });
+  if (top < 0) top = mostCommon;
+  // A decided window's reason names it: healthy says nothing about a collapse onto it.
+  const blindTo = Number.isFinite(toDecide[mostCommon]!)
+    ? ''
+    : ` A collapse onto ${labels[mostCommon]} (normal ${percent(ref[mostCommon]!)}) could not be told from chance here.`;
+  const requiredPredictions = Math.max(minPredictions, finiteOrMax(toDecide[top]!));
   const perLabel: LabelStatistics[] = labels.map((label, i) => ({
     label,
     count: observed[i]!,
@@ -393,7 +404,7 @@ export function judgeWindow(
         `No collapse in ${pending} predictions, but the label mix has drifted from the model's reference ` +
         `(Jensen–Shannon distance ${drift.distance.toFixed(2)}: ${drift.labels
           .map((d) => `${d.label} ${percent(d.share)} vs ${percent(d.reference)}`)
-          .join(', ')}). Drift is followed, not paged.`,
+          .join(', ')}). Drift is followed, not paged.${blindTo}`,
     };
   } else {
     evaluation = {
@@ -401,7 +412,7 @@ export function judgeWindow(
       verdict: 'healthy',
       reason:
         `The ${n} predictions are consistent with ${BASELINE_WORDS[baseline.source]}: top label ` +
-        `${labels[topIndex]} at ${percent(observed[topIndex]! / n)} (normal ${percent(ref[topIndex]!)}).`,
+        `${labels[topIndex]} at ${percent(observed[topIndex]! / n)} (normal ${percent(ref[topIndex]!)}).${blindTo}`,
     };
   }
   if (replay) return { evaluation, state };
