@@ -322,8 +322,10 @@ export function rebaselineFrom(windows: readonly { start: number; n: number }[],
  * window folded in; they also replace the package's reference as the baseline's prior (`adopted`); and every CUSUM
  * restarts from 0, so the next window is judged against that traffic. Without it, resolving an incident whose
  * traffic stays where it went (inputs that shifted for good, a season nobody declared) opens a new one at the next
- * window: a flagged window never teaches the trailing level. The scatter estimate and the seasonal profile stay:
- * they describe how the traffic varies and its cycles, not where it is now. No traffic to adopt: only the restart.
+ * window: a flagged window never teaches the trailing level. The scatter estimate restarts too: it is kept in
+ * shares, learnt at the old mix, and a label that fell from 43% to nothing would keep a scatter of points around a
+ * share of tenths of a percent, so no collapse could ever be told again (every window undecided, in a real run). The
+ * seasonal profile stays: it is compared a cycle later. No traffic to adopt: only the restart of the evidence.
  */
 export function rebaseline(state: MonitorState, observed: readonly number[]): MonitorState {
   const zeros = () => state.trailing.map(() => 0);
@@ -331,6 +333,8 @@ export function rebaseline(state: MonitorState, observed: readonly number[]): Mo
   return {
     ...state,
     adopted: state.trailing.map((_, i) => observed[i] ?? 0),
+    excess: zeros(),
+    excessWeight: 0,
     learnedAt: state.lastWindowStart ?? state.learnedAt,
     trailing: state.trailing.map((_, i) => observed[i] ?? 0),
     up: zeros(),

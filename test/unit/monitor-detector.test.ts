@@ -379,8 +379,11 @@ describe('rebaseline: traffic declared normal', () => {
     expect(adopted.trailing).toEqual([0, 0, 180]);
     expect(adopted.adopted).toEqual([0, 0, 180]);
     expect([...adopted.up, ...adopted.total, ...adopted.down]).toEqual(new Array(9).fill(0));
-    // The scatter and the seasonal profile describe the traffic's nature: kept.
-    expect(adopted.excess).toEqual(incident.state.excess);
+    // The scatter was learnt in shares at the old mix: it restarts from its prior; the seasonal profile is kept.
+    expect(incident.state.excessWeight).toBeGreaterThan(0);
+    expect(adopted.excess).toEqual([0, 0, 0]);
+    expect(adopted.excessWeight).toBe(0);
+    expect(adopted.seasonal).toBe(incident.state.seasonal);
     expect(adopted.learnedAt).toBe(incident.state.lastWindowStart);
     const after = judgeFrom(adopted, 33, 20);
     expect(after.verdicts.filter((v) => v === 'collapsed' || v === 'partial_collapse')).toEqual([]);
@@ -407,6 +410,18 @@ describe('rebaseline: traffic declared normal', () => {
     expect(rebaselineFrom([{ start: 20, n: 50 }, { start: 30, n: 0 }], 20)).toBe(20);
     expect(rebaselineFrom([], 20)).toBeNull();
     expect(rebaselineFrom([{ start: 20, n: 0 }], 20)).toBeNull();
+  });
+
+  it('decides the windows after it even when the old traffic scattered: the scatter, learnt at the old mix, restarts', () => {
+    // Healthy windows that scatter ±10 points around the penguin mix teach a scatter in shares of the old mix.
+    const scattered = Array.from({ length: 60 }, (_, i) => labelWindow(i % 2 ? { Adelie: 58, Chinstrap: 12, Gentoo: 30 } : { Adelie: 28, Chinstrap: 30, Gentoo: 42 }));
+    const history = judgeSequence(penguinsPackaged, scattered).state!;
+    expect(Math.min(...history.excess)).toBeGreaterThan(0);
+    const shifted = judgeFrom(history, 60, 3);
+    expect(shifted.verdicts).toContain('collapsed');
+    const after = judgeFrom(rebaseline(shifted.state, [0, 0, 180]), 63, 10);
+    // Kept, that scatter (points, around shares now of tenths of a percent) left every later window undecided.
+    expect(after.verdicts.slice(1).filter((v) => v !== 'healthy' && v !== 'drift')).toEqual([]);
   });
 
   it("keeps the package's reference out of the prior once traffic is adopted, and only restarts the evidence when there is none", () => {
