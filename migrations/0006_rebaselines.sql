@@ -4,7 +4,10 @@ CREATE TABLE `rebaselines` (
 	`version` text NOT NULL,
 	`from_window_start` integer NOT NULL,
 	`requested_at` integer NOT NULL,
-	`applied_at` integer
+	`applied_at` integer,
+	`adopted_from` integer,
+	`adopted_to` integer,
+	`adopted_predictions` integer
 );
 --> statement-breakpoint
 CREATE INDEX `rebaselines_waiting` ON `rebaselines` (`model`,`version`,`applied_at`);

@@ -579,7 +579,7 @@ export async function main(argv: string[]): Promise<number> {
 
   console.log('\n## Median windows to the first page after a label vanishes (60-s windows)\n');
   const vanish = vanishTable(quick);
-  console.log(`${vanish.runs} seeded runs per cell after a day of healthy history; "> 200" when most runs never paged within 200 windows.\n`);
+  console.log(`${vanish.runs} seeded runs per cell after healthy history (a day, or 20,000 predictions if fewer windows hold them); "> 200" when most runs never paged within 200 windows.\n`);
   console.log(vanish.lines.join('\n'));
   console.log('\nAt 1 prediction per 60-s window, a collapse onto the top label (median windows to the first page, same runs):\n');
   console.log('| model | top label | 100% | 50% |\n|---|---|---:|---:|');

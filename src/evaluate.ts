@@ -15,7 +15,7 @@
 // writer of the detector's state, so a request can never be overwritten by a tick that read the state before it.
 import { configOf, type Env } from './config';
 import { reportModelDefect, trackIncident } from './incidents/track';
-import { labelTotals, monitorState, storeVerdict, waitingRebaselines, windowCounts, windowSizes, windowsAwaitingVerdict } from './db/verdicts';
+import { type AppliedRebaseline, labelTotals, monitorState, storeVerdict, waitingRebaselines, windowCounts, windowSizes, windowsAwaitingVerdict } from './db/verdicts';
 import type { WindowKey } from './db/windows';
 import {
   detectorSettings,
@@ -68,7 +68,7 @@ export async function evaluateClosedWindows(env: Env, nowMs: number): Promise<Ev
     EVALUATIONS_PER_VERSION,
   );
   const stalled = new Set<string>();
-  const states = new Map<string, { state: MonitorState | null; rebaselined: string[] }>();
+  const states = new Map<string, { state: MonitorState | null; rebaselined: AppliedRebaseline[] }>();
   for (const key of pending) {
     const version = `${key.model}@${key.version}`;
     // After a failure, later windows of the same version wait: incidents and the detector's state must see windows
@@ -112,14 +112,14 @@ async function checkModelDefect(env: Env, metadata: ModelMetadata, nowMs: number
  * half-life). Returns the incidents applied, to be marked with the next verdict; until then a failed tick applies
  * them again, to the same stored state, with the same result.
  */
-async function loadState(env: Env, key: WindowKey): Promise<{ state: MonitorState | null; rebaselined: string[] }> {
+async function loadState(env: Env, key: WindowKey): Promise<{ state: MonitorState | null; rebaselined: AppliedRebaseline[] }> {
   const stored = await monitorState(env.DB, key.model, key.version);
   const waiting = await waitingRebaselines(env.DB, key.model, key.version);
   if (waiting.length === 0) return { state: stored, rebaselined: [] };
-  const rebaselined = waiting.map((r) => r.incidentId);
+  const applied = (adopted: AppliedRebaseline['adopted']) => waiting.map(({ incidentId }) => ({ incidentId, adopted }));
   const metadata = registry.metadata(key.model);
-  // Nothing judged yet, or a version no longer served: nothing to adopt; the requests are done with.
-  if (!stored || stored.lastWindowStart === null || !metadata) return { state: stored, rebaselined };
+  // Nothing judged yet (the API accepts a rebaseline only for a served version's incident): nothing to adopt.
+  if (!stored || stored.lastWindowStart === null || !metadata) return { state: stored, rebaselined: applied(null) };
   const latest = stored.lastWindowStart;
   const length = windowLengthOf(metadata, configOf(env));
   const first = Math.min(...waiting.map((r) => r.fromWindowStart));
@@ -127,8 +127,14 @@ async function loadState(env: Env, key: WindowKey): Promise<{ state: MonitorStat
   // Windows of at least one prediction each: REBASELINE_PREDICTIONS of them always reach the count.
   const from = rebaselineFrom(await windowSizes(env.DB, key.model, key.version, floor, latest, REBASELINE_PREDICTIONS), first);
   const totals = from === null ? {} : await labelTotals(env.DB, key.model, key.version, from, latest);
-  console.log(`evaluate: ${key.model}@${key.version} rebaselined on windows ${from ?? 'none'}–${latest} (incidents ${rebaselined.join(', ')})`);
-  return { state: rebaseline(stored, metadata.labels.map((l) => countOf(totals, l))), rebaselined };
+  const observed = metadata.labels.map((l) => countOf(totals, l));
+  const predictions = observed.reduce((s, c) => s + c, 0);
+  const adopted = from === null || predictions === 0 ? null : { from, to: latest, predictions };
+  console.log(
+    `evaluate: ${key.model}@${key.version} rebaselined (incidents ${waiting.map((r) => r.incidentId).join(', ')}): ` +
+      (adopted ? `adopted ${predictions} predictions of windows ${from}–${latest}` : 'no traffic to adopt; the evidence restarts'),
+  );
+  return { state: rebaseline(stored, observed), rebaselined: applied(adopted) };
 }
 
 /** Evaluates one window end to end; returns whether it was flagged and the detector's state after it. */
@@ -137,7 +143,7 @@ async function evaluateOne(
   key: WindowKey,
   previous: MonitorState | null,
   nowMs: number,
-  rebaselined: string[],
+  rebaselined: AppliedRebaseline[],
 ): Promise<{ flagged: boolean; state: MonitorState }> {
   const metadata = registry.metadata(key.model);
   if (!metadata) throw new Error(`model ${key.model} is not served`);
@@ -147,6 +153,14 @@ async function evaluateOne(
   const { evaluation, state } = judgeWindow(previous, counts, key.start, settings);
   const flagged = isFlagged(evaluation.verdict);
   // The model's own probes tell a degenerate model from bad traffic; they are worth running only on a flagged window.
+  // A rebaseline asked for after this tick read the state must not be outrun: judged with the old state, the window
+  // would open a new incident for the traffic just declared normal. It waits, without a verdict, for the next tick,
+  // which applies the rebaseline first (the version's later windows wait with it, as after any failure).
+  if (flagged) {
+    const known = new Set(rebaselined.map((r) => r.incidentId));
+    if ((await waitingRebaselines(env.DB, key.model, key.version)).some((r) => !known.has(r.incidentId)))
+      throw new Error('a rebaseline was asked for during this tick; the window is judged by the next one, after it');
+  }
   const probe = flagged ? await runProbes(metadata) : undefined;
   const explanation = explain(evaluation, counts, metadata, probe);
   await trackIncident(env, { model: key.model, version: key.version, windowStart: key.start, evaluation, ...explanation }, nowMs);

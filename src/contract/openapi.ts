@@ -310,7 +310,7 @@ function build(version: string): Json {
         post: {
           ...adminOp('Resolve by hand (notifies like an automatic resolution); optionally adopt its traffic as the baseline', ['ResolvedIncident', 'Resolved (resolved_now: false when it already was).'], {
             '400': use('BadInput'),
-            '409': error('rebaseline asked for a model defect, which has no traffic to adopt.'),
+            '409': error('rebaseline refused: a model defect, an incident the monitor resolved, a version no longer served, or an incident a later one followed; nothing was resolved.'),
           }),
           requestBody: { ...body('ResolveRequest'), required: false },
         },

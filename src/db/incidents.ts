@@ -28,6 +28,17 @@ export async function activeIncident(d1: D1Database, model: string, version: str
   return row ? incidentOf(row) : null;
 }
 
+/** The id of a model version's latest traffic incident (open or not), if it had one. */
+export async function latestTrafficIncident(d1: D1Database, model: string, version: string): Promise<string | undefined> {
+  const [row] = await database(d1)
+    .select({ id: incidents.id })
+    .from(incidents)
+    .where(and(eq(incidents.model, model), eq(incidents.version, version), ne(incidents.kind, 'model_defect')))
+    .orderBy(desc(incidents.openedAt), desc(incidents.id))
+    .limit(1);
+  return row?.id;
+}
+
 /** Whether the model defect of a model version was already reported (it is, once, ever). */
 export async function modelDefectReported(d1: D1Database, model: string, version: string): Promise<boolean> {
   const [row] = await database(d1)

@@ -216,6 +216,10 @@ export const rebaselines = sqliteTable(
     requestedAt: integer('requested_at').notNull(),
     /** Epoch seconds when the cron applied it; null until then. */
     appliedAt: integer('applied_at'),
+    /** What it adopted: window starts of the first and last window and their predictions; null when there was none. */
+    adoptedFrom: integer('adopted_from'),
+    adoptedTo: integer('adopted_to'),
+    adoptedPredictions: integer('adopted_predictions'),
   },
   (t) => [index('rebaselines_waiting').on(t.model, t.version, t.appliedAt)],
 );

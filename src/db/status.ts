@@ -431,21 +431,34 @@ export const attemptsOf = (incidentId: string): Read<DeliveryAttemptRow[]> =>
       .orderBy(asc(deliveryAttempts.id)),
   );
 
-/**
- * The retraining request of an incident as it was sent: its stored payload, which holds no secret (the URL and the
- * signing key are added at send time). Only the retrain channel's payload is ever read for the page.
- */
-/** The rebaseline asked for with an incident's resolve, if any: when, and when the cron applied it. */
-export const rebaselineRequestOf = (incidentId: string): Read<{ requestedAt: number; appliedAt: number | null } | undefined> =>
+/** The rebaseline asked for with an incident's resolve, if any: when, when the cron applied it, and what it adopted. */
+export const rebaselineRequestOf = (incidentId: string): Read<RebaselineRow | undefined> =>
   rowsOf(
     (db) =>
       db
-        .select({ requestedAt: rebaselines.requestedAt, appliedAt: rebaselines.appliedAt })
+        .select({
+          requestedAt: rebaselines.requestedAt,
+          appliedAt: rebaselines.appliedAt,
+          adoptedFrom: rebaselines.adoptedFrom,
+          adoptedTo: rebaselines.adoptedTo,
+          adoptedPredictions: rebaselines.adoptedPredictions,
+        })
         .from(rebaselines)
         .where(eq(rebaselines.incidentId, incidentId)),
     (rows) => rows[0],
   );
+export interface RebaselineRow {
+  requestedAt: number;
+  appliedAt: number | null;
+  adoptedFrom: number | null;
+  adoptedTo: number | null;
+  adoptedPredictions: number | null;
+}
 
+/**
+ * The retraining request of an incident as it was sent: its stored payload, which holds no secret (the URL and the
+ * signing key are added at send time). Only the retrain channel's payload is ever read for the page.
+ */
 export const retrainRequestOf = (incidentId: string): Read<{ id: string; status: string; payload: unknown } | undefined> =>
   rowsOf(
     (db) =>

@@ -76,8 +76,8 @@ export async function storeVerdict(
   explanation: Explanation,
   state: MonitorState,
   nowSec: number,
-  /** Incidents whose rebaseline `state` applied: marked applied in the same transaction. */
-  rebaselined: readonly string[] = [],
+  /** The rebaselines `state` applied, with what each adopted: marked applied in the same transaction. */
+  rebaselined: readonly AppliedRebaseline[] = [],
 ): Promise<void> {
   const db = database(d1);
   await db.batch([
@@ -92,8 +92,19 @@ export async function storeVerdict(
         target: [monitorStates.model, monitorStates.version],
         set: { lastWindowStart: key.start, state, updatedAt: nowSec },
       }),
-    ...rebaselined.map((id) => db.update(rebaselines).set({ appliedAt: nowSec }).where(eq(rebaselines.incidentId, id))),
+    ...rebaselined.map(({ incidentId, adopted }) =>
+      db
+        .update(rebaselines)
+        .set({ appliedAt: nowSec, adoptedFrom: adopted?.from ?? null, adoptedTo: adopted?.to ?? null, adoptedPredictions: adopted?.predictions ?? null })
+        .where(eq(rebaselines.incidentId, incidentId)),
+    ),
   ]);
+}
+
+/** A rebaseline the cron applied, and the windows it adopted (null: there was no traffic to adopt). */
+export interface AppliedRebaseline {
+  incidentId: string;
+  adopted: { from: number; to: number; predictions: number } | null;
 }
 
 /** Records that the traffic an incident flagged is the model's new normal; asking again changes nothing. */

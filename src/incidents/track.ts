@@ -9,6 +9,7 @@ import {
   incidentById,
   incidentOf,
   type IncidentRow,
+  latestTrafficIncident,
   modelDefectReported,
   saveIncidentChange,
 } from '../db/incidents';
@@ -117,13 +118,29 @@ export async function resolveIncident(
 ): Promise<{ incident: IncidentRow; resolved: boolean; rebaseline: Rebaseline } | { refused: string } | undefined> {
   const row = await incidentById(env.DB, id);
   if (!row) return undefined;
-  if (rebaselineAsked) {
-    // A model defect is the package's own held-out answers; there is no traffic of it to adopt.
-    if (row.kind === 'model_defect') return { refused: `rebaseline: incident "${id}" is a model defect of the package, not a change in its traffic; nothing to adopt` };
-    await requestRebaseline(env.DB, { incidentId: id, model: row.model, version: row.version, fromWindowStart: row.firstWindowStart, requestedAt: Math.floor(nowMs / 1000) });
-  }
+  const refused = rebaselineAsked ? await rebaselineRefusal(env, row) : null;
+  if (refused) return { refused: `rebaseline: incident "${id}" ${refused}` };
   const resolved = await resolveOnce(env, row, nowMs);
+  // Only once resolved: a resolve that failed leaves nothing behind, and its retry records the request.
+  if (rebaselineAsked)
+    await requestRebaseline(env.DB, { incidentId: id, model: row.model, version: row.version, fromWindowStart: row.firstWindowStart, requestedAt: Math.floor(nowMs / 1000) });
   return { ...resolved, rebaseline: await rebaselineOf(env.DB, id) };
+}
+
+/**
+ * Why an incident's traffic cannot be adopted as normal, or null. Adopting takes the version's traffic as it is now,
+ * so it must be this incident's: the version is still served (else no window of it is judged again), and no later
+ * incident began since (whose traffic it would silently declare normal). A model defect is the package's own
+ * held-out answers, and an incident the monitor resolved ended because the traffic came back: nothing to adopt.
+ */
+async function rebaselineRefusal(env: Env, row: IncidentRow): Promise<string | null> {
+  if (row.kind === 'model_defect') return 'is a model defect of the package, not a change in its traffic; nothing to adopt';
+  const served = registry.metadata(row.model)?.version;
+  if (served !== row.version) return `is of ${row.model} v${row.version}, which is no longer served${served ? ` (v${served} is)` : ''}; no window of it is judged again`;
+  if (row.resolvedBy === 'monitor') return 'was resolved by the monitor when its traffic was healthy again; there is nothing to adopt';
+  const latest = await latestTrafficIncident(env.DB, row.model, row.version);
+  if (latest !== row.id) return `is not ${row.model}'s latest incident (${latest} began since); adopting now would declare that one's traffic normal`;
+  return null;
 }
 
 /**

@@ -324,8 +324,10 @@ export function rebaselineFrom(windows: readonly { start: number; n: number }[],
  * traffic stays where it went (inputs that shifted for good, a season nobody declared) opens a new one at the next
  * window: a flagged window never teaches the trailing level. The scatter estimate restarts too: it is kept in
  * shares, learnt at the old mix, and a label that fell from 43% to nothing would keep a scatter of points around a
- * share of tenths of a percent, so no collapse could ever be told again (every window undecided, in a real run). The
- * seasonal profile stays: it is compared a cycle later. No traffic to adopt: only the restart of the evidence.
+ * share of tenths of a percent, so no collapse could ever be told again (every window undecided, in a real run). So
+ * does the seasonal profile: its earlier cycles are the old traffic, and a model with a declared season is judged
+ * against them, not the trailing level, once a phase holds SEASONAL_MIN_PREDICTIONS; kept, they would flag the
+ * adopted traffic again within a window or two, for up to a cycle. No traffic to adopt: only the evidence restarts.
  */
 export function rebaseline(state: MonitorState, observed: readonly number[]): MonitorState {
   const zeros = () => state.trailing.map(() => 0);
@@ -335,6 +337,7 @@ export function rebaseline(state: MonitorState, observed: readonly number[]): Mo
     adopted: state.trailing.map((_, i) => observed[i] ?? 0),
     excess: zeros(),
     excessWeight: 0,
+    seasonal: state.seasonal && state.seasonal.map(() => ({ cycle: -1, past: zeros(), current: zeros() })),
     learnedAt: state.lastWindowStart ?? state.learnedAt,
     trailing: state.trailing.map((_, i) => observed[i] ?? 0),
     up: zeros(),

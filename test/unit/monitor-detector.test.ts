@@ -424,6 +424,20 @@ describe('rebaseline: traffic declared normal', () => {
     expect(after.verdicts.slice(1).filter((v) => v !== 'healthy' && v !== 'drift')).toEqual([]);
   });
 
+  it('restarts the seasonal profile of a model with a declared season: its earlier cycles are the old traffic', () => {
+    const model = { ...modelWith({ a: 50, b: 50 }), monitor: { seasonality: 'daily' as const } };
+    const reference = { counts: [50, 50], source: 'held_out_predictions' as const };
+    // A day of hourly windows answering a, then the traffic moves to b and is declared normal.
+    const { state } = judgeSequence(model, [...Array.from({ length: 24 }, () => labelWindow({ a: 60, b: 40 })), labelWindow({ a: 30, b: 30 })], 3600);
+    const nextMorning = 86_400 + 6 * 3600;
+    expect(baselineOf(state!, reference, 'daily', nextMorning, 3600).source).toBe('seasonal');
+    const adopted = rebaseline(state!, [0, 100]);
+    const after = baselineOf(adopted, reference, 'daily', nextMorning, 3600);
+    // Kept, yesterday's mornings (60% a) would judge the adopted traffic (all b) for a whole cycle.
+    expect(after.source).toBe('trailing');
+    expect(after.shares[1]).toBeGreaterThan(0.98);
+  });
+
   it("keeps the package's reference out of the prior once traffic is adopted, and only restarts the evidence when there is none", () => {
     const adopted = rebaseline(incident.state, [0, 0, 180]);
     // With the package as the prior (Gentoo 36%), 180 Gentoo answers give a baseline share of about 0.9.

@@ -246,12 +246,18 @@ describe('incident timeline', () => {
   it('shows a rebaseline when it was asked for and when the cron applied it', () => {
     const resolvedByHand = { ...incident, resolvedBy: 'admin' } as const;
     const base = { incident: resolvedByHand, windowSeconds: 10, verdicts: [], deliveries: [], attempts: [] };
-    const asked = timelineOf({ ...base, rebaseline: { requestedAt: 1_200, appliedAt: null } });
+    const none = { adoptedFrom: null, adoptedTo: null, adoptedPredictions: null };
+    const asked = timelineOf({ ...base, rebaseline: { requestedAt: 1_200, appliedAt: null, ...none } });
     expect(asked.map((e) => `${e.at} ${e.kind}`).slice(-2)).toEqual(['1200 resolved', '1200 rebaseline']);
     expect(asked.at(-1)!.text).toMatch(/^Rebaseline asked/);
-    const applied = timelineOf({ ...base, rebaseline: { requestedAt: 1_200, appliedAt: 1_260 } });
+    const applied = timelineOf({ ...base, rebaseline: { requestedAt: 1_200, appliedAt: 1_260, adoptedFrom: 1_000, adoptedTo: 1_020, adoptedPredictions: 150 } });
     expect(applied.at(-1)).toMatchObject({ at: 1_260, kind: 'rebaseline' });
-    expect(applied.at(-1)!.text).toMatch(/^Rebaseline applied: later windows are judged against this traffic/);
+    expect(applied.at(-1)!.text).toBe(
+      'Rebaseline applied: later windows are judged against this traffic (150 predictions, windows 00:16:40–00:17:10 UTC), not the package’s reference',
+    );
+    // Applied with nothing to adopt (no traffic in reach): the page does not claim it adopted any.
+    const empty = timelineOf({ ...base, rebaseline: { requestedAt: 1_200, appliedAt: 1_260, ...none } });
+    expect(empty.at(-1)!.text).toBe('Rebaseline applied with no traffic to adopt: only the evidence restarted');
     expect(timelineOf(base).some((e) => e.kind === 'rebaseline')).toBe(false);
   });
 });

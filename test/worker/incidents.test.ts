@@ -367,6 +367,43 @@ describe('admin API', () => {
     expect(next.incident!.id).not.toBe(id);
   });
 
+  it('rebaseline is refused (409, nothing recorded, nothing resolved) where there is no traffic of this incident to adopt', async () => {
+    const resolveWithRebaseline = async (id: string) => {
+      const ctx = createExecutionContext();
+      const init = { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: '{"rebaseline": true}' };
+      const res = await app.fetch(new Request(`http://labelwatch.test/v1/incidents/${id}/resolve`, init), env, ctx);
+      await waitOnExecutionContext(ctx);
+      return { status: res.status, body: (await res.json()) as { error?: string } };
+    };
+    const rebaselineRows = async () => (await testEnv.DB.prepare('SELECT incident_id FROM rebaselines').all()).results.length;
+    const before = await rebaselineRows();
+    // Resolved by the monitor: the traffic came back.
+    const recovered = (await trackIncident(env, collapsed(0), NOW)).incident!.id;
+    for (let k = 1; k <= 3; k++) await trackIncident(env, healthy(k), NOW);
+    const byMonitor = await resolveWithRebaseline(recovered);
+    expect(byMonitor.status).toBe(409);
+    expect(byMonitor.body.error).toContain('was resolved by the monitor when its traffic was healthy again');
+    // An older incident than the version's latest: adopting now would declare the later one's traffic normal.
+    const later = (await trackIncident(env, collapsed(4), NOW)).incident!.id;
+    expect(later).not.toBe(recovered);
+    // A version no longer served: no window of it is judged again.
+    const retired = (await trackIncident(env, { ...collapsed(5), version: 'retired-0' }, NOW)).incident!.id;
+    const old = await resolveWithRebaseline(retired);
+    expect(old.status).toBe(409);
+    expect(old.body.error).toContain(`is of seattle-weather vretired-0, which is no longer served (v${weather.version} is)`);
+    expect((await call('GET', `/v1/incidents/${retired}`)).body.status).toBe('open');
+    // The latest, open incident of the served version: accepted.
+    const accepted = await resolveWithRebaseline(later);
+    expect(accepted.status).toBe(200);
+    expect(await rebaselineRows()).toBe(before + 1);
+    // Now an older one again: `later` is the latest.
+    await trackIncident(env, collapsed(6), NOW);
+    const superseded = await resolveWithRebaseline(later);
+    expect(superseded.status).toBe(409);
+    expect(superseded.body.error).toMatch(/is not seattle-weather's latest incident \(inc_\w+ began since\)/);
+    expect(await rebaselineRows()).toBe(before + 1);
+  });
+
   it('retry re-queues a dead delivery with a fresh budget; anything else is 409', async () => {
     await trackIncident(env, collapsed(0), NOW);
     const [dead, pending] = await deliveries();

@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import penguinsHoldout from '../fixtures/holdout/penguins.json';
 import { createApp } from '../../src/app';
 import type { Env } from '../../src/config';
+import { detectorSettings, emptyCounts, explain, judgeWindow } from '../../src/monitor';
+import { trackIncident } from '../../src/incidents/track';
 import { windowStart } from '../../src/monitor/window';
 import { tick } from '../../src/schedule';
 import { config, epochMs, flushAll, metadataOf } from './helpers';
@@ -95,7 +97,14 @@ describe('resolve with rebaseline', () => {
   });
 
   it('a body that is not {"rebaseline": boolean} is a 400 naming what is wrong, and resolves nothing', async () => {
-    const id = 'inc_does_not_matter';
+    // An open incident of its own, in 2035 (after everything above).
+    const counts = { ...emptyCounts(), n: 300, labelCounts: { Adelie: 300 } };
+    const settings = detectorSettings(penguins, { windowSeconds: L });
+    const start = windowStart(Date.UTC(2035, 0, 1) / 1000, L);
+    const { evaluation } = judgeWindow(null, counts, start, settings);
+    expect(evaluation.verdict).toBe('collapsed');
+    const opened = await trackIncident(admin, { model: 'penguins', version: penguins.version, windowStart: start, evaluation, ...explain(evaluation, counts, penguins) }, epochMs(start + 2 * L));
+    const id = opened.incident!.id;
     for (const [body, error] of [
       ['{"rebaseline": "yes"}', 'body.rebaseline: expected true or false'],
       ['{"rebase": true}', 'body.rebase'],
@@ -106,7 +115,12 @@ describe('resolve with rebaseline', () => {
       expect(res.status, body).toBe(400);
       expect(res.body.error, body).toContain(error);
     }
-    // An empty body is a plain resolve: here, of an unknown incident.
-    expect((await call('POST', `/v1/incidents/${id}/resolve`, '')).status).toBe(404);
+    // Nothing happened: still open, no rebaseline recorded.
+    const after = await call('GET', `/v1/incidents/${id}`);
+    expect(after.body.status).toBe('open');
+    expect(await env.DB.prepare('SELECT 1 FROM rebaselines WHERE incident_id = ?').bind(id).first()).toBeNull();
+    // An empty body is a plain resolve.
+    expect((await call('POST', `/v1/incidents/${id}/resolve`, '')).body).toMatchObject({ status: 'resolved', rebaseline: 'none' });
+    expect((await call('POST', '/v1/incidents/inc_unknown/resolve', '{"rebaseline": true}')).status).toBe(404);
   });
 });

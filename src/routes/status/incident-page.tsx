@@ -4,7 +4,7 @@
 import type { FC } from 'hono/jsx';
 import { CHANNEL_NAMES } from '../../incidents/channels';
 import type { DeliveryStatusRow } from '../../db/deliveries';
-import type { DeliveryAttemptRow, IncidentRow } from '../../db/status';
+import type { DeliveryAttemptRow, IncidentRow, RebaselineRow } from '../../db/status';
 import type { Incident } from '../../monitor/incident';
 import { IncidentCard, type IncidentView } from './incidents';
 import { clock, duration, lengthWords, redactUrls, verdictWords } from '../../format';
@@ -32,8 +32,8 @@ export interface TimelineInput {
   verdicts: { start: number; n: number; verdict: string | null }[];
   deliveries: readonly DeliveryStatusRow[];
   attempts: readonly DeliveryAttemptRow[];
-  /** The rebaseline asked for with its resolve, if any (epoch seconds). */
-  rebaseline?: { requestedAt: number; appliedAt: number | null };
+  /** The rebaseline asked for with its resolve, if any. */
+  rebaseline?: RebaselineRow;
 }
 
 const windowWords = (start: number, length: number) => `${clock(start, false, length < 60)}–${clock(start + length, false, length < 60)} UTC`;
@@ -95,8 +95,16 @@ export function timelineOf({ incident: i, windowSeconds, verdicts, deliveries, a
   // Whoever lands here later must see that the detector's baseline moved: later windows are judged against this traffic.
   if (rebaseline) {
     out.push({ at: rebaseline.requestedAt, kind: 'rebaseline', text: 'Rebaseline asked: the traffic this incident flagged is to become the model’s baseline' });
-    if (rebaseline.appliedAt !== null)
-      out.push({ at: rebaseline.appliedAt, kind: 'rebaseline', text: 'Rebaseline applied: later windows are judged against this traffic, not the package’s reference' });
+    const { appliedAt, adoptedFrom, adoptedTo, adoptedPredictions } = rebaseline;
+    if (appliedAt !== null)
+      out.push({
+        at: appliedAt,
+        kind: 'rebaseline',
+        text:
+          adoptedFrom !== null && adoptedTo !== null && adoptedPredictions !== null
+            ? `Rebaseline applied: later windows are judged against this traffic (${adoptedPredictions} predictions, windows ${clock(adoptedFrom, false, windowSeconds < 60)}–${clock(adoptedTo + windowSeconds, false, windowSeconds < 60)} UTC), not the package’s reference`
+            : 'Rebaseline applied with no traffic to adopt: only the evidence restarted',
+      });
   }
   // Stable: at equal times, the order above (window, opened, deliveries in creation order) is kept.
   return out.map((e, k) => ({ e, k })).sort((a, b) => a.e.at - b.e.at || a.k - b.k).map(({ e }) => e);
