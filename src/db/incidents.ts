@@ -28,13 +28,13 @@ export async function activeIncident(d1: D1Database, model: string, version: str
   return row ? incidentOf(row) : null;
 }
 
-/** The id of a model version's latest traffic incident (open or not), if it had one. */
+/** The id of a model version's latest traffic incident (open or not; the one whose first window is latest), if it had one. */
 export async function latestTrafficIncident(d1: D1Database, model: string, version: string): Promise<string | undefined> {
   const [row] = await database(d1)
     .select({ id: incidents.id })
     .from(incidents)
     .where(and(eq(incidents.model, model), eq(incidents.version, version), ne(incidents.kind, 'model_defect')))
-    .orderBy(desc(incidents.openedAt), desc(incidents.id))
+    .orderBy(desc(incidents.firstWindowStart), desc(incidents.openedAt))
     .limit(1);
   return row?.id;
 }
@@ -117,7 +117,7 @@ export async function listIncidents(d1: D1Database, q: { status?: IncidentFilter
     .from(incidents)
     .where(and(status, q.model === undefined ? undefined : eq(incidents.model, q.model)))
     // Ids sort by creation time: newest first without a tie on equal seconds.
-    .orderBy(desc(incidents.openedAt), desc(incidents.id))
+    .orderBy(desc(incidents.firstWindowStart), desc(incidents.openedAt))
     .limit(q.limit);
 }
 
