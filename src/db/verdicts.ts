@@ -145,8 +145,13 @@ export async function labelTotals(d1: D1Database, model: string, version: string
   return totals;
 }
 
-/** Where the rebaseline of an incident stands (incidents/track.ts Rebaseline). */
-export async function rebaselineOf(d1: D1Database, incidentId: string): Promise<'none' | 'waiting' | 'applied'> {
+/**
+ * Where an incident's rebaseline stands: none asked for, waiting for the cron to apply it before the version's next
+ * window, or applied.
+ */
+export type Rebaseline = 'none' | 'waiting' | 'applied';
+
+export async function rebaselineOf(d1: D1Database, incidentId: string): Promise<Rebaseline> {
   const [row] = await database(d1).select({ appliedAt: rebaselines.appliedAt }).from(rebaselines).where(eq(rebaselines.incidentId, incidentId));
   return !row ? 'none' : row.appliedAt === null ? 'waiting' : 'applied';
 }

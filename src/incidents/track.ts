@@ -21,7 +21,7 @@ import {
   type ModelDefectFinding,
   openModelDefect,
 } from '../monitor/incident';
-import { rebaselineOf, requestRebaseline } from '../db/verdicts';
+import { type Rebaseline, rebaselineOf, requestRebaseline } from '../db/verdicts';
 import { windowLengthOf } from '../serving/package-defaults';
 import { registry } from '../serving/registry';
 import { acknowledgeOutbox, outboxFor, pagedChannels } from './channels';
@@ -108,7 +108,8 @@ export async function reportModelDefect(env: Env, finding: ModelDefectFinding, n
  * `rebaselineAsked`, the traffic the incident flagged also becomes the model's baseline (recorded here, applied by
  * the cron before it judges the version's next window; evaluate.ts), so traffic that stays where it went does not
  * open the next incident. Returns the stored incident, whether this call resolved it (false: it already was) and
- * where its rebaseline stands; a refusal for a model defect asked to rebaseline; undefined for an unknown id.
+ * where its rebaseline stands; a refusal when its traffic cannot be adopted (rebaselineRefusal), with nothing
+ * resolved; undefined for an unknown id.
  */
 export async function resolveIncident(
   env: Env,
@@ -142,12 +143,6 @@ async function rebaselineRefusal(env: Env, row: IncidentRow): Promise<string | n
   if (latest !== row.id) return `is not ${row.model}'s latest incident (${latest} began since); adopting now would declare that one's traffic normal`;
   return null;
 }
-
-/**
- * Where an incident's rebaseline stands: none asked for, waiting for the cron to apply it before the version's next
- * window, or applied.
- */
-export type Rebaseline = 'none' | 'waiting' | 'applied';
 
 async function resolveOnce(env: Env, row: IncidentRow, nowMs: number): Promise<{ incident: IncidentRow; resolved: boolean }> {
   const id = row.id;

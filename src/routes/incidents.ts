@@ -130,7 +130,7 @@ export const incidentRoutes = newHono<App>()
   })
   .post('/v1/incidents/:id/resolve', async (c) => {
     const id = c.req.param('id');
-    const request = await resolveRequest(await c.req.text());
+    const request = resolveRequest(await c.req.text());
     if (!request.ok) return jsonError(c, 400, request.error);
     const result = await resolveIncident(c.env, id, Date.now(), request.value.rebaseline);
     if (!result) return jsonError(c, 404, notFound('incident', id));
