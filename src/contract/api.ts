@@ -295,6 +295,12 @@ export const IncidentDetail = v.intersect([
     remedies: v.pipe(v.array(Remedy), v.description("What to change, with the numbers, in the diagnoses' order.")),
     windows: v.array(IncidentWindow),
     deliveries: v.array(DeliveryView),
+    rebaseline: v.pipe(
+      v.picklist(['none', 'waiting', 'applied']),
+      v.description(
+        "Whether the traffic it flagged becomes the model's baseline (resolved with {\"rebaseline\": true}): none asked for, waiting for the cron to apply it before the version's next window, or applied.",
+      ),
+    ),
   }),
 ]);
 
@@ -303,12 +309,6 @@ export const ResolvedIncident = v.intersect([
   IncidentDetail,
   v.object({
     resolved_now: v.pipe(v.boolean(), v.description('Whether this request resolved it (false: it already was).')),
-    rebaseline: v.pipe(
-      v.picklist(['none', 'waiting', 'applied']),
-      v.description(
-        "Whether the traffic it flagged becomes the model's baseline: none asked for, waiting for the cron to apply it before the version's next window, or applied.",
-      ),
-    ),
   }),
 ]);
 

@@ -21,7 +21,7 @@ import {
   type ModelDefectFinding,
   openModelDefect,
 } from '../monitor/incident';
-import { type Rebaseline, rebaselineOf, requestRebaseline } from '../db/verdicts';
+import { requestRebaseline } from '../db/verdicts';
 import { windowLengthOf } from '../serving/package-defaults';
 import { registry } from '../serving/registry';
 import { acknowledgeOutbox, outboxFor, pagedChannels } from './channels';
@@ -107,16 +107,15 @@ export async function reportModelDefect(env: Env, finding: ModelDefectFinding, n
  * Resolves an incident by hand (the admin API): the same notifications as an automatic resolution. With
  * `rebaselineAsked`, the traffic the incident flagged also becomes the model's baseline (recorded here, applied by
  * the cron before it judges the version's next window; evaluate.ts), so traffic that stays where it went does not
- * open the next incident. Returns the stored incident, whether this call resolved it (false: it already was) and
- * where its rebaseline stands; a refusal when its traffic cannot be adopted (rebaselineRefusal), with nothing
- * resolved; undefined for an unknown id.
+ * open the next incident. Returns the stored incident and whether this call resolved it (false: it already was); a
+ * refusal when its traffic cannot be adopted (rebaselineRefusal), with nothing resolved; undefined for an unknown id.
  */
 export async function resolveIncident(
   env: Env,
   id: string,
   nowMs: number,
   rebaselineAsked = false,
-): Promise<{ incident: IncidentRow; resolved: boolean; rebaseline: Rebaseline } | { refused: string } | undefined> {
+): Promise<{ incident: IncidentRow; resolved: boolean } | { refused: string } | undefined> {
   const row = await incidentById(env.DB, id);
   if (!row) return undefined;
   const refused = rebaselineAsked ? await rebaselineRefusal(env, row) : null;
@@ -125,7 +124,7 @@ export async function resolveIncident(
   // Only once resolved: a resolve that failed leaves nothing behind, and its retry records the request.
   if (rebaselineAsked)
     await requestRebaseline(env.DB, { incidentId: id, model: row.model, version: row.version, fromWindowStart: row.firstWindowStart, requestedAt: Math.floor(nowMs / 1000) });
-  return { ...resolved, rebaseline: await rebaselineOf(env.DB, id) };
+  return resolved;
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   listIncidents,
 } from '../db/incidents';
 import type { StoredWindow } from '../db/windows';
+import { rebaselineOf } from '../db/verdicts';
 import { nameRecord } from '../monitor/names';
 import { bearerToken, secretsEqual } from './auth';
 import { jsonError, quotedName } from './errors';
@@ -93,13 +94,14 @@ const windowView = ({ window: w, labels }: StoredWindow): IncidentWindowBody => 
 /** The incident with its diagnosis, remedies, windows and deliveries. */
 async function incidentDetail(d1: D1Database, row: IncidentRow, publicUrl: string | null): Promise<IncidentDetailBody> {
   const state = row.state;
-  const [windows, deliveries] = await Promise.all([incidentWindows(d1, row, WINDOWS_SHOWN), incidentDeliveries(d1, row.id)]);
+  const [windows, deliveries, rebaseline] = await Promise.all([incidentWindows(d1, row, WINDOWS_SHOWN), incidentDeliveries(d1, row.id), rebaselineOf(d1, row.id)]);
   return {
     ...incidentView(row, publicUrl),
     diagnoses: state.diagnoses.map(diagnosisOnWire),
     remedies: state.remedies.map(remedyOnWire),
     windows: windows.map(windowView),
     deliveries: deliveries.map(deliveryView),
+    rebaseline,
   };
 }
 
@@ -136,11 +138,7 @@ export const incidentRoutes = newHono<App>()
     if (!result) return jsonError(c, 404, notFound('incident', id));
     if ('refused' in result) return jsonError(c, 409, result.refused);
     // Resolving twice is not an error (a retried request); only the first one notifies.
-    return c.json({
-      ...(await incidentDetail(c.env.DB, result.incident, configOf(c.env).publicUrl)),
-      resolved_now: result.resolved,
-      rebaseline: result.rebaseline,
-    });
+    return c.json({ ...(await incidentDetail(c.env.DB, result.incident, configOf(c.env).publicUrl)), resolved_now: result.resolved });
   })
   .post('/v1/deliveries/:id/retry', async (c) => {
     const id = c.req.param('id');

@@ -78,6 +78,9 @@ describe('resolve with rebaseline', () => {
     // Applied once, with that window's verdict; asking again changes nothing and notifies nobody.
     const again = await call('POST', `/v1/incidents/${second!.id}/resolve`, '{"rebaseline": true}');
     expect(again.body).toMatchObject({ resolved_now: false, rebaseline: 'applied' });
+    // The incident itself says so too, for a client that polls it.
+    expect((await call('GET', `/v1/incidents/${second!.id}`)).body).toMatchObject({ status: 'resolved', rebaseline: 'applied' });
+    expect((await call('GET', `/v1/incidents/${first!.id}`)).body).toMatchObject({ rebaseline: 'none' });
     // The incident page, where a page's link lands, says the baseline moved.
     const page = await app.request(`${BASE}/incidents/${second!.id}`, {}, admin);
     expect(page.status).toBe(200);
