@@ -117,7 +117,7 @@ export async function listIncidents(d1: D1Database, q: { status?: IncidentFilter
     .from(incidents)
     .where(and(status, q.model === undefined ? undefined : eq(incidents.model, q.model)))
     // Ids sort by creation time: newest first without a tie on equal seconds.
-    .orderBy(desc(incidents.firstWindowStart), desc(incidents.openedAt))
+    .orderBy(desc(incidents.openedAt), desc(incidents.id))
     .limit(q.limit);
 }
 
