@@ -124,8 +124,9 @@ async function loadState(env: Env, key: WindowKey): Promise<{ state: MonitorStat
   const length = windowLengthOf(metadata, configOf(env));
   const first = Math.min(...waiting.map((r) => r.fromWindowStart));
   const floor = Math.max(first, latest - halfLives(length).trailing + length);
-  // Windows of at least one prediction each: REBASELINE_PREDICTIONS of them always reach the count.
-  const from = rebaselineFrom(await windowSizes(env.DB, key.model, key.version, floor, latest, REBASELINE_PREDICTIONS), first);
+  // Windows of at least one prediction each: REBASELINE_PREDICTIONS of them always reach the count, one more in case
+  // the incident's first window is among them and left out.
+  const from = rebaselineFrom(await windowSizes(env.DB, key.model, key.version, floor, latest, REBASELINE_PREDICTIONS + 1), first);
   const totals = from === null ? {} : await labelTotals(env.DB, key.model, key.version, from, latest);
   const observed = metadata.labels.map((l) => countOf(totals, l));
   const predictions = observed.reduce((s, c) => s + c, 0);
@@ -152,7 +153,6 @@ async function evaluateOne(
   const settings = detectorSettings(metadata, config);
   const { evaluation, state } = judgeWindow(previous, counts, key.start, settings);
   const flagged = isFlagged(evaluation.verdict);
-  // The model's own probes tell a degenerate model from bad traffic; they are worth running only on a flagged window.
   // A rebaseline asked for after this tick read the state must not be outrun: judged with the old state, the window
   // would open a new incident for the traffic just declared normal. It waits, without a verdict, for the next tick,
   // which applies the rebaseline first (the version's later windows wait with it, as after any failure).
@@ -161,6 +161,7 @@ async function evaluateOne(
     if ((await waitingRebaselines(env.DB, key.model, key.version)).some((r) => !known.has(r.incidentId)))
       throw new Error('a rebaseline was asked for during this tick; the window is judged by the next one, after it');
   }
+  // The model's own probes tell a degenerate model from bad traffic; they are worth running only on a flagged window.
   const probe = flagged ? await runProbes(metadata) : undefined;
   const explanation = explain(evaluation, counts, metadata, probe);
   await trackIncident(env, { model: key.model, version: key.version, windowStart: key.start, evaluation, ...explanation }, nowMs);

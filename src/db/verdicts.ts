@@ -2,6 +2,7 @@
 // the monitor core reads them, the detector's remembered state per model version, and storing the verdict with it;
 // and the rebaselines someone asked for, which the cron applies to that state.
 import { and, asc, between, desc, eq, gt, isNull, sql } from 'drizzle-orm';
+import type { IncidentDetailBody } from '../contract/api';
 import type { Explanation } from '../monitor';
 import type { Evaluation } from '../monitor/detector';
 import type { MonitorState } from '../monitor/baseline';
@@ -145,13 +146,8 @@ export async function labelTotals(d1: D1Database, model: string, version: string
   return totals;
 }
 
-/**
- * Where an incident's rebaseline stands: none asked for, waiting for the cron to apply it before the version's next
- * window, or applied.
- */
-export type Rebaseline = 'none' | 'waiting' | 'applied';
-
-export async function rebaselineOf(d1: D1Database, incidentId: string): Promise<Rebaseline> {
+/** Where an incident's rebaseline stands, as the API says it (contract/api.ts IncidentDetail `rebaseline`). */
+export async function rebaselineOf(d1: D1Database, incidentId: string): Promise<IncidentDetailBody['rebaseline']> {
   const [row] = await database(d1).select({ appliedAt: rebaselines.appliedAt }).from(rebaselines).where(eq(rebaselines.incidentId, incidentId));
   return !row ? 'none' : row.appliedAt === null ? 'waiting' : 'applied';
 }

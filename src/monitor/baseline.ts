@@ -120,7 +120,7 @@ export function initialState(k: number, seasonality: Seasonality): MonitorState 
     lastWindowStart: null,
     learnedAt: null,
     trailing: zeros(),
-    seasonal: seasonality === 'none' ? null : Array.from({ length: SEASONS[seasonality].bins }, () => ({ cycle: -1, past: zeros(), current: zeros() })),
+    seasonal: seasonality === 'none' ? null : Array.from({ length: SEASONS[seasonality].bins }, () => emptyPhase(k)),
     excess: zeros(),
     excessWeight: 0,
     up: zeros(),
@@ -129,6 +129,9 @@ export function initialState(k: number, seasonality: Seasonality): MonitorState 
     pending: 0,
   };
 }
+
+/** A phase bin that has seen nothing yet. */
+const emptyPhase = (k: number): SeasonalBin => ({ cycle: -1, past: new Array<number>(k).fill(0), current: new Array<number>(k).fill(0) });
 
 /** A state that does not fit (labels or seasonality changed) is replaced by a fresh one. */
 export function compatibleState(state: MonitorState | null | undefined, k: number, seasonality: Seasonality): MonitorState {
@@ -330,19 +333,18 @@ export function rebaselineFrom(windows: readonly { start: number; n: number }[],
  * adopted traffic again within a window or two, for up to a cycle. No traffic to adopt: only the evidence restarts.
  */
 export function rebaseline(state: MonitorState, observed: readonly number[]): MonitorState {
-  const zeros = () => state.trailing.map(() => 0);
-  if (sum(observed) === 0) return { ...state, up: zeros(), total: zeros(), down: zeros(), pending: 0 };
+  const k = state.trailing.length;
+  const zeros = () => new Array<number>(k).fill(0);
+  const restarted: MonitorState = { ...state, up: zeros(), total: zeros(), down: zeros(), pending: 0 };
+  if (sum(observed) === 0) return restarted;
+  const adopted = state.trailing.map((_, i) => observed[i] ?? 0);
   return {
-    ...state,
-    adopted: state.trailing.map((_, i) => observed[i] ?? 0),
+    ...restarted,
+    adopted,
+    trailing: [...adopted],
+    learnedAt: state.lastWindowStart ?? state.learnedAt,
     excess: zeros(),
     excessWeight: 0,
-    seasonal: state.seasonal && state.seasonal.map(() => ({ cycle: -1, past: zeros(), current: zeros() })),
-    learnedAt: state.lastWindowStart ?? state.learnedAt,
-    trailing: state.trailing.map((_, i) => observed[i] ?? 0),
-    up: zeros(),
-    total: zeros(),
-    down: zeros(),
-    pending: 0,
+    seasonal: state.seasonal && state.seasonal.map(() => emptyPhase(k)),
   };
 }
