@@ -15,7 +15,7 @@
 // writer of the detector's state, so a request can never be overwritten by a tick that read the state before it.
 import { configOf, type Env } from './config';
 import { reportModelDefect, trackIncident } from './incidents/track';
-import { type AppliedRebaseline, labelTotals, monitorState, storeVerdict, waitingRebaselines, windowCounts, windowSizes, windowsAwaitingVerdict } from './db/verdicts';
+import { type AppliedRebaseline, monitorState, storeVerdict, trafficTotals, waitingRebaselines, windowCounts, windowSizes, windowsAwaitingVerdict } from './db/verdicts';
 import type { WindowKey } from './db/windows';
 import {
   detectorSettings,
@@ -30,10 +30,11 @@ import {
   rebaseline,
   rebaselineFrom,
   REBASELINE_PREDICTIONS,
+  recentInputs,
 } from './monitor';
 import { countOf } from './monitor/names';
 import { windowLengthOf } from './serving/package-defaults';
-import { argmax } from './monitor/window';
+import { argmax, inputMoments } from './monitor/window';
 import type { ModelMetadata } from './serving/metadata';
 import { predictRows, registry } from './serving/registry';
 
@@ -127,15 +128,16 @@ async function loadState(env: Env, key: WindowKey): Promise<{ state: MonitorStat
   // Windows of at least one prediction each: REBASELINE_PREDICTIONS of them always reach the count, one more in case
   // the incident's first window is among them and left out.
   const from = rebaselineFrom(await windowSizes(env.DB, key.model, key.version, floor, latest, REBASELINE_PREDICTIONS + 1), first);
-  const totals = from === null ? {} : await labelTotals(env.DB, key.model, key.version, from, latest);
-  const observed = metadata.labels.map((l) => countOf(totals, l));
+  const totals = from === null ? null : await trafficTotals(env.DB, key.model, key.version, from, latest);
+  const observed = metadata.labels.map((l) => (totals ? countOf(totals.labelCounts, l) : 0));
   const predictions = observed.reduce((s, c) => s + c, 0);
   const adopted = from === null || predictions === 0 ? null : { from, to: latest, predictions };
   console.log(
     `evaluate: ${key.model}@${key.version} rebaselined (incidents ${waiting.map((r) => r.incidentId).join(', ')}): ` +
       (adopted ? `adopted ${predictions} predictions of windows ${from}–${latest}` : 'no traffic to adopt; the evidence restarts'),
   );
-  return { state: rebaseline(stored, observed), rebaselined: applied(adopted) };
+  const inputs = inputMoments(totals?.features, metadata.features.map((f) => f.name));
+  return { state: rebaseline(stored, observed, inputs), rebaselined: applied(adopted) };
 }
 
 /** Evaluates one window end to end; returns whether it was flagged and the detector's state after it. */
@@ -163,7 +165,8 @@ async function evaluateOne(
   }
   // The model's own probes tell a degenerate model from bad traffic; they are worth running only on a flagged window.
   const probe = flagged ? await runProbes(metadata) : undefined;
-  const explanation = explain(evaluation, counts, metadata, probe);
+  // The recent healthy inputs the window's labels were judged against: a flagged window's state keeps them as they were.
+  const explanation = explain(evaluation, counts, metadata, probe, recentInputs(previous, settings.features));
   await trackIncident(env, { model: key.model, version: key.version, windowStart: key.start, evaluation, ...explanation }, nowMs);
   await storeVerdict(env.DB, key, evaluation, explanation, state, Math.floor(nowMs / 1000), rebaselined);
   return { flagged, state };

@@ -130,9 +130,17 @@ export const Diagnosis = v.pipe(
               shift: v.pipe(v.number(), v.description('(observed mean − expected mean) / expected std: the move in training stds.')),
               std_ratio: v.pipe(v.number(), v.description('Observed std / expected std.')),
               standard_error: v.pipe(v.number(), v.description("The window mean's standard error in training stds, max(1, std_ratio) / √rows.")),
+              recent_mean: v.pipe(
+                v.nullable(v.number()),
+                v.description("The recent healthy traffic's mean of the feature (the windows the trailing baseline holds); null when none is kept."),
+              ),
+              recent_shift: v.pipe(v.nullable(v.number()), v.description('(observed mean − recent_mean) / expected std; null without recent_mean.')),
+              from: v.pipe(v.picklist(['training', 'recent']), v.description('Which move cleared the noise by more: from the training mean, or from recent_mean.')),
             }),
           ),
-          v.description('Features whose window mean moved at least 0.5 training stds beyond 3 standard errors, most moved first.'),
+          v.description(
+            'Features whose window mean moved at least 0.5 training stds beyond 3 standard errors, from the training mean or from the recent healthy traffic\'s, most moved first.',
+          ),
         ),
         probes: v.pipe(v.nullable(ProbeSummary), v.description("The model on its own probes; null when none were run.")),
         held_out_accuracy: v.pipe(v.nullable(share), v.description("The package's training.accuracy, what the probes are held to.")),

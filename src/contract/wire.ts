@@ -150,7 +150,16 @@ export function diagnosisOnWire(d: Diagnosis): WireDiagnosis {
         kind: d.kind,
         ...head,
         evidence: {
-          features: e.features.map((f) => ({ ...featureOf(f), shift: f.shift, std_ratio: f.stdRatio, standard_error: f.standardError })),
+          features: e.features.map((f) => ({
+            ...featureOf(f),
+            shift: f.shift,
+            std_ratio: f.stdRatio,
+            standard_error: f.standardError,
+            // Diagnoses stored before the recent inputs were kept measured from training alone.
+            recent_mean: f.recentMean ?? null,
+            recent_shift: f.recentShift ?? null,
+            from: f.from ?? 'training',
+          })),
           probes: e.probes && probesOf(e.probes),
           held_out_accuracy: e.heldOutAccuracy,
           probe_p_value: e.probePValue,

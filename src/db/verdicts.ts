@@ -134,16 +134,40 @@ export async function windowSizes(d1: D1Database, model: string, version: string
     .limit(limit);
 }
 
-/** Predictions per label over a version's windows starting in [from, to]: one row per label, summed by D1. */
-export async function labelTotals(d1: D1Database, model: string, version: string, from: number, to: number): Promise<Record<string, number>> {
-  const rows = await database(d1)
-    .select({ label: windowLabels.label, count: sql<number>`sum(${windowLabels.count})` })
-    .from(windowLabels)
-    .where(and(eq(windowLabels.model, model), eq(windowLabels.version, version), between(windowLabels.start, from, to)))
-    .groupBy(windowLabels.label);
-  const totals = emptyCounts().labelCounts;
-  for (const r of rows) totals[r.label] = Number(r.count);
-  return totals;
+/**
+ * The label counts and feature moments of a version's windows from `from` to `to` (window starts, inclusive), added
+ * up: what a rebaseline adopts. Min, max and zeros are not added (nothing adopts them).
+ */
+export async function trafficTotals(
+  d1: D1Database,
+  model: string,
+  version: string,
+  from: number,
+  to: number,
+): Promise<Pick<WindowCounts, 'labelCounts' | 'features'>> {
+  const db = database(d1);
+  const [labels, features] = await db.batch([
+    db
+      .select({ label: windowLabels.label, count: sql<number>`sum(${windowLabels.count})` })
+      .from(windowLabels)
+      .where(and(eq(windowLabels.model, model), eq(windowLabels.version, version), between(windowLabels.start, from, to)))
+      .groupBy(windowLabels.label),
+    db
+      .select({
+        feature: windowFeatures.feature,
+        count: sql<number>`sum(${windowFeatures.count})`,
+        sum: sql<number>`sum(${windowFeatures.sum})`,
+        sumSq: sql<number>`sum(${windowFeatures.sumSq})`,
+      })
+      .from(windowFeatures)
+      .where(and(eq(windowFeatures.model, model), eq(windowFeatures.version, version), between(windowFeatures.start, from, to)))
+      .groupBy(windowFeatures.feature),
+  ]);
+  const totals = emptyCounts();
+  for (const r of labels) totals.labelCounts[r.label] = Number(r.count);
+  for (const f of features)
+    totals.features[f.feature] = { count: Number(f.count), sum: Number(f.sum), sumSq: Number(f.sumSq), min: 0, max: 0, zeros: 0 };
+  return { labelCounts: totals.labelCounts, features: totals.features };
 }
 
 /** Where an incident's rebaseline stands, as the API says it (contract/api.ts IncidentDetail `rebaseline`). */

@@ -4,7 +4,7 @@
 // same steps with D1 in between.
 
 import type { ModelMetadata } from '../serving/metadata';
-import type { MonitorState } from './baseline';
+import { type InputLevel, type MonitorState, recentInputs } from './baseline';
 import { modelDefect } from './defect';
 import { type DetectorSettings, type Evaluation, judgeWindow, type Verdict } from './detector';
 import { type Diagnosis, diagnose, type ProbeResult } from './diagnosis';
@@ -21,9 +21,15 @@ export interface Explanation {
  * Diagnoses (most confident first) and the remedies they call for, for a window the baseline does not explain.
  * A healthy, drifting or undecided window gets none: no cause is asserted where there is nothing to explain.
  */
-export function explain(evaluation: Evaluation, counts: WindowCounts, metadata: ModelMetadata, probe?: ProbeResult): Explanation {
+export function explain(
+  evaluation: Evaluation,
+  counts: WindowCounts,
+  metadata: ModelMetadata,
+  probe?: ProbeResult,
+  recent?: Readonly<Record<string, InputLevel>>,
+): Explanation {
   if (!isFlagged(evaluation.verdict)) return { diagnoses: [], remedies: [] };
-  const diagnoses = diagnose(counts, evaluation, metadata, probe);
+  const diagnoses = diagnose(counts, evaluation, metadata, probe, recent);
   return { diagnoses, remedies: remedies(diagnoses, metadata) };
 }
 
@@ -135,6 +141,7 @@ export function backtest(
     }
     count++;
     const judged = judgeWindow(state, window.counts, window.start, settings);
+    const recent = recentInputs(state, settings.features);
     state = judged.state;
     const evaluation = judged.evaluation;
     verdicts[evaluation.verdict]++;
@@ -142,7 +149,7 @@ export function backtest(
       flagged++;
       firstFlagged ??= window.start;
     }
-    const explanation = explain(evaluation, window.counts, metadata, isFlagged(evaluation.verdict) ? options.probe : undefined);
+    const explanation = explain(evaluation, window.counts, metadata, isFlagged(evaluation.verdict) ? options.probe : undefined, recent);
     const transition = advanceIncident(
       open,
       { model: metadata.name, version: metadata.version, windowStart: window.start, evaluation, ...explanation },

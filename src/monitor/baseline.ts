@@ -5,6 +5,7 @@
 // Everything lives in one JSON-safe MonitorState per model version, folded window by window in order: the cron
 // stores it in D1 after each window, `npm run backtest` keeps it in memory. Same code, same numbers.
 
+import { nameRecord } from './names';
 import { smoothedShares } from './reference';
 import { SECONDS_PER_YEAR } from './sequential';
 
@@ -112,6 +113,29 @@ export interface MonitorState {
    * the baseline's prior. Absent until then.
    */
   adopted?: number[];
+  /**
+   * The inputs of the same recent healthy windows as `trailing`, decayed alike: per feature (DetectorSettings.features
+   * order) rows, Σx and Σx², three slots each. What the diagnosis compares a flagged window's inputs with besides
+   * training: a season moves the inputs away from last month's while they stay well inside the training year.
+   * Absent in states stored before it was kept, and while no healthy window carried feature moments.
+   */
+  inputs?: number[];
+}
+
+/** The recent healthy traffic's level of one input feature (`recentInputs`). */
+export interface InputLevel {
+  /** Decayed rows behind it. */
+  rows: number;
+  mean: number;
+  std: number;
+}
+
+/** A window as the baseline learns it: label counts in label order, and its inputs as `MonitorState.inputs` holds them. */
+export interface ObservedWindow {
+  start: number;
+  labels: readonly number[];
+  /** Rows, Σx and Σx² per feature, three slots each; empty when the window carries no feature moments. */
+  inputs: readonly number[];
 }
 
 export function initialState(k: number, seasonality: Seasonality): MonitorState {
@@ -219,19 +243,19 @@ export function baselineOf(
 }
 
 /**
- * Teaches the state one window: a healthy (unflagged) window's counts join the trailing and seasonal baselines, and
- * its scatter around the baseline it was judged against updates τ²; a flagged one joins the seasonal profile only.
- * Returns a new state.
+ * Teaches the state one window: a healthy (unflagged) window's counts and inputs join the trailing and seasonal
+ * baselines, and its scatter around the baseline it was judged against updates τ²; a flagged one joins the seasonal
+ * profile only. Returns a new state.
  */
 export function learn(
   state: MonitorState,
-  observed: readonly number[],
+  window: ObservedWindow,
   baseline: Baseline,
   seasonality: Seasonality,
-  windowStart: number,
   windowSeconds: number,
   flagged = false,
 ): MonitorState {
+  const { start: windowStart, labels: observed } = window;
   const n = sum(observed);
   if (n === 0) return state;
   const seasonal = learnSeason(state.seasonal, observed, seasonality, windowStart);
@@ -267,7 +291,36 @@ export function learn(
     seasonal,
     excess,
     excessWeight: production ? state.excessWeight * keepExcess + w : state.excessWeight,
+    ...learnInputs(state.inputs, window.inputs, keep),
   };
+}
+
+/**
+ * The recent inputs after a healthy window: decayed as the trailing counts are. A window without feature moments
+ * leaves them as they were; a feature list of another length (the package changed) starts them afresh.
+ */
+function learnInputs(held: readonly number[] | undefined, observed: readonly number[], keep: number): Pick<MonitorState, 'inputs'> {
+  if (observed.length === 0) return held ? { inputs: [...held] } : {};
+  const kept = held?.length === observed.length ? held : observed.map(() => 0);
+  return { inputs: kept.map((x, i) => x * keep + observed[i]!) };
+}
+
+/**
+ * The level of each input feature in the recent healthy traffic, keyed by feature name (null-prototype); features
+ * without rows are left out. Empty when the state keeps no inputs.
+ */
+export function recentInputs(state: MonitorState | null, features: readonly string[]): Record<string, InputLevel> {
+  const out = nameRecord<InputLevel>();
+  const inputs = state?.inputs;
+  if (!inputs || inputs.length !== 3 * features.length) return out;
+  features.forEach((name, j) => {
+    const [rows, total, squares] = [inputs[3 * j]!, inputs[3 * j + 1]!, inputs[3 * j + 2]!];
+    if (!(rows > 0)) return;
+    const mean = total / rows;
+    // Guard against tiny negative variances from floating-point cancellation.
+    out[name] = { rows, mean, std: Math.sqrt(Math.max(0, squares / rows - mean * mean)) };
+  });
+  return out;
 }
 
 /** Adds a window to its phase bin of the current cycle; a new cycle first moves the last one into the past. */
@@ -330,9 +383,11 @@ export function rebaselineFrom(windows: readonly { start: number; n: number }[],
  * share of tenths of a percent, so no collapse could ever be told again (every window undecided, in a real run). So
  * does the seasonal profile: its earlier cycles are the old traffic, and a model with a declared season is judged
  * against them, not the trailing level, once a phase holds SEASONAL_MIN_PREDICTIONS; kept, they would flag the
- * adopted traffic again within a window or two, for up to a cycle. No traffic to adopt: only the evidence restarts.
+ * adopted traffic again within a window or two, for up to a cycle. The recent inputs become those of the adopted
+ * windows (`inputs`, as MonitorState.inputs holds them; none given: forgotten), so a later shift is measured from the
+ * new normal. No traffic to adopt: only the evidence restarts.
  */
-export function rebaseline(state: MonitorState, observed: readonly number[]): MonitorState {
+export function rebaseline(state: MonitorState, observed: readonly number[], inputs: readonly number[] = []): MonitorState {
   const k = state.trailing.length;
   const zeros = () => new Array<number>(k).fill(0);
   const restarted: MonitorState = { ...state, up: zeros(), total: zeros(), down: zeros(), pending: 0 };
@@ -346,5 +401,6 @@ export function rebaseline(state: MonitorState, observed: readonly number[]): Mo
     excess: zeros(),
     excessWeight: 0,
     seasonal: state.seasonal && state.seasonal.map(() => emptyPhase(k)),
+    inputs: [...inputs],
   };
 }

@@ -28,6 +28,7 @@ import { binomialLowerTail, binomialUpperTail } from './binomial';
 import { chiSquareTest, type FitTest, gTest, jensenShannonDistance, normalizedEntropy, proportions } from './distribution';
 import { countOf } from './names';
 import type { LabelCounts } from './reference';
+import { inputMoments, type WindowCounts } from './window';
 import {
   binomialLogLikelihoodRatio,
   COLLAPSE_MIX,
@@ -61,6 +62,8 @@ export const CUSUM_CAP = 1;
 /** Everything the detector needs to know about a model version besides its history. */
 export interface DetectorSettings {
   labels: readonly string[];
+  /** Input feature names, in the model's order: the recent inputs the state keeps for the diagnosis (baseline.ts). */
+  features: readonly string[];
   reference: PackageReference;
   /**
    * The package's model defect (defect.ts), if any: its held-out answers already collapsed onto `dominant` or lost
@@ -99,6 +102,7 @@ export function detectorSettings(metadata: ModelMetadata, defaults: DetectorDefa
   const defect = modelDefect(metadata);
   const settings: DetectorSettings = {
     labels: metadata.labels,
+    features: metadata.features.map((f) => f.name),
     reference: packageReference(metadata, defect),
     defect: defect && { dominant: defect.dominantLabel ?? null, vanished: defect.vanishedLabels },
     windowSeconds: metadata.monitor?.window_seconds ?? defaults.windowSeconds,
@@ -246,7 +250,7 @@ function onlyDefect(defect: DetectorSettings['defect'], takingOver: string[], cr
  */
 export function judgeWindow(
   previous: MonitorState | null,
-  counts: LabelCounts,
+  counts: LabelCounts & { features?: WindowCounts['features'] },
   windowStart: number,
   settings: DetectorSettings,
 ): { evaluation: Evaluation; state: MonitorState } {
@@ -420,7 +424,10 @@ export function judgeWindow(
   let next: MonitorState = { ...state, lastWindowStart: windowStart, up, total, down, pending: decided ? 0 : pending };
   // A flagged window does not teach the trailing baseline what normal is (baseline.ts learn); one that shows only the
   // package's known defect does, or a defective model would be judged forever against labels it never answers.
-  if (n > 0) next = learn(next, observed, baseline, settings.seasonality, windowStart, settings.windowSeconds, flagged && !evaluation.knownDefect);
+  if (n > 0) {
+    const window = { start: windowStart, labels: observed, inputs: inputMoments(counts.features, settings.features) };
+    next = learn(next, window, baseline, settings.seasonality, settings.windowSeconds, flagged && !evaluation.knownDefect);
+  }
   return { evaluation, state: next };
 }
 

@@ -8,11 +8,11 @@
 // input shift needs both: a flagged window whose inputs moved, and a model that still answers its probes.
 
 import type { FeatureSpec, ModelMetadata } from '../serving/metadata';
-import type { BaselineSource, Seasonality } from './baseline';
+import type { BaselineSource, InputLevel, Seasonality } from './baseline';
 import { binomialLowerTail } from './binomial';
 import type { Evaluation } from './detector';
 import { normalizedEntropy } from './distribution';
-import { nameRecord } from './names';
+import { nameRecord, own } from './names';
 import { featureMeanStd, type WindowCounts } from './window';
 
 export type DiagnosisKind =
@@ -141,7 +141,10 @@ export type DegenerateModelDiagnosis = DiagnosisOf<
 export type InputShiftDiagnosis = DiagnosisOf<
   'input_shift',
   {
-    /** Features whose window mean moved at least MOVED_STDS training stds beyond NOISE_SE standard errors. */
+    /**
+     * Features whose window mean moved at least MOVED_STDS training stds beyond NOISE_SE standard errors, from the
+     * training mean or from the recent healthy traffic's.
+     */
     features: (FeatureComparison & {
       /** (window mean − training mean) / training std. */
       shift: number;
@@ -149,6 +152,12 @@ export type InputShiftDiagnosis = DiagnosisOf<
       stdRatio: number;
       /** Standard error of the window mean in training stds: max(1, stdRatio) / √rows. */
       standardError: number;
+      /** The recent healthy traffic's mean of the feature (baseline.ts recentInputs); null when none is kept. */
+      recentMean: number | null;
+      /** (window mean − recent mean) / training std; null without a recent mean. */
+      recentShift: number | null;
+      /** Which move cleared the noise by more: from training, or from the recent traffic. */
+      from: 'training' | 'recent';
     })[];
     /** The model on its own probes; null when none were run. */
     probes: ProbeSummary | null;
@@ -472,9 +481,14 @@ function degenerateModel(metadata: ModelMetadata, probes: ProbeSummary | null, s
  * not know, a new customer, an upstream change). It takes four things at once, each the negation of a fault:
  *
  * - a flagged window (the answers moved), not explained by the package's known model defect;
- * - some feature's window mean moved notably: |shift| ≥ MOVED_STDS (0.5 training stds) even after NOISE_SE (3)
+ * - some feature's window mean moved notably, from the training mean or from the recent healthy traffic's (the
+ *   windows the trailing baseline holds, `recent`): |shift| ≥ MOVED_STDS (0.5 training stds) even after NOISE_SE (3)
  *   standard errors are taken off, SE = max(window std, training std) / √rows, so a small window's noise never counts
- *   as a move (the larger std: a window narrower than training does not get a narrower interval for it);
+ *   as a move (the larger std: a window narrower than training does not get a narrower interval for it); from the
+ *   recent mean, that mean's own standard error (max(its std, training std) / √its rows) adds in quadrature. The
+ *   recent traffic is what the labels were judged against: a season moves the inputs from last month's while they
+ *   stay near the training year's mean (October's temperatures in Seattle), and measured from training alone such a
+ *   page had no cause to show;
  * - the inputs still look like training: no other input-side cause (lost variance, zero rows, missing scaler), and
  *   every feature's rows sit on average within SHIFT_Z training stds of the training mean, √(shift² + stdRatio²) ≤ 3
  *   (the root-mean-square distance; any slice making up at least 1/9 of the training data satisfies it, so a season
@@ -495,6 +509,7 @@ function inputShift(
   features: Compared[],
   probes: ProbeSummary | null,
   inputsLookLikeTraining: boolean,
+  recent: Readonly<Record<string, InputLevel>>,
 ): InputShiftDiagnosis | null {
   const flagged = evaluation.verdict === 'collapsed' || evaluation.verdict === 'partial_collapse';
   if (!flagged || evaluation.knownDefect || !inputsLookLikeTraining || probesCollapsed(probes)) return null;
@@ -504,7 +519,15 @@ function inputShift(
       const shift = (f.observedMean - f.expectedMean) / f.expectedStd;
       const stdRatio = f.observedStd / f.expectedStd;
       const standardError = Math.max(1, stdRatio) / Math.sqrt(f.rows);
-      return { f, shift, stdRatio, standardError, cleared: Math.abs(shift) - NOISE_SE * standardError };
+      const fromTraining = Math.abs(shift) - NOISE_SE * standardError;
+      // A recent level from fewer rows than a window needs to be judged by is no level to measure a move from.
+      const kept = own(recent, f.name);
+      const level = kept && kept.rows >= MIN_FEATURE_ROWS ? kept : undefined;
+      const recentShift = level ? (f.observedMean - level.mean) / f.expectedStd : null;
+      const recentError = level ? Math.hypot(standardError, Math.max(1, level.std / f.expectedStd) / Math.sqrt(level.rows)) : 0;
+      const fromRecent = recentShift === null ? -Infinity : Math.abs(recentShift) - NOISE_SE * recentError;
+      const from: 'training' | 'recent' = fromRecent > fromTraining ? 'recent' : 'training';
+      return { f, shift, stdRatio, standardError, recentMean: level?.mean ?? null, recentShift, from, cleared: Math.max(fromTraining, fromRecent) };
     });
   if (compared.some((c) => Math.hypot(c.shift, c.stdRatio) > SHIFT_Z)) return null;
   const moved = compared.filter((c) => c.cleared >= MOVED_STDS).sort((a, b) => b.cleared - a.cleared);
@@ -521,6 +544,12 @@ function inputShift(
     .map((l) => ({ label: l.label, share: round(l.share!, 4), baselineShare: round(l.referenceShare, 4) }))
     .sort((a, b) => Math.abs(b.share - b.baselineShare) - Math.abs(a.share - a.baselineShare));
   const pct = (x: number) => `${Math.round(100 * x)}%`;
+  const stds = (x: number) => `${x > 0 ? '+' : '−'}${round(Math.abs(x))} training stds`;
+  const moves = moved.map((c) =>
+    c.from === 'recent'
+      ? `${c.f.name} ${stds(c.recentShift!)} from the recent healthy traffic's mean`
+      : `${c.f.name} ${stds(c.shift)} from the training mean`,
+  );
   const modelWords = !probes
     ? 'no probes were run, so the model itself is unchecked'
     : `it still answers ${answeredRight} of its ${probes.probes} probes right` +
@@ -529,12 +558,18 @@ function inputShift(
     kind: 'input_shift',
     confidence: round(confidence, 2),
     sentence:
-      `The inputs moved, within what the model was trained on: ${moved
-        .map((c) => `${c.f.name} ${c.shift > 0 ? '+' : '−'}${round(Math.abs(c.shift))} training stds`)
-        .join(', ')}; ${modelWords}` +
+      `The inputs moved, within what the model was trained on: ${moves.join(', ')}; ${modelWords}` +
       (labels.length > 0 ? `; its answers followed (${labels.map((l) => `${l.label} ${pct(l.baselineShare)} → ${pct(l.share)}`).join(', ')}).` : '.'),
     evidence: {
-      features: moved.map((c) => ({ ...strip(c.f), shift: round(c.shift), stdRatio: round(c.stdRatio), standardError: round(c.standardError) })),
+      features: moved.map((c) => ({
+        ...strip(c.f),
+        shift: round(c.shift),
+        stdRatio: round(c.stdRatio),
+        standardError: round(c.standardError),
+        recentMean: c.recentMean === null ? null : round(c.recentMean, 4),
+        recentShift: c.recentShift === null ? null : round(c.recentShift),
+        from: c.from,
+      })),
       probes,
       heldOutAccuracy,
       probePValue: probePValue === null ? null : round(probePValue),
@@ -555,6 +590,7 @@ export function diagnose(
   evaluation: Evaluation,
   metadata: ModelMetadata,
   probe?: ProbeResult,
+  recent: Readonly<Record<string, InputLevel>> = nameRecord(),
 ): Diagnosis[] {
   if (evaluation.verdict === 'no_traffic') return [];
   const features = compareFeatures(metadata, window);
@@ -570,7 +606,7 @@ export function diagnose(
     classImbalance(metadata, evaluation, inputsLookLikeTraining),
     insufficientTraining(metadata, evaluation),
     degenerateModel(metadata, probes, trained !== null),
-    inputShift(evaluation, metadata, features, probes, inputsLookLikeTraining && trained === null),
+    inputShift(evaluation, metadata, features, probes, inputsLookLikeTraining && trained === null, recent),
   ];
   return found.filter((d): d is Diagnosis => d !== null).sort((a, b) => b.confidence - a.confidence);
 }

@@ -286,11 +286,14 @@ function forInputShift(metadata: ModelMetadata, diagnosis: Extract<Diagnosis, { 
   const features = diagnosis.evidence.features.map((f) => {
     const scaler = specs.get(f.name)?.raw;
     const raw = scaler ? { mean: round4sig(scaler.mean + f.observedMean * scaler.std), std: round4sig(f.observedStd * scaler.std) } : null;
-    // In the units a person knows the feature in: raw when there is a raw scaler.
+    // In the units a person knows the feature in: raw when there is a raw scaler. A move from the recent traffic
+    // (a season) names the recent mean too: the training one alone would not show it.
+    const inUnits = (modelUnits: number) => (scaler ? round4sig(scaler.mean + modelUnits * scaler.std) : modelUnits);
+    const recent = f.from === 'recent' && f.recentMean !== null ? `recently ${fmt(inUnits(f.recentMean))}, ` : '';
     words.push(
       raw && scaler
-        ? `${f.name} ${fmt(raw.mean)} ± ${fmt(raw.std)} (training ${fmt(scaler.mean)} ± ${fmt(scaler.std)})`
-        : `${f.name} ${fmt(f.observedMean)} ± ${fmt(f.observedStd)} (training ${fmt(f.expectedMean)} ± ${fmt(f.expectedStd)})`,
+        ? `${f.name} ${fmt(raw.mean)} ± ${fmt(raw.std)} (${recent}training ${fmt(scaler.mean)} ± ${fmt(scaler.std)})`
+        : `${f.name} ${fmt(f.observedMean)} ± ${fmt(f.observedStd)} (${recent}training ${fmt(f.expectedMean)} ± ${fmt(f.expectedStd)})`,
     );
     return { name: f.name, mean: f.observedMean, std: f.observedStd, shift: f.shift, raw };
   });

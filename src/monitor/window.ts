@@ -160,6 +160,18 @@ export function featureMeanStd(m: Pick<FeatureMoments, 'count' | 'sum' | 'sumSq'
 }
 
 /**
+ * Rows, Σx and Σx² of each feature in `names` order, three slots each (a feature the window lacks adds zeros): the
+ * form the detector's state keeps recent inputs in (baseline.ts MonitorState.inputs). Empty without moments.
+ */
+export function inputMoments(features: Readonly<Record<string, FeatureMoments>> | undefined, names: readonly string[]): number[] {
+  if (!features) return [];
+  return names.flatMap((name) => {
+    const m = own(features, name);
+    return m ? [m.count, m.sum, m.sumSq] : [0, 0, 0];
+  });
+}
+
+/**
  * A window's counts being added up in place, one slot per label and per feature (model order), so that adding a
  * batch allocates nothing: what the request side accumulates between two sends (aggregate/record.ts).
  * `tallyCounts` turns it into WindowCounts, keyed by name in null-prototype objects.

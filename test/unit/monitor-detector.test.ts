@@ -1,7 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { baselineOf, halfLives, initialState, type MonitorState, rebaseline, rebaselineFrom, REBASELINE_PREDICTIONS, SEASONAL_MIN_PREDICTIONS, SEASONS, TRAILING_HALF_LIFE_SECONDS } from '../../src/monitor/baseline';
+import {
+  baselineOf,
+  halfLives,
+  initialState,
+  type MonitorState,
+  rebaseline,
+  rebaselineFrom,
+  REBASELINE_PREDICTIONS,
+  recentInputs,
+  SEASONAL_MIN_PREDICTIONS,
+  SEASONS,
+  TRAILING_HALF_LIFE_SECONDS,
+} from '../../src/monitor/baseline';
 import { modelDefect } from '../../src/monitor/defect';
 import { advanceIncident } from '../../src/monitor/incident';
 import { DEFAULT_MIN_PREDICTIONS, detectorSettings, judgeWindow, packageReference } from '../../src/monitor/detector';
@@ -17,7 +29,7 @@ import {
   TOTAL_MIX,
 } from '../../src/monitor/sequential';
 import { parseMetadata, type ModelMetadata } from '../../src/serving/metadata';
-import { judgedAfterHealthy, judgeSequence, labelWindow, modelWith, penguins, windowAt } from './monitor.fixtures';
+import { judgedAfterHealthy, judgeSequence, labelWindow, modelWith, penguins, windowAt, windowOf } from './monitor.fixtures';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const packaged = (name: string): ModelMetadata =>
@@ -350,6 +362,49 @@ describe('baseline', () => {
     expect(next.shares[0]).toBeGreaterThan(0.55); // the package says 0.5; the package prior still weighs about as much
     // And the scatter between windows is learnt from them: the estimate's weight is theirs, not the prior's alone.
     expect(state!.excessWeight).toBeGreaterThan(1);
+  });
+});
+
+describe('the recent inputs the diagnosis measures a move from', () => {
+  const model = modelWith({ a: 50, b: 50 });
+  const features = model.features.map((f) => f.name);
+  /** n predictions, half a and half b (or all `only`), whose rows are f0 = level ± 1 and f1 = −level ± 1. */
+  const rowsAt = (level: number, n: number, only?: string) =>
+    windowOf(
+      Array.from({ length: n }, (_, i) => [level + (i % 2 ? 1 : -1), -level + (i % 2 ? -1 : 1)]),
+      Array.from({ length: n }, (_, i) => only ?? (i % 2 ? 'a' : 'b')),
+      model,
+    );
+
+  it('keeps the inputs of healthy windows, decayed as the trailing counts are, and not those of a flagged one', () => {
+    const healthy = Array.from({ length: 10 }, () => rowsAt(0.5, 60));
+    const { state, evaluations } = judgeSequence(model, [...healthy, rowsAt(2.5, 300, 'a')]);
+    expect(evaluations.slice(0, 10).map((e) => e.verdict)).not.toContain('collapsed');
+    expect(evaluations.at(-1)!.verdict).toBe('collapsed');
+    const recent = recentInputs(state, features);
+    // Ten windows of 60 rows a minute apart, each older one kept at 0.5^(60 s / 3 days); the flagged window's 300
+    // rows at 2.5 are not among them.
+    const keep = 0.5 ** (60 / TRAILING_HALF_LIFE_SECONDS);
+    expect(recent.f0!.rows).toBeCloseTo((60 * (1 - keep ** 10)) / (1 - keep), 6);
+    expect(recent.f0!.mean).toBeCloseTo(0.5, 9);
+    expect(recent.f0!.std).toBeCloseTo(1, 9);
+    expect(recent.f1!.mean).toBeCloseTo(-0.5, 9);
+    // A window that carries label counts alone (the state of a caller without feature moments) keeps them as they were.
+    const labelsOnly = judgeWindow(state, labelWindow({ a: 30, b: 30 }), 11 * 60, detectorSettings(model, { windowSeconds: 60 })).state;
+    expect(recentInputs(labelsOnly, features).f0!.mean).toBeCloseTo(0.5, 9);
+    // None kept yet, or a feature list of another length: nothing to measure from.
+    expect(recentInputs(initialState(2, 'none'), features)).toEqual({});
+    expect(recentInputs(state, ['f0'])).toEqual({});
+  });
+
+  it('become the adopted windows\' inputs when traffic is declared normal, and are forgotten when none are given', () => {
+    const { state } = judgeSequence(model, Array.from({ length: 5 }, () => rowsAt(0.5, 60)));
+    // 100 rows of f0 = 3 exactly and f1 = 1: rows, Σx, Σx² per feature.
+    const adopted = rebaseline(state!, [50, 50], [100, 300, 900, 100, 100, 100]);
+    expect(recentInputs(adopted, features)).toEqual({ f0: { rows: 100, mean: 3, std: 0 }, f1: { rows: 100, mean: 1, std: 0 } });
+    expect(recentInputs(rebaseline(state!, [50, 50]), features)).toEqual({});
+    // No traffic to adopt: only the evidence restarts, the inputs stay.
+    expect(recentInputs(rebaseline(state!, [0, 0]), features).f0!.mean).toBeCloseTo(0.5, 9);
   });
 });
 

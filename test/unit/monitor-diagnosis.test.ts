@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateWindow } from '../../src/monitor/detector';
 import type { ModelMetadata } from '../../src/serving/metadata';
-import { diagnose, type Diagnosis, summarizeProbes } from '../../src/monitor/diagnosis';
+import { diagnose, type Diagnosis, MIN_FEATURE_ROWS, summarizeProbes } from '../../src/monitor/diagnosis';
+import { nameRecord } from '../../src/monitor/names';
 import { explain, type ProbeResult } from '../../src/monitor/index';
 import { balancedClassWeights, remedies, type Remedy } from '../../src/monitor/remedies';
-import type { WindowCounts } from '../../src/monitor/window';
+import { featureMeanStd, type WindowCounts } from '../../src/monitor/window';
 import {
   answersOf,
   labelWindow,
@@ -243,7 +244,11 @@ describe('diagnose: inputs that moved, and a model that followed them', () => {
     expect(d.evidence).toMatchObject({ seasonality: 'none', baselineSource: 'trailing' });
     // 0.6 (probes pass the accuracy test) + 0.3 · min(1, 0.842) = 0.853
     expect(d.confidence).toBe(0.85);
-    expect(d.sentence).toContain('temp_max −1.11 training stds, temp_min −1.1 training stds');
+    expect(d.sentence).toContain('temp_max −1.11 training stds from the training mean, temp_min −1.1 training stds from the training mean');
+    expect(d.evidence.features.map((f) => [f.from, f.recentMean, f.recentShift])).toEqual([
+      ['training', null, null],
+      ['training', null, null],
+    ]);
     expect(d.sentence).toContain('11 of its 20 probes right (held-out accuracy 69%)');
     expect(d.sentence).toContain('sun 38% → 6%');
     expect(rs.map((r) => r.kind)).toEqual(['rebaseline']);
@@ -349,6 +354,38 @@ describe('diagnose: inputs that moved, and a model that followed them', () => {
     expect(d.confidence).toBe(0.45); // 0.15 + 0.3 · 1
     expect(d.evidence).toMatchObject({ probes: null, probePValue: null });
     expect(d.sentence).toContain('no probes were run');
+  });
+
+  it('input_shift from the recent traffic: October after a summer, near the training year\'s mean', () => {
+    // The model's answers to the 124 real October days (scripts/lib/seattle.ts predictDays), judged after a healthy
+    // history: sun fell from 38% to 14%, fog rose from 17% to 38%.
+    const counts = seasonWindow(10, { fog: 47, rain: 59, snow: 1, sun: 17 });
+    const evaluation = seasonJudged(counts);
+    expect(evaluation.verdict).toMatch(/collapse/);
+    // Measured from training, October moved too little to say so: its temperatures sit near the year's mean.
+    expect(kinds(explain(evaluation, counts, seattleWeather, goodProbes).diagnoses)).not.toContain('input_shift');
+    // The recent healthy traffic was July and August (their 248 real days): the inputs left it.
+    const summerRows = [...seattleRows(7), ...seattleRows(8)];
+    const summer = windowOf(summerRows, summerRows.map(() => 'sun'), seattleWeather).features;
+    const recent = nameRecord(
+      Object.entries(summer).map(([name, m]) => [name, { rows: m.count, ...featureMeanStd(m)! }] as const),
+    );
+    const { diagnoses, remedies: rs } = explain(evaluation, counts, seattleWeather, goodProbes, recent);
+    const d = inputShiftOf(diagnoses)!;
+    expect(diagnoses[0]).toBe(d);
+    const temp = d.evidence.features.find((f) => f.name === 'temp_max')!;
+    expect(temp.from).toBe('recent');
+    expect(temp.recentMean).toBeCloseTo(summer.temp_max!.sum / summer.temp_max!.count, 3);
+    // The move from summer is far larger than the move from training, and clears 3 standard errors of both means.
+    expect(temp.recentShift!).toBeLessThan(-1);
+    expect(Math.abs(temp.shift)).toBeLessThan(0.5);
+    expect(d.sentence).toMatch(/temp_max −1\.\d+ training stds from the recent healthy traffic's mean/);
+    // The remedy names both levels in degrees: the summer's and the training year's.
+    expect(rs[0]!.kind).toBe('rebaseline');
+    expect(rs[0]!.sentence).toMatch(/temp_max 1\d\.\d+ ± [\d.]+ \(recently 2\d\.\d+, training 1\d\.\d+ ± [\d.]+\)/);
+    // A recent level from fewer rows than a window is judged by is no level to measure from.
+    const thin = nameRecord(Object.entries(recent).map(([name, l]) => [name, { ...l, rows: MIN_FEATURE_ROWS - 1 }] as const));
+    expect(kinds(explain(evaluation, counts, seattleWeather, goodProbes, thin).diagnoses)).not.toContain('input_shift');
   });
 
   it('never on a healthy window, whatever its inputs did', () => {

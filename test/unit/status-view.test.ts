@@ -313,7 +313,7 @@ describe('an input shift on the status page', () => {
     expect(diagnosisHtml).toContain('temp_max −1.11 training stds');
     // A named row's fields in words (a record of numbers keyed by labels keeps its keys as spelled: see above).
     expect(diagnosisHtml).toContain(
-      '<dt>temp_max</dt><dd>expected mean 0, expected std 1, observed mean -1.11, observed std 0.454, shift -1.11, std ratio 0.454, standard error 0.0898</dd>',
+      '<dt>temp_max</dt><dd>expected mean 0, expected std 1, observed mean -1.11, observed std 0.454, shift -1.11, std ratio 0.454, standard error 0.0898, recent mean –, recent shift –, from training</dd>',
     );
     expect(diagnosisHtml).toContain('<dt>sun</dt><dd>share 0.0565, baseline share 0.38</dd>');
     expect(diagnosisHtml).toContain('<dt>held out accuracy</dt><dd>0.688</dd>');

@@ -76,7 +76,7 @@ const EVERY_DIAGNOSIS: Diagnosis[] = [
     confidence: 0.85,
     sentence: 's',
     evidence: {
-      features: [{ ...feature, observedMean: -1.1, observedStd: 0.45, shift: -1.1, stdRatio: 0.45, standardError: 0.09 }],
+      features: [{ ...feature, observedMean: -1.1, observedStd: 0.45, shift: -1.1, stdRatio: 0.45, standardError: 0.09, recentMean: -0.2, recentShift: -0.9, from: 'training' }],
       probes: { ...probes, accuracy: 0.55, predictedLabels: 3 },
       heldOutAccuracy: 0.69,
       probePValue: 0.138,

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import penguinsHoldout from '../fixtures/holdout/penguins.json';
 import { createApp } from '../../src/app';
 import type { Env } from '../../src/config';
-import { detectorSettings, emptyCounts, explain, judgeWindow } from '../../src/monitor';
+import { detectorSettings, emptyCounts, explain, judgeWindow, recentInputs } from '../../src/monitor';
 import { trackIncident } from '../../src/incidents/track';
 import { windowStart } from '../../src/monitor/window';
 import { tick } from '../../src/schedule';
@@ -97,6 +97,14 @@ describe('resolve with rebaseline', () => {
     expect(penguins.labels).toEqual(['Adelie', 'Chinstrap', 'Gentoo']);
     expect(trailing[2]).toBeGreaterThan(100 * (trailing[0]! + trailing[1]! + 1));
     expect(Math.max(...up, ...total)).toBeLessThan(1);
+    // The recent inputs, which a later page's diagnosis measures a move from, are the adopted window's Gentoo rows and
+    // the two healthy windows' after it (every window before was flagged and taught nothing): 3 × 62 rows, barely
+    // decayed over three minutes, at the Gentoo rows' own means.
+    const recent = recentInputs(JSON.parse(state!.state), penguins.features.map((f) => f.name));
+    for (const [j, f] of penguins.features.entries()) {
+      expect(recent[f.name]!.rows).toBeCloseTo(3 * shifted.length, 0);
+      expect(recent[f.name]!.mean).toBeCloseTo(shifted.reduce((s, row) => s + row[j]!, 0) / shifted.length, 4);
+    }
   });
 
   it('a body that is not {"rebaseline": boolean} is a 400 naming what is wrong, and resolves nothing', async () => {
