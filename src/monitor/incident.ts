@@ -3,7 +3,9 @@
 //
 // One traffic incident per (model, version) at a time; it escalates (and pages again) when its kind gets worse
 // (partial_collapse → collapsed) or when the answers collapse onto a label not yet involved: a new collapse during
-// an open incident is news, another flagged window of the same collapse is not.
+// an open incident is news, another flagged window of the same collapse is not. Nor is a new collapse whose window,
+// like the one before it, is explained by inputs that moved with a model that still answers as validated
+// (input_shift): a season or a new population moves the answers on label by label, one story paged once.
 //  - flagged window (collapsed / partial_collapse): opens an incident if none is open, else updates it;
 //  - healthy window: advances the healthy streak; `resolveAfterHealthy` in a row resolve the incident;
 //  - healthy and drift windows: advance the healthy streak; `resolveAfterHealthy` in a row resolve the incident;
@@ -94,6 +96,17 @@ export interface IncidentTransition {
 
 const SEVERITY: Record<TrafficIncidentKind, number> = { partial_collapse: 1, collapsed: 2 };
 
+/**
+ * Whether a flagged window tells the open incident's story again: it and the incident's latest window both lead with
+ * `input_shift` (the inputs moved within what the model knows, the model answers its probes as validated, and its
+ * answers followed). Traffic that keeps moving keeps moving the answers, label by label: the healthy Seattle model
+ * answering one day a month collapses onto sun in July, fog in September, rain in November. Each is shown on the
+ * incident; paging for each would page on the season every month. A window led by any other cause (a degenerate
+ * model, a lost scaler), or by none, is a new story and pages.
+ */
+const sameShift = (open: Incident, window: EvaluatedWindow): boolean =>
+  open.diagnoses[0]?.kind === 'input_shift' && window.diagnoses?.[0]?.kind === 'input_shift';
+
 export const isFlagged = (verdict: Evaluation['verdict']): verdict is TrafficIncidentKind =>
   verdict === 'collapsed' || verdict === 'partial_collapse';
 
@@ -164,7 +177,7 @@ export function advanceIncident(
     const dominant = window.evaluation.dominantLabel;
     const collapsedOnto = open.collapsedOnto ?? [];
     const newCollapse = dominant !== undefined && !collapsedOnto.includes(dominant);
-    const escalated = worse || newCollapse;
+    const escalated = (worse || newCollapse) && !sameShift(open, window);
     return {
       incident: {
         ...open,

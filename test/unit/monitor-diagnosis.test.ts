@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateWindow } from '../../src/monitor/detector';
 import type { ModelMetadata } from '../../src/serving/metadata';
 import { diagnose, type Diagnosis, MIN_FEATURE_ROWS, summarizeProbes } from '../../src/monitor/diagnosis';
 import { nameRecord } from '../../src/monitor/names';
-import { explain, type ProbeResult } from '../../src/monitor/index';
+import { advanceIncident, type Evaluation, type EvaluatedWindow, explain, type ProbeResult } from '../../src/monitor/index';
 import { balancedClassWeights, remedies, type Remedy } from '../../src/monitor/remedies';
-import { featureMeanStd, type WindowCounts } from '../../src/monitor/window';
+import { featureMeanStd, inputMoments, type WindowCounts } from '../../src/monitor/window';
+import { recentInputs, rebaseline } from '../../src/monitor/baseline';
+import { detectorSettings, evaluateWindow, judgeWindow } from '../../src/monitor/detector';
 import {
   answersOf,
   labelWindow,
@@ -22,6 +23,7 @@ import {
   standardize,
   windowOf,
   judgedAfterHealthy,
+  judgeSequence,
 } from './monitor.fixtures';
 
 // Every fourth real penguin: a held-out sample with all three species in their natural proportions.
@@ -393,6 +395,53 @@ describe('diagnose: inputs that moved, and a model that followed them', () => {
     const evaluation = seasonJudged(counts);
     expect(evaluation.verdict).toBe('healthy');
     expect(diagnose(counts, evaluation, seattleWeather, goodProbes)).toEqual([]);
+  });
+});
+
+describe('an incident whose windows keep being explained by inputs that moved', () => {
+  // July opens it: collapsed onto sun, led by input_shift. Then October is judged against a summer: the state after
+  // July and August's real answers and inputs were adopted as normal (as a rebaseline adopts them).
+  const july = seasonWindow(7, JULY);
+  const october = seasonWindow(10, { fog: 47, rain: 59, snow: 1, sun: 17 });
+  const summerRows = [...seattleRows(7), ...seattleRows(8)];
+  const summerCounts = { drizzle: 15, fog: 9, rain: 29, sun: 195 }; // July's answers and August's (8, 3, 21, 92)
+  const summer = windowOf(summerRows, answersOf(summerCounts), seattleWeather);
+  const settings = detectorSettings(seattleWeather, { windowSeconds: 60 });
+  const warm = judgeSequence(seattleWeather, [summer]).state!;
+  const summerState = rebaseline(warm, settings.labels.map((l) => summerCounts[l as keyof typeof summerCounts] ?? 0), inputMoments(summer.features, settings.features));
+  const recent = recentInputs(summerState, settings.features);
+  const octoberEvaluation = judgeWindow(summerState, october, 60, settings).evaluation;
+  const window = (i: number, evaluation: Evaluation, explanation: { diagnoses: Diagnosis[]; remedies: Remedy[] }) =>
+    ({ model: 'seattle-weather', version: '1', windowStart: i * 86_400, evaluation, ...explanation }) satisfies EvaluatedWindow;
+  const opened = () => {
+    const evaluation = seasonJudged(july);
+    const t = advanceIncident(null, window(0, evaluation, explain(evaluation, july, seattleWeather, goodProbes)), { newId: () => 'inc' });
+    expect(t.events).toEqual(['opened']);
+    expect(t.incident!.diagnoses[0]!.kind).toBe('input_shift');
+    return t.incident!;
+  };
+
+  it('judges October against the summer as a collapse away from sun', () => {
+    expect(octoberEvaluation.verdict).toBe('collapsed');
+    expect(['fog', 'rain']).toContain(octoberEvaluation.dominantLabel);
+  });
+
+  it('records a new collapse without paging when it is the inputs again: one story, paged once', () => {
+    const next = advanceIncident(opened(), window(90, octoberEvaluation, explain(octoberEvaluation, october, seattleWeather, goodProbes, recent)), { newId: () => 'x' });
+    expect(next.incident!.diagnoses[0]!.kind).toBe('input_shift');
+    expect(next.events).toEqual(['updated']);
+    expect(next.incident!.collapsedOnto).toEqual(['sun', octoberEvaluation.dominantLabel]);
+  });
+
+  it('pages the new collapse when its window is not explained by the inputs: a model that fails its probes, or no cause', () => {
+    const failing = { predictedLabels: SEATTLE_PROBE_ANSWERS.map(() => 'rain') };
+    const degenerate = explain(octoberEvaluation, october, seattleWeather, failing, recent);
+    expect(degenerate.diagnoses.map((d) => d.kind)).not.toContain('input_shift');
+    expect(advanceIncident(opened(), window(90, octoberEvaluation, degenerate), { newId: () => 'x' }).events).toEqual(['escalated']);
+    // Measured from training alone, October's inputs did not move: no cause, so the collapse is news.
+    const unexplained = explain(octoberEvaluation, october, seattleWeather, goodProbes);
+    expect(unexplained.diagnoses.map((d) => d.kind)).not.toContain('input_shift');
+    expect(advanceIncident(opened(), window(90, octoberEvaluation, unexplained), { newId: () => 'x' }).events).toEqual(['escalated']);
   });
 });
 
