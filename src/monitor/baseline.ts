@@ -258,16 +258,17 @@ export function learn(
   const { start: windowStart, labels: observed } = window;
   const n = sum(observed);
   if (n === 0) return state;
-  const seasonal = learnSeason(state.seasonal, observed, seasonality, windowStart);
-  if (flagged) {
-    // A flagged window never teaches the trailing level or the scatter what normal is: a collapse learnt as normal
-    // would make the recovery look like a collapse onto the other labels, and a model whose first traffic is
-    // collapsed would take the collapse for its baseline. The trailing level is held as it was (its clock moves on
-    // with the window, so the incident's duration does not decay it). The seasonal profile does learn: it is
-    // compared only a cycle later, and a season that alarmed once (a label fading in spring) must be known next
-    // year. docs/detection.md, "What a flagged window teaches".
-    return { ...state, learnedAt: windowStart, seasonal };
-  }
+  // A flagged window never teaches the trailing level or the scatter what normal is: a collapse learnt as normal
+  // would make the recovery look like a collapse onto the other labels, and a model whose first traffic is collapsed
+  // would take the collapse for its baseline. The trailing level is held as it was (its clock moves on with the
+  // window, so the incident's duration does not decay it). The seasonal profile learns a flagged window only when
+  // the window was not judged against it (its phase had no earlier cycle yet): a season that alarmed in its first
+  // cycle (a label fading in spring, the night's mix on the first day) must be known in the next. One the season
+  // itself could not explain is not the season: learnt, a collapse lasting a day became the next day's normal for a
+  // daily model, and its recovery paged as a collapse onto the other labels, over and over.
+  // docs/detection.md, "What a flagged window teaches".
+  const seasonal = flagged && baseline.source === 'seasonal' ? state.seasonal : learnSeason(state.seasonal, observed, seasonality, windowStart);
+  if (flagged) return { ...state, learnedAt: windowStart, seasonal };
   const since = state.learnedAt === null ? 0 : windowStart - state.learnedAt;
   const halfLife = halfLives(windowSeconds);
   const keep = decay(since, halfLife.trailing);

@@ -346,6 +346,26 @@ describe('baseline', () => {
     expect(morning.shares[0]).toBeGreaterThan(0.5);
     expect(baselineOf(thin(9), reference, 'daily', day + 6 * 3600, 3600).source).toBe('trailing');
   });
+  it("learns a flagged window into the season only when the season did not judge it: a day's collapse is not the next day's normal", () => {
+    const model = { ...modelWith({ a: 50, b: 50 }), monitor: { seasonality: 'daily' as const } };
+    const hours = (days: number, counts: Record<string, number>) => Array.from({ length: 24 * days }, () => labelWindow(counts));
+    // Three healthy days, then a day collapsed onto a, then the traffic is back.
+    const { evaluations } = judgeSequence(model, [...hours(3, { a: 50, b: 50 }), ...hours(1, { a: 100, b: 0 }), ...hours(1, { a: 50, b: 50 })], 3600);
+    const day = (d: number) => evaluations.slice(24 * d, 24 * (d + 1));
+    expect(day(3).every((e) => e.verdict === 'collapsed' && e.baseline.source === 'seasonal')).toBe(true);
+    // Learnt, the collapsed day made up most of yesterday's phases, and the recovery was judged a collapse onto b.
+    expect(day(4).map((e) => e.verdict).filter((v) => v === 'collapsed' || v === 'partial_collapse')).toEqual([]);
+    // A first cycle's flagged windows, judged against the trailing level (no earlier cycle yet), are the season's own:
+    // the night's mix that alarmed on the first day is known on the second.
+    const cycle = Array.from({ length: 48 }, (_, h) => {
+      const a = Math.round(100 * (0.5 + 0.45 * Math.cos((2 * Math.PI * h) / 24)));
+      return labelWindow({ a, b: 100 - a });
+    });
+    const first = judgeSequence(model, cycle, 3600).evaluations;
+    expect(first.slice(0, 24).some((e) => e.verdict === 'collapsed' && e.baseline.source === 'trailing')).toBe(true);
+    expect(first.slice(24).filter((e) => e.verdict === 'collapsed' || e.verdict === 'partial_collapse')).toEqual([]);
+  });
+
   it('keeps each half-life at least a few windows long, so month-long windows still learn from the model', () => {
     // Windows of a day or less: the half-lives in seconds.
     for (const w of [60, 3600, 86_400]) expect(halfLives(w)).toEqual({ trailing: 3 * 86_400, dispersion: 30 * 86_400 });
