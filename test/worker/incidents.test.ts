@@ -296,6 +296,19 @@ describe('admin API', () => {
     });
   });
 
+  it('lists two incidents opened in the same second newest first by id, whatever their first windows', async () => {
+    // Opened in one second, the later one about an earlier window (a version whose backlog the cron is still
+    // working through): only the id, which sorts by creation, tells them apart. Ordered by first window, the earlier
+    // opened would come first.
+    const earlier = (await trackIncident(env, collapsed(10), NOW + 200)).incident!;
+    const later = (await trackIncident(env, collapsed(5, 'penguins'), NOW + 700)).incident!;
+    expect(later.id > earlier.id).toBe(true);
+    expect(later.firstWindowStart).toBeLessThan(earlier.firstWindowStart);
+    const listed = (await call('GET', '/v1/incidents')).body.incidents as { id: string; opened_at: string }[];
+    expect(listed.map((i) => i.opened_at)).toEqual([new Date(NOW).toISOString(), new Date(NOW).toISOString()]);
+    expect(listed.map((i) => i.id)).toEqual([later.id, earlier.id]);
+  });
+
   it('shows one incident with its windows (verdicts included), diagnosis, remedies and deliveries, never payloads', async () => {
     await seedWindows('seattle-weather', 0, 4, { rain: 300 }, 'collapsed');
     await seedWindows('seattle-weather', 5, 6, { rain: 105, sun: 105 }, 'healthy');
