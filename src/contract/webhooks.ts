@@ -233,6 +233,12 @@ export const WebhookIncident = v.strictObject({
   last_window: WebhookWindow,
   flagged_windows: v.pipe(count(), v.description('Flagged windows so far; 0 for a model defect, which no window flagged.')),
   resolved_by: v.pipe(v.nullable(v.picklist(['monitor', 'admin'])), v.description('Who resolved it; null unless resolved.')),
+  resolved_with_rebaseline: v.pipe(
+    v.boolean(),
+    v.description(
+      `true: an operator resolved it with {"rebaseline": true}, declaring the traffic it flagged the model's new normal; labelwatch adopts that traffic as the baseline before it judges the version's next window, so traffic that stays there opens no new incident, and traffic going back to the old mix may. false on every other event and resolution.`,
+    ),
+  ),
   healthy_streak: count(),
 });
 

@@ -24,6 +24,11 @@ export interface Notice {
   evaluation: Evaluation | null;
   /** Who resolved it ('monitor': enough healthy windows in a row, 'admin': the admin API); null unless resolved. */
   resolvedBy: 'monitor' | 'admin' | null;
+  /**
+   * The operator resolved it with `{"rebaseline": true}`: its traffic is the model's new normal, not a recovery. Only
+   * the admin API's resolve sets it; false for every other notice.
+   */
+  resolvedWithRebaseline: boolean;
 }
 
 /** `${PUBLIC_URL}/models/<name>` (a bare path without PUBLIC_URL). */
@@ -86,6 +91,8 @@ export function headline(n: Notice): string {
     case 'escalated':
       return `${i.model} v${i.version} escalated: ${what}`;
     case 'resolved':
+      // Declared normal is not recovered: the traffic stays where it went, and on-call must not read it as back.
+      if (n.resolvedWithRebaseline) return `${i.model} v${i.version} resolved by an operator, who declared its current traffic the new normal`;
       return `${i.model} v${i.version} recovered (${n.resolvedBy === 'admin' ? 'resolved by an operator' : 'healthy again'})`;
   }
 }

@@ -80,6 +80,7 @@ export async function trackIncident(
     at: nowMs,
     evaluation: window.evaluation,
     resolvedBy: event === 'resolved' ? ('monitor' as const) : null,
+    resolvedWithRebaseline: false,
   }));
   await commit(env, transition.incident, notices, nowMs);
   return transition;
@@ -92,7 +93,7 @@ export async function trackIncident(
 export async function reportModelDefect(env: Env, finding: ModelDefectFinding, nowMs: number): Promise<boolean> {
   if (await modelDefectReported(env.DB, finding.model, finding.version)) return false;
   const { incident, events } = openModelDefect(finding, () => sortableId('inc', nowMs));
-  const notices = events.filter(notifies).map((event) => ({ event, at: nowMs, evaluation: finding.evaluation, resolvedBy: null }));
+  const notices = events.filter(notifies).map((event) => ({ event, at: nowMs, evaluation: finding.evaluation, resolvedBy: null, resolvedWithRebaseline: false }));
   try {
     await commit(env, incident!, notices, nowMs);
   } catch (e) {
@@ -104,11 +105,12 @@ export async function reportModelDefect(env: Env, finding: ModelDefectFinding, n
 }
 
 /**
- * Resolves an incident by hand (the admin API): the same notifications as an automatic resolution. With
- * `rebaselineAsked`, the traffic the incident flagged also becomes the model's baseline (recorded here, applied by
- * the cron before it judges the version's next window; evaluate.ts), so traffic that stays where it went does not
- * open the next incident. Returns the stored incident and whether this call resolved it (false: it already was); a
- * refusal when its traffic cannot be adopted (rebaselineRefusal), with nothing resolved; undefined for an unknown id.
+ * Resolves an incident by hand (the admin API): the same notifications as an automatic resolution, which say whether
+ * the traffic was declared normal. With `rebaselineAsked`, the traffic the incident flagged also becomes the model's
+ * baseline (recorded here, applied by the cron before it judges the version's next window; evaluate.ts), so traffic
+ * that stays where it went does not open the next incident. Returns the stored incident and whether this call
+ * resolved it (false: it already was); a refusal when its traffic cannot be adopted (rebaselineRefusal), with nothing
+ * resolved; undefined for an unknown id.
  */
 export async function resolveIncident(
   env: Env,
@@ -120,7 +122,9 @@ export async function resolveIncident(
   if (!row) return undefined;
   const refused = rebaselineAsked ? await rebaselineRefusal(env, row) : null;
   if (refused) return { refused: `rebaseline: incident "${id}" ${refused}` };
-  const resolved = await resolveOnce(env, row, nowMs);
+  // Its notifications say whether the traffic was declared normal from the ask itself: the rebaselines row that
+  // records it is written only after them.
+  const resolved = await resolveOnce(env, row, nowMs, rebaselineAsked);
   // Only once resolved: a resolve that failed leaves nothing behind, and its retry records the request.
   if (rebaselineAsked)
     await requestRebaseline(env.DB, { incidentId: id, model: row.model, version: row.version, fromWindowStart: row.firstWindowStart, requestedAt: Math.floor(nowMs / 1000) });
@@ -143,12 +147,12 @@ async function rebaselineRefusal(env: Env, row: IncidentRow): Promise<string | n
   return null;
 }
 
-async function resolveOnce(env: Env, row: IncidentRow, nowMs: number): Promise<{ incident: IncidentRow; resolved: boolean }> {
+async function resolveOnce(env: Env, row: IncidentRow, nowMs: number, rebaselineAsked: boolean): Promise<{ incident: IncidentRow; resolved: boolean }> {
   const id = row.id;
   if (row.status === 'resolved') return { incident: row, resolved: false };
   const incident: Incident = { ...incidentOf(row), status: 'resolved' };
   try {
-    await commit(env, incident, [{ event: 'resolved', at: nowMs, evaluation: null, resolvedBy: 'admin' }], nowMs);
+    await commit(env, incident, [{ event: 'resolved', at: nowMs, evaluation: null, resolvedBy: 'admin', resolvedWithRebaseline: rebaselineAsked }], nowMs);
   } catch (e) {
     // The monitor resolved it in the meantime: its resolve notifications hold the unique (incident, channel, event)
     // slots, so ours were refused and nothing was stored. That is not an error for the caller.

@@ -238,8 +238,8 @@ async function settled(model: string, count: number, timeoutMs = 60_000, modelDe
   }
 }
 
-async function admin(method: string, path: string) {
-  const res = await mf.dispatchFetch(`http://labelwatch.test${path}`, { method, headers: { authorization: `Bearer ${TOKEN}` } });
+async function admin(method: string, path: string, body?: string) {
+  const res = await mf.dispatchFetch(`http://labelwatch.test${path}`, { method, headers: { authorization: `Bearer ${TOKEN}` }, body });
   const text = await res.text();
   for (const secret of [ALERT_SECRET, RETRAIN_SECRET, ROUTING_KEY, receiverUrl]) expect(text).not.toContain(secret);
   return { status: res.status, body: JSON.parse(text) };
@@ -467,5 +467,49 @@ describe('incidents, end to end', () => {
     }
     expect(now.find((d) => d.id === alert.id)).toMatchObject({ status: 'dead', last_error: 'queue retries exhausted' });
     expect(now.find((d) => d.id === retrain.id)).toMatchObject({ status: 'delivered' });
+  });
+
+  it('resolved with {"rebaseline": true}: the alert webhook and Slack say the traffic was declared the new normal; PagerDuty gets its documented resolve', async () => {
+    const model = 'penguins';
+    // Windows no cron has zero-filled yet (the current minute and the next), closed by a tick a few minutes ahead: a
+    // collapse of penguins' own, or more of the one an earlier test left open.
+    const start = nowMinute();
+    await writeWindows(model, [start, start + MINUTE], { Adelie: 300 });
+    await cron((start + 4 * MINUTE) * 1000);
+    const [open] = (await admin('GET', `/v1/incidents?status=active&model=${model}`)).body.incidents as { id: string }[];
+    expect(open).toBeDefined();
+    // Its opening pages are out of the way: the resolve below is the only thing left to send.
+    const before = (await settled(model, 4)).length;
+    received = [];
+
+    const resolved = await admin('POST', `/v1/incidents/${open!.id}/resolve`, '{"rebaseline": true}');
+    expect(resolved).toMatchObject({ status: 200, body: { id: open!.id, status: 'resolved', resolved_by: 'admin', resolved_now: true, rebaseline: 'waiting' } });
+    const rows = (await settled(model, before + 3)).filter((d) => d.incident_id === open!.id && d.event === 'incident.resolved');
+    expect(rows.map((d) => `${d.channel}:${d.status}`).sort()).toEqual(['alert:delivered', 'pagerduty:delivered', 'slack:delivered']);
+    // One request per channel about this incident (the tick ahead may also have swept other models' deliveries).
+    const about = (r: Received) =>
+      r.channel === 'alert' ? verified(r).data.incident && (verified(r).data.incident as { id: string }).id === open!.id : r.body.includes(open!.id);
+    const [alert, pagerduty, slackRequest, ...more] = (['alert', 'pagerduty', 'slack'] as const).flatMap((c) => of(c).filter(about));
+    expect([alert, pagerduty, slackRequest].map((r) => r?.channel)).toEqual(['alert', 'pagerduty', 'slack']);
+    expect(more).toEqual([]);
+
+    // The signed webhook, verified and checked against the published schema (afterEach): declared normal, not recovered.
+    const event = verified(alert!);
+    expect(event.type).toBe('incident.resolved');
+    expect(event.data).toMatchObject({
+      summary: 'penguins v1 resolved by an operator, who declared its current traffic the new normal',
+      incident: { id: open!.id, status: 'resolved', resolved_by: 'admin', resolved_with_rebaseline: true },
+    });
+    // PagerDuty's resolve event has no room for it: exactly the documented three fields.
+    expect(json(pagerduty!)).toEqual({ routing_key: ROUTING_KEY, event_action: 'resolve', dedup_key: open!.id });
+    // Slack: the text, the verdict and the first line of the details say it in words.
+    const slack = json(slackRequest!);
+    expect(Object.keys(slack).sort()).toEqual(['blocks', 'text']);
+    expect(slack.text).toBe(':white_check_mark: labelwatch: penguins v1 resolved by an operator, who declared its current traffic the new normal');
+    expect(slack.blocks.map((b: { type: string }) => b.type)).toEqual(['header', 'section', 'section', 'section']);
+    expect(slack.blocks[0].text).toEqual({ type: 'plain_text', text: 'Incident resolved: penguins v1', emoji: true });
+    expect(slack.blocks[1].fields[2]).toEqual({ type: 'mrkdwn', text: '*Verdict*\nresolved as the new normal (was collapsed)' });
+    expect(slack.blocks[2].text.text).toMatch(/^\*New normal:\* an operator declared the traffic this incident flagged the model’s new normal\. /);
+    expect(slack.blocks[3].text.text).toBe(`<https://labelwatch.example.test/incidents/${open!.id}|Incident page: penguins v1>`);
   });
 });

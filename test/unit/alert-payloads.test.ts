@@ -26,6 +26,11 @@ function resolvedNotice(): Notice {
   return { ...notice, event: 'resolved', incident: current, evaluation: healthyWindow(START + 3 * WINDOW).evaluation, resolvedBy: 'monitor' };
 }
 
+/** Resolved by hand (the admin API), with or without `{"rebaseline": true}`, while the traffic is still where it went. */
+function resolvedByHand(rebaseline: boolean): Notice {
+  return { ...notice, event: 'resolved', incident: { ...incident, status: 'resolved' }, evaluation: null, resolvedBy: 'admin', resolvedWithRebaseline: rebaseline };
+}
+
 function escalatedNotice(): Notice {
   const opened = advanceIncident(null, partialWindow(START), { newId: () => 'inc_partial' }).incident!;
   const t = advanceIncident(opened, collapsedWindow(START + WINDOW), { newId: () => 'unused' });
@@ -49,6 +54,7 @@ describe('alert webhook payload', () => {
       last_window: { start: new Date(START * 1000).toISOString(), end: new Date((START + WINDOW) * 1000).toISOString() },
       flagged_windows: 1,
       resolved_by: null,
+      resolved_with_rebaseline: false,
       healthy_streak: 0,
     });
     expect(p.data.latest_flagged_window).toMatchObject({ verdict: 'collapsed', n: 300, top_label: 'rain', top_share: 1, dominant_label: 'rain' });
@@ -64,6 +70,17 @@ describe('alert webhook payload', () => {
   it('names escalation incident.updated and resolution incident.resolved', () => {
     expect(alertPayload(escalatedNotice())).toMatchObject({ type: 'incident.updated', data: { incident: { kind: 'collapsed', id: 'inc_partial' } } });
     expect(alertPayload(resolvedNotice())).toMatchObject({ type: 'incident.resolved', data: { incident: { status: 'resolved', resolved_by: 'monitor', healthy_streak: 3 } } });
+  });
+
+  it('says when the resolve declared the traffic the new normal ({"rebaseline": true}), and only then', () => {
+    const declared = alertPayload(resolvedByHand(true));
+    expect(declared).toMatchObject({ type: 'incident.resolved', data: { incident: { status: 'resolved', resolved_by: 'admin', resolved_with_rebaseline: true } } });
+    expect(declared.data.summary).toBe('seattle-weather v1 resolved by an operator, who declared its current traffic the new normal');
+    const plain = alertPayload(resolvedByHand(false));
+    expect(plain.data.incident).toMatchObject({ resolved_by: 'admin', resolved_with_rebaseline: false });
+    expect(plain.data.summary).toBe('seattle-weather v1 recovered (resolved by an operator)');
+    expect(alertPayload(resolvedNotice()).data.incident).toMatchObject({ resolved_by: 'monitor', resolved_with_rebaseline: false });
+    expect(alertPayload(escalatedNotice()).data.incident.resolved_with_rebaseline).toBe(false);
   });
 
   it('is signed so that standardwebhooks verifies it, with the same webhook-id on every attempt', () => {
@@ -186,11 +203,13 @@ describe('PagerDuty Events API v2 payload', () => {
     expect(escalated.dedup_key).toBe(p.dedup_key);
   });
 
-  it('a resolve is exactly {routing_key, event_action, dedup_key}', () => {
-    const p = pagerDutyPayload(resolvedNotice());
-    expect(p).toEqual({ event_action: 'resolve', dedup_key: incident.id });
-    const sent = JSON.parse(requestFor({ id: 'msg_2', incidentId: incident.id, channel: 'pagerduty', payload: p }, config, AT)!.body);
-    expect(sent).toEqual({ routing_key: SECRETS.routingKey, event_action: 'resolve', dedup_key: incident.id });
+  it('a resolve is exactly {routing_key, event_action, dedup_key}, with {"rebaseline": true} too (a resolve event has no summary or details)', () => {
+    for (const n of [resolvedNotice(), resolvedByHand(false), resolvedByHand(true)]) {
+      const p = pagerDutyPayload(n);
+      expect(p).toEqual({ event_action: 'resolve', dedup_key: incident.id });
+      const sent = JSON.parse(requestFor({ id: 'msg_2', incidentId: incident.id, channel: 'pagerduty', payload: p }, config, AT)!.body);
+      expect(sent).toEqual({ routing_key: SECRETS.routingKey, event_action: 'resolve', dedup_key: incident.id });
+    }
   });
 
   it('without PUBLIC_URL there are no links (PagerDuty needs absolute ones)', () => {
@@ -238,6 +257,41 @@ describe('Slack payload', () => {
     const p = slackPayload(resolvedNotice());
     expect(p.text).toBe(':white_check_mark: labelwatch: seattle-weather v1 recovered (healthy again)');
     expect(p.blocks[1].fields![2]).toEqual({ type: 'mrkdwn', text: '*Verdict*\nresolved (was collapsed)' });
+    expect(JSON.stringify(p)).not.toContain('New normal');
+  });
+
+  it('a resolution with {"rebaseline": true} says the traffic was declared the new normal, not that it recovered', () => {
+    const p = slackPayload(resolvedByHand(true));
+    const cause = incident.diagnoses[0]!.sentence;
+    const remedy = incident.remedies[0]!.sentence;
+    expect(p).toEqual({
+      text: ':white_check_mark: labelwatch: seattle-weather v1 resolved by an operator, who declared its current traffic the new normal',
+      blocks: [
+        { type: 'header', text: { type: 'plain_text', text: 'Incident resolved: seattle-weather v1', emoji: true } },
+        {
+          type: 'section',
+          fields: [
+            { type: 'mrkdwn', text: '*Model*\nseattle-weather' },
+            { type: 'mrkdwn', text: '*Version*\n1' },
+            { type: 'mrkdwn', text: '*Verdict*\nresolved as the new normal (was collapsed)' },
+            { type: 'mrkdwn', text: '*Top labels*\nrain 100%' },
+          ],
+        },
+        {
+          type: 'section',
+          text: {
+            type: 'mrkdwn',
+            text:
+              '*New normal:* an operator declared the traffic this incident flagged the model’s new normal. labelwatch adopts it as the baseline before it judges the next window: traffic that stays there opens no new incident, traffic going back to the old mix may.\n' +
+              `*Probable cause:* ${cause}\n*What to do:* ${remedy}`,
+          },
+        },
+        { type: 'section', text: { type: 'mrkdwn', text: '<https://labelwatch.example.test/incidents/inc_01KWQ4M2Z8E3T5V7X9Y1B3D5F7|Incident page: seattle-weather v1>' } },
+      ],
+    });
+    const plain = slackPayload(resolvedByHand(false));
+    expect(plain.text).toBe(':white_check_mark: labelwatch: seattle-weather v1 recovered (resolved by an operator)');
+    expect(JSON.stringify(plain)).not.toContain('New normal');
   });
 });
 

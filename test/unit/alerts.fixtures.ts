@@ -83,6 +83,7 @@ export function openedIncident(window = collapsedWindow()): { incident: Incident
       statusUrl: 'https://labelwatch.example.test/incidents/inc_01KWQ4M2Z8E3T5V7X9Y1B3D5F7',
       evaluation: window.evaluation,
       resolvedBy: null,
+      resolvedWithRebaseline: false,
     },
   };
 }

@@ -47,6 +47,8 @@ const resolved: Notice = {
   incident: after(notice, healthyWindow(START + WINDOW), healthyWindow(START + 2 * WINDOW), healthyWindow(START + 3 * WINDOW)),
   resolvedBy: 'monitor',
 };
+// Resolved by hand with {"rebaseline": true}: the traffic declared the new normal.
+const declaredNormal: Notice = { ...resolved, resolvedBy: 'admin', resolvedWithRebaseline: true };
 const partial = openedIncident(partialWindow(START)).notice;
 const escalated: Notice = { ...partial, event: 'escalated', incident: after(partial, collapsedWindow(START + WINDOW)) };
 
@@ -133,6 +135,7 @@ describe('docs/webhooks.md', () => {
     ['opened', notice],
     ['escalated', escalated],
     ['resolved', resolved],
+    ['resolved with {"rebaseline": true}', declaredNormal],
     ['opened (partial collapse)', partial],
     ['opened (every diagnosis and remedy)', everything],
     ['opened (model defect)', modelDefectNotice],

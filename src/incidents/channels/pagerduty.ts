@@ -1,7 +1,9 @@
 // PagerDuty Events API v2 (https://developer.pagerduty.com/docs/events-API-v2/trigger-events/): a trigger when an
 // incident opens or escalates, an acknowledge when an operator acknowledges it (admin API), a resolve when it
 // resolves, all with dedup_key = the incident id so PagerDuty keeps one alert per incident. An acknowledge or resolve
-// event is only routing_key, event_action and dedup_key. Required: routing_key, event_action, and for a trigger payload.summary (≤ 1024
+// event is only routing_key, event_action and dedup_key: it has no summary or details, so a resolve with
+// `{"rebaseline": true}` cannot say there that the traffic was declared normal (the other channels and the incident
+// page, which the trigger links to, do). Required: routing_key, event_action, and for a trigger payload.summary (≤ 1024
 // characters), payload.source and payload.severity. The routing key is a secret: it is not stored with the
 // delivery but added from the configuration when the request is sent.
 import { iso, percent, truncate } from '../../format';

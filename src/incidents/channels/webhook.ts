@@ -41,6 +41,7 @@ export function alertPayload(n: Notice): AlertPayload {
         last_window: windowRange(i.lastWindowStart, n.windowSeconds),
         flagged_windows: i.flaggedWindows,
         resolved_by: n.resolvedBy,
+        resolved_with_rebaseline: n.resolvedWithRebaseline,
         healthy_streak: i.healthyStreak,
       },
       latest_flagged_window: { ...windowRange(w.windowStart, n.windowSeconds), ...flaggedWindowOnWire(w) },
