@@ -288,6 +288,23 @@ export const IncidentWindow = v.object({
   counts: byLabel,
 });
 
+/** The traffic someone declared normal that an incident was judged against (IncidentDetail `adopted_baseline`). */
+export const AdoptedBaseline = v.pipe(
+  v.nullable(
+    v.object({
+      incident_id: v.pipe(v.string(), v.description('The earlier incident resolved with {"rebaseline": true} whose traffic was adopted.')),
+      status_url: v.pipe(v.string(), v.description("That incident's page: absolute when PUBLIC_URL is set, else a path.")),
+      applied_at: v.pipe(instant, v.description("When the cron adopted it, before it judged the version's next window.")),
+      first_window_start: v.pipe(instant, v.description('The first of the windows adopted.')),
+      last_window_start: v.pipe(instant, v.description('The last of the windows adopted.')),
+      predictions: v.pipe(v.number(), v.description('Predictions adopted: their label counts became the baseline.')),
+    }),
+  ),
+  v.description(
+    "The traffic declared normal that this incident was judged against: the latest rebaseline of its model version that adopted traffic and was applied no later than this incident opened (an earlier incident resolved with {\"rebaseline\": true}). Its label counts took the place of the package's reference in the baseline, and the mix before it was declared outdated, so traffic going back to that mix is a change against this baseline. null when there was none (the baseline is the package's reference and the healthy history), and for a model defect, which no baseline judges.",
+  ),
+);
+
 export const IncidentDetail = v.intersect([
   IncidentView,
   v.object({
@@ -301,6 +318,7 @@ export const IncidentDetail = v.intersect([
         "Whether the traffic it flagged becomes the model's baseline (resolved with {\"rebaseline\": true}): none asked for, waiting for the cron to apply it before the version's next window, or applied.",
       ),
     ),
+    adopted_baseline: AdoptedBaseline,
   }),
 ]);
 
@@ -331,6 +349,7 @@ export type ResolveRequestBody = v.InferOutput<typeof ResolveRequest>;
 
 export type IncidentViewBody = v.InferOutput<typeof IncidentView>;
 export type IncidentDetailBody = v.InferOutput<typeof IncidentDetail>;
+export type AdoptedBaselineBody = v.InferOutput<typeof AdoptedBaseline>;
 export type DeliveryViewBody = v.InferOutput<typeof DeliveryView>;
 export type IncidentWindowBody = v.InferOutput<typeof IncidentWindow>;
 export type WireEvaluation = v.InferOutput<typeof Evaluation>;

@@ -36,6 +36,7 @@ const COMPONENTS = {
   IncidentView: api.IncidentView,
   IncidentList: api.IncidentList,
   IncidentDetail: api.IncidentDetail,
+  AdoptedBaseline: api.AdoptedBaseline,
   ResolvedIncident: api.ResolvedIncident,
   ResolveRequest: api.ResolveRequest,
   DeliveryView: api.DeliveryView,

@@ -4,7 +4,7 @@
 //
 // A page needs a few dozen small queries; D1 answers each in its own round trip unless they are batched. So every read
 // here is a `Read` (queries plus how to shape their rows), and a ReadBatch sends all reads of a page in one trip.
-import { and, asc, desc, eq, gte, inArray, lt, ne, sql, type AnyColumn, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, isNotNull, lt, lte, ne, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { DrizzleD1Database } from 'drizzle-orm/d1';
 import type { RunnableQuery } from 'drizzle-orm/runnable-query';
@@ -454,6 +454,58 @@ export interface RebaselineRow {
   adoptedTo: number | null;
   adoptedPredictions: number | null;
 }
+
+/** Traffic the cron adopted as a model version's baseline: whose, when, which windows (their starts), how much. */
+export interface AdoptedTraffic {
+  incidentId: string;
+  appliedAt: number;
+  adoptedFrom: number;
+  adoptedTo: number;
+  adoptedPredictions: number;
+}
+
+/**
+ * The traffic declared normal that an incident was judged against, for its page and GET /v1/incidents/{id}: the
+ * newest rebaseline of its model version that adopted traffic, applied no later than the tick that opened it, of an
+ * earlier incident. No later, not before: the cron applies a rebaseline before it judges the version's next window,
+ * so one applied in the very tick that opened this incident was already in its baseline. The newest that adopted
+ * traffic, not merely the newest: the adopted counts stay the baseline's prior until traffic is adopted again
+ * (monitor/baseline.ts), and a rebaseline with nothing to adopt only restarts the evidence. An earlier incident's (its
+ * first window before this one's): this incident's own rebaseline comes after it, even if in the same second. None for
+ * a model defect, which the package's held-out answers show, not a baseline.
+ */
+export const adoptedBaselineOf = (
+  i: Pick<IncidentRow, 'model' | 'version' | 'kind' | 'openedAt' | 'firstWindowStart'>,
+): Read<AdoptedTraffic | null> =>
+  i.kind === 'model_defect'
+    ? { queries: () => [], shape: () => null }
+    : rowsOf(
+        (db) =>
+          db
+            .select({
+              incidentId: rebaselines.incidentId,
+              appliedAt: rebaselines.appliedAt,
+              adoptedFrom: rebaselines.adoptedFrom,
+              adoptedTo: rebaselines.adoptedTo,
+              adoptedPredictions: rebaselines.adoptedPredictions,
+            })
+            .from(rebaselines)
+            .where(
+              and(
+                eq(rebaselines.model, i.model),
+                eq(rebaselines.version, i.version),
+                lte(rebaselines.appliedAt, i.openedAt),
+                isNotNull(rebaselines.adoptedPredictions),
+                lt(rebaselines.fromWindowStart, i.firstWindowStart),
+              ),
+            )
+            .orderBy(desc(rebaselines.appliedAt), desc(rebaselines.fromWindowStart))
+            .limit(1),
+        ([row]) =>
+          row && row.appliedAt !== null && row.adoptedFrom !== null && row.adoptedTo !== null && row.adoptedPredictions !== null
+            ? { ...row, appliedAt: row.appliedAt, adoptedFrom: row.adoptedFrom, adoptedTo: row.adoptedTo, adoptedPredictions: row.adoptedPredictions }
+            : null,
+      );
 
 /**
  * The retraining request of an incident as it was sent: its stored payload, which holds no secret (the URL and the

@@ -18,12 +18,13 @@ import {
 } from '../db/incidents';
 import type { StoredWindow } from '../db/windows';
 import { rebaselineOf } from '../db/verdicts';
+import { adoptedBaselineOf, type AdoptedTraffic, readAll } from '../db/status';
 import { nameRecord } from '../monitor/names';
 import { bearerToken, secretsEqual } from './auth';
 import { jsonError, quotedName } from './errors';
 import { resolveRequest } from './resolve-body';
 import { IncidentsQuery, parseQuery } from '../contract/query';
-import type { DeliveryViewBody, IncidentDetailBody, IncidentViewBody, IncidentWindowBody } from '../contract/api';
+import type { AdoptedBaselineBody, DeliveryViewBody, IncidentDetailBody, IncidentViewBody, IncidentWindowBody } from '../contract/api';
 import { diagnosisOnWire, flaggedWindowOnWire, remedyOnWire } from '../contract/wire';
 
 type App = { Bindings: Env };
@@ -91,10 +92,25 @@ const windowView = ({ window: w, labels }: StoredWindow): IncidentWindowBody => 
   counts: nameRecord(labels.map((l) => [l.label, l.count])),
 });
 
-/** The incident with its diagnosis, remedies, windows and deliveries. */
+const adoptedView = (a: AdoptedTraffic | null, publicUrl: string | null): AdoptedBaselineBody =>
+  a && {
+    incident_id: a.incidentId,
+    status_url: incidentUrlOf(publicUrl, a.incidentId),
+    applied_at: iso(a.appliedAt),
+    first_window_start: iso(a.adoptedFrom),
+    last_window_start: iso(a.adoptedTo),
+    predictions: a.adoptedPredictions,
+  };
+
+/** The incident with its diagnosis, remedies, windows and deliveries, and the traffic declared normal it was judged against. */
 async function incidentDetail(d1: D1Database, row: IncidentRow, publicUrl: string | null): Promise<IncidentDetailBody> {
   const state = row.state;
-  const [windows, deliveries, rebaseline] = await Promise.all([incidentWindows(d1, row, WINDOWS_SHOWN), incidentDeliveries(d1, row.id), rebaselineOf(d1, row.id)]);
+  const [windows, deliveries, rebaseline, [adopted]] = await Promise.all([
+    incidentWindows(d1, row, WINDOWS_SHOWN),
+    incidentDeliveries(d1, row.id),
+    rebaselineOf(d1, row.id),
+    readAll(d1, [adoptedBaselineOf(row)] as const),
+  ]);
   return {
     ...incidentView(row, publicUrl),
     diagnoses: state.diagnoses.map(diagnosisOnWire),
@@ -102,6 +118,7 @@ async function incidentDetail(d1: D1Database, row: IncidentRow, publicUrl: strin
     windows: windows.map(windowView),
     deliveries: deliveries.map(deliveryView),
     rebaseline,
+    adopted_baseline: adoptedView(adopted, publicUrl),
   };
 }
 

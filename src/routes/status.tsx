@@ -8,6 +8,7 @@ import { configOf, type Config, type Env } from '../config';
 import { pagedChannels } from '../incidents/channels';
 import type { DeliveryStatusRow } from '../db/deliveries';
 import {
+  adoptedBaselineOf,
   attemptsOf,
   deliveriesOf,
   featureBuckets,
@@ -362,9 +363,10 @@ async function incidentPage(c: Context<App>) {
     batch.add(retrainRequestOf(incident.id)),
     batch.add(verdictsBetween(incident.model, incident.version, first, last + 1)),
     batch.add(rebaselineRequestOf(incident.id)),
+    batch.add(adoptedBaselineOf(incident)),
   ]);
   await batch.run();
-  const [view, model, deliveries, attempts, retrain, verdicts, rebaseline] = await pending;
+  const [view, model, deliveries, attempts, retrain, verdicts, rebaseline, adoptedBaseline] = await pending;
   const timeline = timelineOf({ incident, windowSeconds: length, verdicts, deliveries: deliveries as DeliveryStatusRow[], attempts, rebaseline });
   const refresh = refreshSeconds(config);
   pageHeaders(c, Date.now() - started);
@@ -381,6 +383,7 @@ async function incidentPage(c: Context<App>) {
         deliveries={deliveries}
         retrain={retrain}
         retrainConfigured={config.retrainWebhook !== null}
+        adoptedBaseline={adoptedBaseline}
         nowSeconds={now}
       />
     </Page>,

@@ -46,7 +46,9 @@ beforeEach(async () => {
     PAGERDUTY_ROUTING_KEY: SECRETS[2],
     SLACK_WEBHOOK_URL: `https://hooks.slack.test/services/${SECRETS[3]}`,
   };
-  await testEnv.DB.batch(['DELETE FROM deliveries', 'DELETE FROM incidents', 'DELETE FROM window_labels', 'DELETE FROM windows'].map((s) => testEnv.DB.prepare(s)));
+  await testEnv.DB.batch(
+    ['DELETE FROM deliveries', 'DELETE FROM incidents', 'DELETE FROM window_labels', 'DELETE FROM windows', 'DELETE FROM rebaselines'].map((s) => testEnv.DB.prepare(s)),
+  );
 });
 
 const NOW = Math.floor(Date.now() / 60_000) * 60_000;
@@ -415,6 +417,52 @@ describe('admin API', () => {
     expect(superseded.status).toBe(409);
     expect(superseded.body.error).toMatch(/is not seattle-weather's latest incident \(inc_\w+ began since\)/);
     expect(await rebaselineRows()).toBe(before + 1);
+  });
+
+  it('an incident names the traffic declared normal it was judged against: the newest rebaseline of its version that adopted traffic, applied no later than it opened', async () => {
+    const nowSec = NOW / 1000;
+    const earlier = (await trackIncident(env, collapsed(0), NOW)).incident!;
+    const ctx = createExecutionContext();
+    const init = { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: '{"rebaseline": true}' };
+    const resolved = await app.fetch(new Request(`http://labelwatch.test/v1/incidents/${earlier.id}/resolve`, init), env, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(resolved.status).toBe(200);
+    // The next incident opens a minute later, in the tick that judged window 5.
+    const later = (await trackIncident(env, collapsed(5), NOW + 60_000)).incident!;
+    const adopted = async (id: string) => (await call('GET', `/v1/incidents/${id}`)).body.adopted_baseline;
+    // What the cron writes when it applies the rebaseline (evaluate.ts, storeVerdict), at `appliedAt`, adopting `predictions`.
+    const apply = (appliedAt: number | null, predictions: number | null) =>
+      testEnv.DB.prepare('UPDATE rebaselines SET applied_at = ?, adopted_from = ?, adopted_to = ?, adopted_predictions = ? WHERE incident_id = ?')
+        .bind(appliedAt, predictions === null ? null : at(0), predictions === null ? null : at(1), predictions, earlier.id)
+        .run();
+    // Asked for, not applied yet: later windows were not judged against it.
+    expect(await adopted(later.id)).toBeNull();
+    await apply(nowSec + 30, 300);
+    expect(await adopted(later.id)).toEqual({
+      incident_id: earlier.id,
+      status_url: `https://labelwatch.example.test/incidents/${earlier.id}`,
+      applied_at: new Date((nowSec + 30) * 1000).toISOString(),
+      first_window_start: new Date(at(0) * 1000).toISOString(),
+      last_window_start: new Date(at(1) * 1000).toISOString(),
+      predictions: 300,
+    });
+    // Applied in the very tick that opened it: the cron applies a rebaseline before it judges the window.
+    await apply(nowSec + 60, 300);
+    expect((await adopted(later.id)).applied_at).toBe(new Date((nowSec + 60) * 1000).toISOString());
+    // Applied after it opened, or with no traffic to adopt (only the evidence restarted): not its baseline.
+    await apply(nowSec + 61, 300);
+    expect(await adopted(later.id)).toBeNull();
+    await apply(nowSec + 30, null);
+    expect(await adopted(later.id)).toBeNull();
+    // Its own rebaseline is never an incident's baseline, even applied within the second it opened (a clock's tie);
+    // nor another model's; and a model defect has none.
+    await apply(nowSec, 300);
+    expect(await adopted(earlier.id)).toBeNull();
+    expect(await adopted(later.id)).toMatchObject({ incident_id: earlier.id });
+    const penguins = (await trackIncident(env, collapsed(6, 'penguins'), NOW + 120_000)).incident!;
+    expect(await adopted(penguins.id)).toBeNull();
+    await testEnv.DB.prepare("UPDATE incidents SET kind = 'model_defect' WHERE id = ?").bind(later.id).run();
+    expect(await adopted(later.id)).toBeNull();
   });
 
   it('retry re-queues a dead delivery with a fresh budget; anything else is 409', async () => {

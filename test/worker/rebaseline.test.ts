@@ -2,7 +2,8 @@
 // aggregators and the cron. Traffic that moved for good (here: only Gentoo penguins, which the healthy model answers
 // right) opens an incident; resolved by hand it opens the next one at the next window, because a flagged window
 // never teaches the baseline; resolved with rebaseline, the cron adopts that traffic before it judges the next
-// window, and the same traffic opens nothing.
+// window, and the same traffic opens nothing; traffic going back to the old mix then opens an incident that names the
+// traffic it was judged against.
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import penguinsHoldout from '../fixtures/holdout/penguins.json';
@@ -50,7 +51,7 @@ async function shiftedWindow(k: number, rows = shifted): Promise<string> {
 const openIncidents = async () => (await call('GET', '/v1/incidents?status=active&model=penguins')).body.incidents as { id: string; kind: string }[];
 
 describe('resolve with rebaseline', () => {
-  it('without it, shifted traffic opens the next incident at once; with it, the cron adopts the traffic and the same traffic opens nothing', async () => {
+  it('without it, shifted traffic opens the next incident at once; with it, the cron adopts the traffic, the same traffic opens nothing, and the old mix opens one that names the adopted traffic', async () => {
     expect(gentoo.length).toBe(31);
     // Two windows of it: an incident, collapsed onto Gentoo.
     expect(await shiftedWindow(0)).toBe('collapsed');
@@ -105,6 +106,41 @@ describe('resolve with rebaseline', () => {
       expect(recent[f.name]!.rows).toBeCloseTo(3 * shifted.length, 0);
       expect(recent[f.name]!.mean).toBeCloseTo(shifted.reduce((s, row) => s + row[j]!, 0) / shifted.length, 4);
     }
+
+
+    // The traffic goes back to the old mix (every held-out penguin): against the adopted Gentoo baseline that is a
+    // change, and the next incident says "collapsed onto Adelie". Its page and GET /v1/incidents/{id} name the traffic
+    // it was judged against, so on-call sees that the old mix was declared outdated, and by which incident.
+    const oldMix = standardized(penguins, (penguinsHoldout as Holdout).rows.map((r) => r.input));
+    expect(await shiftedWindow(6, oldMix)).toBe('collapsed');
+    const [third] = await openIncidents();
+    const applied = await env.DB.prepare('SELECT applied_at, adopted_from, adopted_to, adopted_predictions FROM rebaselines WHERE incident_id = ?')
+      .bind(second!.id)
+      .first<{ applied_at: number; adopted_from: number; adopted_to: number; adopted_predictions: number }>();
+    // Applied by the tick that judged window 4, adopting window 3 alone.
+    expect(applied).toMatchObject({ adopted_from: T + 3 * L, adopted_to: T + 3 * L, adopted_predictions: shifted.length });
+    const detail = (await call('GET', `/v1/incidents/${third!.id}`)).body;
+    expect(detail).toMatchObject({ status: 'open', kind: 'collapsed', latest: { dominant_label: 'Adelie' } });
+    // And why: the inputs left the adopted Gentoo traffic (back to the training year's mean, so measured from training
+    // alone they did not move), and the model still answers its probes.
+    console.log('DIAG', JSON.stringify(detail.diagnoses?.map((d: any) => [d.kind, d.confidence, d.evidence?.features?.map((f: any) => [f.name, f.from, f.shift, f.recent_shift])])));
+    const iso = (s: number) => new Date(s * 1000).toISOString();
+    expect(detail.adopted_baseline).toEqual({
+      incident_id: second!.id,
+      status_url: `/incidents/${second!.id}`,
+      applied_at: iso(applied!.applied_at),
+      first_window_start: iso(T + 3 * L),
+      last_window_start: iso(T + 3 * L),
+      predictions: shifted.length,
+    });
+    // The incidents before it were judged against the package's reference and the healthy history: none adopted.
+    for (const earlier of [first!, second!]) expect((await call('GET', `/v1/incidents/${earlier.id}`)).body.adopted_baseline, earlier.id).toBeNull();
+    const thirdPage = await (await app.request(`${BASE}/incidents/${third!.id}`, {}, admin)).text();
+    expect(thirdPage).toContain(
+      `Judged against traffic declared normal: incident <a href="/incidents/${second!.id}">${second!.id}</a> was resolved with a rebaseline`,
+    );
+    expect(thirdPage).toContain('(62 predictions, window Jan 1 00:03–00:04 UTC). The label mix before it was declared outdated');
+    expect(html).not.toContain('Judged against traffic declared normal');
   });
 
   it('a body that is not {"rebaseline": boolean} is a 400 naming what is wrong, and resolves nothing', async () => {

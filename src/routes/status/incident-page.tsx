@@ -1,10 +1,11 @@
 // One incident on its own page, `/incidents/{id}`: where a page's link lands. What happened when (the timeline, with
 // every delivery attempt), the windows involved as a chart, the label shares before and during, the diagnosis with
-// its evidence and the remedies, and the retraining request as it was sent.
+// its evidence and the remedies, and the retraining request as it was sent; and, when it was judged against traffic
+// someone declared normal (an earlier incident resolved with a rebaseline), whose traffic that was.
 import type { FC } from 'hono/jsx';
 import { CHANNEL_NAMES } from '../../incidents/channels';
 import type { DeliveryStatusRow } from '../../db/deliveries';
-import type { DeliveryAttemptRow, IncidentRow, RebaselineRow } from '../../db/status';
+import type { AdoptedTraffic, DeliveryAttemptRow, IncidentRow, RebaselineRow } from '../../db/status';
 import type { Incident } from '../../monitor/incident';
 import { IncidentCard, type IncidentView } from './incidents';
 import { clock, duration, lengthWords, redactUrls, verdictWords } from '../../format';
@@ -133,10 +134,30 @@ export interface IncidentPageProps {
   deliveries: readonly DeliveryStatusRow[];
   retrain: { id: string; status: string; payload: unknown } | undefined;
   retrainConfigured: boolean;
+  /** The traffic declared normal it was judged against (db/status.ts adoptedBaselineOf), or null. */
+  adoptedBaseline: AdoptedTraffic | null;
   nowSeconds: number;
 }
 
-export const IncidentPage: FC<IncidentPageProps> = ({ incident: i, view, model, range, timeline, deliveries, retrain, retrainConfigured, nowSeconds }) => {
+/**
+ * The incident was judged against traffic someone declared normal: said above its card, because "collapsed onto
+ * Adelie" reads like a fault, and on-call must see that the mix it was measured against is one an operator chose, and
+ * that the mix before it was declared outdated (traffic going back to it is flagged like any other change).
+ */
+const AdoptedBaselineNote: FC<{ adopted: AdoptedTraffic; windowSeconds: number }> = ({ adopted: a, windowSeconds }) => {
+  const seconds = windowSeconds < 60;
+  const windows = `${a.adoptedFrom === a.adoptedTo ? 'window' : 'windows'} ${clock(a.adoptedFrom, true, seconds)}–${clock(a.adoptedTo + windowSeconds, false, seconds)} UTC`;
+  return (
+    <p class="banner warn" role="note">
+      Judged against traffic declared normal: incident <a href={`/incidents/${encodeURIComponent(a.incidentId)}`}>{a.incidentId}</a> was
+      resolved with a rebaseline, and at {clock(a.appliedAt, true)} UTC labelwatch adopted its traffic as this version’s baseline, in place of
+      the package’s reference ({a.adoptedPredictions} prediction{a.adoptedPredictions === 1 ? '' : 's'}, {windows}). The label mix before it
+      was declared outdated: traffic going back to that mix is a change against this baseline.
+    </p>
+  );
+};
+
+export const IncidentPage: FC<IncidentPageProps> = ({ incident: i, view, model, range, timeline, deliveries, retrain, retrainConfigured, adoptedBaseline, nowSeconds }) => {
   const first = i.firstWindowStart;
   const end = i.resolvedAt === null ? nowSeconds : i.resolvedAt;
   return (
@@ -149,6 +170,7 @@ export const IncidentPage: FC<IncidentPageProps> = ({ incident: i, view, model, 
           <code>{i.id}</code> · window starts and ends are the windows’ own clock; “opened”, “acknowledged” and “resolved” are
           when labelwatch did it. Times are UTC.
         </p>
+        {adoptedBaseline ? <AdoptedBaselineNote adopted={adoptedBaseline} windowSeconds={view.windowSeconds} /> : null}
         <IncidentCard view={view} nowSeconds={nowSeconds} page />
       </section>
       <section aria-labelledby="timeline">
