@@ -123,7 +123,12 @@ describe('resolve with rebaseline', () => {
     expect(detail).toMatchObject({ status: 'open', kind: 'collapsed', latest: { dominant_label: 'Adelie' } });
     // And why: the inputs left the adopted Gentoo traffic (back to the training year's mean, so measured from training
     // alone they did not move), and the model still answers its probes.
-    console.log('DIAG', JSON.stringify(detail.diagnoses?.map((d: any) => [d.kind, d.confidence, d.evidence?.features?.map((f: any) => [f.name, f.from, f.shift, f.recent_shift])])));
+    const [cause] = detail.diagnoses as { kind: string; evidence: { features: { name: string; from: string; shift: number; recent_shift: number }[] } }[];
+    expect(cause!.kind).toBe('input_shift');
+    const flipper = cause!.evidence.features.find((f) => f.name === 'flipper_length_mm')!;
+    expect(flipper.from).toBe('recent');
+    expect(Math.abs(flipper.shift)).toBeLessThan(0.5);
+    expect(flipper.recent_shift).toBeLessThan(-1);
     const iso = (s: number) => new Date(s * 1000).toISOString();
     expect(detail.adopted_baseline).toEqual({
       incident_id: second!.id,
