@@ -422,6 +422,82 @@ function vanishTable(quick: boolean) {
   return { lines, targets, runs, lowRate, lowRateCollapse, years };
 }
 
+const DAY = 86_400;
+const SWINGS = [0.2, 0.5];
+const CYCLE_RATES = [10, 100];
+
+/**
+ * The label mix of a model whose traffic swings with the hour of day: each label's share times e^(a·cos(2π·t/day +
+ * 2π·i/k)), renormalised, so each label peaks at its own hour, at up to e^a times its normal share (a = 0.5: between
+ * 0.61 and 1.65 times it).
+ */
+function dailyMix(normal: readonly number[], a: number, t: number): number[] {
+  const raw = normal.map((p, i) => p * Math.exp(a * Math.cos((2 * Math.PI * t) / DAY + (2 * Math.PI * i) / normal.length)));
+  const total = raw.reduce((x, y) => x + y, 0);
+  return raw.map((x) => x / total);
+}
+
+/**
+ * Pages on healthy traffic whose mix follows the hour of day, over 30 days of 60-s windows, with the season declared
+ * (`daily`) or not, and in which day they came. Then, on a model declared daily, a total collapse onto its top label
+ * lasting three days (from day 5): the pages, and the windows still flagged once the traffic is back (a recovery the
+ * detector took for a collapse onto the other labels).
+ */
+function dailyCycleTable(quick: boolean) {
+  // Its own seed: the tables above print the same whether or not this one runs.
+  random = seededRandom(20261204);
+  const days = quick ? 8 : 30;
+  const windows = (days * DAY) / WINDOW_SECONDS;
+  const lines = [
+    '| model | per window | swing (share × e^±a) | seasonality | pages in 30 days | of them on day 1 | windows flagged |',
+    '|---|---:|---:|---|---:|---:|---:|',
+  ];
+  const targets: { what: string; ok: boolean; got: string }[] = [];
+  const models = MODELS.filter((m) => m.name !== 'skewed-85-10-5');
+  for (const m of models) {
+    const normal = normalMix(m);
+    for (const rate of CYCLE_RATES)
+      for (const a of SWINGS)
+        for (const seasonality of ['none', 'daily'] as const) {
+          const d = labelwatch(m, detectorSettings(m, { windowSeconds: WINDOW_SECONDS, seasonality }));
+          let pages = 0;
+          let firstDay = 0;
+          let flagged = 0;
+          for (let w = 0; w < windows; w++) {
+            const t = w * WINDOW_SECONDS;
+            if (d.step(sampleCounts(dailyMix(normal, a, t), rate), t)) {
+              pages++;
+              if (t < DAY) firstDay++;
+            }
+            if (d.alarmed()) flagged++;
+          }
+          lines.push(`| ${m.name} | ${rate} | ${a} | ${seasonality} | ${pages} | ${firstDay} | ${flagged} |`);
+          if (seasonality === 'daily') targets.push({ what: `${m.name}, ${rate} per window, swing ${a}, daily declared: no page after the first day`, ok: pages === firstDay, got: `${pages - firstDay}` });
+        }
+  }
+  // A real collapse on a model declared daily, from day 5 to day 8, then healthy again until day 12.
+  const collapseLines = ['| model | per window | swing | pages | windows in alarm after the recovery |', '|---|---:|---:|---:|---:|'];
+  for (const m of models) {
+    const normal = normalMix(m);
+    const top = topOf(normal);
+    for (const a of [0, 0.5]) {
+      const d = labelwatch(m, detectorSettings(m, { windowSeconds: WINDOW_SECONDS, seasonality: 'daily' }));
+      let pages = 0;
+      let after = 0;
+      for (let w = 0; w < (12 * DAY) / WINDOW_SECONDS; w++) {
+        const t = w * WINDOW_SECONDS;
+        const collapsed = t >= 5 * DAY && t < 8 * DAY;
+        const paged = d.step(sampleCounts(collapsed ? oneHot(m.labels, m.labels[top]!) : dailyMix(normal, a, t), 10), t);
+        if (paged && t >= DAY) pages++;
+        if (t >= 8 * DAY + 60 * WINDOW_SECONDS && d.alarmed()) after++;
+      }
+      collapseLines.push(`| ${m.name} | 10 | ${a} | ${pages} | ${after} |`);
+      targets.push({ what: `${m.name}, daily, swing ${a}: a 3-day collapse pages once, and its recovery is not flagged an hour later`, ok: pages === 1 && after === 0, got: `${pages} page(s), ${after} windows` });
+    }
+  }
+  return { lines, collapseLines, targets, days };
+}
+
 /** A page of the seasonal sequences: the window that opened or escalated an incident, and what it said. */
 interface SeasonalPage {
   sequence: string;
@@ -586,6 +662,13 @@ export async function main(argv: string[]): Promise<number> {
   console.log(vanish.lowRateCollapse.map((r) => `| ${r.name} | ${r.top} | ${r.total} | ${r.half} |`).join('\n'));
   console.log(`\nHealthy i.i.d. traffic at 1 prediction per 60-s window: ${vanish.lowRate.map((r) => `${r.name} ${r.pages}`).join(', ')} false pages in ${vanish.years} model-year.`);
 
+  console.log('\n## A daily cycle: healthy traffic whose label mix follows the hour of day (60-s windows)\n');
+  const cycle = dailyCycleTable(quick);
+  console.log(`${cycle.days} days per row; a page is an incident opened or escalated; flagged: windows spent in an open incident.\n`);
+  console.log(cycle.lines.join('\n'));
+  console.log('\nA total collapse onto the top label from day 5 to day 8 on a model declared `daily` (pages after the first day; windows still in alarm from an hour after the traffic came back):\n');
+  console.log(cycle.collapseLines.join('\n'));
+
   console.log('\n## Targets\n');
   const mark = (ok: boolean) => (ok ? '✓' : '✗');
   const seasonalWorst = Math.max(...seasonal.results.filter((r) => r.seasonality === 'yearly').map((r) => r.pages));
@@ -595,6 +678,7 @@ export async function main(argv: string[]): Promise<number> {
   console.log(`${mark(iid.worst <= 1)} i.i.d. healthy: ≤ 1 false page per model-year at every rate and window length (worst ${iid.worst.toFixed(2)})`);
   for (const t of delays.targets) console.log(`${mark(t.ok)} ${t.what} (median ${t.got})`);
   for (const t of vanish.targets) console.log(`${mark(t.ok)} ${t.what} (${t.what.includes('false page') ? '' : 'median '}${t.got})`);
+  for (const t of cycle.targets) console.log(`${mark(t.ok)} ${t.what} (${t.got})`);
   console.log(`\n(${((Date.now() - started) / 1000).toFixed(0)} s)`);
   return 0;
 }
