@@ -412,13 +412,13 @@ function vanishTable(quick: boolean) {
     return { name: m.name, top: m.labels[topOf(normalMix(m))]!, total: at(1), half: at(0.5) };
   });
   // One prediction a window: the rate the i.i.d. table above does not cover.
-  const years = quick ? 0.05 : 1;
+  const years = quick ? 0.05 : 3;
   const windows = Math.round((years * SECONDS_PER_YEAR) / WINDOW_SECONDS);
   const lowRate = MODELS.map((m) => {
     const pages = falsePages(m, () => labelwatch(m, detectorSettings(m, { windowSeconds: WINDOW_SECONDS })), 1, WINDOW_SECONDS, windows);
     return { name: m.name, pages };
   });
-  for (const r of lowRate) targets.push({ what: `${r.name}, healthy i.i.d. at 1 per 60-s window: ≤ 1 false page in a model-year`, ok: r.pages / years <= 1, got: `${r.pages} in ${years} yr` });
+  for (const r of lowRate) targets.push({ what: `${r.name}, healthy i.i.d. at 1 per 60-s window: ≤ 1 false page per model-year`, ok: r.pages / years <= 1, got: `${r.pages} in ${years} yr` });
   return { lines, targets, runs, lowRate, lowRateCollapse, years };
 }
 
@@ -660,7 +660,7 @@ export async function main(argv: string[]): Promise<number> {
   console.log('\nAt 1 prediction per 60-s window, a collapse onto the top label (median windows to the first page, same runs):\n');
   console.log('| model | top label | 100% | 50% |\n|---|---|---:|---:|');
   console.log(vanish.lowRateCollapse.map((r) => `| ${r.name} | ${r.top} | ${r.total} | ${r.half} |`).join('\n'));
-  console.log(`\nHealthy i.i.d. traffic at 1 prediction per 60-s window: ${vanish.lowRate.map((r) => `${r.name} ${r.pages}`).join(', ')} false pages in ${vanish.years} model-year.`);
+  console.log(`\nHealthy i.i.d. traffic at 1 prediction per 60-s window: ${vanish.lowRate.map((r) => `${r.name} ${r.pages}`).join(', ')} false pages in ${vanish.years} model-years.`);
 
   console.log('\n## A daily cycle: healthy traffic whose label mix follows the hour of day (60-s windows)\n');
   const cycle = dailyCycleTable(quick);

@@ -2,7 +2,7 @@
 // Nothing else reads `env.X` for settings; bindings (DB, AGGREGATOR, DELIVERIES) are used where they are needed.
 
 import * as v from 'valibot';
-import { SEASONALITIES, type Seasonality } from './monitor/baseline';
+import { DEFAULT_SEASONALITY, SEASONALITIES, type Seasonality } from './monitor/baseline';
 
 export class ConfigError extends Error {}
 
@@ -51,7 +51,7 @@ const positive = (fallback: number) =>
 const seasonality = v.pipe(
   setting,
   v.check((s) => blank(s) || SEASONALITIES.includes(s.trim() as Seasonality), (issue) => `expected one of ${SEASONALITIES.join(', ')}, got "${String(issue.input)}"`),
-  v.transform((s): Seasonality => (blank(s) ? 'none' : (s.trim() as Seasonality))),
+  v.transform((s): Seasonality => (blank(s) ? DEFAULT_SEASONALITY : (s.trim() as Seasonality))),
 );
 
 const isHttpUrl = (s: string) => {

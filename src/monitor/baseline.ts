@@ -19,6 +19,21 @@ export const SEASONS: Record<Exclude<Seasonality, 'none'>, { period: number; bin
   yearly: { period: SECONDS_PER_YEAR, bins: 52 },
 };
 
+/**
+ * The seasonality a model is judged with unless it or the deployment says otherwise: the hour of day. Traffic whose
+ * label mix follows the hour (a population that sleeps, another time zone) deviates from a trailing baseline of a few
+ * days the same way for hours on end, and the CUSUMs add that up like a change: in bench:detect, a mix that swings by
+ * a factor e^±0.5 over the day paged 186 to 500 times in 30 days of 60-s windows without a declared season, and even
+ * a swing of e^±0.2 paged once or twice a month, against a budget of once a year. Declared, it paged only on the first
+ * day, before there was a yesterday to compare with, and traffic without a daily rhythm loses little: yesterday's
+ * same hours hold thousands of predictions at 10 a minute, and a collapse was paged as fast (docs/detection.md).
+ */
+export const DEFAULT_SEASONALITY: Seasonality = 'daily';
+
+/** A cycle no longer than a window has no phase a window could be compared at: such traffic is judged as `none`. */
+export const seasonalityFor = (seasonality: Seasonality, windowSeconds: number): Seasonality =>
+  seasonality !== 'none' && SEASONS[seasonality].period <= windowSeconds ? 'none' : seasonality;
+
 /** Half-life of the trailing baseline: recent enough to follow seasons, long enough to carry many predictions. */
 export const TRAILING_HALF_LIFE_SECONDS = 3 * 86_400;
 /** Half-life of the overdispersion estimate: it describes the traffic's nature, so it changes slowly. */
@@ -51,12 +66,14 @@ export const PACKAGE_WEIGHT = 100;
 /**
  * How far production's shares may sit from the package's held-out answers beyond binomial noise, as a fraction of
  * p(1 − p), an intra-window correlation: τ₀ = √(icc·p(1 − p)). Held-out rows are one data set; production is this
- * week of someone's traffic. For traffic without seasons, 0.01 (5 points for a label at 38%): a total collapse is
- * still paged from one window. For seasonal traffic, 0.1 (15 points): the held-out mix is a year's average that no
- * single season looks like. It applies in proportion to the package's weight in the baseline, a²τ₀², so it fades as
- * the model's own history takes over.
+ * week of someone's traffic. 0.01 (5 points for a label at 38%): a total collapse is still paged from one window.
+ * For a yearly season, 0.1 (15 points): the held-out mix is a year's average that no single season looks like, and
+ * the first weeks of production are one season. A daily or weekly rhythm shows within hours, when the model's own
+ * history already outweighs the package (its weight halves by 100 predictions): they keep 0.01, so the default
+ * daily seasonality pages a model deployed broken from its first window, as `none` does. It applies in proportion to
+ * the package's weight in the baseline, a²τ₀², so it fades as the model's own history takes over.
  */
-export const PACKAGE_ICC: Record<Seasonality, number> = { none: 0.01, daily: 0.1, weekly: 0.1, yearly: 0.1 };
+export const PACKAGE_ICC: Record<Seasonality, number> = { none: 0.01, daily: 0.01, weekly: 0.01, yearly: 0.1 };
 /** Prior extra-binomial scatter of production windows around their own baseline (as a fraction of p(1 − p)), and its weight in windows. */
 export const PRODUCTION_ICC = 0.002;
 export const PRIOR_WINDOWS = 10;
@@ -157,15 +174,16 @@ export function initialState(k: number, seasonality: Seasonality): MonitorState 
 /** A phase bin that has seen nothing yet. */
 const emptyPhase = (k: number): SeasonalBin => ({ cycle: -1, past: new Array<number>(k).fill(0), current: new Array<number>(k).fill(0) });
 
-/** A state that does not fit (labels or seasonality changed) is replaced by a fresh one. */
+/**
+ * A state that does not fit the labels is replaced by a fresh one. One that fits them but was kept for another
+ * seasonality (the deployment's default became daily, a package declared a season) keeps everything but its seasonal
+ * profile, which starts afresh: the trailing level and the evidence are the model's own whatever the cycle.
+ */
 export function compatibleState(state: MonitorState | null | undefined, k: number, seasonality: Seasonality): MonitorState {
-  const fits =
-    state &&
-    state.trailing?.length === k &&
-    state.up?.length === k &&
-    state.total?.length === k &&
-    (seasonality === 'none' ? state.seasonal === null : state.seasonal?.length === SEASONS[seasonality].bins);
-  return fits ? state : initialState(k, seasonality);
+  const fits = state && [state.trailing, state.up, state.total, state.down, state.excess].every((xs) => xs?.length === k);
+  if (!fits) return initialState(k, seasonality);
+  const seasonFits = seasonality === 'none' ? state.seasonal === null : state.seasonal?.length === SEASONS[seasonality].bins;
+  return seasonFits ? state : { ...state, seasonal: initialState(k, seasonality).seasonal };
 }
 
 const decay = (seconds: number, halfLife: number) => (seconds > 0 ? 0.5 ** (seconds / halfLife) : 1);

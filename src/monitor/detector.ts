@@ -22,7 +22,9 @@ import {
   learn,
   type MonitorState,
   type PackageReference,
+  DEFAULT_SEASONALITY,
   type Seasonality,
+  seasonalityFor,
 } from './baseline';
 import { binomialLowerTail, binomialUpperTail } from './binomial';
 import { chiSquareTest, type FitTest, gTest, jensenShannonDistance, normalizedEntropy, proportions } from './distribution';
@@ -100,15 +102,16 @@ export function packageReference(metadata: ModelMetadata, defect: Evaluation | n
 /** The settings that apply to one model: metadata.monitor wins over the deployment's defaults, which win over ours. */
 export function detectorSettings(metadata: ModelMetadata, defaults: DetectorDefaults): DetectorSettings {
   const defect = modelDefect(metadata);
+  const windowSeconds = metadata.monitor?.window_seconds ?? defaults.windowSeconds;
   const settings: DetectorSettings = {
     labels: metadata.labels,
     features: metadata.features.map((f) => f.name),
     reference: packageReference(metadata, defect),
     defect: defect && { dominant: defect.dominantLabel ?? null, vanished: defect.vanishedLabels },
-    windowSeconds: metadata.monitor?.window_seconds ?? defaults.windowSeconds,
+    windowSeconds,
     falsePageBudget: metadata.monitor?.false_page_budget ?? defaults.falsePageBudget ?? DEFAULT_FALSE_PAGE_BUDGET,
     minPredictions: metadata.monitor?.min_predictions ?? defaults.minPredictions ?? DEFAULT_MIN_PREDICTIONS,
-    seasonality: metadata.monitor?.seasonality ?? defaults.seasonality ?? 'none',
+    seasonality: seasonalityFor(metadata.monitor?.seasonality ?? defaults.seasonality ?? DEFAULT_SEASONALITY, windowSeconds),
   };
   if (!(settings.falsePageBudget > 0)) throw new RangeError(`false-page budget must be > 0, got ${settings.falsePageBudget}`);
   if (!(settings.minPredictions >= 1)) throw new RangeError(`minPredictions must be >= 1, got ${settings.minPredictions}`);

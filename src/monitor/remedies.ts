@@ -278,6 +278,8 @@ function forDegenerateModel(diagnosis: Extract<Diagnosis, { kind: 'degenerate_mo
 
 /** Each seasonality's phase, as the sentence names it (baseline.ts SEASONS). */
 const PHASE_WORDS = { yearly: 'week of year', weekly: 'hour of week', daily: 'hour of day' } as const;
+/** The cycles longer than each, which a season of the features may follow instead. */
+const LONGER_CYCLES: Record<Seasonality, (keyof typeof PHASE_WORDS)[]> = { none: [], daily: ['weekly', 'yearly'], weekly: ['yearly'], yearly: [] };
 
 function forInputShift(metadata: ModelMetadata, diagnosis: Extract<Diagnosis, { kind: 'input_shift' }>): Remedy[] {
   const { seasonality, baselineSource } = diagnosis.evidence;
@@ -307,6 +309,12 @@ function forInputShift(metadata: ModelMetadata, diagnosis: Extract<Diagnosis, { 
       : baselineSource === 'seasonal'
         ? `monitor.seasonality is "${seasonality}" and earlier cycles at this ${PHASE_WORDS[seasonality]} did not look like this: if the season is merely unusual, ${byHand}.`
         : `monitor.seasonality is "${seasonality}", but no earlier cycle has ${SEASONAL_MIN_PREDICTIONS} predictions at this ${PHASE_WORDS[seasonality]} yet: if it is the season, ${byHand}.`;
+  // "daily" is the default: a page on a season of weeks or months must still say how to declare one.
+  const longer = LONGER_CYCLES[seasonality];
+  const longerWords =
+    longer.length === 0
+      ? ''
+      : ` A longer cycle: set monitor.seasonality to ${longer.map((s) => `"${s}" (by ${PHASE_WORDS[s]})`).join(' or ')}.`;
   return [
     {
       kind: 'rebaseline',
@@ -314,7 +322,7 @@ function forInputShift(metadata: ModelMetadata, diagnosis: Extract<Diagnosis, { 
       seasonality,
       features,
       sentence:
-        `The model looks healthy; its traffic changed: ${moved}. ${cycle} Here to stay: resolve it with ` +
+        `The model looks healthy; its traffic changed: ${moved}. ${cycle}${longerWords} Here to stay: resolve it with ` +
         `{"rebaseline": true} to adopt this traffic as the model's normal now; then retrain on recent data, or bump ` +
         `the version with a reference from recent rows (npm run stats -- --model-dir models/${metadata.name} --csv ` +
         `recent.csv). Not expected: look upstream at what feeds ${features.map((f) => f.name).join(', ')} (a new filter or source of rows).`,

@@ -15,7 +15,7 @@ describe('loadConfig', () => {
       maxInstances: 1024,
       monitoring: 'on',
       falsePageBudget: 1,
-      seasonality: 'none',
+      seasonality: 'daily',
       apiKeys: [],
       adminToken: null,
       publicUrl: null,

@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   baselineOf,
+  compatibleState,
+  DEFAULT_SEASONALITY,
+  seasonalityFor,
   halfLives,
   initialState,
   type MonitorState,
@@ -330,8 +333,10 @@ describe('baseline', () => {
     const evening = baselineOf(state!, reference, 'daily', day + 18 * 3600, 3600);
     expect(SEASONS.daily.bins).toBe(24);
     expect(morning.source).toBe('seasonal');
-    expect(morning.shares[0]).toBeGreaterThan(0.85);
-    expect(evening.shares[0]).toBeLessThan(0.15);
+    // Yesterday's mornings answered 90% a; the package's 50/50 still weighs 100² / (100 + m), m the trailing
+    // predictions, which the first day's flagged windows (judged before there was a yesterday) did not teach.
+    expect(morning.shares[0]).toBeGreaterThan(0.75);
+    expect(evening.shares[0]).toBeLessThan(0.25);
   });
   it('uses a phase of the previous cycle once it holds SEASONAL_MIN_PREDICTIONS, however thin the traffic', () => {
     const day = 86_400;
@@ -346,6 +351,34 @@ describe('baseline', () => {
     expect(morning.shares[0]).toBeGreaterThan(0.5);
     expect(baselineOf(thin(9), reference, 'daily', day + 6 * 3600, 3600).source).toBe('trailing');
   });
+  it('judges by the hour of day unless told otherwise, and never by a cycle a window already spans', () => {
+    const model = modelWith({ a: 50, b: 50 });
+    expect(DEFAULT_SEASONALITY).toBe('daily');
+    expect(detectorSettings(model, { windowSeconds: 60 }).seasonality).toBe('daily');
+    expect(detectorSettings(model, { windowSeconds: 3600 }).seasonality).toBe('daily');
+    // A day-long window holds a whole day: no hour of it to compare with.
+    expect(detectorSettings(model, { windowSeconds: 86_400 }).seasonality).toBe('none');
+    expect(detectorSettings(model, { windowSeconds: 86_400, seasonality: 'weekly' }).seasonality).toBe('weekly');
+    expect(detectorSettings(model, { windowSeconds: 30 * 86_400, seasonality: 'yearly' }).seasonality).toBe('yearly');
+    // Declared none, by the deployment or the package, it is none.
+    expect(detectorSettings(model, { windowSeconds: 60, seasonality: 'none' }).seasonality).toBe('none');
+    expect(detectorSettings({ ...model, monitor: { seasonality: 'none' } }, { windowSeconds: 60, seasonality: 'daily' }).seasonality).toBe('none');
+    expect(seasonalityFor('weekly', 7 * 86_400)).toBe('none');
+  });
+
+  it('keeps a state learnt under another seasonality, all but its seasonal profile: a new default does not forget the model', () => {
+    const model = modelWith({ a: 50, b: 50 });
+    const { state } = judgeSequence({ ...model, monitor: { seasonality: 'none' } }, Array.from({ length: 20 }, () => labelWindow({ a: 60, b: 40 })));
+    expect(state!.seasonal).toBeNull();
+    const daily = compatibleState(state, 2, 'daily');
+    expect(daily.trailing).toBe(state!.trailing);
+    expect(daily.excessWeight).toBe(state!.excessWeight);
+    expect(daily.seasonal).toHaveLength(24);
+    expect(compatibleState(daily, 2, 'none').seasonal).toBeNull();
+    // Other labels: nothing fits.
+    expect(compatibleState(state, 3, 'daily').trailing).toEqual([0, 0, 0]);
+  });
+
   it("learns a flagged window into the season only when the season did not judge it: a day's collapse is not the next day's normal", () => {
     const model = { ...modelWith({ a: 50, b: 50 }), monitor: { seasonality: 'daily' as const } };
     const hours = (days: number, counts: Record<string, number>) => Array.from({ length: 24 * days }, () => labelWindow(counts));
@@ -363,7 +396,8 @@ describe('baseline', () => {
     });
     const first = judgeSequence(model, cycle, 3600).evaluations;
     expect(first.slice(0, 24).some((e) => e.verdict === 'collapsed' && e.baseline.source === 'trailing')).toBe(true);
-    expect(first.slice(24).filter((e) => e.verdict === 'collapsed' || e.verdict === 'partial_collapse')).toEqual([]);
+    // From the second hour of the second day (its first window still carries the first day's evidence) nothing flags.
+    expect(first.slice(25).filter((e) => e.verdict === 'collapsed' || e.verdict === 'partial_collapse')).toEqual([]);
   });
 
   it('keeps each half-life at least a few windows long, so month-long windows still learn from the model', () => {
@@ -454,11 +488,13 @@ describe('rebaseline: traffic declared normal', () => {
     expect(adopted.trailing).toEqual([0, 0, 180]);
     expect(adopted.adopted).toEqual([0, 0, 180]);
     expect([...adopted.up, ...adopted.total, ...adopted.down]).toEqual(new Array(9).fill(0));
-    // The scatter was learnt in shares at the old mix: it restarts from its prior; the seasonal profile is kept.
+    // The scatter was learnt in shares at the old mix: it restarts from its prior, as does the daily profile (the
+    // default seasonality), whose earlier cycles are the old traffic.
     expect(incident.state.excessWeight).toBeGreaterThan(0);
     expect(adopted.excess).toEqual([0, 0, 0]);
     expect(adopted.excessWeight).toBe(0);
-    expect(adopted.seasonal).toBe(incident.state.seasonal);
+    expect(incident.state.seasonal!.some((phase) => phase.cycle >= 0)).toBe(true);
+    expect(adopted.seasonal!.every((phase) => phase.cycle === -1)).toBe(true);
     expect(adopted.learnedAt).toBe(incident.state.lastWindowStart);
     const after = judgeFrom(adopted, 33, 20);
     expect(after.verdicts.filter((v) => v === 'collapsed' || v === 'partial_collapse')).toEqual([]);

@@ -243,7 +243,8 @@ describe('diagnose: inputs that moved, and a model that followed them', () => {
     expect(d.evidence.labels[0]).toMatchObject({ label: 'sun', share: 0.05645 });
     expect(d.evidence.labels[0]!.baselineShare).toBeCloseTo(0.38, 1);
     expect(d.evidence.labels.map((l) => l.label)).toEqual(expect.arrayContaining(['drizzle', 'snow']));
-    expect(d.evidence).toMatchObject({ seasonality: 'none', baselineSource: 'trailing' });
+    // Judged with the default daily season, against the trailing level: no earlier day at this hour yet.
+    expect(d.evidence).toMatchObject({ seasonality: 'daily', baselineSource: 'trailing' });
     // 0.6 (probes pass the accuracy test) + 0.3 · min(1, 0.842) = 0.853
     expect(d.confidence).toBe(0.85);
     expect(d.sentence).toContain('temp_max −1.11 training stds from the training mean, temp_min −1.1 training stds from the training mean');
@@ -465,7 +466,7 @@ describe('remedies', () => {
     const { remedies: rs } = explain(seasonJudged(counts), counts, seattleWeather, goodProbes);
     const r = remedy(rs, 'rebaseline');
     expect(r.diagnosis).toBe('input_shift');
-    expect(r.seasonality).toBe('none');
+    expect(r.seasonality).toBe('daily');
     // Raw units by hand: 16.37399 + (−1.11175)(7.32626) = 8.22903 °C, 0.45408 · 7.32626 = 3.32672;
     // 8.17553 + (−1.09873)(4.98644) = 2.69677, 0.68542 · 4.98644 = 3.41781.
     expect(r.features.map((f) => [f.name, f.shift, f.raw])).toEqual([
@@ -474,8 +475,9 @@ describe('remedies', () => {
     ]);
     expect(r.features[0]!.mean).toBeCloseTo(-1.11175, 4);
     expect(r.sentence).toContain('temp_max 8.229 ± 3.327 (training 16.37 ± 7.326), temp_min 2.697 ± 3.418 (training 8.176 ± 4.986)');
-    expect(r.sentence).toContain('set monitor.seasonality');
-    expect(r.sentence).toContain('"yearly": by week of year');
+    // The default daily season cannot be January's: the longer cycles are named.
+    expect(r.sentence).toContain('monitor.seasonality is "daily", but no earlier cycle has 30 predictions at this hour of day yet');
+    expect(r.sentence).toContain('A longer cycle: set monitor.seasonality to "weekly" (by hour of week) or "yearly" (by week of year).');
     expect(r.sentence).toContain('POST /v1/incidents/{id}/resolve');
     expect(r.sentence).toContain('npm run stats -- --model-dir models/seattle-weather --csv recent.csv');
     expect(r.sentence).toContain('look upstream at what feeds temp_max, temp_min');
@@ -491,6 +493,13 @@ describe('remedies', () => {
     expect(declared('trailing').sentence).toContain('monitor.seasonality is "yearly", but no earlier cycle has 30 predictions at this week of year yet');
     expect(declared('seasonal').sentence).toContain('earlier cycles at this week of year did not look like this');
     expect(declared('trailing').seasonality).toBe('yearly');
+    // The longest cycle has none longer to name; a deployment without a season is told every one.
+    expect(declared('trailing').sentence).not.toContain('A longer cycle');
+    const none = { ...evaluation, baseline: { ...evaluation.baseline, seasonality: 'none' as const } };
+    const plain = remedy(explain(none, counts, seattleWeather, goodProbes).remedies, 'rebaseline');
+    expect(plain.sentence).toContain('A known cycle: set monitor.seasonality to the one these features follow');
+    expect(plain.sentence).toContain('"yearly": by week of year');
+    expect(plain.sentence).not.toContain('A longer cycle');
   });
 
   it('balancedClassWeights is n / (k · n_c), skipping labels without rows', () => {
