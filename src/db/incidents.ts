@@ -1,10 +1,10 @@
 // The incident table's queries: the active incident of a model version, an incident change written atomically with
 // its outbox rows (db/deliveries.ts has the rest of the delivery lifecycle), and the admin API's reads and actions.
 // Times are epoch seconds.
-import { and, desc, eq, ne, sql } from 'drizzle-orm';
+import { and, desc, eq, ne, notExists, sql } from 'drizzle-orm';
 import type { Incident } from '../monitor/incident';
 import { deliveries, incidents } from './schema';
-import { database } from './client';
+import { database, insertWhere, statement } from './client';
 import type { NewDelivery } from './deliveries';
 import { listWindows, type StoredWindow } from './windows';
 
@@ -51,6 +51,8 @@ export async function modelDefectReported(d1: D1Database, model: string, version
 
 export interface IncidentChange {
   incident: Incident;
+  /** Whether the change opens the incident (else the stored one is updated). */
+  opens: boolean;
   nowSec: number;
   /** Set when this change resolves the incident. */
   resolvedBy?: 'monitor' | 'admin';
@@ -59,49 +61,57 @@ export interface IncidentChange {
 }
 
 /**
- * Writes an incident (new or changed) and its outbox rows in one D1 batch, one transaction: either the change and
- * every notification it calls for are stored, or nothing is. An update never reopens a resolved incident and keeps
- * an acknowledgement made meanwhile.
+ * Writes an incident change with its outbox rows in one D1 batch, one transaction, only while the incident is
+ * unresolved. Returns whether it was stored; if not, nothing was: no notification about an incident resolved
+ * meanwhile (a tick's escalation after an operator resolved it would re-trigger PagerDuty's resolved alert). An
+ * update keeps an acknowledgement made meanwhile.
+ *
+ * Every statement carries the same guard, and the incident itself is written last, so that every guard sees the
+ * rows as they were before the batch: all of it happens, or none.
  */
-export async function saveIncidentChange(d1: D1Database, change: IncidentChange): Promise<void> {
+export async function saveIncidentChange(d1: D1Database, change: IncidentChange): Promise<boolean> {
   const db = database(d1);
   const { incident: i, nowSec } = change;
   const resolved = i.status === 'resolved';
-  const upsert = db
-    .insert(incidents)
-    .values({
-      id: i.id,
-      model: i.model,
-      version: i.version,
-      kind: i.kind,
-      status: i.status,
-      firstWindowStart: i.firstWindowStart,
-      lastWindowStart: i.lastWindowStart,
-      flaggedWindows: i.flaggedWindows,
-      healthyStreak: i.healthyStreak,
-      openedAt: nowSec,
-      updatedAt: nowSec,
-      resolvedAt: resolved ? nowSec : null,
-      resolvedBy: resolved ? (change.resolvedBy ?? 'monitor') : null,
-      state: i,
-    })
-    .onConflictDoUpdate({
-      target: incidents.id,
-      set: {
-        kind: i.kind,
-        status: sql`CASE WHEN excluded.status = 'resolved' THEN 'resolved' ELSE ${incidents.status} END`,
-        lastWindowStart: i.lastWindowStart,
-        flaggedWindows: i.flaggedWindows,
-        healthyStreak: i.healthyStreak,
-        updatedAt: nowSec,
-        resolvedAt: sql`excluded.resolved_at`,
-        resolvedBy: sql`excluded.resolved_by`,
-        state: sql`json_set(excluded.state, '$.status', CASE WHEN excluded.status = 'resolved' THEN 'resolved' ELSE ${incidents.status} END)`,
-      },
-      setWhere: ne(incidents.status, 'resolved'),
-    });
+  const resolvedBy = resolved ? (change.resolvedBy ?? 'monitor') : null;
+  const unresolved = notExists(db.select({ id: incidents.id }).from(incidents).where(and(eq(incidents.id, i.id), eq(incidents.status, 'resolved'))));
+  const write = change.opens
+    ? insertWhere(
+        incidents,
+        {
+          id: i.id,
+          model: i.model,
+          version: i.version,
+          kind: i.kind,
+          status: i.status,
+          firstWindowStart: i.firstWindowStart,
+          lastWindowStart: i.lastWindowStart,
+          flaggedWindows: i.flaggedWindows,
+          healthyStreak: i.healthyStreak,
+          openedAt: nowSec,
+          updatedAt: nowSec,
+          resolvedAt: resolved ? nowSec : null,
+          resolvedBy,
+          state: i,
+        },
+        unresolved,
+      )
+    : db
+        .update(incidents)
+        .set({
+          kind: i.kind,
+          lastWindowStart: i.lastWindowStart,
+          flaggedWindows: i.flaggedWindows,
+          healthyStreak: i.healthyStreak,
+          updatedAt: nowSec,
+          ...(resolved
+            ? { status: 'resolved' as const, resolvedAt: nowSec, resolvedBy, state: i }
+            : { state: sql`json_set(${sql.param(i, incidents.state)}, '$.status', ${incidents.status})` }),
+        })
+        .where(and(eq(incidents.id, i.id), unresolved));
   // One statement per delivery keeps each well under D1's 100 bound parameters.
-  await db.batch([upsert, ...change.deliveries.map((d) => db.insert(deliveries).values(d))]);
+  const results = await d1.batch([...change.deliveries.map((d) => insertWhere(deliveries, d, unresolved)), write].map((q) => statement(d1, q)));
+  return results[results.length - 1]!.meta.changes > 0;
 }
 
 export async function incidentById(d1: D1Database, id: string): Promise<IncidentRow | undefined> {

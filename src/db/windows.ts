@@ -1,21 +1,9 @@
 // The window tables' queries: the additive, idempotent flush of one aggregator shard; closing windows on the
 // clock (with explicit zero-traffic windows); retention; and the reads behind the windows API.
-import { and, desc, eq, gte, inArray, is, lt, lte, sql, SQL, type Query } from 'drizzle-orm';
-import { SQLiteAsyncDialect } from 'drizzle-orm/sqlite-core';
+import { and, desc, eq, gte, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { WindowCounts } from '../monitor/window';
-import { database } from './client';
+import { database, statement } from './client';
 import { flushes, windowFeatures, windowLabels, windows } from './schema';
-
-const dialect = new SQLiteAsyncDialect();
-
-/**
- * A D1 statement from drizzle (a query builder or a `sql` template). Batches with raw `sql` go through D1's own
- * batch: drizzle-orm 0.45's D1 batch() cannot bind the parameters of a raw statement (SQLiteRaw has no prepared stmt).
- */
-function statement(d1: D1Database, query: SQL | { toSQL(): Query }): D1PreparedStatement {
-  const { sql: text, params } = is(query, SQL) ? dialect.sqlToQuery(query) : query.toSQL();
-  return d1.prepare(text).bind(...params);
-}
 
 /** D1 binds at most 100 parameters per statement. */
 const MAX_PARAMS = 100;

@@ -6,6 +6,7 @@ import {
   acknowledgeIncident,
   activeIncident,
   addDeliveries,
+  type IncidentChange,
   incidentById,
   incidentOf,
   type IncidentRow,
@@ -35,8 +36,17 @@ function windowSecondsOf(model: string, version: string, config: Config): number
   return windowLengthOf(metadata?.version === version ? metadata : undefined, config);
 }
 
-/** Stores an incident change with its notifications' deliveries (atomically), then enqueues them. */
-async function commit(env: Env, incident: Incident, notices: Omit<Notice, 'incident' | 'windowSeconds' | 'statusUrl'>[], nowMs: number) {
+/**
+ * Stores an incident change with its notifications' deliveries (atomically, only while the incident is unresolved:
+ * db/incidents.ts saveIncidentChange), then enqueues them. Returns whether it was stored.
+ */
+async function commit(
+  env: Env,
+  change: Pick<IncidentChange, 'incident' | 'opens'>,
+  notices: Omit<Notice, 'incident' | 'windowSeconds' | 'statusUrl'>[],
+  nowMs: number,
+): Promise<boolean> {
+  const { incident } = change;
   const config = configOf(env);
   const nowSec = Math.floor(nowMs / 1000);
   const context = { incident, windowSeconds: windowSecondsOf(incident.model, incident.version, config), statusUrl: incidentUrlOf(config.publicUrl, incident.id) };
@@ -44,7 +54,7 @@ async function commit(env: Env, incident: Incident, notices: Omit<Notice, 'incid
     .flatMap((n) => outboxFor({ ...n, ...context }, config))
     .map((entry) => ({ id: sortableId('msg', nowMs), incidentId: incident.id, ...entry, status: 'pending' as const, createdAt: nowSec }));
   const resolvedBy = notices.find((n) => n.event === 'resolved')?.resolvedBy ?? undefined;
-  await saveIncidentChange(env.DB, { incident, nowSec, resolvedBy, deliveries: rows });
+  if (!(await saveIncidentChange(env.DB, { ...change, nowSec, resolvedBy, deliveries: rows }))) return false;
   // One line per page-worthy event, naming who was paged: silence must never look like an all-clear.
   for (const n of notices) {
     if (n.event === 'resolved') continue;
@@ -55,12 +65,14 @@ async function commit(env: Env, incident: Incident, notices: Omit<Notice, 'incid
     );
   }
   await enqueueDeliveries(env, rows.map((r) => r.id), nowMs);
+  return true;
 }
 
 /**
  * Advances the incident of the window's model version by one evaluated window (call it for every window, in order
  * per version, whatever its verdict). Persists the change and its outbox rows in one D1 batch and enqueues the
- * deliveries. Throws only if D1 refused the change (then nothing was stored and the window can be tracked again).
+ * deliveries. Throws if nothing was stored (D1 refused the change, or an operator resolved the incident since it was
+ * read): then the window can be tracked again.
  */
 export async function trackIncident(
   env: Env,
@@ -82,7 +94,8 @@ export async function trackIncident(
     resolvedBy: event === 'resolved' ? ('monitor' as const) : null,
     resolvedWithRebaseline: false,
   }));
-  await commit(env, transition.incident, notices, nowMs);
+  if (!(await commit(env, { incident: transition.incident, opens: current === null }, notices, nowMs)))
+    throw new Error(`${window.model}@${window.version}: its incident was resolved since this tick read it; nothing stored, the window is tracked again`);
   return transition;
 }
 
@@ -95,7 +108,7 @@ export async function reportModelDefect(env: Env, finding: ModelDefectFinding, n
   const { incident, events } = openModelDefect(finding, () => sortableId('inc', nowMs));
   const notices = events.filter(notifies).map((event) => ({ event, at: nowMs, evaluation: finding.evaluation, resolvedBy: null, resolvedWithRebaseline: false }));
   try {
-    await commit(env, incident!, notices, nowMs);
+    await commit(env, { incident: incident!, opens: true }, notices, nowMs);
   } catch (e) {
     // Another tick reported it first: the unique index on (model, version) of model defects refused ours.
     if (await modelDefectReported(env.DB, finding.model, finding.version)) return false;
@@ -151,16 +164,10 @@ async function resolveOnce(env: Env, row: IncidentRow, nowMs: number, rebaseline
   const id = row.id;
   if (row.status === 'resolved') return { incident: row, resolved: false };
   const incident: Incident = { ...incidentOf(row), status: 'resolved' };
-  try {
-    await commit(env, incident, [{ event: 'resolved', at: nowMs, evaluation: null, resolvedBy: 'admin', resolvedWithRebaseline: rebaselineAsked }], nowMs);
-  } catch (e) {
-    // The monitor resolved it in the meantime: its resolve notifications hold the unique (incident, channel, event)
-    // slots, so ours were refused and nothing was stored. That is not an error for the caller.
-    const now = await incidentById(env.DB, id);
-    if (now?.status === 'resolved') return { incident: now, resolved: false };
-    throw e;
-  }
-  return { incident: (await incidentById(env.DB, id))!, resolved: true };
+  const notice = { event: 'resolved' as const, at: nowMs, evaluation: null, resolvedBy: 'admin' as const, resolvedWithRebaseline: rebaselineAsked };
+  // Not stored: the monitor resolved it in the meantime. That is not an error for the caller.
+  const resolved = await commit(env, { incident, opens: false }, [notice], nowMs);
+  return { incident: (await incidentById(env.DB, id))!, resolved };
 }
 
 /**

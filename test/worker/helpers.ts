@@ -80,3 +80,52 @@ export function aggregatorSpy() {
   };
   return spy;
 }
+
+/** A statement of an `interleaved` D1: the real one, and its SQL, which decides when the interleaved step runs. */
+class WatchedStatement {
+  constructor(
+    readonly inner: D1PreparedStatement,
+    readonly sql: string,
+    private readonly reached: (sql: string[]) => Promise<void>,
+  ) {}
+  bind(...values: unknown[]) {
+    return new WatchedStatement(this.inner.bind(...values), this.sql, this.reached);
+  }
+  async first(column?: string) {
+    await this.reached([this.sql]);
+    return column === undefined ? this.inner.first() : this.inner.first(column);
+  }
+  async all() {
+    await this.reached([this.sql]);
+    return this.inner.all();
+  }
+  async run() {
+    await this.reached([this.sql]);
+    return this.inner.run();
+  }
+  async raw(options?: { columnNames?: boolean }) {
+    await this.reached([this.sql]);
+    return options?.columnNames ? this.inner.raw({ columnNames: true }) : this.inner.raw();
+  }
+}
+
+/**
+ * The real D1, with `step` (another writer: the monitor, an operator) run once, just before the first statement or
+ * batch that has a statement whose SQL matches `at` reaches it: a race, at exactly the point it is worst.
+ */
+export function interleaved(d1: D1Database, at: RegExp, step: () => Promise<unknown>): D1Database {
+  let pending = true;
+  const reached = async (sql: string[]) => {
+    if (!pending || !sql.some((s) => at.test(s))) return;
+    pending = false;
+    await step();
+  };
+  return {
+    prepare: (sql: string) => new WatchedStatement(d1.prepare(sql), sql, reached),
+    async batch(statements: WatchedStatement[]) {
+      await reached(statements.map((s) => s.sql));
+      return d1.batch(statements.map((s) => s.inner));
+    },
+    exec: (sql: string) => d1.exec(sql),
+  } as unknown as D1Database;
+}

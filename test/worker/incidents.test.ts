@@ -10,6 +10,7 @@ import type { Env } from '../../src/config';
 import { detectorSettings, emptyCounts, explain, judgeWindow, type EvaluatedWindow, type MonitorState } from '../../src/monitor';
 import { registry } from '../../src/serving/registry';
 import { recorded } from './contract';
+import { interleaved } from './helpers';
 
 const TOKEN = 'admin-token-4d1f9a7c';
 const SECRETS = ['whsec_YWxlcnQtc2VjcmV0LWZvci10ZXN0cw==', 'whsec_cmV0cmFpbi1zZWNyZXQtZm9yLXRlc3Rz', 'R0UTINGKEY0123456789abcdefABCDEF', 'slack-secret-path'];
@@ -477,5 +478,26 @@ describe('admin API', () => {
     const conflict = await call('POST', `/v1/deliveries/${pending.id}/retry`);
     expect(conflict).toMatchObject({ status: 409, body: { error: `delivery: "${pending.id}" is pending; only a dead delivery can be retried` } });
     expect((await call('POST', `/v1/deliveries/${dead.id}/retry`)).status).toBe(409);
+  });
+});
+
+describe('races between the cron and the admin API', () => {
+  it('a window the cron judged while an operator resolved its incident pages nobody about that incident: nothing of its change is stored, and it is tracked again', async () => {
+    const id = (await trackIncident(env, partial(0), NOW)).incident!.id;
+    queue.sent = [];
+    // The tick read the open incident; the operator resolves it before the tick writes the escalation.
+    const racing = { ...env, DB: interleaved(testEnv.DB, /^\s*(insert|update)\b/i, () => call('POST', `/v1/incidents/${id}/resolve`)) };
+    await expect(trackIncident(racing, collapsed(1), NOW)).rejects.toThrow(/resolved/);
+    // No incident.updated (PagerDuty: a trigger, which would re-open the alert just resolved) after its resolve.
+    expect((await events()).filter((e) => !e.endsWith('opened') && e !== 'retrain:retrain.requested').sort()).toEqual([
+      'alert:incident.resolved',
+      'pagerduty:incident.resolved',
+      'slack:incident.resolved',
+    ]);
+    expect((await call('GET', `/v1/incidents/${id}`)).body).toMatchObject({ status: 'resolved', resolved_by: 'admin', flagged_windows: 1 });
+    // Tracked again (the cron's next tick), the window opens the next incident.
+    const next = await trackIncident(env, collapsed(1), NOW);
+    expect(next.events).toEqual(['opened']);
+    expect(next.incident!.id).not.toBe(id);
   });
 });
