@@ -3,10 +3,12 @@
 // Times are epoch seconds.
 import { and, desc, eq, ne, notExists, sql } from 'drizzle-orm';
 import type { Incident } from '../monitor/incident';
-import { deliveries, incidents } from './schema';
+import { deliveries, incidents, rebaselines } from './schema';
 import { database, insertWhere, statement } from './client';
 import type { NewDelivery } from './deliveries';
 import { listWindows, type StoredWindow } from './windows';
+
+export type NewRebaseline = typeof rebaselines.$inferInsert;
 
 export type IncidentRow = typeof incidents.$inferSelect;
 
@@ -28,14 +30,18 @@ export async function activeIncident(d1: D1Database, model: string, version: str
   return row ? incidentOf(row) : null;
 }
 
-/** The id of a model version's latest traffic incident (open or not; the one whose first window is latest), if it had one. */
-export async function latestTrafficIncident(d1: D1Database, model: string, version: string): Promise<string | undefined> {
-  const [row] = await database(d1)
+/** The query for the id of a model version's latest traffic incident (open or not; the one whose first window is latest). */
+const latestTrafficIncidentId = (d1: D1Database, model: string, version: string) =>
+  database(d1)
     .select({ id: incidents.id })
     .from(incidents)
     .where(and(eq(incidents.model, model), eq(incidents.version, version), ne(incidents.kind, 'model_defect')))
     .orderBy(desc(incidents.firstWindowStart), desc(incidents.openedAt))
     .limit(1);
+
+/** The id of a model version's latest traffic incident (open or not; the one whose first window is latest), if it had one. */
+export async function latestTrafficIncident(d1: D1Database, model: string, version: string): Promise<string | undefined> {
+  const [row] = await latestTrafficIncidentId(d1, model, version);
   return row?.id;
 }
 
@@ -58,13 +64,16 @@ export interface IncidentChange {
   resolvedBy?: 'monitor' | 'admin';
   /** Outbox rows for the notifications of this change. */
   deliveries: NewDelivery[];
+  /** The rebaseline an operator asked for with this resolve: recorded with it, or not at all. */
+  rebaseline?: NewRebaseline;
 }
 
 /**
- * Writes an incident change with its outbox rows in one D1 batch, one transaction, only while the incident is
- * unresolved. Returns whether it was stored; if not, nothing was: no notification about an incident resolved
- * meanwhile (a tick's escalation after an operator resolved it would re-trigger PagerDuty's resolved alert). An
- * update keeps an acknowledgement made meanwhile.
+ * Writes an incident change with its outbox rows (and the rebaseline asked for with it) in one D1 batch, one
+ * transaction, only while the incident is unresolved. Returns whether it was stored; if not, nothing was: no
+ * notification about an incident resolved meanwhile (a tick's escalation after an operator resolved it would
+ * re-trigger PagerDuty's resolved alert), no rebaseline for an incident the monitor resolved. An update keeps an
+ * acknowledgement made meanwhile.
  *
  * Every statement carries the same guard, and the incident itself is written last, so that every guard sees the
  * rows as they were before the batch: all of it happens, or none.
@@ -110,8 +119,29 @@ export async function saveIncidentChange(d1: D1Database, change: IncidentChange)
         })
         .where(and(eq(incidents.id, i.id), unresolved));
   // One statement per delivery keeps each well under D1's 100 bound parameters.
-  const results = await d1.batch([...change.deliveries.map((d) => insertWhere(deliveries, d, unresolved)), write].map((q) => statement(d1, q)));
+  const results = await d1.batch(
+    [
+      ...change.deliveries.map((d) => insertWhere(deliveries, d, unresolved)),
+      ...(change.rebaseline ? [insertWhere(rebaselines, change.rebaseline, unresolved)] : []),
+      write,
+    ].map((q) => statement(d1, q)),
+  );
   return results[results.length - 1]!.meta.changes > 0;
+}
+
+/**
+ * Records that the traffic of an incident already resolved by hand is the model's new normal (asking again changes
+ * nothing), only while it is still its version's latest traffic incident: a later one may have opened since the
+ * caller checked, and adopting now would declare that one's traffic normal. Returns whether it is recorded (now or
+ * before).
+ */
+export async function requestRebaseline(d1: D1Database, request: NewRebaseline): Promise<boolean> {
+  const stillLatest = sql`${request.incidentId} = ${latestTrafficIncidentId(d1, request.model, request.version)}`;
+  const [, recorded] = await d1.batch([
+    statement(d1, sql`${insertWhere(rebaselines, request, stillLatest)} ON CONFLICT DO NOTHING`),
+    statement(d1, sql`SELECT 1 FROM ${rebaselines} WHERE incident_id = ${request.incidentId}`),
+  ]);
+  return recorded!.results.length > 0;
 }
 
 export async function incidentById(d1: D1Database, id: string): Promise<IncidentRow | undefined> {

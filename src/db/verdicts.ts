@@ -108,14 +108,6 @@ export interface AppliedRebaseline {
   adopted: { from: number; to: number; predictions: number } | null;
 }
 
-/** Records that the traffic an incident flagged is the model's new normal; asking again changes nothing. */
-export async function requestRebaseline(
-  d1: D1Database,
-  request: { incidentId: string; model: string; version: string; fromWindowStart: number; requestedAt: number },
-): Promise<void> {
-  await database(d1).insert(rebaselines).values(request).onConflictDoNothing();
-}
-
 /** Rebaselines of a model version the cron has not applied yet. */
 export async function waitingRebaselines(d1: D1Database, model: string, version: string): Promise<{ incidentId: string; fromWindowStart: number }[]> {
   return database(d1)

@@ -12,6 +12,7 @@ import {
   type IncidentRow,
   latestTrafficIncident,
   modelDefectReported,
+  requestRebaseline,
   saveIncidentChange,
 } from '../db/incidents';
 import {
@@ -22,7 +23,6 @@ import {
   type ModelDefectFinding,
   openModelDefect,
 } from '../monitor/incident';
-import { requestRebaseline } from '../db/verdicts';
 import { windowLengthOf } from '../serving/package-defaults';
 import { registry } from '../serving/registry';
 import { acknowledgeOutbox, outboxFor, pagedChannels } from './channels';
@@ -42,7 +42,7 @@ function windowSecondsOf(model: string, version: string, config: Config): number
  */
 async function commit(
   env: Env,
-  change: Pick<IncidentChange, 'incident' | 'opens'>,
+  change: Pick<IncidentChange, 'incident' | 'opens' | 'rebaseline'>,
   notices: Omit<Notice, 'incident' | 'windowSeconds' | 'statusUrl'>[],
   nowMs: number,
 ): Promise<boolean> {
@@ -120,10 +120,10 @@ export async function reportModelDefect(env: Env, finding: ModelDefectFinding, n
 /**
  * Resolves an incident by hand (the admin API): the same notifications as an automatic resolution, which say whether
  * the traffic was declared normal. With `rebaselineAsked`, the traffic the incident flagged also becomes the model's
- * baseline (recorded here, applied by the cron before it judges the version's next window; evaluate.ts), so traffic
- * that stays where it went does not open the next incident. Returns the stored incident and whether this call
- * resolved it (false: it already was); a refusal when its traffic cannot be adopted (rebaselineRefusal), with nothing
- * resolved; undefined for an unknown id.
+ * baseline (recorded here, in the same transaction as the resolve and its notifications; applied by the cron before
+ * it judges the version's next window, evaluate.ts), so traffic that stays where it went does not open the next
+ * incident. Returns the stored incident and whether this call resolved it (false: it already was); a refusal when its
+ * traffic cannot be adopted (rebaselineRefusal), with nothing resolved; undefined for an unknown id.
  */
 export async function resolveIncident(
   env: Env,
@@ -131,17 +131,29 @@ export async function resolveIncident(
   nowMs: number,
   rebaselineAsked = false,
 ): Promise<{ incident: IncidentRow; resolved: boolean } | { refused: string } | undefined> {
-  const row = await incidentById(env.DB, id);
-  if (!row) return undefined;
-  const refused = rebaselineAsked ? await rebaselineRefusal(env, row) : null;
-  if (refused) return { refused: `rebaseline: incident "${id}" ${refused}` };
-  // Its notifications say whether the traffic was declared normal from the ask itself: the rebaselines row that
-  // records it is written only after them.
-  const resolved = await resolveOnce(env, row, nowMs, rebaselineAsked);
-  // Only once resolved: a resolve that failed leaves nothing behind, and its retry records the request.
-  if (rebaselineAsked)
-    await requestRebaseline(env.DB, { incidentId: id, model: row.model, version: row.version, fromWindowStart: row.firstWindowStart, requestedAt: Math.floor(nowMs / 1000) });
-  return resolved;
+  // The checks and the write are apart; the write happens only if what was checked still holds (the incident is
+  // unresolved; resolved before, it is still its version's latest), else nothing is stored and a second round reads
+  // what changed: the monitor resolved it (a rebaseline is then refused, as if asked a moment later; a plain resolve
+  // says it did not resolve it), or a later incident opened (refused). Neither can change back.
+  for (let round = 0; round < 2; round++) {
+    const row = await incidentById(env.DB, id);
+    if (!row) return undefined;
+    const refused = rebaselineAsked ? await rebaselineRefusal(env, row) : null;
+    if (refused) return { refused: `rebaseline: incident "${id}" ${refused}` };
+    const request = { incidentId: id, model: row.model, version: row.version, fromWindowStart: row.firstWindowStart, requestedAt: Math.floor(nowMs / 1000) };
+    if (row.status === 'resolved') {
+      // Resolved by hand before: nobody is told again; a rebaseline asked now is only recorded.
+      if (rebaselineAsked && !(await requestRebaseline(env.DB, request))) continue;
+      return { incident: row, resolved: false };
+    }
+    // Unresolved, it is its version's latest incident: no other can open while it is (incidents_active), so the
+    // guard of the write needs nothing more for the rebaseline. The notifications tell the incident as read.
+    const notice = { event: 'resolved' as const, at: nowMs, evaluation: null, resolvedBy: 'admin' as const, resolvedWithRebaseline: rebaselineAsked };
+    const incident: Incident = { ...incidentOf(row), status: 'resolved' };
+    if (await commit(env, { incident, opens: false, rebaseline: rebaselineAsked ? request : undefined }, [notice], nowMs))
+      return { incident: (await incidentById(env.DB, id))!, resolved: true };
+  }
+  throw new Error(`incident ${id}: changed twice while it was being resolved`);
 }
 
 /**
@@ -158,16 +170,6 @@ async function rebaselineRefusal(env: Env, row: IncidentRow): Promise<string | n
   const latest = await latestTrafficIncident(env.DB, row.model, row.version);
   if (latest !== row.id) return `is not ${row.model}'s latest incident (${latest} began since); adopting now would declare that one's traffic normal`;
   return null;
-}
-
-async function resolveOnce(env: Env, row: IncidentRow, nowMs: number, rebaselineAsked: boolean): Promise<{ incident: IncidentRow; resolved: boolean }> {
-  const id = row.id;
-  if (row.status === 'resolved') return { incident: row, resolved: false };
-  const incident: Incident = { ...incidentOf(row), status: 'resolved' };
-  const notice = { event: 'resolved' as const, at: nowMs, evaluation: null, resolvedBy: 'admin' as const, resolvedWithRebaseline: rebaselineAsked };
-  // Not stored: the monitor resolved it in the meantime. That is not an error for the caller.
-  const resolved = await commit(env, { incident, opens: false }, [notice], nowMs);
-  return { incident: (await incidentById(env.DB, id))!, resolved };
 }
 
 /**
