@@ -73,7 +73,8 @@ export interface IncidentChange {
  * transaction, only while the incident is unresolved. Returns whether it was stored; if not, nothing was: no
  * notification about an incident resolved meanwhile (a tick's escalation after an operator resolved it would
  * re-trigger PagerDuty's resolved alert), no rebaseline for an incident the monitor resolved. An update keeps an
- * acknowledgement made meanwhile.
+ * acknowledgement made meanwhile; an operator's resolve changes only the resolution, so what a tick wrote between
+ * the operator's read and this write (the windows, kind and latest evaluation are the monitor's) stays.
  *
  * Every statement carries the same guard, and the incident itself is written last, so that every guard sees the
  * rows as they were before the batch: all of it happens, or none.
@@ -107,16 +108,20 @@ export async function saveIncidentChange(d1: D1Database, change: IncidentChange)
       )
     : db
         .update(incidents)
-        .set({
-          kind: i.kind,
-          lastWindowStart: i.lastWindowStart,
-          flaggedWindows: i.flaggedWindows,
-          healthyStreak: i.healthyStreak,
-          updatedAt: nowSec,
-          ...(resolved
-            ? { status: 'resolved' as const, resolvedAt: nowSec, resolvedBy, state: i }
-            : { state: sql`json_set(${sql.param(i, incidents.state)}, '$.status', ${incidents.status})` }),
-        })
+        .set(
+          resolvedBy === 'admin'
+            ? { status: 'resolved', resolvedAt: nowSec, resolvedBy, updatedAt: nowSec, state: sql`json_set(${incidents.state}, '$.status', 'resolved')` }
+            : {
+                kind: i.kind,
+                lastWindowStart: i.lastWindowStart,
+                flaggedWindows: i.flaggedWindows,
+                healthyStreak: i.healthyStreak,
+                updatedAt: nowSec,
+                ...(resolved
+                  ? { status: 'resolved' as const, resolvedAt: nowSec, resolvedBy, state: i }
+                  : { state: sql`json_set(${sql.param(i, incidents.state)}, '$.status', ${incidents.status})` }),
+              },
+        )
         .where(and(eq(incidents.id, i.id), unresolved));
   // One statement per delivery keeps each well under D1's 100 bound parameters.
   const results = await d1.batch(

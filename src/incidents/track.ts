@@ -147,7 +147,8 @@ export async function resolveIncident(
       return { incident: row, resolved: false };
     }
     // Unresolved, it is its version's latest incident: no other can open while it is (incidents_active), so the
-    // guard of the write needs nothing more for the rebaseline. The notifications tell the incident as read.
+    // guard of the write needs nothing more for the rebaseline. The notifications tell the incident as read here; a
+    // window a tick added before the write is kept in the stored incident, not told again.
     const notice = { event: 'resolved' as const, at: nowMs, evaluation: null, resolvedBy: 'admin' as const, resolvedWithRebaseline: rebaselineAsked };
     const incident: Incident = { ...incidentOf(row), status: 'resolved' };
     if (await commit(env, { incident, opens: false, rebaseline: rebaselineAsked ? request : undefined }, [notice], nowMs))

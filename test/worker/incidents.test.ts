@@ -584,4 +584,12 @@ describe('races between the cron and the admin API', () => {
     expect(next.events).toEqual(['opened']);
     expect(next.incident!.id).not.toBe(id);
   });
+
+  it("a resolve that a tick's escalation overtook between its read and its write keeps what the tick wrote", async () => {
+    const id = (await trackIncident(env, partial(0), NOW)).incident!.id;
+    const res = await resolveRacing(id, '', () => trackIncident(env, collapsed(1), NOW));
+    expect(res.body).toMatchObject({ status: 'resolved', resolved_by: 'admin', resolved_now: true, kind: 'collapsed', flagged_windows: 2 });
+    expect(res.body.latest).toMatchObject({ verdict: 'collapsed', window_start: new Date(at(1) * 1000).toISOString() });
+    expect((await events()).filter((e) => e.startsWith('pagerduty:')).sort()).toEqual(['pagerduty:incident.opened', 'pagerduty:incident.resolved', 'pagerduty:incident.updated']);
+  });
 });
