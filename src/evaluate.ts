@@ -155,19 +155,21 @@ async function evaluateOne(
   const settings = detectorSettings(metadata, config);
   const { evaluation, state } = judgeWindow(previous, counts, key.start, settings);
   const flagged = isFlagged(evaluation.verdict);
-  // A rebaseline asked for after this tick read the state must not be outrun: judged with the old state, the window
-  // would open a new incident for the traffic just declared normal. It waits, without a verdict, for the next tick,
-  // which applies the rebaseline first (the version's later windows wait with it, as after any failure).
-  if (flagged) {
-    const known = new Set(rebaselined.map((r) => r.incidentId));
-    if ((await waitingRebaselines(env.DB, key.model, key.version)).some((r) => !known.has(r.incidentId)))
-      throw new Error('a rebaseline was asked for during this tick; the window is judged by the next one, after it');
-  }
   // The model's own probes tell a degenerate model from bad traffic; they are worth running only on a flagged window.
   const probe = flagged ? await runProbes(metadata) : undefined;
   // The recent healthy inputs the window's labels were judged against: a flagged window's state keeps them as they were.
   const explanation = explain(evaluation, counts, metadata, probe, recentInputs(previous, settings.features));
-  await trackIncident(env, { model: key.model, version: key.version, windowStart: key.start, evaluation, ...explanation }, nowMs);
+  // A rebaseline asked for after this tick read the state must not be outrun: judged with the old state, the window
+  // would open (or add to) an incident for the traffic just declared normal. A check before this call would leave a
+  // gap between it and the write, so the write itself is conditional: trackIncident stores the incident change only
+  // if no rebaseline of the version is waiting but those this state applied, in the same D1 transaction as the
+  // change. The operator's request is one transaction too (the resolve and its rebaselines row), and D1 commits one
+  // after the other. Ours first: the incident they resolve includes this window, or, if this window opened a new one,
+  // their request for the earlier incident finds a later one and is refused. Theirs first: nothing of ours is stored,
+  // the call throws, and the window waits, without a verdict, for the next tick, which applies the rebaseline first
+  // (the version's later windows wait with it, as after any failure).
+  const judgedWith = rebaselined.map((r) => r.incidentId);
+  await trackIncident(env, { model: key.model, version: key.version, windowStart: key.start, evaluation, ...explanation }, nowMs, judgedWith);
   await storeVerdict(env.DB, key, evaluation, explanation, state, Math.floor(nowMs / 1000), rebaselined);
   return { flagged, state };
 }

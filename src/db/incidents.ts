@@ -1,7 +1,7 @@
 // The incident table's queries: the active incident of a model version, an incident change written atomically with
 // its outbox rows (db/deliveries.ts has the rest of the delivery lifecycle), and the admin API's reads and actions.
 // Times are epoch seconds.
-import { and, desc, eq, ne, notExists, sql } from 'drizzle-orm';
+import { and, desc, eq, isNull, ne, notExists, notInArray, sql } from 'drizzle-orm';
 import type { Incident } from '../monitor/incident';
 import { deliveries, incidents, rebaselines } from './schema';
 import { database, insertWhere, statement } from './client';
@@ -66,6 +66,11 @@ export interface IncidentChange {
   deliveries: NewDelivery[];
   /** The rebaseline an operator asked for with this resolve: recorded with it, or not at all. */
   rebaseline?: NewRebaseline;
+  /**
+   * For a change the cron computed from a window: the rebaselines of the version that the detector's state it judged
+   * the window with had applied. The change is stored only if no other one is waiting (evaluate.ts says why).
+   */
+  judgedWith?: readonly string[];
 }
 
 /**
@@ -85,6 +90,20 @@ export async function saveIncidentChange(d1: D1Database, change: IncidentChange)
   const resolved = i.status === 'resolved';
   const resolvedBy = resolved ? (change.resolvedBy ?? 'monitor') : null;
   const unresolved = notExists(db.select({ id: incidents.id }).from(incidents).where(and(eq(incidents.id, i.id), eq(incidents.status, 'resolved'))));
+  const waiting = change.judgedWith
+    ? db
+        .select({ id: rebaselines.incidentId })
+        .from(rebaselines)
+        .where(
+          and(
+            eq(rebaselines.model, i.model),
+            eq(rebaselines.version, i.version),
+            isNull(rebaselines.appliedAt),
+            notInArray(rebaselines.incidentId, [...change.judgedWith]),
+          ),
+        )
+    : undefined;
+  const guard = waiting ? and(unresolved, notExists(waiting))! : unresolved;
   const write = change.opens
     ? insertWhere(
         incidents,
@@ -104,7 +123,7 @@ export async function saveIncidentChange(d1: D1Database, change: IncidentChange)
           resolvedBy,
           state: i,
         },
-        unresolved,
+        guard,
       )
     : db
         .update(incidents)
@@ -122,12 +141,12 @@ export async function saveIncidentChange(d1: D1Database, change: IncidentChange)
                   : { state: sql`json_set(${sql.param(i, incidents.state)}, '$.status', ${incidents.status})` }),
               },
         )
-        .where(and(eq(incidents.id, i.id), unresolved));
+        .where(and(eq(incidents.id, i.id), guard));
   // One statement per delivery keeps each well under D1's 100 bound parameters.
   const results = await d1.batch(
     [
-      ...change.deliveries.map((d) => insertWhere(deliveries, d, unresolved)),
-      ...(change.rebaseline ? [insertWhere(rebaselines, change.rebaseline, unresolved)] : []),
+      ...change.deliveries.map((d) => insertWhere(deliveries, d, guard)),
+      ...(change.rebaseline ? [insertWhere(rebaselines, change.rebaseline, guard)] : []),
       write,
     ].map((q) => statement(d1, q)),
   );

@@ -42,7 +42,7 @@ function windowSecondsOf(model: string, version: string, config: Config): number
  */
 async function commit(
   env: Env,
-  change: Pick<IncidentChange, 'incident' | 'opens' | 'rebaseline'>,
+  change: Pick<IncidentChange, 'incident' | 'opens' | 'rebaseline' | 'judgedWith'>,
   notices: Omit<Notice, 'incident' | 'windowSeconds' | 'statusUrl'>[],
   nowMs: number,
 ): Promise<boolean> {
@@ -71,13 +71,16 @@ async function commit(
 /**
  * Advances the incident of the window's model version by one evaluated window (call it for every window, in order
  * per version, whatever its verdict). Persists the change and its outbox rows in one D1 batch and enqueues the
- * deliveries. Throws if nothing was stored (D1 refused the change, or an operator resolved the incident since it was
- * read): then the window can be tracked again.
+ * deliveries. `judgedWith`: the rebaselines the detector's state that judged the window had applied; the change is
+ * stored only if no other one of the version is waiting. Throws if nothing was stored (D1 refused the change, an
+ * operator resolved the incident since it was read, or a rebaseline was asked for meanwhile): then the window can be
+ * tracked again.
  */
 export async function trackIncident(
   env: Env,
   window: EvaluatedWindow,
   nowMs: number,
+  judgedWith: readonly string[] = [],
 ): Promise<{ incident: Incident | null; events: IncidentEvent[] }> {
   const config = configOf(env);
   const current = await activeIncident(env.DB, window.model, window.version);
@@ -94,8 +97,10 @@ export async function trackIncident(
     resolvedBy: event === 'resolved' ? ('monitor' as const) : null,
     resolvedWithRebaseline: false,
   }));
-  if (!(await commit(env, { incident: transition.incident, opens: current === null }, notices, nowMs)))
-    throw new Error(`${window.model}@${window.version}: its incident was resolved since this tick read it; nothing stored, the window is tracked again`);
+  if (!(await commit(env, { incident: transition.incident, opens: current === null, judgedWith }, notices, nowMs)))
+    throw new Error(
+      `${window.model}@${window.version}: its incident was resolved, or a rebaseline asked for, since this tick read them; nothing stored, the window is tracked again`,
+    );
   return transition;
 }
 

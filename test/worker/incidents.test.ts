@@ -412,8 +412,8 @@ describe('admin API', () => {
     const accepted = await resolveWithRebaseline(later);
     expect(accepted.status).toBe(200);
     expect(await rebaselineRows()).toBe(before + 1);
-    // Now an older one again: `later` is the latest.
-    await trackIncident(env, collapsed(6), NOW);
+    // Now an older one again: `later` is the latest (opened by a tick that applied its rebaseline first).
+    await trackIncident(env, collapsed(6), NOW, [later]);
     const superseded = await resolveWithRebaseline(later);
     expect(superseded.status).toBe(409);
     expect(superseded.body.error).toMatch(/is not seattle-weather's latest incident \(inc_\w+ began since\)/);
@@ -428,8 +428,8 @@ describe('admin API', () => {
     const resolved = await app.fetch(new Request(`http://labelwatch.test/v1/incidents/${earlier.id}/resolve`, init), env, ctx);
     await waitOnExecutionContext(ctx);
     expect(resolved.status).toBe(200);
-    // The next incident opens a minute later, in the tick that judged window 5.
-    const later = (await trackIncident(env, collapsed(5), NOW + 60_000)).incident!;
+    // The next incident opens a minute later, in the tick that judged window 5 (after applying the rebaseline).
+    const later = (await trackIncident(env, collapsed(5), NOW + 60_000, [earlier.id])).incident!;
     const adopted = async (id: string) => (await call('GET', `/v1/incidents/${id}`)).body.adopted_baseline;
     // What the cron writes when it applies the rebaseline (evaluate.ts, storeVerdict), at `appliedAt`, adopting `predictions`.
     const apply = (appliedAt: number | null, predictions: number | null) =>

@@ -5,7 +5,7 @@
 // window, and the same traffic opens nothing; traffic going back to the old mix then opens an incident that names the
 // traffic it was judged against.
 import { env } from 'cloudflare:workers';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import penguinsHoldout from '../fixtures/holdout/penguins.json';
 import { createApp } from '../../src/app';
 import type { Env } from '../../src/config';
@@ -13,7 +13,7 @@ import { detectorSettings, emptyCounts, explain, judgeWindow, recentInputs } fro
 import { trackIncident } from '../../src/incidents/track';
 import { windowStart } from '../../src/monitor/window';
 import { tick } from '../../src/schedule';
-import { config, epochMs, flushAll, metadataOf } from './helpers';
+import { config, epochMs, flushAll, interleaved, metadataOf } from './helpers';
 import { BASE, predictAt, standardized, tally, type Holdout } from './scenario-traffic';
 import { recorded } from './contract';
 
@@ -37,8 +37,8 @@ async function call(method: string, path: string, body?: string) {
 const moving = [...standardized(penguins, (penguinsHoldout as Holdout).rows.map((r) => r.input)), ...shifted];
 
 /** Rows (the shifted traffic unless said) in window slot k, recorded, flushed, closed and judged; returns its verdict. */
-async function shiftedWindow(k: number, rows = shifted): Promise<string> {
-  const start = T + k * L;
+async function shiftedWindow(k: number, rows = shifted, base = T): Promise<string> {
+  const start = base + k * L;
   const served = tally(await predictAt(penguins, rows, epochMs(start + 10)));
   if (rows === shifted) expect(served).toEqual({ Gentoo: shifted.length });
   await flushAll(penguins, epochMs(start + L + config.flushGraceSeconds));
@@ -174,5 +174,44 @@ describe('resolve with rebaseline', () => {
     // An empty body is a plain resolve.
     expect((await call('POST', `/v1/incidents/${id}/resolve`, '')).body).toMatchObject({ status: 'resolved', rebaseline: 'none' });
     expect((await call('POST', '/v1/incidents/inc_unknown/resolve', '{"rebaseline": true}')).status).toBe(404);
+  });
+});
+
+describe('resolve with rebaseline while the cron judges', () => {
+  // Each case starts penguins afresh, in 2036: no windows (so none is zero-filled before the first), no detector
+  // state (so the shifted traffic is a collapse against the package's reference), no incident.
+  const LATER = windowStart(Date.UTC(2036, 0, 1) / 1000, L);
+  beforeEach(async () => {
+    await env.DB.batch(
+      ['monitor_states', 'rebaselines', 'incidents', 'deliveries', 'windows', 'window_labels', 'window_features'].map((table) => env.DB.prepare(`DELETE FROM ${table}`)),
+    );
+  });
+
+  it.each([
+    ['after the tick read the incident', /"incidents"\."status" <> \?/],
+    ['just before the tick writes the incident', /^\s*(insert into|update) "incidents"/i],
+  ])('a resolve with rebaseline landing while a tick judges the next window of that traffic (%s): the window waits for the next tick, which applies the rebaseline first, and no incident opens against the old baseline', async (_, at) => {
+    expect(await shiftedWindow(0, shifted, LATER)).toBe('collapsed');
+    expect(await shiftedWindow(1, shifted, LATER)).toBe('collapsed');
+    const [incident] = await openIncidents();
+    // Window 2: the same traffic, and the operator declares it normal while the tick is judging it.
+    const start = LATER + 2 * L;
+    await predictAt(penguins, shifted, epochMs(start + 10));
+    await flushAll(penguins, epochMs(start + L + config.flushGraceSeconds));
+    let answer: Awaited<ReturnType<typeof call>> | undefined;
+    const racing = { ...env, DB: interleaved(env.DB, at, async () => (answer = await call('POST', `/v1/incidents/${incident!.id}/resolve`, '{"rebaseline": true}'))) };
+    const report = await tick(racing, epochMs(start + L + config.flushGraceSeconds + config.closeMarginSeconds));
+    expect(answer).toMatchObject({ status: 200, body: { resolved_now: true, rebaseline: 'waiting' } });
+    expect(report.evaluation.failed).toBe(1);
+    const verdictOf = async (s: number) =>
+      (await env.DB.prepare('SELECT verdict FROM windows WHERE model = ? AND start = ?').bind('penguins', s).first<{ verdict: string | null }>())!.verdict;
+    expect(await verdictOf(start)).toBeNull();
+    expect(await openIncidents()).toEqual([]);
+    // The next tick applies the rebaseline, then judges the window against the traffic declared normal.
+    const next = await tick(env, epochMs(start + 2 * L + config.flushGraceSeconds + config.closeMarginSeconds));
+    expect(next.evaluation.failed).toBe(0);
+    expect(await verdictOf(start)).not.toMatch(/collapse/);
+    expect(await openIncidents()).toEqual([]);
+    expect((await call('GET', `/v1/incidents/${incident!.id}`)).body).toMatchObject({ status: 'resolved', rebaseline: 'applied' });
   });
 });
