@@ -61,6 +61,12 @@ export interface Incident {
   labels: string[];
   /** The labels the answers collapsed onto so far: a collapse onto another one escalates. */
   collapsedOnto: string[];
+  /**
+   * The kind and collapses the incident's pages announced, when a change was recorded without a page (`sameShift`):
+   * an escalation is measured against them, so a window no longer explained by moved inputs pages what was only
+   * recorded. Absent while every change was paged (kind and collapsedOnto say it then).
+   */
+  paged?: { kind: IncidentKind; collapsedOnto: string[] };
   /** Consecutive healthy windows since the last flagged one (insufficient_data / no_traffic do not count). */
   healthyStreak: number;
   /** Start of the healthy window that completed the streak. */
@@ -102,10 +108,14 @@ const SEVERITY: Record<TrafficIncidentKind, number> = { partial_collapse: 1, col
  * answers followed). Traffic that keeps moving keeps moving the answers, label by label: the healthy Seattle model
  * answering one day a month collapses onto sun in July, fog in September, rain in November. Each is shown on the
  * incident; paging for each would page on the season every month. A window led by any other cause (a degenerate
- * model, a lost scaler), or by none, is a new story and pages.
+ * model, a lost scaler), or by none, is a new story and pages. So is an `input_shift` whose model was not held to
+ * its probes' held-out accuracy (no probes run, or no accuracy to hold them to): without that check the model itself
+ * may have changed.
  */
-const sameShift = (open: Incident, window: EvaluatedWindow): boolean =>
-  open.diagnoses[0]?.kind === 'input_shift' && window.diagnoses?.[0]?.kind === 'input_shift';
+const sameShift = (open: Incident, window: EvaluatedWindow): boolean => {
+  const validated = (d: Diagnosis | undefined) => d?.kind === 'input_shift' && d.evidence.probePValue !== null;
+  return validated(open.diagnoses[0]) && validated(window.diagnoses?.[0]);
+};
 
 export const isFlagged = (verdict: Evaluation['verdict']): verdict is TrafficIncidentKind =>
   verdict === 'collapsed' || verdict === 'partial_collapse';
@@ -177,13 +187,19 @@ export function advanceIncident(
     const dominant = window.evaluation.dominantLabel;
     const collapsedOnto = open.collapsedOnto ?? [];
     const newCollapse = dominant !== undefined && !collapsedOnto.includes(dominant);
-    const escalated = (worse || newCollapse) && !sameShift(open, window);
+    // What the pages announced so far: a change only recorded (sameShift) is paged once a window no longer explains it.
+    const paged = open.paged ?? { kind: open.kind, collapsedOnto };
+    const pageWorthy =
+      (paged.kind !== 'model_defect' && SEVERITY[verdict] > SEVERITY[paged.kind]) || (dominant !== undefined && !paged.collapsedOnto.includes(dominant));
+    const escalated = pageWorthy && !sameShift(open, window);
     return {
       incident: {
         ...open,
         kind: worse ? verdict : open.kind,
         labels: [...known, ...newLabels],
         collapsedOnto: newCollapse ? [...collapsedOnto, dominant] : collapsedOnto,
+        // A page announces everything recorded so far; a change recorded without one leaves what was paged behind.
+        paged: escalated ? undefined : worse || newCollapse ? paged : open.paged,
         lastWindowStart: window.windowStart,
         lastEvaluatedWindowStart: window.windowStart,
         flaggedWindows: open.flaggedWindows + 1,

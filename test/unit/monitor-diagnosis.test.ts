@@ -434,6 +434,26 @@ describe('an incident whose windows keep being explained by inputs that moved', 
     expect(next.incident!.collapsedOnto).toEqual(['sun', octoberEvaluation.dominantLabel]);
   });
 
+  it('pages what it only recorded once a later window is not explained by the inputs', () => {
+    const recorded = advanceIncident(opened(), window(90, octoberEvaluation, explain(octoberEvaluation, october, seattleWeather, goodProbes, recent)), { newId: () => 'x' });
+    expect(recorded.events).toEqual(['updated']);
+    // The same collapse a window later, but the model now fails its probes: the collapse onto it was never paged.
+    const failing = { predictedLabels: SEATTLE_PROBE_ANSWERS.map(() => 'rain') };
+    const next = advanceIncident(recorded.incident, window(91, octoberEvaluation, explain(octoberEvaluation, october, seattleWeather, failing, recent)), { newId: () => 'x' });
+    expect(next.events).toEqual(['escalated']);
+    // Paged now: the same window again says nothing new.
+    const again = advanceIncident(next.incident, window(92, octoberEvaluation, explain(octoberEvaluation, october, seattleWeather, failing, recent)), { newId: () => 'x' });
+    expect(again.events).toEqual(['updated']);
+  });
+
+  it('pages the new collapse when the inputs explain it but the model was not held to its probes', () => {
+    // A package that does not state its held-out accuracy: the probes' diversity is all that could be checked.
+    const noAccuracy = { ...seattleWeather, training: { ...seattleWeather.training, accuracy: undefined } };
+    const unchecked = explain(octoberEvaluation, october, noAccuracy, goodProbes, recent);
+    expect(unchecked.diagnoses[0]).toMatchObject({ kind: 'input_shift', evidence: { probePValue: null } });
+    expect(advanceIncident(opened(), window(90, octoberEvaluation, unchecked), { newId: () => 'x' }).events).toEqual(['escalated']);
+  });
+
   it('pages the new collapse when its window is not explained by the inputs: a model that fails its probes, or no cause', () => {
     const failing = { predictedLabels: SEATTLE_PROBE_ANSWERS.map(() => 'rain') };
     const degenerate = explain(octoberEvaluation, october, seattleWeather, failing, recent);
