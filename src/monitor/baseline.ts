@@ -187,6 +187,8 @@ export function compatibleState(state: MonitorState | null | undefined, k: numbe
 }
 
 const decay = (seconds: number, halfLife: number) => (seconds > 0 ? 0.5 ** (seconds / halfLife) : 1);
+/** Σ cᵢ ln pᵢ: the multinomial log-likelihood of counts under shares, up to a term that does not depend on the shares. */
+const logLikelihood = (counts: readonly number[], shares: readonly number[]) => counts.reduce((s, c, i) => s + (c > 0 ? c * Math.log(shares[i]!) : 0), 0);
 const sum = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0);
 
 function phaseOf(seasonality: Exclude<Seasonality, 'none'>, epochSeconds: number): { cycle: number; bin: number } {
@@ -206,11 +208,23 @@ export interface Baseline {
   tau2: number[];
   /** Production predictions (decayed) in the trailing baseline. */
   trailingPredictions: number;
+  /**
+   * Whether earlier cycles put SEASONAL_MIN_PREDICTIONS at this phase, whether or not it judged the window (the
+   * trailing level may have explained it better): only a phase never seen before learns a flagged window.
+   */
+  phaseKnown: boolean;
 }
 
 /**
  * The baseline of the window starting at `windowStart`: the seasonal phase (with its neighbours) of previous cycles
  * when it holds enough, else the trailing production history, each with the package's reference as a small prior.
+ *
+ * Given the window's label counts (`observed`), a seasonal phase judges it only if it explains them at least as well
+ * as the trailing level does (multinomial likelihood): a season may explain a deviation away, never make one. A phase
+ * can hold what was not the season: a first cycle's flagged windows are learnt into it (they may be the season's own,
+ * the night's mix on the first day), and when they were a collapse, the recovery at those hours would be judged a
+ * collapse onto the other labels day after day. The trailing level, which flagged windows never teach, explains the
+ * recovered traffic better, judges it healthy, and the healthy window then teaches the phase.
  */
 export function baselineOf(
   state: MonitorState,
@@ -218,6 +232,7 @@ export function baselineOf(
   seasonality: Seasonality,
   windowStart: number,
   windowSeconds: number,
+  observed?: readonly number[],
 ): Baseline {
   const k = reference.counts.length;
   const sinceLearnt = state.learnedAt === null ? 0 : windowStart - state.learnedAt;
@@ -232,6 +247,7 @@ export function baselineOf(
 
   let source: BaselineSource = trailingPredictions >= 1 ? 'trailing' : reference.source;
   let production = trailing;
+  let phaseKnown = false;
   if (state.seasonal && seasonality !== 'none') {
     const { cycle, bin } = phaseOf(seasonality, windowStart);
     const bins = state.seasonal.length;
@@ -243,7 +259,9 @@ export function baselineOf(
       const previous = phase.cycle < cycle ? rollOver(phase, cycle).past : phase.past;
       for (let i = 0; i < k; i++) seasonal[i]! += previous[i]!;
     }
-    if (sum(seasonal) >= SEASONAL_MIN_PREDICTIONS) {
+    const explains = (counts: readonly number[]) => logLikelihood(observed ?? [], smoothedShares(counts.map((c, i) => c + prior[i]!)));
+    phaseKnown = sum(seasonal) >= SEASONAL_MIN_PREDICTIONS;
+    if (phaseKnown && (!observed || explains(seasonal) >= explains(trailing))) {
       source = 'seasonal';
       production = seasonal;
     }
@@ -257,7 +275,7 @@ export function baselineOf(
     const scatter = (PRIOR_WINDOWS * PRODUCTION_ICC * binomial + state.excess[i]!) / (PRIOR_WINDOWS + state.excessWeight);
     return packageShare ** 2 * PACKAGE_ICC[seasonality] * binomial + Math.max(0, scatter);
   });
-  return { source, shares, size, tau2, trailingPredictions };
+  return { source, shares, size, tau2, trailingPredictions, phaseKnown };
 }
 
 /**
@@ -280,12 +298,12 @@ export function learn(
   // would make the recovery look like a collapse onto the other labels, and a model whose first traffic is collapsed
   // would take the collapse for its baseline. The trailing level is held as it was (its clock moves on with the
   // window, so the incident's duration does not decay it). The seasonal profile learns a flagged window only when
-  // the window was not judged against it (its phase had no earlier cycle yet): a season that alarmed in its first
-  // cycle (a label fading in spring, the night's mix on the first day) must be known in the next. One the season
-  // itself could not explain is not the season: learnt, a collapse lasting a day became the next day's normal for a
-  // daily model, and its recovery paged as a collapse onto the other labels, over and over.
+  // its phase had no earlier cycle yet: a season that alarmed in its first cycle (a label fading in spring, the
+  // night's mix on the first day) must be known in the next. Where the phase is known, a flagged window is not the
+  // season, whichever baseline judged it: learnt, a collapse lasting a day became the next day's normal for a daily
+  // model, and its recovery paged as a collapse onto the other labels, over and over.
   // docs/detection.md, "What a flagged window teaches".
-  const seasonal = flagged && baseline.source === 'seasonal' ? state.seasonal : learnSeason(state.seasonal, observed, seasonality, windowStart);
+  const seasonal = flagged && baseline.phaseKnown ? state.seasonal : learnSeason(state.seasonal, observed, seasonality, windowStart);
   if (flagged) return { ...state, learnedAt: windowStart, seasonal };
   const since = state.learnedAt === null ? 0 : windowStart - state.learnedAt;
   const halfLife = halfLives(windowSeconds);

@@ -261,9 +261,9 @@ export function judgeWindow(
   const k = labels.length;
   const state = compatibleState(previous, k, settings.seasonality);
   const replay = state.lastWindowStart !== null && windowStart <= state.lastWindowStart;
-  const baseline = baselineOf(state, settings.reference, settings.seasonality, windowStart, settings.windowSeconds);
-  const ref = baseline.shares;
   const observed = labels.map((l) => countOf(counts.labelCounts, l));
+  const baseline = baselineOf(state, settings.reference, settings.seasonality, windowStart, settings.windowSeconds, observed);
+  const ref = baseline.shares;
   const n = observed.reduce((s, c) => s + c, 0);
 
   const h = cusumThreshold(settings.falsePageBudget, settings.windowSeconds, 3 * k);

@@ -18,7 +18,7 @@ import {
   TRAILING_HALF_LIFE_SECONDS,
 } from '../../src/monitor/baseline';
 import { modelDefect } from '../../src/monitor/defect';
-import { advanceIncident } from '../../src/monitor/incident';
+import { advanceIncident, type Incident } from '../../src/monitor/incident';
 import { DEFAULT_MIN_PREDICTIONS, detectorSettings, judgeWindow, packageReference } from '../../src/monitor/detector';
 import { countOf } from '../../src/monitor/names';
 import { smoothedShares } from '../../src/monitor/reference';
@@ -398,6 +398,26 @@ describe('baseline', () => {
     expect(first.slice(0, 24).some((e) => e.verdict === 'collapsed' && e.baseline.source === 'trailing')).toBe(true);
     // From the second hour of the second day (its first window still carries the first day's evidence) nothing flags.
     expect(first.slice(25).filter((e) => e.verdict === 'collapsed' || e.verdict === 'partial_collapse')).toEqual([]);
+  });
+
+  it("judges by a season only where it explains the window at least as well as the trailing level: a first day's collapse is not every day's", () => {
+    const model = { ...modelWith({ a: 50, b: 50 }), monitor: { seasonality: 'daily' as const } };
+    // A fresh version (or a rebaseline, or the deploy that made daily the default: each empties the profile)
+    // collapses onto a for its first six hours; then the traffic is healthy for ten days.
+    const windows = [...Array.from({ length: 6 }, () => labelWindow({ a: 100, b: 0 })), ...Array.from({ length: 24 * 10 }, () => labelWindow({ a: 50, b: 50 }))];
+    const { evaluations } = judgeSequence(model, windows, 3600);
+    const opened: number[] = [];
+    let incident: Incident | null = null;
+    evaluations.forEach((evaluation, i) => {
+      const t = advanceIncident(incident, { model: 'm', version: '1', windowStart: i * 3600, evaluation }, { newId: () => `inc-${i}` });
+      if (t.events.includes('opened')) opened.push(i);
+      incident = t.incident && t.incident.status !== 'resolved' ? t.incident : null;
+    });
+    // The collapse pages once. Learnt into the profile (its hours had no earlier cycle), it would have judged the
+    // healthy hours 0–5 of every later day a collapse onto b: judged against the trailing level, which explains
+    // them better, they are healthy, and they teach the profile.
+    expect(opened).toEqual([0]);
+    expect(evaluations.slice(24).filter((e) => e.verdict === 'collapsed' || e.verdict === 'partial_collapse')).toEqual([]);
   });
 
   it('keeps each half-life at least a few windows long, so month-long windows still learn from the model', () => {
