@@ -4,13 +4,14 @@
 import { createExecutionContext, env as testEnv, waitOnExecutionContext } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { trackIncident } from '../../src/incidents/track';
+import { tick } from '../../src/schedule';
 import { SWEEP_GRACE_SECONDS, sweepOutbox } from '../../src/incidents/outbox';
 import { createApp } from '../../src/app';
 import type { Env } from '../../src/config';
 import { detectorSettings, emptyCounts, explain, judgeWindow, type EvaluatedWindow, type MonitorState } from '../../src/monitor';
 import { registry } from '../../src/serving/registry';
 import { recorded } from './contract';
-import { interleaved } from './helpers';
+import { config, interleaved } from './helpers';
 
 const TOKEN = 'admin-token-4d1f9a7c';
 const SECRETS = ['whsec_YWxlcnQtc2VjcmV0LWZvci10ZXN0cw==', 'whsec_cmV0cmFpbi1zZWNyZXQtZm9yLXRlc3Rz', 'R0UTINGKEY0123456789abcdefABCDEF', 'slack-secret-path'];
@@ -155,6 +156,51 @@ describe('trackIncident', () => {
     expect((await events()).filter((e) => e === 'retrain:retrain.requested')).toHaveLength(2);
   });
 
+  it('every escalation pages: partial → collapsed onto rain → collapsed onto sun is two incident.updated per channel, each told in order; replays add nothing', async () => {
+    const sun = (k: number) => judged({ sun: 300 }, k);
+    const opened = await trackIncident(env, partial(0), NOW);
+    expect((await trackIncident(env, collapsed(1), NOW + 60_000)).events).toEqual(['escalated']);
+    expect((await trackIncident(env, sun(2), NOW + 120_000)).events).toEqual(['escalated']);
+    // A replay of either escalation's window (a tick that failed after the incident write) changes nothing.
+    expect((await trackIncident(env, sun(2), NOW + 180_000)).events).toEqual([]);
+    expect((await trackIncident(env, collapsed(1), NOW + 180_000)).events).toEqual([]);
+    const updates = (await deliveries()).filter((d) => d.event === 'incident.updated');
+    expect(updates.map((d) => d.channel).sort()).toEqual(['alert', 'alert', 'pagerduty', 'pagerduty', 'slack', 'slack']);
+    // Each escalation's own news: the alert webhook hears rain, then sun.
+    const alerts = updates.filter((d) => d.channel === 'alert').map((d) => JSON.parse(d.payload).data.latest_flagged_window);
+    expect(alerts.map((w) => [w.start, w.dominant_label])).toEqual([
+      [new Date(at(1) * 1000).toISOString(), 'rain'],
+      [new Date(at(2) * 1000).toISOString(), 'sun'],
+    ]);
+    // Every delivery was enqueued once, and its id (the webhook-id) is its own.
+    expect(queue.sent.map((m) => m.deliveryId).sort()).toEqual((await deliveries()).map((d) => d.id).sort());
+    expect(new Set((await deliveries()).map((d) => d.id)).size).toBe(10);
+    for (let k = 3; k <= 5; k++) await trackIncident(env, healthy(k), NOW + 240_000);
+    // In id order (the order a channel hears them), PagerDuty gets trigger, trigger, trigger, resolve.
+    const pagerDuty = (await deliveries()).filter((d) => d.channel === 'pagerduty' && d.incident_id === opened.incident!.id);
+    expect(pagerDuty.map((d) => d.event)).toEqual(['incident.opened', 'incident.updated', 'incident.updated', 'incident.resolved']);
+    expect(pagerDuty.map((d) => JSON.parse(d.payload).event_action)).toEqual(['trigger', 'trigger', 'trigger', 'resolve']);
+  });
+
+  it('a tick racing another over the same escalation stores nothing of it: the outbox key refuses the second copy', async () => {
+    const sun = (k: number) => judged({ sun: 300 }, k);
+    await trackIncident(env, partial(0), NOW);
+    await trackIncident(env, collapsed(1), NOW);
+    // Both ticks read the incident before either wrote window 2's escalation.
+    const racing = { ...env, DB: interleaved(testEnv.DB, /^\s*(insert|update)\b/i, () => trackIncident(env, sun(2), NOW)) };
+    await expect(trackIncident(racing, sun(2), NOW)).rejects.toThrow(/UNIQUE constraint failed: deliveries/);
+    expect((await deliveries()).filter((d) => d.event === 'incident.updated').map((d) => d.channel).sort()).toEqual([
+      'alert',
+      'alert',
+      'pagerduty',
+      'pagerduty',
+      'slack',
+      'slack',
+    ]);
+    // Tracked again, the window is a replay.
+    expect((await trackIncident(env, sun(2), NOW)).events).toEqual([]);
+  });
+
   it('ack without PagerDuty configured sends nothing', async () => {
     const noPd = { ...env, PAGERDUTY_ROUTING_KEY: '' };
     const id = (await trackIncident(noPd, collapsed(0), NOW)).incident!.id;
@@ -218,6 +264,46 @@ describe('trackIncident', () => {
     expect(await sweepOutbox(env, (due + SWEEP_GRACE_SECONDS - 1) * 1000)).toBe(0);
     expect(await sweepOutbox(env, (due + SWEEP_GRACE_SECONDS) * 1000)).toBe(1);
     expect(queue.sent).toHaveLength(1);
+  });
+});
+
+describe('through the cron', () => {
+  it('an incident escalating a second time gets its verdicts: the escalation pages, and the windows after it are judged', async () => {
+    // The version's history in D1, as the aggregator leaves it: closed windows without a verdict, half an hour of
+    // traffic at the model's held-out mix, then a partial collapse, a collapse onto rain, one onto sun, and recovery.
+    const mixes = [
+      ...Array.from({ length: 30 }, () => weather.reference!.label_counts),
+      { rain: 150, sun: 150, snow: 4 },
+      { rain: 300 },
+      { sun: 300 },
+      { sun: 300 },
+      ...Array.from({ length: 4 }, () => weather.reference!.label_counts),
+    ];
+    const first = at(0);
+    // The tick after the last window may close: nothing left to fill with zero traffic.
+    const tickMs = (first + 60 * mixes.length + config.flushGraceSeconds + config.closeMarginSeconds) * 1000;
+    const statements = mixes.flatMap((labels, k) => [
+      testEnv.DB.prepare('INSERT INTO windows (model, version, start, length, n, closed, closed_at) VALUES (?, ?, ?, 60, ?, 1, ?)').bind(
+        weather.name,
+        weather.version,
+        first + 60 * k,
+        Object.values(labels).reduce((s, c) => s + c, 0),
+        tickMs / 1000,
+      ),
+      ...Object.entries(labels).map(([label, count]) =>
+        testEnv.DB.prepare('INSERT INTO window_labels (model, version, start, label, count) VALUES (?, ?, ?, ?, ?)').bind(weather.name, weather.version, first + 60 * k, label, count),
+      ),
+    ]);
+    await testEnv.DB.batch([testEnv.DB.prepare('DELETE FROM monitor_states'), ...statements]);
+    const report = await tick(env, tickMs);
+    expect(report.evaluation).toMatchObject({ failed: 0 });
+    const verdicts = await testEnv.DB.prepare('SELECT verdict FROM windows WHERE model = ? ORDER BY start').bind(weather.name).all<{ verdict: string | null }>();
+    expect(verdicts.results).toHaveLength(mixes.length);
+    expect(verdicts.results.map((w) => w.verdict).slice(29)).toEqual(['healthy', 'partial_collapse', 'collapsed', 'collapsed', 'collapsed', 'healthy', 'healthy', 'healthy', 'healthy']);
+    const incident = await testEnv.DB.prepare("SELECT id, status FROM incidents WHERE model = ? AND kind <> 'model_defect'").bind(weather.name).first<{ id: string; status: string }>();
+    expect(incident!.status).toBe('resolved');
+    const told = (await deliveries()).filter((d) => d.incident_id === incident!.id && d.channel === 'pagerduty').map((d) => d.event);
+    expect(told).toEqual(['incident.opened', 'incident.updated', 'incident.updated', 'incident.resolved']);
   });
 });
 
