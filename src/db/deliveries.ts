@@ -9,10 +9,13 @@ import type { ChannelName } from '../incidents/channels';
 export type DeliveryRow = typeof deliveries.$inferSelect;
 export type NewDelivery = typeof deliveries.$inferInsert;
 
-/** A delivery as the admin API shows it: never its payload (PagerDuty's and Slack's carry routing details). */
-export type DeliveryStatusRow = Omit<DeliveryRow, 'payload'>;
+/**
+ * A delivery as the admin API shows it: never its payload (PagerDuty's and Slack's carry routing details), nor its
+ * escalation window, which only keys the outbox (the payload names the window).
+ */
+export type DeliveryStatusRow = Omit<DeliveryRow, 'payload' | 'escalationWindow'>;
 
-/** The columns of a DeliveryStatusRow: every one but the payload (the status page selects them too). */
+/** The columns of a DeliveryStatusRow: every one but the payload and the key (the status page selects them too). */
 export const deliveryStatusColumns = {
   id: deliveries.id,
   incidentId: deliveries.incidentId,

@@ -194,7 +194,7 @@ export async function acknowledgeIncident(d1: D1Database, id: string, nowSec: nu
   return result.meta.changes > 0;
 }
 
-/** Inserts outbox rows unless their (incident, channel, event) slot is taken; returns the ids actually added. */
+/** Inserts outbox rows unless their (incident, channel, event, escalation window) slot is taken; returns the ids actually added. */
 export async function addDeliveries(d1: D1Database, rows: NewDelivery[]): Promise<string[]> {
   if (rows.length === 0) return [];
   const db = database(d1);

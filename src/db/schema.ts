@@ -128,7 +128,10 @@ export const incidents = sqliteTable(
   ],
 );
 
-/** The outbox: one row per (incident event, channel), written in the same batch as the incident change. */
+/**
+ * The outbox: one row per (incident event, channel), and per escalation for the one event an incident can have more
+ * than once, written in the same batch as the incident change.
+ */
 export const deliveries = sqliteTable(
   'deliveries',
   {
@@ -139,6 +142,11 @@ export const deliveries = sqliteTable(
     channel: text('channel').$type<ChannelName>().notNull(),
     /** 'incident.opened' | 'incident.updated' | 'incident.acknowledged' (PagerDuty only) | 'incident.resolved' | 'retrain.requested'. */
     event: text('event').$type<DeliveryEvent>().notNull(),
+    /**
+     * What tells an incident's escalations apart: for 'incident.updated', the start of the window that escalated it
+     * (epoch seconds); 0 for the events an incident has once, and for escalations stored before migration 0007.
+     */
+    escalationWindow: integer('escalation_window').notNull().default(0),
     /** The body as sent, without secrets: URLs, signing keys and PagerDuty's routing_key are added at send time. */
     payload: text('payload', { mode: 'json' }).notNull(),
     /** 'pending' | 'retrying' | 'delivered' | 'dead'. */
@@ -154,8 +162,9 @@ export const deliveries = sqliteTable(
     deliveredAt: integer('delivered_at'),
   },
   (t) => [
-    // Each event of an incident goes to a channel once (one trigger, one resolve, one retraining request).
-    uniqueIndex('deliveries_event').on(t.incidentId, t.channel, t.event),
+    // Each event of an incident goes to a channel once (one opening, one resolve, one retraining request), and each
+    // escalation once: a tick that replays a window, or races another over it, cannot write a second copy.
+    uniqueIndex('deliveries_event').on(t.incidentId, t.channel, t.event, t.escalationWindow),
     index('deliveries_status').on(t.status, t.enqueuedAt),
   ],
 );

@@ -50,9 +50,18 @@ async function commit(
   const config = configOf(env);
   const nowSec = Math.floor(nowMs / 1000);
   const context = { incident, windowSeconds: windowSecondsOf(incident.model, incident.version, config), statusUrl: incidentUrlOf(config.publicUrl, incident.id) };
-  const rows = notices
-    .flatMap((n) => outboxFor({ ...n, ...context }, config))
-    .map((entry) => ({ id: sortableId('msg', nowMs), incidentId: incident.id, ...entry, status: 'pending' as const, createdAt: nowSec }));
+  const rows = notices.flatMap((n) =>
+    outboxFor({ ...n, ...context }, config).map((entry) => ({
+      id: sortableId('msg', nowMs),
+      incidentId: incident.id,
+      ...entry,
+      // An escalation is keyed by its window (the incident's latest now): each escalation is stored once, however often
+      // its window is tracked, and the next one is a row of its own.
+      escalationWindow: n.event === 'escalated' ? incident.lastWindowStart : 0,
+      status: 'pending' as const,
+      createdAt: nowSec,
+    })),
+  );
   const resolvedBy = notices.find((n) => n.event === 'resolved')?.resolvedBy ?? undefined;
   if (!(await saveIncidentChange(env.DB, { ...change, nowSec, resolvedBy, deliveries: rows }))) return false;
   // One line per page-worthy event, naming who was paged: silence must never look like an all-clear.

@@ -85,6 +85,7 @@ interface DeliveryRow {
   incident_id: string;
   channel: string;
   event: string;
+  escalation_window: number;
   status: string;
   attempts: number;
   enqueued_at: number | null;
@@ -166,6 +167,11 @@ describe('trackIncident', () => {
     expect((await trackIncident(env, collapsed(1), NOW + 180_000)).events).toEqual([]);
     const updates = (await deliveries()).filter((d) => d.event === 'incident.updated');
     expect(updates.map((d) => d.channel).sort()).toEqual(['alert', 'alert', 'pagerduty', 'pagerduty', 'slack', 'slack']);
+    // Keyed by the window that escalated; the events an incident has once keep the key 0.
+    expect(updates.map((d) => [d.channel, d.escalation_window])).toEqual(
+      [at(1), at(2)].flatMap((start) => ['alert', 'pagerduty', 'slack'].map((c) => [c, start])),
+    );
+    expect((await deliveries()).filter((d) => d.event !== 'incident.updated').every((d) => d.escalation_window === 0)).toBe(true);
     // Each escalation's own news: the alert webhook hears rain, then sun.
     const alerts = updates.filter((d) => d.channel === 'alert').map((d) => JSON.parse(d.payload).data.latest_flagged_window);
     expect(alerts.map((w) => [w.start, w.dominant_label])).toEqual([
