@@ -25,8 +25,10 @@ export const SEASONS: Record<Exclude<Seasonality, 'none'>, { period: number; bin
  * days the same way for hours on end, and the CUSUMs add that up like a change: in bench:detect, a mix that swings by
  * a factor e^±0.5 over the day paged 186 to 500 times in 30 days of 60-s windows without a declared season, and even
  * a swing of e^±0.2 paged once or twice a month, against a budget of once a year. Declared, it paged only on the first
- * day, before there was a yesterday to compare with, and traffic without a daily rhythm loses little: yesterday's
- * same hours hold thousands of predictions at 10 a minute, and a collapse was paged as fast (docs/detection.md).
+ * day, before there was a yesterday to compare with. Traffic without a daily rhythm loses little, since a phase
+ * judges a window only where it explains it at least as well as the trailing level (baselineOf): healthy i.i.d.
+ * traffic paged at most 0.10 times a model-year (0.14 with none), and a collapse at one prediction a minute a window
+ * or so later (docs/detection.md).
  */
 export const DEFAULT_SEASONALITY: Seasonality = 'daily';
 
