@@ -431,18 +431,20 @@ export const attemptsOf = (incidentId: string): Read<DeliveryAttemptRow[]> =>
       .orderBy(asc(deliveryAttempts.id)),
   );
 
+/** What the cron did with a rebaseline: when it applied it, and the windows and predictions it adopted. */
+const appliedColumns = {
+  appliedAt: rebaselines.appliedAt,
+  adoptedFrom: rebaselines.adoptedFrom,
+  adoptedTo: rebaselines.adoptedTo,
+  adoptedPredictions: rebaselines.adoptedPredictions,
+};
+
 /** The rebaseline asked for with an incident's resolve, if any: when, when the cron applied it, and what it adopted. */
 export const rebaselineRequestOf = (incidentId: string): Read<RebaselineRow | undefined> =>
   rowsOf(
     (db) =>
       db
-        .select({
-          requestedAt: rebaselines.requestedAt,
-          appliedAt: rebaselines.appliedAt,
-          adoptedFrom: rebaselines.adoptedFrom,
-          adoptedTo: rebaselines.adoptedTo,
-          adoptedPredictions: rebaselines.adoptedPredictions,
-        })
+        .select({ requestedAt: rebaselines.requestedAt, ...appliedColumns })
         .from(rebaselines)
         .where(eq(rebaselines.incidentId, incidentId)),
     (rows) => rows[0],
@@ -482,13 +484,7 @@ export const adoptedBaselineOf = (
     : rowsOf(
         (db) =>
           db
-            .select({
-              incidentId: rebaselines.incidentId,
-              appliedAt: rebaselines.appliedAt,
-              adoptedFrom: rebaselines.adoptedFrom,
-              adoptedTo: rebaselines.adoptedTo,
-              adoptedPredictions: rebaselines.adoptedPredictions,
-            })
+            .select({ incidentId: rebaselines.incidentId, ...appliedColumns })
             .from(rebaselines)
             .where(
               and(

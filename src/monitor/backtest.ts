@@ -141,15 +141,17 @@ export function backtest(
     }
     count++;
     const judged = judgeWindow(state, window.counts, window.start, settings);
-    const recent = recentInputs(state, settings.features);
-    state = judged.state;
     const evaluation = judged.evaluation;
+    const windowFlagged = isFlagged(evaluation.verdict);
+    // A flagged window is diagnosed against the recent inputs of the state that judged it.
+    const recent = windowFlagged ? recentInputs(state, settings.features) : undefined;
+    state = judged.state;
     verdicts[evaluation.verdict]++;
-    if (isFlagged(evaluation.verdict)) {
+    if (windowFlagged) {
       flagged++;
       firstFlagged ??= window.start;
     }
-    const explanation = explain(evaluation, window.counts, metadata, isFlagged(evaluation.verdict) ? options.probe : undefined, recent);
+    const explanation = explain(evaluation, window.counts, metadata, windowFlagged ? options.probe : undefined, recent);
     const transition = advanceIncident(
       open,
       { model: metadata.name, version: metadata.version, windowStart: window.start, evaluation, ...explanation },

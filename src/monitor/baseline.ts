@@ -7,6 +7,7 @@
 
 import { nameRecord } from './names';
 import { smoothedShares } from './reference';
+import { featureMeanStd } from './window';
 import { SECONDS_PER_YEAR } from './sequential';
 
 export type Seasonality = 'none' | 'daily' | 'weekly' | 'yearly';
@@ -336,10 +337,10 @@ export function learn(
 
 /**
  * The recent inputs after a healthy window: decayed as the trailing counts are. A window without feature moments
- * leaves them as they were; a feature list of another length (the package changed) starts them afresh.
+ * leaves them as they were (nothing to set); a feature list of another length (the package changed) starts them afresh.
  */
 function learnInputs(held: readonly number[] | undefined, observed: readonly number[], keep: number): Pick<MonitorState, 'inputs'> {
-  if (observed.length === 0) return held ? { inputs: [...held] } : {};
+  if (observed.length === 0) return {};
   const kept = held?.length === observed.length ? held : observed.map(() => 0);
   return { inputs: kept.map((x, i) => x * keep + observed[i]!) };
 }
@@ -353,11 +354,9 @@ export function recentInputs(state: MonitorState | null, features: readonly stri
   const inputs = state?.inputs;
   if (!inputs || inputs.length !== 3 * features.length) return out;
   features.forEach((name, j) => {
-    const [rows, total, squares] = [inputs[3 * j]!, inputs[3 * j + 1]!, inputs[3 * j + 2]!];
+    const rows = inputs[3 * j]!;
     if (!(rows > 0)) return;
-    const mean = total / rows;
-    // Guard against tiny negative variances from floating-point cancellation.
-    out[name] = { rows, mean, std: Math.sqrt(Math.max(0, squares / rows - mean * mean)) };
+    out[name] = { rows, ...featureMeanStd({ count: rows, sum: inputs[3 * j + 1]!, sumSq: inputs[3 * j + 2]! })! };
   });
   return out;
 }

@@ -216,6 +216,9 @@ const seasonWindow = (month: number, answers: Record<string, number>, metadata =
   windowOf(seattleRows(month), answersOf(answers), metadata);
 const seasonJudged = (counts: WindowCounts, metadata = seattleWeather) => judgedAfterHealthy(metadata, [counts, counts, counts], 30, 100);
 const goodProbes = { predictedLabels: SEATTLE_PROBE_ANSWERS };
+// July and August's 248 real days, answered as the packaged model answers them (July 7, 6, 8, 103; August 8, 3, 21, 92).
+const SUMMER_ANSWERS = { drizzle: 15, fog: 9, rain: 29, sun: 195 };
+const SUMMER = windowOf([...seattleRows(7), ...seattleRows(8)], answersOf(SUMMER_ANSWERS), seattleWeather);
 const inputShiftOf = (ds: Diagnosis[]) => ds.find((d) => d.kind === 'input_shift') as Extract<Diagnosis, { kind: 'input_shift' }> | undefined;
 
 describe('diagnose: inputs that moved, and a model that followed them', () => {
@@ -367,9 +370,9 @@ describe('diagnose: inputs that moved, and a model that followed them', () => {
     expect(evaluation.verdict).toMatch(/collapse/);
     // Measured from training, October moved too little to say so: its temperatures sit near the year's mean.
     expect(kinds(explain(evaluation, counts, seattleWeather, goodProbes).diagnoses)).not.toContain('input_shift');
-    // The recent healthy traffic was July and August (their 248 real days): the inputs left it.
-    const summerRows = [...seattleRows(7), ...seattleRows(8)];
-    const summer = windowOf(summerRows, summerRows.map(() => 'sun'), seattleWeather).features;
+    // The recent healthy traffic was July and August (their 248 real days): the inputs left it. Its levels by hand
+    // here, from the summer's moments (the next describe has them from the detector's state).
+    const summer = SUMMER.features;
     const recent = nameRecord(
       Object.entries(summer).map(([name, m]) => [name, { rows: m.count, ...featureMeanStd(m)! }] as const),
     );
@@ -404,12 +407,10 @@ describe('an incident whose windows keep being explained by inputs that moved', 
   // July and August's real answers and inputs were adopted as normal (as a rebaseline adopts them).
   const july = seasonWindow(7, JULY);
   const october = seasonWindow(10, { fog: 47, rain: 59, snow: 1, sun: 17 });
-  const summerRows = [...seattleRows(7), ...seattleRows(8)];
-  const summerCounts = { drizzle: 15, fog: 9, rain: 29, sun: 195 }; // July's answers and August's (8, 3, 21, 92)
-  const summer = windowOf(summerRows, answersOf(summerCounts), seattleWeather);
+  const summer = SUMMER;
   const settings = detectorSettings(seattleWeather, { windowSeconds: 60 });
   const warm = judgeSequence(seattleWeather, [summer]).state!;
-  const summerState = rebaseline(warm, settings.labels.map((l) => summerCounts[l as keyof typeof summerCounts] ?? 0), inputMoments(summer.features, settings.features));
+  const summerState = rebaseline(warm, settings.labels.map((l) => SUMMER_ANSWERS[l as keyof typeof SUMMER_ANSWERS] ?? 0), inputMoments(summer.features, settings.features));
   const recent = recentInputs(summerState, settings.features);
   const octoberEvaluation = judgeWindow(summerState, october, 60, settings).evaluation;
   const window = (i: number, evaluation: Evaluation, explanation: { diagnoses: Diagnosis[]; remedies: Remedy[] }) =>
