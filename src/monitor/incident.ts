@@ -7,8 +7,8 @@
 // like the one before it, is explained by inputs that moved with a model that still answers as validated
 // (input_shift): a season or a new population moves the answers on label by label, one story paged once.
 //  - flagged window (collapsed / partial_collapse): opens an incident if none is open, else updates it;
-//  - healthy window: advances the healthy streak; `resolveAfterHealthy` in a row resolve the incident;
-//  - healthy and drift windows: advance the healthy streak; `resolveAfterHealthy` in a row resolve the incident;
+//  - healthy and drift windows clear of the alarm (every statistic below RESOLVE_BELOW of the threshold): advance
+//    the healthy streak; `resolveAfterHealthy` in a row resolve the incident. One still near it restarts the streak;
 //  - insufficient_data and no_traffic: change nothing. Too few predictions say nothing either way, so they neither
 //    break nor extend a healthy streak; a model nobody calls is not evidence that it recovered.
 // A model_defect incident is about the package, not its traffic (openModelDefect): it opens once per version and
@@ -67,7 +67,10 @@ export interface Incident {
    * recorded. Absent while every change was paged (kind and collapsedOnto say it then).
    */
   paged?: { kind: IncidentKind; collapsedOnto: string[] };
-  /** Consecutive healthy windows since the last flagged one (insufficient_data / no_traffic do not count). */
+  /**
+   * Consecutive healthy windows clear of the alarm (RESOLVE_BELOW) since the last flagged one; insufficient_data and
+   * no_traffic do not count, and a healthy window still near the threshold starts it again.
+   */
   healthyStreak: number;
   /** Start of the healthy window that completed the streak. */
   resolvedAt?: number;
@@ -101,6 +104,21 @@ export interface IncidentTransition {
 }
 
 const SEVERITY: Record<TrafficIncidentKind, number> = { partial_collapse: 1, collapsed: 2 };
+
+/**
+ * A healthy window counts towards resolving an incident only when every statistic (each label's up and down CUSUM,
+ * in units of the threshold) is below this: a hysteresis band, as a thermostat or a Schmitt trigger has. The
+ * CUSUMs are capped at the threshold so that a recovery is seen at once, and a real one drops them to nothing in a
+ * window or two. Traffic hovering at the edge (a daily rhythm on its first day, before there is a yesterday to judge
+ * it by) moves them a little above the threshold and a little below, window after window: without the band its
+ * incident resolved after three windows just below, and reopened minutes later, paging each time. bench:detect's
+ * daily-cycle table counts those pages (11 → 4 on its first day for seattle-weather at 100 a window).
+ */
+export const RESOLVE_BELOW = 0.5;
+
+/** Whether a window that is not flagged is also clear of the alarm: no statistic within the band below it. */
+const clearOfAlarm = (e: Evaluation): boolean =>
+  e.statistics.perLabel.every((l) => l.up < RESOLVE_BELOW && (l.down ?? 0) < RESOLVE_BELOW);
 
 /**
  * Whether a flagged window tells the open incident's story again: it and the incident's latest window both lead with
@@ -216,7 +234,7 @@ export function advanceIncident(
   if (!open) return { incident: null, events: [] };
 
   if (verdict === 'healthy' || verdict === 'drift') {
-    const healthyStreak = open.healthyStreak + 1;
+    const healthyStreak = clearOfAlarm(window.evaluation) ? open.healthyStreak + 1 : 0;
     if (healthyStreak >= resolveAfterHealthy) {
       return {
         incident: {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { evaluateWindow, type Evaluation } from '../../src/monitor/detector';
-import { advanceIncident, type EvaluatedWindow, type Incident, type IncidentEvent } from '../../src/monitor/incident';
+import { advanceIncident, RESOLVE_BELOW, type EvaluatedWindow, type Incident, type IncidentEvent } from '../../src/monitor/incident';
 import { parseMetadata } from '../../src/serving/metadata';
 import { judgedAfterHealthy, judgeSequence, labelWindow, seattleUnweighted } from './monitor.fixtures';
 
@@ -14,6 +14,8 @@ const evaluations: Record<string, Evaluation> = {
   collapsed_sun: judgedAfterHealthy(seattleUnweighted, [labelWindow({ sun: 292 })]),
   partial_collapse: judgedAfterHealthy(seattleUnweighted, [partial, partial]),
   healthy: judgedAfterHealthy(seattleUnweighted, [healthy]),
+  // Healthy, but fog's vanish statistic is still 0.63 of the threshold two windows after it crossed it.
+  healthy_near_threshold: judgedAfterHealthy(seattleUnweighted, [partial, partial, labelWindow({ drizzle: 9, fog: 15, rain: 134, snow: 5, sun: 129 })]),
   drift: { ...judgedAfterHealthy(seattleUnweighted, [healthy]), verdict: 'drift' },
   insufficient_data: evaluateWindow(labelWindow({ rain: 5 }), seattleUnweighted),
   no_traffic: evaluateWindow(labelWindow({}), seattleUnweighted),
@@ -110,6 +112,18 @@ describe('advanceIncident', () => {
     expect(events).toEqual(['opened', 'resolved']);
     expect(history[2]!.healthyStreak).toBe(2);
     expect(incident).toMatchObject({ status: 'resolved', healthyStreak: 3, resolvedAt: 1_700_000_000 + 3 * WINDOW });
+  });
+
+  it('a healthy window still near the threshold starts the streak again: traffic at the edge does not resolve and reopen', () => {
+    const near = Math.max(...evaluations.healthy_near_threshold.statistics.perLabel.map((l) => Math.max(l.up, l.down ?? 0)));
+    expect(near).toBeGreaterThanOrEqual(RESOLVE_BELOW);
+    expect(near).toBeLessThan(1);
+    const { incident, events, history } = run(['partial_collapse', 'healthy', 'healthy', 'healthy_near_threshold', 'healthy', 'healthy', 'healthy']);
+    expect(history[3]!.healthyStreak).toBe(0);
+    expect(events).toEqual(['opened', 'resolved']);
+    expect(incident!.resolvedAt).toBe(1_700_000_000 + 6 * WINDOW);
+    // Windows that keep hovering below the threshold keep the incident open, however many there are.
+    expect(run(['partial_collapse', ...Array(20).fill('healthy_near_threshold')])).toMatchObject({ events: ['opened'], incident: { status: 'open', healthyStreak: 0 } });
   });
 
   it('a flagged window breaks the healthy streak', () => {
