@@ -112,7 +112,7 @@ const SEVERITY: Record<TrafficIncidentKind, number> = { partial_collapse: 1, col
  * window or two. Traffic hovering at the edge (a daily rhythm on its first day, before there is a yesterday to judge
  * it by) moves them a little above the threshold and a little below, window after window: without the band its
  * incident resolved after three windows just below, and reopened minutes later, paging each time. bench:detect's
- * daily-cycle table counts those pages (11 → 4 on its first day for seattle-weather at 100 a window).
+ * daily-cycle table counts those pages: 4 to 9 on the first day before the band, 2 or 3 with it.
  */
 export const RESOLVE_BELOW = 0.5;
 
