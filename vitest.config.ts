@@ -16,7 +16,9 @@ export default defineConfig(async () => {
             cloudflareTest({
               main: './src/index.ts',
               wrangler: { configPath: './wrangler.toml' },
-              miniflare: { bindings: { TEST_MIGRATIONS: migrations } },
+              // No quiet period before a resolve: the tests follow incidents through a few 60-s windows. The state
+              // machine's quiet period is covered by test/unit/monitor-incident.test.ts, its setting by config.test.ts.
+              miniflare: { bindings: { TEST_MIGRATIONS: migrations, RESOLVE_QUIET_MINUTES: '0' } },
             }),
           ],
           test: {

@@ -25,7 +25,7 @@ export { UsageError } from './lib/args.ts';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The deployment variables a backtest honours: the ones the monitor reads (src/config.ts). */
-export const BACKTEST_VARS = ['FALSE_PAGE_BUDGET', 'MIN_PREDICTIONS', 'RESOLVE_AFTER_HEALTHY', 'SEASONALITY', 'WINDOW_SECONDS'] as const;
+export const BACKTEST_VARS = ['FALSE_PAGE_BUDGET', 'MIN_PREDICTIONS', 'RESOLVE_AFTER_HEALTHY', 'RESOLVE_QUIET_MINUTES', 'SEASONALITY', 'WINDOW_SECONDS'] as const;
 export type BacktestVar = (typeof BACKTEST_VARS)[number];
 
 export const USAGE = `usage: npm run backtest -- (--model <name> | --model-dir <dir>) --data <file> [options]
@@ -103,7 +103,7 @@ export interface BacktestReport {
   model: string;
   version: string;
   window_seconds: number;
-  settings: { false_page_budget: number; seasonality: Seasonality; min_predictions: number; resolve_after_healthy: number };
+  settings: { false_page_budget: number; seasonality: Seasonality; min_predictions: number; resolve_after_healthy: number; resolve_quiet_minutes: number };
   /** Whether flagged windows (and the model defect) were explained with the model's answers on its probes. */
   probes: 'run' | 'none';
   /** Why not: null when they ran. */
@@ -218,7 +218,7 @@ export function settingsFor(
   metadata: ModelMetadata,
   vars: Partial<Record<BacktestVar, string>>,
   windowSeconds?: number,
-): { settings: DetectorSettings; resolveAfterHealthy: number } {
+): { settings: DetectorSettings; resolveAfterHealthy: number; resolveQuietSeconds: number } {
   const deployment = deploymentVars();
   const env: Partial<Env> = {};
   for (const name of BACKTEST_VARS) {
@@ -240,7 +240,7 @@ export function settingsFor(
   });
   // The detector's threshold depends on the window length: it must be the one the log is cut into.
   settings.windowSeconds = windowSeconds ?? windowLengthOf(metadata, config);
-  return { settings, resolveAfterHealthy: config.resolveAfterHealthy };
+  return { settings, resolveAfterHealthy: config.resolveAfterHealthy, resolveQuietSeconds: config.resolveQuietSeconds };
 }
 
 /**
@@ -267,7 +267,7 @@ export async function runProbes(modelDir: string, metadata: ModelMetadata): Prom
  */
 export async function runBacktest(options: Omit<BacktestOptions, 'json'>, hooks: BacktestHooks = {}): Promise<BacktestReport> {
   const metadata = loadModel(options.modelDir);
-  const { settings, resolveAfterHealthy } = settingsFor(metadata, options.vars, options.windowSeconds);
+  const { settings, resolveAfterHealthy, resolveQuietSeconds } = settingsFor(metadata, options.vars, options.windowSeconds);
   const probes = await runProbes(options.modelDir, metadata);
   hooks.onProbes?.(probes);
   const tally: WindowTally = { rows: 0, windows: 0, firstWindowStart: null, lastWindowStart: null };
@@ -281,6 +281,7 @@ export async function runBacktest(options: Omit<BacktestOptions, 'json'>, hooks:
   });
   const result: BacktestResult = backtest(metadata, settings, windowsOf(rows, metadata, settings.windowSeconds, tally, options.data), {
     resolveAfterHealthy,
+    resolveQuietSeconds,
     probe: probes.probe,
   });
   const incidents: ReportIncident[] = result.incidents.map((i) => ({
@@ -302,6 +303,7 @@ export async function runBacktest(options: Omit<BacktestOptions, 'json'>, hooks:
       seasonality: settings.seasonality,
       min_predictions: settings.minPredictions,
       resolve_after_healthy: resolveAfterHealthy,
+      resolve_quiet_minutes: resolveQuietSeconds / 60,
     },
     probes: probes.probes,
     probes_reason: probes.reason,
@@ -338,7 +340,7 @@ export function formatReport(r: BacktestReport, data: string): string {
       (r.features ? ' (with features)' : ' (no feature columns: diagnosis from labels only)'),
     `  windows    ${thousands(r.windows)} of ${lengthWords(r.window_seconds)}, ${r.first_window_start} to ${r.last_window_start}`,
     `  settings   false-page budget ${s.false_page_budget}/year, seasonality ${s.seasonality}, ` +
-      `min predictions ${s.min_predictions}, resolve after ${s.resolve_after_healthy} healthy`,
+      `min predictions ${s.min_predictions}, resolve after ${s.resolve_after_healthy} healthy windows over ${s.resolve_quiet_minutes} min`,
     r.probes === 'run'
       ? `  probes     run: the model's answers on its probes explain the flagged windows, as the cron's do`
       : `  probes     none: ${r.probes_reason}; flagged windows explained without them`,

@@ -191,6 +191,8 @@ async function story(options: DemoOptions, interrupt: AbortSignal, stateDir: str
     FLUSH_GRACE_SECONDS: String(FLUSH_GRACE_SECONDS),
     CLOSE_MARGIN_SECONDS: String(CLOSE_MARGIN_SECONDS),
     RESOLVE_AFTER_HEALTHY: String(RESOLVE_AFTER_HEALTHY),
+    // The story resolves within the demo's two minutes: no quiet period after the fix (production waits 3 h).
+    RESOLVE_QUIET_MINUTES: '0',
     ADMIN_TOKEN: adminToken,
     PUBLIC_URL: url,
     ALERT_WEBHOOK_URL: `${receiver.url}/alert`,

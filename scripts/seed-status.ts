@@ -118,6 +118,8 @@ export function statusScenario(models: readonly ModelMetadata[], options: Scenar
         }
         const t = advanceIncident(incident, { model: meta.name, version: meta.version, windowStart: start, ...assessed }, {
           newId: () => `inc-${meta.name}-${start}`,
+          // The scenario's incident resolves within its hour of 60-s windows, as with RESOLVE_QUIET_MINUTES=0.
+          resolveQuietSeconds: 0,
         });
         incident = t.incident;
         if (incident) incidents.set(incident.id, incident);

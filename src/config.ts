@@ -90,6 +90,7 @@ export const SettingsSchema = v.object({
   SEASONALITY: seasonality,
   MIN_PREDICTIONS: integer(30, 1, 1_000_000),
   RESOLVE_AFTER_HEALTHY: integer(3, 1, 1_000),
+  RESOLVE_QUIET_MINUTES: integer(180, 0, 10_080),
   PUBLIC_URL: url,
   API_KEYS: v.pipe(setting, v.transform((s) => (s ?? '').split(',').map((k) => k.trim()).filter(Boolean))),
   ADMIN_TOKEN: secret,
@@ -146,6 +147,8 @@ export interface Config {
   seasonality: Seasonality;
   minPredictions: number;
   resolveAfterHealthy: number;
+  /** How long an incident's traffic must stay clear of the alarm before it resolves (monitor/incident.ts RESOLVE_QUIET_SECONDS). */
+  resolveQuietSeconds: number;
   publicUrl: string | null;
   apiKeys: string[];
   adminToken: string | null;
@@ -188,6 +191,7 @@ export function loadConfig(env: Partial<Env>): Config {
     seasonality: s.SEASONALITY,
     minPredictions: s.MIN_PREDICTIONS,
     resolveAfterHealthy: s.RESOLVE_AFTER_HEALTHY,
+    resolveQuietSeconds: s.RESOLVE_QUIET_MINUTES * 60,
     publicUrl: s.PUBLIC_URL,
     apiKeys: s.API_KEYS,
     adminToken: s.ADMIN_TOKEN,

@@ -96,6 +96,7 @@ export async function trackIncident(
   const transition = advanceIncident(current, window, {
     newId: () => sortableId('inc', nowMs),
     resolveAfterHealthy: config.resolveAfterHealthy,
+    resolveQuietSeconds: config.resolveQuietSeconds,
   });
   // The same object back means nothing changed (a replay, or a window that says nothing either way).
   if (transition.incident === null || transition.incident === current) return transition;

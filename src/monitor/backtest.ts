@@ -72,6 +72,7 @@ export interface BacktestResult {
 
 export interface BacktestOptions {
   resolveAfterHealthy?: number;
+  resolveQuietSeconds?: number;
   /**
    * The model's answers on its own probes, which the cron runs for every flagged window (src/evaluate.ts). A model's
    * answers on fixed rows do not change, so one run serves every window and the model defect; without it, flagged
@@ -155,7 +156,7 @@ export function backtest(
     const transition = advanceIncident(
       open,
       { model: metadata.name, version: metadata.version, windowStart: window.start, evaluation, ...explanation },
-      { newId, resolveAfterHealthy: options.resolveAfterHealthy },
+      { newId, resolveAfterHealthy: options.resolveAfterHealthy, resolveQuietSeconds: options.resolveQuietSeconds },
     );
     if (transition.incident && transition.incident !== open) note(transition.incident, transition.events, explanation.diagnoses);
     open = transition.incident && transition.incident.status !== 'resolved' ? transition.incident : null;

@@ -8,7 +8,8 @@
 // (input_shift): a season or a new population moves the answers on label by label, one story paged once.
 //  - flagged window (collapsed / partial_collapse): opens an incident if none is open, else updates it;
 //  - healthy and drift windows clear of the alarm (every statistic below RESOLVE_BELOW of the threshold): advance
-//    the healthy streak; `resolveAfterHealthy` in a row resolve the incident. One still near it restarts the streak;
+//    the healthy streak; `resolveAfterHealthy` in a row, spanning at least `resolveQuietSeconds`, resolve the
+//    incident. One still near it restarts the streak;
 //  - insufficient_data and no_traffic: change nothing. Too few predictions say nothing either way, so they neither
 //    break nor extend a healthy streak; a model nobody calls is not evidence that it recovered.
 // A model_defect incident is about the package, not its traffic (openModelDefect): it opens once per version and
@@ -72,6 +73,8 @@ export interface Incident {
    * no_traffic do not count, and a healthy window still near the threshold starts it again.
    */
   healthyStreak: number;
+  /** Start of the streak's first window (absent while there is no streak): the quiet period counts from it. */
+  clearSince?: number;
   /** Start of the healthy window that completed the streak. */
   resolvedAt?: number;
   latest: IncidentWindowSummary;
@@ -95,6 +98,8 @@ export interface IncidentOptions {
   newId: () => string;
   /** Consecutive healthy windows that resolve an incident (default 3). */
   resolveAfterHealthy?: number;
+  /** How long, at least, those windows must span (seconds; default RESOLVE_QUIET_SECONDS). */
+  resolveQuietSeconds?: number;
 }
 
 export interface IncidentTransition {
@@ -115,6 +120,19 @@ const SEVERITY: Record<TrafficIncidentKind, number> = { partial_collapse: 1, col
  * daily-cycle table counts those pages: 4 to 9 on the first day before the band, 2 or 3 with it.
  */
 export const RESOLVE_BELOW = 0.5;
+
+/**
+ * How long traffic must stay clear of the alarm before its incident resolves: from the start of the streak's first
+ * window to the start of the window that completes it. The band above is not enough on its own for traffic that
+ * moved part of the way towards a collapse and stays there (a weekend's mix on a model judged by the hour of day, any
+ * season in its first cycle): each window's evidence is then about even, the CUSUM wanders between zero and the
+ * threshold, and the incident resolved for an hour and opened again, a page each time. In bench:detect, a weekend
+ * whose mix moves by e^±0.5 paged 16 times on its first weekend with the band alone, 8 times with an hour's quiet and
+ * twice with three hours; a daily rhythm's first day, 2 or 3 times either way. A real recovery pays three hours of an
+ * incident still open, which on-call can resolve by hand at any time; a page for the same story three times a night
+ * costs more. Windows of an hour and longer hardly notice it. RESOLVE_QUIET_MINUTES sets it per deployment.
+ */
+export const RESOLVE_QUIET_SECONDS = 3 * 3600;
 
 /** Whether a window that is not flagged is also clear of the alarm: no statistic within the band below it. */
 const clearOfAlarm = (e: Evaluation): boolean =>
@@ -166,6 +184,8 @@ export function advanceIncident(
 ): IncidentTransition {
   const resolveAfterHealthy = options.resolveAfterHealthy ?? 3;
   if (!(resolveAfterHealthy >= 1)) throw new RangeError(`resolveAfterHealthy must be >= 1, got ${resolveAfterHealthy}`);
+  const resolveQuietSeconds = options.resolveQuietSeconds ?? RESOLVE_QUIET_SECONDS;
+  if (!(resolveQuietSeconds >= 0)) throw new RangeError(`resolveQuietSeconds must be >= 0, got ${resolveQuietSeconds}`);
   const open = current && current.status !== 'resolved' ? current : null;
   const verdict = window.evaluation.verdict;
 
@@ -222,6 +242,7 @@ export function advanceIncident(
         lastEvaluatedWindowStart: window.windowStart,
         flaggedWindows: open.flaggedWindows + 1,
         healthyStreak: 0,
+        clearSince: undefined,
         latest: summarize(window.evaluation, window.windowStart, verdict),
         // Keep the last diagnosis when this window came without one (probes are not run on every window).
         diagnoses: window.diagnoses ?? open.diagnoses,
@@ -235,19 +256,21 @@ export function advanceIncident(
 
   if (verdict === 'healthy' || verdict === 'drift') {
     const healthyStreak = clearOfAlarm(window.evaluation) ? open.healthyStreak + 1 : 0;
-    if (healthyStreak >= resolveAfterHealthy) {
+    const clearSince = healthyStreak === 0 ? undefined : healthyStreak === 1 ? window.windowStart : (open.clearSince ?? window.windowStart);
+    if (healthyStreak >= resolveAfterHealthy && clearSince !== undefined && window.windowStart - clearSince >= resolveQuietSeconds) {
       return {
         incident: {
           ...open,
           status: 'resolved',
           healthyStreak,
+          clearSince,
           lastEvaluatedWindowStart: window.windowStart,
           resolvedAt: window.windowStart,
         },
         events: ['resolved'],
       };
     }
-    return { incident: { ...open, healthyStreak, lastEvaluatedWindowStart: window.windowStart }, events: [] };
+    return { incident: { ...open, healthyStreak, clearSince, lastEvaluatedWindowStart: window.windowStart }, events: [] };
   }
 
   // insufficient_data, no_traffic: nothing to learn, nothing changes.

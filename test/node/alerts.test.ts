@@ -127,6 +127,8 @@ async function startWorker(): Promise<void> {
     },
     bindings: {
       ADMIN_TOKEN: TOKEN,
+      // Three healthy windows resolve an incident here, without the production quiet period of three hours.
+      RESOLVE_QUIET_MINUTES: '0',
       ALERT_WEBHOOK_URL: `${receiverUrl}/alert`,
       ALERT_WEBHOOK_SECRET: ALERT_SECRET,
       RETRAIN_WEBHOOK_URL: `${receiverUrl}/retrain`,

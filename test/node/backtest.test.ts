@@ -117,7 +117,8 @@ describe('npm run backtest', () => {
       ...traffic(recoveryAt, 30, 50, healthy),
     ];
     const log = write('collapse.csv', ['time,label', ...lines].join('\n'));
-    const report = await backtestOf('penguins', log);
+    // The 30 minutes of recovery are shorter than the deployment's quiet period (RESOLVE_QUIET_MINUTES, 180): none here.
+    const report = await backtestOf('penguins', log, { RESOLVE_QUIET_MINUTES: '0' });
 
     expect(report.windows).toBe(170);
     expect(report.rows).toBe(lines.length);
@@ -138,8 +139,13 @@ describe('npm run backtest', () => {
     expect(report.pages).toBe(2);
     expect(incident.diagnoses).toEqual([]); // no feature columns: nothing to read a cause from
 
+    // The deployment's quiet period, as the Worker reads it: 30 minutes of clear traffic do not resolve the incident.
+    const quiet = await backtestOf('penguins', log);
+    expect(quiet.incidents[0]).toMatchObject({ resolved_window_start: null, pages: 1 });
+    expect(quiet.settings.resolve_quiet_minutes).toBe(180);
+
     // The deployment's RESOLVE_AFTER_HEALTHY, as the Worker reads it: 30 healthy windows are not 1000.
-    const patient = await backtestOf('penguins', log, { RESOLVE_AFTER_HEALTHY: '1000' });
+    const patient = await backtestOf('penguins', log, { RESOLVE_AFTER_HEALTHY: '1000', RESOLVE_QUIET_MINUTES: '0' });
     expect(patient.incidents[0]).toMatchObject({ resolved_window_start: null, pages: 1 });
     expect(patient.settings.resolve_after_healthy).toBe(1000);
 
@@ -251,7 +257,7 @@ describe('the CLI process', () => {
       model: 'seattle-weather-unweighted',
       version: '1',
       window_seconds: 60,
-      settings: { false_page_budget: 1, seasonality: 'daily', min_predictions: 30, resolve_after_healthy: 3 },
+      settings: { false_page_budget: 1, seasonality: 'daily', min_predictions: 30, resolve_after_healthy: 3, resolve_quiet_minutes: 180 },
       probes: 'run',
       probes_reason: null,
       rows: 1200,

@@ -21,7 +21,8 @@ const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 function resolvedNotice(): Notice {
   let current = incident;
-  for (let k = 1; k <= 3; k++) current = advanceIncident(current, healthyWindow(START + k * WINDOW), { newId: () => 'unused' }).incident!;
+  // No quiet period: the payload is what matters here (monitor-incident.test.ts covers the quiet period).
+  for (let k = 1; k <= 3; k++) current = advanceIncident(current, healthyWindow(START + k * WINDOW), { newId: () => 'unused', resolveQuietSeconds: 0 }).incident!;
   expect(current.status).toBe('resolved');
   return { ...notice, event: 'resolved', incident: current, evaluation: healthyWindow(START + 3 * WINDOW).evaluation, resolvedBy: 'monitor' };
 }

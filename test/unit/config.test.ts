@@ -16,6 +16,8 @@ describe('loadConfig', () => {
       monitoring: 'on',
       falsePageBudget: 1,
       seasonality: 'daily',
+      resolveAfterHealthy: 3,
+      resolveQuietSeconds: 3 * 3600,
       apiKeys: [],
       adminToken: null,
       publicUrl: null,
@@ -23,6 +25,13 @@ describe('loadConfig', () => {
       pagerDuty: null,
       deliveryBackoff: { baseSeconds: 30, maxSeconds: 3600 },
     });
+  });
+
+  it('reads RESOLVE_QUIET_MINUTES in minutes, 0 to a week', () => {
+    expect(loadConfig({ RESOLVE_QUIET_MINUTES: '0' }).resolveQuietSeconds).toBe(0);
+    expect(loadConfig({ RESOLVE_QUIET_MINUTES: '45' }).resolveQuietSeconds).toBe(2700);
+    expect(() => loadConfig({ RESOLVE_QUIET_MINUTES: '-1' })).toThrow(/^RESOLVE_QUIET_MINUTES: /);
+    expect(() => loadConfig({ RESOLVE_QUIET_MINUTES: '20000' })).toThrow(/^RESOLVE_QUIET_MINUTES: /);
   });
 
   it('reads MONITORING as on, off or by-header, anything else as on', () => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { evaluateWindow, type Evaluation } from '../../src/monitor/detector';
-import { advanceIncident, RESOLVE_BELOW, type EvaluatedWindow, type Incident, type IncidentEvent } from '../../src/monitor/incident';
+import { advanceIncident, RESOLVE_BELOW, RESOLVE_QUIET_SECONDS, type EvaluatedWindow, type Incident, type IncidentEvent } from '../../src/monitor/incident';
 import { parseMetadata } from '../../src/serving/metadata';
 import { judgedAfterHealthy, judgeSequence, labelWindow, seattleUnweighted } from './monitor.fixtures';
 
@@ -26,7 +26,7 @@ for (const [verdict, e] of Object.entries(evaluations)) if (!verdict.startsWith(
 const WINDOW = 300;
 
 /** Feeds verdicts through the state machine, one window after the other, collecting every event. */
-function run(verdicts: string[], start: Incident | null = null, resolveAfterHealthy?: number) {
+function run(verdicts: string[], start: Incident | null = null, resolveAfterHealthy?: number, resolveQuietSeconds = 0) {
   let incident = start;
   let ids = 0;
   const events: IncidentEvent[] = [];
@@ -38,7 +38,7 @@ function run(verdicts: string[], start: Incident | null = null, resolveAfterHeal
       windowStart: 1_700_000_000 + i * WINDOW,
       evaluation: evaluations[verdict],
     };
-    const t = advanceIncident(incident, window, { newId: () => `inc-${++ids}`, resolveAfterHealthy });
+    const t = advanceIncident(incident, window, { newId: () => `inc-${++ids}`, resolveAfterHealthy, resolveQuietSeconds });
     events.push(...t.events);
     incident = t.incident;
     history.push(incident);
@@ -126,6 +126,30 @@ describe('advanceIncident', () => {
     expect(run(['partial_collapse', ...Array(20).fill('healthy_near_threshold')])).toMatchObject({ events: ['opened'], incident: { status: 'open', healthyStreak: 0 } });
   });
 
+  it('resolves only once the clear windows span the quiet period; a flagged window inside it starts it again, without a page', () => {
+    const quiet = 3600; // 12 windows of 300 s after the first clear one
+    const healthy = (n: number) => Array<string>(n).fill('healthy');
+    const early = run(['collapsed', ...healthy(12)], null, 3, quiet);
+    expect(early.events).toEqual(['opened']);
+    expect(early.incident).toMatchObject({ status: 'open', healthyStreak: 12, clearSince: 1_700_000_000 + WINDOW });
+    const { incident, events } = run(['collapsed', ...healthy(13)], null, 3, quiet);
+    expect(events).toEqual(['opened', 'resolved']);
+    expect(incident!.resolvedAt).toBe(1_700_000_000 + 13 * WINDOW);
+    // The same story coming back within the quiet period updates the incident it never left: one page, not two.
+    const flap = run(['collapsed', ...healthy(5), 'collapsed', ...healthy(13)], null, 3, quiet);
+    expect(flap.events).toEqual(['opened', 'updated', 'resolved']);
+    expect(flap.incident!.resolvedAt).toBe(1_700_000_000 + 19 * WINDOW);
+    // Without the option, RESOLVE_QUIET_SECONDS applies.
+    let current: Incident | null = null;
+    const starts: number[] = [];
+    for (let i = 0; i * 60 <= RESOLVE_QUIET_SECONDS + 120; i++) {
+      const t = advanceIncident(current, { model: 'm', version: '1', windowStart: i * 60, evaluation: evaluations[i === 0 ? 'collapsed' : 'healthy'] }, { newId: () => 'x' });
+      if (t.events.includes('resolved')) starts.push(i * 60);
+      current = t.incident;
+    }
+    expect(starts).toEqual([60 + RESOLVE_QUIET_SECONDS]);
+  });
+
   it('a flagged window breaks the healthy streak', () => {
     const { incident, events } = run(['collapsed', 'healthy', 'healthy', 'partial_collapse', 'healthy', 'healthy']);
     expect(events).toEqual(['opened', 'updated']);
@@ -158,7 +182,7 @@ describe('advanceIncident', () => {
     const later = (verdict: string, i: number) =>
       advanceIncident(acknowledged, { model: opened.model, version: opened.version, windowStart: opened.lastWindowStart + i * WINDOW, evaluation: evaluations[verdict] }, { newId: () => 'never' });
     expect(later('collapsed', 1)).toMatchObject({ events: ['escalated'], incident: { status: 'acknowledged', id: opened.id } });
-    const healed = advanceIncident({ ...acknowledged, healthyStreak: 2 }, { model: opened.model, version: opened.version, windowStart: opened.lastWindowStart + WINDOW, evaluation: evaluations.healthy }, { newId: () => 'never' });
+    const healed = advanceIncident({ ...acknowledged, healthyStreak: 2 }, { model: opened.model, version: opened.version, windowStart: opened.lastWindowStart + WINDOW, evaluation: evaluations.healthy }, { newId: () => 'never', resolveQuietSeconds: 0 });
     expect(healed).toMatchObject({ events: ['resolved'], incident: { status: 'resolved' } });
   });
 
