@@ -4,8 +4,9 @@
 // what is read from D1 is converted here, on the way out. Maps keyed by a label (counts, weights) keep the labels as
 // keys, copied into null-prototype records (monitor/names.ts): JSON read from D1 is a plain object.
 // The shapes are contract/api.ts's and contract/webhooks.ts's schemas (types only here: no schema in the bundle).
+// Last, the webhook bodies the outbox stored in an earlier version's schema, brought to the current one when sent.
 import type { WireEvaluation, IncidentLatestBody } from './api';
-import type { WireDiagnosis, WireProbeSummary, WireRemedy } from './webhooks';
+import type { AlertPayload, RetrainPayload, WireDiagnosis, WireProbeSummary, WireRemedy } from './webhooks';
 import type { Evaluation } from '../monitor/detector';
 import type { FitTest } from '../monitor/distribution';
 import type { Diagnosis, FeatureComparison, ProbeSummary } from '../monitor/diagnosis';
@@ -85,6 +86,25 @@ const featureOf = (f: FeatureComparison) => ({
   observed_std: f.observedStd,
 });
 
+type InputShift = Extract<WireDiagnosis, { kind: 'input_shift' }>;
+type InputShiftFeature = InputShift['evidence']['features'][number];
+
+/**
+ * An input_shift feature's move from the recent healthy traffic, in the wire's names. Diagnoses stored before the
+ * detector kept the recent inputs have none of it (the fields are absent, not null): they were measured from training
+ * alone, which is what the defaults say. One mapping for both places such rows are read from: a window's or an
+ * incident's diagnoses in D1, and retraining requests waiting in the outbox (retrainPayloadNow).
+ */
+const recentMoveOnWire = (
+  recentMean: number | null | undefined,
+  recentShift: number | null | undefined,
+  from: InputShiftFeature['from'] | undefined,
+): Pick<InputShiftFeature, 'recent_mean' | 'recent_shift' | 'from'> => ({
+  recent_mean: recentMean ?? null,
+  recent_shift: recentShift ?? null,
+  from: from ?? 'training',
+});
+
 /** A diagnosis with its evidence (the windows and incidents API, the retraining webhook). */
 export function diagnosisOnWire(d: Diagnosis): WireDiagnosis {
   const head = { confidence: d.confidence, sentence: d.sentence };
@@ -155,10 +175,7 @@ export function diagnosisOnWire(d: Diagnosis): WireDiagnosis {
             shift: f.shift,
             std_ratio: f.stdRatio,
             standard_error: f.standardError,
-            // Diagnoses stored before the recent inputs were kept measured from training alone.
-            recent_mean: f.recentMean ?? null,
-            recent_shift: f.recentShift ?? null,
-            from: f.from ?? 'training',
+            ...recentMoveOnWire(f.recentMean, f.recentShift, f.from),
           })),
           probes: e.probes && probesOf(e.probes),
           held_out_accuracy: e.heldOutAccuracy,
@@ -206,4 +223,48 @@ export function remedyOnWire(r: Remedy): WireRemedy {
         features: r.features.map((f) => ({ name: f.name, mean: f.mean, std: f.std, shift: f.shift, raw: f.raw && { mean: f.raw.mean, std: f.raw.std } })),
       };
   }
+}
+
+// ── Payloads stored by an earlier version ──────────────────────────────────────────────────────────────────────────
+// The outbox keeps a delivery's body as it was built, and a delivery retried after a deploy (or a dead one retried by
+// hand) would go out in the schema of the version that stored it: a receiver validating against the published one
+// (additionalProperties: false, required fields) rejects it, and a rejection is a permanent failure. So what is sent
+// is the stored body with every field added since, set to what the stored body meant. A body stored by this version
+// comes out as it went in, key for key: every attempt of a delivery still sends the same bytes.
+
+/** `T` as stored before the fields `K` were added: they may be absent. */
+type Before<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
+
+type WireIncident = AlertPayload['data']['incident'];
+/** An alert webhook body in the outbox: one stored before `resolved_with_rebaseline` existed lacks it. */
+export type StoredAlertPayload = Omit<AlertPayload, 'data'> & {
+  data: Omit<AlertPayload['data'], 'incident'> & { incident: Before<WireIncident, 'resolved_with_rebaseline'> };
+};
+
+type StoredDiagnosis =
+  | Exclude<WireDiagnosis, InputShift>
+  | (Omit<InputShift, 'evidence'> & {
+      evidence: Omit<InputShift['evidence'], 'features'> & { features: Before<InputShiftFeature, 'recent_mean' | 'recent_shift' | 'from'>[] };
+    });
+/** A retraining request in the outbox: one stored before the recent inputs were kept lacks their input_shift fields. */
+export type StoredRetrainPayload = Omit<RetrainPayload, 'data'> & { data: Omit<RetrainPayload['data'], 'diagnoses'> & { diagnoses: StoredDiagnosis[] } };
+
+/**
+ * An alert body from the outbox in the current schema. Stored before `resolved_with_rebaseline` was added, the
+ * resolution said "recovered", never "declared the new normal" (summary and Slack alike): false, as for every
+ * notice but a resolve with rebaseline.
+ */
+export function alertPayloadNow(stored: StoredAlertPayload): AlertPayload {
+  const i = stored.data.incident;
+  return { ...stored, data: { ...stored.data, incident: { ...i, resolved_with_rebaseline: i.resolved_with_rebaseline ?? false } } };
+}
+
+/** A retraining request from the outbox in the current schema: input_shift features gain their recent move (none). */
+export function retrainPayloadNow(stored: StoredRetrainPayload): RetrainPayload {
+  const diagnoses = stored.data.diagnoses.map((d): WireDiagnosis =>
+    d.kind !== 'input_shift'
+      ? d
+      : { ...d, evidence: { ...d.evidence, features: d.evidence.features.map((f) => ({ ...f, ...recentMoveOnWire(f.recent_mean, f.recent_shift, f.from) })) } },
+  );
+  return { ...stored, data: { ...stored.data, diagnoses } };
 }

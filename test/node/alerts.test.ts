@@ -514,4 +514,43 @@ describe('incidents, end to end', () => {
     expect(slack.blocks[2].text.text).toMatch(/^\*New normal:\* an operator declared the traffic this incident flagged the model’s new normal\. /);
     expect(slack.blocks[3].text.text).toBe(`<https://labelwatch.example.test/incidents/${open!.id}|Incident page: penguins v1>`);
   });
+
+  it('deliveries stored before an upgrade, retried by hand after it, reach the receiver in the published schema, signed as sent', async () => {
+    // seattle-weather's resolve and retraining request (the test of 100 collapsed windows), as an earlier version
+    // stored them: the resolve without resolved_with_rebaseline, the request with an input_shift measured from training
+    // alone (no recent_mean, recent_shift, from). Both dead, as after a receiver that rejected them.
+    const rows = (await deliveriesOf('seattle-weather')).filter((d) => d.status === 'delivered');
+    const resolve = rows.find((d) => d.channel === 'alert' && d.event === 'incident.resolved')!;
+    const retrain = rows.find((d) => d.channel === 'retrain')!;
+    const shift = {
+      kind: 'input_shift',
+      confidence: 0.85,
+      sentence: 'Inputs shifted; the model followed them.',
+      evidence: {
+        features: [{ name: 'temp_max', expected_mean: 0, expected_std: 1, observed_mean: -1.1, observed_std: 0.45, shift: -1.1, std_ratio: 0.45, standard_error: 0.09 }],
+        probes: null,
+        held_out_accuracy: 0.69,
+        probe_p_value: null,
+        labels: [{ label: 'sun', share: 0.06, baseline_share: 0.38 }],
+        seasonality: 'daily',
+        baseline_source: 'trailing',
+      },
+    };
+    await db.batch([
+      db.prepare("UPDATE deliveries SET payload = json_remove(payload, '$.data.incident.resolved_with_rebaseline'), status = 'dead' WHERE id = ?").bind(resolve.id),
+      db.prepare("UPDATE deliveries SET payload = json_insert(payload, '$.data.diagnoses[#]', json(?)), status = 'dead' WHERE id = ?").bind(JSON.stringify(shift), retrain.id),
+    ]);
+    for (const d of [resolve, retrain]) expect((await admin('POST', `/v1/deliveries/${d.id}/retry`)).status).toBe(202);
+    const after = await settled('seattle-weather', rows.length);
+    for (const d of [resolve, retrain]) expect(after.find((x) => x.id === d.id)).toMatchObject({ status: 'delivered', attempts: 1 });
+    // Verified against the signature (so signed over the body sent) and checked against the schemas (afterEach).
+    const [alert] = of('alert').filter((r) => r.headers['webhook-id'] === resolve.id);
+    expect((verified(alert!).data.incident as { resolved_with_rebaseline: unknown }).resolved_with_rebaseline).toBe(false);
+    const [request] = of('retrain').filter((r) => r.headers['webhook-id'] === retrain.id);
+    const diagnoses = verified(request!).data.diagnoses as { kind: string; evidence: { features: object[] } }[];
+    expect(diagnoses.find((d) => d.kind === 'input_shift')!.evidence.features).toEqual([
+      { ...shift.evidence.features[0], recent_mean: null, recent_shift: null, from: 'training' },
+    ]);
+    expect(validated).toBe(2);
+  });
 });

@@ -1,7 +1,9 @@
 // The channel payloads, built from incidents the real monitor core produced: the alert and retraining webhooks
 // (Standard Webhooks envelope and signature), PagerDuty Events API v2 and Slack, and which channels a notice reaches.
 import { Webhook } from 'standardwebhooks';
+import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
+import { AlertWebhook, RetrainWebhook } from '../../src/contract/webhooks';
 import { outboxFor, requestFor } from '../../src/incidents/channels';
 import { redact } from '../../src/incidents/deliver';
 import { pagerDutyPayload, SUMMARY_MAX } from '../../src/incidents/channels/pagerduty';
@@ -369,6 +371,40 @@ describe('outboxFor: which channels a notice reaches', () => {
     expect(request.headers['idempotency-key']).toBe(incident.id);
     expect(new Webhook(SECRETS.retrain).verify(request.body, request.headers)).toMatchObject({ type: 'retrain.requested' });
     expect(requestFor({ id: 'msg_r', incidentId: incident.id, ...retrain }, configWith({ RETRAIN_WEBHOOK_URL: '' }), AT)).toBeNull();
+  });
+  it('requestFor sends a delivery stored before an upgrade in the current schema, signed over the body it sends', () => {
+    const stored = (channel: 'alert' | 'retrain', payload: unknown) => ({ id: `msg_${channel}`, incidentId: incident.id, channel, payload });
+    const sent = (channel: 'alert' | 'retrain', payload: unknown) => {
+      const request = requestFor(stored(channel, payload), configWith(), Date.now())!;
+      // What the receiver verifies is what it gets.
+      expect(new Webhook(SECRETS[channel]).verify(request.body, request.headers)).toEqual(JSON.parse(request.body));
+      return JSON.parse(request.body);
+    };
+    // incident.resolved as stored before resolved_with_rebaseline: a plain resolution, which is what it said.
+    const resolved = JSON.parse(JSON.stringify(alertPayload(resolvedByHand(false))));
+    delete resolved.data.incident.resolved_with_rebaseline;
+    const alert = sent('alert', resolved);
+    expect(v.safeParse(AlertWebhook, alert).issues).toBeUndefined();
+    expect(alert.data.incident).toMatchObject({ resolved_by: 'admin', resolved_with_rebaseline: false });
+    expect(alert.data.summary).toBe('seattle-weather v1 recovered (resolved by an operator)');
+    // A retraining request whose input_shift was measured from training alone, stored before the recent inputs were kept.
+    const january = JSON.parse(JSON.stringify(retrainPayload(openedIncident(januaryWindow()).notice)));
+    const shift = january.data.diagnoses.find((d: { kind: string }) => d.kind === 'input_shift');
+    for (const f of shift.evidence.features) for (const later of ['recent_mean', 'recent_shift', 'from']) delete f[later];
+    const retrain = sent('retrain', january);
+    expect(v.safeParse(RetrainWebhook, retrain).issues).toBeUndefined();
+    const features = retrain.data.diagnoses.find((d: { kind: string }) => d.kind === 'input_shift').evidence.features;
+    expect(features.map((f: object) => Object.entries(f).slice(-3))).toEqual(
+      features.map(() => [['recent_mean', null], ['recent_shift', null], ['from', 'training']]),
+    );
+    // A body stored by this version goes out byte for byte as stored, on every attempt.
+    for (const entry of outboxFor(notice, configWith()).filter((e) => e.channel === 'alert' || e.channel === 'retrain'))
+      expect(requestFor(stored(entry.channel as 'alert' | 'retrain', entry.payload), configWith(), AT)!.body).toBe(JSON.stringify(entry.payload));
+    const fresh = retrainPayload(openedIncident(januaryWindow()).notice);
+    expect(requestFor(stored('retrain', fresh), configWith(), AT)!.body).toBe(JSON.stringify(fresh));
+    // One from before the payloads were snake_case fits no version of the schema: it goes as it was stored.
+    const camel = { type: 'incident.resolved', timestamp: resolved.timestamp, data: { statusUrl: '/incidents/x', incident: { id: 'inc_x', resolvedBy: 'admin' } } };
+    expect(sent('alert', camel)).toEqual(camel);
   });
 });
 

@@ -2,6 +2,7 @@
 // request that sends a stored delivery. URLs, signing secrets and the PagerDuty routing key come from the
 // configuration at send time; they are never part of a stored payload.
 import type { Config } from '../../config';
+import { alertPayloadNow, retrainPayloadNow, type StoredAlertPayload, type StoredRetrainPayload } from '../../contract/wire';
 import type { Notice } from '../notice';
 import { pagerDutyAcknowledge, pagerDutyPayload } from './pagerduty';
 import { RETRAIN_EVENT, retrainPayload } from './retrain';
@@ -73,19 +74,33 @@ export interface Sendable {
 }
 
 /**
+ * A signed webhook's stored body in the schema receivers validate against now (contract/wire.ts): a delivery stored
+ * by an earlier version gets the fields added since. A body from before the payloads were snake_case (`statusUrl`,
+ * docs/webhooks.md) matches no version of the schema and goes as stored.
+ */
+function bodyNow(d: Sendable): unknown {
+  const data = (d.payload as { data?: { status_url?: unknown } } | null)?.data;
+  if (typeof data?.status_url !== 'string') return d.payload;
+  if (d.channel === 'alert') return alertPayloadNow(d.payload as StoredAlertPayload);
+  if (d.channel === 'retrain') return retrainPayloadNow(d.payload as StoredRetrainPayload);
+  return d.payload;
+}
+
+/**
  * The request that sends a delivery now: the same id and body on every attempt (only the signature's timestamp is
- * new). Null when its channel is not configured (any more).
+ * new; a body stored before an upgrade is sent in the current schema from then on, and signed as sent). Null when its
+ * channel is not configured (any more).
  */
 export function requestFor(d: Sendable, config: Config, nowMs: number): HttpRequest | null {
   const json = { 'content-type': 'application/json' };
   switch (d.channel) {
     case 'alert': {
       const c = config.alertWebhook;
-      return c && signedRequest(c.url, c.secret, d.id, JSON.stringify(d.payload), nowMs);
+      return c && signedRequest(c.url, c.secret, d.id, JSON.stringify(bodyNow(d)), nowMs);
     }
     case 'retrain': {
       const c = config.retrainWebhook;
-      return c && signedRequest(c.url, c.secret, d.id, JSON.stringify(d.payload), nowMs, { 'idempotency-key': d.incidentId });
+      return c && signedRequest(c.url, c.secret, d.id, JSON.stringify(bodyNow(d)), nowMs, { 'idempotency-key': d.incidentId });
     }
     case 'pagerduty': {
       const c = config.pagerDuty;
