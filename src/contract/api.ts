@@ -301,7 +301,7 @@ export const AdoptedBaseline = v.pipe(
     }),
   ),
   v.description(
-    "The traffic declared normal that this incident was judged against: the latest rebaseline of its model version that adopted traffic and was applied no later than this incident opened (an earlier incident resolved with {\"rebaseline\": true}). Its label counts took the place of the package's reference in the baseline, and the mix before it was declared outdated, so traffic going back to that mix is a change against this baseline. null when there was none (the baseline is the package's reference and the healthy history), and for a model defect, which no baseline judges.",
+    "The traffic declared normal that this incident was judged against: the latest rebaseline of its model version that adopted traffic and was applied before this incident's first window was judged (an earlier incident resolved with {\"rebaseline\": true}). Its label counts took the place of the package's reference in the baseline, and the mix before it was declared outdated, so traffic going back to that mix is a change against this baseline. null when there was none (the baseline is the package's reference and the healthy history), and for a model defect, which no baseline judges.",
   ),
 );
 

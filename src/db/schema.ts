@@ -225,7 +225,11 @@ export const rebaselines = sqliteTable(
     requestedAt: integer('requested_at').notNull(),
     /** Epoch seconds when the cron applied it; null until then. */
     appliedAt: integer('applied_at'),
-    /** What it adopted: window starts of the first and last window and their predictions; null when there was none. */
+    /**
+     * What it adopted: window starts of the first and last window and their predictions; null when there was none. The
+     * last is the latest window judged when it was applied: every later window was judged with it (db/status.ts
+     * adoptedBaselineOf).
+     */
     adoptedFrom: integer('adopted_from'),
     adoptedTo: integer('adopted_to'),
     adoptedPredictions: integer('adopted_predictions'),

@@ -4,7 +4,7 @@
 //
 // A page needs a few dozen small queries; D1 answers each in its own round trip unless they are batched. So every read
 // here is a `Read` (queries plus how to shape their rows), and a ReadBatch sends all reads of a page in one trip.
-import { and, asc, desc, eq, gte, inArray, isNotNull, lt, lte, ne, sql, type AnyColumn, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, isNotNull, lt, ne, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { DrizzleD1Database } from 'drizzle-orm/d1';
 import type { RunnableQuery } from 'drizzle-orm/runnable-query';
@@ -468,16 +468,19 @@ export interface AdoptedTraffic {
 
 /**
  * The traffic declared normal that an incident was judged against, for its page and GET /v1/incidents/{id}: the
- * newest rebaseline of its model version that adopted traffic, applied no later than the tick that opened it, of an
- * earlier incident. No later, not before: the cron applies a rebaseline before it judges the version's next window,
- * so one applied in the very tick that opened this incident was already in its baseline. The newest that adopted
+ * newest rebaseline of its model version that adopted traffic before the incident's first window was judged. The
+ * cron applies a rebaseline to its state before it judges the version's next window, and adopts windows up to the
+ * latest one judged then (`adopted_to`): a rebaseline judged this incident's first window exactly when that window is
+ * later than the last one it adopted. Windows, not the time it was marked applied: a tick that stored the incident
+ * but failed to store the window's verdict (and the state with the rebaseline) applies it again at the next tick, to
+ * the same stored state, and marks it then, after the incident opened. This also leaves out the incident's own
+ * rebaseline (it adopts the incident's windows) and one applied after the incident opened. The newest that adopted
  * traffic, not merely the newest: the adopted counts stay the baseline's prior until traffic is adopted again
- * (monitor/baseline.ts), and a rebaseline with nothing to adopt only restarts the evidence. An earlier incident's (its
- * first window before this one's): this incident's own rebaseline comes after it, even if in the same second. None for
- * a model defect, which the package's held-out answers show, not a baseline.
+ * (monitor/baseline.ts), and a rebaseline with nothing to adopt only restarts the evidence. None for a model defect,
+ * which the package's held-out answers show, not a baseline.
  */
 export const adoptedBaselineOf = (
-  i: Pick<IncidentRow, 'model' | 'version' | 'kind' | 'openedAt' | 'firstWindowStart'>,
+  i: Pick<IncidentRow, 'model' | 'version' | 'kind' | 'firstWindowStart'>,
 ): Read<AdoptedTraffic | null> =>
   i.kind === 'model_defect'
     ? { queries: () => [], shape: () => null }
@@ -490,12 +493,11 @@ export const adoptedBaselineOf = (
               and(
                 eq(rebaselines.model, i.model),
                 eq(rebaselines.version, i.version),
-                lte(rebaselines.appliedAt, i.openedAt),
                 isNotNull(rebaselines.adoptedPredictions),
-                lt(rebaselines.fromWindowStart, i.firstWindowStart),
+                lt(rebaselines.adoptedTo, i.firstWindowStart),
               ),
             )
-            .orderBy(desc(rebaselines.appliedAt), desc(rebaselines.fromWindowStart))
+            .orderBy(desc(rebaselines.adoptedTo), desc(rebaselines.appliedAt))
             .limit(1),
         ([row]) =>
           row && row.appliedAt !== null && row.adoptedFrom !== null && row.adoptedTo !== null && row.adoptedPredictions !== null

@@ -512,7 +512,7 @@ describe('admin API', () => {
     expect(await rebaselineRows()).toBe(before + 1);
   });
 
-  it('an incident names the traffic declared normal it was judged against: the newest rebaseline of its version that adopted traffic, applied no later than it opened', async () => {
+  it('an incident names the traffic declared normal it was judged against: the newest rebaseline of its version that adopted traffic before its first window was judged', async () => {
     const nowSec = NOW / 1000;
     const earlier = (await trackIncident(env, collapsed(0), NOW)).incident!;
     const ctx = createExecutionContext();
@@ -523,10 +523,11 @@ describe('admin API', () => {
     // The next incident opens a minute later, in the tick that judged window 5 (after applying the rebaseline).
     const later = (await trackIncident(env, collapsed(5), NOW + 60_000, [earlier.id])).incident!;
     const adopted = async (id: string) => (await call('GET', `/v1/incidents/${id}`)).body.adopted_baseline;
-    // What the cron writes when it applies the rebaseline (evaluate.ts, storeVerdict), at `appliedAt`, adopting `predictions`.
-    const apply = (appliedAt: number | null, predictions: number | null) =>
+    // What the cron writes when it applies the rebaseline (evaluate.ts, storeVerdict), at `appliedAt`, adopting
+    // `predictions` of windows 0 to `latest`, the latest window judged when it applied it.
+    const apply = (appliedAt: number | null, predictions: number | null, latest = at(1)) =>
       testEnv.DB.prepare('UPDATE rebaselines SET applied_at = ?, adopted_from = ?, adopted_to = ?, adopted_predictions = ? WHERE incident_id = ?')
-        .bind(appliedAt, predictions === null ? null : at(0), predictions === null ? null : at(1), predictions, earlier.id)
+        .bind(appliedAt, predictions === null ? null : at(0), predictions === null ? null : latest, predictions, earlier.id)
         .run();
     // Asked for, not applied yet: later windows were not judged against it.
     expect(await adopted(later.id)).toBeNull();
@@ -542,8 +543,13 @@ describe('admin API', () => {
     // Applied in the very tick that opened it: the cron applies a rebaseline before it judges the window.
     await apply(nowSec + 60, 300);
     expect((await adopted(later.id)).applied_at).toBe(new Date((nowSec + 60) * 1000).toISOString());
-    // Applied after it opened, or with no traffic to adopt (only the evidence restarted): not its baseline.
-    await apply(nowSec + 61, 300);
+    // Marked applied after it opened, by the tick after the one that opened it (which stored the incident, then failed
+    // to store the verdict): the same stored state, the same windows adopted, and window 5 was judged with it.
+    await apply(nowSec + 120, 300);
+    expect((await adopted(later.id)).applied_at).toBe(new Date((nowSec + 120) * 1000).toISOString());
+    // Applied after its first window was judged (it adopted window 5 itself), or with no traffic to adopt (only the
+    // evidence restarted): not its baseline.
+    await apply(nowSec + 120, 300, at(5));
     expect(await adopted(later.id)).toBeNull();
     await apply(nowSec + 30, null);
     expect(await adopted(later.id)).toBeNull();

@@ -214,4 +214,42 @@ describe('resolve with rebaseline while the cron judges', () => {
     expect(await openIncidents()).toEqual([]);
     expect((await call('GET', `/v1/incidents/${incident!.id}`)).body).toMatchObject({ status: 'resolved', rebaseline: 'applied' });
   });
+
+  const appliedOf = (id: string) =>
+    env.DB.prepare('SELECT applied_at, adopted_to, adopted_predictions FROM rebaselines WHERE incident_id = ?')
+      .bind(id)
+      .first<{ applied_at: number | null; adopted_to: number | null; adopted_predictions: number | null }>();
+  /** When the tick that closes window slot k runs (+ `later` ms). */
+  const tickAt = (k: number, later = 0) => epochMs(LATER + (k + 1) * L + config.flushGraceSeconds + config.closeMarginSeconds) + later;
+
+  it('an incident opened by the tick that applied a rebaseline names the traffic it adopted, also when storing that verdict failed and the next tick marked it applied', async () => {
+    expect(await shiftedWindow(0, shifted, LATER)).toBe('collapsed');
+    expect(await shiftedWindow(1, shifted, LATER)).toBe('collapsed');
+    const [declared] = await openIncidents();
+    expect((await call('POST', `/v1/incidents/${declared!.id}/resolve`, '{"rebaseline": true}')).body).toMatchObject({ rebaseline: 'waiting' });
+    // Window 2: the old mix again, a collapse against the Gentoo traffic just adopted. The tick applies the
+    // rebaseline, opens the incident, then fails to store the window's verdict (with the state and the applied mark).
+    const start = LATER + 2 * L;
+    const oldMix = standardized(penguins, (penguinsHoldout as Holdout).rows.map((r) => r.input));
+    await predictAt(penguins, [...oldMix, ...oldMix], epochMs(start + 10));
+    await flushAll(penguins, epochMs(start + L + config.flushGraceSeconds));
+    const failing = { ...env, DB: interleaved(env.DB, /^\s*update "windows" set "verdict"/i, async () => {
+      throw new Error('D1 went away');
+    }) };
+    expect((await tick(failing, tickAt(2))).evaluation.failed).toBe(1);
+    const [opened] = await openIncidents();
+    expect(opened).toMatchObject({ kind: 'collapsed' });
+    expect(await appliedOf(declared!.id)).toMatchObject({ applied_at: null });
+    // The next tick applies it again to the same stored state, judges window 2 again (a replay for the incident) and
+    // marks it applied now, a minute after the incident opened.
+    expect((await tick(env, tickAt(3))).evaluation.failed).toBe(0);
+    const applied = await appliedOf(declared!.id);
+    expect(applied).toMatchObject({ applied_at: tickAt(3) / 1000, adopted_to: LATER + L, adopted_predictions: shifted.length });
+    const detail = (await call('GET', `/v1/incidents/${opened!.id}`)).body;
+    expect(Date.parse(detail.opened_at) / 1000).toBe(tickAt(2) / 1000);
+    expect(detail.adopted_baseline).toMatchObject({ incident_id: declared!.id, applied_at: new Date(tickAt(3)).toISOString(), predictions: shifted.length });
+    const page = await (await app.request(`${BASE}/incidents/${opened!.id}`, {}, admin)).text();
+    expect(page).toContain(`Judged against traffic declared normal: incident <a href="/incidents/${declared!.id}">${declared!.id}</a>`);
+  });
+
 });
