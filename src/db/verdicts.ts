@@ -77,7 +77,7 @@ export async function storeVerdict(
   explanation: Explanation,
   state: MonitorState,
   nowSec: number,
-  /** The rebaselines `state` applied, with what each adopted: marked applied in the same transaction. */
+  /** The rebaselines `state` applied, with what each adopted: marked applied in the same transaction (first writer wins). */
   rebaselined: readonly AppliedRebaseline[] = [],
 ): Promise<void> {
   const db = database(d1);
@@ -93,11 +93,13 @@ export async function storeVerdict(
         target: [monitorStates.model, monitorStates.version],
         set: { lastWindowStart: key.start, state, updatedAt: nowSec },
       }),
+    // Only while it is waiting: two ticks that overlap both apply a waiting rebaseline to the state they read, and the
+    // second to store its verdict must not move the applied time (and what was adopted) of the first.
     ...rebaselined.map(({ incidentId, adopted }) =>
       db
         .update(rebaselines)
         .set({ appliedAt: nowSec, adoptedFrom: adopted?.from ?? null, adoptedTo: adopted?.to ?? null, adoptedPredictions: adopted?.predictions ?? null })
-        .where(eq(rebaselines.incidentId, incidentId)),
+        .where(and(eq(rebaselines.incidentId, incidentId), isNull(rebaselines.appliedAt))),
     ),
   ]);
 }

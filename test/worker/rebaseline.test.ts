@@ -252,4 +252,21 @@ describe('resolve with rebaseline while the cron judges', () => {
     expect(page).toContain(`Judged against traffic declared normal: incident <a href="/incidents/${declared!.id}">${declared!.id}</a>`);
   });
 
+  it('two ticks that overlap over the window after a rebaseline both apply it; the first to store its verdict says when, the second changes nothing of it', async () => {
+    expect(await shiftedWindow(0, shifted, LATER)).toBe('collapsed');
+    expect(await shiftedWindow(1, shifted, LATER)).toBe('collapsed');
+    const [declared] = await openIncidents();
+    await call('POST', `/v1/incidents/${declared!.id}/resolve`, '{"rebaseline": true}');
+    const start = LATER + 2 * L;
+    await predictAt(penguins, shifted, epochMs(start + 10));
+    await flushAll(penguins, epochMs(start + L + config.flushGraceSeconds));
+    // Tick A read the state (the rebaseline waiting) and judged window 2; just before it stores the verdict, tick B,
+    // half a minute later, does all of that and stores it first.
+    let b: Awaited<ReturnType<typeof tick>> | undefined;
+    const racing = { ...env, DB: interleaved(env.DB, /^\s*update "windows" set "verdict"/i, async () => (b = await tick(env, tickAt(2, 30_000)))) };
+    const a = await tick(racing, tickAt(2));
+    expect([a.evaluation, b?.evaluation]).toMatchObject([{ failed: 0 }, { failed: 0 }]);
+    expect(await appliedOf(declared!.id)).toMatchObject({ applied_at: tickAt(2, 30_000) / 1000, adopted_to: LATER + L });
+    expect(await openIncidents()).toEqual([]);
+  });
 });
