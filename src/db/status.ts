@@ -521,11 +521,30 @@ export const retrainRequestOf = (incidentId: string): Read<{ id: string; status:
     (rows) => rows[0],
   );
 
-/** The verdict of every window of a model version in [from, to), oldest first (light: from the bars index). */
-export const verdictsBetween = (model: string, version: string, from: number, to: number): Read<{ start: number; n: number; verdict: string | null }[]> =>
+/** A window's verdict as an incident's timeline reads it, with the label a collapsed window collapsed onto. */
+export interface WindowVerdict {
+  start: number;
+  n: number;
+  verdict: string | null;
+  /** The evaluation's dominant label, for a collapsed window only (null otherwise). */
+  dominantLabel: string | null;
+}
+
+/**
+ * The verdict of every window of a model version in [from, to), oldest first: from the bars index, and from the row
+ * only for a collapsed window's dominant label (the evaluation JSON is read for those alone).
+ */
+export const verdictsBetween = (model: string, version: string, from: number, to: number): Read<WindowVerdict[]> =>
   rowsOf((db) =>
     db
-      .select({ start: windows.start, n: windows.n, verdict: windows.verdict })
+      .select({
+        start: windows.start,
+        n: windows.n,
+        verdict: windows.verdict,
+        dominantLabel: sql<string | null>`case when ${windows.verdict} = 'collapsed' then json_extract(${windows.evaluation}, '$.dominantLabel') end`.as(
+          'dominant_label',
+        ),
+      })
       .from(windows)
       .where(and(eq(windows.model, model), eq(windows.version, version), gte(windows.start, from), lt(windows.start, to)))
       .orderBy(asc(windows.start))

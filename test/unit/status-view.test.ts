@@ -218,9 +218,9 @@ describe('incident timeline', () => {
       incident,
       windowSeconds: 10,
       verdicts: [
-        { start: 1_000, n: 50, verdict: 'partial_collapse' },
-        { start: 1_010, n: 50, verdict: 'collapsed' },
-        { start: 1_020, n: 50, verdict: 'collapsed' },
+        { start: 1_000, n: 50, verdict: 'partial_collapse', dominantLabel: null },
+        { start: 1_010, n: 50, verdict: 'collapsed', dominantLabel: null },
+        { start: 1_020, n: 50, verdict: 'collapsed', dominantLabel: null },
       ],
       deliveries: [delivery],
       attempts: [
@@ -242,6 +242,32 @@ describe('incident timeline', () => {
     expect(timeline[1].text).toBe('Escalated to collapsed in window 00:16:50–00:17:00 UTC');
     expect(timeline[5].text).toBe('PagerDuty · incident.opened: attempt 1: HTTP 503 (HTTP 503: [url])');
     expect(timeline[8].text).toMatch(/^Resolved by the monitor after 3 healthy windows in a row \(healthy again from window 00:17:10–00:17:20 UTC\)$/);
+  });
+  it('names the label of a collapse, and an escalation onto a label the answers had not collapsed onto', () => {
+    const verdicts = [
+      { start: 1_000, n: 50, verdict: 'partial_collapse', dominantLabel: null },
+      { start: 1_010, n: 50, verdict: 'collapsed', dominantLabel: 'rain' },
+      { start: 1_020, n: 50, verdict: 'collapsed', dominantLabel: 'rain' },
+      { start: 1_030, n: 50, verdict: 'healthy', dominantLabel: null },
+      { start: 1_040, n: 50, verdict: 'collapsed', dominantLabel: 'sun' },
+      { start: 1_050, n: 50, verdict: 'collapsed', dominantLabel: 'rain' },
+      { start: 1_060, n: 50, verdict: 'collapsed', dominantLabel: '<b>fog</b>' },
+    ];
+    const escalating = { ...incident, lastWindowStart: 1_060, resolvedAt: null, resolvedBy: null, acknowledgedAt: null } as const;
+    const timeline = timelineOf({ incident: escalating, windowSeconds: 10, verdicts, deliveries: [], attempts: [] });
+    // Severity, then each new label once (rain again is no news); the label as it is: the page's JSX escapes it.
+    expect(timeline.filter((e) => e.kind === 'escalated').map((e) => e.text)).toEqual([
+      'Escalated to collapsed onto rain in window 00:16:50–00:17:00 UTC',
+      'Escalated: collapsed onto sun in window 00:17:20–00:17:30 UTC',
+      'Escalated: collapsed onto <b>fog</b> in window 00:17:40–00:17:50 UTC',
+    ]);
+    // An incident that opened on a collapse says onto what; one onto the same label later is no escalation.
+    const onRain = timelineOf({ incident: { ...escalating, firstWindowStart: 1_010, lastWindowStart: 1_020 }, windowSeconds: 10, verdicts: verdicts.slice(1, 3), deliveries: [], attempts: [] });
+    expect(onRain.filter((e) => e.kind === 'opened' || e.at === 1_010).map((e) => e.text)).toEqual([
+      'First flagged window 00:16:50–00:17:00 UTC: collapsed onto rain',
+      'labelwatch opened the incident (collapsed onto rain)',
+    ]);
+    expect(onRain.some((e) => e.kind === 'escalated')).toBe(false);
   });
   it('shows a rebaseline when it was asked for and when the cron applied it', () => {
     const resolvedByHand = { ...incident, resolvedBy: 'admin' } as const;

@@ -9,8 +9,9 @@ import { createApp } from '../../src/app';
 import type { Env } from '../../src/config';
 import type { ModelMetadata } from '../../src/serving/metadata';
 import { registry } from '../../src/serving/registry';
-import { reportModelDefect } from '../../src/incidents/track';
-import { explainModelDefect, modelDefect } from '../../src/monitor';
+import { reportModelDefect, trackIncident } from '../../src/incidents/track';
+import { storeVerdict } from '../../src/db/verdicts';
+import { detectorSettings, emptyCounts, explain, explainModelDefect, judgeWindow, modelDefect, type MonitorState } from '../../src/monitor';
 import { recorded } from './contract';
 
 const XSS_LABEL = '<img src=x onerror=alert(1)>';
@@ -283,6 +284,35 @@ describe('GET /incidents/{id}', () => {
     const timeline = html.slice(html.indexOf('<ol class="timeline">'), html.indexOf('</ol>', html.indexOf('<ol class="timeline">')));
     expect(timeline).not.toContain('First flagged window');
     expect(timeline).toContain('Model defect found in the package’s own held-out answers');
+  });
+
+  it('an escalation onto another label says which label in the timeline, escaped like every label', async () => {
+    // A model of its own (stored, not served), with the hostile label: collapsed onto Adelie, then onto that label, as
+    // the cron judges, tracks and stores each window (src/evaluate.ts).
+    const model = 'xss-escalation';
+    const rename = (counts: Record<string, number>) => Object.fromEntries(Object.entries(counts).map(([l, c]) => [l === 'Chinstrap' ? XSS_LABEL : l, c]));
+    const meta: ModelMetadata = { ...xss, name: model, reference: { ...penguins.reference!, label_counts: rename(penguins.reference!.label_counts) } };
+    const settings = detectorSettings(meta, { windowSeconds: 60 });
+    const first = (Math.floor(Date.now() / 60_000) - 30) * 60;
+    let state: MonitorState | null = null;
+    const events: string[] = [];
+    for (const [k, labelCounts] of ([{ Adelie: 300 }, { Adelie: 300 }, { [XSS_LABEL]: 300 }] as Record<string, number>[]).entries()) {
+      const key = { model, version: '1', start: first + 60 * k, length: 60 };
+      const counts = { ...emptyCounts(), n: 300, labelCounts };
+      const judged = judgeWindow(state, counts, key.start, settings);
+      const explanation = explain(judged.evaluation, counts, meta);
+      await env.DB.prepare('INSERT INTO windows (model, version, start, length, n, closed) VALUES (?, ?, ?, 60, 300, 1)').bind(model, '1', key.start).run();
+      events.push(...(await trackIncident(env as unknown as Env, { model, version: '1', windowStart: key.start, evaluation: judged.evaluation, ...explanation }, Date.now())).events);
+      await storeVerdict(env.DB, key, judged.evaluation, explanation, judged.state, Math.floor(Date.now() / 1000));
+      state = judged.state;
+    }
+    expect(events).toEqual(['opened', 'updated', 'escalated']);
+    const { id } = (await env.DB.prepare('SELECT id FROM incidents WHERE model = ?').bind(model).first<{ id: string }>())!;
+    const html = await (await get(`/incidents/${id}`)).text();
+    const timeline = html.slice(html.indexOf('<ol class="timeline">'), html.indexOf('</ol>', html.indexOf('<ol class="timeline">')));
+    expect(timeline).toContain('labelwatch opened the incident (collapsed onto Adelie)');
+    expect(timeline).toMatch(/Escalated: collapsed onto &lt;img src=x onerror=alert\(1\)&gt; in window \d\d:\d\d–\d\d:\d\d UTC/);
+    expect(html).not.toContain('<img');
   });
 });
 

@@ -5,7 +5,7 @@
 import type { FC } from 'hono/jsx';
 import { CHANNEL_NAMES } from '../../incidents/channels';
 import type { DeliveryStatusRow } from '../../db/deliveries';
-import type { AdoptedTraffic, DeliveryAttemptRow, IncidentRow, RebaselineRow } from '../../db/status';
+import type { AdoptedTraffic, DeliveryAttemptRow, IncidentRow, RebaselineRow, WindowVerdict } from '../../db/status';
 import type { Incident } from '../../monitor/incident';
 import { IncidentCard, type IncidentView } from './incidents';
 import { clock, duration, lengthWords, redactUrls, verdictWords } from '../../format';
@@ -30,7 +30,7 @@ export interface TimelineInput {
   incident: IncidentRow;
   windowSeconds: number;
   /** Verdicts of the model version's windows from the first flagged window on, oldest first. */
-  verdicts: { start: number; n: number; verdict: string | null }[];
+  verdicts: readonly WindowVerdict[];
   deliveries: readonly DeliveryStatusRow[];
   attempts: readonly DeliveryAttemptRow[];
   /** The rebaseline asked for with its resolve, if any. */
@@ -38,25 +38,37 @@ export interface TimelineInput {
 }
 
 const windowWords = (start: number, length: number) => `${clock(start, false, length < 60)}–${clock(start + length, false, length < 60)} UTC`;
+/** "collapsed onto rain", "partial collapse": a collapse names its label, so a collapse onto another one reads as news. */
+const verdictOnto = (verdict: string, onto: string | null | undefined) => `${verdictWords(verdict)}${verdict === 'collapsed' && onto ? ` onto ${onto}` : ''}`;
 const channelWords = (d: DeliveryStatusRow) => `${CHANNEL_NAMES[d.channel] ?? d.channel} · ${d.event}`;
 
 /** What happened, in order: windows (by their start), labelwatch's own actions (when it took them), every attempt. */
 export function timelineOf({ incident: i, windowSeconds, verdicts, deliveries, attempts, rebaseline }: TimelineInput): TimelineEntry[] {
   const out: TimelineEntry[] = [];
   const first = i.firstWindowStart;
-  const firstVerdict = verdicts.find((w) => w.start === first)?.verdict ?? null;
+  const firstWindow = verdicts.find((w) => w.start === first);
+  const firstVerdict = firstWindow?.verdict ?? null;
+  const opening = firstVerdict === null ? verdictWords(i.kind) : verdictOnto(firstVerdict, firstWindow?.dominantLabel);
   // A model defect has no flagged window: its "first window" is when the package's held-out answers were checked.
   if (i.kind === 'model_defect') out.push({ at: first, kind: 'window', text: 'Model defect found in the package’s own held-out answers (no window of traffic flagged it)' });
-  else out.push({ at: first, kind: 'window', text: `First flagged window ${windowWords(first, windowSeconds)}: ${verdictWords(firstVerdict ?? i.kind)}` });
-  out.push({ at: i.openedAt, kind: 'opened', text: `labelwatch opened the incident (${verdictWords(firstVerdict ?? i.kind)})` });
-  // Escalations: a flagged window more severe than every one before it in the incident.
+  else out.push({ at: first, kind: 'window', text: `First flagged window ${windowWords(first, windowSeconds)}: ${opening}` });
+  out.push({ at: i.openedAt, kind: 'opened', text: `labelwatch opened the incident (${opening})` });
+  // Escalations, as the incident escalates (monitor/incident.ts): a flagged window more severe than every one before
+  // it in the incident, or one that collapsed onto a label the answers had not collapsed onto before in it.
   let worst = firstVerdict !== null && FLAGGED(firstVerdict) ? severityOf(firstVerdict) : -1;
+  const collapsedOnto = new Set(firstWindow?.dominantLabel ? [firstWindow.dominantLabel] : []);
   for (const w of verdicts) {
     if (w.start <= first || w.start > i.lastWindowStart || !FLAGGED(w.verdict)) continue;
-    if (severityOf(w.verdict) > worst) {
-      if (worst >= 0) out.push({ at: w.start, kind: 'escalated', text: `Escalated to ${verdictWords(w.verdict)} in window ${windowWords(w.start, windowSeconds)}` });
-      worst = severityOf(w.verdict);
-    }
+    const worse = severityOf(w.verdict) > worst;
+    const newCollapse = w.dominantLabel !== null && !collapsedOnto.has(w.dominantLabel);
+    if (worst >= 0 && (worse || newCollapse))
+      out.push({
+        at: w.start,
+        kind: 'escalated',
+        text: `Escalated${worse ? ' to ' : ': '}${verdictOnto(w.verdict, w.dominantLabel)} in window ${windowWords(w.start, windowSeconds)}`,
+      });
+    worst = Math.max(worst, severityOf(w.verdict));
+    if (w.dominantLabel !== null) collapsedOnto.add(w.dominantLabel);
   }
   if (i.lastWindowStart !== i.firstWindowStart)
     out.push({
