@@ -109,7 +109,7 @@ export function statusScenario(models: readonly ModelMetadata[], options: Scenar
         const judged = judgeWindow(state, counts, start, settings);
         state = judged.state;
         // As the cron judges a window (src/evaluate.ts): the verdict, then diagnoses and remedies (no probes here).
-        const assessed = { evaluation: judged.evaluation, ...explain(judged.evaluation, counts, meta) };
+        const assessed = { evaluation: judged.evaluation, ...explain(judged.evaluation, counts, meta, length) };
         verdict = quote(assessed.evaluation.verdict);
         if (k <= jsonWindows) {
           evaluation = json(assessed.evaluation);

@@ -158,7 +158,7 @@ async function evaluateOne(
   // The model's own probes tell a degenerate model from bad traffic; they are worth running only on a flagged window.
   const probe = flagged ? await runProbes(metadata) : undefined;
   // The recent healthy inputs the window's labels were judged against, for a flagged window's diagnosis only.
-  const explanation = explain(evaluation, counts, metadata, probe, flagged ? recentInputs(previous, settings.features) : undefined);
+  const explanation = explain(evaluation, counts, metadata, settings.windowSeconds, probe, flagged ? recentInputs(previous, settings.features) : undefined);
   // A rebaseline asked for after this tick read the state must not be outrun: judged with the old state, the window
   // would open (or add to) an incident for the traffic just declared normal. A check before this call would leave a
   // gap between it and the write, so the write itself is conditional: trackIncident stores the incident change only

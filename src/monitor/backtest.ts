@@ -20,23 +20,26 @@ export interface Explanation {
 /**
  * Diagnoses (most confident first) and the remedies they call for, for a window the baseline does not explain.
  * A healthy, drifting or undecided window gets none: no cause is asserted where there is nothing to explain.
+ * `windowSeconds` is the model's window length (DetectorSettings.windowSeconds): the remedies name no seasonality
+ * no longer than a window.
  */
 export function explain(
   evaluation: Evaluation,
   counts: WindowCounts,
   metadata: ModelMetadata,
+  windowSeconds: number,
   probe?: ProbeResult,
   recent?: Readonly<Record<string, InputLevel>>,
 ): Explanation {
   if (!isFlagged(evaluation.verdict)) return { diagnoses: [], remedies: [] };
   const diagnoses = diagnose(counts, evaluation, metadata, probe, recent);
-  return { diagnoses, remedies: remedies(diagnoses, metadata) };
+  return { diagnoses, remedies: remedies(diagnoses, metadata, windowSeconds) };
 }
 
-/** A package's model defect (`modelDefect`, defect.ts) with its diagnoses and remedies. */
+/** A package's model defect (`modelDefect`, defect.ts) with its diagnoses and remedies (for no window: null). */
 export function explainModelDefect(defect: Evaluation, metadata: ModelMetadata, probe?: ProbeResult): { evaluation: Evaluation } & Explanation {
   const diagnoses = diagnose(emptyCounts(), defect, metadata, probe);
-  return { evaluation: defect, diagnoses, remedies: remedies(diagnoses, metadata) };
+  return { evaluation: defect, diagnoses, remedies: remedies(diagnoses, metadata, null) };
 }
 
 export interface BacktestIncident {
@@ -152,7 +155,7 @@ export function backtest(
       flagged++;
       firstFlagged ??= window.start;
     }
-    const explanation = explain(evaluation, window.counts, metadata, windowFlagged ? options.probe : undefined, recent);
+    const explanation = explain(evaluation, window.counts, metadata, settings.windowSeconds, windowFlagged ? options.probe : undefined, recent);
     const transition = advanceIncident(
       open,
       { model: metadata.name, version: metadata.version, windowStart: window.start, evaluation, ...explanation },

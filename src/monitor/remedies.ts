@@ -2,7 +2,7 @@
 // per diagnosis, computed from the model's own metadata.
 
 import type { ModelMetadata } from '../serving/metadata';
-import { SEASONAL_MIN_PREDICTIONS, type Seasonality } from './baseline';
+import { SEASONAL_MIN_PREDICTIONS, type Seasonality, seasonalityFor } from './baseline';
 import type { DiagnosisKind, Diagnosis, ProbeSummary } from './diagnosis';
 import { SAMPLES_PER_FEATURE } from './diagnosis';
 import { nameRecord } from './names';
@@ -278,10 +278,17 @@ function forDegenerateModel(diagnosis: Extract<Diagnosis, { kind: 'degenerate_mo
 
 /** Each seasonality's phase, as the sentence names it (baseline.ts SEASONS). */
 const PHASE_WORDS = { yearly: 'week of year', weekly: 'hour of week', daily: 'hour of day' } as const;
+type Cycle = keyof typeof PHASE_WORDS;
 /** The cycles longer than each, which a season of the features may follow instead. */
-const LONGER_CYCLES: Record<Seasonality, (keyof typeof PHASE_WORDS)[]> = { none: [], daily: ['weekly', 'yearly'], weekly: ['yearly'], yearly: [] };
+const LONGER_CYCLES: Record<Seasonality, Cycle[]> = { none: [], daily: ['weekly', 'yearly'], weekly: ['yearly'], yearly: [] };
 
-function forInputShift(metadata: ModelMetadata, diagnosis: Extract<Diagnosis, { kind: 'input_shift' }>): Remedy[] {
+/**
+ * The input_shift remedy. `windowSeconds`: the model's window length; a cycle no longer than a window has no phase a
+ * window could be compared at (baseline.ts seasonalityFor judges such traffic as `none`), so the remedy names only the
+ * cycles longer than a window: declaring "daily" for day-long windows would change nothing, and the page would come
+ * again. Null: no window (a package's model defect), every cycle.
+ */
+function forInputShift(metadata: ModelMetadata, diagnosis: Extract<Diagnosis, { kind: 'input_shift' }>, windowSeconds: number | null): Remedy[] {
   const { seasonality, baselineSource } = diagnosis.evidence;
   const specs = new Map(metadata.features.map((f) => [f.name, f]));
   const words: string[] = [];
@@ -301,16 +308,18 @@ function forInputShift(metadata: ModelMetadata, diagnosis: Extract<Diagnosis, { 
   });
   const moved = words.join(', ');
   const byHand = 'resolve this incident by hand (POST /v1/incidents/{id}/resolve)';
+  const comparable = (c: Cycle) => windowSeconds === null || seasonalityFor(c, windowSeconds) === c;
+  const cycles = (Object.keys(PHASE_WORDS) as Cycle[]).filter(comparable);
   const cycle =
     seasonality === 'none'
-      ? `A known cycle: set monitor.seasonality to the one these features follow (${Object.entries(PHASE_WORDS)
-          .map(([s, phase]) => `"${s}": by ${phase}`)
-          .join(', ')}), then ${byHand}.`
+      ? cycles.length === 0
+        ? ''
+        : ` A known cycle: set monitor.seasonality to the one these features follow (${cycles.map((s) => `"${s}": by ${PHASE_WORDS[s]}`).join(', ')}), then ${byHand}.`
       : baselineSource === 'seasonal'
-        ? `monitor.seasonality is "${seasonality}" and earlier cycles at this ${PHASE_WORDS[seasonality]} did not look like this: if the season is merely unusual, ${byHand}.`
-        : `monitor.seasonality is "${seasonality}", but no earlier cycle has ${SEASONAL_MIN_PREDICTIONS} predictions at this ${PHASE_WORDS[seasonality]} yet: if it is the season, ${byHand}.`;
+        ? ` monitor.seasonality is "${seasonality}" and earlier cycles at this ${PHASE_WORDS[seasonality]} did not look like this: if the season is merely unusual, ${byHand}.`
+        : ` monitor.seasonality is "${seasonality}", but no earlier cycle has ${SEASONAL_MIN_PREDICTIONS} predictions at this ${PHASE_WORDS[seasonality]} yet: if it is the season, ${byHand}.`;
   // "daily" is the default: a page on a season of weeks or months must still say how to declare one.
-  const longer = LONGER_CYCLES[seasonality];
+  const longer = LONGER_CYCLES[seasonality].filter(comparable);
   const longerWords =
     longer.length === 0
       ? ''
@@ -322,7 +331,7 @@ function forInputShift(metadata: ModelMetadata, diagnosis: Extract<Diagnosis, { 
       seasonality,
       features,
       sentence:
-        `The model looks healthy; its traffic changed: ${moved}. ${cycle}${longerWords} Here to stay: resolve it with ` +
+        `The model looks healthy; its traffic changed: ${moved}.${cycle}${longerWords} Here to stay: resolve it with ` +
         `{"rebaseline": true} to adopt this traffic as the model's normal now; then retrain on recent data, or bump ` +
         `the version with a reference from recent rows (npm run stats -- --model-dir models/${metadata.name} --csv ` +
         `recent.csv). Not expected: look upstream at what feeds ${features.map((f) => f.name).join(', ')} (a new filter or source of rows).`,
@@ -332,9 +341,11 @@ function forInputShift(metadata: ModelMetadata, diagnosis: Extract<Diagnosis, { 
 
 /**
  * The remedies for these diagnoses, in the diagnoses' order (most confident first), at most one remedy of each kind.
- * They depend only on the diagnoses (which carry the window's numbers they need) and the model's metadata.
+ * They depend only on the diagnoses (which carry the window's numbers they need), the model's metadata and its window
+ * length (`windowSeconds`; null for remedies that are for no window, a package's model defect): a remedy never names a
+ * seasonality no longer than a window, which the detector would judge as none.
  */
-export function remedies(diagnoses: readonly Diagnosis[], metadata: ModelMetadata): Remedy[] {
+export function remedies(diagnoses: readonly Diagnosis[], metadata: ModelMetadata, windowSeconds: number | null): Remedy[] {
   const out: Remedy[] = [];
   // One cause that explains the window with high confidence comes first; the others' remedies wait for its fix.
   const decisive = diagnoses[0] && diagnoses[0].confidence >= DECISIVE_CONFIDENCE ? diagnoses[0].kind : undefined;
@@ -349,7 +360,7 @@ export function remedies(diagnoses: readonly Diagnosis[], metadata: ModelMetadat
             : d.kind === 'insufficient_data'
               ? forInsufficientData(d)
               : d.kind === 'input_shift'
-                ? forInputShift(metadata, d)
+                ? forInputShift(metadata, d, windowSeconds)
                 : forDegenerateModel(d);
     for (const r of proposed) {
       if (out.some((o) => o.kind === r.kind)) continue;

@@ -50,7 +50,7 @@ export function judged(labelCounts: Record<string, number>, start: number) {
   counts.labelCounts = labelCounts;
   counts.n = Object.values(labelCounts).reduce((s, c) => s + c, 0);
   const evaluation = judgedAfterHealthy(weather, [counts]);
-  const explanation = explain(evaluation, counts, weather);
+  const explanation = explain(evaluation, counts, weather, WINDOW);
   return { model: weather.name, version: weather.version, windowStart: start, evaluation, ...explanation };
 }
 
@@ -66,7 +66,7 @@ export const partialWindow = (start: number) => judged({ rain: 150, sun: 150, sn
 export function januaryWindow(start = START) {
   const counts = windowOf(seattleRows(1), answersOf({ drizzle: 27, fog: 27, rain: 40, snow: 23, sun: 7 }), weather);
   const evaluation = judgedAfterHealthy(weather, [counts, counts, counts], 30, 100);
-  const explanation = explain(evaluation, counts, weather, { predictedLabels: SEATTLE_PROBE_ANSWERS });
+  const explanation = explain(evaluation, counts, weather, WINDOW, { predictedLabels: SEATTLE_PROBE_ANSWERS });
   return { model: weather.name, version: weather.version, windowStart: start, evaluation, ...explanation };
 }
 

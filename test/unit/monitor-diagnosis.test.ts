@@ -5,7 +5,8 @@ import { nameRecord } from '../../src/monitor/names';
 import { advanceIncident, type Evaluation, type EvaluatedWindow, explain, type ProbeResult } from '../../src/monitor/index';
 import { balancedClassWeights, remedies, type Remedy } from '../../src/monitor/remedies';
 import { featureMeanStd, inputMoments, type WindowCounts } from '../../src/monitor/window';
-import { recentInputs, rebaseline } from '../../src/monitor/baseline';
+import { recentInputs, rebaseline, type Seasonality } from '../../src/monitor/baseline';
+import { SECONDS_PER_YEAR } from '../../src/monitor/sequential';
 import { detectorSettings, evaluateWindow, judgeWindow } from '../../src/monitor/detector';
 import {
   answersOf,
@@ -26,6 +27,8 @@ import {
   judgeSequence,
 } from './monitor.fixtures';
 
+/** The window length the fixtures judge with (judgeSequence, evaluateWindow): what the remedies are told. */
+const WINDOW = 60;
 // Every fourth real penguin: a held-out sample with all three species in their natural proportions.
 const heldOut = penguinRows().filter((_, i) => i % 4 === 0);
 const allAs = (label: string) => heldOut.map(() => label);
@@ -37,7 +40,7 @@ const kinds = (ds: Diagnosis[]) => ds.map((d) => d.kind);
 function assessWindow({ counts, metadata, probe }: { counts: WindowCounts; metadata: ModelMetadata; probe?: ProbeResult }) {
   const evaluation = evaluateWindow(counts, metadata);
   const flagged = evaluation.verdict === 'collapsed' || evaluation.verdict === 'partial_collapse';
-  return { evaluation, ...explain(evaluation, counts, metadata, flagged ? probe : undefined) };
+  return { evaluation, ...explain(evaluation, counts, metadata, WINDOW, flagged ? probe : undefined) };
 }
 const remedy = <K extends Remedy['kind']>(rs: Remedy[], kind: K) => rs.find((r) => r.kind === kind) as Extract<Remedy, { kind: K }>;
 
@@ -151,7 +154,7 @@ describe('diagnose: the model', () => {
     // Probes of fog and drizzle answered rain: the imbalance signature, not a degenerate model.
     const probe = { predictedLabels: seattleUnweighted.probes.map((p) => (p.label === 'snow' || p.label === 'sun' ? p.label : 'rain')) };
     const evaluation = judgedAfterHealthy(seattleUnweighted, [counts, counts]);
-    const { diagnoses, remedies: rs } = explain(evaluation, counts, seattleUnweighted, probe);
+    const { diagnoses, remedies: rs } = explain(evaluation, counts, seattleUnweighted, WINDOW, probe);
     expect(evaluation.verdict).toBe('partial_collapse');
     expect(evaluation.vanishedLabels).toContain('fog');
     expect(kinds(diagnoses)).toEqual(['class_imbalance']);
@@ -184,7 +187,7 @@ describe('diagnose: the model', () => {
     const counts = labelWindow({ common: 600, other: 400 }, model);
     const evaluation = judgedAfterHealthy(model, [counts]);
     expect(evaluation.vanishedLabels).toEqual(['scarce']);
-    const { diagnoses, remedies: rs } = explain(evaluation, counts, model);
+    const { diagnoses, remedies: rs } = explain(evaluation, counts, model, WINDOW);
     const d = diagnoses.find((x) => x.kind === 'insufficient_data') as Extract<Diagnosis, { kind: 'insufficient_data' }>;
     expect(d.evidence).toMatchObject({ features: 4, requiredPerLabel: 40, shortLabels: [{ label: 'scarce', count: 35 }] });
     expect(remedy(rs, 'collect_data')).toMatchObject({ labels: ['scarce'], targetPerLabel: 40, missingPerLabel: { scarce: 5 } });
@@ -227,7 +230,7 @@ describe('diagnose: inputs that moved, and a model that followed them', () => {
     const evaluation = seasonJudged(counts);
     expect(evaluation.verdict).toBe('partial_collapse');
     expect(evaluation.vanishedLabels).toEqual(['sun']);
-    const { diagnoses, remedies: rs } = explain(evaluation, counts, seattleWeather, goodProbes);
+    const { diagnoses, remedies: rs } = explain(evaluation, counts, seattleWeather, WINDOW, goodProbes);
     expect(kinds(diagnoses)).toEqual(['input_shift']);
     const d = inputShiftOf(diagnoses)!;
     // Moved: |shift| − 3 · max(1, std ratio) / √124 ≥ 0.5 → temp_max 1.11175 − 0.26941 = 0.842, temp_min 0.829;
@@ -265,7 +268,7 @@ describe('diagnose: inputs that moved, and a model that followed them', () => {
     const evaluation = seasonJudged(counts);
     expect(evaluation.verdict).toBe('collapsed');
     expect(evaluation.dominantLabel).toBe('sun');
-    const { diagnoses, remedies: rs } = explain(evaluation, counts, seattleWeather, goodProbes);
+    const { diagnoses, remedies: rs } = explain(evaluation, counts, seattleWeather, WINDOW, goodProbes);
     // Before input_shift, this page said "too little training data" (snow: 21 rows < 40) first.
     expect(kinds(diagnoses)).toEqual(['input_shift', 'insufficient_data', 'class_imbalance']);
     // temp_max +1.31 std, cleared of 3 SE: well over one std, so the full 0.6 + 0.3.
@@ -283,13 +286,13 @@ describe('diagnose: inputs that moved, and a model that followed them', () => {
   it('not input_shift when the model fails its probes: the same January, answered with one label', () => {
     const counts = seasonWindow(1, JANUARY);
     const degenerate = { predictedLabels: SEATTLE_PROBE_ANSWERS.map(() => 'rain') };
-    expect(kinds(explain(seasonJudged(counts), counts, seattleWeather, degenerate).diagnoses)).toEqual(['degenerate_model']);
+    expect(kinds(explain(seasonJudged(counts), counts, seattleWeather, WINDOW, degenerate).diagnoses)).toEqual(['degenerate_model']);
     // Also when the package states no held-out accuracy to hold the probes to: one label for five is degenerate.
     const noAccuracy = { ...seattleWeather, training: { ...seattleWeather.training, accuracy: undefined } };
-    const { diagnoses } = explain(seasonJudged(counts, noAccuracy), counts, noAccuracy, degenerate);
+    const { diagnoses } = explain(seasonJudged(counts, noAccuracy), counts, noAccuracy, WINDOW, degenerate);
     expect(kinds(diagnoses)).toEqual(['degenerate_model']);
     // …while varied probe answers there give input_shift at the middle level: 0.45 + 0.3 · 0.842.
-    const varied = inputShiftOf(explain(seasonJudged(counts, noAccuracy), counts, noAccuracy, goodProbes).diagnoses)!;
+    const varied = inputShiftOf(explain(seasonJudged(counts, noAccuracy), counts, noAccuracy, WINDOW, goodProbes).diagnoses)!;
     expect(varied.confidence).toBe(0.7);
     expect(varied.evidence).toMatchObject({ heldOutAccuracy: null, probePValue: null });
   });
@@ -299,7 +302,7 @@ describe('diagnose: inputs that moved, and a model that followed them', () => {
     const counts = seasonWindow(7, JULY, unweighted);
     const evaluation = seasonJudged(counts, unweighted);
     expect(evaluation.verdict).toBe('collapsed');
-    const { diagnoses } = explain(evaluation, counts, unweighted, { predictedLabels: SEATTLE_UNWEIGHTED_PROBE_ANSWERS });
+    const { diagnoses } = explain(evaluation, counts, unweighted, WINDOW, { predictedLabels: SEATTLE_UNWEIGHTED_PROBE_ANSWERS });
     // P[X ≤ 9], X ~ Bin(20, 0.8288) = 0.000135 < 0.05: not the model that was validated (it is imbalanced).
     expect(kinds(diagnoses)).not.toContain('input_shift');
     expect(kinds(diagnoses)[0]).toBe('class_imbalance');
@@ -308,7 +311,7 @@ describe('diagnose: inputs that moved, and a model that followed them', () => {
   it('not input_shift for unscaled inputs: raw January rows are a missing scaler', () => {
     const raw = seattleRows(1).map((x) => x.map((v, j) => v * seattleWeather.features[j]!.raw!.std + seattleWeather.features[j]!.raw!.mean));
     const counts = windowOf(raw, answersOf(JANUARY), seattleWeather);
-    const { diagnoses } = explain(seasonJudged(counts), counts, seattleWeather, goodProbes);
+    const { diagnoses } = explain(seasonJudged(counts), counts, seattleWeather, WINDOW, goodProbes);
     expect(kinds(diagnoses)[0]).toBe('scaler_missing');
     expect(kinds(diagnoses)).not.toContain('input_shift');
   });
@@ -316,7 +319,7 @@ describe('diagnose: inputs that moved, and a model that followed them', () => {
   it('not input_shift when a feature lost its variance, though the temperatures moved', () => {
     const rows = seattleRows(1).map((x) => [x[0]!, x[1]!, x[2]!, 0.3]); // wind replaced by a constant upstream
     const counts = windowOf(rows, answersOf(JANUARY), seattleWeather);
-    const { diagnoses } = explain(seasonJudged(counts), counts, seattleWeather, goodProbes);
+    const { diagnoses } = explain(seasonJudged(counts), counts, seattleWeather, WINDOW, goodProbes);
     expect(kinds(diagnoses)).toEqual(['preprocessing_lost_variance']);
   });
 
@@ -328,7 +331,7 @@ describe('diagnose: inputs that moved, and a model that followed them', () => {
     const withSpread = (std: number) => {
       const counts = labelWindow(eight, seattleWeather);
       counts.features.temp_max = momentsOf(992, -1.5, std);
-      return kinds(explain(seasonJudged(counts), counts, seattleWeather, goodProbes).diagnoses);
+      return kinds(explain(seasonJudged(counts), counts, seattleWeather, WINDOW, goodProbes).diagnoses);
     };
     expect(withSpread(1)).toContain('input_shift');
     expect(withSpread(3)).not.toContain('input_shift');
@@ -346,7 +349,7 @@ describe('diagnose: inputs that moved, and a model that followed them', () => {
       const evaluation = judgedAfterHealthy(seattleWeather, [counts, counts], 30, 100);
       expect(evaluation.verdict).toBe('collapsed');
       // n = 30: 0.6 − 3/√30 = 0.052 < 0.5; n = 1000: 0.6 − 3/√1000 = 0.505 ≥ 0.5.
-      const d = inputShiftOf(explain(evaluation, counts, seattleWeather, goodProbes).diagnoses);
+      const d = inputShiftOf(explain(evaluation, counts, seattleWeather, WINDOW, goodProbes).diagnoses);
       expect(d !== undefined, `n = ${n}`).toBe(moved);
       if (d) expect(d.confidence).toBe(0.75); // 0.6 + 0.3 · 0.505
     }
@@ -354,7 +357,7 @@ describe('diagnose: inputs that moved, and a model that followed them', () => {
 
   it('without probes, input_shift is only a hypothesis: under 0.45, below too little training data', () => {
     const counts = seasonWindow(7, JULY);
-    const { diagnoses } = explain(seasonJudged(counts), counts, seattleWeather);
+    const { diagnoses } = explain(seasonJudged(counts), counts, seattleWeather, WINDOW);
     expect(kinds(diagnoses)).toEqual(['insufficient_data', 'input_shift', 'class_imbalance']);
     const d = inputShiftOf(diagnoses)!;
     expect(d.confidence).toBe(0.45); // 0.15 + 0.3 · 1
@@ -369,14 +372,14 @@ describe('diagnose: inputs that moved, and a model that followed them', () => {
     const evaluation = seasonJudged(counts);
     expect(evaluation.verdict).toMatch(/collapse/);
     // Measured from training, October moved too little to say so: its temperatures sit near the year's mean.
-    expect(kinds(explain(evaluation, counts, seattleWeather, goodProbes).diagnoses)).not.toContain('input_shift');
+    expect(kinds(explain(evaluation, counts, seattleWeather, WINDOW, goodProbes).diagnoses)).not.toContain('input_shift');
     // The recent healthy traffic was July and August (their 248 real days): the inputs left it. Its levels by hand
     // here, from the summer's moments (the next describe has them from the detector's state).
     const summer = SUMMER.features;
     const recent = nameRecord(
       Object.entries(summer).map(([name, m]) => [name, { rows: m.count, ...featureMeanStd(m)! }] as const),
     );
-    const { diagnoses, remedies: rs } = explain(evaluation, counts, seattleWeather, goodProbes, recent);
+    const { diagnoses, remedies: rs } = explain(evaluation, counts, seattleWeather, WINDOW, goodProbes, recent);
     const d = inputShiftOf(diagnoses)!;
     expect(diagnoses[0]).toBe(d);
     const temp = d.evidence.features.find((f) => f.name === 'temp_max')!;
@@ -391,7 +394,7 @@ describe('diagnose: inputs that moved, and a model that followed them', () => {
     expect(rs[0]!.sentence).toMatch(/temp_max 1\d\.\d+ ± [\d.]+ \(recently 2\d\.\d+, training 1\d\.\d+ ± [\d.]+\)/);
     // A recent level from fewer rows than a window is judged by is no level to measure from.
     const thin = nameRecord(Object.entries(recent).map(([name, l]) => [name, { ...l, rows: MIN_FEATURE_ROWS - 1 }] as const));
-    expect(kinds(explain(evaluation, counts, seattleWeather, goodProbes, thin).diagnoses)).not.toContain('input_shift');
+    expect(kinds(explain(evaluation, counts, seattleWeather, WINDOW, goodProbes, thin).diagnoses)).not.toContain('input_shift');
   });
 
   it('never on a healthy window, whatever its inputs did', () => {
@@ -417,7 +420,7 @@ describe('an incident whose windows keep being explained by inputs that moved', 
     ({ model: 'seattle-weather', version: '1', windowStart: i * 86_400, evaluation, ...explanation }) satisfies EvaluatedWindow;
   const opened = () => {
     const evaluation = seasonJudged(july);
-    const t = advanceIncident(null, window(0, evaluation, explain(evaluation, july, seattleWeather, goodProbes)), { newId: () => 'inc' });
+    const t = advanceIncident(null, window(0, evaluation, explain(evaluation, july, seattleWeather, WINDOW, goodProbes)), { newId: () => 'inc' });
     expect(t.events).toEqual(['opened']);
     expect(t.incident!.diagnoses[0]!.kind).toBe('input_shift');
     return t.incident!;
@@ -429,39 +432,39 @@ describe('an incident whose windows keep being explained by inputs that moved', 
   });
 
   it('records a new collapse without paging when it is the inputs again: one story, paged once', () => {
-    const next = advanceIncident(opened(), window(90, octoberEvaluation, explain(octoberEvaluation, october, seattleWeather, goodProbes, recent)), { newId: () => 'x' });
+    const next = advanceIncident(opened(), window(90, octoberEvaluation, explain(octoberEvaluation, october, seattleWeather, WINDOW, goodProbes, recent)), { newId: () => 'x' });
     expect(next.incident!.diagnoses[0]!.kind).toBe('input_shift');
     expect(next.events).toEqual(['updated']);
     expect(next.incident!.collapsedOnto).toEqual(['sun', octoberEvaluation.dominantLabel]);
   });
 
   it('pages what it only recorded once a later window is not explained by the inputs', () => {
-    const recorded = advanceIncident(opened(), window(90, octoberEvaluation, explain(octoberEvaluation, october, seattleWeather, goodProbes, recent)), { newId: () => 'x' });
+    const recorded = advanceIncident(opened(), window(90, octoberEvaluation, explain(octoberEvaluation, october, seattleWeather, WINDOW, goodProbes, recent)), { newId: () => 'x' });
     expect(recorded.events).toEqual(['updated']);
     // The same collapse a window later, but the model now fails its probes: the collapse onto it was never paged.
     const failing = { predictedLabels: SEATTLE_PROBE_ANSWERS.map(() => 'rain') };
-    const next = advanceIncident(recorded.incident, window(91, octoberEvaluation, explain(octoberEvaluation, october, seattleWeather, failing, recent)), { newId: () => 'x' });
+    const next = advanceIncident(recorded.incident, window(91, octoberEvaluation, explain(octoberEvaluation, october, seattleWeather, WINDOW, failing, recent)), { newId: () => 'x' });
     expect(next.events).toEqual(['escalated']);
     // Paged now: the same window again says nothing new.
-    const again = advanceIncident(next.incident, window(92, octoberEvaluation, explain(octoberEvaluation, october, seattleWeather, failing, recent)), { newId: () => 'x' });
+    const again = advanceIncident(next.incident, window(92, octoberEvaluation, explain(octoberEvaluation, october, seattleWeather, WINDOW, failing, recent)), { newId: () => 'x' });
     expect(again.events).toEqual(['updated']);
   });
 
   it('pages the new collapse when the inputs explain it but the model was not held to its probes', () => {
     // A package that does not state its held-out accuracy: the probes' diversity is all that could be checked.
     const noAccuracy = { ...seattleWeather, training: { ...seattleWeather.training, accuracy: undefined } };
-    const unchecked = explain(octoberEvaluation, october, noAccuracy, goodProbes, recent);
+    const unchecked = explain(octoberEvaluation, october, noAccuracy, WINDOW, goodProbes, recent);
     expect(unchecked.diagnoses[0]).toMatchObject({ kind: 'input_shift', evidence: { probePValue: null } });
     expect(advanceIncident(opened(), window(90, octoberEvaluation, unchecked), { newId: () => 'x' }).events).toEqual(['escalated']);
   });
 
   it('pages the new collapse when its window is not explained by the inputs: a model that fails its probes, or no cause', () => {
     const failing = { predictedLabels: SEATTLE_PROBE_ANSWERS.map(() => 'rain') };
-    const degenerate = explain(octoberEvaluation, october, seattleWeather, failing, recent);
+    const degenerate = explain(octoberEvaluation, october, seattleWeather, WINDOW, failing, recent);
     expect(degenerate.diagnoses.map((d) => d.kind)).not.toContain('input_shift');
     expect(advanceIncident(opened(), window(90, octoberEvaluation, degenerate), { newId: () => 'x' }).events).toEqual(['escalated']);
     // Measured from training alone, October's inputs did not move: no cause, so the collapse is news.
-    const unexplained = explain(octoberEvaluation, october, seattleWeather, goodProbes);
+    const unexplained = explain(octoberEvaluation, october, seattleWeather, WINDOW, goodProbes);
     expect(unexplained.diagnoses.map((d) => d.kind)).not.toContain('input_shift');
     expect(advanceIncident(opened(), window(90, octoberEvaluation, unexplained), { newId: () => 'x' }).events).toEqual(['escalated']);
   });
@@ -484,7 +487,7 @@ describe('summarizeProbes', () => {
 describe('remedies', () => {
   it('rebaseline: the moved features in model and raw units, and what to do in each case', () => {
     const counts = seasonWindow(1, JANUARY);
-    const { remedies: rs } = explain(seasonJudged(counts), counts, seattleWeather, goodProbes);
+    const { remedies: rs } = explain(seasonJudged(counts), counts, seattleWeather, WINDOW, goodProbes);
     const r = remedy(rs, 'rebaseline');
     expect(r.diagnosis).toBe('input_shift');
     expect(r.seasonality).toBe('daily');
@@ -509,7 +512,7 @@ describe('remedies', () => {
     const evaluation = seasonJudged(counts);
     const declared = (source: 'trailing' | 'seasonal') => {
       const e = { ...evaluation, baseline: { ...evaluation.baseline, seasonality: 'yearly' as const, source } };
-      return remedy(explain(e, counts, seattleWeather, goodProbes).remedies, 'rebaseline');
+      return remedy(explain(e, counts, seattleWeather, WINDOW, goodProbes).remedies, 'rebaseline');
     };
     expect(declared('trailing').sentence).toContain('monitor.seasonality is "yearly", but no earlier cycle has 30 predictions at this week of year yet');
     expect(declared('seasonal').sentence).toContain('earlier cycles at this week of year did not look like this');
@@ -517,10 +520,35 @@ describe('remedies', () => {
     // The longest cycle has none longer to name; a deployment without a season is told every one.
     expect(declared('trailing').sentence).not.toContain('A longer cycle');
     const none = { ...evaluation, baseline: { ...evaluation.baseline, seasonality: 'none' as const } };
-    const plain = remedy(explain(none, counts, seattleWeather, goodProbes).remedies, 'rebaseline');
+    const plain = remedy(explain(none, counts, seattleWeather, WINDOW, goodProbes).remedies, 'rebaseline');
     expect(plain.sentence).toContain('A known cycle: set monitor.seasonality to the one these features follow');
     expect(plain.sentence).toContain('"yearly": by week of year');
     expect(plain.sentence).not.toContain('A longer cycle');
+  });
+
+  it('rebaseline never names a cycle no longer than a window: a window that long has no phase to compare at (seasonalityFor)', () => {
+    const counts = seasonWindow(1, JANUARY);
+    const evaluation = seasonJudged(counts);
+    const DAY = 86_400;
+    const sentence = (seasonality: Seasonality, windowSeconds: number) =>
+      remedy(explain({ ...evaluation, baseline: { ...evaluation.baseline, seasonality } }, counts, seattleWeather, windowSeconds, goodProbes).remedies, 'rebaseline').sentence;
+    // Day-long windows: "daily" (the default) is judged as none, and declaring it would change nothing: the next
+    // longer cycles are named instead. Weekly windows leave yearly; a year-long window leaves no cycle at all.
+    const daylong = sentence('none', DAY);
+    expect(daylong).toContain('A known cycle: set monitor.seasonality to the one these features follow ("yearly": by week of year, "weekly": by hour of week), then');
+    expect(daylong).not.toContain('"daily"');
+    for (const weeks of [1, 4]) {
+      const long = sentence('none', weeks * 7 * DAY);
+      expect(long, `${weeks} weeks`).toContain('follow ("yearly": by week of year), then');
+      expect(long, `${weeks} weeks`).not.toMatch(/"daily"|"weekly"/);
+    }
+    const yearlong = sentence('none', SECONDS_PER_YEAR);
+    expect(yearlong).not.toMatch(/"daily"|"weekly"|"yearly"|A known cycle|A longer cycle/);
+    expect(yearlong).toContain('temp_min 2.697 ± 3.418 (training 8.176 ± 4.986). Here to stay: resolve it with {"rebaseline": true}');
+    // A declared season that a window is shorter than keeps it, and names only the longer cycles a window is shorter than.
+    expect(sentence('weekly', DAY)).toContain('monitor.seasonality is "weekly", but no earlier cycle has 30 predictions at this hour of week yet');
+    expect(sentence('weekly', DAY)).toContain('A longer cycle: set monitor.seasonality to "yearly" (by week of year).');
+    expect(sentence('daily', 3_600)).toContain('A longer cycle: set monitor.seasonality to "weekly" (by hour of week) or "yearly" (by week of year).');
   });
 
   it('balancedClassWeights is n / (k · n_c), skipping labels without rows', () => {
@@ -532,7 +560,7 @@ describe('remedies', () => {
     const evaluation = evaluateWindow(counts, penguinsUnscaled);
     const probe = { predictedLabels: penguinsUnscaled.probes.map(() => 'Adelie') };
     const diagnoses = diagnose(counts, evaluation, penguinsUnscaled, probe);
-    const rs = remedies([...diagnoses, ...diagnoses], penguinsUnscaled);
+    const rs = remedies([...diagnoses, ...diagnoses], penguinsUnscaled, WINDOW);
     expect(rs.map((r) => r.kind)).toEqual(['scaler', 'learning_rate', 'capacity']);
     for (const r of rs) expect(r.sentence.length).toBeGreaterThan(20);
     expect(JSON.parse(JSON.stringify(rs))).toEqual(rs);

@@ -73,7 +73,7 @@ const warm = Array.from({ length: 30 }, () => countsOf(weather.reference!.label_
 function judged(labelCounts: Record<string, number>, k: number, model = weather.name): EvaluatedWindow {
   const counts = countsOf(labelCounts);
   const { evaluation } = judgeWindow(warm, counts, at(k), settings);
-  return { model, version: weather.version, windowStart: at(k), evaluation, ...explain(evaluation, counts, weather) };
+  return { model, version: weather.version, windowStart: at(k), evaluation, ...explain(evaluation, counts, weather, settings.windowSeconds) };
 }
 const collapsed = (k: number, model?: string) => judged({ rain: 300 }, k, model);
 const partial = (k: number) => judged({ rain: 150, sun: 150, snow: 4 }, k);

@@ -155,7 +155,7 @@ describe('resolve with rebaseline', () => {
     const start = windowStart(Date.UTC(2035, 0, 1) / 1000, L);
     const { evaluation } = judgeWindow(null, counts, start, settings);
     expect(evaluation.verdict).toBe('collapsed');
-    const opened = await trackIncident(admin, { model: 'penguins', version: penguins.version, windowStart: start, evaluation, ...explain(evaluation, counts, penguins) }, epochMs(start + 2 * L));
+    const opened = await trackIncident(admin, { model: 'penguins', version: penguins.version, windowStart: start, evaluation, ...explain(evaluation, counts, penguins, L) }, epochMs(start + 2 * L));
     const id = opened.incident!.id;
     for (const [body, error] of [
       ['{"rebaseline": "yes"}', 'body.rebaseline: expected true or false'],

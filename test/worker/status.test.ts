@@ -300,7 +300,7 @@ describe('GET /incidents/{id}', () => {
       const key = { model, version: '1', start: first + 60 * k, length: 60 };
       const counts = { ...emptyCounts(), n: 300, labelCounts };
       const judged = judgeWindow(state, counts, key.start, settings);
-      const explanation = explain(judged.evaluation, counts, meta);
+      const explanation = explain(judged.evaluation, counts, meta, settings.windowSeconds);
       await env.DB.prepare('INSERT INTO windows (model, version, start, length, n, closed) VALUES (?, ?, ?, 60, 300, 1)').bind(model, '1', key.start).run();
       events.push(...(await trackIncident(env as unknown as Env, { model, version: '1', windowStart: key.start, evaluation: judged.evaluation, ...explanation }, Date.now())).events);
       await storeVerdict(env.DB, key, judged.evaluation, explanation, judged.state, Math.floor(Date.now() / 1000));
