@@ -142,6 +142,13 @@ function incidentView(batch: ReadBatch, incident: IncidentRow, config: Config, n
       beforeFrom: useTraining ? ('training data' as const) : ('recent healthy windows' as const),
       since,
       windowSeconds: length,
+      clearing:
+        incident.status !== 'resolved' && typeof state.clearSince === 'number'
+          ? {
+              since: state.clearSince,
+              resolvesFrom: state.clearSince + Math.max((config.resolveAfterHealthy - 1) * length, config.resolveQuietSeconds),
+            }
+          : null,
       ...found,
     };
   });

@@ -11,7 +11,8 @@ import type { ModelMetadata } from '../../src/serving/metadata';
 import { registry } from '../../src/serving/registry';
 import { reportModelDefect, trackIncident } from '../../src/incidents/track';
 import { storeVerdict } from '../../src/db/verdicts';
-import { detectorSettings, emptyCounts, explain, explainModelDefect, judgeWindow, modelDefect, type MonitorState } from '../../src/monitor';
+import { detectorSettings, emptyCounts, explain, explainModelDefect, judgeWindow, modelDefect, type Incident, type MonitorState } from '../../src/monitor';
+import { clock } from '../../src/format';
 import { recorded } from './contract';
 
 const XSS_LABEL = '<img src=x onerror=alert(1)>';
@@ -251,6 +252,25 @@ describe('GET /incidents/{id}', () => {
     expect(html).toContain('Inputs not scaled as in training');
     expect(html).toContain('Apply the training scaler');
     for (const secret of ['never-shown', 'hooks.slack.com', 'hooks.example.test', 'whsec_']) expect(html).not.toContain(secret);
+  });
+
+  it('says when an open incident whose traffic is healthy again resolves by itself', async () => {
+    const id = await openId();
+    const page = async () => (await get(`/incidents/${id}`)).text();
+    expect(await page()).not.toContain('<p class="clearing">');
+    const row = (await env.DB.prepare('SELECT state FROM incidents WHERE id = ?').bind(id).first<{ state: string }>())!;
+    const state = JSON.parse(row.state) as Incident;
+    const since = state.lastWindowStart + 60;
+    try {
+      await env.DB.prepare('UPDATE incidents SET state = ? WHERE id = ?').bind(JSON.stringify({ ...state, healthyStreak: 1, clearSince: since }), id).run();
+      // Here RESOLVE_AFTER_HEALTHY is 3 and RESOLVE_QUIET_MINUTES 0 (vitest.config.ts): two windows after the first clear one.
+      const clearing = (await page()).match(/<p class="clearing">([^<]*)<\/p>/)?.[1].replace(/\s+/g, ' ');
+      expect(clearing).toBe(
+        `Healthy again since the window at ${clock(since)} UTC: it resolves by itself with a healthy window from ${clock(since + 120)} UTC on, unless a window is flagged before (or resolve it now).`,
+      );
+    } finally {
+      await env.DB.prepare('UPDATE incidents SET state = ? WHERE id = ?').bind(row.state, id).run();
+    }
   });
 
   it('answers 404 for an unknown incident, and is guarded by STATUS_TOKEN', async () => {

@@ -98,7 +98,9 @@ export function timelineOf({ incident: i, windowSeconds, verdicts, deliveries, a
   if (i.acknowledgedAt !== null) out.push({ at: i.acknowledgedAt, kind: 'acknowledged', text: 'Acknowledged by an operator' });
   if (i.resolvedAt !== null) {
     const state = i.state as Partial<Incident>;
-    const healthyWindow = typeof state.resolvedAt === 'number' && i.resolvedBy !== 'admin' ? ` (healthy again from window ${windowWords(state.resolvedAt - (i.healthyStreak - 1) * windowSeconds, windowSeconds)})` : '';
+    // The streak's first window (clearSince); an incident stored before it was kept counts back from the last one.
+    const clearFrom = typeof state.clearSince === 'number' ? state.clearSince : typeof state.resolvedAt === 'number' ? state.resolvedAt - (i.healthyStreak - 1) * windowSeconds : null;
+    const healthyWindow = clearFrom !== null && i.resolvedBy !== 'admin' ? ` (healthy again from window ${windowWords(clearFrom, windowSeconds)})` : '';
     out.push({
       at: i.resolvedAt,
       kind: 'resolved',

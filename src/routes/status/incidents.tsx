@@ -20,6 +20,11 @@ export interface IncidentView {
   since: Record<string, number>;
   /** The model version's window length (its metadata override, else the default). */
   windowSeconds: number;
+  /**
+   * An open incident whose traffic is clear of the alarm again: since when (the streak's first window), and the
+   * earliest a healthy window may resolve it (RESOLVE_AFTER_HEALTHY windows and RESOLVE_QUIET_MINUTES after that).
+   */
+  clearing: { since: number; resolvesFrom: number } | null;
   diagnoses: Diagnosis[];
   remedies: Remedy[];
 }
@@ -131,6 +136,13 @@ export const IncidentCard: FC<{ view: IncidentView; nowSeconds: number; page?: b
               {clock(i.lastWindowStart, false, view.windowSeconds < 60)} UTC. “Before” is {view.beforeFrom}.
             </p>
           )}
+          {view.clearing ? (
+            <p class="clearing">
+              Healthy again since the window at {clock(view.clearing.since, false, view.windowSeconds < 60)} UTC: it resolves by itself with a
+              healthy window from {clock(view.clearing.resolvesFrom, Math.abs(view.clearing.resolvesFrom - nowSeconds) >= 43_200, view.windowSeconds < 60)} UTC
+              on, unless a window is flagged before (or resolve it now).
+            </p>
+          ) : null}
           <table class="shift">
             <thead>
               <tr>

@@ -22,6 +22,7 @@ h3{font-size:17px;margin:0}
 h4{font-size:13px;text-transform:uppercase;letter-spacing:.05em;color:var(--muted);margin:14px 0 6px}
 p{margin:6px 0}
 .muted{color:var(--muted)}
+.clearing{color:var(--ok)}
 .small{font-size:12px}
 .top{display:flex;flex-wrap:wrap;align-items:center;justify-content:space-between;gap:10px 16px}
 .top .meta{font-size:13px;color:var(--muted)}
