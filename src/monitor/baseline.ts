@@ -24,7 +24,7 @@ export const SEASONS: Record<Exclude<Seasonality, 'none'>, { period: number; bin
  * The seasonality a model is judged with unless it or the deployment says otherwise: the hour of day. Traffic whose
  * label mix follows the hour (a population that sleeps, another time zone) deviates from a trailing baseline of a few
  * days the same way for hours on end, and the CUSUMs add that up like a change: in bench:detect, a mix that swings by
- * a factor e^±0.5 over the day paged 51 to 108 times in 30 days of 60-s windows without a declared season, and even
+ * a factor e^±0.5 over the day paged 42 to 85 times in 30 days of 60-s windows without a declared season, and even
  * a swing of e^±0.2 paged once or twice a month, against a budget of once a year. Declared, it paged only on the first
  * day, before there was a yesterday to compare with. Traffic without a daily rhythm loses little, since a phase
  * judges a window only where it explains it at least as well as the trailing level (baselineOf): healthy i.i.d.

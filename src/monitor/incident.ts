@@ -126,9 +126,10 @@ export const RESOLVE_BELOW = 0.5;
  * window to the start of the window that completes it. The band above is not enough on its own for traffic that
  * moved part of the way towards a collapse and stays there (a weekend's mix on a model judged by the hour of day, any
  * season in its first cycle): each window's evidence is then about even, the CUSUM wanders between zero and the
- * threshold, and the incident resolved for an hour and opened again, a page each time. In bench:detect, a weekend
- * whose mix moves by e^±0.5 paged 16 times on its first weekend with the band alone, 8 times with an hour's quiet and
- * twice with three hours; a daily rhythm's first day, 2 or 3 times either way. A real recovery pays three hours of an
+ * threshold, and the incident resolved for an hour and opened again, a page each time. A weekend whose mix moves by
+ * e^±0.5 (bench:detect's weekly table, penguins) paged 16 times on its first weekend with the band alone and 8 with
+ * an hour's quiet (scratch runs of that scenario), once with three hours (the table); a daily rhythm's first day,
+ * 1 to 3 times. A real recovery pays three hours of an
  * incident still open, which on-call can resolve by hand at any time; a page for the same story three times a night
  * costs more. Windows of an hour and longer hardly notice it. RESOLVE_QUIET_MINUTES sets it per deployment.
  */
