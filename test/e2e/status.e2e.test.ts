@@ -206,6 +206,8 @@ beforeAll(async () => {
     FLUSH_GRACE_SECONDS: '1',
     CLOSE_MARGIN_SECONDS: '4',
     DELIVERY_BACKOFF_BASE_SECONDS: '1',
+    // The replayed recovery resolves its incident within the test, as in the demo: no quiet period (production: 3 h).
+    RESOLVE_QUIET_MINUTES: '0',
   };
   server = startServer('e2e-wrangler', PORT, INSPECTOR_PORT, state, vars);
   await waitForServer(server, BASE, 'e2e-wrangler', Date.now() + 120_000);
