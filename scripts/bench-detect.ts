@@ -28,6 +28,7 @@ import {
   SECONDS_PER_YEAR,
   binomialUpperTail,
   advanceIncident,
+  isFlagged,
   type Incident,
   smoothedShares,
   summarizeBatch,
@@ -145,7 +146,7 @@ function labelwatch(m: ModelMetadata, settings: DetectorSettings, warm: MonitorS
     step(counts, start) {
       const judged = judgeWindow(state, windowOf(m.labels, counts), start, settings);
       state = judged.state;
-      flagged = judged.evaluation.verdict === 'collapsed' || judged.evaluation.verdict === 'partial_collapse';
+      flagged = isFlagged(judged.evaluation.verdict);
       const t = advanceIncident(incident, { model: m.name, version: m.version, windowStart: start, evaluation: judged.evaluation }, { newId: () => 'x' });
       incident = t.incident && t.incident.status !== 'resolved' ? t.incident : null;
       return t.events.includes('opened') || t.events.includes('escalated');
