@@ -21,17 +21,19 @@ export const SEASONS: Record<Exclude<Seasonality, 'none'>, { period: number; bin
 };
 
 /**
- * The seasonality a model is judged with unless it or the deployment says otherwise: the hour of day. Traffic whose
- * label mix follows the hour (a population that sleeps, another time zone) deviates from a trailing baseline of a few
- * days the same way for hours on end, and the CUSUMs add that up like a change: in bench:detect, a mix that swings by
- * a factor e^±0.5 over the day paged 42 to 85 times in 30 days of 60-s windows without a declared season, and even
- * a swing of e^±0.2 paged once or twice a month, against a budget of once a year. Declared, it paged only on the first
- * day, before there was a yesterday to compare with. Traffic without a daily rhythm loses little, since a phase
- * judges a window only where it explains it at least as well as the trailing level (baselineOf): healthy i.i.d.
- * traffic paged at most 0.10 times a model-year (0.14 with none), and a collapse at one prediction a minute a window
- * or so later (docs/detection.md).
+ * The seasonality a model is judged with unless it or the deployment says otherwise: the hour of the week, the hour of
+ * day standing in through the first week (HOUR_OF_DAY_FALLBACK). Traffic whose label mix follows the hour (a
+ * population that sleeps, another time zone) deviates from a trailing baseline of a few days the same way for hours
+ * on end, and the CUSUMs add that up like a change: in bench:detect, a mix that swings by a factor e^±0.5 over the day
+ * paged 43 to 81 times in 30 days of 60-s windows without a declared season; by the hour of day or of the week, only
+ * on the first day, before there was a yesterday. Weekends whose mix differs, judged by the hour of day, are compared
+ * with the weekdays before them and paged most weekends (13 times in 7 weeks); by the hour of the week, on the first
+ * weekend only. Traffic without a rhythm loses nothing measurable, since a phase judges a window only where it
+ * explains it at least as well as the trailing level (baselineOf): healthy i.i.d. traffic paged at most 0.05 times a
+ * model-year (0.10 daily, 0.14 with none), and a collapse at one prediction a minute a window or so later than with
+ * none (docs/detection.md).
  */
-export const DEFAULT_SEASONALITY: Seasonality = 'daily';
+export const DEFAULT_SEASONALITY: Seasonality = 'weekly';
 
 /** A cycle no longer than a window has no phase a window could be compared at: such traffic is judged as `none`. */
 export const seasonalityFor = (seasonality: Seasonality, windowSeconds: number): Seasonality =>
@@ -119,6 +121,12 @@ export interface MonitorState {
   trailing: number[];
   /** Phase bins of the seasonal baseline (null without seasonality). */
   seasonal: SeasonalBin[] | null;
+  /**
+   * The hour-of-day bins a weekly model keeps beside its hour-of-week ones (HOUR_OF_DAY_FALLBACK): they judge while
+   * the hour of the week has no earlier cycle. Absent for other seasonalities, and in weekly states stored before it
+   * was kept.
+   */
+  hourOfDay?: SeasonalBin[];
   /** Decayed Σ w·(excess squared deviation of the share) per label, and Σ w: the τ² estimate. */
   excess: number[];
   excessWeight: number;
@@ -164,7 +172,8 @@ export function initialState(k: number, seasonality: Seasonality): MonitorState 
     lastWindowStart: null,
     learnedAt: null,
     trailing: zeros(),
-    seasonal: seasonality === 'none' ? null : Array.from({ length: SEASONS[seasonality].bins }, () => emptyPhase(k)),
+    seasonal: seasonality === 'none' ? null : emptyProfile(k, seasonality),
+    ...(HOUR_OF_DAY_FALLBACK.includes(seasonality) ? { hourOfDay: emptyProfile(k, 'daily') } : {}),
     excess: zeros(),
     excessWeight: 0,
     up: zeros(),
@@ -176,17 +185,31 @@ export function initialState(k: number, seasonality: Seasonality): MonitorState 
 
 /** A phase bin that has seen nothing yet. */
 const emptyPhase = (k: number): SeasonalBin => ({ cycle: -1, past: new Array<number>(k).fill(0), current: new Array<number>(k).fill(0) });
+const emptyProfile = (k: number, seasonality: Exclude<Seasonality, 'none'>): SeasonalBin[] => Array.from({ length: SEASONS[seasonality].bins }, () => emptyPhase(k));
 
 /**
  * A state that does not fit the labels is replaced by a fresh one. One that fits them but was kept for another
- * seasonality (the deployment's default became daily, a package declared a season) keeps everything but its seasonal
- * profile, which starts afresh: the trailing level and the evidence are the model's own whatever the cycle.
+ * seasonality (the deployment's default changed, a package declared a season) keeps everything but its seasonal
+ * profile, which starts afresh: the trailing level and the evidence are the model's own whatever the cycle. Hour-of-day
+ * bins are kept whichever field held them: a daily model that becomes weekly is judged by its known hours of day
+ * through its first week, and a weekly one that becomes daily keeps them as its profile.
  */
 export function compatibleState(state: MonitorState | null | undefined, k: number, seasonality: Seasonality): MonitorState {
   const fits = state && [state.trailing, state.up, state.total, state.down, state.excess].every((xs) => xs?.length === k);
   if (!fits) return initialState(k, seasonality);
-  const seasonFits = seasonality === 'none' ? state.seasonal === null : state.seasonal?.length === SEASONS[seasonality].bins;
-  return seasonFits ? state : { ...state, seasonal: initialState(k, seasonality).seasonal };
+  // Judged every window: lengths only, no fresh profile built to compare with.
+  const binsOf = (s: Seasonality | null) => (s === null || s === 'none' ? 0 : SEASONS[s].bins);
+  const like = (bins: SeasonalBin[] | null | undefined, s: Seasonality | null) =>
+    (bins?.length ?? 0) === binsOf(s) && (bins?.[0]?.past.length ?? k) === k;
+  const hoursWanted = HOUR_OF_DAY_FALLBACK.includes(seasonality) ? 'daily' : null;
+  if (like(state.seasonal, seasonality) && like(state.hourOfDay, hoursWanted)) return state;
+  const hours = [state.hourOfDay, state.seasonal].find((bins) => bins && like(bins, 'daily'));
+  const { hourOfDay: _kept, ...rest } = state;
+  return {
+    ...rest,
+    seasonal: like(state.seasonal, seasonality) ? state.seasonal : seasonality === 'daily' && hours ? hours : initialState(k, seasonality).seasonal,
+    ...(hoursWanted ? { hourOfDay: hours ?? emptyProfile(k, 'daily') } : {}),
+  };
 }
 
 const decay = (seconds: number, halfLife: number) => (seconds > 0 ? 0.5 ** (seconds / halfLife) : 1);
@@ -199,6 +222,32 @@ function phaseOf(seasonality: Exclude<Seasonality, 'none'>, epochSeconds: number
   const cycle = Math.floor(epochSeconds / period);
   return { cycle, bin: Math.min(bins - 1, Math.floor(((epochSeconds - cycle * period) / period) * bins)) };
 }
+
+/**
+ * What earlier cycles put at the phase of the window starting at `windowStart` (its bin and the bins either side),
+ * in label order. Only cycles before this one: what this phase saw earlier in the current cycle is still in
+ * `current` until the phase comes round again.
+ */
+function previousCycles(profile: SeasonalBin[], seasonality: Exclude<Seasonality, 'none'>, windowStart: number, k: number): number[] {
+  const { cycle, bin } = phaseOf(seasonality, windowStart);
+  const bins = profile.length;
+  const counts = new Array<number>(k).fill(0);
+  for (const b of [bin - 1, bin, bin + 1]) {
+    const phase = profile[(b + bins) % bins]!;
+    const previous = phase.cycle < cycle ? rollOver(phase, cycle).past : phase.past;
+    for (let i = 0; i < k; i++) counts[i]! += previous[i]!;
+  }
+  return counts;
+}
+
+/**
+ * Seasonalities whose profile the hour of day stands in for while a phase has no earlier cycle. A weekly phase is
+ * known only after a week, and until then its model would be judged against the trailing level alone: every evening
+ * of a daily rhythm against the afternoon before it. With the hour of day behind it, a weekly model pages on its
+ * first week no more than a daily one does on its first day, and from the second week on its weekends are judged
+ * against earlier weekends, not against the Friday before (docs/detection.md, "A weekly cycle").
+ */
+export const HOUR_OF_DAY_FALLBACK: readonly Seasonality[] = ['weekly'];
 
 /** The baseline a window is judged against. */
 export interface Baseline {
@@ -216,6 +265,8 @@ export interface Baseline {
    * trailing level may have explained it better): only a phase never seen before learns a flagged window.
    */
   phaseKnown: boolean;
+  /** The same for the hour-of-day bins of a weekly model (false without them). */
+  hourOfDayKnown: boolean;
 }
 
 /**
@@ -251,20 +302,16 @@ export function baselineOf(
   let source: BaselineSource = trailingPredictions >= 1 ? 'trailing' : reference.source;
   let production = trailing;
   let phaseKnown = false;
+  let hourOfDayKnown = false;
   if (state.seasonal && seasonality !== 'none') {
-    const { cycle, bin } = phaseOf(seasonality, windowStart);
-    const bins = state.seasonal.length;
-    const seasonal = new Array<number>(k).fill(0);
-    for (const b of [bin - 1, bin, bin + 1]) {
-      const phase = state.seasonal[(b + bins) % bins]!;
-      // Only cycles before this one: what this phase saw in an earlier cycle is still in `current` until the phase
-      // comes round again.
-      const previous = phase.cycle < cycle ? rollOver(phase, cycle).past : phase.past;
-      for (let i = 0; i < k; i++) seasonal[i]! += previous[i]!;
-    }
+    const season = previousCycles(state.seasonal, seasonality, windowStart, k);
+    phaseKnown = sum(season) >= SEASONAL_MIN_PREDICTIONS;
+    const hours = hourOfDayBins(state, seasonality, windowSeconds);
+    const hourOfDay = hours ? previousCycles(hours, 'daily', windowStart, k) : [];
+    hourOfDayKnown = sum(hourOfDay) >= SEASONAL_MIN_PREDICTIONS;
+    const seasonal = phaseKnown ? season : hourOfDayKnown ? hourOfDay : null;
     const explains = (counts: readonly number[]) => logLikelihood(observed ?? [], smoothedShares(counts.map((c, i) => c + prior[i]!)));
-    phaseKnown = sum(seasonal) >= SEASONAL_MIN_PREDICTIONS;
-    if (phaseKnown && (!observed || explains(seasonal) >= explains(trailing))) {
+    if (seasonal && (!observed || explains(seasonal) >= explains(trailing))) {
       source = 'seasonal';
       production = seasonal;
     }
@@ -278,7 +325,12 @@ export function baselineOf(
     const scatter = (PRIOR_WINDOWS * PRODUCTION_ICC * binomial + state.excess[i]!) / (PRIOR_WINDOWS + state.excessWeight);
     return packageShare ** 2 * PACKAGE_ICC[seasonality] * binomial + Math.max(0, scatter);
   });
-  return { source, shares, size, tau2, trailingPredictions, phaseKnown };
+  return { source, shares, size, tau2, trailingPredictions, phaseKnown, hourOfDayKnown };
+}
+
+/** A weekly model's hour-of-day bins, where an hour is shorter than its windows' cycle allows (seasonalityFor). */
+function hourOfDayBins(state: MonitorState, seasonality: Seasonality, windowSeconds: number): SeasonalBin[] | null {
+  return HOUR_OF_DAY_FALLBACK.includes(seasonality) && state.hourOfDay && seasonalityFor('daily', windowSeconds) === 'daily' ? state.hourOfDay : null;
 }
 
 /**
@@ -306,8 +358,11 @@ export function learn(
   // season, whichever baseline judged it: learnt, a collapse lasting a day became the next day's normal for a daily
   // model, and its recovery paged as a collapse onto the other labels, over and over.
   // docs/detection.md, "What a flagged window teaches".
+  // The hour-of-day bins follow the same rule with their own phase.
   const seasonal = flagged && baseline.phaseKnown ? state.seasonal : learnSeason(state.seasonal, observed, seasonality, windowStart);
-  if (flagged) return { ...state, learnedAt: windowStart, seasonal };
+  const hours = hourOfDayBins(state, seasonality, windowSeconds);
+  const hourOfDay = hours && !(flagged && baseline.hourOfDayKnown) ? { hourOfDay: learnSeason(hours, observed, 'daily', windowStart)! } : {};
+  if (flagged) return { ...state, learnedAt: windowStart, seasonal, ...hourOfDay };
   const since = state.learnedAt === null ? 0 : windowStart - state.learnedAt;
   const halfLife = halfLives(windowSeconds);
   const keep = decay(since, halfLife.trailing);
@@ -329,6 +384,7 @@ export function learn(
     learnedAt: windowStart,
     trailing: state.trailing.map((c, i) => c * keep + observed[i]!),
     seasonal,
+    ...hourOfDay,
     excess,
     excessWeight: production ? state.excessWeight * keepExcess + w : state.excessWeight,
     ...learnInputs(state.inputs, window.inputs, keep),
@@ -419,7 +475,7 @@ export function rebaselineFrom(windows: readonly { start: number; n: number }[],
  * window: a flagged window never teaches the trailing level. The scatter estimate restarts too: it is kept in
  * shares, learnt at the old mix, and a label that fell from 43% to nothing would keep a scatter of points around a
  * share of tenths of a percent, so no collapse could ever be told again (every window undecided, in a real run). So
- * does the seasonal profile: its earlier cycles are the old traffic, and a model with a declared season is judged
+ * does the seasonal profile (and a weekly model's hour-of-day bins): its earlier cycles are the old traffic, and a model with a declared season is judged
  * against them, not the trailing level, once a phase holds SEASONAL_MIN_PREDICTIONS; kept, they would flag the
  * adopted traffic again within a window or two, for up to a cycle. The recent inputs become those of the adopted
  * windows (`inputs`, as MonitorState.inputs holds them; none given: forgotten), so a later shift is measured from the
@@ -439,6 +495,7 @@ export function rebaseline(state: MonitorState, observed: readonly number[], inp
     excess: zeros(),
     excessWeight: 0,
     seasonal: state.seasonal && state.seasonal.map(() => emptyPhase(k)),
+    ...(state.hourOfDay ? { hourOfDay: state.hourOfDay.map(() => emptyPhase(k)) } : {}),
     inputs: [...inputs],
   };
 }

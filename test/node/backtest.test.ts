@@ -257,7 +257,7 @@ describe('the CLI process', () => {
       model: 'seattle-weather-unweighted',
       version: '1',
       window_seconds: 60,
-      settings: { false_page_budget: 1, seasonality: 'daily', min_predictions: 30, resolve_after_healthy: 3, resolve_quiet_minutes: 180 },
+      settings: { false_page_budget: 1, seasonality: 'weekly', min_predictions: 30, resolve_after_healthy: 3, resolve_quiet_minutes: 180 },
       probes: 'run',
       probes_reason: null,
       rows: 1200,

@@ -338,6 +338,48 @@ describe('baseline', () => {
     expect(morning.shares[0]).toBeGreaterThan(0.75);
     expect(evening.shares[0]).toBeLessThan(0.25);
   });
+  it('judges a weekly model by the hour of day until the hour of the week has an earlier cycle, then by the hour of the week', () => {
+    const day = 86_400;
+    const weekly = { ...modelWith({ a: 50, b: 50 }), monitor: { seasonality: 'weekly' as const } };
+    // Eight days of hourly windows: mornings answer a, evenings b, but day 5 (a Saturday) answers b all day.
+    const hour = (d: number, h: number) => (d === 5 || h >= 12 ? labelWindow({ a: 10, b: 90 }) : labelWindow({ a: 90, b: 10 }));
+    const windows = Array.from({ length: 8 * 24 }, (_, i) => hour(Math.floor(i / 24), i % 24));
+    const { state } = judgeSequence(weekly, windows, 3600);
+    expect(state!.seasonal).toHaveLength(SEASONS.weekly.bins);
+    expect(state!.hourOfDay).toHaveLength(SEASONS.daily.bins);
+    // Day 1's morning, in the first week: no Monday before it, but yesterday's morning.
+    const firstWeek = baselineOf(state!, reference, 'weekly', day + 6 * 3600, 3600);
+    expect([firstWeek.phaseKnown, firstWeek.hourOfDayKnown, firstWeek.source]).toEqual([false, true, 'seasonal']);
+    expect(firstWeek.shares[0]).toBeGreaterThan(0.75);
+    // The next Saturday morning: last Saturday's morning, which answered b; by the hour of day alone it would be a.
+    const saturday = baselineOf(state!, reference, 'weekly', 12 * day + 6 * 3600, 3600);
+    expect([saturday.phaseKnown, saturday.source]).toEqual([true, 'seasonal']);
+    expect(saturday.shares[0]).toBeLessThan(0.25);
+    expect(baselineOf(compatibleState(state, 2, 'daily'), reference, 'daily', 12 * day + 6 * 3600, 3600).shares[0]).toBeGreaterThan(0.5);
+    // Day-long windows hold every hour of their day: the hour of day cannot stand in.
+    expect(baselineOf(state!, reference, 'weekly', day, 86_400).hourOfDayKnown).toBe(false);
+  });
+  it('keeps the hours of day it knows when a model changes between daily and weekly', () => {
+    const day = 86_400;
+    const daily = { ...modelWith({ a: 50, b: 50 }), monitor: { seasonality: 'daily' as const } };
+    const hour = (h: number) => (h < 12 ? labelWindow({ a: 90, b: 10 }) : labelWindow({ a: 10, b: 90 }));
+    const { state } = judgeSequence(daily, Array.from({ length: 25 }, (_, h) => hour(h % 24)), 3600);
+    const weekly = compatibleState(state, 2, 'weekly');
+    expect(weekly.hourOfDay).toBe(state!.seasonal);
+    expect(weekly.seasonal).toHaveLength(SEASONS.weekly.bins);
+    expect(weekly.seasonal!.every((phase) => phase.cycle === -1)).toBe(true);
+    expect(baselineOf(weekly, reference, 'weekly', day + 6 * 3600, 3600).shares[0]).toBeGreaterThan(0.75);
+    const back = compatibleState(weekly, 2, 'daily');
+    expect(back.seasonal).toBe(state!.seasonal);
+    expect(back.hourOfDay).toBeUndefined();
+    expect(compatibleState(weekly, 2, 'none')).toMatchObject({ seasonal: null, trailing: state!.trailing });
+    expect(compatibleState(weekly, 2, 'none').hourOfDay).toBeUndefined();
+    // A weekly state stored before the hours were kept gains empty ones, its weeks untouched.
+    const { hourOfDay: _, ...stored } = weekly;
+    const upgraded = compatibleState(stored, 2, 'weekly');
+    expect(upgraded.seasonal).toBe(weekly.seasonal);
+    expect(upgraded.hourOfDay!.every((phase) => phase.cycle === -1)).toBe(true);
+  });
   it('uses a phase of the previous cycle once it holds SEASONAL_MIN_PREDICTIONS, however thin the traffic', () => {
     const day = 86_400;
     const model = { ...modelWith({ a: 50, b: 50 }), monitor: { seasonality: 'daily' as const } };
@@ -351,14 +393,15 @@ describe('baseline', () => {
     expect(morning.shares[0]).toBeGreaterThan(0.5);
     expect(baselineOf(thin(9), reference, 'daily', day + 6 * 3600, 3600).source).toBe('trailing');
   });
-  it('judges by the hour of day unless told otherwise, and never by a cycle a window already spans', () => {
+  it('judges by the hour of the week unless told otherwise, and never by a cycle a window already spans', () => {
     const model = modelWith({ a: 50, b: 50 });
-    expect(DEFAULT_SEASONALITY).toBe('daily');
-    expect(detectorSettings(model, { windowSeconds: 60 }).seasonality).toBe('daily');
-    expect(detectorSettings(model, { windowSeconds: 3600 }).seasonality).toBe('daily');
-    // A day-long window holds a whole day: no hour of it to compare with.
-    expect(detectorSettings(model, { windowSeconds: 86_400 }).seasonality).toBe('none');
-    expect(detectorSettings(model, { windowSeconds: 86_400, seasonality: 'weekly' }).seasonality).toBe('weekly');
+    expect(DEFAULT_SEASONALITY).toBe('weekly');
+    expect(detectorSettings(model, { windowSeconds: 60 }).seasonality).toBe('weekly');
+    expect(detectorSettings(model, { windowSeconds: 86_400 }).seasonality).toBe('weekly');
+    // A week-long window holds a whole week: no hour of it to compare with.
+    expect(detectorSettings(model, { windowSeconds: 7 * 86_400 }).seasonality).toBe('none');
+    // A day-long window holds a whole day.
+    expect(detectorSettings(model, { windowSeconds: 86_400, seasonality: 'daily' }).seasonality).toBe('none');
     expect(detectorSettings(model, { windowSeconds: 30 * 86_400, seasonality: 'yearly' }).seasonality).toBe('yearly');
     // Declared none, by the deployment or the package, it is none.
     expect(detectorSettings(model, { windowSeconds: 60, seasonality: 'none' }).seasonality).toBe('none');

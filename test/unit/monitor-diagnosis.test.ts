@@ -249,8 +249,8 @@ describe('diagnose: inputs that moved, and a model that followed them', () => {
     expect(d.evidence.labels[0]).toMatchObject({ label: 'sun', share: 0.05645 });
     expect(d.evidence.labels[0]!.baselineShare).toBeCloseTo(0.38, 1);
     expect(d.evidence.labels.map((l) => l.label)).toEqual(expect.arrayContaining(['drizzle', 'snow']));
-    // Judged with the default daily season, against the trailing level: no earlier day at this hour yet.
-    expect(d.evidence).toMatchObject({ seasonality: 'daily', baselineSource: 'trailing' });
+    // Judged with the default weekly season, against the trailing level: no earlier week, nor day, at this hour yet.
+    expect(d.evidence).toMatchObject({ seasonality: 'weekly', baselineSource: 'trailing' });
     // 0.6 (probes pass the accuracy test) + 0.3 · min(1, 0.842) = 0.853
     expect(d.confidence).toBe(0.85);
     expect(d.sentence).toContain('temp_max −1.11 training stds from the training mean, temp_min −1.1 training stds from the training mean');
@@ -490,7 +490,7 @@ describe('remedies', () => {
     const { remedies: rs } = explain(seasonJudged(counts), counts, seattleWeather, WINDOW, goodProbes);
     const r = remedy(rs, 'rebaseline');
     expect(r.diagnosis).toBe('input_shift');
-    expect(r.seasonality).toBe('daily');
+    expect(r.seasonality).toBe('weekly');
     // Raw units by hand: 16.37399 + (−1.11175)(7.32626) = 8.22903 °C, 0.45408 · 7.32626 = 3.32672;
     // 8.17553 + (−1.09873)(4.98644) = 2.69677, 0.68542 · 4.98644 = 3.41781.
     expect(r.features.map((f) => [f.name, f.shift, f.raw])).toEqual([
@@ -499,9 +499,9 @@ describe('remedies', () => {
     ]);
     expect(r.features[0]!.mean).toBeCloseTo(-1.11175, 4);
     expect(r.sentence).toContain('temp_max 8.229 ± 3.327 (training 16.37 ± 7.326), temp_min 2.697 ± 3.418 (training 8.176 ± 4.986)');
-    // The default daily season cannot be January's: the longer cycles are named.
-    expect(r.sentence).toContain('monitor.seasonality is "daily", but no earlier cycle has 30 predictions at this hour of day yet');
-    expect(r.sentence).toContain('A longer cycle: set monitor.seasonality to "weekly" (by hour of week) or "yearly" (by week of year).');
+    // The default weekly season cannot be January's: the longer cycle is named.
+    expect(r.sentence).toContain('monitor.seasonality is "weekly", but no earlier cycle has 30 predictions at this hour of week yet');
+    expect(r.sentence).toContain('A longer cycle: set monitor.seasonality to "yearly" (by week of year).');
     expect(r.sentence).toContain('POST /v1/incidents/{id}/resolve');
     expect(r.sentence).toContain('npm run stats -- --model-dir models/seattle-weather --csv recent.csv');
     expect(r.sentence).toContain('look upstream at what feeds temp_max, temp_min');
@@ -532,7 +532,7 @@ describe('remedies', () => {
     const DAY = 86_400;
     const sentence = (seasonality: Seasonality, windowSeconds: number) =>
       remedy(explain({ ...evaluation, baseline: { ...evaluation.baseline, seasonality } }, counts, seattleWeather, windowSeconds, goodProbes).remedies, 'rebaseline').sentence;
-    // Day-long windows: "daily" (the default) is judged as none, and declaring it would change nothing: the next
+    // Day-long windows: "daily" is judged as none, and declaring it would change nothing: the next
     // longer cycles are named instead. Weekly windows leave yearly; a year-long window leaves no cycle at all.
     const daylong = sentence('none', DAY);
     expect(daylong).toContain('A known cycle: set monitor.seasonality to the one these features follow ("yearly": by week of year, "weekly": by hour of week), then');

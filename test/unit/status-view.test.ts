@@ -348,7 +348,7 @@ describe('an input shift on the status page', () => {
     expect(remedyHtml).toContain('<strong>Compare like with like, or re-baseline</strong>');
     expect(remedyHtml).toContain('temp_max 8.229 ± 3.327 (training 16.37 ± 7.326)');
     expect(remedyHtml).toContain('<dt>temp_max</dt><dd>mean -1.11, std 0.454, shift -1.11, raw mean 8.23, std 3.33</dd>');
-    expect(remedyHtml).toContain('<dt>seasonality</dt><dd>daily</dd>');
+    expect(remedyHtml).toContain('<dt>seasonality</dt><dd>weekly</dd>');
   });
 });
 

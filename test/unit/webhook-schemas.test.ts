@@ -179,11 +179,11 @@ describe('docs/webhooks.md', () => {
     expect(r.diagnoses[0]).toMatchObject({
       kind: 'input_shift',
       confidence: 0.85,
-      evidence: { held_out_accuracy: 0.6884, probe_p_value: 0.138, seasonality: 'daily', baseline_source: 'trailing', probes: { probes: 20, accuracy: 0.55 } },
+      evidence: { held_out_accuracy: 0.6884, probe_p_value: 0.138, seasonality: 'weekly', baseline_source: 'trailing', probes: { probes: 20, accuracy: 0.55 } },
     });
     expect(r.diagnoses[0].evidence.features.map((f: { name: string; shift: number }) => [f.name, f.shift])).toEqual([['temp_max', -1.11], ['temp_min', -1.1]]);
     expect(r.remedies).toEqual([
-      expect.objectContaining({ kind: 'rebaseline', diagnosis: 'input_shift', seasonality: 'daily', features: [
+      expect.objectContaining({ kind: 'rebaseline', diagnosis: 'input_shift', seasonality: 'weekly', features: [
         expect.objectContaining({ name: 'temp_max', shift: -1.11, raw: { mean: 8.229, std: 3.327 } }),
         expect.objectContaining({ name: 'temp_min', shift: -1.1, raw: { mean: 2.697, std: 3.418 } }),
       ] }),

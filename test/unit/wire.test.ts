@@ -113,7 +113,7 @@ describe('an input shift as the windows and incidents API carry it', () => {
     expect(d.evidence.labels[0]).toMatchObject({ label: 'sun', share: 0.05645 });
     const r = remedyOnWire(stored.remedies[0]!);
     expect(v.safeParse(RemedySchema, r).issues).toBeUndefined();
-    expect(r).toMatchObject({ kind: 'rebaseline', diagnosis: 'input_shift', seasonality: 'daily', features: [{ name: 'temp_max', raw: { mean: 8.229, std: 3.327 } }, { name: 'temp_min' }] });
+    expect(r).toMatchObject({ kind: 'rebaseline', diagnosis: 'input_shift', seasonality: 'weekly', features: [{ name: 'temp_max', raw: { mean: 8.229, std: 3.327 } }, { name: 'temp_min' }] });
     // A remedy without raw units (a feature with no raw scaler) keeps raw: null.
     const plain = remedyOnWire({ ...(stored.remedies[0] as Extract<Remedy, { kind: 'rebaseline' }>), features: [{ name: 'x', mean: 1, std: 1, shift: 1, raw: null }] });
     expect(v.safeParse(RemedySchema, plain).issues).toBeUndefined();
