@@ -1,18 +1,15 @@
 // The served models: packages bundled by the generated registry, loaded into TF.js lazily, once per isolate.
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
+// Types only: tfjs-layers is bundled only when a package needs it (LAYERS, from the generated registry).
+import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { nameRecord } from '../monitor/names';
 import type { ModelMetadata } from './metadata';
-import { MODEL_PACKAGES } from './registry.generated';
+import { FUSED, isDenseActivation, joinShards, readDenseLayout, type ModelJson } from './model-package';
+import { LAYERS, MODEL_PACKAGES } from './registry.generated';
 import { ensureBackend } from './backend';
 
-/** model.json as the TensorFlow.js converter writes it. */
-export interface ModelJson {
-  format?: string;
-  modelTopology: object;
-  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
-}
+export type { ModelJson } from './model-package';
 
 export interface ModelPackage {
   metadata: ModelMetadata;
@@ -21,11 +18,18 @@ export interface ModelPackage {
   shards: ArrayBuffer[];
 }
 
+/** tfjs-layers' loader for a package that is not a stack of Dense layers (src/serving/layers.ts). */
+export type LayersLoader = (pkg: ModelPackage) => Promise<LayersModel>;
+
 export class ModelRegistry {
   private readonly packages = new Map<string, ModelPackage>();
   private readonly loaded = new Map<string, Promise<ServedModel>>();
 
-  constructor(packages: ModelPackage[]) {
+  /**
+   * `layers` loads any package that is not a Dense stack: the generated registry's LAYERS, null when every package
+   * in models/ was one (then tfjs-layers is not bundled, and such a package added later is refused when loaded).
+   */
+  constructor(packages: ModelPackage[], private readonly layers: LayersLoader | null = LAYERS) {
     for (const p of packages) this.add(p);
   }
 
@@ -58,7 +62,7 @@ export class ModelRegistry {
     if (!pkg) return Promise.reject(new Error(`unknown model ${name}`));
     let model = this.loaded.get(name);
     if (!model) {
-      model = load(pkg);
+      model = load(pkg, this.layers);
       model.catch(() => this.loaded.delete(name));
       this.loaded.set(name, model);
     }
@@ -84,37 +88,21 @@ export type ServedModel = { dense: DenseStep[]; layers: LayersModel | null } | {
 /**
  * A stack of Dense layers is read straight from the package (readDenseSteps): building a tfjs-layers model only to
  * take its weights back out was the largest part of the first predict after start. Anything else goes through
- * tfjs-layers' own loader, as it always did.
+ * tfjs-layers' own loader, as it always did, when this build bundles it.
  */
-async function load(pkg: ModelPackage): Promise<ServedModel> {
+async function load(pkg: ModelPackage, layers: LayersLoader | null): Promise<ServedModel> {
   await ensureBackend();
   const read = readDenseSteps(pkg);
-  return read.ok ? { dense: read.value, layers: null } : serve(await loadLayers(pkg));
-}
-
-/** The package through tfjs-layers' loadLayersModel: the way any other model is loaded, and the tests' reference. */
-export async function loadLayers(pkg: ModelPackage): Promise<LayersModel> {
-  await ensureBackend();
-  const weightSpecs = pkg.modelJson.weightsManifest.flatMap((group) => group.weights);
-  const weightData = concat(pkg.shards);
-  return loadLayersModel(tf.io.fromMemory({ modelTopology: pkg.modelJson.modelTopology, weightSpecs, weightData }));
+  if (read.ok) return { dense: read.value, layers: null };
+  if (!layers)
+    throw new Error(`model ${pkg.metadata.name} needs tfjs-layers (${read.error}), which this build does not bundle: every package in models/ was a Dense stack (npm run registry)`);
+  return serve(await layers(pkg));
 }
 
 /** A tfjs-layers model as served: its Dense steps when it is a stack of Dense layers, else model.predict. */
 export function serve(model: LayersModel): ServedModel {
   const dense = densePlan(model);
   return dense ? { dense, layers: model } : { dense: null, layers: model };
-}
-
-function concat(buffers: ArrayBuffer[]): ArrayBuffer {
-  if (buffers.length === 1) return buffers[0]!;
-  const out = new Uint8Array(buffers.reduce((n, b) => n + b.byteLength, 0));
-  let offset = 0;
-  for (const b of buffers) {
-    out.set(new Uint8Array(b), offset);
-    offset += b.byteLength;
-  }
-  return out.buffer;
 }
 
 /**
@@ -137,8 +125,6 @@ interface DenseStep {
   fused: 'linear' | 'relu' | 'elu' | null;
 }
 
-const FUSED = new Set(['linear', 'relu', 'elu']);
-const isDenseActivation = (name: unknown): name is string => typeof name === 'string' && (FUSED.has(name) || name === 'softmax');
 
 /**
  * One Dense layer's step, from its [in, out] kernel, bias and activation, all held by the backend (the step does not
@@ -177,57 +163,19 @@ function densePlan(model: LayersModel): DenseStep[] | null {
 }
 
 /**
- * The Dense steps straight from the package: model.json's topology and weight manifest, and the shards read as
+ * The Dense steps straight from the package (readDenseLayout says which packages qualify), the shards read as
  * loadLayersModel reads them, so the steps hold the same float32 values that densePlan would take from the loaded
- * model. It reads only what it can read with certainty, and says why not otherwise (the package then goes through
- * loadLayersModel, exactly as before):
- *
- * - the topology as tfjs-layers saves it, or as tensorflowjs_converter writes a Keras model (under `model_config`);
- * - a Sequential of an optional InputLayer then Dense layers (linear, relu, elu or softmax), the input [null, d], every
- *   config key one this knows, float32 throughout;
- * - weights named as loadLayersModel would match them for tfjs and Keras 2 (`<layer name>/kernel`, `/bias`), or as
- *   the converter names Keras 3's (`layers/dense/vars/0` for the first Dense layer's kernel, `layers/dense_1/vars/1`
- *   for the second's bias: Keras 3 names them by class and position, not by the layer's name); each with the shape
- *   the layers chain to, float32 and not quantized; none missing, none extra, none twice; the shards exactly as
- *   long as the weights.
+ * model; or why not, and the package then needs tfjs-layers.
  */
 export function readDenseSteps(pkg: ModelPackage): { ok: true; value: DenseStep[] } | { ok: false; error: string } {
-  const read = readDenseLayers(pkg.modelJson.modelTopology);
-  if (typeof read === 'string') return { ok: false, error: read };
-  const { inputs, layers, keras3 } = read;
-
-  // The weight each name must hold, and its shape: the kernels chain from the input width through each layer's units.
-  const expected = new Map<string, number[]>();
-  const weightNames = layers.map((layer, i) => {
-    const prefix = keras3 ? `layers/${i === 0 ? 'dense' : `dense_${i}`}/vars/` : `${layer.name}/`;
-    const kernel = prefix + (keras3 ? '0' : 'kernel');
-    const bias = layer.useBias ? prefix + (keras3 ? '1' : 'bias') : null;
-    expected.set(kernel, [i === 0 ? inputs : layers[i - 1]!.units, layer.units]);
-    if (bias) expected.set(bias, [layer.units]);
-    return { kernel, bias };
-  });
+  const read = readDenseLayout(pkg.modelJson, pkg.shards.reduce((n, b) => n + b.byteLength, 0));
+  if (!read.ok) return read;
   const specs = pkg.modelJson.weightsManifest.flatMap((group) => group.weights);
-  const seen = new Set<string>();
-  let bytes = 0;
-  for (const spec of specs) {
-    const shape = expected.get(spec.name);
-    if (!shape || seen.has(spec.name))
-      return { ok: false, error: `weight ${spec.name}: not a weight of the Dense layers, or listed twice` };
-    seen.add(spec.name);
-    const plain = spec.dtype === 'float32' && spec.quantization === undefined && spec.group === undefined;
-    if (!plain || spec.shape.length !== shape.length || spec.shape.some((d, j) => d !== shape[j]))
-      return { ok: false, error: `weight ${spec.name}: [${spec.shape}] ${spec.dtype}, expected [${shape}] float32` };
-    bytes += 4 * shape.reduce((a, b) => a * b, 1);
-  }
-  const missing = [...expected.keys()].find((name) => !seen.has(name));
-  if (missing !== undefined) return { ok: false, error: `weight ${missing}: missing` };
-  const shardBytes = pkg.shards.reduce((n, b) => n + b.byteLength, 0);
-  if (shardBytes !== bytes) return { ok: false, error: `shards hold ${shardBytes} bytes, the weights ${bytes}` };
 
   // Each weight's bytes as decodeWeights (loadLayersModel's decoder) reads a plain float32 weight, a Float32Array over
   // them, from the shards joined as loadLayers joins them; written to the backend as a tensor's values are. The same
   // float32 values, without the engine's tensor bookkeeping, which the Dense steps never use.
-  const data = concat(pkg.shards);
+  const data = joinShards(pkg.shards);
   const backend = tf.backend();
   const written = new Map<string, tf.TensorInfo>();
   let offset = 0;
@@ -236,79 +184,8 @@ export function readDenseSteps(pkg: ModelPackage): { ok: true; value: DenseStep[
     written.set(spec.name, { dataId: backend.write(values, spec.shape, 'float32'), shape: spec.shape, dtype: 'float32' });
     offset += values.byteLength;
   }
-  const steps = layers.map((layer, i) => {
-    const { kernel, bias } = weightNames[i]!;
-    return denseStep(written.get(kernel)!, bias ? written.get(bias)! : null, layer.activation);
-  });
+  const steps = read.value.layers.map(({ kernel, bias, activation }) => denseStep(written.get(kernel)!, bias ? written.get(bias)! : null, activation));
   return { ok: true, value: steps };
-}
-
-interface DenseLayer {
-  name: string;
-  units: number;
-  activation: string;
-  useBias: boolean;
-}
-
-// Config keys read or known to be irrelevant to inference (initializers, regularizers, constraints, trainable); any
-// other key might change what the layer computes, so it sends the package to loadLayersModel.
-const MODEL_KEYS = /^(name|layers|trainable|dtype|build_input_shape)$/;
-const ENTRY_KEYS = /^(class_name|config|module|registered_name|build_config)$/;
-const LAYER_KEYS: Record<string, RegExp> = {
-  InputLayer: /^(name|batch_input_shape|batch_shape|dtype|sparse|ragged|optional)$/,
-  Dense: /^(name|trainable|dtype|units|activation|use_bias|batch_input_shape|(kernel|bias)_(initializer|regularizer|constraint)|activity_regularizer|lora_rank|lora_alpha|quantization_config)$/,
-};
-
-type Json = Record<string, unknown>;
-/** The names tfjs-layers accepts for tensors and variables (common.js isValidTensorName). */
-const TENSOR_NAME = /^[A-Za-z0-9][-A-Za-z0-9._/]*$/;
-const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
-const unknownKey = (o: Json, known: RegExp) => Object.keys(o).find((key) => !known.test(key));
-const isCount = (x: unknown): x is number => Number.isInteger(x) && (x as number) > 0;
-/** float32, as TF.js and Keras 2 write it or as a dtype policy (Keras 3's DTypePolicy, Keras 2's Policy) names it. */
-const isFloat32 = (dtype: unknown) => dtype === undefined || dtype === 'float32' || (isObject(dtype) && isObject(dtype.config) && dtype.config.name === 'float32');
-
-/** The topology's input width and Dense layers, or why it is not a stack of Dense layers this reads with certainty. */
-function readDenseLayers(topology: object): { inputs: number; layers: DenseLayer[]; keras3: boolean } | string {
-  const top = topology as Json;
-  // As loadLayersModel does: the converter nests a Keras model's config under model_config.
-  const model = isObject(top.model_config) ? top.model_config : top;
-  const config = model.config;
-  if (model.class_name !== 'Sequential' || !isObject(config) || !Array.isArray(config.layers)) return 'topology: not a Sequential';
-  if (unknownKey(config, MODEL_KEYS) !== undefined || !isFloat32(config.dtype)) return 'topology: an unknown key, or not float32';
-
-  let inputs: number | null = null;
-  const layers: DenseLayer[] = [];
-  const names = new Set<string>();
-  for (const [i, entry] of config.layers.entries()) {
-    const where = `layers[${i}]`;
-    if (!isObject(entry) || !isObject(entry.config)) return `${where}: not a layer`;
-    const [kind, c] = [String(entry.class_name), entry.config];
-    if (kind !== 'InputLayer' && kind !== 'Dense') return `${where}: a ${kind} layer`;
-    const oddKey = unknownKey(entry, ENTRY_KEYS) ?? unknownKey(c, LAYER_KEYS[kind]!);
-    if (oddKey !== undefined) return `${where}: unknown key ${oddKey}`;
-    // A name tfjs-layers would refuse for its variables is refused here too.
-    if (typeof c.name !== 'string' || !TENSOR_NAME.test(c.name) || names.has(c.name) || !isFloat32(c.dtype))
-      return `${where}: name or dtype`;
-    names.add(c.name);
-    if (kind === 'InputLayer' ? i !== 0 || c.sparse || c.ragged || c.optional : (c.lora_rank ?? c.quantization_config ?? null) !== null)
-      return `${where}: not a plain ${kind}`;
-    // The first layer's input shape is the model's (Keras 3 says batch_shape); Keras 2 repeats it on the Dense layer
-    // after an InputLayer, and tfjs ignores any later one: a disagreeing one is not read.
-    const shape = c.batch_input_shape ?? c.batch_shape;
-    if (shape !== undefined) {
-      const width = Array.isArray(shape) && shape.length === 2 && shape[0] === null && isCount(shape[1]) ? shape[1] : null;
-      if (inputs !== null && width !== inputs) return `${where}: input shape`;
-      inputs = width;
-    }
-    if (inputs === null) return `${where}: input shape`;
-    if (kind === 'InputLayer') continue;
-    if (!isCount(c.units) || !isDenseActivation(c.activation) || typeof c.use_bias !== 'boolean')
-      return `${where}: units, activation or use_bias`;
-    layers.push({ name: c.name, units: c.units, activation: c.activation, useBias: c.use_bias });
-  }
-  if (layers.length === 0 || inputs === null) return 'topology: no Dense layer';
-  return { inputs, layers, keras3: typeof top.keras_version === 'string' && top.keras_version.startsWith('3.') };
 }
 
 /** Whether predictRows takes the Dense shortcut for this model (tests). */

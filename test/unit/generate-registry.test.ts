@@ -30,6 +30,26 @@ describe('generate()', () => {
     expect(source).toContain('shards: [m0Shard0] }');
   });
 
+  // tfjs-layers is bundled only when a package needs it: the generator applies the registry's own rule (readDenseLayout).
+  it('bundles no tfjs-layers when every package is a Dense stack', () => {
+    const { source, packages } = generate([base]);
+    expect(packages[0]!.notDense).toBeNull();
+    expect(source).toContain('export const LAYERS: LayersLoader | null = null;');
+    expect(source).not.toContain("from './layers'");
+  });
+
+  it.each([
+    ['a Dropout layer', (model: any) => model.modelTopology.config.layers.splice(1, 0, { class_name: 'Dropout', config: { rate: 0.5, name: 'dropout' } }), 'layers[1]: a Dropout layer'],
+    ['a weight named as the reader does not guess', (model: any) => (model.weightsManifest[0].weights[0].name = 'hidden/cell/kernel'), 'weight hidden/cell/kernel: not a weight of the Dense layers, or listed twice'],
+  ])('bundles tfjs-layers for a package with %s, naming it and why', (_, edit, why) => {
+    const model = readJson('model.json');
+    edit(model);
+    writeJson('model.json', model);
+    const { source, packages } = generate([base]);
+    expect(packages[0]!.notDense).toBe(why);
+    expect(source).toContain(`// Not Dense stacks, loaded through tfjs-layers: penguins (${why}).\nimport { loadLayers } from './layers';\nexport const LAYERS: LayersLoader | null = loadLayers;`);
+  });
+
   it('accepts weights split over two shards, listed in manifest order', () => {
     const bin = readFileSync(join(pkg, 'group1-shard1of1.bin'));
     unlinkSync(join(pkg, 'group1-shard1of1.bin'));

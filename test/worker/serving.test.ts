@@ -11,10 +11,13 @@ import penguinsHoldout from '../fixtures/holdout/penguins.json';
 import seattleHoldout from '../fixtures/holdout/seattle-weather.json';
 import type { ModelMetadata } from '../../src/serving/metadata';
 import {
-  loadLayers, ModelRegistry, predictRows, predictRowsLayers, readDenseSteps, registry, serve, usesDenseShortcut,
+  ModelRegistry, predictRows, predictRowsLayers, readDenseSteps, registry, serve, usesDenseShortcut,
   type ModelJson, type ModelPackage,
 } from '../../src/serving/registry';
 import { MODEL_PACKAGES } from '../../src/serving/registry.generated';
+// tfjs-layers' loader (and every WASM kernel), as a build with a non-Dense package in models/ bundles it; the
+// reference model.predict of the tests below runs on it too.
+import { loadLayers } from '../../src/serving/layers';
 import { seededRandom } from '../../scripts/lib/random';
 import penguinsModel from '../../models/penguins/model.json';
 import penguinsWeights from '../../models/penguins/group1-shard1of1.bin';
@@ -253,7 +256,7 @@ describe('the Dense shortcut of predictRows', () => {
     modelJson.modelTopology.config.layers.splice(1, 0, { class_name: 'Dropout', config: { rate: 0.5, name: 'dropout', trainable: true } } as never);
     const pkg = penguinsPackage(modelJson);
     expect(readDenseSteps(pkg)).toEqual({ ok: false, error: 'layers[1]: a Dropout layer' });
-    const model = await new ModelRegistry([pkg]).model('penguins');
+    const model = await new ModelRegistry([pkg], loadLayers).model('penguins');
     expect(usesDenseShortcut(model)).toBe(false);
     expect(model.layers).not.toBeNull();
     const rows = penguinsMeta.probes.map((p) => p.input);
@@ -264,13 +267,22 @@ describe('the Dense shortcut of predictRows', () => {
     expect(predictRows(model, rows, 4).map((p) => Array.from(p))).toEqual(reference);
   });
 
+  it('refuses a package that is not a Dense stack when the build bundles no tfjs-layers, saying why', async () => {
+    // As when every package in models/ is a Dense stack (the shipped ones are): the generated LAYERS is null.
+    const modelJson = structuredClone(penguinsModel);
+    modelJson.modelTopology.config.layers.splice(1, 0, { class_name: 'Dropout', config: { rate: 0.5, name: 'dropout', trainable: true } } as never);
+    await expect(new ModelRegistry([penguinsPackage(modelJson)], null).model('penguins')).rejects.toThrow(
+      'model penguins needs tfjs-layers (layers[1]: a Dropout layer), which this build does not bundle',
+    );
+  });
+
   it('takes a Dense stack it cannot read by name through tfjs-layers, then still runs the shortcut', async () => {
     // loadLayersModel drops an inner scope from a name (TF 2.2's layer/cell/weight); the reader does not guess.
     const modelJson = structuredClone(penguinsModel);
     modelJson.weightsManifest[0].weights[0].name = 'hidden/cell/kernel';
     const pkg = penguinsPackage(modelJson);
     expect(readDenseSteps(pkg)).toEqual({ ok: false, error: 'weight hidden/cell/kernel: not a weight of the Dense layers, or listed twice' });
-    const model = await new ModelRegistry([pkg]).model('penguins');
+    const model = await new ModelRegistry([pkg], loadLayers).model('penguins');
     expect(usesDenseShortcut(model)).toBe(true);
     expect(model.layers).not.toBeNull();
     const rows = penguinsMeta.probes.map((p) => p.input);
@@ -290,7 +302,7 @@ describe('the Dense shortcut of predictRows', () => {
     edit(modelJson.weightsManifest[0].weights);
     const pkg = penguinsPackage(modelJson, [...shards]);
     expect(readDenseSteps(pkg)).toEqual({ ok: false, error: why });
-    await expect(new ModelRegistry([pkg]).model('penguins')).rejects.toThrow(refusal);
+    await expect(new ModelRegistry([pkg], loadLayers).model('penguins')).rejects.toThrow(refusal);
   });
 
   // Every branch of the pass (newPass): each fused activation with and without a bias, and softmax with and without
