@@ -3,11 +3,15 @@
 // workerd forbids compiling WebAssembly from bytes at run time, which is what the backend's stock init does.
 // Wrangler instead hands us the SIMD binary as a precompiled WebAssembly.Module; we register a replacement
 // 'wasm' backend whose factory runs the emscripten glue with an instantiateWasm hook that instantiates that
-// Module (tfjs issue #8157 asks for this upstream). Kernels are registered under the name 'wasm' by the
-// package import, so they attach to our backend unchanged. No other backend is registered: inference cannot
-// silently fall back to the cpu backend.
+// Module (tfjs issue #8157 asks for this upstream). No other backend is registered: inference cannot silently fall
+// back to the cpu backend.
+//
+// The backend class comes from the package's `dist/base`, which registers no kernel: the Dense steps
+// (serving/registry.ts) call the WASM module's C functions themselves. Every kernel is registered, under the name
+// 'wasm' so that it attaches to this backend unchanged, by serving/layers.ts, which the generated registry imports
+// only when a model needs tfjs-layers.
 import * as tf from '@tensorflow/tfjs-core';
-import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { BackendWasm } from '@tensorflow/tfjs-backend-wasm/dist/base';
 import wasmFactory from '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm.js';
 import simdModule from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm';
 
