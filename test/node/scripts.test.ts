@@ -55,6 +55,7 @@ const SCRIPTS: [string, string][] = [
   ['scripts/bench-detect.ts', 'usage: npm run bench:detect'],
   ['scripts/bench-crash.ts', 'usage: npm run bench:crash'],
   ['scripts/bench-parse.ts', 'usage: npm run bench:parse'],
+  ['scripts/bundle-size.ts', 'usage: npm run bundle:size'],
   ['scripts/profile-serve.ts', 'usage: npm run profile:serve'],
   ['scripts/replay.ts', 'usage: npm run replay'],
   ['scripts/demo.ts', 'usage: npm run demo'],
