@@ -125,7 +125,6 @@ interface DenseStep {
   fused: 'linear' | 'relu' | 'elu' | null;
 }
 
-
 /**
  * One Dense layer's step, from its [in, out] kernel, bias and activation, all held by the backend (the step does not
  * own them). The kernel is viewed as [1, in, out], as fused.matMul's reshape does: the same data under another shape.
