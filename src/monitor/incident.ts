@@ -69,6 +69,12 @@ export interface Incident {
    */
   paged?: { kind: IncidentKind; collapsedOnto: string[] };
   /**
+   * Every window after the first that changed the incident (a worse kind, a collapse onto a new label) or paged a
+   * change recorded before, and whether it paged: the incident page tells on-call which windows paged them and which
+   * were recorded because moved inputs explained them (`sameShift`). Absent in incidents stored before it was kept.
+   */
+  escalations?: { windowStart: number; paged: boolean }[];
+  /**
    * Consecutive healthy windows clear of the alarm (RESOLVE_BELOW) since the last flagged one; insufficient_data and
    * no_traffic do not count, and a healthy window still near the threshold starts it again.
    */
@@ -231,9 +237,11 @@ export function advanceIncident(
     const pageWorthy =
       (paged.kind !== 'model_defect' && SEVERITY[verdict] > SEVERITY[paged.kind]) || (dominant !== undefined && !paged.collapsedOnto.includes(dominant));
     const escalated = pageWorthy && !sameShift(open, window);
+    const escalations = worse || newCollapse || escalated ? [...(open.escalations ?? []), { windowStart: window.windowStart, paged: escalated }] : open.escalations;
     return {
       incident: {
         ...open,
+        ...(escalations ? { escalations } : {}),
         kind: worse ? verdict : open.kind,
         labels: [...known, ...newLabels],
         collapsedOnto: newCollapse ? [...collapsedOnto, dominant] : collapsedOnto,

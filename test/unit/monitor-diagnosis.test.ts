@@ -436,6 +436,8 @@ describe('an incident whose windows keep being explained by inputs that moved', 
     expect(next.incident!.diagnoses[0]!.kind).toBe('input_shift');
     expect(next.events).toEqual(['updated']);
     expect(next.incident!.collapsedOnto).toEqual(['sun', octoberEvaluation.dominantLabel]);
+    // Kept for the incident page: the change, and that it did not page.
+    expect(next.incident!.escalations).toEqual([{ windowStart: 90 * 86_400, paged: false }]);
   });
 
   it('pages what it only recorded once a later window is not explained by the inputs', () => {
@@ -448,6 +450,10 @@ describe('an incident whose windows keep being explained by inputs that moved', 
     // Paged now: the same window again says nothing new.
     const again = advanceIncident(next.incident, window(92, octoberEvaluation, explain(octoberEvaluation, october, seattleWeather, WINDOW, failing, recent)), { newId: () => 'x' });
     expect(again.events).toEqual(['updated']);
+    expect(again.incident!.escalations).toEqual([
+      { windowStart: 90 * 86_400, paged: false },
+      { windowStart: 91 * 86_400, paged: true },
+    ]);
   });
 
   it('pages the new collapse when the inputs explain it but the model was not held to its probes', () => {

@@ -269,6 +269,28 @@ describe('incident timeline', () => {
     ]);
     expect(onRain.some((e) => e.kind === 'escalated')).toBe(false);
   });
+  it('tells a change recorded without a page from one that paged, and pages a recorded change later (escalations)', () => {
+    const verdicts = [
+      { start: 1_000, n: 50, verdict: 'collapsed', dominantLabel: 'sun' },
+      { start: 1_010, n: 50, verdict: 'collapsed', dominantLabel: 'fog' },
+      { start: 1_020, n: 50, verdict: 'collapsed', dominantLabel: 'fog' },
+      { start: 1_030, n: 50, verdict: 'collapsed', dominantLabel: 'rain' },
+    ];
+    const escalations = [
+      { windowStart: 1_010, paged: false },
+      { windowStart: 1_020, paged: true },
+      { windowStart: 1_030, paged: true },
+    ];
+    const open = { ...incident, lastWindowStart: 1_030, resolvedAt: null, resolvedBy: null, acknowledgedAt: null, state: { escalations } as unknown as Incident } as const;
+    const changes = (i: typeof open) => timelineOf({ incident: i, windowSeconds: 10, verdicts, deliveries: [], attempts: [] }).filter((e) => e.at > 1_000 && e.at < 1_080 && !e.text.startsWith('Last flagged'));
+    expect(changes(open).map((e) => `${e.kind} ${e.text}`)).toEqual([
+      'window Recorded without a page: collapsed onto fog in window 00:16:50–00:17:00 UTC (explained, like the window before it, by inputs that moved: input_shift)',
+      'escalated Escalated: collapsed onto fog in window 00:17:00–00:17:10 UTC, recorded earlier without a page and no longer explained by moved inputs',
+      'escalated Escalated: collapsed onto rain in window 00:17:10–00:17:20 UTC',
+    ]);
+    // An incident stored before escalations were kept: every change paged, as it did before input_shift was told apart.
+    expect(changes({ ...open, state: {} as Incident }).map((e) => `${e.kind} ${e.at}`)).toEqual(['escalated 1010', 'escalated 1030']);
+  });
   it('shows a rebaseline when it was asked for and when the cron applied it', () => {
     const resolvedByHand = { ...incident, resolvedBy: 'admin' } as const;
     const base = { incident: resolvedByHand, windowSeconds: 10, verdicts: [], deliveries: [], attempts: [] };

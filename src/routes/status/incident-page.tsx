@@ -53,20 +53,25 @@ export function timelineOf({ incident: i, windowSeconds, verdicts, deliveries, a
   if (i.kind === 'model_defect') out.push({ at: first, kind: 'window', text: 'Model defect found in the package’s own held-out answers (no window of traffic flagged it)' });
   else out.push({ at: first, kind: 'window', text: `First flagged window ${windowWords(first, windowSeconds)}: ${opening}` });
   out.push({ at: i.openedAt, kind: 'opened', text: `labelwatch opened the incident (${opening})` });
-  // Escalations, as the incident escalates (monitor/incident.ts): a flagged window more severe than every one before
-  // it in the incident, or one that collapsed onto a label the answers had not collapsed onto before in it.
+  // Changes, as the incident records them (monitor/incident.ts): a flagged window more severe than every one before
+  // it in the incident, or one that collapsed onto a label the answers had not collapsed onto before in it. Each paged
+  // (escalated) unless the incident says it was only recorded, its inputs having moved as before (`escalations`), and
+  // a change recorded so may page later, from a window no longer explained so.
+  const state = i.state as Partial<Incident>;
+  const recorded = new Map((Array.isArray(state.escalations) ? state.escalations : []).map((e) => [e.windowStart, e.paged]));
   let worst = firstVerdict !== null && FLAGGED(firstVerdict) ? severityOf(firstVerdict) : -1;
   const collapsedOnto = new Set(firstWindow?.dominantLabel ? [firstWindow.dominantLabel] : []);
   for (const w of verdicts) {
     if (w.start <= first || w.start > i.lastWindowStart || !FLAGGED(w.verdict)) continue;
     const worse = severityOf(w.verdict) > worst;
     const newCollapse = w.dominantLabel !== null && !collapsedOnto.has(w.dominantLabel);
-    if (worst >= 0 && (worse || newCollapse))
-      out.push({
-        at: w.start,
-        kind: 'escalated',
-        text: `Escalated${worse ? ' to ' : ': '}${verdictOnto(w.verdict, w.dominantLabel)} in window ${windowWords(w.start, windowSeconds)}`,
-      });
+    const changed = worst >= 0 && (worse || newCollapse);
+    const paged = recorded.get(w.start) ?? changed;
+    const what = `${verdictOnto(w.verdict, w.dominantLabel)} in window ${windowWords(w.start, windowSeconds)}`;
+    if (changed && !paged)
+      out.push({ at: w.start, kind: 'window', text: `Recorded without a page: ${what} (explained, like the window before it, by inputs that moved: input_shift)` });
+    else if (changed) out.push({ at: w.start, kind: 'escalated', text: `Escalated${worse ? ' to ' : ': '}${what}` });
+    else if (paged) out.push({ at: w.start, kind: 'escalated', text: `Escalated: ${what}, recorded earlier without a page and no longer explained by moved inputs` });
     worst = Math.max(worst, severityOf(w.verdict));
     if (w.dominantLabel !== null) collapsedOnto.add(w.dominantLabel);
   }
@@ -97,7 +102,6 @@ export function timelineOf({ incident: i, windowSeconds, verdicts, deliveries, a
   }
   if (i.acknowledgedAt !== null) out.push({ at: i.acknowledgedAt, kind: 'acknowledged', text: 'Acknowledged by an operator' });
   if (i.resolvedAt !== null) {
-    const state = i.state as Partial<Incident>;
     // The streak's first window (clearSince); an incident stored before it was kept counts back from the last one.
     const clearFrom = typeof state.clearSince === 'number' ? state.clearSince : typeof state.resolvedAt === 'number' ? state.resolvedAt - (i.healthyStreak - 1) * windowSeconds : null;
     const healthyWindow = clearFrom !== null && i.resolvedBy !== 'admin' ? ` (healthy again from window ${windowWords(clearFrom, windowSeconds)})` : '';
