@@ -134,6 +134,8 @@ interface Detector {
   alarmed(): boolean;
   /** Whether the last window itself was flagged (labelwatch: collapsed or partial_collapse), open incident or not. */
   flagged?(): boolean;
+  /** labelwatch: the size of its stored state (MonitorState as JSON, what D1 holds per model version). */
+  stateBytes?(): number;
 }
 
 /** labelwatch itself: judgeWindow + the incident state machine; a page is an incident opened or escalated. */
@@ -153,6 +155,7 @@ function labelwatch(m: ModelMetadata, settings: DetectorSettings, warm: MonitorS
     },
     alarmed: () => incident !== null,
     flagged: () => flagged,
+    stateBytes: () => JSON.stringify(state).length,
   };
 }
 
@@ -444,9 +447,10 @@ function dailyMix(normal: readonly number[], a: number, t: number): number[] {
 }
 
 /**
- * Pages on healthy traffic whose mix follows the hour of day, over 30 days of 60-s windows, with the season declared
- * (`daily`) or not, and in which day they came. Then, on a model declared daily, a total collapse onto its top label
- * lasting three days (from day 5): the pages, and the windows still flagged once the traffic is back (a recovery the
+ * Pages on healthy traffic whose mix follows the hour of day, over 30 days of 60-s windows, judged without a season, by
+ * the hour of day, or by the hour of the week (the default, the hour of day standing in through the first week), and
+ * in which day they came. Then, judged by each season, a total collapse onto its top label lasting three days (from
+ * day 5, into the second week): the pages, and the windows still flagged once the traffic is back (a recovery the
  * detector took for a collapse onto the other labels).
  */
 function dailyCycleTable(quick: boolean) {
@@ -464,7 +468,7 @@ function dailyCycleTable(quick: boolean) {
     const normal = normalMix(m);
     for (const rate of CYCLE_RATES)
       for (const a of SWINGS)
-        for (const seasonality of ['none', 'daily'] as const) {
+        for (const seasonality of ['none', 'daily', 'weekly'] as const) {
           const d = labelwatch(m, detectorSettings(m, { windowSeconds: WINDOW_SECONDS, seasonality }));
           let pages = 0;
           let firstDay = 0;
@@ -478,16 +482,16 @@ function dailyCycleTable(quick: boolean) {
             if (d.alarmed()) flagged++;
           }
           lines.push(`| ${m.name} | ${rate} | ${a} | ${seasonality} | ${pages} | ${firstDay} | ${flagged} |`);
-          if (seasonality === 'daily') targets.push({ what: `${m.name}, ${rate} per window, swing ${a}, daily declared: no page after the first day`, ok: pages === firstDay, got: `${pages - firstDay}` });
+          if (seasonality !== 'none') targets.push({ what: `${m.name}, ${rate} per window, swing ${a}, ${seasonality} declared: no page after the first day`, ok: pages === firstDay, got: `${pages - firstDay}` });
         }
   }
-  // A real collapse on a model declared daily, from day 5 to day 8, then healthy again until day 12.
-  const collapseLines = ['| model | per window | swing | pages | windows flagged after the recovery |', '|---|---:|---:|---:|---:|'];
+  // A real collapse from day 5 to day 8, then healthy again until day 12.
+  const collapseLines = ['| model | per window | swing | seasonality | pages | windows flagged after the recovery |', '|---|---:|---:|---|---:|---:|'];
   for (const m of models) {
     const normal = normalMix(m);
     const top = topOf(normal);
-    for (const a of [0, 0.5]) {
-      const d = labelwatch(m, detectorSettings(m, { windowSeconds: WINDOW_SECONDS, seasonality: 'daily' }));
+    for (const [seasonality, a] of (['daily', 'weekly'] as const).flatMap((s) => [0, 0.5].map((x) => [s, x] as const))) {
+      const d = labelwatch(m, detectorSettings(m, { windowSeconds: WINDOW_SECONDS, seasonality }));
       let pages = 0;
       let after = 0;
       for (let w = 0; w < (12 * DAY) / WINDOW_SECONDS; w++) {
@@ -498,8 +502,8 @@ function dailyCycleTable(quick: boolean) {
         // Flagged windows, not an open incident: the incident stays open through its quiet period (RESOLVE_QUIET_SECONDS).
         if (t >= 8 * DAY + 60 * WINDOW_SECONDS && d.flagged!()) after++;
       }
-      collapseLines.push(`| ${m.name} | 10 | ${a} | ${pages} | ${after} |`);
-      targets.push({ what: `${m.name}, daily, swing ${a}: a 3-day collapse pages once, and no window is flagged from an hour after its recovery`, ok: pages === 1 && after === 0, got: `${pages} page(s), ${after} windows` });
+      collapseLines.push(`| ${m.name} | 10 | ${a} | ${seasonality} | ${pages} | ${after} |`);
+      targets.push({ what: `${m.name}, ${seasonality}, swing ${a}: a 3-day collapse pages once, and no window is flagged from an hour after its recovery`, ok: pages === 1 && after === 0, got: `${pages} page(s), ${after} windows` });
     }
   }
   return { lines, collapseLines, targets, days };
@@ -519,14 +523,14 @@ function weekendMix(normal: readonly number[], a: number, t: number): number[] {
 
 /**
  * Pages on healthy traffic whose weekends differ from its weekdays, over 8 weeks of 60-s windows, judged by the hour of
- * day (the default) or of the week: the first week apart from the rest, since no season is known before its first cycle.
+ * day or of the week (the default): the first week apart from the rest, since no week is known before its first cycle.
  */
 function weekendTable(quick: boolean) {
   random = seededRandom(20261205);
   const weeks = quick ? 3 : 8;
   const lines = [
-    '| model | per window | weekend swing | seasonality | pages in week 1 | pages in weeks 2–' + weeks + ' | windows flagged |',
-    '|---|---:|---:|---|---:|---:|---:|',
+    '| model | per window | weekend swing | seasonality | pages in week 1 | pages in weeks 2–' + weeks + ' | windows flagged | state (KiB of JSON) |',
+    '|---|---:|---:|---|---:|---:|---:|---:|',
   ];
   const targets: { what: string; ok: boolean; got: string }[] = [];
   for (const m of MODELS.filter((x) => x.name !== 'skewed-85-10-5')) {
@@ -541,8 +545,8 @@ function weekendTable(quick: boolean) {
         if (d.step(sampleCounts(weekendMix(normal, 0.5, t), 10), t)) t < WEEK ? first++ : later++;
         if (d.alarmed()) flagged++;
       }
-      lines.push(`| ${m.name} | 10 | 0.5 | ${seasonality} | ${first} | ${later} | ${flagged} |`);
-      if (seasonality === 'weekly') targets.push({ what: `${m.name}, weekends differ, weekly declared: no page after the first week`, ok: later === 0, got: `${later}` });
+      lines.push(`| ${m.name} | 10 | 0.5 | ${seasonality} | ${first} | ${later} | ${flagged} | ${(d.stateBytes!() / 1024).toFixed(1)} |`);
+      if (seasonality === 'weekly') targets.push({ what: `${m.name}, weekends differ, weekly (the default): no page after the first week`, ok: later === 0, got: `${later}` });
     }
   }
   return { lines, targets, weeks };
@@ -716,12 +720,12 @@ export async function main(argv: string[]): Promise<number> {
   const cycle = dailyCycleTable(quick);
   console.log(`${cycle.days} days per row; a page is an incident opened or escalated; flagged: windows spent in an open incident.\n`);
   console.log(cycle.lines.join('\n'));
-  console.log('\nA total collapse onto the top label from day 5 to day 8 on a model declared `daily` (pages after the first day; windows flagged from an hour after the traffic came back):\n');
+  console.log('\nA total collapse onto the top label from day 5 to day 8, declared `daily` or `weekly` (pages after the first day; windows flagged from an hour after the traffic came back):\n');
   console.log(cycle.collapseLines.join('\n'));
 
   console.log('\n## A weekly cycle: healthy traffic whose weekends differ from its weekdays (60-s windows)\n');
   const weekend = weekendTable(quick);
-  console.log(`${weekend.weeks} weeks per row; on Saturdays and Sundays each label's share moves by up to e^±0.5; a page is an incident opened or escalated.\n`);
+  console.log(`${weekend.weeks} weeks per row; on Saturdays and Sundays each label's share moves by up to e^±0.5; a page is an incident opened or escalated; state: the model version's stored MonitorState at the end, written once per window.\n`);
   console.log(weekend.lines.join('\n'));
 
   console.log('\n## Targets\n');
