@@ -9,7 +9,8 @@
 //  - flagged window (collapsed / partial_collapse): opens an incident if none is open, else updates it;
 //  - healthy and drift windows clear of the alarm (every statistic below RESOLVE_BELOW of the threshold): advance
 //    the healthy streak; `resolveAfterHealthy` in a row, spanning at least `resolveQuietSeconds`, resolve the
-//    incident. One still near it restarts the streak;
+//    incident. One still near it restarts the streak. So does a window flagged only by the package's known model
+//    defect, clear of the alarm but for the defect;
 //  - insufficient_data and no_traffic: change nothing. Too few predictions say nothing either way, so they neither
 //    break nor extend a healthy streak; a model nobody calls is not evidence that it recovered.
 // A model_defect incident is about the package, not its traffic (openModelDefect): it opens once per version and
@@ -141,9 +142,16 @@ export const RESOLVE_BELOW = 0.5;
  */
 export const RESOLVE_QUIET_SECONDS = 3 * 3600;
 
-/** Whether a window that is not flagged is also clear of the alarm: no statistic within the band below it. */
-const clearOfAlarm = (e: Evaluation): boolean =>
-  e.statistics.perLabel.every((l) => l.up < RESOLVE_BELOW && (l.down ?? 0) < RESOLVE_BELOW);
+/**
+ * Whether a window that is not flagged is also clear of the alarm: no statistic within the band below it. A window
+ * flagged by nothing but the package's known model defect (knownDefect) is clear when everything else is: the
+ * defect's own statistics, and only they, sit at the threshold (knownDefect says so), for good, since its labels are
+ * never answered.
+ */
+const clearOfAlarm = (e: Evaluation): boolean => {
+  const clear = (statistic: number) => statistic < RESOLVE_BELOW || (e.knownDefect && statistic >= 1);
+  return e.statistics.perLabel.every((l) => clear(l.up) && clear(l.down ?? 0));
+};
 
 /**
  * Whether a flagged window tells the open incident's story again: it and the incident's latest window both lead with
@@ -198,10 +206,13 @@ export function advanceIncident(
 
   if (open && window.windowStart <= open.lastEvaluatedWindowStart) return { incident: open, events: [] };
 
-  // A window that shows only the package's own model defect was reported once already (model_defect): no news.
-  if (isFlagged(verdict) && window.evaluation.knownDefect) return { incident: open, events: [] };
+  // A window that shows only the package's own model defect was reported once already (model_defect): no news. For
+  // an open traffic incident it is the traffic as it normally is on that package, so it counts towards resolving:
+  // the defect flags every window of a package whose model never answers some labels, and the incident of a
+  // collapse that recovered stayed open for good, so the next collapse onto the same label paged nobody.
+  const defectOnly = isFlagged(verdict) && window.evaluation.knownDefect;
 
-  if (isFlagged(verdict)) {
+  if (isFlagged(verdict) && !defectOnly) {
     if (!open) {
       return {
         incident: {
@@ -263,7 +274,7 @@ export function advanceIncident(
 
   if (!open) return { incident: null, events: [] };
 
-  if (verdict === 'healthy' || verdict === 'drift') {
+  if (verdict === 'healthy' || verdict === 'drift' || defectOnly) {
     const healthyStreak = clearOfAlarm(window.evaluation) ? open.healthyStreak + 1 : 0;
     const clearSince = healthyStreak === 0 ? undefined : healthyStreak === 1 ? window.windowStart : (open.clearSince ?? window.windowStart);
     if (healthyStreak >= resolveAfterHealthy && clearSince !== undefined && window.windowStart - clearSince >= resolveQuietSeconds) {

@@ -304,6 +304,37 @@ describe('judgeWindow: the labels a flagged window names as vanished', () => {
     const t = advanceIncident(null, { model: seattleUnweighted.name, version: '1', windowStart: 0, evaluation: e }, { newId: () => 'inc' });
     expect(t).toEqual({ incident: null, events: [] });
   });
+
+  it('resolves a collapse on a defective package once its traffic is back, so the next collapse pages again', () => {
+    // The unweighted seattle model answers rain and sun as its held-out rows do (fog and drizzle never: every window
+    // shows the defect), then collapses onto rain for 30 windows, recovers, and collapses again a day later.
+    const settings = detectorSettings(seattleUnweighted, { windowSeconds: 60 });
+    const normal = labelWindow({ rain: 4, sun: 6 });
+    const collapse = labelWindow({ rain: 10 });
+    const traffic = (w: number) => ((w >= 600 && w < 630) || (w >= 2_000 && w < 2_030) ? collapse : normal);
+    let state = null as Parameters<typeof judgeWindow>[0];
+    let incident: Incident | null = null;
+    const events: string[] = [];
+    const recovered: boolean[] = [];
+    for (let w = 0; w < 2_100; w++) {
+      const judged = judgeWindow(state, traffic(w), w * 60, settings);
+      state = judged.state;
+      if (w >= 700 && w < 2_000) recovered.push(judged.evaluation.knownDefect);
+      const t = advanceIncident(incident, { model: seattleUnweighted.name, version: '1', windowStart: w * 60, evaluation: judged.evaluation }, { newId: () => `inc${w}` });
+      events.push(...t.events.filter((e) => e !== 'updated').map((e) => `${e}@${w}`));
+      incident = t.incident?.status === 'resolved' ? null : t.incident;
+    }
+    // The recovered traffic is flagged by the defect alone, window after window.
+    expect(recovered.every(Boolean)).toBe(true);
+    const [opened, resolved, reopened] = events;
+    expect(events).toHaveLength(3);
+    expect(opened).toMatch(/^opened@6\d\d$/);
+    // Resolved three hours (RESOLVE_QUIET_SECONDS) after the traffic came back, not never.
+    const at = Number(resolved!.replace('resolved@', ''));
+    expect(at).toBeGreaterThanOrEqual(630 + 180);
+    expect(at).toBeLessThan(630 + 240);
+    expect(reopened).toMatch(/^opened@20\d\d$/);
+  });
 });
 
 describe('baseline', () => {
