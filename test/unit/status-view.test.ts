@@ -10,7 +10,7 @@ import { retrainShown, timelineOf } from '../../src/routes/status/incident-page'
 import { leadLabel } from '../../src/routes/status/incidents';
 import { Diagnoses, numbersOf, Remedies } from '../../src/routes/status/findings';
 import { januaryWindow } from './alerts.fixtures';
-import { describeChannels, pagedChannels } from '../../src/incidents/channels';
+import { bodyNow, describeChannels, pagedChannels } from '../../src/incidents/channels';
 import { loadConfig } from '../../src/config';
 import type { Incident } from '../../src/monitor/incident';
 
@@ -329,6 +329,21 @@ describe('the retraining request as the incident page shows it', () => {
       expect(shown).not.toMatch(/status_?url|lw\.example|train\.example/i);
     }
     expect(retrainShown(null)).toBeNull();
+  });
+  it('shows a request stored by an earlier version as it is sent: with the fields added since', () => {
+    // An input_shift feature stored before recent_mean, recent_shift and from were kept.
+    const feature = { name: 'temp_max', expected_mean: 0, expected_std: 1, observed_mean: -1.1, observed_std: 0.45, shift: -1.1, std_ratio: 0.45, standard_error: 0.09 };
+    const stored = {
+      type: 'retrain.requested',
+      timestamp: 't',
+      data: { incident_id: 'inc_1', status_url: 'https://lw.example/incidents/inc_1', diagnoses: [{ kind: 'input_shift', evidence: { features: [feature] } }] },
+    };
+    const shown = JSON.parse(retrainShown(stored)!);
+    expect(shown.data.diagnoses[0].evidence.features[0]).toEqual({ ...feature, recent_mean: null, recent_shift: null, from: 'training' });
+    expect(shown.data.status_url).toBeUndefined();
+    // What the page shows is what the retraining webhook is sent (less the status URL).
+    const { status_url: _link, ...sentData } = (bodyNow({ channel: 'retrain', payload: stored }) as typeof stored).data;
+    expect(shown.data).toEqual(sentData);
   });
 });
 

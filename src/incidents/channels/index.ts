@@ -76,13 +76,14 @@ export interface Sendable {
 /**
  * A signed webhook's stored body in the schema receivers validate against now (contract/wire.ts): a delivery stored
  * by an earlier version gets the fields added since. A body from before the payloads were snake_case (`statusUrl`,
- * docs/webhooks.md) matches no version of the schema and goes as stored.
+ * docs/webhooks.md), or one not shaped as labelwatch writes it, matches no version of the schema and goes as stored.
+ * The incident page shows a retraining request through it too: what was sent, not what was stored.
  */
-function bodyNow(d: Sendable): unknown {
-  const data = (d.payload as { data?: { status_url?: unknown } } | null)?.data;
+export function bodyNow(d: Pick<Sendable, 'channel' | 'payload'>): unknown {
+  const data = (d.payload as { data?: { status_url?: unknown; incident?: unknown; diagnoses?: unknown } } | null)?.data;
   if (typeof data?.status_url !== 'string') return d.payload;
-  if (d.channel === 'alert') return alertPayloadNow(d.payload as StoredAlertPayload);
-  if (d.channel === 'retrain') return retrainPayloadNow(d.payload as StoredRetrainPayload);
+  if (d.channel === 'alert' && typeof data.incident === 'object' && data.incident !== null) return alertPayloadNow(d.payload as StoredAlertPayload);
+  if (d.channel === 'retrain' && Array.isArray(data.diagnoses)) return retrainPayloadNow(d.payload as StoredRetrainPayload);
   return d.payload;
 }
 

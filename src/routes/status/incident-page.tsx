@@ -3,7 +3,7 @@
 // its evidence and the remedies, and the retraining request as it was sent; and, when it was judged against traffic
 // someone declared normal (an earlier incident resolved with a rebaseline), whose traffic that was.
 import type { FC } from 'hono/jsx';
-import { CHANNEL_NAMES } from '../../incidents/channels';
+import { bodyNow, CHANNEL_NAMES } from '../../incidents/channels';
 import type { DeliveryStatusRow } from '../../db/deliveries';
 import type { AdoptedTraffic, DeliveryAttemptRow, IncidentRow, RebaselineRow, WindowVerdict } from '../../db/status';
 import type { Incident } from '../../monitor/incident';
@@ -130,11 +130,13 @@ export function timelineOf({ incident: i, windowSeconds, verdicts, deliveries, a
 }
 
 /**
- * The retraining request as the page shows it: its type, time and data, without the status URL, and with any URL
- * blanked. A stored payload never holds a secret (URL and signature are added at send time), but the page shows only
- * the fields it knows, so a payload written by something else cannot leak through it.
+ * The retraining request as the page shows it: its body as sent (a request stored by an earlier version goes with the
+ * fields added since: bodyNow), its type, time and data, without the status URL, and with any URL blanked. A stored
+ * payload never holds a secret (URL and signature are added at send time), but the page shows only the fields it
+ * knows, so a payload written by something else cannot leak through it.
  */
-export function retrainShown(payload: unknown): string | null {
+export function retrainShown(stored: unknown): string | null {
+  const payload = bodyNow({ channel: 'retrain', payload: stored });
   if (typeof payload !== 'object' || payload === null) return null;
   const p = payload as { type?: unknown; timestamp?: unknown; data?: unknown };
   if (typeof p.data !== 'object' || p.data === null) return null;
