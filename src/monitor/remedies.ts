@@ -2,7 +2,7 @@
 // per diagnosis, computed from the model's own metadata.
 
 import type { ModelMetadata } from '../serving/metadata';
-import { SEASONAL_MIN_PREDICTIONS, type Seasonality, seasonalityFor } from './baseline';
+import { HOUR_OF_DAY_FALLBACK, SEASONAL_MIN_PREDICTIONS, type Seasonality, seasonalityFor } from './baseline';
 import type { DiagnosisKind, Diagnosis, ProbeSummary } from './diagnosis';
 import { SAMPLES_PER_FEATURE } from './diagnosis';
 import { nameRecord } from './names';
@@ -316,7 +316,7 @@ function forInputShift(metadata: ModelMetadata, diagnosis: Extract<Diagnosis, { 
         ? ''
         : ` A known cycle: set monitor.seasonality to the one these features follow (${cycles.map((s) => `"${s}": by ${PHASE_WORDS[s]}`).join(', ')}), then ${byHand}.`
       : baselineSource === 'seasonal'
-        ? ` monitor.seasonality is "${seasonality}" and earlier cycles at this ${PHASE_WORDS[seasonality]} did not look like this: if the season is merely unusual, ${byHand}.`
+        ? ` monitor.seasonality is "${seasonality}" and earlier cycles at this ${PHASE_WORDS[seasonality]}${HOUR_OF_DAY_FALLBACK.includes(seasonality) ? ` (in its first week: this ${PHASE_WORDS.daily})` : ''} did not look like this: if the season is merely unusual, ${byHand}.`
         : ` monitor.seasonality is "${seasonality}", but no earlier cycle has ${SEASONAL_MIN_PREDICTIONS} predictions at this ${PHASE_WORDS[seasonality]} yet: if it is the season, ${byHand}.`;
   // "daily" is the default: a page on a season of weeks or months must still say how to declare one.
   const longer = LONGER_CYCLES[seasonality].filter(comparable);

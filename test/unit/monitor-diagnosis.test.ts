@@ -522,6 +522,11 @@ describe('remedies', () => {
     };
     expect(declared('trailing').sentence).toContain('monitor.seasonality is "yearly", but no earlier cycle has 30 predictions at this week of year yet');
     expect(declared('seasonal').sentence).toContain('earlier cycles at this week of year did not look like this');
+    // A weekly model is judged by the hour of day through its first week: the sentence says so.
+    const weekly = { ...evaluation, baseline: { ...evaluation.baseline, seasonality: 'weekly' as const, source: 'seasonal' as const } };
+    expect(remedy(explain(weekly, counts, seattleWeather, WINDOW, goodProbes).remedies, 'rebaseline').sentence).toContain(
+      'monitor.seasonality is "weekly" and earlier cycles at this hour of week (in its first week: this hour of day) did not look like this',
+    );
     expect(declared('trailing').seasonality).toBe('yearly');
     // The longest cycle has none longer to name; a deployment without a season is told every one.
     expect(declared('trailing').sentence).not.toContain('A longer cycle');
