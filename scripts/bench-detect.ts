@@ -509,6 +509,43 @@ function dailyCycleTable(quick: boolean) {
   return { lines, collapseLines, targets, days };
 }
 
+/**
+ * A package with a known model defect (its model never answers some labels; every window shows it, and pages nobody)
+ * whose traffic collapses onto another label for 30 windows, recovers, and collapses again a day later: the pages,
+ * and how long after the first recovery its incident resolved. Traffic is the model's own held-out answers.
+ */
+function defectTrafficTable() {
+  random = seededRandom(20261206);
+  const lines = [
+    '| package | normal answers (held-out) | collapse onto | pages | incident resolved after the first recovery | windows flagged by the defect alone |',
+    '|---|---|---|---:|---:|---:|',
+  ];
+  const targets: { what: string; ok: boolean; got: string }[] = [];
+  for (const [name, onto] of [['seattle-weather-unweighted', 'rain'], ['penguins-unscaled', 'Gentoo']] as const) {
+    const m = loadMetadata(name);
+    const held = m.labels.map((l) => m.reference?.label_counts[l] ?? 0);
+    const total = held.reduce((a, b) => a + b, 0);
+    const mix = held.map((c) => c / total);
+    const settings = detectorSettings(m, { windowSeconds: WINDOW_SECONDS });
+    const d = labelwatch(m, settings);
+    const first = 600;
+    const second = first + DAY / WINDOW_SECONDS;
+    let pages = 0;
+    let resolvedAfter: number | null = null;
+    let defectOnly = 0;
+    for (let w = 0; w < second + 60; w++) {
+      const collapsed = (w >= first && w < first + 30) || (w >= second && w < second + 30);
+      if (d.step(sampleCounts(collapsed ? oneHot(m.labels, onto) : mix, 10), w * WINDOW_SECONDS)) pages++;
+      if (w >= first + 30 && w < second && resolvedAfter === null && !d.alarmed()) resolvedAfter = w - (first + 30);
+      if (!collapsed && d.flagged!()) defectOnly++;
+    }
+    const resolved = resolvedAfter === null ? 'never' : `${resolvedAfter} windows (${((resolvedAfter * WINDOW_SECONDS) / 3600).toFixed(1)} h)`;
+    lines.push(`| ${name} | ${m.labels.map((l, i) => `${l} ${mix[i]!.toFixed(2)}`).join(', ')} | ${onto} | ${pages} | ${resolved} | ${defectOnly} |`);
+    targets.push({ what: `${name}: each of two collapses pages, and the first incident resolves before the second`, ok: pages === 2 && resolvedAfter !== null, got: `${pages} pages, resolved ${resolved}` });
+  }
+  return { lines, targets };
+}
+
 const WEEK = 7 * DAY;
 /**
  * The label mix of a model whose weekends differ: on Saturdays and Sundays (days 5 and 6 of each simulated week) each
@@ -728,6 +765,11 @@ export async function main(argv: string[]): Promise<number> {
   console.log(`${weekend.weeks} weeks per row; on Saturdays and Sundays each label's share moves by up to e^±0.5; a page is an incident opened or escalated; state: the model version's stored MonitorState at the end, written once per window.\n`);
   console.log(weekend.lines.join('\n'));
 
+  console.log('\n## A collapse on a package with a known model defect (60-s windows)\n');
+  const defectTraffic = defectTrafficTable();
+  console.log("10 predictions a window: onto one label for 30 windows, back to the model's own answers, and again a day later; a page is an incident opened or escalated.\n");
+  console.log(defectTraffic.lines.join('\n'));
+
   console.log('\n## Targets\n');
   const mark = (ok: boolean) => (ok ? '✓' : '✗');
   const seasonalWorst = Math.max(...seasonal.results.filter((r) => r.seasonality === 'yearly').map((r) => r.pages));
@@ -739,6 +781,7 @@ export async function main(argv: string[]): Promise<number> {
   for (const t of vanish.targets) console.log(`${mark(t.ok)} ${t.what} (${t.what.includes('false page') ? '' : 'median '}${t.got})`);
   for (const t of cycle.targets) console.log(`${mark(t.ok)} ${t.what} (${t.got})`);
   for (const t of weekend.targets) console.log(`${mark(t.ok)} ${t.what} (${t.got})`);
+  for (const t of defectTraffic.targets) console.log(`${mark(t.ok)} ${t.what} (${t.got})`);
   console.log(`\n(${((Date.now() - started) / 1000).toFixed(0)} s)`);
   return 0;
 }

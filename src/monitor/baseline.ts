@@ -29,9 +29,9 @@ export const SEASONS: Record<Exclude<Seasonality, 'none'>, { period: number; bin
  * on the first day, before there was a yesterday. Weekends whose mix differs, judged by the hour of day, are compared
  * with the weekdays before them and paged most weekends (13 times in 7 weeks); by the hour of the week, on the first
  * weekend only. Traffic without a rhythm loses nothing measurable, since a phase judges a window only where it
- * explains it at least as well as the trailing level (baselineOf): healthy i.i.d. traffic paged at most 0.05 times a
- * model-year (0.10 daily, 0.14 with none), and a collapse at one prediction a minute a window or so later than with
- * none (docs/detection.md).
+ * explains it at least as well as the trailing level (baselineOf): healthy i.i.d. traffic paged at most 0.05 to 0.14
+ * times a model-year (as with daily or none, within the seeds' noise), and a collapse at one prediction a minute a
+ * window or so later than with none (docs/detection.md).
  */
 export const DEFAULT_SEASONALITY: Seasonality = 'weekly';
 
