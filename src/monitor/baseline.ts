@@ -328,7 +328,7 @@ export function baselineOf(
   return { source, shares, size, tau2, trailingPredictions, phaseKnown, hourOfDayKnown };
 }
 
-/** A weekly model's hour-of-day bins, where an hour is shorter than its windows' cycle allows (seasonalityFor). */
+/** A weekly model's hour-of-day bins, unless its windows span a day or more (seasonalityFor: no hour to compare at). */
 function hourOfDayBins(state: MonitorState, seasonality: Seasonality, windowSeconds: number): SeasonalBin[] | null {
   return HOUR_OF_DAY_FALLBACK.includes(seasonality) && state.hourOfDay && seasonalityFor('daily', windowSeconds) === 'daily' ? state.hourOfDay : null;
 }
@@ -361,8 +361,8 @@ export function learn(
   // The hour-of-day bins follow the same rule with their own phase.
   const seasonal = flagged && baseline.phaseKnown ? state.seasonal : learnSeason(state.seasonal, observed, seasonality, windowStart);
   const hours = hourOfDayBins(state, seasonality, windowSeconds);
-  const hourOfDay = hours && !(flagged && baseline.hourOfDayKnown) ? { hourOfDay: learnSeason(hours, observed, 'daily', windowStart)! } : {};
-  if (flagged) return { ...state, learnedAt: windowStart, seasonal, ...hourOfDay };
+  const learntHours = hours && !(flagged && baseline.hourOfDayKnown) ? { hourOfDay: learnSeason(hours, observed, 'daily', windowStart)! } : {};
+  if (flagged) return { ...state, learnedAt: windowStart, seasonal, ...learntHours };
   const since = state.learnedAt === null ? 0 : windowStart - state.learnedAt;
   const halfLife = halfLives(windowSeconds);
   const keep = decay(since, halfLife.trailing);
@@ -384,7 +384,7 @@ export function learn(
     learnedAt: windowStart,
     trailing: state.trailing.map((c, i) => c * keep + observed[i]!),
     seasonal,
-    ...hourOfDay,
+    ...learntHours,
     excess,
     excessWeight: production ? state.excessWeight * keepExcess + w : state.excessWeight,
     ...learnInputs(state.inputs, window.inputs, keep),
@@ -475,8 +475,9 @@ export function rebaselineFrom(windows: readonly { start: number; n: number }[],
  * window: a flagged window never teaches the trailing level. The scatter estimate restarts too: it is kept in
  * shares, learnt at the old mix, and a label that fell from 43% to nothing would keep a scatter of points around a
  * share of tenths of a percent, so no collapse could ever be told again (every window undecided, in a real run). So
- * does the seasonal profile (and a weekly model's hour-of-day bins): its earlier cycles are the old traffic, and a model with a declared season is judged
- * against them, not the trailing level, once a phase holds SEASONAL_MIN_PREDICTIONS; kept, they would flag the
+ * does the seasonal profile (and a weekly model's hour-of-day bins): its earlier cycles are the old traffic, and a
+ * model with a declared season is judged against them, not the trailing level, once a phase holds
+ * SEASONAL_MIN_PREDICTIONS; kept, they would flag the
  * adopted traffic again within a window or two, for up to a cycle. The recent inputs become those of the adopted
  * windows (`inputs`, as MonitorState.inputs holds them; none given: forgotten), so a later shift is measured from the
  * new normal. No traffic to adopt: only the evidence restarts.

@@ -57,7 +57,7 @@ export function timelineOf({ incident: i, windowSeconds, verdicts, deliveries, a
   // it in the incident, or one that collapsed onto a label the answers had not collapsed onto before in it. Each paged
   // (escalated) unless the incident says it was only recorded, its inputs having moved as before (`escalations`), and
   // a change recorded so may page later, from a window no longer explained so.
-  const state = i.state as Partial<Incident>;
+  const state = (i.state ?? {}) as Partial<Incident>;
   const recorded = new Map((Array.isArray(state.escalations) ? state.escalations : []).map((e) => [e.windowStart, e.paged]));
   let worst = firstVerdict !== null && FLAGGED(firstVerdict) ? severityOf(firstVerdict) : -1;
   const collapsedOnto = new Set(firstWindow?.dominantLabel ? [firstWindow.dominantLabel] : []);
