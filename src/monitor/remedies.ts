@@ -318,7 +318,7 @@ function forInputShift(metadata: ModelMetadata, diagnosis: Extract<Diagnosis, { 
       : baselineSource === 'seasonal'
         ? ` monitor.seasonality is "${seasonality}" and earlier cycles at this ${PHASE_WORDS[seasonality]}${HOUR_OF_DAY_FALLBACK.includes(seasonality) ? ` (in its first week: this ${PHASE_WORDS.daily})` : ''} did not look like this: if the season is merely unusual, ${byHand}.`
         : ` monitor.seasonality is "${seasonality}", but no earlier cycle has ${SEASONAL_MIN_PREDICTIONS} predictions at this ${PHASE_WORDS[seasonality]} yet: if it is the season, ${byHand}.`;
-  // "daily" is the default: a page on a season of weeks or months must still say how to declare one.
+  // The default is a short cycle ("weekly"): a page on a season of months must still say how to declare one.
   const longer = LONGER_CYCLES[seasonality].filter(comparable);
   const longerWords =
     longer.length === 0
