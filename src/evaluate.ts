@@ -15,7 +15,7 @@
 // writer of the detector's state, so a request can never be overwritten by a tick that read the state before it.
 import { configOf, type Env } from './config';
 import { reportModelDefect, trackIncident } from './incidents/track';
-import { type AppliedRebaseline, monitorState, storeVerdict, trafficTotals, waitingRebaselines, windowCounts, windowSizes, windowsAwaitingVerdict } from './db/verdicts';
+import { type AppliedRebaseline, latestOtherVersionState, monitorState, storeVerdict, trafficTotals, waitingRebaselines, windowCounts, windowSizes, windowsAwaitingVerdict } from './db/verdicts';
 import type { WindowKey } from './db/windows';
 import {
   detectorSettings,
@@ -23,6 +23,7 @@ import {
   explainModelDefect,
   isFlagged,
   halfLives,
+  inheritedState,
   judgeWindow,
   modelDefect,
   type MonitorState,
@@ -114,7 +115,7 @@ async function checkModelDefect(env: Env, metadata: ModelMetadata, nowMs: number
  * them again, to the same stored state, with the same result.
  */
 async function loadState(env: Env, key: WindowKey): Promise<{ state: MonitorState | null; rebaselined: AppliedRebaseline[] }> {
-  const stored = await monitorState(env.DB, key.model, key.version);
+  const stored = (await monitorState(env.DB, key.model, key.version)) ?? (await inheritedSeasons(env, key));
   const waiting = await waitingRebaselines(env.DB, key.model, key.version);
   if (waiting.length === 0) return { state: stored, rebaselined: [] };
   const applied = (adopted: AppliedRebaseline['adopted']) => waiting.map(({ incidentId }) => ({ incidentId, adopted }));
@@ -138,6 +139,18 @@ async function loadState(env: Env, key: WindowKey): Promise<{ state: MonitorStat
   );
   const inputs = inputMoments(totals?.features, metadata.features.map((f) => f.name));
   return { state: rebaseline(stored, observed, inputs), rebaselined: applied(adopted) };
+}
+
+/**
+ * A version's first state: the seasons its model's most recently judged other version learnt, when it kept the same
+ * labels (monitor/baseline.ts inheritedState), so a deploy does not page a daily rhythm on its first day. Null: none.
+ */
+async function inheritedSeasons(env: Env, key: WindowKey): Promise<MonitorState | null> {
+  const metadata = registry.metadata(key.model);
+  if (!metadata || metadata.version !== key.version) return null;
+  const state = inheritedState(await latestOtherVersionState(env.DB, key.model, key.version), metadata.labels, detectorSettings(metadata, configOf(env)).seasonality);
+  if (state) console.log(`evaluate: ${key.model}@${key.version} starts with the seasons its model's earlier version learnt`);
+  return state;
 }
 
 /** Evaluates one window end to end; returns whether it was flagged and the detector's state after it. */

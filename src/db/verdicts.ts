@@ -1,7 +1,7 @@
 // The detector's side of the window tables: which closed windows still wait for a verdict, a window's counts as
 // the monitor core reads them, the detector's remembered state per model version, and storing the verdict with it;
 // and the rebaselines someone asked for, which the cron applies to that state.
-import { and, asc, between, desc, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, asc, between, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
 import type { IncidentDetailBody } from '../contract/api';
 import type { Explanation } from '../monitor';
 import type { Evaluation } from '../monitor/detector';
@@ -63,6 +63,17 @@ export async function monitorState(d1: D1Database, model: string, version: strin
     .select({ state: monitorStates.state })
     .from(monitorStates)
     .where(and(eq(monitorStates.model, model), eq(monitorStates.version, version)));
+  return row?.state ?? null;
+}
+
+/** The state of the model's most recently judged other version: what a new version may inherit its seasons from. */
+export async function latestOtherVersionState(d1: D1Database, model: string, version: string): Promise<MonitorState | null> {
+  const [row] = await database(d1)
+    .select({ state: monitorStates.state })
+    .from(monitorStates)
+    .where(and(eq(monitorStates.model, model), ne(monitorStates.version, version)))
+    .orderBy(desc(monitorStates.updatedAt))
+    .limit(1);
   return row?.state ?? null;
 }
 

@@ -113,6 +113,11 @@ interface SeasonalBin {
 
 /** Per-model-version memory of the detector. JSON-safe. */
 export interface MonitorState {
+  /**
+   * The labels every count below is kept in the order of. What a later version may take over (inheritedState) is
+   * checked against them. Absent in states stored before it was kept.
+   */
+  labels?: readonly string[];
   /** Start of the latest window folded in: later replays of it or older windows change nothing. */
   lastWindowStart: number | null;
   /** When the baseline last learnt from a window (epoch seconds), for its time decay. */
@@ -437,6 +442,24 @@ function learnSeason(
 function rollOver(phase: SeasonalBin, cycle: number): SeasonalBin {
   if (phase.cycle === cycle) return phase;
   return { cycle, past: phase.past.map((c, i) => c * SEASONAL_CYCLE_DECAY + phase.current[i]!), current: phase.current.map(() => 0) };
+}
+
+/**
+ * A new version's first state: the seasons the same model's earlier version learnt (its seasonal profile and
+ * hour-of-day bins), when that version kept the same labels in the same order; null when there is none to take.
+ * Seasons belong to the traffic more than to the model: without them a new version of a model whose traffic follows
+ * the clock pages on its first day, before it has a yesterday (1 to 3 times in bench:detect's daily-cycle table,
+ * at every deploy). Nothing else is taken: the trailing level, the scatter, the evidence, an adopted baseline and the
+ * recent inputs are the new model's own from its first window. A phase still judges a window only where it explains
+ * it at least as well as the trailing level (baselineOf): a new version that answers differently on purpose is judged
+ * by its own package and traffic, not paged against the old model's seasons; and a phase already known does not
+ * learn the new version's flagged windows, so one deployed broken is paged, not taught.
+ */
+export function inheritedState(earlier: MonitorState | null, labels: readonly string[], seasonality: Seasonality): MonitorState | null {
+  const same = earlier?.labels?.length === labels.length && earlier.labels.every((l, i) => l === labels[i]);
+  if (!same || seasonality === 'none') return null;
+  const seasons = compatibleState(earlier, labels.length, seasonality);
+  return { ...initialState(labels.length, seasonality), labels, seasonal: seasons.seasonal, ...(seasons.hourOfDay ? { hourOfDay: seasons.hourOfDay } : {}) };
 }
 
 /**

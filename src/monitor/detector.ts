@@ -270,7 +270,8 @@ export function judgeWindow(
   // Rare labels may be absent for long stretches; a defective package's missing labels are watched whatever their share.
   const watchedDown = ref.map((p, i) => p >= RARE_SHARE || (settings.defect?.vanished.includes(labels[i]!) ?? false));
   // A defective package's held-out answers are evidence already: they start its labels' CUSUMs at the threshold.
-  const start = previous === null && settings.defect ? withDefect(state, labels, settings.defect, h) : state;
+  // A version's first window: nothing judged yet (a state it inherited holds seasons only, baseline.ts inheritedState).
+  const start = (previous === null || previous.lastWindowStart === null) && settings.defect ? withDefect(state, labels, settings.defect, h) : state;
   const upStep = (s: number, i: number, mix: number) => {
     if (n === 0) return s;
     const llr = binomialLogLikelihoodRatio(observed[i]!, n, ref[i]!, collapseAlternative(ref[i]!, mix));
@@ -424,7 +425,7 @@ export function judgeWindow(
   }
   if (replay) return { evaluation, state };
 
-  let next: MonitorState = { ...state, lastWindowStart: windowStart, up, total, down, pending: decided ? 0 : pending };
+  let next: MonitorState = { ...state, labels, lastWindowStart: windowStart, up, total, down, pending: decided ? 0 : pending };
   // A flagged window does not teach the trailing baseline what normal is (baseline.ts learn); one that shows only the
   // package's known defect does, or a defective model would be judged forever against labels it never answers.
   if (n > 0) {

@@ -7,6 +7,7 @@ import {
   DEFAULT_SEASONALITY,
   seasonalityFor,
   halfLives,
+  inheritedState,
   initialState,
   type MonitorState,
   rebaseline,
@@ -389,6 +390,43 @@ describe('baseline', () => {
     expect(baselineOf(compatibleState(state, 2, 'daily'), reference, 'daily', 12 * day + 6 * 3600, 3600).shares[0]).toBeGreaterThan(0.5);
     // Day-long windows hold every hour of their day: the hour of day cannot stand in.
     expect(baselineOf(state!, reference, 'weekly', day, 86_400).hourOfDayKnown).toBe(false);
+  });
+  it("starts a new version with the seasons its model's earlier version learnt, when the labels are the same", () => {
+    const day = 86_400;
+    const model = { ...modelWith({ a: 50, b: 50 }), monitor: { seasonality: 'weekly' as const } };
+    // Two days of hourly windows: mornings answer a 65%, evenings 35%.
+    const hour = (h: number) => (h < 12 ? labelWindow({ a: 65, b: 35 }) : labelWindow({ a: 35, b: 65 }));
+    const { state: earlier } = judgeSequence(model, Array.from({ length: 48 }, (_, h) => hour(h % 24)), 3600);
+    expect(earlier!.labels).toEqual(['a', 'b']);
+    const inherited = inheritedState(earlier, ['a', 'b'], 'weekly')!;
+    // The seasons, and nothing else: no trailing level, no evidence, no window judged yet.
+    expect(inherited.hourOfDay).toBe(earlier!.hourOfDay);
+    expect(inherited.seasonal).toBe(earlier!.seasonal);
+    expect([inherited.trailing, inherited.up, inherited.down, inherited.lastWindowStart, inherited.excessWeight]).toEqual([[0, 0], [0, 0], [0, 0], null, 0]);
+    // Its first morning is judged by the earlier version's mornings.
+    const morning = baselineOf(inherited, reference, 'weekly', 2 * day + 6 * 3600, 3600, [65, 35]);
+    expect(morning.source).toBe('seasonal');
+    expect(morning.shares[0]).toBeGreaterThan(0.6);
+    // So the same traffic on the new version's first day is not flagged; a fresh state flags its evenings.
+    const settings = detectorSettings(model, { windowSeconds: 3600 });
+    const firstDay = (start: MonitorState | null) => {
+      let state = start;
+      let flagged = 0;
+      for (let h = 0; h < 24; h++) {
+        const judged = judgeWindow(state, hour(h), 2 * day + h * 3600, settings);
+        state = judged.state;
+        if (judged.evaluation.verdict === 'collapsed' || judged.evaluation.verdict === 'partial_collapse') flagged++;
+      }
+      return flagged;
+    };
+    expect(firstDay(inherited)).toBe(0);
+    expect(firstDay(null)).toBeGreaterThan(0);
+    // Other labels, or the same in another order, or no season: nothing to inherit.
+    expect(inheritedState(earlier, ['b', 'a'], 'weekly')).toBeNull();
+    expect(inheritedState(earlier, ['a', 'b', 'c'], 'weekly')).toBeNull();
+    expect(inheritedState(earlier, ['a', 'b'], 'none')).toBeNull();
+    const { labels: _, ...stored } = earlier!;
+    expect(inheritedState(stored, ['a', 'b'], 'weekly')).toBeNull();
   });
   it('keeps the hours of day it knows when a model changes between daily and weekly', () => {
     const day = 86_400;
