@@ -28,6 +28,7 @@ import {
   SECONDS_PER_YEAR,
   binomialUpperTail,
   advanceIncident,
+  inheritedState,
   isFlagged,
   type Incident,
   smoothedShares,
@@ -136,6 +137,8 @@ interface Detector {
   flagged?(): boolean;
   /** labelwatch: the size of its stored state (MonitorState as JSON, what D1 holds per model version). */
   stateBytes?(): number;
+  /** labelwatch: its state (what a new version of the model inherits its seasons from). */
+  state?(): MonitorState | null;
 }
 
 /** labelwatch itself: judgeWindow + the incident state machine; a page is an incident opened or escalated. */
@@ -156,6 +159,7 @@ function labelwatch(m: ModelMetadata, settings: DetectorSettings, warm: MonitorS
     alarmed: () => incident !== null,
     flagged: () => flagged,
     stateBytes: () => JSON.stringify(state).length,
+    state: () => state,
   };
 }
 
@@ -546,6 +550,46 @@ function defectTrafficTable() {
   return { lines, targets };
 }
 
+/**
+ * A new version of a model whose traffic follows the hour of day (swing e^±0.5), deployed after 10 days of the old
+ * one: the pages in its first day, started afresh or with the seasons the old version learnt (inheritedState), the
+ * way the cron starts it. Then the same deploy when the new version is broken (a total collapse onto its top label
+ * from its first window): it must still page.
+ */
+function deployTable() {
+  random = seededRandom(20261207);
+  const lines = [
+    '| model | per window | new version | pages on its first day, started afresh | pages on its first day, with the seasons it inherited |',
+    '|---|---:|---|---:|---:|',
+  ];
+  const targets: { what: string; ok: boolean; got: string }[] = [];
+  for (const m of MODELS.filter((x) => x.name !== 'skewed-85-10-5')) {
+    const normal = normalMix(m);
+    const settings = detectorSettings(m, { windowSeconds: WINDOW_SECONDS });
+    const old = labelwatch(m, settings);
+    const deployed = 10 * DAY;
+    for (let t = 0; t < deployed; t += WINDOW_SECONDS) old.step(sampleCounts(dailyMix(normal, 0.5, t), 10), t);
+    const inherited = inheritedState(old.state!(), m.labels, settings.seasonality);
+    for (const broken of [false, true]) {
+      const traffic = (t: number) => (broken ? oneHot(m.labels, m.labels[topOf(normal)]!) : dailyMix(normal, 0.5, t));
+      const firstDay = (warm: MonitorState | null) => {
+        const d = labelwatch(m, settings, warm);
+        let pages = 0;
+        for (let t = deployed; t < deployed + DAY; t += WINDOW_SECONDS) if (d.step(sampleCounts(traffic(t), 10), t)) pages++;
+        return pages;
+      };
+      const [fresh, seasoned] = [firstDay(null), firstDay(inherited)];
+      lines.push(`| ${m.name} | 10 | ${broken ? 'broken: every answer its top label' : 'healthy'} | ${fresh} | ${seasoned} |`);
+      targets.push(
+        broken
+          ? { what: `${m.name}, a broken new version on a daily rhythm: paged on its first day, seasons inherited or not`, ok: fresh >= 1 && seasoned >= 1, got: `${fresh} and ${seasoned}` }
+          : { what: `${m.name}, a healthy new version on a daily rhythm, with the seasons it inherited: no page on its first day`, ok: seasoned === 0, got: `${seasoned}` },
+      );
+    }
+  }
+  return { lines, targets };
+}
+
 const WEEK = 7 * DAY;
 /**
  * The label mix of a model whose weekends differ: on Saturdays and Sundays (days 5 and 6 of each simulated week) each
@@ -770,6 +814,11 @@ export async function main(argv: string[]): Promise<number> {
   console.log("10 predictions a window: onto one label for 30 windows, back to the model's own answers, and again a day later; a page is an incident opened or escalated.\n");
   console.log(defectTraffic.lines.join('\n'));
 
+  console.log('\n## A new version deployed on a daily rhythm (60-s windows)\n');
+  const deploy = deployTable();
+  console.log("10 days of the old version (each label's share × e^±0.5 over the day, 10 predictions a window), then the new version's first day; a page is an incident opened or escalated.\n");
+  console.log(deploy.lines.join('\n'));
+
   console.log('\n## Targets\n');
   const mark = (ok: boolean) => (ok ? '✓' : '✗');
   const seasonalWorst = Math.max(...seasonal.results.filter((r) => r.seasonality === 'yearly').map((r) => r.pages));
@@ -782,6 +831,7 @@ export async function main(argv: string[]): Promise<number> {
   for (const t of cycle.targets) console.log(`${mark(t.ok)} ${t.what} (${t.got})`);
   for (const t of weekend.targets) console.log(`${mark(t.ok)} ${t.what} (${t.got})`);
   for (const t of defectTraffic.targets) console.log(`${mark(t.ok)} ${t.what} (${t.got})`);
+  for (const t of deploy.targets) console.log(`${mark(t.ok)} ${t.what} (${t.got})`);
   console.log(`\n(${((Date.now() - started) / 1000).toFixed(0)} s)`);
   return 0;
 }
