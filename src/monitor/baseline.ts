@@ -448,8 +448,8 @@ function rollOver(phase: SeasonalBin, cycle: number): SeasonalBin {
  * A new version's first state: the seasons the same model's earlier version learnt (its seasonal profile and
  * hour-of-day bins), when that version kept the same labels in the same order; null when there is none to take.
  * Seasons belong to the traffic more than to the model: without them a new version of a model whose traffic follows
- * the clock pages on its first day, before it has a yesterday (1 to 3 times in bench:detect's daily-cycle table,
- * at every deploy). Nothing else is taken: the trailing level, the scatter, the evidence, an adopted baseline and the
+ * the clock pages on its first day, before it has a yesterday (2 and 3 times at every deploy in bench:detect's
+ * deploy table, never with its seasons). Nothing else is taken: the trailing level, the scatter, the evidence, an adopted baseline and the
  * recent inputs are the new model's own from its first window. A phase still judges a window only where it explains
  * it at least as well as the trailing level (baselineOf): a new version that answers differently on purpose is judged
  * by its own package and traffic, not paged against the old model's seasons; and a phase already known does not
