@@ -135,9 +135,7 @@ interface Detector {
   alarmed(): boolean;
   /** Whether the last window itself was flagged (labelwatch: collapsed or partial_collapse), open incident or not. */
   flagged?(): boolean;
-  /** labelwatch: the size of its stored state (MonitorState as JSON, what D1 holds per model version). */
-  stateBytes?(): number;
-  /** labelwatch: its state (what a new version of the model inherits its seasons from). */
+  /** labelwatch: its state (as D1 stores it per model version; what a new version inherits its seasons from). */
   state?(): MonitorState | null;
 }
 
@@ -158,7 +156,6 @@ function labelwatch(m: ModelMetadata, settings: DetectorSettings, warm: MonitorS
     },
     alarmed: () => incident !== null,
     flagged: () => flagged,
-    stateBytes: () => JSON.stringify(state).length,
     state: () => state,
   };
 }
@@ -626,7 +623,7 @@ function weekendTable(quick: boolean) {
         if (d.step(sampleCounts(weekendMix(normal, 0.5, t), 10), t)) t < WEEK ? first++ : later++;
         if (d.alarmed()) flagged++;
       }
-      lines.push(`| ${m.name} | 10 | 0.5 | ${seasonality} | ${first} | ${later} | ${flagged} | ${(d.stateBytes!() / 1024).toFixed(1)} |`);
+      lines.push(`| ${m.name} | 10 | 0.5 | ${seasonality} | ${first} | ${later} | ${flagged} | ${(JSON.stringify(d.state!()).length / 1024).toFixed(1)} |`);
       if (seasonality === 'weekly') targets.push({ what: `${m.name}, weekends differ, weekly (the default): no page after the first week`, ok: later === 0, got: `${later}` });
     }
   }
