@@ -587,6 +587,62 @@ function deployTable() {
   return { lines, targets };
 }
 
+/**
+ * A collapse that comes on slowly: after a day of healthy history the top label's extra share grows linearly from
+ * nothing to all the answers over an hour, six hours, a day or a week. A baseline that learns from healthy windows
+ * could learn such a drift as the new normal and never page; this table shows where labelwatch pages instead: the
+ * top label's share in the window that paged, against its normal share. Runs last, with its own seed, so that the
+ * tables before it print as they did without it.
+ */
+function slowCollapseTable(quick: boolean) {
+  random = seededRandom(20261203);
+  const runs = quick ? 3 : 11;
+  const ramps = quick ? [1, 6] : [1, 6, 24, 168];
+  const lines = [
+    '| model | top label (normal share) | per window | collapse comes on over | median windows to the first page | its share in the window that paged: median (range) | never paged |',
+    '|---|---|---:|---|---:|---|---:|',
+  ];
+  const targets: { what: string; ok: boolean; got: string }[] = [];
+  for (const m of MODELS.filter((x) => x.name !== 'skewed-85-10-5')) {
+    const normal = normalMix(m);
+    const top = topOf(normal);
+    const settings = detectorSettings(m, { windowSeconds: WINDOW_SECONDS });
+    for (const rate of [10, 100]) {
+      for (const hours of ramps) {
+        const rampWindows = (hours * 3600) / WINDOW_SECONDS;
+        const delays: number[] = [];
+        const shares: number[] = [];
+        for (let run = 0; run < runs; run++) {
+          const d = labelwatch(m, settings);
+          for (let t = 0; t < 1440; t++) d.step(sampleCounts(normal, rate), t * WINDOW_SECONDS);
+          // Until a page, or a day after the ramp ends: the traffic then answers nothing but the top label.
+          for (let k = 1; k <= rampWindows + 1440; k++) {
+            const mix = Math.min(1, k / rampWindows);
+            if (d.step(sampleCounts(normal.map((s, i) => (1 - mix) * s + (i === top ? mix : 0)), rate), (1440 + k) * WINDOW_SECONDS)) {
+              delays.push(k);
+              shares.push((1 - mix) * normal[top]! + mix);
+              break;
+            }
+          }
+        }
+        const ramp = hours < 24 ? `${hours} h` : hours === 24 ? 'a day' : 'a week';
+        const sorted = [...shares].sort((a, b) => a - b);
+        const spread = sorted.length ? `${median(sorted).toFixed(2)} (${sorted[0]!.toFixed(2)}–${sorted.at(-1)!.toFixed(2)})` : '—';
+        lines.push(`| ${m.name} | ${m.labels[top]} (${normal[top]!.toFixed(2)}) | ${rate} | ${ramp} | ${delays.length ? median(delays) : '—'} | ${spread} | ${runs - delays.length} of ${runs} |`);
+        if (hours === ramps.at(-1)) {
+          const worst = sorted.at(-1) ?? Infinity;
+          targets.push({
+            what: `${m.name}, ${rate} per window, a collapse coming on over ${ramp}: paged in every run before its top label held three quarters of the answers`,
+            ok: delays.length === runs && worst < 0.75,
+            got: delays.length === runs ? `worst ${worst.toFixed(2)}` : `${runs - delays.length} runs never paged`,
+          });
+        }
+      }
+    }
+  }
+  return { lines, targets, runs };
+}
+
 const WEEK = 7 * DAY;
 /**
  * The label mix of a model whose weekends differ: on Saturdays and Sundays (days 5 and 6 of each simulated week) each
@@ -816,6 +872,11 @@ export async function main(argv: string[]): Promise<number> {
   console.log("10 days of the old version (each label's share × e^±0.5 over the day, 10 predictions a window), then the new version's first day; a page is an incident opened or escalated.\n");
   console.log(deploy.lines.join('\n'));
 
+  console.log('\n## A collapse that comes on slowly (60-s windows)\n');
+  const slow = slowCollapseTable(quick);
+  console.log(`${slow.runs} seeded runs per row after a day of healthy history; the top label's extra share grows linearly from none to every answer over the time given, then stays; a page is an incident opened or escalated.\n`);
+  console.log(slow.lines.join('\n'));
+
   console.log('\n## Targets\n');
   const mark = (ok: boolean) => (ok ? '✓' : '✗');
   const seasonalWorst = Math.max(...seasonal.results.filter((r) => r.seasonality === 'yearly').map((r) => r.pages));
@@ -829,6 +890,7 @@ export async function main(argv: string[]): Promise<number> {
   for (const t of weekend.targets) console.log(`${mark(t.ok)} ${t.what} (${t.got})`);
   for (const t of defectTraffic.targets) console.log(`${mark(t.ok)} ${t.what} (${t.got})`);
   for (const t of deploy.targets) console.log(`${mark(t.ok)} ${t.what} (${t.got})`);
+  for (const t of slow.targets) console.log(`${mark(t.ok)} ${t.what} (${t.got})`);
   console.log(`\n(${((Date.now() - started) / 1000).toFixed(0)} s)`);
   return 0;
 }
