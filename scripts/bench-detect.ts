@@ -588,52 +588,59 @@ function deployTable() {
 }
 
 /**
- * A collapse that comes on slowly: after a day of healthy history the top label's extra share grows linearly from
- * nothing to all the answers over an hour, six hours, a day or a week. A baseline that learns from healthy windows
- * could learn such a drift as the new normal and never page; this table shows where labelwatch pages instead: the
- * top label's share in the window that paged, against its normal share. Runs last, with its own seed, so that the
- * tables before it print as they did without it.
+ * Changes that come on slowly: after a day of healthy history the top label's extra share grows linearly from nothing
+ * to all the answers (a collapse), or a label's share shrinks linearly to nothing (it vanishes), over an hour, six
+ * hours, a day or a week. A baseline that learns from healthy windows could learn such a drift as the new normal and
+ * never page; this table shows where labelwatch pages instead: the label's share in the window that paged, against
+ * its normal share. Runs last, with its own seed, so that the tables before it print as they did without it.
  */
-function slowCollapseTable(quick: boolean) {
+function slowChangeTable(quick: boolean) {
   random = seededRandom(20261203);
   const runs = quick ? 3 : 11;
   const ramps = quick ? [1, 6] : [1, 6, 24, 168];
   const lines = [
-    '| model | top label (normal share) | per window | collapse comes on over | median windows to the first page | its share in the window that paged: median (range) | never paged |',
-    '|---|---|---:|---|---:|---|---:|',
+    '| model | change | label (normal share) | per window | comes on over | median windows to the first page | the label\'s share in the window that paged: median (range) | never paged |',
+    '|---|---|---|---:|---|---:|---|---:|',
   ];
   const targets: { what: string; ok: boolean; got: string }[] = [];
   for (const m of MODELS.filter((x) => x.name !== 'skewed-85-10-5')) {
     const normal = normalMix(m);
-    const top = topOf(normal);
     const settings = detectorSettings(m, { windowSeconds: WINDOW_SECONDS });
-    for (const rate of [10, 100]) {
-      for (const hours of ramps) {
-        const rampWindows = (hours * 3600) / WINDOW_SECONDS;
-        const delays: number[] = [];
-        const shares: number[] = [];
-        for (let run = 0; run < runs; run++) {
-          const d = labelwatch(m, settings);
-          for (let t = 0; t < 1440; t++) d.step(sampleCounts(normal, rate), t * WINDOW_SECONDS);
-          // Until a page, or a day after the ramp ends: the traffic then answers nothing but the top label.
-          for (let k = 1; k <= rampWindows + 1440; k++) {
-            const mix = Math.min(1, k / rampWindows);
-            if (d.step(sampleCounts(normal.map((s, i) => (1 - mix) * s + (i === top ? mix : 0)), rate), (1440 + k) * WINDOW_SECONDS)) {
-              delays.push(k);
-              shares.push((1 - mix) * normal[top]! + mix);
-              break;
+    const changes = [
+      { name: 'collapse', label: topOf(normal), at: (p: number) => normal.map((s, i) => (1 - p) * s + (i === topOf(normal) ? p : 0)) },
+      { name: 'vanish', label: m.labels.indexOf(VANISHING[m.name]!), at: (p: number) => vanishing(normal, m.labels.indexOf(VANISHING[m.name]!), 1 - p) },
+    ];
+    for (const change of changes) {
+      for (const rate of [10, 100]) {
+        for (const hours of ramps) {
+          const rampWindows = (hours * 3600) / WINDOW_SECONDS;
+          const delays: number[] = [];
+          const shares: number[] = [];
+          for (let run = 0; run < runs; run++) {
+            const d = labelwatch(m, settings);
+            for (let t = 0; t < 1440; t++) d.step(sampleCounts(normal, rate), t * WINDOW_SECONDS);
+            // Until a page, or a day after the change is complete.
+            for (let k = 1; k <= rampWindows + 1440; k++) {
+              const mix = change.at(Math.min(1, k / rampWindows));
+              if (d.step(sampleCounts(mix, rate), (1440 + k) * WINDOW_SECONDS)) {
+                delays.push(k);
+                shares.push(mix[change.label]!);
+                break;
+              }
             }
           }
-        }
-        const ramp = hours < 24 ? `${hours} h` : hours === 24 ? 'a day' : 'a week';
-        const sorted = [...shares].sort((a, b) => a - b);
-        const spread = sorted.length ? `${median(sorted).toFixed(2)} (${sorted[0]!.toFixed(2)}–${sorted.at(-1)!.toFixed(2)})` : '—';
-        lines.push(`| ${m.name} | ${m.labels[top]} (${normal[top]!.toFixed(2)}) | ${rate} | ${ramp} | ${delays.length ? median(delays) : '—'} | ${spread} | ${runs - delays.length} of ${runs} |`);
-        if (hours === ramps.at(-1)) {
-          const worst = sorted.at(-1) ?? Infinity;
+          const over = hours < 24 ? `${hours} h` : hours === 24 ? 'a day' : 'a week';
+          const sorted = [...shares].sort((a, b) => a - b);
+          const spread = sorted.length ? `${median(sorted).toFixed(2)} (${sorted[0]!.toFixed(2)}–${sorted.at(-1)!.toFixed(2)})` : '—';
+          const label = `${m.labels[change.label]} (${normal[change.label]!.toFixed(2)})`;
+          lines.push(`| ${m.name} | ${change.name} | ${label} | ${rate} | ${over} | ${delays.length ? median(delays) : '—'} | ${spread} | ${runs - delays.length} of ${runs} |`);
+          if (hours !== ramps.at(-1)) continue;
+          // Paged while the change was still at most three quarters of the way to complete, in every run.
+          const worst = change.name === 'collapse' ? (sorted.at(-1) ?? Infinity) : (sorted[0] ?? -Infinity);
+          const bound = change.name === 'collapse' ? normal[change.label]! + 0.75 * (1 - normal[change.label]!) : 0.25 * normal[change.label]!;
           targets.push({
-            what: `${m.name}, ${rate} per window, a collapse coming on over ${ramp}: paged in every run before its top label held three quarters of the answers`,
-            ok: delays.length === runs && worst < 0.75,
+            what: `${m.name}, ${m.labels[change.label]} ${change.name === 'collapse' ? 'taking over' : 'vanishing'} across ${over} at ${rate} per window: paged in every run before the change was three quarters done (share ${change.name === 'collapse' ? '<' : '>'} ${bound.toFixed(2)})`,
+            ok: delays.length === runs && (change.name === 'collapse' ? worst < bound : worst > bound),
             got: delays.length === runs ? `worst ${worst.toFixed(2)}` : `${runs - delays.length} runs never paged`,
           });
         }
@@ -872,9 +879,9 @@ export async function main(argv: string[]): Promise<number> {
   console.log("10 days of the old version (each label's share × e^±0.5 over the day, 10 predictions a window), then the new version's first day; a page is an incident opened or escalated.\n");
   console.log(deploy.lines.join('\n'));
 
-  console.log('\n## A collapse that comes on slowly (60-s windows)\n');
-  const slow = slowCollapseTable(quick);
-  console.log(`${slow.runs} seeded runs per row after a day of healthy history; the top label's extra share grows linearly from none to every answer over the time given, then stays; a page is an incident opened or escalated.\n`);
+  console.log('\n## Changes that come on slowly (60-s windows)\n');
+  const slow = slowChangeTable(quick);
+  console.log(`${slow.runs} seeded runs per row after a day of healthy history. Collapse: the top label's extra share grows linearly from none to every answer over the time given; vanish: the label's share shrinks linearly to none, what it loses going to the others in proportion. A page is an incident opened or escalated.\n`);
   console.log(slow.lines.join('\n'));
 
   console.log('\n## Targets\n');
