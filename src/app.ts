@@ -7,7 +7,7 @@ import { predictRoutes } from './routes/predict';
 import { windowsRoutes } from './routes/windows';
 import { statusRoutes } from './routes/status';
 import { incidentRoutes } from './routes/incidents';
-import { jsonError } from './routes/errors';
+import { jsonError, methodNotAllowed } from './routes/errors';
 // Built from the API's schemas at build time by the registry step (scripts/generate-registry.ts, contract/openapi.ts).
 import openApi from './contract/openapi.generated.json';
 
@@ -19,6 +19,9 @@ export function createApp() {
   app.route('/', incidentRoutes);
   app.get('/health', (c) => c.json({ ok: true }));
   app.get('/openapi.json', (c) => c.json(openApi));
+  // A known path asked with another method is a 405 naming the allowed one, not a 404 (the OpenAPI document says so).
+  app.all('/health', methodNotAllowed('GET'));
+  app.all('/openapi.json', methodNotAllowed('GET'));
 
   app.notFound((c) => jsonError(c, 404, `path: ${c.req.method} ${new URL(c.req.url).pathname} does not exist`));
   app.onError((err, c) => {

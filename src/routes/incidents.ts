@@ -21,7 +21,7 @@ import { rebaselineOf } from '../db/verdicts';
 import { adoptedBaselineOf, type AdoptedTraffic, readAll } from '../db/status';
 import { nameRecord } from '../monitor/names';
 import { bearerToken, secretsEqual } from './auth';
-import { jsonError, quotedName } from './errors';
+import { jsonError, methodNotAllowed, quotedName } from './errors';
 import { resolveRequest } from './resolve-body';
 import { IncidentsQuery, parseQuery } from '../contract/query';
 import type { AdoptedBaselineBody, DeliveryViewBody, IncidentDetailBody, IncidentViewBody, IncidentWindowBody } from '../contract/api';
@@ -164,4 +164,10 @@ export const incidentRoutes = newHono<App>()
     if (!delivery) return jsonError(c, 404, notFound('delivery', id));
     if (!retried) return jsonError(c, 409, `delivery: "${id}" is ${delivery.status}; only a dead delivery can be retried`);
     return c.json(deliveryView(delivery), 202);
-  });
+  })
+  // Registered after the routes above, so they only answer the other methods.
+  .all('/v1/incidents', methodNotAllowed('GET'))
+  .all('/v1/incidents/:id', methodNotAllowed('GET'))
+  .all('/v1/incidents/:id/ack', methodNotAllowed('POST'))
+  .all('/v1/incidents/:id/resolve', methodNotAllowed('POST'))
+  .all('/v1/deliveries/:id/retry', methodNotAllowed('POST'));

@@ -37,6 +37,7 @@ import type { ModelMetadata } from '../serving/metadata';
 import { windowLengthOf } from '../serving/package-defaults';
 import { registry } from '../serving/registry';
 import { statusAccess } from './status/access';
+import { methodNotAllowed } from './errors';
 import { badHistory, badRange, incidentNotFound, modelNotFound } from './status/error-pages';
 import { collapseLine, labelOrder } from './status/chart';
 import { HistorySection, parseHistoryDays } from './status/history';
@@ -404,3 +405,5 @@ statusRoutes.get('/', overview);
 statusRoutes.get('/status', overview);
 statusRoutes.get('/models/:name', modelPage);
 statusRoutes.get('/incidents/:id', incidentPage);
+// Registered after the GETs above, so they only answer the other methods.
+for (const path of ['/', '/status', '/models/:name', '/incidents/:id']) statusRoutes.all(path, methodNotAllowed('GET'));

@@ -194,6 +194,27 @@ describe('wrong method → 405 with Allow', () => {
     expect(res.allow).toBe(allow);
   });
 
+  // The OpenAPI document promises it for every path it lists, not only the serving ones: the status page, the admin
+  // API (with its token: without one the 401/403 comes first), /health and /openapi.json.
+  it.each([
+    ['POST', '/health', 'GET'],
+    ['DELETE', '/openapi.json', 'GET'],
+    ['POST', '/', 'GET'],
+    ['PUT', '/status', 'GET'],
+    ['DELETE', '/models/penguins', 'GET'],
+    ['POST', '/incidents/inc_x', 'GET'],
+    ['POST', '/v1/incidents', 'GET'],
+    ['DELETE', '/v1/incidents/inc_x', 'GET'],
+    ['GET', '/v1/incidents/inc_x/ack', 'POST'],
+    ['PUT', '/v1/incidents/inc_x/resolve', 'POST'],
+    ['GET', '/v1/deliveries/del_x/retry', 'POST'],
+  ])('%s %s (beyond serving)', async (method, path, allow) => {
+    const admin = { ...env, ADMIN_TOKEN: 'admin-token' };
+    const res = await send(method, path, method === 'GET' ? null : '{}', admin, { authorization: 'Bearer admin-token' });
+    expectError(res, 405, `method: ${method} is not allowed here (allowed: ${allow})`);
+    expect(res.allow).toBe(allow);
+  });
+
   it('an unknown verb or a verb on the metadata path is not a model: 404', async () => {
     expectError(await send('GET', '/v1/models/penguins:frobnicate'), 404, /^model "penguins:frobnicate" not found/);
     expectError(await send('POST', '/v1/models/penguins:frobnicate', '{}'), 404, /^path: unknown verb ":frobnicate"/);
