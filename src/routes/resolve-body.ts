@@ -3,9 +3,11 @@
 // schema code and the contract's, about 10 KiB gzip, for one boolean. test/unit/resolve-body.test.ts checks that this
 // reader and the schema accept and refuse the same bodies.
 import type { ResolveRequestBody } from '../contract/api';
+import { quoted } from '../format';
 import { parseJsonBody } from './errors';
 
-const fieldPath = (key: string) => (/^[A-Za-z_$][\w$]*$/.test(key) ? `body.${key}` : `body[${JSON.stringify(key.slice(0, 64))}]`);
+/** `body.key` for a short plain key; any other key quoted and cut short (format.ts), as instances.ts names them. */
+const fieldPath = (key: string) => (/^[A-Za-z_$][\w$]{0,39}$/.test(key) ? `body.${key}` : `body[${quoted(key, 40)}]`);
 
 /** No body (or only whitespace) resolves without rebaselining; else it must be `{"rebaseline": boolean}` or `{}`. */
 export function resolveRequest(text: string): { ok: true; value: ResolveRequestBody } | { ok: false; error: string } {

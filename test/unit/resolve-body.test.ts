@@ -37,6 +37,18 @@ describe('the resolve body', () => {
     expect(resolveRequest('{"rebaseline": tru')).toMatchObject({ ok: false, error: expect.stringMatching(/^body: malformed JSON/) });
   });
 
+  it('quotes a long unknown key cut short, as the predict routes do, never echoing it whole', () => {
+    for (const key of ['k'.repeat(100_000), 'a b'.repeat(50_000)]) {
+      const read = resolveRequest(JSON.stringify({ [key]: 1 }));
+      expect(read).toMatchObject({ ok: false, error: expect.stringMatching(/: unknown field; the body takes only "rebaseline"$/) });
+      expect(!read.ok && read.error.length).toBeLessThan(120);
+    }
+    expect(resolveRequest(JSON.stringify({ ['k'.repeat(100)]: 1 }))).toEqual({
+      ok: false,
+      error: `body["${'k'.repeat(40)}…"]: unknown field; the body takes only "rebaseline"`,
+    });
+  });
+
   it('no body, or only whitespace, resolves without rebaselining', () => {
     for (const text of ['', ' \n']) expect(resolveRequest(text)).toEqual({ ok: true, value: { rebaseline: false } });
   });
