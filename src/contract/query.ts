@@ -8,9 +8,19 @@ export const MAX_EPOCH = 253_402_300_799;
 const EPOCH = /^\d+(\.\d+)?$/;
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
 
+/**
+ * Whether the day of an ISO 8601 text (`YYYY-MM-DD…`) exists in its month. Date.parse refuses a day 0 or above 31
+ * and a month 0 or above 12, but rolls a day the month lacks over into the next one (2026-02-30 is 2 March).
+ */
+function dayExists(value: string): boolean {
+  const [year, month, day] = [value.slice(0, 4), value.slice(5, 7), value.slice(8, 10)].map(Number) as [number, number, number];
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return day <= (month === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31);
+}
+
 /** Epoch seconds from `1767225600` or an ISO 8601 date (`2026-01-01`, `2026-01-01T10:00:00Z`); null if neither. */
 export function parseInstant(value: string): number | null {
-  const seconds = EPOCH.test(value) ? Number(value) : ISO_8601.test(value) ? Date.parse(value) / 1000 : NaN;
+  const seconds = EPOCH.test(value) ? Number(value) : ISO_8601.test(value) && dayExists(value) ? Date.parse(value) / 1000 : NaN;
   return Number.isFinite(seconds) && seconds <= MAX_EPOCH ? Math.floor(seconds) : null;
 }
 

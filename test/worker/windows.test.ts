@@ -216,6 +216,8 @@ describe('windows API', () => {
     expect((await windows(`since=${encodeURIComponent(iso(T0))}&until=${encodeURIComponent(iso(T0 + 2 * L))}`)).map((w) => w.start_epoch)).toEqual([T0 + L, T0]);
     expect((await windows(`since=${T0}&limit=1`)).map((w) => w.start_epoch)).toEqual([T0 + 2 * L]);
     expect((await windows(`since=2031-01-01&limit=1000`)).length).toBe(3);
+    // A leap day exists in a leap year.
+    expect((await windows(`since=2028-02-29&limit=1000`)).length).toBe(3);
   });
 
   it('answers bad parameters with a 400 that names them, an unknown model with a 404, other methods with a 405', async () => {
@@ -223,6 +225,10 @@ describe('windows API', () => {
       ['/v1/models/penguins/windows?since=yesterday', 400, 'since: expected epoch seconds or an ISO 8601 date'],
       ['/v1/models/penguins/windows?until=2031-13-45', 400, 'until: expected epoch seconds or an ISO 8601 date'],
       ['/v1/models/penguins/windows?since=-5', 400, 'since: expected epoch seconds or an ISO 8601 date'],
+      // Date.parse rolls a day its month lacks over into the next month (2026-02-30 is 2 March): refused, not moved.
+      ['/v1/models/penguins/windows?since=2026-02-30', 400, 'since: expected epoch seconds or an ISO 8601 date'],
+      ['/v1/models/penguins/windows?until=2026-04-31T10:00:00Z', 400, 'until: expected epoch seconds or an ISO 8601 date'],
+      ['/v1/models/penguins/windows?since=2027-02-29', 400, 'since: expected epoch seconds or an ISO 8601 date'],
       [`/v1/models/penguins/windows?since=${T0}&until=${T0}`, 400, `until: must be after since (${T0})`],
       ['/v1/models/penguins/windows?limit=1001', 400, 'limit: expected an integer from 1 to 1000'],
       ['/v1/models/penguins/windows?limit=0', 400, 'limit: expected an integer from 1 to 1000'],
