@@ -8,6 +8,7 @@ import { windowsRoutes } from './routes/windows';
 import { statusRoutes } from './routes/status';
 import { incidentRoutes } from './routes/incidents';
 import { jsonError, methodNotAllowed } from './routes/errors';
+import { truncate } from './format';
 // Built from the API's schemas at build time by the registry step (scripts/generate-registry.ts, contract/openapi.ts).
 import openApi from './contract/openapi.generated.json';
 
@@ -23,7 +24,8 @@ export function createApp() {
   app.all('/health', methodNotAllowed('GET'));
   app.all('/openapi.json', methodNotAllowed('GET'));
 
-  app.notFound((c) => jsonError(c, 404, `path: ${c.req.method} ${new URL(c.req.url).pathname} does not exist`));
+  // The path as sent, cut short as every client-chosen name in an error is: a 60 KB URL is not echoed back whole.
+  app.notFound((c) => jsonError(c, 404, `path: ${c.req.method} ${truncate(new URL(c.req.url).pathname, 120)} does not exist`));
   app.onError((err, c) => {
     if (err instanceof HTTPException) return jsonError(c, err.status as 400, err.message || 'bad request');
     if (err instanceof ConfigError) {

@@ -236,6 +236,8 @@ describe('unknown model or version → 404 quoting the name as sent, cut short',
     ['a long model name for its status', 'GET', `/v1/models/${long}`, new RegExp(`^model ${cut} not found \\(serving: `)],
     ['a long model name for its windows', 'GET', `/v1/models/${long}/windows`, new RegExp(`^model ${cut} not found \\(serving: `)],
     ['a long model name on the status page', 'GET', `/models/${long}`, `model ${cut} is not served and has no windows in the last 1h`],
+    ['a long unknown path', 'GET', `/v3/${long}`, new RegExp(`^path: GET /v3/m+… does not exist$`)],
+    ['a long path under a served version', 'POST', `/v1/models/penguins/versions/1/${long}`, new RegExp(`^path: POST /v1/models/penguins/versions/1/m+… does not exist$`)],
   ])('%s', async (_what, method, path, message) => {
     const error = expectError(await send(method, path, method === 'POST' ? (path.startsWith('/v2') ? kBody : JSON.stringify({ instances: [row] })) : null), 404, message);
     expect(error.length).toBeLessThan(300);
