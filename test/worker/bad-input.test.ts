@@ -129,6 +129,42 @@ describe('named rejections (TF Serving)', () => {
     expect(aggregator.touches).toBe(1);
   });
 
+  // A streamed body refused half-read left its connection unusable: workerd dropped it, and wrangler dev's proxy,
+  // which pools its connections to the runtime, answered the next POST sent over it, whoever sent it, with a 503
+  // ("Your worker restarted mid-request"). So the rest of an over-limit stream is read and dropped before the 413, up
+  // to 16 MiB more; a longer one is cancelled there.
+  it('a streamed body over the limit is read to its end (then dropped) before the 413; one beyond 17 MiB is cancelled', async () => {
+    const source = (total: number) => {
+      const chunk = new TextEncoder().encode('x'.repeat(64 * 1024));
+      const state = { pulled: 0, cancelled: false };
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (state.pulled >= total) return controller.close();
+          state.pulled += chunk.length;
+          controller.enqueue(chunk);
+        },
+        cancel() {
+          state.cancelled = true;
+        },
+      });
+      return { stream, state };
+    };
+    const post = async (stream: ReadableStream<Uint8Array>) => {
+      const ctx = createExecutionContext();
+      const res = await app.fetch(new Request(`${BASE}/v1/models/penguins:predict`, { method: 'POST', body: stream }), env, ctx);
+      await waitOnExecutionContext(ctx);
+      return { status: res.status, text: await res.text(), type: res.headers.get('content-type') ?? '' };
+    };
+    const over = source(3 * 1024 * 1024);
+    expectError(await post(over.stream), 413, /1 MiB/);
+    expect(over.state).toEqual({ pulled: 3 * 1024 * 1024, cancelled: false });
+    const endless = source(64 * 1024 * 1024);
+    expectError(await post(endless.stream), 413, /1 MiB/);
+    expect(endless.state.cancelled).toBe(true);
+    expect(endless.state.pulled).toBeLessThanOrEqual(18 * 1024 * 1024);
+    expect(aggregator.touches).toBe(0);
+  });
+
   it('MONITORING=by-header (bench:monitor only) leaves out exactly the requests that say x-labelwatch-monitoring: off', async () => {
     const byHeader = { ...env, MONITORING: 'by-header' };
     const body = JSON.stringify({ instances: [row] });
