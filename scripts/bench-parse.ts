@@ -195,7 +195,7 @@ const viaSchema = (schema: v.GenericSchema) => (body: unknown) => {
   if (!r.success) throw new Error(errorOf(r.issues));
   return r.output;
 };
-const tfHand = (body: unknown) => unwrap(parseTfServing(body, features, MAX_INSTANCES));
+const tfHand = (body: unknown) => unwrap(parseTfServing(body, features, MAX_INSTANCES, 'features'));
 const kvHand = (body: unknown) => unwrap(parseKServe(body, features, MAX_INSTANCES, 'features'));
 const kserveBody = (n: number) => JSON.stringify({ inputs: [{ name: 'features', shape: [n, features.length], datatype: 'FP32', data: rowsOf(n).flat() }] });
 
@@ -252,7 +252,7 @@ const BAD: { what: string; protocol: 'tf' | 'kserve'; body: unknown; features?: 
 
 function errorsOfBoth(protocol: 'tf' | 'kserve', body: unknown, own?: FeatureSpec[]): [string, string] {
   const f = own ?? features;
-  const hand = protocol === 'tf' ? parseTfServing(body, f, MAX_INSTANCES) : parseKServe(body, f, MAX_INSTANCES, 'features');
+  const hand = protocol === 'tf' ? parseTfServing(body, f, MAX_INSTANCES, 'features') : parseKServe(body, f, MAX_INSTANCES, 'features');
   const schema = v.safeParse(own ? (protocol === 'tf' ? tfServingSchema(f, MAX_INSTANCES) : kserveSchema(f, MAX_INSTANCES, 'features')) : protocol === 'tf' ? tfSchema : kvSchema, body, ABORT_EARLY);
   return [hand.ok ? '(accepted)' : hand.error, schema.success ? '(accepted)' : errorOf(schema.issues)];
 }

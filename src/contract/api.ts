@@ -71,10 +71,16 @@ export const TfClassifyResponse = v.object({
 
 const featureValue = v.union([v.number(), v.pipe(v.array(v.number()), v.length(1))]);
 
+/** One row of TF Serving's row format. */
+const TfInstance = v.union([v.array(v.number()), v.record(v.string(), v.number()), v.record(v.string(), v.array(v.number()))]);
+
 export const TfPredictRequest = v.object({
   signature_name: v.optional(v.pipe(v.string(), v.description('Absent, "" or "serving_default".'))),
   instances: v.optional(
-    v.pipe(v.array(v.union([v.array(v.number()), v.record(v.string(), v.number())])), v.description('Row format: arrays in feature order, or objects keyed by feature name.')),
+    v.pipe(
+      v.array(TfInstance),
+      v.description('Row format: arrays in feature order, objects keyed by feature name, or {"<input name>": [...]} (a row in feature order under the model\'s input name).'),
+    ),
   ),
   inputs: v.optional(
     v.pipe(
@@ -88,7 +94,7 @@ export const TfClassifyRequest = v.object({
   signature_name: v.optional(v.string()),
   context: v.optional(v.pipe(v.record(v.string(), featureValue), v.description('Features shared by every example.'))),
   examples: v.optional(v.pipe(v.array(v.record(v.string(), featureValue)), v.description('Objects keyed by feature name.'))),
-  instances: v.optional(v.array(v.union([v.array(v.number()), v.record(v.string(), v.number())]))),
+  instances: v.optional(v.array(TfInstance)),
 });
 
 // --- KServe V2 / Open Inference Protocol ---------------------------------------------------------------------

@@ -171,10 +171,11 @@ async function tfServing(c: Context<App>, target: string, version?: string) {
   if (!signature.ok) return jsonError(c, 400, signature.error);
   const { features, input_name } = found.metadata;
   const maxInstances = configOf(c.env).maxInstances;
+  const inputName = input_name ?? DEFAULT_INPUT_NAME;
   const parsed =
     split.verb === 'classify'
-      ? parseTfClassify(body.value, features, maxInstances)
-      : parseTfPredict(body.value, features, maxInstances, input_name ?? DEFAULT_INPUT_NAME);
+      ? parseTfClassify(body.value, features, maxInstances, inputName)
+      : parseTfPredict(body.value, features, maxInstances, inputName);
   if (!parsed.ok) return jsonError(c, 400, parsed.error);
   const { rows, format } = parsed.value;
   const inferred = await infer(c, found.metadata, rows, (i) => `${format}[${i}]`);

@@ -39,8 +39,12 @@ function describe(x: unknown): string {
   return typeof x === 'object' ? 'an object' : typeof x;
 }
 
-/** One TF Serving instance: an array in feature order, or an object keyed by feature name. */
-function instanceRow(instance: unknown, features: FeatureSpec[], where: string): Parsed<number[]> {
+/**
+ * One TF Serving instance: an array in feature order, an object keyed by feature name, or TF Serving's named-input row
+ * `{"<input name>": [...]}` (what its row format sends for a model whose one input has a name), unless the input is
+ * named like a feature.
+ */
+function instanceRow(instance: unknown, features: FeatureSpec[], where: string, inputName?: string): Parsed<number[]> {
   if (Array.isArray(instance)) {
     if (instance.length !== features.length)
       return { ok: false, error: `${where}: expected ${features.length} values (${features.map((f) => f.name).join(', ')}), got ${instance.length}` };
@@ -53,8 +57,14 @@ function instanceRow(instance: unknown, features: FeatureSpec[], where: string):
   }
   if (typeof instance === 'object' && instance !== null) {
     const obj = instance as Record<string, unknown>;
+    const keys = Object.keys(obj);
+    if (inputName !== undefined && keys.length === 1 && keys[0] === inputName && !features.some((f) => f.name === inputName)) {
+      const named = obj[inputName];
+      if (!Array.isArray(named)) return { ok: false, error: `${member(where, inputName)}: expected an array of ${features.length} numbers, got ${describe(named)}` };
+      return instanceRow(named, features, member(where, inputName), inputName);
+    }
     // Own keys only: a feature called e.g. "constructor" must not be found on Object.prototype.
-    for (const key of Object.keys(obj)) {
+    for (const key of keys) {
       if (!features.some((f) => f.name === key))
         return { ok: false, error: `${member(where, key)}: unknown feature (expected ${features.map((f) => f.name).join(', ')})` };
     }
@@ -72,7 +82,7 @@ function instanceRow(instance: unknown, features: FeatureSpec[], where: string):
 }
 
 /** TF Serving REST: `{"instances": [...]}` (row format). */
-export function parseTfServing(body: unknown, features: FeatureSpec[], maxInstances: number): Parsed<number[][]> {
+export function parseTfServing(body: unknown, features: FeatureSpec[], maxInstances: number, inputName: string): Parsed<number[][]> {
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     return { ok: false, error: 'body: expected a JSON object with "instances"' };
   const b = body as Record<string, unknown>;
@@ -86,7 +96,7 @@ export function parseTfServing(body: unknown, features: FeatureSpec[], maxInstan
     return { ok: false, error: `instances: ${instances.length} instances exceed the limit of ${maxInstances} per request` };
   const rows: number[][] = new Array(instances.length);
   for (let i = 0; i < instances.length; i++) {
-    const row = instanceRow(instances[i], features, `instances[${i}]`);
+    const row = instanceRow(instances[i], features, `instances[${i}]`, inputName);
     if (!row.ok) return row;
     rows[i] = row.value;
   }
@@ -178,13 +188,13 @@ function featureValue(x: unknown, where: string): Parsed<number> {
  * the example or from the shared context, never both (the spec: "Features that appear here MUST NOT appear in
  * examples"). `{"instances": ...}` is accepted as on `:predict`.
  */
-export function parseTfClassify(body: unknown, features: FeatureSpec[], maxInstances: number): Parsed<TfRows> {
+export function parseTfClassify(body: unknown, features: FeatureSpec[], maxInstances: number, inputName: string): Parsed<TfRows> {
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     return { ok: false, error: 'body: expected a JSON object with "examples" (or "instances")' };
   const b = body as Record<string, unknown>;
   if (!has(b, 'examples')) {
     if (has(b, 'instances')) {
-      const rows = parseTfServing(body, features, maxInstances);
+      const rows = parseTfServing(body, features, maxInstances, inputName);
       return rows.ok ? { ok: true, value: { rows: rows.value, format: 'instances' } } : rows;
     }
     return { ok: false, error: 'examples: missing; send {"examples": [{"<feature>": <value>, ...}], "context": {...}} (or {"instances": [...]})' };
@@ -249,7 +259,7 @@ export function parseTfColumnar(inputs: unknown, features: FeatureSpec[], maxIns
     const rows: number[][] = new Array(value.length);
     for (let i = 0; i < value.length; i++) {
       if (!Array.isArray(value[i])) return { ok: false, error: `${where}[${i}]: expected an array of ${features.length} numbers, got ${describe(value[i])}` };
-      const row = instanceRow(value[i], features, `${where}[${i}]`);
+      const row = instanceRow(value[i], features, `${where}[${i}]`, inputName);
       if (!row.ok) return row;
       rows[i] = row.value;
     }
@@ -298,7 +308,7 @@ export function parseTfPredict(body: unknown, features: FeatureSpec[], maxInstan
     const rows = parseTfColumnar((body as Record<string, unknown>).inputs, features, maxInstances, inputName);
     return rows.ok ? { ok: true, value: { rows: rows.value, format: 'inputs' } } : rows;
   }
-  const rows = parseTfServing(body, features, maxInstances);
+  const rows = parseTfServing(body, features, maxInstances, inputName);
   return rows.ok ? { ok: true, value: { rows: rows.value, format: 'instances' } } : rows;
 }
 

@@ -6,7 +6,7 @@ import type { FeatureSpec } from '../../src/serving/metadata';
 const features: FeatureSpec[] = ['a', 'b', 'c'].map((name) => ({ name, mean: 0, std: 1 }));
 const MAX = 4;
 
-const tf = (body: unknown, max = MAX) => parseTfServing(body, features, max);
+const tf = (body: unknown, max = MAX) => parseTfServing(body, features, max, 'x');
 const ks = (body: unknown, max = MAX) => parseKServe(body, features, max);
 const kInput = (input: Record<string, unknown>) => ({ inputs: [{ name: 'x', datatype: 'FP32', ...input }] });
 
@@ -21,6 +21,17 @@ describe('parseTfServing', () => {
     expect(r).toEqual({ ok: true, value: [[1, 2, 3], [4, 5, 6], [-0.5, 0, 1e-30]] });
   });
 
+  it("accepts TF Serving's named-input row, {\"<input name>\": [...]}, in feature order", () => {
+    expect(tf({ instances: [{ x: [1, 2, 3] }, [4, 5, 6]] })).toEqual({ ok: true, value: [[1, 2, 3], [4, 5, 6]] });
+    expect(parseTfClassify({ instances: [{ x: [1, 2, 3] }] }, features, MAX, 'x')).toEqual({ ok: true, value: { rows: [[1, 2, 3]], format: 'instances' } });
+    expect(errorOf(tf({ instances: [[1, 2, 3], { x: [1, 2] }] }))).toBe('instances[1].x: expected 3 values (a, b, c), got 2');
+    expect(errorOf(tf({ instances: [{ x: [1, null, 3] }] }))).toBe('instances[0].x[1]: expected a finite number, got null');
+    expect(errorOf(tf({ instances: [{ x: 1 }] }))).toBe('instances[0].x: expected an array of 3 numbers, got number');
+    // Beside other keys it is no named-input row, and an input named like a feature is that feature.
+    expect(errorOf(tf({ instances: [{ x: [1, 2, 3], a: 1 }] }))).toBe('instances[0].x: unknown feature (expected a, b, c)');
+    expect(errorOf(parseTfServing({ instances: [{ a: [1, 2, 3] }] }, features, MAX, 'a'))).toBe('instances[0].a: expected a finite number, got an array');
+  });
+
   it('accepts the largest float32 however it is written, in every format', () => {
     // 3.4028235e38 is the largest float32 as float32 printers write it (numpy's str, TF Serving's own JSON): a double
     // just above 3.4028234663852886e38 that the model's float32 input rounds to that very number.
@@ -28,7 +39,7 @@ describe('parseTfServing', () => {
       expect(tf({ instances: [[max, -max, 0], { a: -max, b: max, c: 0 }] })).toEqual({ ok: true, value: [[max, -max, 0], [-max, max, 0]] });
       expect(ks(kInput({ shape: [1, 3], data: [max, -max, 0] })).ok).toBe(true);
       expect(parseTfPredict({ inputs: { a: [max], b: [-max], c: [0] } }, features, MAX, 'x').ok).toBe(true);
-      expect(parseTfClassify({ examples: [{ a: [max], b: -max, c: 0 }] }, features, MAX).ok).toBe(true);
+      expect(parseTfClassify({ examples: [{ a: [max], b: -max, c: 0 }] }, features, MAX, 'x').ok).toBe(true);
     }
   });
 
@@ -78,7 +89,7 @@ describe('parseTfServing', () => {
 
   it('does not find a missing feature on Object.prototype', () => {
     const proto: FeatureSpec[] = [{ name: 'toString', mean: 0, std: 1 }];
-    expect(errorOf(parseTfServing({ instances: [{}] }, proto, 1))).toBe('instances[0].toString: missing feature');
+    expect(errorOf(parseTfServing({ instances: [{}] }, proto, 1, 'x'))).toBe('instances[0].toString: missing feature');
   });
 });
 
@@ -113,7 +124,7 @@ describe('parseKServe', () => {
 });
 
 describe('parseTfClassify (examples and context)', () => {
-  const cl = (body: unknown) => parseTfClassify(body, features, MAX);
+  const cl = (body: unknown) => parseTfClassify(body, features, MAX, 'x');
   it('takes each feature from the example or the shared context, a number or a list of one', () => {
     expect(cl({ context: { c: 9 }, examples: [{ a: 1, b: [2] }, { b: 5, a: 4 }] })).toEqual({ ok: true, value: { rows: [[1, 2, 9], [4, 5, 9]], format: 'examples' } });
     expect(cl({ instances: [[1, 2, 3]] })).toEqual({ ok: true, value: { rows: [[1, 2, 3]], format: 'instances' } });

@@ -57,6 +57,13 @@ describe('TF Serving REST (api_rest.md)', () => {
     expectClose(body.predictions, expected);
   });
 
+  it('"Predict API", row format with named inputs: {"instances": [{"<input name>": ...}]} answers {"predictions": [...]}', async () => {
+    // api_rest.md's row format with named inputs: each instance is an object of input name to tensor value. A client
+    // that always names its inputs sends the one input so.
+    const body = await json(await post('/v1/models/penguins:predict', { instances: rows.map((r) => ({ features: r })) }));
+    expectClose(body.predictions, expected);
+  });
+
   it('"Predict API", columnar format: {"inputs": <(nested)list>} answers {"outputs": [...]}', async () => {
     // "A request in columnar format has response formatted as follows: { "outputs": <value>|<(nested)list>|<object> }"
     const body = await json(await post('/v1/models/penguins:predict', { inputs: rows }));
