@@ -68,6 +68,7 @@ const RESPONSES = {
   NotFound: error('Unknown model, version or id.'),
   WrongMethod: error('Wrong method; the Allow header names the right one.'),
   TooLarge: error('Body over 1 MiB.'),
+  Compressed: error('A compressed body (Content-Encoding other than identity): send the JSON uncompressed.'),
   Overflow: error("Finite inputs that overflow the network's output; names the row."),
   Misconfigured: error('Invalid configuration.'),
   NoAdminToken: error('No valid admin bearer token.'),
@@ -112,6 +113,7 @@ const PREDICT_ERRORS = {
   '401': use('NoApiKey'),
   ...STANDARD_ERRORS,
   '413': use('TooLarge'),
+  '415': use('Compressed'),
   '422': use('Overflow'),
   '503': use('Misconfigured'),
 };

@@ -2,6 +2,7 @@
 // Protocol (v2). HTTP only: parsing and answering here, inference in serving/, counting in aggregate/.
 import type { Context, MiddlewareHandler } from 'hono';
 import { newHono } from './hono';
+import { quoted } from '../format';
 import { configOf, MONITORING_HEADER, type Env } from '../config';
 import type { ModelMetadata } from '../serving/metadata';
 import { DEFAULT_INPUT_NAME } from '../serving/package-defaults';
@@ -140,9 +141,15 @@ export function rowsJson(rows: Float32Array[]): string {
 /** A 200 with JSON text built here, with the headers c.json gives. */
 const jsonText = (c: Context<App>, text: string) => c.body(text, 200, { 'Content-Type': 'application/json' });
 
-async function readJson(c: Context<App>): Promise<Parsed<unknown>> {
+async function readJson(c: Context<App>): Promise<{ ok: true; value: unknown } | { ok: false; status: 400 | 415; error: string }> {
   const parsed = parseJsonBody(await c.req.text());
-  return parsed.ok ? { ok: true, value: parsed.value } : parsed;
+  if (parsed.ok) return parsed;
+  // A compressed body (the runtime hands it over as sent) is never JSON text, so the header is only read once the
+  // text failed to parse: a 415 that says why, where the parser's message would quote binary bytes.
+  const encoding = c.req.raw.headers.get('content-encoding');
+  if (encoding !== null && encoding.trim().toLowerCase() !== 'identity')
+    return { ok: false, status: 415, error: `body: Content-Encoding ${quoted(encoding, 20)} is not supported; send the JSON uncompressed` };
+  return { ok: false, status: 400, error: parsed.error };
 }
 
 /** `penguins:predict` → {name, verb}. */
@@ -166,7 +173,7 @@ async function tfServing(c: Context<App>, target: string, version?: string) {
   const found = findModel(split.name, version);
   if (!found.ok) return jsonError(c, 404, found.error);
   const body = await readJson(c);
-  if (!body.ok) return jsonError(c, 400, body.error);
+  if (!body.ok) return jsonError(c, body.status, body.error);
   const signature = checkSignature(body.value);
   if (!signature.ok) return jsonError(c, 400, signature.error);
   const { features, input_name } = found.metadata;
@@ -194,7 +201,7 @@ async function kserveInfer(c: Context<App>, name: string, version?: string) {
   const found = findModel(name, version);
   if (!found.ok) return jsonError(c, 404, found.error);
   const body = await readJson(c);
-  if (!body.ok) return jsonError(c, 400, body.error);
+  if (!body.ok) return jsonError(c, body.status, body.error);
   const parsed = parseKServe(body.value, found.metadata.features, configOf(c.env).maxInstances, found.metadata.input_name);
   if (!parsed.ok) return jsonError(c, 400, parsed.error);
   const wanted = parseKServeOutputs(body.value);

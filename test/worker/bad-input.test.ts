@@ -129,6 +129,22 @@ describe('named rejections (TF Serving)', () => {
     expect(aggregator.touches).toBe(1);
   });
 
+  it('a compressed body is a 415 that names its Content-Encoding, not a parse error quoting binary bytes', async () => {
+    const json = JSON.stringify({ instances: [row] });
+    const gzipped = new Uint8Array(await new Response(new Blob([json]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer());
+    const ctx = createExecutionContext();
+    const res = await app.fetch(
+      new Request(`${BASE}${P}`, { method: 'POST', body: gzipped, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } }),
+      env,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expectError({ status: res.status, text: await res.text(), type: res.headers.get('content-type') ?? '' }, 415, 'body: Content-Encoding "gzip" is not supported; send the JSON uncompressed');
+    // The same header on JSON text is answered: only a body that fails to parse is blamed on it.
+    expect((await send('POST', P, json, env, { 'content-encoding': 'identity' })).status).toBe(200);
+    expect(aggregator.touches).toBe(1);
+  });
+
   // A streamed body refused half-read left its connection unusable: workerd dropped it, and wrangler dev's proxy,
   // which pools its connections to the runtime, answered the next POST sent over it, whoever sent it, with a 503
   // ("Your worker restarted mid-request"). So the rest of an over-limit stream is read and dropped before the 413, up
