@@ -7,13 +7,16 @@
 // Last, the webhook bodies the outbox stored in an earlier version's schema, brought to the current one when sent.
 import type { WireEvaluation, IncidentLatestBody } from './api';
 import type { AlertPayload, RetrainPayload, WireDiagnosis, WireProbeSummary, WireRemedy } from './webhooks';
+import type { BaselinePhase } from '../monitor/baseline';
 import type { Evaluation } from '../monitor/detector';
 import type { FitTest } from '../monitor/distribution';
 import type { Diagnosis, FeatureComparison, ProbeSummary } from '../monitor/diagnosis';
 import type { IncidentWindowSummary } from '../monitor/incident';
 import { nameRecord } from '../monitor/names';
+import { iso } from '../format';
 import type { Remedy } from '../monitor/remedies';
 
+const phaseOnWire = (p: BaselinePhase) => ({ kind: p.kind, from: iso(p.from), to: iso(p.to), cycles: p.cycles, predictions: p.predictions });
 const fitOf = (t: FitTest | null) => t && { statistic: t.statistic, df: t.df, p_value: t.pValue };
 
 /** A window's evaluation (the windows API). */
@@ -46,7 +49,13 @@ export function evaluationOnWire(e: Evaluation): WireEvaluation {
     alpha: e.alpha,
     min_predictions: e.minPredictions,
     required_predictions: e.requiredPredictions,
-    baseline: { source: e.baseline.source, predictions: e.baseline.predictions, seasonality: e.baseline.seasonality },
+    baseline: {
+      source: e.baseline.source,
+      predictions: e.baseline.predictions,
+      seasonality: e.baseline.seasonality,
+      // Stored before it was kept: unknown, as null says for "no phase held enough".
+      phase: e.baseline.phase ? phaseOnWire(e.baseline.phase) : null,
+    },
     evidence: { threshold: e.evidence.threshold, false_page_budget: e.evidence.falsePageBudget, accumulated: e.evidence.accumulated },
     drift: e.drift && { distance: e.drift.distance, labels: e.drift.labels.map((l) => ({ label: l.label, share: l.share, reference: l.reference })) },
     known_defect: e.knownDefect,

@@ -109,6 +109,11 @@ interface SeasonalBin {
   /** Decayed counts of completed cycles at this phase. */
   past: number[];
   current: number[];
+  /**
+   * Completed cycles that put predictions at this phase (those `past` holds): what "the 3 weeks before" counts.
+   * Absent in bins stored before it was kept, whose count is unknown.
+   */
+  seen?: number;
 }
 
 /** Per-model-version memory of the detector. JSON-safe. */
@@ -189,7 +194,7 @@ export function initialState(k: number, seasonality: Seasonality): MonitorState 
 }
 
 /** A phase bin that has seen nothing yet. */
-const emptyPhase = (k: number): SeasonalBin => ({ cycle: -1, past: new Array<number>(k).fill(0), current: new Array<number>(k).fill(0) });
+const emptyPhase = (k: number): SeasonalBin => ({ cycle: -1, past: new Array<number>(k).fill(0), current: new Array<number>(k).fill(0), seen: 0 });
 const emptyProfile = (k: number, seasonality: Exclude<Seasonality, 'none'>): SeasonalBin[] => Array.from({ length: SEASONS[seasonality].bins }, () => emptyPhase(k));
 
 /**
@@ -228,21 +233,46 @@ function phaseOf(seasonality: Exclude<Seasonality, 'none'>, epochSeconds: number
   return { cycle, bin: Math.min(bins - 1, Math.floor(((epochSeconds - cycle * period) / period) * bins)) };
 }
 
+/** The phase a window was compared at: the hour of the day or of the week, or the week of the year. */
+export type PhaseKind = 'hour_of_day' | 'hour_of_week' | 'week_of_year';
+const PHASE_KINDS: Record<Exclude<Seasonality, 'none'>, PhaseKind> = { daily: 'hour_of_day', weekly: 'hour_of_week', yearly: 'week_of_year' };
+
+/** What earlier cycles hold at a window's phase (baselineOf): what the window is compared with, when a phase judges it. */
+export interface BaselinePhase {
+  kind: PhaseKind;
+  /**
+   * The span of the window's own cycle the phase covers, [from, to) in epoch seconds: the window's bin and the bins
+   * either side (three hours around the window's hour; three weeks of the year). Earlier cycles are compared at the
+   * same offsets: Saturdays 13:00–16:00 UTC of earlier weeks.
+   */
+  from: number;
+  to: number;
+  /** Earlier cycles that put predictions there (the most among its bins); null when a bin was learnt before they were counted. */
+  cycles: number | null;
+  /** Their predictions, decayed (each older cycle at half the weight of the next). */
+  predictions: number;
+}
+
 /**
  * What earlier cycles put at the phase of the window starting at `windowStart` (its bin and the bins either side),
  * in label order. Only cycles before this one: what this phase saw earlier in the current cycle is still in
  * `current` until the phase comes round again.
  */
-function previousCycles(profile: SeasonalBin[], seasonality: Exclude<Seasonality, 'none'>, windowStart: number, k: number): number[] {
+function previousCycles(profile: SeasonalBin[], seasonality: Exclude<Seasonality, 'none'>, windowStart: number, k: number): { counts: number[]; phase: BaselinePhase } {
   const { cycle, bin } = phaseOf(seasonality, windowStart);
+  const { period } = SEASONS[seasonality];
   const bins = profile.length;
   const counts = new Array<number>(k).fill(0);
+  let cycles: number | null = 0;
   for (const b of [bin - 1, bin, bin + 1]) {
     const phase = profile[(b + bins) % bins]!;
-    const previous = phase.cycle < cycle ? rollOver(phase, cycle).past : phase.past;
-    for (let i = 0; i < k; i++) counts[i]! += previous[i]!;
+    const previous = phase.cycle < cycle ? rollOver(phase, cycle) : phase;
+    for (let i = 0; i < k; i++) counts[i]! += previous.past[i]!;
+    cycles = cycles === null || previous.seen === undefined ? null : Math.max(cycles, previous.seen);
   }
-  return counts;
+  const binStart = (b: number) => Math.round(cycle * period + (b * period) / bins);
+  const phase = { kind: PHASE_KINDS[seasonality], from: binStart(bin - 1), to: binStart(bin + 2), cycles, predictions: sum(counts) };
+  return { counts, phase };
 }
 
 /**
@@ -272,6 +302,13 @@ export interface Baseline {
   phaseKnown: boolean;
   /** The same for the hour-of-day bins of a weekly model (false without them). */
   hourOfDayKnown: boolean;
+  /**
+   * The phase the window was held against: the hour of the week (of the day, the week of the year) when earlier
+   * cycles put SEASONAL_MIN_PREDICTIONS there, else a weekly model's hour of day when it holds them; null when neither
+   * does (and without seasonality). It judged the window when `source` is 'seasonal'; with 'trailing' it was known but
+   * explained the window's answers less well than the trailing level did.
+   */
+  phase: BaselinePhase | null;
 }
 
 /**
@@ -308,17 +345,19 @@ export function baselineOf(
   let production = trailing;
   let phaseKnown = false;
   let hourOfDayKnown = false;
+  let phase: BaselinePhase | null = null;
   if (state.seasonal && seasonality !== 'none') {
     const season = previousCycles(state.seasonal, seasonality, windowStart, k);
-    phaseKnown = sum(season) >= SEASONAL_MIN_PREDICTIONS;
+    phaseKnown = season.phase.predictions >= SEASONAL_MIN_PREDICTIONS;
     const hours = hourOfDayBins(state, seasonality, windowSeconds);
-    const hourOfDay = hours ? previousCycles(hours, 'daily', windowStart, k) : [];
-    hourOfDayKnown = sum(hourOfDay) >= SEASONAL_MIN_PREDICTIONS;
+    const hourOfDay = hours ? previousCycles(hours, 'daily', windowStart, k) : null;
+    hourOfDayKnown = hourOfDay !== null && hourOfDay.phase.predictions >= SEASONAL_MIN_PREDICTIONS;
     const seasonal = phaseKnown ? season : hourOfDayKnown ? hourOfDay : null;
+    phase = seasonal && seasonal.phase;
     const explains = (counts: readonly number[]) => logLikelihood(observed ?? [], smoothedShares(counts.map((c, i) => c + prior[i]!)));
-    if (seasonal && (!observed || explains(seasonal) >= explains(trailing))) {
+    if (seasonal && (!observed || explains(seasonal.counts) >= explains(trailing))) {
       source = 'seasonal';
-      production = seasonal;
+      production = seasonal.counts;
     }
   }
   const counts = production.map((c, i) => c + prior[i]!);
@@ -330,7 +369,7 @@ export function baselineOf(
     const scatter = (PRIOR_WINDOWS * PRODUCTION_ICC * binomial + state.excess[i]!) / (PRIOR_WINDOWS + state.excessWeight);
     return packageShare ** 2 * PACKAGE_ICC[seasonality] * binomial + Math.max(0, scatter);
   });
-  return { source, shares, size, tau2, trailingPredictions, phaseKnown, hourOfDayKnown };
+  return { source, shares, size, tau2, trailingPredictions, phaseKnown, hourOfDayKnown, phase };
 }
 
 /** A weekly model's hour-of-day bins, unless its windows span a day or more (seasonalityFor: no hour to compare at). */
@@ -441,7 +480,14 @@ function learnSeason(
 /** The bin as it is in `cycle`: a new cycle moves what the last one saw into the past, older cycles at half weight each. */
 function rollOver(phase: SeasonalBin, cycle: number): SeasonalBin {
   if (phase.cycle === cycle) return phase;
-  return { cycle, past: phase.past.map((c, i) => c * SEASONAL_CYCLE_DECAY + phase.current[i]!), current: phase.current.map(() => 0) };
+  // A bin stored before cycles were counted: unknown, unless it holds nothing from earlier cycles.
+  const seen = phase.seen ?? (sum(phase.past) > 0 ? undefined : 0);
+  return {
+    cycle,
+    past: phase.past.map((c, i) => c * SEASONAL_CYCLE_DECAY + phase.current[i]!),
+    current: phase.current.map(() => 0),
+    ...(seen === undefined ? {} : { seen: seen + (sum(phase.current) > 0 ? 1 : 0) }),
+  };
 }
 
 /**

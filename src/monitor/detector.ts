@@ -16,6 +16,7 @@ import type { ModelMetadata } from '../serving/metadata';
 import { DEFECT_ALPHA, modelDefect } from './defect';
 import {
   type Baseline,
+  type BaselinePhase,
   type BaselineSource,
   baselineOf,
   compatibleState,
@@ -190,6 +191,12 @@ export interface Evaluation {
     /** Effective predictions behind the baseline. */
     predictions: number;
     seasonality: Seasonality;
+    /**
+     * The seasonal phase the window was held against (baseline.ts Baseline.phase): it judged the window when `source`
+     * is 'seasonal'; with 'trailing' it was known but fit the window less well; null when no phase held enough yet.
+     * Absent in evaluations stored before it was kept.
+     */
+    phase?: BaselinePhase | null;
   };
   evidence: {
     /** The CUSUM threshold h (natural log units). */
@@ -214,6 +221,65 @@ const BASELINE_WORDS: Record<BaselineSource, string> = {
   held_out_predictions: "the model's own answers on held-out rows",
   training_labels: 'the training labels (the package has no held-out predictions)',
 };
+
+const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const CYCLE_NAMES: Record<BaselinePhase['kind'], [string, string]> = { hour_of_week: ['week', 'weeks'], hour_of_day: ['day', 'days'], week_of_year: ['year', 'years'] };
+/** The hour of day a phase starts or ends at; its end at midnight is 24:00. */
+const hourOf = (t: number, end = false) => {
+  const hm = new Date(t * 1000).toISOString().slice(11, 16);
+  return end && hm === '00:00' ? '24:00' : hm;
+};
+const dayOf = (t: number) => new Date(t * 1000).getUTCDay();
+const dateOf = (t: number) => {
+  const d = new Date(t * 1000);
+  return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]}`;
+};
+
+/**
+ * A phase in words, with the cycles and predictions it rests on: "Saturdays 13:00–16:00 UTC of the 3 weeks before
+ * 2,400 predictions". The span is the window's hour and the hours either side, as the baseline sums them.
+ */
+export function phaseWords(p: BaselinePhase, seasonality: Seasonality): string {
+  const [one, many] = CYCLE_NAMES[p.kind];
+  const before = p.cycles === null ? `of earlier ${many}` : p.cycles === 1 ? `of the ${one} before` : `of the ${p.cycles} ${many} before`;
+  const predictions = `${Math.round(p.predictions).toLocaleString('en-US')} predictions`;
+  switch (p.kind) {
+    case 'hour_of_week': {
+      const span =
+        dayOf(p.from) === dayOf(p.to - 1)
+          ? `${WEEKDAYS[dayOf(p.from)]}s ${hourOf(p.from)}–${hourOf(p.to, true)} UTC`
+          : `${WEEKDAYS[dayOf(p.from)]}s ${hourOf(p.from)} to ${WEEKDAYS[dayOf(p.to)]}s ${hourOf(p.to)} UTC`;
+      return `${span} ${before}, ${predictions}`;
+    }
+    case 'hour_of_day': {
+      // A weekly model's hour of day stands in until the hour of the week has an earlier week (HOUR_OF_DAY_FALLBACK).
+      const standIn = seasonality === 'weekly' ? ', standing in for the hour of the week until it has an earlier week' : '';
+      return `${hourOf(p.from)}–${hourOf(p.to, true)} UTC ${before}, ${predictions}${standIn}`;
+    }
+    case 'week_of_year':
+      return `${dateOf(p.from)} – ${dateOf(p.to - 1)} ${before}, ${predictions}`;
+  }
+}
+
+const NO_PHASE_YET: Record<Seasonality, string> = {
+  none: '',
+  daily: 'no earlier day holds enough predictions at this hour yet',
+  weekly: 'no earlier day or week holds enough predictions at this hour yet',
+  yearly: 'no earlier year holds enough predictions at this time of year yet',
+};
+
+/**
+ * What a window was compared with, in words: the phase of earlier cycles that judged it, or the trailing level and
+ * why not a phase (`why`: a phase that fit the answers less well, none known yet), or the package. An evaluation
+ * stored before the phase was kept says what its source says.
+ */
+export function comparedWith(b: Evaluation['baseline'], why = true): string {
+  if (b.source === 'seasonal' && b.phase) return phaseWords(b.phase, b.seasonality);
+  if (b.source !== 'trailing' || !why || b.phase === undefined) return BASELINE_WORDS[b.source];
+  if (b.phase) return `${BASELINE_WORDS.trailing}, which fit these answers better than ${phaseWords(b.phase, b.seasonality)}`;
+  return NO_PHASE_YET[b.seasonality] ? `${BASELINE_WORDS.trailing}; ${NO_PHASE_YET[b.seasonality]}` : BASELINE_WORDS.trailing;
+}
 
 function driftOf(state: MonitorState, baseline: Baseline, settings: DetectorSettings): Drift | null {
   if (baseline.trailingPredictions < settings.minPredictions) return null;
@@ -361,13 +427,13 @@ export function judgeWindow(
     alpha: Math.min(1, settings.windowSeconds / (SECONDS_PER_YEAR / settings.falsePageBudget)),
     minPredictions,
     requiredPredictions,
-    baseline: { source: baseline.source, predictions: baseline.size, seasonality: settings.seasonality },
+    baseline: { source: baseline.source, predictions: baseline.size, seasonality: settings.seasonality, phase: baseline.phase },
     evidence: { threshold: h, falsePageBudget: settings.falsePageBudget, accumulated: decided ? 0 : pending },
     drift,
     vanishedLabels: vanished.map((i) => labels[i]!),
     knownDefect: flagged && onlyDefect(settings.defect, takingOver.map((i) => labels[i]!), crossedDown.map((i) => labels[i]!)),
   };
-  const against = `against ${BASELINE_WORDS[baseline.source]}`;
+  const against = `against ${comparedWith(base.baseline)}`;
   let evaluation: Evaluation;
   if (n === 0) {
     evaluation = { ...base, verdict: 'no_traffic', reason: 'No predictions in this window.' };
@@ -419,7 +485,7 @@ export function judgeWindow(
       ...base,
       verdict: 'healthy',
       reason:
-        `The ${n} predictions are consistent with ${BASELINE_WORDS[baseline.source]}: top label ` +
+        `The ${n} predictions are consistent with ${comparedWith(base.baseline, false)}: top label ` +
         `${labels[topIndex]} at ${percent(observed[topIndex]! / n)} (normal ${percent(ref[topIndex]!)}).${blindTo}`,
     };
   }

@@ -16,7 +16,20 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { advanceIncident, explainModelDefect, modelDefect, openModelDefect, type Incident } from '../../src/monitor';
 import { parseMetadata } from '../../src/serving/metadata';
-import { AT, collapsedWindow, configWith, healthyWindow, januaryWindow, judged, openedIncident, partialWindow, SECRETS, START, WINDOW } from './alerts.fixtures';
+import {
+  AT,
+  collapsedWindow,
+  configWith,
+  healthyWindow,
+  januaryWindow,
+  judged,
+  openedIncident,
+  partialWindow,
+  SECRETS,
+  secondDayWindow,
+  START,
+  WINDOW,
+} from './alerts.fixtures';
 
 const { incident, notice } = openedIncident();
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -221,6 +234,29 @@ describe('PagerDuty Events API v2 payload', () => {
     expect(p).not.toHaveProperty('client_url');
     if (p.event_action !== 'trigger') throw new Error('expected a trigger');
     expect(p.payload.source).toBe('labelwatch');
+  });
+});
+
+describe('what a page says the window was compared with', () => {
+  it('names the phase of earlier cycles in the alert webhook, PagerDuty and Slack, within their limits', () => {
+    const window = secondDayWindow();
+    expect(window.evaluation.verdict).toBe('collapsed');
+    expect(window.evaluation.baseline.phase).toMatchObject({ kind: 'hour_of_day', cycles: 1 });
+    const compared = /\(against [^)]*05:00–08:00 UTC of the day before, 876 predictions, standing in for the hour of the week until it has an earlier week[^)]*\)/;
+    const { notice: n } = openedIncident(window);
+    const alert = alertPayload(n);
+    expect(v.safeParse(AlertWebhook, alert).success).toBe(true);
+    expect(alert.data.latest_flagged_window.reason).toMatch(compared);
+    const pd = pagerDutyPayload(n);
+    if (pd.event_action !== 'trigger') throw new Error('expected a trigger');
+    expect(pd.payload.summary).toMatch(compared);
+    expect(pd.payload.summary.length).toBeLessThanOrEqual(SUMMARY_MAX);
+    const slack = slackPayload(n);
+    const details = slack.blocks.find((b) => b.type === 'section' && b.text?.text.includes('*Probable cause:*'))!;
+    expect(details.text!.text).toMatch(compared);
+    // Slack's limits: header text 150 characters, section text 3000.
+    expect(slack.blocks[0].text!.text.length).toBeLessThanOrEqual(150);
+    for (const b of slack.blocks) if (b.text) expect(b.text.text.length).toBeLessThanOrEqual(3000);
   });
 });
 

@@ -1,11 +1,12 @@
 // Notices built by the real monitor core (detector, diagnosis, remedies, incident state machine) on the real
 // seattle-weather metadata, for the payload tests.
 import { readFileSync } from 'node:fs';
+import { expect } from 'vitest';
 import { join } from 'node:path';
 import type { Config } from '../../src/config';
 import { loadConfig } from '../../src/config';
 import type { Notice } from '../../src/incidents/notice';
-import { advanceIncident, emptyCounts, explain, type Incident } from '../../src/monitor';
+import { advanceIncident, detectorSettings, emptyCounts, explain, judgeWindow, type Incident, type MonitorState } from '../../src/monitor';
 import { answersOf, judgedAfterHealthy, SEATTLE_PROBE_ANSWERS, seattleRows, windowOf } from './monitor.fixtures';
 import { parseMetadata } from '../../src/serving/metadata';
 
@@ -68,6 +69,23 @@ export function januaryWindow(start = START) {
   const evaluation = judgedAfterHealthy(weather, [counts, counts, counts], 30, 100);
   const explanation = explain(evaluation, counts, weather, WINDOW, { predictedLabels: SEATTLE_PROBE_ANSWERS });
   return { model: weather.name, version: weather.version, windowStart: start, evaluation, ...explanation };
+}
+
+/**
+ * A collapse onto rain at 06:00 on a weekly model's second day of hourly windows: its hour of week has no earlier
+ * week, so the hour of day stands in (05:00–08:00 UTC of the day before), and what judged it is in its reason.
+ */
+export function secondDayWindow() {
+  const hour = 3600;
+  const day = Math.floor(START / 86_400) * 86_400;
+  const settings = detectorSettings(weather, { windowSeconds: hour });
+  expect(settings.seasonality).toBe('weekly');
+  const window = (labelCounts: Record<string, number>) => ({ ...emptyCounts(), labelCounts, n: Object.values(labelCounts).reduce((s, c) => s + c, 0) });
+  let state: MonitorState | null = null;
+  for (let h = 0; h < 30; h++) state = judgeWindow(state, window({ drizzle: 15, fog: 49, rain: 96, snow: 20, sun: 112 }), day + h * hour, settings).state;
+  const counts = window({ rain: 300 });
+  const evaluation = judgeWindow(state, counts, day + 30 * hour, settings).evaluation;
+  return { model: weather.name, version: weather.version, windowStart: day + 30 * hour, evaluation, ...explain(evaluation, counts, weather, hour) };
 }
 
 export function openedIncident(window = collapsedWindow()): { incident: Incident; notice: Notice } {

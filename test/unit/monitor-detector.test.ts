@@ -391,6 +391,62 @@ describe('baseline', () => {
     // Day-long windows hold every hour of their day: the hour of day cannot stand in.
     expect(baselineOf(state!, reference, 'weekly', day, 86_400).hourOfDayKnown).toBe(false);
   });
+  it('records the phase a window was held against, with the cycles and predictions behind it, and says it in the reason', () => {
+    const day = 86_400;
+    const hour = 3600;
+    const monday = 4 * day; // 1970-01-05, a Monday
+    const weekly = { ...modelWith({ a: 50, b: 50 }), monitor: { seasonality: 'weekly' as const } };
+    const settings = detectorSettings(weekly, { windowSeconds: hour });
+    // Weekday mornings answer a 62%, afternoons 50%, Saturdays and Sundays 20%: hourly windows of 100 predictions.
+    const usual = (t: number) => {
+      if ([0, 6].includes(new Date(t * 1000).getUTCDay())) return labelWindow({ a: 20, b: 80 });
+      return (t % day) / hour < 12 ? labelWindow({ a: 62, b: 38 }) : labelWindow({ a: 50, b: 50 });
+    };
+    let state: MonitorState | null = null;
+    const judge = (t: number, w = usual(t)) => {
+      const judged = judgeWindow(state, w, t, settings);
+      state = judged.state;
+      return judged.evaluation;
+    };
+    // The first hours: no earlier day or week at this hour; the trailing level judges, and the reason says why.
+    const first = judge(monday);
+    expect(first.baseline).toMatchObject({ source: 'training_labels', phase: null });
+    for (let t = monday + hour; t < monday + 10 * hour; t += hour) judge(t);
+    const early = judge(monday + 10 * hour, labelWindow({ a: 0, b: 100 }));
+    expect(early.verdict).toBe('collapsed');
+    expect(early.baseline).toMatchObject({ source: 'trailing', phase: null });
+    expect(early.reason).toContain('(against its own recent healthy history; no earlier day or week holds enough predictions at this hour yet)');
+    // Tuesday 06:00 in the first week: the hour of day stands in, one earlier day, its hour and the hours either side.
+    for (let t = monday + 11 * hour; t < monday + day + 6 * hour; t += hour) judge(t);
+    const tuesday = judge(monday + day + 6 * hour);
+    expect(tuesday.baseline.source).toBe('seasonal');
+    expect(tuesday.baseline.phase).toEqual({ kind: 'hour_of_day', from: monday + day + 5 * hour, to: monday + day + 8 * hour, cycles: 1, predictions: 300 });
+    expect(tuesday.reason).toContain(
+      'consistent with 05:00–08:00 UTC of the day before, 300 predictions, standing in for the hour of the week until it has an earlier week: top label',
+    );
+    // Three weeks on, Saturday 14:00: the same hours of the three Saturdays before, which answered b.
+    const saturday = monday + 3 * 7 * day + 5 * day + 14 * hour;
+    for (let t = monday + day + 7 * hour; t < saturday; t += hour) judge(t);
+    const judged = judge(saturday);
+    expect(new Date(saturday * 1000).toISOString()).toBe('1970-01-31T14:00:00.000Z');
+    expect(judged.baseline.source).toBe('seasonal');
+    expect(judged.baseline.phase).toMatchObject({ kind: 'hour_of_week', from: saturday - hour, to: saturday + 2 * hour, cycles: 3 });
+    // 300 predictions a Saturday in those hours; the older Saturdays at half the weight of the next: 300·(1 + ½ + ¼).
+    expect(judged.baseline.phase!.predictions).toBeCloseTo(525, 6);
+    expect(judged.reason).toContain('consistent with Saturdays 13:00–16:00 UTC of the 3 weeks before, 525 predictions: top label b');
+    // A collapse onto a at the next hour: the Saturdays fit it worse than the weekday-heavy trailing level, which judges.
+    const collapse = judge(saturday + hour, labelWindow({ a: 100, b: 0 }));
+    expect(collapse.verdict).toBe('collapsed');
+    expect(collapse.baseline).toMatchObject({ source: 'trailing', phase: { kind: 'hour_of_week', cycles: 3 } });
+    expect(collapse.reason).toContain(
+      '(against its own recent healthy history, which fit these answers better than Saturdays 14:00–17:00 UTC of the 3 weeks before, 525 predictions)',
+    );
+    // A bin learnt before cycles were counted: how many is unknown, and the words do not guess.
+    const stored: MonitorState = { ...state!, seasonal: state!.seasonal!.map(({ seen: _, ...bin }) => bin) };
+    const unknown = judgeWindow(stored, usual(saturday + 7 * day), saturday + 7 * day, settings).evaluation;
+    expect(unknown.baseline.phase).toMatchObject({ kind: 'hour_of_week', cycles: null });
+    expect(unknown.reason).toContain('Saturdays 13:00–16:00 UTC of earlier weeks,');
+  });
   it("starts a new version with the seasons its model's earlier version learnt, when the labels are the same", () => {
     const day = 86_400;
     const model = { ...modelWith({ a: 50, b: 50 }), monitor: { seasonality: 'weekly' as const } };
