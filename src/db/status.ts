@@ -8,7 +8,7 @@ import { and, asc, desc, eq, gte, inArray, isNotNull, lt, ne, sql, type AnyColum
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { DrizzleD1Database } from 'drizzle-orm/d1';
 import type { RunnableQuery } from 'drizzle-orm/runnable-query';
-import type { Verdict } from '../monitor/detector';
+import type { Evaluation, Verdict } from '../monitor/detector';
 import { nameRecord } from '../monitor/names';
 import { featureMeanStd } from '../monitor/window';
 import { database } from './client';
@@ -528,25 +528,44 @@ export interface WindowVerdict {
   verdict: string | null;
   /** The evaluation's dominant label, for a collapsed window only (null otherwise). */
   dominantLabel: string | null;
+  /** What a flagged window was judged against (its evaluation's baseline); null for other windows, and absent where not read. */
+  baseline?: Evaluation['baseline'] | null;
+}
+
+/** A stored evaluation's baseline, read back defensively: anything not shaped as the detector writes it is none. */
+function storedBaseline(json: string | null): Evaluation['baseline'] | null {
+  if (json === null) return null;
+  try {
+    const b = JSON.parse(json) as Evaluation['baseline'] | null;
+    return b && typeof b === 'object' && typeof b.source === 'string' && typeof b.seasonality === 'string' ? b : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
  * The verdict of every window of a model version in [from, to), oldest first: from the bars index, and from the row
- * only for a collapsed window's dominant label (the evaluation JSON is read for those alone).
+ * only for a collapsed window's dominant label and a flagged window's baseline (the evaluation JSON is read for those
+ * alone).
  */
 export const verdictsBetween = (model: string, version: string, from: number, to: number): Read<WindowVerdict[]> =>
-  rowsOf((db) =>
-    db
-      .select({
-        start: windows.start,
-        n: windows.n,
-        verdict: windows.verdict,
-        dominantLabel: sql<string | null>`case when ${windows.verdict} = 'collapsed' then json_extract(${windows.evaluation}, '$.dominantLabel') end`.as(
-          'dominant_label',
-        ),
-      })
-      .from(windows)
-      .where(and(eq(windows.model, model), eq(windows.version, version), gte(windows.start, from), lt(windows.start, to)))
-      .orderBy(asc(windows.start))
-      .limit(2_000),
+  rowsOf(
+    (db) =>
+      db
+        .select({
+          start: windows.start,
+          n: windows.n,
+          verdict: windows.verdict,
+          dominantLabel: sql<string | null>`case when ${windows.verdict} = 'collapsed' then json_extract(${windows.evaluation}, '$.dominantLabel') end`.as(
+            'dominant_label',
+          ),
+          judgedAgainst: sql<string | null>`case when ${windows.verdict} in ('collapsed', 'partial_collapse') then json_extract(${windows.evaluation}, '$.baseline') end`.as(
+            'judged_against',
+          ),
+        })
+        .from(windows)
+        .where(and(eq(windows.model, model), eq(windows.version, version), gte(windows.start, from), lt(windows.start, to)))
+        .orderBy(asc(windows.start))
+        .limit(2_000),
+    (rows) => rows.map(({ judgedAgainst, ...w }) => ({ ...w, baseline: storedBaseline(judgedAgainst) })),
   );

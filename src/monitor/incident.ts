@@ -228,6 +228,7 @@ export function advanceIncident(
           flaggedWindows: 1,
           labels: implicated(window.evaluation),
           collapsedOnto: window.evaluation.dominantLabel ? [window.evaluation.dominantLabel] : [],
+          escalations: [],
           healthyStreak: 0,
           latest: summarize(window.evaluation, window.windowStart, verdict),
           diagnoses: window.diagnoses ?? [],

@@ -9,10 +9,10 @@ import { prefersHtml } from '../../src/routes/status/error-pages';
 import { retrainShown, timelineOf } from '../../src/routes/status/incident-page';
 import { leadLabel } from '../../src/routes/status/incidents';
 import { Diagnoses, numbersOf, Remedies } from '../../src/routes/status/findings';
-import { januaryWindow } from './alerts.fixtures';
+import { collapsedWindow, januaryWindow, partialWindow, secondDayWindow } from './alerts.fixtures';
 import { bodyNow, describeChannels, pagedChannels } from '../../src/incidents/channels';
 import { loadConfig } from '../../src/config';
-import type { Incident } from '../../src/monitor/incident';
+import { advanceIncident, type Incident } from '../../src/monitor/incident';
 
 describe("an incident's headline label", () => {
   const labels = ['drizzle', 'fog', 'rain', 'snow', 'sun'];
@@ -285,11 +285,43 @@ describe('incident timeline', () => {
     const changes = (i: typeof open) => timelineOf({ incident: i, windowSeconds: 10, verdicts, deliveries: [], attempts: [] }).filter((e) => e.at > 1_000 && e.at < 1_080 && !e.text.startsWith('Last flagged'));
     expect(changes(open).map((e) => `${e.kind} ${e.text}`)).toEqual([
       'window Recorded without a page: collapsed onto fog in window 00:16:50–00:17:00 UTC (explained, like the window before it, by inputs that moved: input_shift)',
-      'escalated Escalated: collapsed onto fog in window 00:17:00–00:17:10 UTC, recorded earlier without a page and no longer explained by moved inputs',
+      'escalated Escalated: collapsed onto fog in window 00:17:00–00:17:10 UTC, paging the change recorded without a page in window 00:16:50–00:17:00 UTC (no longer explained by moved inputs)',
       'escalated Escalated: collapsed onto rain in window 00:17:10–00:17:20 UTC',
     ]);
     // An incident stored before escalations were kept: every change paged, as it did before input_shift was told apart.
     expect(changes({ ...open, state: {} as Incident }).map((e) => `${e.kind} ${e.at}`)).toEqual(['escalated 1010', 'escalated 1030']);
+  });
+  it('reads the changes the state machine recorded, where a rule of its own would see others', () => {
+    // A partial collapse, then a window flagged as a collapse onto sun by nothing but the package's known model
+    // defect: advanceIncident counts it as healthy (no change, no page). By the verdicts alone it escalates to collapsed.
+    const opened = advanceIncident(null, { ...partialWindow(1_000), windowStart: 1_000 }, { newId: () => 'inc_1' }).incident!;
+    const defectOnly = { ...collapsedWindow(1_010), evaluation: { ...collapsedWindow(1_010).evaluation, dominantLabel: 'sun', knownDefect: true } };
+    const t = advanceIncident(opened, defectOnly, { newId: () => 'unused' });
+    expect(t.events).toEqual([]);
+    expect(t.incident!.escalations).toEqual([]);
+    const verdicts = [
+      { start: 1_000, n: 50, verdict: 'partial_collapse', dominantLabel: null },
+      { start: 1_010, n: 50, verdict: 'collapsed', dominantLabel: 'sun' },
+    ];
+    const row = { ...incident, kind: 'partial_collapse', lastWindowStart: 1_010, resolvedAt: null, resolvedBy: null, acknowledgedAt: null } as const;
+    const timeline = (state: Incident) => timelineOf({ incident: { ...row, state }, windowSeconds: 10, verdicts, deliveries: [], attempts: [] });
+    expect(timeline(t.incident!).filter((e) => e.kind === 'escalated')).toEqual([]);
+    // Stored before escalations were kept, the same incident is read by the verdicts, as it was before.
+    const { escalations: _, ...stored } = t.incident!;
+    expect(timeline(stored).filter((e) => e.kind === 'escalated').map((e) => e.at)).toEqual([1_010]);
+  });
+  it('says what the first flagged window and each escalation were judged against', () => {
+    const judged = secondDayWindow();
+    const verdicts = [
+      { start: 1_000, n: 300, verdict: 'partial_collapse', dominantLabel: null, baseline: { source: 'training_labels', predictions: 100, seasonality: 'weekly', phase: null } },
+      { start: 1_010, n: 300, verdict: 'collapsed', dominantLabel: 'rain', baseline: judged.evaluation.baseline },
+    ] as const;
+    const open = { ...incident, lastWindowStart: 1_010, resolvedAt: null, resolvedBy: null, acknowledgedAt: null, state: { escalations: [{ windowStart: 1_010, paged: true }] } as unknown as Incident } as const;
+    const texts = timelineOf({ incident: open, windowSeconds: 10, verdicts, deliveries: [], attempts: [] }).map((e) => e.text);
+    expect(texts).toContain('First flagged window 00:16:40–00:16:50 UTC: partial collapse, against the training labels (the package has no held-out predictions)');
+    expect(texts).toContain(
+      'Escalated: collapsed onto rain in window 00:16:50–00:17:00 UTC, against its own recent healthy history, which fit these answers better than 05:00–08:00 UTC of the day before, 876 predictions, standing in for the hour of the week until it has an earlier week',
+    );
   });
   it('shows a rebaseline when it was asked for and when the cron applied it', () => {
     const resolvedByHand = { ...incident, resolvedBy: 'admin' } as const;

@@ -6,6 +6,7 @@ import type { FC } from 'hono/jsx';
 import { bodyNow, CHANNEL_NAMES } from '../../incidents/channels';
 import type { DeliveryStatusRow } from '../../db/deliveries';
 import type { AdoptedTraffic, DeliveryAttemptRow, IncidentRow, RebaselineRow, WindowVerdict } from '../../db/status';
+import { comparedWith } from '../../monitor/detector';
 import type { Incident } from '../../monitor/incident';
 import { IncidentCard, type IncidentView } from './incidents';
 import { clock, duration, lengthWords, redactUrls, verdictWords } from '../../format';
@@ -42,6 +43,58 @@ const windowWords = (start: number, length: number) => `${clock(start, false, le
 const verdictOnto = (verdict: string, onto: string | null | undefined) => `${verdictWords(verdict)}${verdict === 'collapsed' && onto ? ` onto ${onto}` : ''}`;
 const channelWords = (d: DeliveryStatusRow) => `${CHANNEL_NAMES[d.channel] ?? d.channel} · ${d.event}`;
 
+/** What a flagged window was judged against, as a clause; nothing for a window whose evaluation did not say. */
+const against = (w: WindowVerdict | undefined) => (w?.baseline ? `, against ${comparedWith(w.baseline)}` : '');
+
+/**
+ * The incident's changes as the state machine recorded them (`Incident.escalations`, monitor/incident.ts): each
+ * window that changed it (a worse kind, a collapse onto a new label) or paged a change recorded before, and whether
+ * it paged. A change recorded without a page was explained, like the window before it, by inputs that moved
+ * (input_shift); the window that pages next announces it too.
+ */
+function recordedChanges(escalations: readonly { windowStart: number; paged: boolean }[], verdicts: readonly WindowVerdict[], windowSeconds: number): TimelineEntry[] {
+  const out: TimelineEntry[] = [];
+  let unpaged: number | null = null;
+  for (const e of escalations) {
+    const w = verdicts.find((v) => v.start === e.windowStart);
+    const where = `window ${windowWords(e.windowStart, windowSeconds)}`;
+    const what = w && FLAGGED(w.verdict) ? `${verdictOnto(w.verdict, w.dominantLabel)} in ${where}` : where;
+    if (!e.paged) {
+      out.push({ at: e.windowStart, kind: 'window', text: `Recorded without a page: ${what} (explained, like the window before it, by inputs that moved: input_shift)${against(w)}` });
+      unpaged ??= e.windowStart;
+      continue;
+    }
+    const announces = unpaged === null ? '' : `, paging the change recorded without a page in window ${windowWords(unpaged, windowSeconds)} (no longer explained by moved inputs)`;
+    out.push({ at: e.windowStart, kind: 'escalated', text: `Escalated: ${what}${announces}${against(w)}` });
+    unpaged = null;
+  }
+  return out;
+}
+
+/**
+ * An incident stored before `escalations` was kept: its changes worked out from its windows' verdicts, by the state
+ * machine's rule of that time (a flagged window more severe than every one before it in the incident, or one that
+ * collapsed onto a label the answers had not collapsed onto before in it); each paged.
+ */
+function derivedChanges(i: IncidentRow, verdicts: readonly WindowVerdict[], windowSeconds: number): TimelineEntry[] {
+  const out: TimelineEntry[] = [];
+  const first = i.firstWindowStart;
+  const firstWindow = verdicts.find((w) => w.start === first);
+  const firstVerdict = firstWindow?.verdict ?? null;
+  let worst = firstVerdict !== null && FLAGGED(firstVerdict) ? severityOf(firstVerdict) : -1;
+  const collapsedOnto = new Set(firstWindow?.dominantLabel ? [firstWindow.dominantLabel] : []);
+  for (const w of verdicts) {
+    if (w.start <= first || w.start > i.lastWindowStart || !FLAGGED(w.verdict)) continue;
+    const worse = severityOf(w.verdict) > worst;
+    const newCollapse = w.dominantLabel !== null && !collapsedOnto.has(w.dominantLabel);
+    if (worst >= 0 && (worse || newCollapse))
+      out.push({ at: w.start, kind: 'escalated', text: `Escalated${worse ? ' to ' : ': '}${verdictOnto(w.verdict, w.dominantLabel)} in window ${windowWords(w.start, windowSeconds)}${against(w)}` });
+    worst = Math.max(worst, severityOf(w.verdict));
+    if (w.dominantLabel !== null) collapsedOnto.add(w.dominantLabel);
+  }
+  return out;
+}
+
 /** What happened, in order: windows (by their start), labelwatch's own actions (when it took them), every attempt. */
 export function timelineOf({ incident: i, windowSeconds, verdicts, deliveries, attempts, rebaseline }: TimelineInput): TimelineEntry[] {
   const out: TimelineEntry[] = [];
@@ -51,30 +104,14 @@ export function timelineOf({ incident: i, windowSeconds, verdicts, deliveries, a
   const opening = firstVerdict === null ? verdictWords(i.kind) : verdictOnto(firstVerdict, firstWindow?.dominantLabel);
   // A model defect has no flagged window: its "first window" is when the package's held-out answers were checked.
   if (i.kind === 'model_defect') out.push({ at: first, kind: 'window', text: 'Model defect found in the package’s own held-out answers (no window of traffic flagged it)' });
-  else out.push({ at: first, kind: 'window', text: `First flagged window ${windowWords(first, windowSeconds)}: ${opening}` });
+  else out.push({ at: first, kind: 'window', text: `First flagged window ${windowWords(first, windowSeconds)}: ${opening}${against(firstWindow)}` });
   out.push({ at: i.openedAt, kind: 'opened', text: `labelwatch opened the incident (${opening})` });
-  // Changes, as the incident records them (monitor/incident.ts): a flagged window more severe than every one before
-  // it in the incident, or one that collapsed onto a label the answers had not collapsed onto before in it. Each paged
-  // (escalated) unless the incident says it was only recorded, its inputs having moved as before (`escalations`), and
-  // a change recorded so may page later, from a window no longer explained so.
   const state = (i.state ?? {}) as Partial<Incident>;
-  const recorded = new Map((Array.isArray(state.escalations) ? state.escalations : []).map((e) => [e.windowStart, e.paged]));
-  let worst = firstVerdict !== null && FLAGGED(firstVerdict) ? severityOf(firstVerdict) : -1;
-  const collapsedOnto = new Set(firstWindow?.dominantLabel ? [firstWindow.dominantLabel] : []);
-  for (const w of verdicts) {
-    if (w.start <= first || w.start > i.lastWindowStart || !FLAGGED(w.verdict)) continue;
-    const worse = severityOf(w.verdict) > worst;
-    const newCollapse = w.dominantLabel !== null && !collapsedOnto.has(w.dominantLabel);
-    const changed = worst >= 0 && (worse || newCollapse);
-    const paged = recorded.get(w.start) ?? changed;
-    const what = `${verdictOnto(w.verdict, w.dominantLabel)} in window ${windowWords(w.start, windowSeconds)}`;
-    if (changed && !paged)
-      out.push({ at: w.start, kind: 'window', text: `Recorded without a page: ${what} (explained, like the window before it, by inputs that moved: input_shift)` });
-    else if (changed) out.push({ at: w.start, kind: 'escalated', text: `Escalated${worse ? ' to ' : ': '}${what}` });
-    else if (paged) out.push({ at: w.start, kind: 'escalated', text: `Escalated: ${what}, recorded earlier without a page and no longer explained by moved inputs` });
-    worst = Math.max(worst, severityOf(w.verdict));
-    if (w.dominantLabel !== null) collapsedOnto.add(w.dominantLabel);
-  }
+  const escalations = Array.isArray(state.escalations)
+    ? state.escalations.filter((e) => typeof e?.windowStart === 'number' && typeof e.paged === 'boolean')
+    : null;
+  if (escalations) out.push(...recordedChanges(escalations, verdicts, windowSeconds));
+  else out.push(...derivedChanges(i, verdicts, windowSeconds));
   if (i.lastWindowStart !== i.firstWindowStart)
     out.push({
       at: i.lastWindowStart,
