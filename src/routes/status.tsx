@@ -392,6 +392,8 @@ async function incidentPage(c: Context<App>) {
         retrain={retrain}
         retrainConfigured={config.retrainWebhook !== null}
         adoptedBaseline={adoptedBaseline}
+        adminApi={config.adminToken === null ? null : (config.publicUrl ?? new URL(c.req.url).origin)}
+        resolves={{ afterHealthy: config.resolveAfterHealthy, quietSeconds: config.resolveQuietSeconds }}
         nowSeconds={now}
       />
     </Page>,

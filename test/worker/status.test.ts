@@ -254,6 +254,23 @@ describe('GET /incidents/{id}', () => {
     for (const secret of ['never-shown', 'hooks.slack.com', 'hooks.example.test', 'whsec_']) expect(html).not.toContain(secret);
   });
 
+  it('says what the first flagged window was judged against, and how to acknowledge or resolve it', async () => {
+    const id = await openId();
+    const html = await (await get(`/incidents/${id}`)).text();
+    // Read back from the window's stored evaluation (its baseline), in the core's words.
+    expect(html).toMatch(/First flagged window [^<]*: collapsed onto Gentoo, against (its own recent healthy history|the model’s own answers on held-out rows)/);
+    // The admin API is off here: the page says so, and how the incident resolves by itself.
+    const act = html.slice(html.indexOf('id="act"'), html.indexOf('id="timeline"'));
+    expect(act).toContain('Left alone, it resolves itself after 3 healthy windows in a row.');
+    expect(act).toContain('disabled here (no ADMIN_TOKEN)');
+    const app = recorded(createApp());
+    const withAdmin = await (await app.request(`http://status.test/incidents/${id}`, {}, { ...env, ADMIN_TOKEN: 'adm' } as unknown as Env)).text();
+    const commands = withAdmin.slice(withAdmin.indexOf('id="act"'), withAdmin.indexOf('id="timeline"'));
+    expect(commands).toContain(`curl -X POST -H &quot;Authorization: Bearer $ADMIN_TOKEN&quot; http://status.test/v1/incidents/${id}/ack`);
+    expect(commands).toContain(`http://status.test/v1/incidents/${id}/resolve`);
+    expect(commands).not.toContain('adm<');
+  });
+
   it('says when an open incident whose traffic is healthy again resolves by itself', async () => {
     const id = await openId();
     const page = async () => (await get(`/incidents/${id}`)).text();
@@ -287,6 +304,7 @@ describe('GET /incidents/{id}', () => {
     expect(html).toMatch(/Resolved by the monitor after 3 healthy windows in a row/);
     expect(html).toContain('<th scope="col">during</th>');
     expect(html).toContain('No retraining webhook is configured');
+    expect(html).not.toContain('id="act"');
   });
 
   it('a model defect says what the package answers on its held-out rows, not "no predictions" and a count of 0 flagged windows', async () => {

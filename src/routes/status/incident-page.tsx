@@ -193,8 +193,36 @@ export interface IncidentPageProps {
   retrainConfigured: boolean;
   /** The traffic declared normal it was judged against (db/status.ts adoptedBaselineOf), or null. */
   adoptedBaseline: AdoptedTraffic | null;
+  /** How on-call acknowledges or resolves it: the admin API's base URL, null when it is disabled (no ADMIN_TOKEN). */
+  adminApi: string | null;
+  /** RESOLVE_AFTER_HEALTHY and RESOLVE_QUIET_MINUTES, for how it resolves by itself. */
+  resolves: { afterHealthy: number; quietSeconds: number };
   nowSeconds: number;
 }
+
+/**
+ * How to acknowledge or resolve an open incident, spelled out for this one: the page has no scripts and never holds
+ * the admin token, and at 3 a.m. the admin API's paths are not in anyone's head. Acknowledging in labelwatch also
+ * acknowledges the PagerDuty alert; PagerDuty's own button does not reach labelwatch.
+ */
+const Actions: FC<{ incident: IncidentRow; adminApi: string | null; resolves: IncidentPageProps['resolves'] }> = ({ incident: i, adminApi, resolves }) => {
+  const by = `${resolves.afterHealthy} healthy window${resolves.afterHealthy === 1 ? '' : 's'} in a row${resolves.quietSeconds > 0 ? ` spanning ${duration(resolves.quietSeconds)}` : ''}`;
+  const itself = i.kind === 'model_defect' ? 'A model defect is about the package: traffic never resolves it.' : `Left alone, it resolves itself after ${by}.`;
+  if (adminApi === null) return <p class="muted">{itself} The admin API that acknowledges and resolves incidents is disabled here (no ADMIN_TOKEN).</p>;
+  const url = `${adminApi.replace(/\/+$/, '')}/v1/incidents/${encodeURIComponent(i.id)}`;
+  const post = `curl -X POST -H "Authorization: Bearer $ADMIN_TOKEN" ${url}`;
+  return (
+    <>
+      <pre class="payload">{`${i.status === 'acknowledged' ? '' : `# acknowledge (PagerDuty's alert too)\n${post}/ack\n`}# resolve, once fixed\n${post}/resolve`}</pre>
+      <p class="muted small">
+        {itself}{' '}
+        {i.kind === 'model_defect'
+          ? null
+          : `Resolved by hand while the traffic is still where it went, it opens again at the next window; if that traffic is the model’s new normal (a season, inputs that moved for good), resolve with -d '{"rebaseline": true}' to adopt it as the baseline.`}
+      </p>
+    </>
+  );
+};
 
 /**
  * The incident was judged against traffic someone declared normal: said above its card, because "collapsed onto
@@ -214,7 +242,20 @@ const AdoptedBaselineNote: FC<{ adopted: AdoptedTraffic; windowSeconds: number }
   );
 };
 
-export const IncidentPage: FC<IncidentPageProps> = ({ incident: i, view, model, range, timeline, deliveries, retrain, retrainConfigured, adoptedBaseline, nowSeconds }) => {
+export const IncidentPage: FC<IncidentPageProps> = ({
+  incident: i,
+  view,
+  model,
+  range,
+  timeline,
+  deliveries,
+  retrain,
+  retrainConfigured,
+  adoptedBaseline,
+  adminApi,
+  resolves,
+  nowSeconds,
+}) => {
   const first = i.firstWindowStart;
   const end = i.resolvedAt === null ? nowSeconds : i.resolvedAt;
   return (
@@ -230,6 +271,14 @@ export const IncidentPage: FC<IncidentPageProps> = ({ incident: i, view, model, 
         {adoptedBaseline ? <AdoptedBaselineNote adopted={adoptedBaseline} windowSeconds={view.windowSeconds} /> : null}
         <IncidentCard view={view} nowSeconds={nowSeconds} page />
       </section>
+      {i.status === 'resolved' ? null : (
+        <section aria-labelledby="act">
+          <h2 id="act">Acknowledge or resolve</h2>
+          <div class="card">
+            <Actions incident={i} adminApi={adminApi} resolves={resolves} />
+          </div>
+        </section>
+      )}
       <section aria-labelledby="timeline">
         <h2 id="timeline">Timeline</h2>
         <div class="card">
