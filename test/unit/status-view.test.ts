@@ -240,6 +240,9 @@ describe('incident timeline', () => {
       '1200 resolved',
     ]);
     expect(timeline[1].text).toBe('Escalated to collapsed in window 00:16:50–00:17:00 UTC');
+    // Acknowledged in the second its PagerDuty acknowledge was queued: the acknowledgement first.
+    const acked = timelineOf({ incident, windowSeconds: 10, verdicts: [], deliveries: [{ ...delivery, id: 'msg_3', event: 'incident.acknowledged', createdAt: 1_100, attempts: 0 }], attempts: [] });
+    expect(acked.filter((e) => e.at === 1_100).map((e) => e.kind)).toEqual(['acknowledged', 'delivery']);
     expect(timeline[5].text).toBe('PagerDuty · incident.opened: attempt 1: HTTP 503 (HTTP 503: [url])');
     expect(timeline[8].text).toMatch(/^Resolved by the monitor after 3 healthy windows in a row \(healthy again from window 00:17:10–00:17:20 UTC\)$/);
   });
@@ -336,6 +339,9 @@ describe('incident timeline', () => {
       'Rebaseline applied: later windows are judged against this traffic (150 predictions, windows 00:16:40–00:17:10 UTC), not the package’s reference',
     );
     // Applied with nothing to adopt (no traffic in reach): the page does not claim it adopted any.
+    // The resolve and its rebaseline come before the notifications the resolve queued in the same second.
+    const notified = timelineOf({ ...base, deliveries: [{ ...delivery, id: 'msg_2', event: 'incident.resolved', createdAt: 1_200, attempts: 0 }], rebaseline: { requestedAt: 1_200, appliedAt: null, ...none } });
+    expect(notified.map((e) => `${e.at} ${e.kind}`).slice(-3)).toEqual(['1200 resolved', '1200 rebaseline', '1200 delivery']);
     const empty = timelineOf({ ...base, rebaseline: { requestedAt: 1_200, appliedAt: 1_260, ...none } });
     expect(empty.at(-1)!.text).toBe('Rebaseline applied with no traffic to adopt: only the evidence restarted');
     expect(timelineOf(base).some((e) => e.kind === 'rebaseline')).toBe(false);

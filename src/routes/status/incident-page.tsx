@@ -118,25 +118,7 @@ export function timelineOf({ incident: i, windowSeconds, verdicts, deliveries, a
       kind: 'window',
       text: `Last flagged window ${windowWords(i.lastWindowStart, windowSeconds)} (${i.flaggedWindows} flagged in all)`,
     });
-  for (const d of deliveries) {
-    out.push({ at: d.createdAt, kind: 'delivery', text: `${channelWords(d)}: queued` });
-    const mine = attempts.filter((a) => a.deliveryId === d.id);
-    for (const a of mine)
-      out.push({
-        at: a.at,
-        kind: 'attempt',
-        text: `${channelWords(d)}: attempt ${a.attempt}: ${a.statusCode !== null ? `HTTP ${a.statusCode}` : 'no answer'}${a.error ? ` (${redactUrls(a.error).slice(0, 140)})` : ''}`,
-        status: a.outcome,
-      });
-    // Rows from before attempts were recorded one by one: their summary.
-    if (mine.length === 0 && d.attempts > 0)
-      out.push({
-        at: d.deliveredAt ?? d.nextAttemptAt ?? d.createdAt,
-        kind: 'attempt',
-        text: `${channelWords(d)}: ${d.attempts} attempt${d.attempts === 1 ? '' : 's'}, last ${d.lastStatusCode !== null ? `HTTP ${d.lastStatusCode}` : 'without an answer'}${d.lastError ? ` (${redactUrls(d.lastError).slice(0, 140)})` : ''}`,
-        status: d.status,
-      });
-  }
+  // An acknowledgement, a resolve by hand and its rebaseline before the notifications they queued at the same second.
   if (i.acknowledgedAt !== null) out.push({ at: i.acknowledgedAt, kind: 'acknowledged', text: 'Acknowledged by an operator' });
   if (i.resolvedAt !== null) {
     // The streak's first window (clearSince); an incident stored before it was kept counts back from the last one.
@@ -162,7 +144,26 @@ export function timelineOf({ incident: i, windowSeconds, verdicts, deliveries, a
             : 'Rebaseline applied with no traffic to adopt: only the evidence restarted',
       });
   }
-  // Stable: at equal times, the order above (window, opened, deliveries in creation order) is kept.
+  for (const d of deliveries) {
+    out.push({ at: d.createdAt, kind: 'delivery', text: `${channelWords(d)}: queued` });
+    const mine = attempts.filter((a) => a.deliveryId === d.id);
+    for (const a of mine)
+      out.push({
+        at: a.at,
+        kind: 'attempt',
+        text: `${channelWords(d)}: attempt ${a.attempt}: ${a.statusCode !== null ? `HTTP ${a.statusCode}` : 'no answer'}${a.error ? ` (${redactUrls(a.error).slice(0, 140)})` : ''}`,
+        status: a.outcome,
+      });
+    // Rows from before attempts were recorded one by one: their summary.
+    if (mine.length === 0 && d.attempts > 0)
+      out.push({
+        at: d.deliveredAt ?? d.nextAttemptAt ?? d.createdAt,
+        kind: 'attempt',
+        text: `${channelWords(d)}: ${d.attempts} attempt${d.attempts === 1 ? '' : 's'}, last ${d.lastStatusCode !== null ? `HTTP ${d.lastStatusCode}` : 'without an answer'}${d.lastError ? ` (${redactUrls(d.lastError).slice(0, 140)})` : ''}`,
+        status: d.status,
+      });
+  }
+  // Stable: at equal times, the order above (window, opened, changes, operators' actions, deliveries in creation order) is kept.
   return out.map((e, k) => ({ e, k })).sort((a, b) => a.e.at - b.e.at || a.k - b.k).map(({ e }) => e);
 }
 
