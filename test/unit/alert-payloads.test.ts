@@ -251,6 +251,9 @@ describe('what a page says the window was compared with', () => {
     if (pd.event_action !== 'trigger') throw new Error('expected a trigger');
     expect(pd.payload.summary).toMatch(compared);
     expect(pd.payload.summary.length).toBeLessThanOrEqual(SUMMARY_MAX);
+    expect(pd.payload.custom_details.compared_with).toBe(
+      'its own recent healthy history, which fit these answers better than 05:00–08:00 UTC of the day before, 876 predictions, standing in for the hour of the week until it has an earlier week',
+    );
     const slack = slackPayload(n);
     const details = slack.blocks.find((b) => b.type === 'section' && b.text?.text.includes('*Probable cause:*'))!;
     expect(details.text!.text).toMatch(compared);

@@ -8,6 +8,7 @@
 // delivery but added from the configuration when the request is sent.
 import { iso, percent, truncate } from '../../format';
 import { headline, isAbsoluteUrl, type Notice } from '../notice';
+import { comparedWith } from '../../monitor/detector';
 import { DIAGNOSIS_TITLES, type Diagnosis } from '../../monitor/diagnosis';
 import { own } from '../../monitor/names';
 
@@ -54,6 +55,8 @@ export function pagerDutyPayload(n: Notice) {
         predictions_in_last_window: w.n,
         top_label: w.topLabel === null || w.topShare === null ? null : `${w.topLabel} ${percent(w.topShare)}`,
         vanished_labels: w.vanishedLabels,
+        // What the window behind the trigger was judged against: a season's phase, or the recent level and why.
+        compared_with: n.evaluation ? comparedWith(n.evaluation.baseline) : null,
         probable_causes: i.diagnoses.map((d) => d.sentence),
         remedies: i.remedies.map((r) => r.sentence),
         status_page: n.statusUrl,
