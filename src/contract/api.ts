@@ -4,7 +4,7 @@
 // core's camelCase objects are converted by contract/wire.ts). Maps keyed by a label or feature name are records.
 import * as v from 'valibot';
 import { FeatureSpecSchema, MonitorOverridesSchema, TrainingInfoSchema } from '../serving/metadata';
-import { BaselineSource, Diagnosis, IncidentKind, Remedy, Seasonality, Verdict } from './webhooks';
+import { BaselinePhase, BaselineSource, Diagnosis, IncidentKind, Remedy, Seasonality, Verdict } from './webhooks';
 
 const instant = v.pipe(v.string(), v.description('ISO 8601, UTC.'));
 const nullableInstant = v.nullable(instant);
@@ -148,23 +148,6 @@ export const V2InferResponse = v.object({
 
 const nullableNumber = v.nullable(v.number());
 const fitTest = v.nullable(v.strictObject({ statistic: v.number(), df: v.number(), p_value: v.number() }));
-
-/** The seasonal phase a window was held against (Evaluation `baseline.phase`). */
-export const BaselinePhase = v.pipe(
-  v.strictObject({
-    kind: v.pipe(
-      v.picklist(['hour_of_week', 'hour_of_day', 'week_of_year']),
-      v.description("hour_of_day for a weekly model is the hour of day standing in while the hour of the week has no earlier week."),
-    ),
-    from: v.pipe(instant, v.description("Start of the span of the window's own cycle the phase covers: the window's hour (week of the year) and the one either side.")),
-    to: v.pipe(instant, v.description('Its end (exclusive). Earlier cycles are compared at the same offsets: Saturdays 13:00–16:00 UTC of earlier weeks.')),
-    cycles: v.pipe(v.nullable(v.number()), v.description('Earlier cycles (weeks, days, years) that put predictions there; null when they were learnt before they were counted.')),
-    predictions: v.pipe(v.number(), v.description('Their predictions, decayed: each older cycle weighs half as much as the next.')),
-  }),
-  v.description(
-    "The phase of earlier cycles the window was held against: it judged the window when `source` is seasonal; with trailing it was known but fit the window's answers less well than the recent history. null when no phase held enough predictions yet, or the model has no seasonality.",
-  ),
-);
 
 /** The detector's verdict on a window with the numbers behind it (docs/detection.md). */
 export const Evaluation = v.pipe(
@@ -377,7 +360,6 @@ export type AdoptedBaselineBody = v.InferOutput<typeof AdoptedBaseline>;
 export type DeliveryViewBody = v.InferOutput<typeof DeliveryView>;
 export type IncidentWindowBody = v.InferOutput<typeof IncidentWindow>;
 export type WireEvaluation = v.InferOutput<typeof Evaluation>;
-export type WireBaselinePhase = v.InferOutput<typeof BaselinePhase>;
 export type IncidentLatestBody = v.InferOutput<typeof IncidentLatest>;
 export type WindowViewBody = v.InferOutput<typeof WindowView>;
 export type WindowsBody = v.InferOutput<typeof WindowsResponse>;

@@ -32,6 +32,23 @@ export const Seasonality = v.picklist(['none', 'daily', 'weekly', 'yearly']);
 /** Where a window's baseline came from. */
 export const BaselineSource = v.picklist(['seasonal', 'trailing', 'held_out_predictions', 'training_labels']);
 
+/** The seasonal phase a window was held against (the windows API's evaluation `baseline.phase`, input_shift's `baseline_phase`). */
+export const BaselinePhase = v.pipe(
+  v.strictObject({
+    kind: v.pipe(
+      v.picklist(['hour_of_week', 'hour_of_day', 'week_of_year']),
+      v.description("hour_of_day for a weekly model is the hour of day standing in while the hour of the week has no earlier week."),
+    ),
+    from: instant("Start of the span of the window's own cycle the phase covers: the window's hour (week of the year) and the one either side."),
+    to: instant('Its end (exclusive). Earlier cycles are compared at the same offsets: Saturdays 13:00–16:00 UTC of earlier weeks.'),
+    cycles: v.pipe(v.nullable(count()), v.description('Earlier cycles (weeks, days, years) that put predictions there; null when they were learnt before they were counted.')),
+    predictions: v.pipe(v.number(), v.description('Their predictions, decayed: each older cycle weighs half as much as the next.')),
+  }),
+  v.description(
+    "The phase of earlier cycles the window was held against: it judged the window when the baseline's source is seasonal; with trailing it was known but fit the window's answers less well than the recent history. null when no phase held enough predictions yet, or the model has no seasonality.",
+  ),
+);
+
 // --- Diagnoses with their evidence ------------------------------------------------------------------------------
 
 /** How the model did on its own labelled probe rows. */
@@ -154,6 +171,7 @@ export const Diagnosis = v.pipe(
         ),
         seasonality: v.pipe(Seasonality, v.description('The seasonality the window was judged with.')),
         baseline_source: v.pipe(BaselineSource, v.description("Where the window's baseline came from.")),
+        baseline_phase: v.nullable(BaselinePhase),
       }),
     ),
   ]),

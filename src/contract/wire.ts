@@ -192,6 +192,8 @@ export function diagnosisOnWire(d: Diagnosis): WireDiagnosis {
           labels: e.labels.map((l) => ({ label: l.label, share: l.share, baseline_share: l.baselineShare })),
           seasonality: e.seasonality,
           baseline_source: e.baselineSource,
+          // Stored before it was kept: unknown, as null says for "no phase held enough".
+          baseline_phase: e.baselinePhase ? phaseOnWire(e.baselinePhase) : null,
         },
       };
     }
@@ -253,9 +255,14 @@ export type StoredAlertPayload = Omit<AlertPayload, 'data'> & {
 type StoredDiagnosis =
   | Exclude<WireDiagnosis, InputShift>
   | (Omit<InputShift, 'evidence'> & {
-      evidence: Omit<InputShift['evidence'], 'features'> & { features: Before<InputShiftFeature, 'recent_mean' | 'recent_shift' | 'from'>[] };
+      evidence: Before<Omit<InputShift['evidence'], 'features'>, 'baseline_phase'> & {
+        features: Before<InputShiftFeature, 'recent_mean' | 'recent_shift' | 'from'>[];
+      };
     });
-/** A retraining request in the outbox: one stored before the recent inputs were kept lacks their input_shift fields. */
+/**
+ * A retraining request in the outbox: one stored before the recent inputs were kept lacks their input_shift fields,
+ * and one stored before the phase was kept lacks `baseline_phase`.
+ */
 export type StoredRetrainPayload = Omit<RetrainPayload, 'data'> & { data: Omit<RetrainPayload['data'], 'diagnoses'> & { diagnoses: StoredDiagnosis[] } };
 
 /**
@@ -268,12 +275,22 @@ export function alertPayloadNow(stored: StoredAlertPayload): AlertPayload {
   return { ...stored, data: { ...stored.data, incident: { ...i, resolved_with_rebaseline: i.resolved_with_rebaseline ?? false } } };
 }
 
-/** A retraining request from the outbox in the current schema: input_shift features gain their recent move (none). */
+/**
+ * A retraining request from the outbox in the current schema: input_shift features gain their recent move (none), and
+ * input_shift its baseline_phase (null: not known).
+ */
 export function retrainPayloadNow(stored: StoredRetrainPayload): RetrainPayload {
   const diagnoses = stored.data.diagnoses.map((d): WireDiagnosis =>
     d.kind !== 'input_shift'
       ? d
-      : { ...d, evidence: { ...d.evidence, features: d.evidence.features.map((f) => ({ ...f, ...recentMoveOnWire(f.recent_mean, f.recent_shift, f.from) })) } },
+      : {
+          ...d,
+          evidence: {
+            ...d.evidence,
+            features: d.evidence.features.map((f) => ({ ...f, ...recentMoveOnWire(f.recent_mean, f.recent_shift, f.from) })),
+            baseline_phase: d.evidence.baseline_phase ?? null,
+          },
+        },
   );
   return { ...stored, data: { ...stored.data, diagnoses } };
 }

@@ -8,7 +8,7 @@
 // input shift needs both: a flagged window whose inputs moved, and a model that still answers its probes.
 
 import type { FeatureSpec, ModelMetadata } from '../serving/metadata';
-import type { BaselineSource, InputLevel, Seasonality } from './baseline';
+import type { BaselinePhase, BaselineSource, InputLevel, Seasonality } from './baseline';
 import { binomialLowerTail } from './binomial';
 import type { Evaluation } from './detector';
 import { normalizedEntropy } from './distribution';
@@ -170,6 +170,11 @@ export type InputShiftDiagnosis = DiagnosisOf<
     /** The seasonality the window was judged with, and where its baseline came from. */
     seasonality: Seasonality;
     baselineSource: BaselineSource;
+    /**
+     * The phase of earlier cycles it was held against (Evaluation baseline.phase): what the remedy names as "this
+     * season". Absent in diagnoses stored before it was kept; null when no phase held enough.
+     */
+    baselinePhase?: BaselinePhase | null;
   }
 >;
 
@@ -576,6 +581,7 @@ function inputShift(
       labels,
       seasonality: evaluation.baseline.seasonality,
       baselineSource: evaluation.baseline.source,
+      baselinePhase: evaluation.baseline.phase ?? null,
     },
   };
 }

@@ -3,6 +3,7 @@
 
 import type { ModelMetadata } from '../serving/metadata';
 import { HOUR_OF_DAY_FALLBACK, SEASONAL_MIN_PREDICTIONS, type Seasonality, seasonalityFor } from './baseline';
+import { phaseWords } from './detector';
 import type { DiagnosisKind, Diagnosis, ProbeSummary } from './diagnosis';
 import { SAMPLES_PER_FEATURE } from './diagnosis';
 import { nameRecord } from './names';
@@ -289,7 +290,7 @@ const LONGER_CYCLES: Record<Seasonality, Cycle[]> = { none: [], daily: ['weekly'
  * again. Null: no window (a package's model defect), every cycle.
  */
 function forInputShift(metadata: ModelMetadata, diagnosis: Extract<Diagnosis, { kind: 'input_shift' }>, windowSeconds: number | null): Remedy[] {
-  const { seasonality, baselineSource } = diagnosis.evidence;
+  const { seasonality, baselineSource, baselinePhase } = diagnosis.evidence;
   const specs = new Map(metadata.features.map((f) => [f.name, f]));
   const words: string[] = [];
   const features = diagnosis.evidence.features.map((f) => {
@@ -315,9 +316,12 @@ function forInputShift(metadata: ModelMetadata, diagnosis: Extract<Diagnosis, { 
       ? cycles.length === 0
         ? ''
         : ` A known cycle: set monitor.seasonality to the one these features follow (${cycles.map((s) => `"${s}": by ${PHASE_WORDS[s]}`).join(', ')}), then ${byHand}.`
-      : baselineSource === 'seasonal'
-        ? ` monitor.seasonality is "${seasonality}" and earlier cycles at this ${PHASE_WORDS[seasonality]}${HOUR_OF_DAY_FALLBACK.includes(seasonality) ? ` (in its first week: this ${PHASE_WORDS.daily})` : ''} did not look like this: if the season is merely unusual, ${byHand}.`
-        : ` monitor.seasonality is "${seasonality}", but no earlier cycle has ${SEASONAL_MIN_PREDICTIONS} predictions at this ${PHASE_WORDS[seasonality]} yet: if it is the season, ${byHand}.`;
+      : baselinePhase
+        ? // The phase the window was held against, named: it judged it, or fit it even less than the recent traffic.
+          ` monitor.seasonality is "${seasonality}" and ${phaseWords(baselinePhase, seasonality)}, did not look like this${baselineSource === 'seasonal' ? '' : ' either'}: if the season is merely unusual, ${byHand}.`
+        : baselineSource === 'seasonal' // a diagnosis stored before the phase was kept
+          ? ` monitor.seasonality is "${seasonality}" and earlier cycles at this ${PHASE_WORDS[seasonality]}${HOUR_OF_DAY_FALLBACK.includes(seasonality) ? ` (in its first week: this ${PHASE_WORDS.daily})` : ''} did not look like this: if the season is merely unusual, ${byHand}.`
+          : ` monitor.seasonality is "${seasonality}", but no earlier cycle has ${SEASONAL_MIN_PREDICTIONS} predictions at this ${PHASE_WORDS[seasonality]} yet: if it is the season, ${byHand}.`;
   // The default is a short cycle ("weekly"): a page on a season of months must still say how to declare one.
   const longer = LONGER_CYCLES[seasonality].filter(comparable);
   const longerWords =

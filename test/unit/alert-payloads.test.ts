@@ -430,12 +430,16 @@ describe('outboxFor: which channels a notice reaches', () => {
     const january = JSON.parse(JSON.stringify(retrainPayload(openedIncident(januaryWindow()).notice)));
     const shift = january.data.diagnoses.find((d: { kind: string }) => d.kind === 'input_shift');
     for (const f of shift.evidence.features) for (const later of ['recent_mean', 'recent_shift', 'from']) delete f[later];
+    // ... and before the phase it was held against was kept.
+    expect(shift.evidence).toHaveProperty('baseline_phase');
+    delete shift.evidence.baseline_phase;
     const retrain = sent('retrain', january);
     expect(v.safeParse(RetrainWebhook, retrain).issues).toBeUndefined();
     const features = retrain.data.diagnoses.find((d: { kind: string }) => d.kind === 'input_shift').evidence.features;
     expect(features.map((f: object) => Object.entries(f).slice(-3))).toEqual(
       features.map(() => [['recent_mean', null], ['recent_shift', null], ['from', 'training']]),
     );
+    expect(retrain.data.diagnoses.find((d: { kind: string }) => d.kind === 'input_shift').evidence.baseline_phase).toBeNull();
     // A body stored by this version goes out byte for byte as stored, on every attempt.
     for (const entry of outboxFor(notice, configWith()).filter((e) => e.channel === 'alert' || e.channel === 'retrain'))
       expect(requestFor(stored(entry.channel as 'alert' | 'retrain', entry.payload), configWith(), AT)!.body).toBe(JSON.stringify(entry.payload));

@@ -527,6 +527,21 @@ describe('remedies', () => {
     expect(remedy(explain(weekly, counts, seattleWeather, WINDOW, goodProbes).remedies, 'rebaseline').sentence).toContain(
       'monitor.seasonality is "weekly" and earlier cycles at this hour of week (in its first week: this hour of day) did not look like this',
     );
+    // With the phase the window was held against (baseline.phase), the sentence names it, and the diagnosis carries it.
+    const saturdays = { kind: 'hour_of_week' as const, from: 2_628_000, to: 2_638_800, cycles: 3, predictions: 525 };
+    const phased = (source: 'trailing' | 'seasonal') => {
+      const e = { ...evaluation, baseline: { ...evaluation.baseline, seasonality: 'weekly' as const, source, phase: saturdays } };
+      return explain(e, counts, seattleWeather, WINDOW, goodProbes);
+    };
+    expect(new Date(saturdays.from * 1000).toISOString()).toBe('1970-01-31T10:00:00.000Z');
+    expect(phased('seasonal').diagnoses.find((d) => d.kind === 'input_shift')!.evidence).toMatchObject({ baselinePhase: saturdays });
+    expect(remedy(phased('seasonal').remedies, 'rebaseline').sentence).toContain(
+      'monitor.seasonality is "weekly" and Saturdays 10:00–13:00 UTC of the 3 weeks before, 525 predictions, did not look like this: if the season is merely unusual',
+    );
+    // Known but fitting the window even less than the recent traffic: not "no earlier cycle has 30 predictions".
+    expect(remedy(phased('trailing').remedies, 'rebaseline').sentence).toContain(
+      'monitor.seasonality is "weekly" and Saturdays 10:00–13:00 UTC of the 3 weeks before, 525 predictions, did not look like this either',
+    );
     expect(declared('trailing').seasonality).toBe('yearly');
     // The longest cycle has none longer to name; a deployment without a season is told every one.
     expect(declared('trailing').sentence).not.toContain('A longer cycle');
