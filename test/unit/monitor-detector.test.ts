@@ -20,7 +20,7 @@ import {
 } from '../../src/monitor/baseline';
 import { modelDefect } from '../../src/monitor/defect';
 import { advanceIncident, type Incident } from '../../src/monitor/incident';
-import { DEFAULT_MIN_PREDICTIONS, detectorSettings, judgeWindow, packageReference } from '../../src/monitor/detector';
+import { DEFAULT_MIN_PREDICTIONS, detectorSettings, judgeWindow, packageReference, phaseWords } from '../../src/monitor/detector';
 import { countOf } from '../../src/monitor/names';
 import { smoothedShares } from '../../src/monitor/reference';
 import {
@@ -446,6 +446,15 @@ describe('baseline', () => {
     const unknown = judgeWindow(stored, usual(saturday + 7 * day), saturday + 7 * day, settings).evaluation;
     expect(unknown.baseline.phase).toMatchObject({ kind: 'hour_of_week', cycles: null });
     expect(unknown.reason).toContain('Saturdays 13:00–16:00 UTC of earlier weeks,');
+  });
+  it('names a phase that spans midnight by both days, and one that ends at midnight at 24:00', () => {
+    const sunday = Date.UTC(1970, 1, 1) / 1000; // 1970-02-01, a Sunday
+    const hour = 3600;
+    const phase = (kind: 'hour_of_week' | 'hour_of_day' | 'week_of_year', from: number, to: number, cycles: number | null = 2) => ({ kind, from, to, cycles, predictions: 90.4 });
+    expect(phaseWords(phase('hour_of_week', sunday + 23 * hour, sunday + 26 * hour), 'weekly')).toBe('Sundays 23:00 to Mondays 02:00 UTC of the 2 weeks before, 90 predictions');
+    expect(phaseWords(phase('hour_of_week', sunday + 21 * hour, sunday + 24 * hour, 1), 'weekly')).toBe('Sundays 21:00–24:00 UTC of the week before, 90 predictions');
+    expect(phaseWords(phase('hour_of_day', sunday + 23 * hour, sunday + 26 * hour), 'daily')).toBe('23:00–02:00 UTC of the 2 days before, 90 predictions');
+    expect(phaseWords(phase('week_of_year', sunday, sunday + 21 * 86_400, null), 'yearly')).toBe('1 Feb – 21 Feb of earlier years, 90 predictions');
   });
   it("starts a new version with the seasons its model's earlier version learnt, when the labels are the same", () => {
     const day = 86_400;
