@@ -37,7 +37,7 @@ export const BaselinePhase = v.pipe(
   v.strictObject({
     kind: v.pipe(
       v.picklist(['hour_of_week', 'hour_of_day', 'week_of_year']),
-      v.description("hour_of_day for a weekly model is the hour of day standing in while the hour of the week has no earlier week."),
+      v.description("hour_of_day for a weekly model: the hour of day standing in while earlier weeks hold too few predictions at the hour of the week (its first week)."),
     ),
     from: instant("Start of the span of the window's own cycle the phase covers: the window's hour (week of the year) and the one either side."),
     to: instant('Its end (exclusive). Earlier cycles are compared at the same offsets: Saturdays 13:00–16:00 UTC of earlier weeks.'),

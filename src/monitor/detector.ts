@@ -254,7 +254,7 @@ export function phaseWords(p: BaselinePhase, seasonality: Seasonality): string {
     }
     case 'hour_of_day': {
       // A weekly model's hour of day stands in until the hour of the week has an earlier week (HOUR_OF_DAY_FALLBACK).
-      const standIn = seasonality === 'weekly' ? ', standing in for the hour of the week until it has an earlier week' : '';
+      const standIn = seasonality === 'weekly' ? ', standing in until earlier weeks hold enough at this hour of the week' : '';
       return `${hourOf(p.from)}–${hourOf(p.to, true)} UTC ${before}, ${predictions}${standIn}`;
     }
     case 'week_of_year':

@@ -242,7 +242,7 @@ describe('what a page says the window was compared with', () => {
     const window = secondDayWindow();
     expect(window.evaluation.verdict).toBe('collapsed');
     expect(window.evaluation.baseline.phase).toMatchObject({ kind: 'hour_of_day', cycles: 1 });
-    const compared = /\(against [^)]*05:00–08:00 UTC of the day before, 876 predictions, standing in for the hour of the week until it has an earlier week[^)]*\)/;
+    const compared = /\(against [^)]*05:00–08:00 UTC of the day before, 876 predictions, standing in until earlier weeks hold enough at this hour of the week[^)]*\)/;
     const { notice: n } = openedIncident(window);
     const alert = alertPayload(n);
     expect(v.safeParse(AlertWebhook, alert).success).toBe(true);
@@ -252,7 +252,7 @@ describe('what a page says the window was compared with', () => {
     expect(pd.payload.summary).toMatch(compared);
     expect(pd.payload.summary.length).toBeLessThanOrEqual(SUMMARY_MAX);
     expect(pd.payload.custom_details.compared_with).toBe(
-      'its own recent healthy history, which fit these answers better than 05:00–08:00 UTC of the day before, 876 predictions, standing in for the hour of the week until it has an earlier week',
+      'its own recent healthy history, which fit these answers better than 05:00–08:00 UTC of the day before, 876 predictions, standing in until earlier weeks hold enough at this hour of the week',
     );
     const slack = slackPayload(n);
     const details = slack.blocks.find((b) => b.type === 'section' && b.text?.text.includes('*Probable cause:*'))!;

@@ -422,7 +422,7 @@ describe('baseline', () => {
     expect(tuesday.baseline.source).toBe('seasonal');
     expect(tuesday.baseline.phase).toEqual({ kind: 'hour_of_day', from: monday + day + 5 * hour, to: monday + day + 8 * hour, cycles: 1, predictions: 300 });
     expect(tuesday.reason).toContain(
-      'consistent with 05:00–08:00 UTC of the day before, 300 predictions, standing in for the hour of the week until it has an earlier week: top label',
+      'consistent with 05:00–08:00 UTC of the day before, 300 predictions, standing in until earlier weeks hold enough at this hour of the week: top label',
     );
     // Three weeks on, Saturday 14:00: the same hours of the three Saturdays before, which answered b.
     const saturday = monday + 3 * 7 * day + 5 * day + 14 * hour;

@@ -323,7 +323,7 @@ describe('incident timeline', () => {
     const texts = timelineOf({ incident: open, windowSeconds: 10, verdicts, deliveries: [], attempts: [] }).map((e) => e.text);
     expect(texts).toContain('First flagged window 00:16:40–00:16:50 UTC: partial collapse, against the training labels (the package has no held-out predictions)');
     expect(texts).toContain(
-      'Escalated: collapsed onto rain in window 00:16:50–00:17:00 UTC, against its own recent healthy history, which fit these answers better than 05:00–08:00 UTC of the day before, 876 predictions, standing in for the hour of the week until it has an earlier week',
+      'Escalated: collapsed onto rain in window 00:16:50–00:17:00 UTC, against its own recent healthy history, which fit these answers better than 05:00–08:00 UTC of the day before, 876 predictions, standing in until earlier weeks hold enough at this hour of the week',
     );
   });
   it('shows a rebaseline when it was asked for and when the cron applied it', () => {
