@@ -92,6 +92,20 @@ export const PRIOR_WINDOWS = 10;
 export const SEASONAL_MIN_PREDICTIONS = 30;
 /** Each completed cycle halves the weight of the cycles before it. */
 export const SEASONAL_CYCLE_DECAY = 0.5;
+/**
+ * The decayed counts of completed cycles (a phase bin's `past`) are kept to 4 significant digits, and a count below a
+ * hundredth of a prediction is dropped: the state is stored after every window (packState), and a weekly model's
+ * 168 + 24 bins of full doubles made it about 2 MB for 1000 labels, D1's limit for a value. The error, at most 5e-4
+ * of a count, is far inside the count's own sampling noise (1/√c of it, for any c below 4 million), and a dropped
+ * count weighs a fiftieth of the half a prediction every label gets anyway (smoothedShares). Rounded where the counts
+ * are made, once per cycle and bin (a halving moves a count far more than its rounding), so what the cron stores is
+ * what it judged with, and the backtest and bench:detect judge with the same numbers. The trailing level, the scatter
+ * and the inputs decay a little every window and are kept whole: rounded as often, they would stop decaying.
+ */
+export const SEASONAL_COUNT_DIGITS = 4;
+export const SEASONAL_COUNT_FLOOR = 0.01;
+/** A decayed seasonal count as the state keeps it (SEASONAL_COUNT_DIGITS). */
+export const seasonalCount = (c: number): number => (c < SEASONAL_COUNT_FLOOR ? 0 : Number(c.toPrecision(SEASONAL_COUNT_DIGITS)));
 
 /** Where the baseline of a window came from. */
 export type BaselineSource = 'seasonal' | 'trailing' | 'held_out_predictions' | 'training_labels';
@@ -484,7 +498,7 @@ function rollOver(phase: SeasonalBin, cycle: number): SeasonalBin {
   const seen = phase.seen ?? (sum(phase.past) > 0 ? undefined : 0);
   return {
     cycle,
-    past: phase.past.map((c, i) => c * SEASONAL_CYCLE_DECAY + phase.current[i]!),
+    past: phase.past.map((c, i) => seasonalCount(c * SEASONAL_CYCLE_DECAY + phase.current[i]!)),
     current: phase.current.map(() => 0),
     ...(seen === undefined ? {} : { seen: seen + (sum(phase.current) > 0 ? 1 : 0) }),
   };
