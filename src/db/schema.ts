@@ -2,7 +2,7 @@
 // Migrations in migrations/ are generated from this file by drizzle-kit (`npm run db:generate`).
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
-import type { MonitorState } from '../monitor/baseline';
+import type { PackedState } from '../monitor/packed-state';
 import type { Evaluation, Verdict } from '../monitor/detector';
 import type { Diagnosis } from '../monitor/diagnosis';
 import type { Incident, IncidentKind } from '../monitor/incident';
@@ -203,7 +203,8 @@ export const monitorStates = sqliteTable(
     version: text('version').notNull(),
     /** Start of the latest window folded in (epoch seconds). */
     lastWindowStart: integer('last_window_start').notNull(),
-    state: text('state', { mode: 'json' }).notNull().$type<MonitorState>(),
+    /** monitor/packed-state.ts: gzipped JSON in base64; plain JSON in rows stored before. */
+    state: text('state').notNull().$type<PackedState>(),
     updatedAt: integer('updated_at').notNull(),
   },
   (t) => [primaryKey({ columns: [t.model, t.version] })],

@@ -6,6 +6,7 @@ import type { IncidentDetailBody } from '../contract/api';
 import type { Explanation } from '../monitor';
 import type { Evaluation } from '../monitor/detector';
 import type { MonitorState } from '../monitor/baseline';
+import { packState, unpackState } from '../monitor/packed-state';
 import { emptyCounts, type WindowCounts } from '../monitor/window';
 import { monitorStates, rebaselines, windowFeatures, windowLabels, windows } from './schema';
 import { database } from './client';
@@ -63,7 +64,7 @@ export async function monitorState(d1: D1Database, model: string, version: strin
     .select({ state: monitorStates.state })
     .from(monitorStates)
     .where(and(eq(monitorStates.model, model), eq(monitorStates.version, version)));
-  return row?.state ?? null;
+  return row ? unpackState(row.state) : null;
 }
 
 /** The state of the model's most recently judged other version: what a new version may inherit its seasons from. */
@@ -74,7 +75,7 @@ export async function latestOtherVersionState(d1: D1Database, model: string, ver
     .where(and(eq(monitorStates.model, model), ne(monitorStates.version, version)))
     .orderBy(desc(monitorStates.updatedAt))
     .limit(1);
-  return row?.state ?? null;
+  return row ? unpackState(row.state) : null;
 }
 
 /**
@@ -92,6 +93,7 @@ export async function storeVerdict(
   rebaselined: readonly AppliedRebaseline[] = [],
 ): Promise<void> {
   const db = database(d1);
+  const stored = await packState(state);
   await db.batch([
     db
       .update(windows)
@@ -99,10 +101,10 @@ export async function storeVerdict(
       .where(and(eq(windows.model, key.model), eq(windows.version, key.version), eq(windows.start, key.start))),
     db
       .insert(monitorStates)
-      .values({ model: key.model, version: key.version, lastWindowStart: key.start, state, updatedAt: nowSec })
+      .values({ model: key.model, version: key.version, lastWindowStart: key.start, state: stored, updatedAt: nowSec })
       .onConflictDoUpdate({
         target: [monitorStates.model, monitorStates.version],
-        set: { lastWindowStart: key.start, state, updatedAt: nowSec },
+        set: { lastWindowStart: key.start, state: stored, updatedAt: nowSec },
       }),
     // Only while it is waiting: two ticks that overlap both apply a waiting rebaseline to the state they read, and the
     // second to store its verdict must not move the applied time (and what was adopted) of the first.

@@ -13,6 +13,7 @@ export * from './diagnosis';
 export * from './distribution';
 export * from './gamma';
 export * from './incident';
+export * from './packed-state';
 export * from './reference';
 export * from './remedies';
 export * from './sequential';

@@ -9,7 +9,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import penguinsHoldout from '../fixtures/holdout/penguins.json';
 import { createApp } from '../../src/app';
 import type { Env } from '../../src/config';
-import { detectorSettings, emptyCounts, explain, judgeWindow, recentInputs } from '../../src/monitor';
+import { detectorSettings, emptyCounts, explain, judgeWindow, recentInputs, unpackState } from '../../src/monitor';
 import { trackIncident } from '../../src/incidents/track';
 import { windowStart } from '../../src/monitor/window';
 import { tick } from '../../src/schedule';
@@ -91,7 +91,8 @@ describe('resolve with rebaseline', () => {
     expect(await shiftedWindow(5)).not.toMatch(/collapse/);
     expect(await openIncidents()).toEqual([]);
     const state = await env.DB.prepare('SELECT state FROM monitor_states WHERE model = ?').bind('penguins').first<{ state: string }>();
-    const { up, total, trailing, adopted } = JSON.parse(state!.state) as { up: number[]; total: number[]; trailing: number[]; adopted: number[] };
+    const stored = await unpackState(state!.state);
+    const { up, total, trailing, adopted } = stored;
     // What was adopted is the traffic as it is now: window 3, not the moving window 2 where the incident began.
     expect(adopted).toEqual([0, 0, shifted.length]);
     // The trailing baseline is Gentoo's now (label order: Adelie, Chinstrap, Gentoo), and no evidence builds up.
@@ -101,7 +102,7 @@ describe('resolve with rebaseline', () => {
     // The recent inputs, which a later page's diagnosis measures a move from, are the adopted window's Gentoo rows and
     // the two healthy windows' after it (every window before was flagged and taught nothing): 3 × 62 rows, barely
     // decayed over three minutes, at the Gentoo rows' own means.
-    const recent = recentInputs(JSON.parse(state!.state), penguins.features.map((f) => f.name));
+    const recent = recentInputs(stored, penguins.features.map((f) => f.name));
     for (const [j, f] of penguins.features.entries()) {
       expect(recent[f.name]!.rows).toBeCloseTo(3 * shifted.length, 0);
       expect(recent[f.name]!.mean).toBeCloseTo(shifted.reduce((s, row) => s + row[j]!, 0) / shifted.length, 4);

@@ -3,7 +3,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeEach, describe, expect, it } from 'vitest';
 import penguinsHoldout from '../fixtures/holdout/penguins.json';
-import { detectorSettings, judgeWindow, type MonitorState } from '../../src/monitor';
+import { detectorSettings, judgeWindow, type MonitorState, unpackState } from '../../src/monitor';
 import { windowStart } from '../../src/monitor/window';
 import { tick } from '../../src/schedule';
 import { config, epochMs, flushAll, metadataOf } from './helpers';
@@ -25,6 +25,7 @@ function earlierState(labels: readonly string[]): MonitorState {
   return state!;
 }
 
+/** Stored as states were before they were packed (plain JSON): monitor/packed-state.ts reads both. */
 const storeEarlier = (state: MonitorState) =>
   env.DB.prepare('INSERT INTO monitor_states (model, version, last_window_start, state, updated_at) VALUES (?, ?, ?, ?, ?)')
     .bind('penguins', 'earlier', state.lastWindowStart, JSON.stringify(state), T - 3600)
@@ -37,7 +38,7 @@ async function firstWindow(): Promise<MonitorState> {
   const report = await tick(env, epochMs(T + L + config.flushGraceSeconds + config.closeMarginSeconds));
   expect(report.evaluation.failed).toBe(0);
   const row = await env.DB.prepare('SELECT state FROM monitor_states WHERE model = ? AND version = ?').bind('penguins', penguins.version).first<{ state: string }>();
-  return JSON.parse(row!.state) as MonitorState;
+  return unpackState(row!.state);
 }
 
 const learntBins = (bins: MonitorState['hourOfDay']) => (bins ?? []).filter((b) => b.cycle >= 0).length;
