@@ -3,7 +3,7 @@
 // much healthy windows scatter around that baseline beyond binomial noise (the overdispersion τ² per label).
 //
 // Everything lives in one JSON-safe MonitorState per model version, folded window by window in order: the cron
-// stores it in D1 after each window, `npm run backtest` keeps it in memory. Same code, same numbers.
+// stores it in D1 after each window (packed-state.ts), `npm run backtest` keeps it in memory. Same code, same numbers.
 
 import { nameRecord } from './names';
 import { smoothedShares } from './reference';
@@ -95,12 +95,13 @@ export const SEASONAL_CYCLE_DECAY = 0.5;
 /**
  * The decayed counts of completed cycles (a phase bin's `past`) are kept to 4 significant digits, and a count below a
  * hundredth of a prediction is dropped: the state is stored after every window (packState), and a weekly model's
- * 168 + 24 bins of full doubles made it about 2 MB for 1000 labels, D1's limit for a value. The error, at most 5e-4
- * of a count, is far inside the count's own sampling noise (1/√c of it, for any c below 4 million), and a dropped
- * count weighs a fiftieth of the half a prediction every label gets anyway (smoothedShares). Rounded where the counts
- * are made, once per cycle and bin (a halving moves a count far more than its rounding), so what the cron stores is
- * what it judged with, and the backtest and bench:detect judge with the same numbers. The trailing level, the scatter
- * and the inputs decay a little every window and are kept whole: rounded as often, they would stop decaying.
+ * 168 + 24 bins of full doubles made it 1.8 to 2.7 MB for 1000 labels, about D1's limit for a value
+ * (docs/detection.md, "How the state is stored"). The error, at most 5e-4 of a count, is far inside the count's own
+ * sampling noise (1/√c of it, for any c below 4 million), and a dropped count weighs a fiftieth of the half a
+ * prediction every label gets anyway (smoothedShares). Rounded where the counts are made, once per cycle and bin (a
+ * halving moves a count far more than its rounding), so what the cron stores is what it judged with, and the backtest
+ * and bench:detect judge with the same numbers. The trailing level, the scatter and the inputs decay a little every
+ * window and are kept whole: rounded as often, they would stop decaying.
  */
 export const SEASONAL_COUNT_DIGITS = 4;
 export const SEASONAL_COUNT_FLOOR = 0.01;

@@ -2,10 +2,10 @@
 // in base64. The one place the stored form is made and read, so bench:detect measures what the cron stores.
 //
 // Why gzip: a weekly model keeps 168 + 24 phase bins of two label-count vectors each. Its JSON, even with the counts
-// rounded (baseline.ts SEASONAL_COUNT_DIGITS) and every all-zero vector left out, takes five or six characters per
-// label and bin: 1.3 to 1.7 MB for 1000 labels after 8 weeks, most of D1's 2,000,000-byte limit for a value. Gzipped,
-// the same state is a quarter to a third of that, in base64 too (bench:detect prints both ends). A binary column would
-// save base64's third again, but text keeps the states stored before readable by the same column.
+// rounded (baseline.ts seasonalCount) and every all-zero vector left out, takes five or six characters per count:
+// 1.3 to 1.7 MB for 1000 labels after 8 weeks, most of D1's 2,000,000 bytes for a value. Gzipped, it is a third to
+// half of its JSON, base64 included (bench:detect's table of many labels). A BLOB column would save base64's quarter
+// too, but would need a migration; text holds the states stored before, as plain JSON, in the same column.
 import type { MonitorState } from './baseline';
 
 /** A MonitorState as stored: base64 of its gzipped JSON, or the plain JSON of a state stored before it was packed. */
