@@ -31,6 +31,7 @@ import {
   inheritedState,
   isFlagged,
   type Incident,
+  packState,
   smoothedShares,
   summarizeBatch,
   type Evaluation,
@@ -135,7 +136,7 @@ interface Detector {
   alarmed(): boolean;
   /** Whether the last window itself was flagged (labelwatch: collapsed or partial_collapse), open incident or not. */
   flagged?(): boolean;
-  /** labelwatch: its state (as D1 stores it per model version; what a new version inherits its seasons from). */
+  /** labelwatch: its state (what D1 stores per model version, packed: storedKiB; what a new version inherits its seasons from). */
   state?(): MonitorState | null;
 }
 
@@ -666,11 +667,11 @@ function weekendMix(normal: readonly number[], a: number, t: number): number[] {
  * Pages on healthy traffic whose weekends differ from its weekdays, over 8 weeks of 60-s windows, judged by the hour of
  * day or of the week (the default): the first week apart from the rest, since no week is known before its first cycle.
  */
-function weekendTable(quick: boolean) {
+async function weekendTable(quick: boolean) {
   random = seededRandom(20261205);
   const weeks = quick ? 3 : 8;
   const lines = [
-    '| model | per window | weekend swing | seasonality | pages in week 1 | pages in weeks 2–' + weeks + ' | windows flagged | state (KiB of JSON) |',
+    '| model | per window | weekend swing | seasonality | pages in week 1 | pages in weeks 2–' + weeks + ' | windows flagged | state stored (KiB) |',
     '|---|---:|---:|---|---:|---:|---:|---:|',
   ];
   const targets: { what: string; ok: boolean; got: string }[] = [];
@@ -686,8 +687,48 @@ function weekendTable(quick: boolean) {
         if (d.step(sampleCounts(weekendMix(normal, 0.5, t), 10), t)) t < WEEK ? first++ : later++;
         if (d.alarmed()) flagged++;
       }
-      lines.push(`| ${m.name} | 10 | 0.5 | ${seasonality} | ${first} | ${later} | ${flagged} | ${(JSON.stringify(d.state!()).length / 1024).toFixed(1)} |`);
+      lines.push(`| ${m.name} | 10 | 0.5 | ${seasonality} | ${first} | ${later} | ${flagged} | ${(await storedKiB(d.state!())).toFixed(1)} |`);
       if (seasonality === 'weekly') targets.push({ what: `${m.name}, weekends differ, weekly (the default): no page after the first week`, ok: later === 0, got: `${later}` });
+    }
+  }
+  return { lines, targets, weeks };
+}
+
+/** KiB of a state as D1 stores it (packState: what the cron writes once per window). */
+const storedKiB = async (state: MonitorState | null | undefined) => (await packState(state!)).length / 1024;
+
+/**
+ * The stored state of a model with many labels (an image classifier's 1000 classes), weekly (the default), after
+ * 8 weeks of hourly windows: its JSON, and as D1 stores it, against D1's limit of 2,000,000 bytes for a value. Hourly
+ * windows fill the same hour-of-week and hour-of-day bins as sixty 60-s windows of the same traffic would, at a
+ * sixtieth of the cost. Answers drawn from a long-tailed mix (share ∝ 1 / rank) and from a uniform one, at 10 and
+ * 1000 predictions a minute: more traffic fills more of the bins, with larger counts.
+ */
+async function manyLabelsTable(quick: boolean) {
+  random = seededRandom(20261209);
+  const weeks = quick ? 2 : 8;
+  const k = 1000;
+  const D1_VALUE_LIMIT = 2_000_000;
+  const labels = Array.from({ length: k }, (_, i) => `class_${String(i).padStart(4, '0')}`);
+  const lines = [
+    '| labels | normal mix | predictions a minute | state JSON (KiB) | state stored (KiB) | of D1\'s limit |',
+    '|---:|---|---:|---:|---:|---:|',
+  ];
+  const targets: { what: string; ok: boolean; got: string }[] = [];
+  for (const [mixName, weight] of [['long tail, share ∝ 1 / rank', (i: number) => 1 / (i + 1)], ['uniform', () => 1]] as const) {
+    const raw = labels.map((_, i) => weight(i));
+    const total = raw.reduce((a, b) => a + b, 0);
+    const mix = raw.map((x) => x / total);
+    const counts = Object.fromEntries(labels.map((l, i) => [l, Math.max(1, Math.round(mix[i]! * 100_000))]));
+    const m: ModelMetadata = { ...skewed, name: `classes-${k}`, labels, training: { samples: 100_000, label_counts: counts }, reference: { label_counts: counts, samples: 100_000 } };
+    for (const perMinute of [10, 1000]) {
+      const d = labelwatch(m, detectorSettings(m, { windowSeconds: 3600 }));
+      for (let t = 0; t < weeks * WEEK; t += 3600) d.step(sampleCounts(mix, 60 * perMinute), t);
+      const json = JSON.stringify(d.state!()).length / 1024;
+      const stored = await storedKiB(d.state!());
+      const share = (stored * 1024) / D1_VALUE_LIMIT;
+      lines.push(`| ${k} | ${mixName} | ${perMinute} | ${json.toFixed(0)} | ${stored.toFixed(0)} | ${(100 * share).toFixed(0)}% |`);
+      targets.push({ what: `${k} labels, ${mixName}, ${perMinute} a minute: the stored state within half of D1's limit for a value`, ok: share <= 0.5, got: `${(100 * share).toFixed(0)}%` });
     }
   }
   return { lines, targets, weeks };
@@ -865,9 +906,12 @@ export async function main(argv: string[]): Promise<number> {
   console.log(cycle.collapseLines.join('\n'));
 
   console.log('\n## A weekly cycle: healthy traffic whose weekends differ from its weekdays (60-s windows)\n');
-  const weekend = weekendTable(quick);
-  console.log(`${weekend.weeks} weeks per row; on Saturdays and Sundays each label's share moves by up to e^±0.5; a page is an incident opened or escalated; state: the model version's stored MonitorState at the end, written once per window.\n`);
+  const weekend = await weekendTable(quick);
+  console.log(`${weekend.weeks} weeks per row; on Saturdays and Sundays each label's share moves by up to e^±0.5; a page is an incident opened or escalated; state: the model version's MonitorState at the end as D1 stores it (packState), written once per window.\n`);
   console.log(weekend.lines.join('\n'));
+  const many = await manyLabelsTable(quick);
+  console.log(`\nThe state of a model with many labels, weekly (the default), after ${many.weeks} weeks of hourly windows (the same bins as 60-s windows fill): its JSON, and as D1 stores it (gzipped, base64), against D1's limit of 2,000,000 bytes for a value.\n`);
+  console.log(many.lines.join('\n'));
 
   console.log('\n## A collapse on a package with a known model defect (60-s windows)\n');
   const defectTraffic = defectTrafficTable();
@@ -895,6 +939,7 @@ export async function main(argv: string[]): Promise<number> {
   for (const t of vanish.targets) console.log(`${mark(t.ok)} ${t.what} (${t.what.includes('false page') ? '' : 'median '}${t.got})`);
   for (const t of cycle.targets) console.log(`${mark(t.ok)} ${t.what} (${t.got})`);
   for (const t of weekend.targets) console.log(`${mark(t.ok)} ${t.what} (${t.got})`);
+  for (const t of many.targets) console.log(`${mark(t.ok)} ${t.what} (${t.got})`);
   for (const t of defectTraffic.targets) console.log(`${mark(t.ok)} ${t.what} (${t.got})`);
   for (const t of deploy.targets) console.log(`${mark(t.ok)} ${t.what} (${t.got})`);
   for (const t of slow.targets) console.log(`${mark(t.ok)} ${t.what} (${t.got})`);
