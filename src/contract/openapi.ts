@@ -314,6 +314,7 @@ function build(version: string): Json {
           ...adminOp('Resolve by hand (notifies like an automatic resolution); optionally adopt its traffic as the baseline', ['ResolvedIncident', 'Resolved (resolved_now: false when it already was).'], {
             '400': use('BadInput'),
             '409': error('rebaseline refused: a model defect, an incident the monitor resolved, a version no longer served, or an incident a later one followed; nothing was resolved.'),
+            '413': use('TooLarge'),
           }),
           requestBody: { ...body('ResolveRequest'), required: false },
         },

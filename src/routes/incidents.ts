@@ -23,6 +23,7 @@ import { nameRecord } from '../monitor/names';
 import { bearerToken, secretsEqual } from './auth';
 import { jsonError, methodNotAllowed, quotedName } from './errors';
 import { resolveRequest } from './resolve-body';
+import { bodyLimit } from './body-limit';
 import { IncidentsQuery, parseQuery } from '../contract/query';
 import type { AdoptedBaselineBody, DeliveryViewBody, IncidentDetailBody, IncidentViewBody, IncidentWindowBody } from '../contract/api';
 import { diagnosisOnWire, flaggedWindowOnWire, remedyOnWire } from '../contract/wire';
@@ -31,6 +32,9 @@ type App = { Bindings: Env };
 
 /** Windows shown with an incident, newest first. */
 export const WINDOWS_SHOWN = 500;
+
+/** A resolve body is `{"rebaseline": true}` at most: held to the predict routes' limit all the same. */
+const resolveBodyLimit = bodyLimit('a resolve body is {"rebaseline": true} or nothing');
 
 const requireAdmin: MiddlewareHandler<App> = async (c, next) => {
   const token = configOf(c.env).adminToken;
@@ -147,7 +151,7 @@ export const incidentRoutes = newHono<App>()
     if (row.status === 'resolved') return jsonError(c, 409, `incident: "${id}" is resolved; nothing to acknowledge`);
     return c.json(incidentView(row, configOf(c.env).publicUrl));
   })
-  .post('/v1/incidents/:id/resolve', async (c) => {
+  .post('/v1/incidents/:id/resolve', resolveBodyLimit, async (c) => {
     const id = c.req.param('id');
     const request = resolveRequest(await c.req.text());
     if (!request.ok) return jsonError(c, 400, request.error);

@@ -1,6 +1,6 @@
 // Prediction endpoints in the shapes clients already speak: TF Serving REST (v1) and KServe V2 / Open Inference
 // Protocol (v2). HTTP only: parsing and answering here, inference in serving/, counting in aggregate/.
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import { newHono } from './hono';
 import { quoted } from '../format';
 import { configOf, MONITORING_HEADER, type Env } from '../config';
@@ -14,55 +14,11 @@ import { recordBatch } from '../aggregate/record';
 import { argmax } from '../monitor/window';
 import { jsonError, methodNotAllowed, parseJsonBody, quotedName } from './errors';
 import { requireApiKey } from './auth';
+import { bodyLimit } from './body-limit';
 
 type App = { Bindings: Env };
-export const MAX_BODY_BYTES = 1024 * 1024;
-
-const tooLarge = (c: Context) => jsonError(c, 413, `body: larger than the limit of ${MAX_BODY_BYTES} bytes (1 MiB); split the batch`);
-/** How much more of a streamed body past the limit is read and dropped before its 413; a longer one is cancelled. */
-const DRAIN_BYTES = 16 * MAX_BODY_BYTES;
-
-/**
- * A body without a declared length (chunked), counted as it is read, as Hono's bodyLimit counts it. Past the limit
- * the rest is read and dropped (up to DRAIN_BYTES) before the 413, where Hono's stops reading: a request body left
- * half-read makes workerd drop the connection, and wrangler dev's proxy, which pools its connections to the runtime,
- * then failed the next POST sent over it, whoever sent it, with a 503 ("Your worker restarted mid-request").
- */
-const countedLimit: MiddlewareHandler<App> = async (c, next) => {
-  const body = c.req.raw.body;
-  if (!body) return next();
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (let read = await reader.read(); !read.done; read = await reader.read()) {
-    size += read.value.length;
-    if (size > MAX_BODY_BYTES) {
-      for (let dropped = 0; dropped < DRAIN_BYTES; ) {
-        const rest = await reader.read();
-        if (rest.done) return tooLarge(c);
-        dropped += rest.value.length;
-      }
-      await reader.cancel();
-      return tooLarge(c);
-    }
-    chunks.push(read.value);
-  }
-  const whole = new Uint8Array(size);
-  for (let i = 0, at = 0; i < chunks.length; at += chunks[i]!.length, i++) whole.set(chunks[i]!, at);
-  c.req.raw = new Request(c.req.raw, { body: whole });
-  return next();
-};
-/**
- * The body limit. A declared Content-Length is checked as Hono's bodyLimit checks it, but without opening the body
- * stream first (a few µs of a 1-row predict in the profile); a body without one (chunked) is counted as it is read
- * (countedLimit).
- */
-const limitBody: MiddlewareHandler<App> = (c, next) => {
-  const headers = c.req.raw.headers;
-  const length = headers.get('content-length');
-  if (length === null || headers.has('transfer-encoding')) return countedLimit(c, next);
-  return parseInt(length, 10) > MAX_BODY_BYTES ? Promise.resolve(tooLarge(c)) : next();
-};
+/** The body limit of every predict route; a batch over it is split by the client. */
+const limitBody = bodyLimit('split the batch');
 const apiKey = requireApiKey((env) => configOf(env as Env).apiKeys);
 
 /** The 404 message for a model name that is not served (the windows route gives the same). */

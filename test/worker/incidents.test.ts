@@ -340,6 +340,20 @@ describe('admin API auth', () => {
     }
   });
 
+  it('a resolve body over 1 MiB is a 413, declared or streamed, and resolves nothing', async () => {
+    const id = (await trackIncident(env, collapsed(0), NOW)).incident!.id;
+    const big = `{"rebaseline": false, "pad": "${'x'.repeat(1024 * 1024)}"}`;
+    for (const body of [big, new Blob([big]).stream()]) {
+      const ctx = createExecutionContext();
+      const init = { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body };
+      const res = await app.fetch(new Request(`http://labelwatch.test/v1/incidents/${id}/resolve`, init), env, ctx);
+      await waitOnExecutionContext(ctx);
+      expect(res.status).toBe(413);
+      expect(await res.json()).toEqual({ error: 'body: larger than the limit of 1048576 bytes (1 MiB); a resolve body is {"rebaseline": true} or nothing' });
+    }
+    expect((await call('GET', `/v1/incidents/${id}`)).body.status).toBe('open');
+  });
+
   it('unknown ids are 404 JSON with the token', async () => {
     for (const [method, path] of paths.slice(2)) {
       const res = await call(method, path);
