@@ -3,7 +3,8 @@
 // and URLs kept out of error texts.
 
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+/** Month names as every time on the page and in alerts writes them (UTC). */
+export const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const pad = (n: number) => String(n).padStart(2, '0');
 
 /** "14:05", with `withSeconds` "14:05:30", with `withDate` "Nov 28 14:05" (UTC: on-call across time zones needs one clock). */

@@ -11,7 +11,7 @@
 //    accumulated predictions could not yet have shown even a total collapse is insufficient_data;
 //  - a decided window whose trailing mix moved far from the package's reference is drift: shown, never paged.
 
-import { percent } from '../format';
+import { clock, MONTHS, percent } from '../format';
 import type { ModelMetadata } from '../serving/metadata';
 import { DEFECT_ALPHA, modelDefect } from './defect';
 import {
@@ -223,11 +223,10 @@ const BASELINE_WORDS: Record<BaselineSource, string> = {
 };
 
 const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const CYCLE_NAMES: Record<BaselinePhase['kind'], [string, string]> = { hour_of_week: ['week', 'weeks'], hour_of_day: ['day', 'days'], week_of_year: ['year', 'years'] };
 /** The hour of day a phase starts or ends at; its end at midnight is 24:00. */
 const hourOf = (t: number, end = false) => {
-  const hm = new Date(t * 1000).toISOString().slice(11, 16);
+  const hm = clock(t);
   return end && hm === '00:00' ? '24:00' : hm;
 };
 const dayOf = (t: number) => new Date(t * 1000).getUTCDay();
