@@ -607,9 +607,10 @@ function slowChangeTable(quick: boolean) {
   for (const m of MODELS.filter((x) => x.name !== 'skewed-85-10-5')) {
     const normal = normalMix(m);
     const settings = detectorSettings(m, { windowSeconds: WINDOW_SECONDS });
+    const [top, fading] = [topOf(normal), m.labels.indexOf(VANISHING[m.name]!)];
     const changes = [
-      { name: 'collapse', label: topOf(normal), at: (p: number) => normal.map((s, i) => (1 - p) * s + (i === topOf(normal) ? p : 0)) },
-      { name: 'vanish', label: m.labels.indexOf(VANISHING[m.name]!), at: (p: number) => vanishing(normal, m.labels.indexOf(VANISHING[m.name]!), 1 - p) },
+      { name: 'collapse', label: top, at: (p: number) => normal.map((s, i) => (1 - p) * s + (i === top ? p : 0)) },
+      { name: 'vanish', label: fading, at: (p: number) => vanishing(normal, fading, 1 - p) },
     ];
     for (const change of changes) {
       for (const rate of [10, 100]) {
