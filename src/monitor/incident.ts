@@ -168,8 +168,38 @@ const sameShift = (open: Incident, window: EvaluatedWindow): boolean => {
   return validated(open.diagnoses[0]) && validated(window.diagnoses?.[0]);
 };
 
+/**
+ * The verdicts that flag a window: a window with one of them opens or updates an incident, unless nothing but the
+ * package's known model defect flagged it (`knownDefect`: the traffic as it normally is on that package).
+ */
+export const FLAGGING_VERDICTS: readonly TrafficIncidentKind[] = ['partial_collapse', 'collapsed'];
+
 export const isFlagged = (verdict: Evaluation['verdict']): verdict is TrafficIncidentKind =>
   verdict === 'collapsed' || verdict === 'partial_collapse';
+
+/** Window starts of one model version, from `from` (inclusive) to `to` (exclusive), epoch seconds. */
+export interface WindowStarts {
+  from: number;
+  to: number;
+}
+
+/**
+ * The windows an incident's label shares are read from, for on-call. `flagged`: from its first flagged window to its
+ * last, of which only those the incident counted (a FLAGGING_VERDICTS verdict without knownDefect, as in
+ * advanceIncident; the reader filters by verdict). Healthy windows in between or after a recovery, pooled in, dilute
+ * the collapse towards normal: an hour at sun 6% and three recovered hours at 38% read "sun 38% → 30%", the opposite
+ * of what happened. `clearing`: while an unresolved incident's traffic is clear of the alarm, its healthy streak, from
+ * the streak's first window to the latest window the incident saw: what the traffic is now, beside what it was. Null
+ * when there is no streak, and once resolved.
+ */
+export function shareWindows(
+  i: Pick<Incident, 'status' | 'firstWindowStart' | 'lastWindowStart'> & Partial<Pick<Incident, 'clearSince' | 'lastEvaluatedWindowStart'>>,
+): { flagged: WindowStarts; clearing: WindowStarts | null } {
+  const flagged = { from: i.firstWindowStart, to: i.lastWindowStart + 1 };
+  const { clearSince, lastEvaluatedWindowStart: latest } = i;
+  const streak = i.status !== 'resolved' && typeof clearSince === 'number' && typeof latest === 'number';
+  return { flagged, clearing: streak ? { from: clearSince, to: latest + 1 } : null };
+}
 
 /** The labels a flagged window implicates: the one answers collapsed onto, and the ones that vanished. */
 const implicated = (e: Evaluation): string[] => [...(e.dominantLabel ? [e.dominantLabel] : []), ...e.vanishedLabels];

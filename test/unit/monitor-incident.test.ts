@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { evaluateWindow, type Evaluation } from '../../src/monitor/detector';
-import { advanceIncident, RESOLVE_BELOW, RESOLVE_QUIET_SECONDS, type EvaluatedWindow, type Incident, type IncidentEvent } from '../../src/monitor/incident';
+import { advanceIncident, RESOLVE_BELOW, RESOLVE_QUIET_SECONDS, shareWindows, type EvaluatedWindow, type Incident, type IncidentEvent } from '../../src/monitor/incident';
 import { parseMetadata } from '../../src/serving/metadata';
 import { judgedAfterHealthy, judgeSequence, labelWindow, seattleUnweighted } from './monitor.fixtures';
 
@@ -211,5 +211,29 @@ describe('advanceIncident', () => {
   it('an incident is JSON-safe', () => {
     const { incident } = run(['collapsed', 'healthy']);
     expect(JSON.parse(JSON.stringify(incident))).toEqual(incident);
+  });
+});
+
+describe('shareWindows', () => {
+  const t = (k: number) => 1_700_000_000 + k * WINDOW;
+
+  it('reads the shares of the flagged span, and of the clearing streak up to the latest window the incident saw', () => {
+    // Flagged, a healthy window that the next flagged one interrupts, flagged, then clear: a streak of two so far,
+    // with an insufficient_data window after it that the incident does not see.
+    const { incident } = run(['collapsed', 'healthy', 'collapsed', 'healthy', 'partial_collapse_known_defect', 'insufficient_data']);
+    expect(incident).toMatchObject({ status: 'open', healthyStreak: 2, clearSince: t(3) });
+    // The healthy window at t(1) lies in the flagged span: the reader keeps the flagged windows alone.
+    expect(shareWindows(incident!)).toEqual({ flagged: { from: t(0), to: t(2) + 1 }, clearing: { from: t(3), to: t(4) + 1 } });
+  });
+
+  it('has no clearing span while the alarm is on, nor once the incident is resolved', () => {
+    expect(shareWindows(run(['collapsed', 'healthy', 'collapsed']).incident!).clearing).toBeNull();
+    const resolved = run(['collapsed', 'collapsed', 'healthy', 'healthy', 'healthy']).incident!;
+    expect(resolved.status).toBe('resolved');
+    expect(shareWindows(resolved)).toEqual({ flagged: { from: t(0), to: t(1) + 1 }, clearing: null });
+  });
+
+  it('reads an incident stored without its streak fields (an older row) as not clearing', () => {
+    expect(shareWindows({ status: 'open', firstWindowStart: t(0), lastWindowStart: t(3) })).toEqual({ flagged: { from: t(0), to: t(3) + 1 }, clearing: null });
   });
 });
