@@ -9,6 +9,7 @@ import type { BatchItem } from 'drizzle-orm/batch';
 import type { DrizzleD1Database } from 'drizzle-orm/d1';
 import type { RunnableQuery } from 'drizzle-orm/runnable-query';
 import type { Evaluation, Verdict } from '../monitor/detector';
+import { FLAGGING_VERDICTS } from '../monitor/incident';
 import { nameRecord } from '../monitor/names';
 import { featureMeanStd } from '../monitor/window';
 import { database } from './client';
@@ -345,25 +346,32 @@ export const openIncidents = (model?: string): Read<IncidentRow[]> =>
   );
 
 /**
- * Predictions per label of a model version over [from, to). With `healthyOnly`, only windows the detector called
- * healthy count: the "before" of an incident should not include the collapse creeping in.
+ * Predictions per label of a model version over [from, to), from the windows `of`: `all` of them; `healthy`, only
+ * those the detector called healthy (the "before" of an incident should not include the collapse creeping in);
+ * `flagged`, only those an incident counts as flagged (monitor/incident.ts shareWindows): a collapse or partial
+ * collapse not flagged by the package's known model defect alone.
  */
-export function labelTotals(model: string, version: string, from: number, to: number, healthyOnly = false): Read<Record<string, number>> {
+export function labelTotals(model: string, version: string, from: number, to: number, of: 'all' | 'healthy' | 'flagged' = 'all'): Read<Record<string, number>> {
   const where = and(eq(windowLabels.model, model), eq(windowLabels.version, version), gte(windowLabels.start, from), lt(windowLabels.start, to));
   const columns = { label: windowLabels.label, count: sql<number>`sum(${windowLabels.count})` };
+  // The evaluation JSON is read for flagged windows only; stored before knownDefect was kept, it counts as false.
+  const verdicts =
+    of === 'healthy'
+      ? eq(windows.verdict, 'healthy')
+      : and(inArray(windows.verdict, [...FLAGGING_VERDICTS]), sql`coalesce(json_extract(${windows.evaluation}, '$.knownDefect'), 0) = 0`);
   return rowsOf(
     (db) =>
-      healthyOnly
-        ? db
+      of === 'all'
+        ? db.select(columns).from(windowLabels).where(where).groupBy(windowLabels.label)
+        : db
             .select(columns)
             .from(windowLabels)
             .innerJoin(
               windows,
               and(eq(windows.model, windowLabels.model), eq(windows.version, windowLabels.version), eq(windows.start, windowLabels.start)),
             )
-            .where(and(where, eq(windows.verdict, 'healthy')))
-            .groupBy(windowLabels.label)
-        : db.select(columns).from(windowLabels).where(where).groupBy(windowLabels.label),
+            .where(and(where, verdicts))
+            .groupBy(windowLabels.label),
     (rows): Record<string, number> => nameRecord(rows.filter((r) => r.count > 0).map((r) => [r.label, r.count])),
   );
 }

@@ -31,7 +31,7 @@ import {
   type Span,
 } from '../db/status';
 import type { Diagnosis } from '../monitor/diagnosis';
-import type { Incident } from '../monitor/incident';
+import { shareWindows, type Incident } from '../monitor/incident';
 import type { Remedy } from '../monitor/remedies';
 import type { ModelMetadata } from '../serving/metadata';
 import { windowLengthOf } from '../serving/package-defaults';
@@ -119,35 +119,36 @@ function incidentView(batch: ReadBatch, incident: IncidentRow, config: Config, n
           diagnoses: findingsOf<Diagnosis>(w?.diagnoses),
           remedies: findingsOf<Remedy>(w?.remedies),
         }));
+  // A model defect has no flagged windows: its traffic since it was found, if any, is what the table shows.
+  const spans = shareWindows({ ...state, status: incident.status, firstWindowStart: first, lastWindowStart: incident.lastWindowStart });
+  const duringRead =
+    incident.kind === 'model_defect'
+      ? labelTotals(incident.model, incident.version, first, now + 1)
+      : labelTotals(incident.model, incident.version, spans.flagged.from, spans.flagged.to, 'flagged');
+  const clearing = spans.clearing;
   return Promise.all([
-    batch.add(labelTotals(incident.model, incident.version, first - lookback, first, true)),
-    // "During" ends with the last flagged window once the incident is resolved.
-    batch.add(
-      labelTotals(
-        incident.model,
-        incident.version,
-        first,
-        incident.status === 'resolved' ? incident.lastWindowStart + length : now + 1,
-      ),
-    ),
+    batch.add(labelTotals(incident.model, incident.version, first - lookback, first, 'healthy')),
+    batch.add(duringRead),
+    clearing ? batch.add(labelTotals(incident.model, incident.version, clearing.from, clearing.to)) : Promise.resolve(null),
     findings,
-  ]).then(([recent, since, found]) => {
+  ]).then(([recent, during, clear, found]) => {
     const useTraining = Object.keys(recent).length === 0 && metadata !== undefined;
     const before = useTraining ? metadata.training.label_counts : recent;
     const labels = [...(metadata?.labels ?? [])];
-    for (const l of [...Object.keys(before), ...Object.keys(since)].sort()) if (!labels.includes(l)) labels.push(l);
+    for (const l of [...Object.keys(before), ...Object.keys(during), ...Object.keys(clear ?? {})].sort()) if (!labels.includes(l)) labels.push(l);
     return {
       incident,
       labels,
       before,
       beforeFrom: useTraining ? ('training data' as const) : ('recent healthy windows' as const),
-      since,
+      during,
       windowSeconds: length,
       clearing:
-        incident.status !== 'resolved' && typeof state.clearSince === 'number'
+        clearing && clear
           ? {
-              since: state.clearSince,
-              resolvesFrom: state.clearSince + Math.max((config.resolveAfterHealthy - 1) * length, config.resolveQuietSeconds),
+              since: clearing.from,
+              resolvesFrom: clearing.from + Math.max((config.resolveAfterHealthy - 1) * length, config.resolveQuietSeconds),
+              counts: clear,
             }
           : null,
       ...found,

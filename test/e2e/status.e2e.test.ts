@@ -275,7 +275,7 @@ describe('status page in Chromium', () => {
     expect(await incident.isVisible()).toBe(true);
     expect(await incident.textContent()).toContain('Inputs not scaled as in training');
     expect(await incident.textContent()).toContain('Apply the training scaler');
-    expect(await incident.locator('.headline').textContent()).toMatch(/Top label Gentoo: \d+% before → 9\d(\.\d)?% since/);
+    expect(await incident.locator('.headline').textContent()).toMatch(/Top label Gentoo: \d+% before → 9\d(\.\d)?% while flagged\./);
 
     // Hovering a bar tells its window, n and shares.
     const title = await penguins(page).locator('svg g.bar[data-verdict="collapsed"] title').first().textContent();
@@ -533,7 +533,7 @@ describe('status page in Chromium', () => {
     const request = (await page.locator('pre.payload').textContent())!;
     expect(JSON.parse(request)).toMatchObject({ type: 'retrain.requested', data: { model: 'penguins-live', incident_id: opened!.id } });
     expect(request).not.toContain(secrets.retrain);
-    expect(await page.locator('table.shift th', { hasText: 'during' }).count()).toBe(1);
+    expect(await page.locator('table.shift th', { hasText: 'flagged' }).count()).toBe(1);
     expect(dialogs).toEqual([]);
     await page.screenshot({ path: join(artifacts, 'incident-live-1440.png'), fullPage: true });
     await page.close();

@@ -17,14 +17,22 @@ import { advanceIncident, type Incident } from '../../src/monitor/incident';
 describe("an incident's headline label", () => {
   const labels = ['drizzle', 'fog', 'rain', 'snow', 'sun'];
   const before = { drizzle: 5, fog: 17, rain: 33, snow: 7, sun: 38 };
-  const since = { drizzle: 18, fog: 18, rain: 36, snow: 22, sun: 6 };
+  const flagged = { drizzle: 18, fog: 18, rain: 36, snow: 22, sun: 6 };
   it('names the label that fell most in a partial collapse, where the top label hardly moved', () => {
-    expect(leadLabel('partial_collapse', labels, before, since)).toEqual({ label: 'sun', before: 0.38, since: 0.06, fell: true });
+    expect(leadLabel('partial_collapse', labels, before, flagged)).toEqual({ label: 'sun', before: 0.38, during: 0.06, now: null, fell: true });
   });
   it('names the top label of a collapse, and of a partial collapse without a history to fall from', () => {
-    expect(leadLabel('collapsed', labels, before, { rain: 100 })).toEqual({ label: 'rain', before: 0.33, since: 1, fell: false });
-    expect(leadLabel('partial_collapse', labels, {}, since)).toEqual({ label: 'rain', before: null, since: 0.36, fell: false });
+    expect(leadLabel('collapsed', labels, before, { rain: 100 })).toEqual({ label: 'rain', before: 0.33, during: 1, now: null, fell: false });
+    expect(leadLabel('partial_collapse', labels, {}, flagged)).toEqual({ label: 'rain', before: null, during: 0.36, now: null, fell: false });
     expect(leadLabel('collapsed', labels, before, {})).toBeNull();
+  });
+  it("gives the lead label's share in the clearing streak as now, chosen by the flagged windows alone", () => {
+    // Back to normal: sun is still the label that fell (38% → 6%), now at 37% (37 of 100).
+    const clearing = { drizzle: 5, fog: 17, rain: 34, snow: 7, sun: 37 };
+    expect(leadLabel('partial_collapse', labels, before, flagged, clearing)).toEqual({ label: 'sun', before: 0.38, during: 0.06, now: 0.37, fell: true });
+    // A label the streak has not answered at all reads 0, and a streak without predictions reads nothing.
+    expect(leadLabel('collapsed', labels, before, { rain: 100 }, { sun: 10 })?.now).toBe(0);
+    expect(leadLabel('collapsed', labels, before, { rain: 100 }, {})?.now).toBeNull();
   });
 });
 

@@ -145,7 +145,7 @@ describe('GET / (status page)', () => {
     expect(incident).toContain('data-model="penguins"');
     expect(incident).toContain('Inputs not scaled as in training');
     expect(incident).toContain('Apply the training scaler');
-    expect(incident).toMatch(/Top label <strong>Gentoo<\/strong>: \d+% before → <strong>9\d(\.\d)?%<\/strong>/);
+    expect(incident).toMatch(/Top label <strong>Gentoo<\/strong>: \d+% before → <strong>9\d(\.\d)?%<\/strong> while flagged\./);
   });
 
   it('says which reference a model is judged against: its own held-out answers, or (weaker) its training labels', async () => {
@@ -248,7 +248,7 @@ describe('GET /incidents/{id}', () => {
     expect(timeline).toContain('PagerDuty · incident.opened: 3 attempts, last HTTP 503');
     expect(html).toContain('<figure class="chart tall"');
     expect(count(html, 'data-verdict="collapsed"')).toBe(13);
-    expect(html).toMatch(/Top label <strong>Gentoo<\/strong>: \d+% before → <strong>9\d(\.\d)?%<\/strong>/);
+    expect(html).toMatch(/Top label <strong>Gentoo<\/strong>: \d+% before → <strong>9\d(\.\d)?%<\/strong> while flagged\./);
     expect(html).toContain('Inputs not scaled as in training');
     expect(html).toContain('Apply the training scaler');
     for (const secret of ['never-shown', 'hooks.slack.com', 'hooks.example.test', 'whsec_']) expect(html).not.toContain(secret);
@@ -283,7 +283,7 @@ describe('GET /incidents/{id}', () => {
       // Here RESOLVE_AFTER_HEALTHY is 3 and RESOLVE_QUIET_MINUTES 0 (vitest.config.ts): two windows after the first clear one.
       const clearing = (await page()).match(/<p class="clearing">([^<]*)<\/p>/)?.[1].replace(/\s+/g, ' ');
       expect(clearing).toBe(
-        `Healthy again since the window at ${clock(since)} UTC: it resolves by itself with a healthy window from ${clock(since + 120)} UTC on, unless a window is flagged before (or resolve it now).`,
+        `Healthy again since the window at ${clock(since)} UTC (“now” is the traffic since): it resolves by itself with a healthy window from ${clock(since + 120)} UTC on, unless a window is flagged before (or resolve it now).`,
       );
     } finally {
       await env.DB.prepare('UPDATE incidents SET state = ? WHERE id = ?').bind(row.state, id).run();
@@ -297,12 +297,12 @@ describe('GET /incidents/{id}', () => {
     expect(res.status).toBe(401);
   });
 
-  it('shows a resolved incident: resolved by the monitor, shares during it', async () => {
+  it('shows a resolved incident: resolved by the monitor, shares in its flagged windows', async () => {
     const { id } = (await env.DB.prepare("SELECT id FROM incidents WHERE model = 'penguins' AND status = 'resolved'").first<{ id: string }>())!;
     const html = await (await get(`/incidents/${id}`)).text();
     expect(html).toContain('data-kind="resolved"');
     expect(html).toMatch(/Resolved by the monitor after 3 healthy windows in a row/);
-    expect(html).toContain('<th scope="col">during</th>');
+    expect(html).toContain('<th scope="col">flagged</th>');
     expect(html).toContain('No retraining webhook is configured');
     expect(html).not.toContain('id="act"');
   });
@@ -316,7 +316,7 @@ describe('GET /incidents/{id}', () => {
     const html = await (await get(`/incidents/${id}`)).text();
     const headline = html.slice(html.indexOf('<p class="headline">'), html.indexOf('</p>', html.indexOf('<p class="headline">')));
     expect(headline).toContain('answers Chinstrap 100% of the time and never or rarely answers Adelie');
-    expect(html).not.toContain('No predictions since the incident');
+    expect(html).not.toContain('No predictions stored for its flagged windows');
     expect(html).not.toContain('0 flagged windows');
     expect(html).toContain('Found in the package’s own held-out answers when v1 was first served');
     const timeline = html.slice(html.indexOf('<ol class="timeline">'), html.indexOf('</ol>', html.indexOf('<ol class="timeline">')));

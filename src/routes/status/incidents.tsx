@@ -16,15 +16,19 @@ export interface IncidentView {
   /** Label counts before the incident: healthy windows of the hour before, else the training set. */
   before: Record<string, number>;
   beforeFrom: 'recent healthy windows' | 'training data';
-  /** Label counts of every window during the incident: from its first flagged window to its last (resolved) or now. */
-  since: Record<string, number>;
+  /**
+   * Label counts of the incident's flagged windows (monitor/incident.ts shareWindows): what the alarm saw, without the
+   * healthy windows in between or after. A model defect has none: its traffic since it was found.
+   */
+  during: Record<string, number>;
   /** The model version's window length (its metadata override, else the default). */
   windowSeconds: number;
   /**
-   * An open incident whose traffic is clear of the alarm again: since when (the streak's first window), and the
-   * earliest a healthy window may resolve it (RESOLVE_AFTER_HEALTHY windows and RESOLVE_QUIET_MINUTES after that).
+   * An open incident whose traffic is clear of the alarm again: since when (the streak's first window), the earliest a
+   * healthy window may resolve it (RESOLVE_AFTER_HEALTHY windows and RESOLVE_QUIET_MINUTES after that), and the label
+   * counts of the streak's windows: the traffic now.
    */
-  clearing: { since: number; resolvesFrom: number } | null;
+  clearing: { since: number; resolvesFrom: number; counts: Record<string, number> } | null;
   diagnoses: Diagnosis[];
   remedies: Remedy[];
 }
@@ -37,27 +41,30 @@ const shareOf = (counts: Record<string, number>, label: string): number | null =
 const Share: FC<{ share: number | null }> = ({ share }) => <>{share === null ? '–' : percent(share)}</>;
 
 /**
- * The label that says what happened: in a partial collapse the one whose share fell most (the top label may hardly
- * have moved: rain 33% → 36% while sun fell 38% → 6%), otherwise the top label since the incident began.
+ * The label that says what happened, from the flagged windows' counts (`during`): in a partial collapse the one whose
+ * share fell most (the top label may hardly have moved: rain 33% → 36% while sun fell 38% → 6%), otherwise the top
+ * label of the flagged windows. `now`, its share in the clearing streak's counts (null without a streak).
  */
 export function leadLabel(
   kind: string,
   labels: readonly string[],
   before: Record<string, number>,
-  since: Record<string, number>,
-): { label: string; before: number | null; since: number | null; fell: boolean } | null {
-  const top = topLabel(since).top;
+  during: Record<string, number>,
+  clearing: Record<string, number> | null = null,
+): { label: string; before: number | null; during: number | null; now: number | null; fell: boolean } | null {
+  const top = topLabel(during).top;
   if (!top) return null;
+  const now = (label: string) => (clearing ? shareOf(clearing, label) : null);
   if (kind === 'partial_collapse') {
-    let fallen: { label: string; before: number; since: number; fell: true } | null = null;
+    let fallen: { label: string; before: number; during: number } | null = null;
     for (const label of labels) {
       const b = shareOf(before, label);
-      const s = shareOf(since, label);
-      if (b !== null && s !== null && b - s > (fallen ? fallen.before - fallen.since : 0)) fallen = { label, before: b, since: s, fell: true };
+      const d = shareOf(during, label);
+      if (b !== null && d !== null && b - d > (fallen ? fallen.before - fallen.during : 0)) fallen = { label, before: b, during: d };
     }
-    if (fallen) return fallen;
+    if (fallen) return { ...fallen, now: now(fallen.label), fell: true };
   }
-  return { label: top.label, before: shareOf(before, top.label), since: top.share, fell: false };
+  return { label: top.label, before: shareOf(before, top.label), during: top.share, now: now(top.label), fell: false };
 }
 
 /** A share as text with a small bar behind it in the label's colour: the shift reads at a glance. */
@@ -72,12 +79,11 @@ const Meter: FC<{ share: number | null; colour: string }> = ({ share, colour }) 
 
 /** An incident: on the main and model pages (with a link to its own page), or at the top of that page (`page`). */
 export const IncidentCard: FC<{ view: IncidentView; nowSeconds: number; page?: boolean }> = ({ view, nowSeconds, page }) => {
-  const { incident: i, labels, before, since } = view;
-  const during = i.status === 'resolved' ? 'during' : 'since';
+  const { incident: i, labels, before, during, clearing } = view;
   const href = `/incidents/${encodeURIComponent(i.id)}`;
-  const lead = leadLabel(i.kind, labels, before, since);
+  const lead = leadLabel(i.kind, labels, before, during, clearing?.counts);
   const first = i.firstWindowStart;
-  const shown = labels.filter((l) => (before[l] ?? 0) + (since[l] ?? 0) > 0);
+  const shown = labels.filter((l) => (before[l] ?? 0) + (during[l] ?? 0) + (clearing?.counts[l] ?? 0) > 0);
   // A model defect was found in the package's own held-out answers when the version was first served, not in a window
   // of traffic: what happened is that finding (the label it always answers, the ones it never does), and it has no
   // flagged windows to count. Traffic since then, if any, is still in the table.
@@ -118,12 +124,18 @@ export const IncidentCard: FC<{ view: IncidentView; nowSeconds: number; page?: b
               <strong>{lead.label}</strong>
               {lead.fell ? ' fell' : null}: <Share share={lead.before} /> before →{' '}
               <strong>
-                <Share share={lead.since} />
+                <Share share={lead.during} />
               </strong>{' '}
-              {during}.
+              while flagged
+              {clearing ? (
+                <>
+                  , <Share share={lead.now} /> now
+                </>
+              ) : null}
+              .
             </p>
           ) : (
-            <p class="headline">No predictions {during} the incident.</p>
+            <p class="headline">No predictions stored for its flagged windows.</p>
           )}
           {defect ? (
             <p class="muted">
@@ -136,10 +148,10 @@ export const IncidentCard: FC<{ view: IncidentView; nowSeconds: number; page?: b
               {clock(i.lastWindowStart, false, view.windowSeconds < 60)} UTC. “Before” is {view.beforeFrom}.
             </p>
           )}
-          {view.clearing ? (
+          {clearing ? (
             <p class="clearing">
-              Healthy again since the window at {clock(view.clearing.since, false, view.windowSeconds < 60)} UTC: it resolves by itself with a
-              healthy window from {clock(view.clearing.resolvesFrom, Math.abs(view.clearing.resolvesFrom - nowSeconds) >= 43_200, view.windowSeconds < 60)} UTC
+              Healthy again since the window at {clock(clearing.since, false, view.windowSeconds < 60)} UTC (“now” is the traffic since): it resolves by
+              itself with a healthy window from {clock(clearing.resolvesFrom, Math.abs(clearing.resolvesFrom - nowSeconds) >= 43_200, view.windowSeconds < 60)} UTC
               on, unless a window is flagged before (or resolve it now).
             </p>
           ) : null}
@@ -148,7 +160,8 @@ export const IncidentCard: FC<{ view: IncidentView; nowSeconds: number; page?: b
               <tr>
                 <th scope="col">label</th>
                 <th scope="col">before</th>
-                <th scope="col">{during}</th>
+                <th scope="col">{i.kind === 'model_defect' ? 'since' : 'flagged'}</th>
+                {clearing ? <th scope="col">now</th> : null}
               </tr>
             </thead>
             <tbody>
@@ -161,7 +174,8 @@ export const IncidentCard: FC<{ view: IncidentView; nowSeconds: number; page?: b
                       {label}
                     </th>
                     <Meter share={shareOf(before, label)} colour={colour} />
-                    <Meter share={shareOf(since, label)} colour={colour} />
+                    <Meter share={shareOf(during, label)} colour={colour} />
+                    {clearing ? <Meter share={shareOf(clearing.counts, label)} colour={colour} /> : null}
                   </tr>
                 );
               })}
