@@ -175,7 +175,7 @@ const sameShift = (open: Incident, window: EvaluatedWindow): boolean => {
 export const FLAGGING_VERDICTS: readonly TrafficIncidentKind[] = ['partial_collapse', 'collapsed'];
 
 export const isFlagged = (verdict: Evaluation['verdict']): verdict is TrafficIncidentKind =>
-  verdict === 'collapsed' || verdict === 'partial_collapse';
+  (FLAGGING_VERDICTS as readonly string[]).includes(verdict);
 
 /** Window starts of one model version, from `from` (inclusive) to `to` (exclusive), epoch seconds. */
 export interface WindowStarts {
