@@ -155,8 +155,8 @@ describe('labels and features named constructor, __proto__, toString, valueOf', 
       expect(html).toContain('valueOf: 40% (40)');
       expect(html).toContain('__proto__: 100% (120)');
       if (path === '/') expect(html).toMatch(/js-names v1 collapsed for 2 min/);
-      // The incident's before/since table: before = the healthy window's shares.
-      else expect(html).toContain('Top label <strong>__proto__</strong>: 20% before → <strong>100%</strong> since.');
+      // The incident's before/flagged table: before = the healthy window's shares.
+      else expect(html).toContain('Top label <strong>__proto__</strong>: 20% before → <strong>100%</strong> while flagged.');
     }
   });
 });
