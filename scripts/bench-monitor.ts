@@ -13,8 +13,9 @@
 // aggregator shards executed (the `flushes` table: one row per D1 batch).
 //
 // Then, on each stack, both modes in one server (MONITORING=by-header: requests with `x-labelwatch-monitoring: off`
-// are not recorded), chunks with and without the header alternating, over TRIALS fresh starts: the same comparison
-// without the difference between two processes, which the A/A control shows to be as large as the cost sought.
+// are not recorded) under a load that never pauses, its header switching every second, over TRIALS fresh starts: the
+// same comparison without the difference between two processes, which the A/A control shows to be as large as the
+// cost sought (scripts/lib/alternating-load.ts says why it switches so often, and why its figure is a median).
 //
 // It does that twice: through `wrangler dev` (127.0.0.1:8792 and 8790 off, 8791 and 8789 on; what the README's
 // figures have always used) and on workerd through Miniflare's API without the wrangler dev proxy (8833 and 8835
@@ -37,6 +38,7 @@ import { emptyCounts } from '../src/monitor/window.ts';
 import { cli } from './lib/args.ts';
 import { cpuMs, failureNote, groupMeter, HOST, mark, positive, ratioInterval, recordLingerMs, type Round, Sandbox, sideOf, sleep, span, stateParent, sumRuns, timedLoad, type TimedRun, TREE, treeLine } from './lib/bench.ts';
 import { MONITORING_HEADER } from '../src/config.ts';
+import { alternatingLoad, type AlternatingResult, type AlternatingRound, type Estimate, summarize } from './lib/alternating-load.ts';
 import { buildBundle, removeBundle, startMiniflare, type MiniflareWorker } from './lib/miniflare.ts';
 
 type Mode = 'off' | 'on';
@@ -77,6 +79,9 @@ const SHARDS = 4;
 const TRIALS = positive('TRIALS', 3);
 const ROUNDS = positive('ROUNDS', 4);
 const TARGET_RATIO = 0.97;
+/** One server: seconds of switching per fresh start, and how often it switches (alternatingLoad says why so often). */
+const ONE_SERVER_S = positive('ONE_SERVER_S', 60);
+const PHASE_MS = 1000;
 /** Whether the Worker has MONITORING=by-header, which one server's comparison needs (a BENCH_TREE from before it has not). */
 const BY_HEADER = readFileSync(join(TREE, 'src', 'config.ts'), 'utf8').includes("'by-header'");
 const LINGER_MS = recordLingerMs();
@@ -87,12 +92,13 @@ const VARS = {
   RECORD_LINGER_MS: String(LINGER_MS),
 };
 
-cli(
+const flags = cli(
   'bench-monitor',
   `usage: npm run bench:monitor   (TRIALS=<n> fresh starts of the servers, default 3; ROUNDS=<n> rounds of four chunks
   in each, default 4; RECORD_LINGER_MS=<ms> for another linger than the default; STATE_DIR=<dir> for the servers'
   local state, default /dev/shm where there is one: local SQLite's disk sync is not a cost of the Worker on Cloudflare;
-  BENCH_TREE=<dir> to serve another checkout's Worker, for a before-and-after pair)
+  BENCH_TREE=<dir> to serve another checkout's Worker, for a before-and-after pair; ONE_SERVER_S=<s> seconds of
+  the one-server comparison per fresh start, default 60)
 
 Starts four wrangler dev side by side, two with monitoring off (${HOST}:${WRANGLER['off a'].port}, ${WRANGLER['off b'].port}) and two on
 (${WRANGLER['on a'].port}, ${WRANGLER['on b'].port}), each on a snapshot of the tree (in temp dirs, removed at the end, on an error, and on
@@ -102,10 +108,28 @@ proxy (${MINIFLARE['off a']}, ${MINIFLARE['off b']} off; ${MINIFLARE['on a']}, $
 and counts the D1 statements. Prints markdown tables with the targets and ✓ or ✗, and exits
 0 either way.
 
-  -h, --help     this text`,
+  --one-server        only the comparison within one server (MONITORING=by-header), where the processes' own
+                      difference is out of it: for a long run that narrows its interval (with ROUNDS=<n>); no
+                      four-server tables and no D1 check
+  --stack <which>     with --one-server: wrangler or miniflare, only that stack (default both)
+  -h, --help          this text`,
   process.argv.slice(2),
-  {},
+  { 'one-server': { type: 'boolean' }, stack: { type: 'string' } },
 );
+const ONE_SERVER = flags['one-server'] === true;
+const STACKS = flags.stack === undefined ? ['wrangler', 'miniflare'] : [flags.stack];
+if (!STACKS.every((s) => s === 'wrangler' || s === 'miniflare')) {
+  process.stderr.write(`bench-monitor: --stack takes wrangler or miniflare, not ${JSON.stringify(flags.stack)}\n`);
+  process.exit(2);
+}
+if (flags.stack !== undefined && !ONE_SERVER) {
+  process.stderr.write('bench-monitor: --stack goes with --one-server (the four-server run needs both stacks for its D1 check)\n');
+  process.exit(2);
+}
+if (ONE_SERVER && !BY_HEADER) {
+  process.stderr.write('bench-monitor: --one-server needs MONITORING=by-header, which BENCH_TREE\'s Worker has not\n');
+  process.exit(2);
+}
 
 // One snapshot and wrangler dev per server; each is removed (and its server stopped) when the process exits.
 const STATE = stateParent();
@@ -266,56 +290,50 @@ async function measure(stack: Stack): Promise<RunResult> {
   return { servers: perServer, modes, trials, rounds, answered, counted: {}, flushing: { 'on a': servers['on a'], 'on b': servers['on b'] } };
 }
 
-/** Monitoring on and off in one server: pooled chunks of each, and each trial's on ÷ off. */
+/** Monitoring on and off in one server: every trial's rounds (scripts/lib/alternating-load.ts), and each trial's result. */
 interface SameIsolate {
-  on: Run;
-  off: Run;
-  trials: TrialRatio[];
-  rounds: Round[];
+  rounds: AlternatingRound[];
+  trials: AlternatingResult[];
+  failed: string[];
 }
 
 /**
  * Monitoring on and off in one isolate: TRIALS fresh starts of one server with MONITORING=by-header (on the "off a"
- * slot), each sent 2 × ROUNDS rounds of two chunks, with `x-labelwatch-monitoring: on` and `: off` (on off, off on,
- * …; every other trial off on, on off, …: the chunks that open and close a trial, right after the warm-up and
- * the calibration, go to each mode in turn, not always to "on"). Two processes of the very same server differ here
- * by a few percent for their whole life (the A/A control above); in one server both modes share the process, its JIT
- * and its luck, so what is left between them is the recording. CPU per request is the server's over each chunk (an
- * "on" chunk's last send, up to RECORD_LINGER_MS after it, may fall in the next chunk).
+ * slot), each sent 1-row predict without a pause for ONE_SERVER_S seconds, its header switching between
+ * `x-labelwatch-monitoring: on` and `: off` every PHASE_MS (alternatingLoad says why, and how a phase settles before
+ * it is measured). Two processes of the very same server differ here by a few percent for their whole life (the A/A
+ * control above); in one server both modes share the process, its JIT and its luck, so what is left between them is
+ * the recording, and the machine's noise, which the switching and the median keep small.
  */
 async function measureSameIsolate(stack: Stack): Promise<SameIsolate> {
   console.error(`${stack.title}, one server, MONITORING=by-header:`);
-  const chunks = { on: [] as TimedRun[], off: [] as TimedRun[] };
-  const trials: TrialRatio[] = [];
-  const rounds: Round[] = [];
-  // Both with the header, so that the requests differ by its value alone.
-  const headers = { on: { [MONITORING_HEADER]: 'on' }, off: { [MONITORING_HEADER]: 'off' } };
+  const headers = { a: { [MONITORING_HEADER]: 'on' }, b: { [MONITORING_HEADER]: 'off' } };
+  const rounds: AlternatingRound[] = [];
+  const trials: AlternatingResult[] = [];
+  const failed: string[] = [];
   for (let trial = 0; trial < TRIALS; trial++) {
     const server = await stack.start('off a', 'by-header');
     try {
-      for (const mode of ['on', 'off', 'on', 'off'] as const)
+      for (const mode of ['a', 'b', 'a', 'b'] as const)
         await timedLoad({ url: predictUrl(server), connections: CONNECTIONS, body: oneRow, amount: WARMUP_REQUESTS, headers: headers[mode] });
-      const amount = await chunkSize(server, headers.on);
-      const mine = { on: [] as TimedRun[], off: [] as TimedRun[] };
-      for (let round = 0; round < 2 * ROUNDS; round++) {
-        const thisRound: Round = { a: [], b: [] };
-        rounds.push(thisRound);
-        for (const mode of (round + trial) % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const)) {
-          const run = await timedLoad({ url: predictUrl(server), connections: CONNECTIONS, body: oneRow, amount, cpu: server.cpu, headers: headers[mode] });
-          (mode === 'on' ? thisRound.a : thisRound.b).push(run);
-          mine[mode].push(run);
-          chunks[mode].push(run);
-        }
-      }
-      const [on, off] = [sumRuns(mine.on), sumRuns(mine.off)];
-      trials.push({ rate: on.rps / off.rps, cpu: off.cpuPerRequest / on.cpuPerRequest });
-      process.stderr.write(`  trial ${trial + 1}: on / off ${trials.at(-1)!.rate.toFixed(3)} in req/s, ${trials.at(-1)!.cpu.toFixed(3)} in CPU\n`);
+      const run = await alternatingLoad({
+        url: predictUrl(server), body: oneRow, connections: CONNECTIONS, headers, cpu: server.cpu,
+        rounds: Math.max(2, Math.round((ONE_SERVER_S * 1000) / (4 * PHASE_MS))), phaseMs: PHASE_MS, settleMs: LINGER_MS + 50,
+        onRound: (r, i) => {
+          if (i % 10 === 9) process.stderr.write(`  trial ${trial + 1}, round ${i + 1}: on ${(r.a.requests / r.a.ms * 1000).toFixed(0)} req/s, off ${(r.b.requests / r.b.ms * 1000).toFixed(0)} req/s\n`);
+        },
+      });
+      rounds.push(...run.rounds);
+      failed.push(...run.failed);
+      trials.push(summarize(run.rounds));
+      const t = trials.at(-1)!;
+      process.stderr.write(`  trial ${trial + 1}: on / off ${t.rate.value.toFixed(3)} in req/s, ${t.cpu.value.toFixed(3)} in CPU (A/A ${t.aaRate.value.toFixed(3)}, ${t.aaCpu.value.toFixed(3)})\n`);
       await sleep(LINGER_MS + 500);
     } finally {
       await server.stop();
     }
   }
-  return { on: sumRuns(chunks.on), off: sumRuns(chunks.off), trials, rounds };
+  return { rounds, trials, failed };
 }
 
 function printSameIsolate(title: string, r: SameIsolate | undefined) {
@@ -323,20 +341,27 @@ function printSameIsolate(title: string, r: SameIsolate | undefined) {
     console.log(`\n#### ${title}: monitoring on and off in one server: not measured (BENCH_TREE's Worker has no MONITORING=by-header)`);
     return;
   }
-  const ratio = r.on.rps / r.off.rps;
-  const cpuRatio = r.off.cpuPerRequest / r.on.cpuPerRequest;
-  console.log(`\n#### ${title}: monitoring on and off in one server (MONITORING=by-header)\n`);
-  console.log('| requests | requests completed | req/s | p50 (median chunk) | p99 (worst chunk) | server CPU per request | failures |');
-  console.log('|---|---|---|---|---|---|---|');
-  console.log(runRow(`recorded (\`${MONITORING_HEADER}: on\`)`, r.on));
-  console.log(runRow(`not recorded (\`${MONITORING_HEADER}: off\`)`, r.off));
-  const { row, verdict } = ratioRow(ratio, cpuRatio, r.rounds);
-  console.log(row);
+  const all = summarize(r.rounds);
+  const pairs = r.rounds.length;
+  const requests = r.rounds.reduce((n, x) => n + x.a.requests + x.b.requests + x.aa[0].requests + x.aa[1].requests, 0);
+  const seconds = r.rounds.reduce((n, x) => n + x.a.ms + x.b.ms + x.aa[0].ms + x.aa[1].ms, 0) / 1000;
+  console.log(`\n#### ${title}: monitoring on and off in one server (MONITORING=by-header, switched every ${PHASE_MS / 1000} s)\n`);
+  console.log(`${requests} requests answered in ${seconds.toFixed(0)} s of measured spans (${r.trials.length} fresh starts, ${pairs} rounds: a pair of \`${MONITORING_HEADER}: on\` and \`: off\`, then an A/A pair of \`: off\` twice).\n`);
+  console.log('| measure | on ÷ off: median of the pairs (95% interval) | A/A: the same for two spans alike | on ÷ off pooled | trial by trial (medians) |');
+  console.log('|---|---|---|---|---|');
+  const cell = (e: Estimate, target?: number) => `**${e.value.toFixed(3)}**${target ? ` (≥ ${target} ${mark(e.value >= target)})` : ''} (${span(e.interval)})`;
   const list = (xs: number[]) => xs.map((x) => x.toFixed(3)).join(', ');
-  console.log(`| trial by trial (${r.trials.length} fresh starts, ${2 * ROUNDS} rounds of 2 chunks each) | | ${list(r.trials.map((x) => x.rate))} | | | ${list(r.trials.map((x) => x.cpu))} | |`);
-  const note = failureNote([['recorded', r.on], ['not recorded', r.off]]);
-  if (note) console.log(note);
-  console.log(`\n${verdict}`);
+  console.log(`| req/s | ${cell(all.rate, TARGET_RATIO)} | ${cell(all.aaRate)} | ${all.pooledRate.toFixed(3)} | ${list(r.trials.map((t) => t.rate.value))} |`);
+  console.log(`| CPU per request (off ÷ on) | ${cell(all.cpu, TARGET_RATIO)} | ${cell(all.aaCpu)} | ${all.pooledCpu.toFixed(3)} | ${list(r.trials.map((t) => t.cpu.value))} |`);
+  if (r.failed.length) console.log(`\nFailed requests: ${r.failed.length} (${r.failed.slice(0, 3).join('; ')}).`);
+  const sides = [sideOf(all.rate.interval, TARGET_RATIO), sideOf(all.cpu.interval, TARGET_RATIO)];
+  const where = sides.every((side) => side === 'above')
+    ? 'both intervals lie above it: this run shows monitoring within the target'
+    : sides.includes('below')
+      ? 'an interval lies wholly below it: this run shows monitoring over the target'
+      : 'the intervals reach both sides of it: this run cannot tell the result from the target';
+  const aaWidth = Math.max(...[all.aaRate, all.aaCpu].map((e) => Math.max(Math.abs(1 - e.interval[0]), Math.abs(e.interval[1] - 1))));
+  console.log(`\nOver its ${pairs} rounds, against ${TARGET_RATIO}, ${where}. Two spans alike measured within ±${(aaWidth * 100).toFixed(1)}% of each other (the A/A intervals' reach from 1).`);
 }
 
 /** Waits until D1 of each "on" server holds every prediction it answered; notes what they hold then. */
@@ -389,18 +414,21 @@ function printRun(title: string, r: RunResult) {
   }
 }
 
-async function main() {
-  console.error(`bench-monitor: registry, four snapshots (${SLOTS.join(', ')}), local migrations`);
-  const stateOf = (slot: Slot) => join(sandboxes[slot].dir, '.wrangler', 'state');
-  for (const slot of SLOTS) {
+/** Where a slot's wrangler dev keeps its local state (D1 and the objects), from one start to the next. */
+const stateOf = (slot: Slot) => join(sandboxes[slot].dir, '.wrangler', 'state');
+
+/** Copies the tree into the slots' snapshots and migrates their local D1. */
+function prepare(slots: Slot[]) {
+  console.error(`bench-monitor: registry, snapshots (${slots.join(', ')}), local migrations`);
+  for (const slot of slots) {
     sandboxes[slot].fill(TREE);
     sandboxes[slot].run('npx', ['wrangler', 'd1', 'migrations', 'apply', 'labelwatch', '--local', '--persist-to', stateOf(slot)]);
   }
-  const loadBefore = loadavg()[0];
+}
 
-  // 1. Through wrangler dev: each server keeps its state (--persist-to) from one start to the next.
-  const runtimeRestarts: string[] = [];
-  const wrangler: Stack = {
+/** Through wrangler dev: each server keeps its state (--persist-to) from one start to the next. */
+function wranglerStack(runtimeRestarts: string[]): Stack {
+  return {
     title: `wrangler dev (${CONNECTIONS} connections, ${TRIALS} trials of ${ROUNDS} rounds)`,
     async start(slot, monitoring) {
       const sandbox = sandboxes[slot];
@@ -419,16 +447,11 @@ async function main() {
       return { base, cpu: meter.cpu, counted: () => countedViaApi(base), stop };
     },
   };
-  // The last trial's "on" wrangler devs stay up, idle, to flush their last window while Miniflare runs.
-  const viaWrangler = await measure(wrangler);
-  const wranglerSame = BY_HEADER ? await measureSameIsolate(wrangler) : undefined;
-  const loadMiddle = loadavg()[0];
+}
 
-  // 2. Miniflare, no proxy: the minified bundle; each server keeps D1 and its Durable Objects in its sandbox.
-  console.error('bundle for Miniflare: wrangler deploy --dry-run --minify');
-  const bundleDir = buildBundle(sandboxes['on a'].dir, { parent: sandboxes['on a'].dir });
-  const running = new Set<MiniflareWorker>();
-  const miniflare: Stack = {
+/** On workerd through Miniflare, no proxy: the minified bundle; each server keeps D1 and its objects in its sandbox. */
+function miniflareStack(bundleDir: string, running: Set<MiniflareWorker>): Stack {
+  return {
     title: `Miniflare, no proxy (${CONNECTIONS} connections, ${TRIALS} trials of ${ROUNDS} rounds)`,
     async start(slot, monitoring) {
       const w = await startMiniflare({
@@ -444,6 +467,56 @@ async function main() {
       return { base, cpu: () => cpuMs({ pids: w.workerdPids }), counted: () => countedViaApi(base), stop };
     },
   };
+}
+
+const runtimeRestartLine = (restarts: string[]) =>
+  `\n\`wrangler dev\` started a new runtime (workerd) while measured: ${restarts.join(', ')}. Its proxy answers a POST in flight then with a 503; CPU still counts the old runtime's time.`;
+
+/** --one-server: only the comparison within one server, on the stacks chosen; the server runs on the "off a" slot. */
+async function oneServerMain() {
+  prepare(['off a']);
+  const loadBefore = loadavg()[0];
+  const results: [string, SameIsolate][] = [];
+  const runtimeRestarts: string[] = [];
+  for (const stack of STACKS) {
+    if (stack === 'wrangler') {
+      results.push(['Through `wrangler dev`', await measureSameIsolate(wranglerStack(runtimeRestarts))]);
+      continue;
+    }
+    const bundleDir = buildBundle(sandboxes['off a'].dir, { parent: sandboxes['off a'].dir });
+    const running = new Set<MiniflareWorker>();
+    try {
+      results.push(['On workerd through Miniflare', await measureSameIsolate(miniflareStack(bundleDir, running))]);
+    } finally {
+      for (const w of running) await w.dispose();
+      removeBundle(bundleDir);
+    }
+  }
+  console.log(`\n### Monitoring benchmark, one server (single-row \`${MODEL}:predict\`, ${CONNECTIONS} connections, ${TRIALS} fresh starts × ${ONE_SERVER_S} s switched every ${PHASE_MS / 1000} s, 127.0.0.1)\n`);
+  console.log(treeLine());
+  console.log(`Machine: ${availableParallelism()} cores; 1-min load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after.`);
+  console.log(`Server: WINDOW_SECONDS=${WINDOW_SECONDS}, FLUSH_GRACE_SECONDS=${GRACE_SECONDS}, AGGREGATOR_SHARDS=${SHARDS}, RECORD_LINGER_MS=${LINGER_MS}, MONITORING=by-header; local state in ${STATE.dir}${STATE.tmpfs ? ' (tmpfs)' : ''}.`);
+  for (const [title, r] of results) printSameIsolate(title, r);
+  if (runtimeRestarts.length) console.log(runtimeRestartLine(runtimeRestarts));
+}
+
+async function main() {
+  prepare(SLOTS);
+  const loadBefore = loadavg()[0];
+
+  // 1. Through wrangler dev.
+  const runtimeRestarts: string[] = [];
+  const wrangler = wranglerStack(runtimeRestarts);
+  // The last trial's "on" wrangler devs stay up, idle, to flush their last window while Miniflare runs.
+  const viaWrangler = await measure(wrangler);
+  const wranglerSame = BY_HEADER ? await measureSameIsolate(wrangler) : undefined;
+  const loadMiddle = loadavg()[0];
+
+  // 2. Miniflare, no proxy.
+  console.error('bundle for Miniflare: wrangler deploy --dry-run --minify');
+  const bundleDir = buildBundle(sandboxes['on a'].dir, { parent: sandboxes['on a'].dir });
+  const running = new Set<MiniflareWorker>();
+  const miniflare = miniflareStack(bundleDir, running);
   let viaMiniflare: RunResult;
   let miniflareSame: SameIsolate | undefined;
   try {
@@ -481,8 +554,7 @@ async function main() {
   console.log(`Local state (SQLite of the objects and D1) in ${STATE.dir}: ${STATE.tmpfs ? 'tmpfs, no disk sync on workerd\'s thread (STATE_DIR=/tmp for disk)' : 'on disk: every aggregator commit waits for a disk sync on workerd\'s thread, which no Worker pays on Cloudflare'}.`);
   printRun('Through `wrangler dev`', viaWrangler);
   printSameIsolate('Through `wrangler dev`', wranglerSame);
-  if (runtimeRestarts.length)
-    console.log(`\n\`wrangler dev\` started a new runtime (workerd) while measured: ${runtimeRestarts.join(', ')}. Its proxy answers a POST in flight then with a 503; CPU still counts the old runtime's time.`);
+  if (runtimeRestarts.length) console.log(runtimeRestartLine(runtimeRestarts));
   printRun('On workerd through Miniflare, without the wrangler dev proxy', viaMiniflare!);
   printSameIsolate('On workerd through Miniflare', miniflareSame);
   console.log('\n#### D1 writes (wrangler dev, monitoring on a)\n');
@@ -496,4 +568,4 @@ async function main() {
   console.log(`| same at a steady ${rate.toFixed(0)} req/s (${SHARDS} shards × ${perFlush} statements per ${WINDOW_SECONDS} s window) | ${steady.toFixed(1)} | |`);
 }
 
-sandboxes['on a'].runMain('bench-monitor', main);
+sandboxes['on a'].runMain('bench-monitor', ONE_SERVER ? oneServerMain : main);

@@ -108,14 +108,14 @@ export interface TimedRun {
 }
 
 /** What one request got: its status (0 on a network error) and, for a failure, what it was. */
-interface Sent {
+export interface Sent {
   status: number;
   /** The start of a non-2xx answer's body, or the socket error; kept only for failures. */
   detail?: string;
 }
 
 /** One HTTP request on a keep-alive agent; resolves once the body is read. */
-function send(agent: Agent, url: URL, body: string | undefined, headers: Record<string, string> = {}): Promise<Sent> {
+export function send(agent: Agent, url: URL, body: string | undefined, headers: Record<string, string> = {}): Promise<Sent> {
   return new Promise((resolve) => {
     const req = request(
       url,
