@@ -30,7 +30,7 @@
 //
 // Run: npm run bench:monitor (TRIALS=3 and ROUNDS=4 by default). The load generator shares the machine with workerd:
 // absolute req/s are relative, the on/off ratios measured in one run are the result.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { flushStatementCount } from '../src/db/windows.ts';
@@ -498,6 +498,8 @@ async function oneServerMain() {
   console.log(`Server: WINDOW_SECONDS=${WINDOW_SECONDS}, FLUSH_GRACE_SECONDS=${GRACE_SECONDS}, AGGREGATOR_SHARDS=${SHARDS}, RECORD_LINGER_MS=${LINGER_MS}, MONITORING=by-header; local state in ${STATE.dir}${STATE.tmpfs ? ' (tmpfs)' : ''}.`);
   for (const [title, r] of results) printSameIsolate(title, r);
   if (runtimeRestarts.length) console.log(runtimeRestartLine(runtimeRestarts));
+  // Every span, in the order sent (a round: a, b, b, b when even, b, a, b, b when odd), for a look of one's own.
+  if (process.env.SPANS_JSON) writeFileSync(process.env.SPANS_JSON, JSON.stringify(Object.fromEntries(results.map(([t, r]) => [t, r.rounds]))));
 }
 
 async function main() {

@@ -82,7 +82,7 @@ export const SettingsSchema = v.object({
   FLUSH_GRACE_SECONDS: integer(5, 0, 3_600),
   CLOSE_MARGIN_SECONDS: integer(60, 0, 3_600),
   AGGREGATOR_SHARDS: integer(4, 1, 256),
-  RECORD_LINGER_MS: integer(50, 1, 1_000),
+  RECORD_LINGER_MS: integer(200, 1, 1_000),
   RETENTION_DAYS: integer(30, 1, 3_650),
   MAX_INSTANCES: integer(1024, 1, 100_000),
   MONITORING: v.pipe(setting, v.transform((s) => monitoringMode(text(s)))),

@@ -1,5 +1,5 @@
 // The request side of recording: add the answered batch to this isolate's tally of its model version and window
-// (pure arithmetic in monitor/window.ts), and every RECORD_LINGER_MS (default 50) send what was tallied to one shard
+// (pure arithmetic in monitor/window.ts), and every RECORD_LINGER_MS (default 200) send what was tallied to one shard
 // of the model version's aggregator. Runs after the answer is computed; a failure is logged, never thrown at the client.
 //
 // Tallies are merged per isolate, in place: under load a shard gets a few calls per second per isolate instead of

@@ -11,7 +11,7 @@ describe('loadConfig', () => {
       windowSeconds: 60,
       flushGraceSeconds: 5,
       aggregatorShards: 4,
-      recordLingerMs: 50,
+      recordLingerMs: 200,
       maxInstances: 1024,
       monitoring: 'on',
       falsePageBudget: 1,
