@@ -112,9 +112,11 @@ and counts the D1 statements. Prints markdown tables with the targets and ✓ or
                       difference is out of it: for a long run that narrows its interval (with ROUNDS=<n>); no
                       four-server tables and no D1 check
   --stack <which>     with --one-server: wrangler or miniflare, only that stack (default both)
+  --spans <file>      with --one-server: measure nothing, print the tables again from the spans a run wrote to
+                      SPANS_JSON=<file>
   -h, --help          this text`,
   process.argv.slice(2),
-  { 'one-server': { type: 'boolean' }, stack: { type: 'string' } },
+  { 'one-server': { type: 'boolean' }, stack: { type: 'string' }, spans: { type: 'string' } },
 );
 const ONE_SERVER = flags['one-server'] === true;
 const STACKS = flags.stack === undefined ? ['wrangler', 'miniflare'] : [flags.stack];
@@ -122,8 +124,8 @@ if (!STACKS.every((s) => s === 'wrangler' || s === 'miniflare')) {
   process.stderr.write(`bench-monitor: --stack takes wrangler or miniflare, not ${JSON.stringify(flags.stack)}\n`);
   process.exit(2);
 }
-if (flags.stack !== undefined && !ONE_SERVER) {
-  process.stderr.write('bench-monitor: --stack goes with --one-server (the four-server run needs both stacks for its D1 check)\n');
+if ((flags.stack !== undefined || flags.spans !== undefined) && !ONE_SERVER) {
+  process.stderr.write('bench-monitor: --stack and --spans go with --one-server (the four-server run needs both stacks for its D1 check)\n');
   process.exit(2);
 }
 if (ONE_SERVER && !BY_HEADER) {
@@ -474,6 +476,14 @@ const runtimeRestartLine = (restarts: string[]) =>
 
 /** --one-server: only the comparison within one server, on the stacks chosen; the server runs on the "off a" slot. */
 async function oneServerMain() {
+  if (flags.spans !== undefined) {
+    // The tables of an earlier run, from its spans: { title: rounds } as written below (one trial, since the spans
+    // do not say where a fresh start began).
+    const saved = JSON.parse(readFileSync(flags.spans, 'utf8')) as Record<string, AlternatingRound[]>;
+    console.log(`\n### Monitoring benchmark, one server: the spans of ${flags.spans}, summarized again`);
+    for (const [title, rounds] of Object.entries(saved)) printSameIsolate(title, { rounds, trials: [summarize(rounds)], failed: [] });
+    return;
+  }
   prepare(['off a']);
   const loadBefore = loadavg()[0];
   const results: [string, SameIsolate][] = [];

@@ -116,7 +116,7 @@ export interface AlternatingResult {
   /** a against b: the median of the rounds' pair ratios, in req/s and in CPU per request (b ÷ a). */
   rate: Estimate;
   cpu: Estimate;
-  /** The same for the A/A pairs (the later span against the earlier, or the other way every other round). */
+  /** The same for the A/A pairs (the first span against the second, the other way round every other two rounds). */
   aaRate: Estimate;
   aaCpu: Estimate;
   /** Pooled over all spans of each kind, as chunked runs report it: dragged by the host's one-sided hits. */
@@ -137,8 +137,11 @@ const median = (xs: number[]) => {
 export function summarize(rounds: AlternatingRound[], draws = 2000): AlternatingResult {
   const usable = (x: Span, y: Span) => x.requests > 0 && y.requests > 0 && x.cpuMs > 0 && y.cpuMs > 0;
   const pairs = rounds.filter((r) => usable(r.a, r.b)).map((r) => pairRatio(r.a, r.b));
+  // The A/A ratio's direction turns every two rounds, not every round: the pair's order swaps every round, so the
+  // span before the A/A pair is `a` every other round, and a direction turning with it would carry whatever that
+  // span leaves behind into the A/A figure (a run at e22f49f so read 0.967, its spans read this way 0.994).
   const aaPairs = rounds
-    .map((r, i) => (i % 2 === 0 ? r.aa : ([r.aa[1], r.aa[0]] as const)))
+    .map((r, i) => (Math.floor(i / 2) % 2 === 0 ? r.aa : ([r.aa[1], r.aa[0]] as const)))
     .filter(([x, y]) => usable(x, y))
     .map(([x, y]) => pairRatio(x, y));
   const estimate = (xs: number[]): Estimate => {
