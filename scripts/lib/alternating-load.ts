@@ -1,14 +1,14 @@
 // One server, two kinds of request, switched back and forth every second under a load that never stops: what the
 // difference between them costs, told apart from this machine's noise.
 //
-// Why not chunks of a few seconds each (bench:monitor's four servers): this machine is a Firecracker VM whose host
-// takes its cores away now and then, for a fraction of a second to a few seconds, and the guest bills that time as
-// CPU to whatever was running (no steal time is reported). One server's 1-row predict, all of it the same request,
-// ran at 283 to 4105 requests per 250 ms with workerd at 100% CPU throughout (scripts' probe, session 18). Chunks of
-// 4 s, one of each kind, then differ by ±17% (the spread of their ratio from round to round), where the cost sought is
-// 1–3%. Switching every second keeps both kinds within the same weather far more often, and a pair's ratio is
-// taken where the host left both alone or hit both alike; the median over hundreds of pairs, whose order alternates,
-// then stands on those pairs, not on the few the host hit one-sided. An A/A pair (the same kind twice) in every
+// Why not chunks of a few seconds each (bench:monitor's four servers): on this machine, a Firecracker VM with no steal
+// time reported, the speed of the same work moves from one second to the next. A pure loop on the idle machine moved
+// ±10%; one server's 1-row predict, all of it the same request, ran at 283 to 4105 requests per 250 ms with workerd
+// at 100% CPU throughout (a scratch probe, not kept): stalls billed as CPU, whether the host's or the runtime's own.
+// Chunks of 4 s, one of each kind, then differ by ±17% (the spread of their ratio from round to round), where the
+// cost sought is 1–4%. Switching every second keeps both kinds within the same weather far more often, and a pair's
+// ratio is taken where the stalls left both alone or hit both alike; the median over hundreds of pairs, whose order
+// alternates, then stands on those pairs, not on the few the stalls hit one-sided. An A/A pair (the same kind twice) in every
 // round says how well the run can tell a difference at all.
 //
 // A phase starts with a settling time that is not measured: requests sent before the switch finish in it, and so does
