@@ -109,7 +109,7 @@ and counts the D1 statements. Prints markdown tables with the targets and ✓ or
 0 either way.
 
   --one-server        only the comparison within one server (MONITORING=by-header), where the processes' own
-                      difference is out of it: for a long run that narrows its interval (with ROUNDS=<n>); no
+                      difference is out of it: for a long run that narrows its interval (with ONE_SERVER_S=<s>); no
                       four-server tables and no D1 check
   --stack <which>     with --one-server: wrangler or miniflare, only that stack (default both)
   --spans <file>      with --one-server: measure nothing, print the tables again from the spans a run wrote to
