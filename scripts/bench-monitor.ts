@@ -36,7 +36,7 @@ import { join } from 'node:path';
 import { flushStatementCount } from '../src/db/windows.ts';
 import { emptyCounts } from '../src/monitor/window.ts';
 import { cli } from './lib/args.ts';
-import { cpuMs, failureNote, groupMeter, HOST, mark, positive, ratioInterval, recordLingerMs, type Round, Sandbox, sideOf, sleep, span, stateParent, sumRuns, timedLoad, type TimedRun, TREE, treeLine } from './lib/bench.ts';
+import { cpuMs, describeFailures, failureNote, groupMeter, HOST, mark, positive, ratioInterval, recordLingerMs, type Round, Sandbox, sideOf, sleep, span, stateParent, sumRuns, timedLoad, type TimedRun, TREE, treeLine } from './lib/bench.ts';
 import { MONITORING_HEADER } from '../src/config.ts';
 import { alternatingLoad, type AlternatingResult, type AlternatingRound, type Estimate, summarize } from './lib/alternating-load.ts';
 import { buildBundle, removeBundle, startMiniflare, type MiniflareWorker } from './lib/miniflare.ts';
@@ -186,29 +186,33 @@ type Run = ReturnType<typeof sumRuns>;
 /** On ÷ off of one trial: req/s, and CPU per request (off ÷ on). */
 type TrialRatio = { rate: number; cpu: number };
 
-/** Requests in a chunk: about CHUNK_S seconds at the rate of a warm server (a calibration load on it, with `headers`). */
-async function chunkSize(server: Server, headers?: Record<string, string>): Promise<number> {
-  const calibration = await timedLoad({ url: predictUrl(server), connections: CONNECTIONS, body: oneRow, amount: WARMUP_REQUESTS, headers });
+/** Requests in a chunk: about CHUNK_S seconds at the rate of a warm server (a calibration load on it). */
+async function chunkSize(server: Server): Promise<number> {
+  const calibration = await timedLoad({ url: predictUrl(server), connections: CONNECTIONS, body: oneRow, amount: WARMUP_REQUESTS });
   return Math.max(500, Math.round((WARMUP_REQUESTS / calibration.elapsed) * CHUNK_S));
 }
 
 /**
  * The on ÷ off row: pooled req/s and CPU per request against the target, each with its 95% interval over the rounds
- * (ratioInterval), and a line saying whether the run tells the result from the target. Across four servers the
- * interval holds the rounds' noise but not the processes' (the A/A control's), so only one server's gets the line.
+ * (ratioInterval). Across four servers the interval holds the rounds' noise but not the processes' (the A/A
+ * control's), so it gets no verdict line; one server's does (verdictLine).
  */
-function ratioRow(rate: number, cpu: number, rounds: Round[]): { row: string; verdict: string } {
+function ratioRow(rate: number, cpu: number, rounds: Round[]): string {
   const interval = ratioInterval(rounds);
   const cell = (x: number, within: [number, number], what: string) =>
     `**${x.toFixed(3)}**${what} (≥ ${TARGET_RATIO} ${mark(x >= TARGET_RATIO)}; 95% interval ${span(within)})`;
-  const sides = [sideOf(interval.rate, TARGET_RATIO), sideOf(interval.cpu, TARGET_RATIO)];
+  return `| **on / off** | | ${cell(rate, interval.rate, '')} | | | ${cell(cpu, interval.cpu, ' (off ÷ on)')} | |`;
+}
+
+/** Whether a run's intervals (req/s, CPU per request) tell the result from the target, over its `rounds`. */
+function verdictLine(rounds: number, intervals: [number, number][]): string {
+  const sides = intervals.map((within) => sideOf(within, TARGET_RATIO));
   const where = sides.every((side) => side === 'above')
     ? 'both intervals lie above it: this run shows monitoring within the target'
     : sides.includes('below')
       ? 'an interval lies wholly below it: this run shows monitoring over the target'
       : 'the intervals reach both sides of it: this run cannot tell the result from the target';
-  const verdict = `Over its ${rounds.length} rounds, against ${TARGET_RATIO}, ${where}.`;
-  return { row: `| **on / off** | | ${cell(rate, interval.rate, '')} | | | ${cell(cpu, interval.cpu, ' (off ÷ on)')} | |`, verdict };
+  return `Over its ${rounds} rounds, against ${TARGET_RATIO}, ${where}.`;
 }
 
 /** A table row of a pooled run. */
@@ -355,15 +359,9 @@ function printSameIsolate(title: string, r: SameIsolate | undefined) {
   const list = (xs: number[]) => xs.map((x) => x.toFixed(3)).join(', ');
   console.log(`| req/s | ${cell(all.rate, TARGET_RATIO)} | ${cell(all.aaRate)} | ${all.pooledRate.toFixed(3)} | ${list(r.trials.map((t) => t.rate.value))} |`);
   console.log(`| CPU per request (off ÷ on) | ${cell(all.cpu, TARGET_RATIO)} | ${cell(all.aaCpu)} | ${all.pooledCpu.toFixed(3)} | ${list(r.trials.map((t) => t.cpu.value))} |`);
-  if (r.failed.length) console.log(`\nFailed requests: ${r.failed.length} (${r.failed.slice(0, 3).join('; ')}).`);
-  const sides = [sideOf(all.rate.interval, TARGET_RATIO), sideOf(all.cpu.interval, TARGET_RATIO)];
-  const where = sides.every((side) => side === 'above')
-    ? 'both intervals lie above it: this run shows monitoring within the target'
-    : sides.includes('below')
-      ? 'an interval lies wholly below it: this run shows monitoring over the target'
-      : 'the intervals reach both sides of it: this run cannot tell the result from the target';
+  if (r.failed.length) console.log(`\nFailed requests: ${describeFailures(r.failed).join('; ')}.`);
   const aaWidth = Math.max(...[all.aaRate, all.aaCpu].map((e) => Math.max(Math.abs(1 - e.interval[0]), Math.abs(e.interval[1] - 1))));
-  console.log(`\nOver its ${pairs} rounds, against ${TARGET_RATIO}, ${where}. Two spans alike measured within ±${(aaWidth * 100).toFixed(1)}% of each other (the A/A intervals' reach from 1).`);
+  console.log(`\n${verdictLine(pairs, [all.rate.interval, all.cpu.interval])} Two spans alike measured within ±${(aaWidth * 100).toFixed(1)}% of each other (the A/A intervals' reach from 1).`);
 }
 
 /** Waits until D1 of each "on" server holds every prediction it answered; notes what they hold then. */
@@ -385,7 +383,7 @@ function printRun(title: string, r: RunResult) {
   for (const slot of SLOTS) console.log(runRow(`monitoring ${slot}`, r.servers[slot]));
   console.log(runRow('monitoring off (a and b pooled)', off));
   console.log(runRow('monitoring on (a and b pooled)', on));
-  console.log(ratioRow(ratio, cpuRatio, r.rounds).row);
+  console.log(ratioRow(ratio, cpuRatio, r.rounds));
   // Two servers of the same mode: any difference between them is this run's noise, not monitoring.
   const aa = (mode: Mode) => {
     const a = r.servers[`${mode} a`];

@@ -15,12 +15,11 @@
 // the last tally the previous phase's requests opened (it goes to the aggregator up to RECORD_LINGER_MS after it
 // opened). Every measured span then holds what its own kind of request causes, in its steady rate.
 import { Agent } from 'node:http';
-import { send } from './bench.ts';
-import { seededRandom } from './random.ts';
+import { bootstrapRounds, failureText, send, sleep } from './bench.ts';
 
 /** One measured span of a phase: its kind, the requests answered in it, its length and the server's CPU in it. */
 export interface Span {
-  kind: string;
+  kind: 'a' | 'b';
   requests: number;
   ms: number;
   cpuMs: number;
@@ -36,7 +35,7 @@ export interface AlternatingRound {
 
 export interface AlternatingRun {
   rounds: AlternatingRound[];
-  /** Requests that were not answered 2xx, described (`3× 503 "…"`), if any. */
+  /** Each request that was not answered 2xx (failureText), if any. */
   failed: string[];
 }
 
@@ -61,24 +60,22 @@ export async function alternatingLoad(opts: {
   const agent = new Agent({ keepAlive: true, maxSockets: opts.connections });
   // The phase now: its headers, and the span being measured (null while settling).
   let headers = opts.headers.a;
-  let span: { id: number; requests: number } | null = null;
+  let span: { requests: number } | null = null;
   let stop = false;
   const failed: string[] = [];
   const loops = Array.from({ length: opts.connections }, async () => {
     while (!stop) {
       const sentIn = span;
-      const { status, detail } = await send(agent, url, opts.body, headers);
-      if (status < 200 || status >= 300) failed.push(status === 0 ? (detail ?? 'network error') : `${status} ${JSON.stringify(detail ?? '')}`);
+      const sent = await send(agent, url, opts.body, headers);
+      if (sent.status < 200 || sent.status >= 300) failed.push(failureText(sent));
       else if (sentIn !== null && sentIn === span) sentIn.requests++;
     }
   });
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  let ids = 0;
   const phase = async (kind: 'a' | 'b'): Promise<Span> => {
     headers = opts.headers[kind];
     span = null;
     await sleep(opts.settleMs);
-    const mine = { id: ids++, requests: 0 };
+    const mine = { requests: 0 };
     const [t0, cpu0] = [performance.now(), opts.cpu()];
     span = mine;
     await sleep(opts.phaseMs - opts.settleMs);
@@ -144,11 +141,8 @@ export function summarize(rounds: AlternatingRound[], draws = 2000): Alternating
     .map((r, i) => (Math.floor(i / 2) % 2 === 0 ? r.aa : ([r.aa[1], r.aa[0]] as const)))
     .filter(([x, y]) => usable(x, y))
     .map(([x, y]) => pairRatio(x, y));
-  const estimate = (xs: number[]): Estimate => {
-    const random = seededRandom(13);
-    const medians = Array.from({ length: draws }, () => median(Array.from(xs, () => xs[Math.floor(random() * xs.length)]!))).sort((p, q) => p - q);
-    return { value: median(xs), interval: [medians[Math.floor(0.025 * draws)]!, medians[Math.ceil(0.975 * draws) - 1]!] };
-  };
+  // The same bootstrap as the chunked runs' intervals (bench.ts): the pairs drawn with replacement, seeded.
+  const estimate = (xs: number[]): Estimate => ({ value: median(xs), interval: bootstrapRounds(xs, draws, (drawn) => [median(drawn)])[0]! });
   const sum = (kind: 'a' | 'b') => {
     const spans = rounds.map((r) => r[kind]);
     const requests = spans.reduce((n, s) => n + s.requests, 0);

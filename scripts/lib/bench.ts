@@ -114,6 +114,9 @@ export interface Sent {
   detail?: string;
 }
 
+/** A failed request as the reports name it: `503 "<body start>"`, or the socket error. */
+export const failureText = ({ status, detail }: Sent): string => (status === 0 ? (detail ?? 'network error') : `${status} ${JSON.stringify(detail ?? '')}`);
+
 /** One HTTP request on a keep-alive agent; resolves once the body is read. */
 export function send(agent: Agent, url: URL, body: string | undefined, headers: Record<string, string> = {}): Promise<Sent> {
   return new Promise((resolve) => {
@@ -141,7 +144,7 @@ export function send(agent: Agent, url: URL, body: string | undefined, headers: 
 }
 
 /** Failures described, most frequent first: `3× 503 "…"`, `1× ECONNRESET …`. */
-function describeFailures(details: string[]): string[] {
+export function describeFailures(details: string[]): string[] {
   const counts = new Map<string, number>();
   // One line each, and safe inside a markdown table cell.
   for (const d of details.map((x) => x.replace(/\s+/g, ' ').replace(/\|/g, '\\|'))) counts.set(d, (counts.get(d) ?? 0) + 1);
@@ -188,7 +191,7 @@ export async function timedLoad(opts: {
         else {
           if (status === 0) errors++;
           else non2xx++;
-          failed.push(status === 0 ? (detail ?? 'network error') : `${status} ${JSON.stringify(detail ?? '')}`);
+          failed.push(failureText({ status, detail }));
         }
       }
     }),
@@ -293,7 +296,7 @@ function pooled(runs: TimedRun[][]): { requests: number; elapsed: number; cpuMs:
  * The bootstrap behind the intervals: as many rounds as there are, drawn with replacement, `draws` times; for each
  * statistic `of` returns, the 2.5th and 97.5th percentiles of its draws. Seeded: the same rounds, the same interval.
  */
-function bootstrapRounds<R>(rounds: R[], draws: number, of: (drawn: R[]) => number[]): [number, number][] {
+export function bootstrapRounds<R>(rounds: R[], draws: number, of: (drawn: R[]) => number[]): [number, number][] {
   const random = seededRandom(13);
   const values: number[][] = [];
   for (let d = 0; d < draws; d++) {
